@@ -1,0 +1,10 @@
+DROP TABLE audit_log;
+DROP TABLE change_log;
+DROP TABLE route_stops;
+DROP TABLE routes;
+DROP TABLE template_versions;
+DROP TABLE templates;
+DROP TABLE sites;
+DROP TABLE refresh_tokens;
+DROP TABLE users;
+DROP TABLE groups;

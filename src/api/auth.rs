@@ -1,0 +1,207 @@
+//! `/api/v1/auth`: login, refresh, logout.
+
+use crate::auth::password;
+use crate::auth::refresh::{self, Rotation};
+use crate::error::{AppError, AppResult};
+use crate::journal::{self, Audit};
+use crate::reference::users::{self, User};
+use crate::state::AppState;
+use actix_web::{HttpRequest, HttpResponse, post, web};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+    /// The phone's id; kept with the refresh token.
+    pub device_id: Option<uuid::Uuid>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: String,
+    pub expires_in: i64,
+    pub refresh_token: String,
+    pub user: User,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+fn tokens(st: &AppState, user: users::Row, refresh_token: String) -> AppResult<TokenResponse> {
+    let access_token = st.keys.issue(&user.id, &user.role, user.group_id.as_deref(), user.token_stamp)?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer".into(),
+        expires_in: st.keys.ttl_secs,
+        refresh_token,
+        user: user.view(),
+    })
+}
+
+fn bad_credentials() -> AppError {
+    AppError::unauthorized("invalid_credentials", "wrong user name or password")
+}
+
+/// Logs in with a user name and password.
+#[utoipa::path(
+    tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, body = TokenResponse),
+        (status = 401, description = "wrong user name or password"),
+        (status = 429, description = "too many attempts"),
+    )
+)]
+#[post("/api/v1/auth/login")]
+pub async fn login(
+    st: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<LoginRequest>,
+) -> AppResult<web::Json<TokenResponse>> {
+    let body = body.into_inner();
+    // The peer address, not X-Forwarded-For: a header anybody can set must
+    // not decide whose attempts are counted.
+    let ip = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    st.login_limiter.check(&body.username, &ip)?;
+
+    let name = body.username.clone();
+    let user = st.db.read(move |c| users::find_by_username(c, &name)).await?;
+    let pw = body.password.clone();
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let ok = web::block(move || match stored {
+        Some(hash) => password::verify(&pw, &hash),
+        None => {
+            password::verify_dummy(&pw);
+            false
+        }
+    })
+    .await?;
+    let device = body.device_id.map(|d| d.to_string());
+    let ttl = st.config.refresh_ttl_secs;
+    match user {
+        Some(user) if ok && user.active => {
+            let uid = user.id.clone();
+            let ip2 = ip.clone();
+            let token = st
+                .db
+                .write(move |c| {
+                    let (_, token) = refresh::issue(c, &uid, None, device.as_deref(), ttl)?;
+                    journal::audit(c, Audit {
+                        actor_id: Some(&uid),
+                        action: "auth.login",
+                        object_type: "user",
+                        object_id: Some(&uid),
+                        details: json!({ "ip": ip2, "device_id": device }),
+                    })?;
+                    Ok(token)
+                })
+                .await?;
+            Ok(web::Json(tokens(&st, user, token)?))
+        }
+        other => {
+            let uid = other.map(|u| u.id);
+            let name = body.username;
+            st.db
+                .write(move |c| {
+                    journal::audit(c, Audit {
+                        actor_id: uid.as_deref(),
+                        action: "auth.login_failed",
+                        object_type: "user",
+                        object_id: uid.as_deref(),
+                        details: json!({ "username": name, "ip": ip }),
+                    })
+                })
+                .await?;
+            Err(bad_credentials())
+        }
+    }
+}
+
+/// Trades a refresh token for a new pair (the old one is spent).
+#[utoipa::path(
+    tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, body = TokenResponse),
+        (status = 401, description = "unknown, expired, revoked or reused token"),
+    )
+)]
+#[post("/api/v1/auth/refresh")]
+pub async fn refresh_session(
+    st: web::Data<AppState>,
+    body: web::Json<RefreshRequest>,
+) -> AppResult<web::Json<TokenResponse>> {
+    let token = body.into_inner().refresh_token;
+    let ttl = st.config.refresh_ttl_secs;
+    let grace = st.config.refresh_grace_secs;
+    let (outcome, user) = st
+        .db
+        .write(move |c| {
+            let outcome = refresh::rotate(c, &token, ttl, grace)?;
+            let user = match &outcome {
+                Rotation::Rotated { user_id, .. } => users::find(c, user_id)?,
+                Rotation::Reused { user_id } => {
+                    journal::audit(c, Audit {
+                        actor_id: Some(user_id),
+                        action: "auth.refresh_reused",
+                        object_type: "user",
+                        object_id: Some(user_id),
+                        details: json!({}),
+                    })?;
+                    None
+                }
+                _ => None,
+            };
+            Ok((outcome, user))
+        })
+        .await?;
+    match (outcome, user) {
+        (Rotation::Rotated { token, .. }, Some(user)) if user.active => {
+            Ok(web::Json(tokens(&st, user, token)?))
+        }
+        (Rotation::Reused { .. }, _) => Err(AppError::unauthorized(
+            "refresh_reused",
+            "this refresh token was already used; every session of its login is now revoked",
+        )),
+        (Rotation::Expired, _) => Err(AppError::unauthorized(
+            "refresh_expired",
+            "the refresh token has expired; log in again",
+        )),
+        _ => Err(AppError::unauthorized(
+            "refresh_invalid",
+            "the refresh token is not valid",
+        )),
+    }
+}
+
+/// Ends the session of a refresh token (and every token rotated from it).
+#[utoipa::path(
+    tag = "auth",
+    request_body = RefreshRequest,
+    responses((status = 204, description = "revoked (also when the token was unknown)"))
+)]
+#[post("/api/v1/auth/logout")]
+pub async fn logout(st: web::Data<AppState>, body: web::Json<RefreshRequest>) -> AppResult<HttpResponse> {
+    let token = body.into_inner().refresh_token;
+    st.db
+        .write(move |c| {
+            if let Some(uid) = refresh::revoke_by_token(c, &token)? {
+                journal::audit(c, Audit {
+                    actor_id: Some(&uid),
+                    action: "auth.logout",
+                    object_type: "user",
+                    object_id: Some(&uid),
+                    details: json!({}),
+                })?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

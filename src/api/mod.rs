@@ -1,0 +1,202 @@
+//! The HTTP layer: the URL table, request parsing limits, and the rule that
+//! every error leaves as the contract's JSON error.
+
+pub mod auth;
+pub mod groups;
+pub mod ops;
+pub mod routes;
+pub mod sites;
+pub mod templates;
+pub mod users;
+
+use crate::error::AppError;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ResourceDef, ServiceResponse};
+use actix_web::http::StatusCode;
+use std::sync::OnceLock;
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::header;
+use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::{HttpRequest, ResponseError, web};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "fieldsync", description = "Offline-first field inspections: the server's API. See DESIGN.md for the contract."),
+    paths(
+        auth::login, auth::refresh_session, auth::logout,
+        groups::list, groups::one, groups::create, groups::update, groups::remove,
+        users::list, users::me, users::one, users::create, users::update,
+        sites::list, sites::one, sites::create, sites::update, sites::remove,
+        templates::list, templates::one, templates::create, templates::update, templates::remove,
+        routes::list, routes::one, routes::create, routes::update, routes::remove,
+        ops::healthz, ops::readyz, ops::metrics,
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+/// Registers every route and the extractor settings.
+pub fn configure(cfg: &mut web::ServiceConfig, max_json_bytes: usize) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(max_json_bytes)
+            .error_handler(json_error),
+    )
+    .app_data(web::PathConfig::default().error_handler(path_error))
+    .app_data(web::QueryConfig::default().error_handler(query_error))
+    .service(auth::login)
+    .service(auth::refresh_session)
+    .service(auth::logout)
+    .service(groups::list)
+    .service(groups::create)
+    .service(groups::one)
+    .service(groups::update)
+    .service(groups::remove)
+    .service(users::list)
+    .service(users::create)
+    .service(users::me)
+    .service(users::one)
+    .service(users::update)
+    .service(sites::list)
+    .service(sites::create)
+    .service(sites::one)
+    .service(sites::update)
+    .service(sites::remove)
+    .service(templates::list)
+    .service(templates::create)
+    .service(templates::one)
+    .service(templates::update)
+    .service(templates::remove)
+    .service(routes::list)
+    .service(routes::create)
+    .service(routes::one)
+    .service(routes::update)
+    .service(routes::remove)
+    .service(ops::healthz)
+    .service(ops::readyz)
+    .service(ops::metrics)
+    .service(ops::openapi);
+}
+
+fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let e = match &err {
+        JsonPayloadError::ContentType => AppError::new(
+            actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send JSON with Content-Type: application/json",
+        ),
+        JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => {
+            AppError::too_large(format!("the body is larger than {limit} bytes"))
+        }
+        JsonPayloadError::Deserialize(e) if e.is_data() => {
+            AppError::new(
+                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                e.to_string(),
+            )
+        }
+        JsonPayloadError::Deserialize(e) => AppError::bad_request("malformed_json", e.to_string()),
+        other => AppError::bad_request("bad_request", other.to_string()),
+    };
+    e.into()
+}
+
+fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
+    let PathError::Deserialize(e) = &err else {
+        return AppError::bad_request("invalid_path", "malformed path").into();
+    };
+    AppError::bad_request("invalid_path", format!("a path segment is malformed: {e}")).into()
+}
+
+fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    AppError::bad_request("invalid_query", err.to_string()).into()
+}
+
+/// For requests no route took: 405 (with `Allow`) when the path exists
+/// under another method, else 404. The table comes from the OpenAPI
+/// document, which lists every route the server has.
+pub async fn no_route(req: HttpRequest) -> actix_web::HttpResponse {
+    static TABLE: OnceLock<Vec<(ResourceDef, Vec<&'static str>)>> = OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let mut doc = ApiDoc::openapi();
+        doc.paths.paths.insert(
+            "/api/v1/openapi.json".into(),
+            utoipa::openapi::path::PathItem::new(utoipa::openapi::HttpMethod::Get, utoipa::openapi::path::Operation::new()),
+        );
+        doc.paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let mut methods = Vec::new();
+                for (m, op) in [
+                    ("GET", &item.get),
+                    ("POST", &item.post),
+                    ("PUT", &item.put),
+                    ("PATCH", &item.patch),
+                    ("DELETE", &item.delete),
+                ] {
+                    if op.is_some() {
+                        methods.push(m);
+                    }
+                }
+                (ResourceDef::new(path.as_str()), methods)
+            })
+            .collect()
+    });
+    let allowed: Vec<&str> = table
+        .iter()
+        .filter(|(def, _)| def.is_match(req.path()))
+        .flat_map(|(_, m)| m.iter().copied())
+        .collect();
+    if allowed.is_empty() {
+        return AppError::from_status(StatusCode::NOT_FOUND).error_response();
+    }
+    let mut resp = AppError::from_status(StatusCode::METHOD_NOT_ALLOWED).error_response();
+    if let Ok(v) = header::HeaderValue::from_str(&allowed.join(", ")) {
+        resp.headers_mut().insert(header::ALLOW, v);
+    }
+    resp
+}
+
+/// Middleware hook: any error answer that is not already JSON (actix's own
+/// 404 for unknown paths, 405 for a wrong method, ...) becomes the
+/// contract's JSON error with the same status.
+pub fn json_fallback<B: MessageBody>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_json = res
+        .response()
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let (req, old) = res.into_parts();
+    let mut resp = AppError::from_status(status).error_response();
+    for (name, value) in old.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            resp.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, resp).map_into_right_body::<B>(),
+    ))
+}

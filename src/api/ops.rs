@@ -1,0 +1,45 @@
+//! Health, readiness, metrics and the OpenAPI document.
+
+use crate::error::AppResult;
+use crate::state::AppState;
+use actix_web::{HttpResponse, get, web};
+use serde_json::json;
+use utoipa::OpenApi;
+
+/// The process is up.
+#[utoipa::path(tag = "ops", responses((status = 200)))]
+#[get("/healthz")]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "status": "ok" }))
+}
+
+/// The database answers and the data directory is writable.
+#[utoipa::path(tag = "ops", responses((status = 200), (status = 503)))]
+#[get("/readyz")]
+pub async fn readyz(st: web::Data<AppState>) -> AppResult<HttpResponse> {
+    let db = st.db.clone();
+    let dir = st.config.data_dir.clone();
+    web::block(move || {
+        db.check()?;
+        let probe = dir.join(".readyz");
+        std::fs::write(&probe, b"ok")
+            .and_then(|_| std::fs::remove_file(&probe))
+            .map_err(|e| crate::error::AppError::unavailable(format!("data directory not writable: {e}")))
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(json!({ "status": "ready" })))
+}
+
+/// Prometheus text format.
+#[utoipa::path(tag = "ops", responses((status = 200, content_type = "text/plain")))]
+#[get("/metrics")]
+pub async fn metrics(st: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(st.metrics.render())
+}
+
+#[get("/api/v1/openapi.json")]
+pub async fn openapi() -> HttpResponse {
+    HttpResponse::Ok().json(super::ApiDoc::openapi())
+}

@@ -1,0 +1,61 @@
+//! `/api/v1/templates`
+
+use crate::auth::Caller;
+use crate::error::AppResult;
+use crate::paging::{Page, PageQuery};
+use crate::reference::templates::{self, NewTemplate, Template, TemplatePatch, VersionQuery};
+use crate::state::AppState;
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use uuid::Uuid;
+
+#[utoipa::path(tag = "templates", params(PageQuery), responses((status = 200, body = Page<Template>)))]
+#[get("/api/v1/templates")]
+pub async fn list(st: web::Data<AppState>, caller: Caller, q: web::Query<PageQuery>) -> AppResult<web::Json<Page<Template>>> {
+    let page = q.parse()?;
+    Ok(web::Json(st.db.read(move |c| templates::list(c, &caller, &page)).await?))
+}
+
+#[utoipa::path(tag = "templates", params(VersionQuery), responses((status = 200, body = Template), (status = 404)))]
+#[get("/api/v1/templates/{id}")]
+pub async fn one(
+    st: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    q: web::Query<VersionQuery>,
+) -> AppResult<web::Json<Template>> {
+    let id = id.to_string();
+    let v = q.version;
+    Ok(web::Json(st.db.read(move |c| templates::get(c, &caller, &id, v)).await?))
+}
+
+#[utoipa::path(tag = "templates", request_body = NewTemplate, responses((status = 201, body = Template), (status = 403), (status = 422)))]
+#[post("/api/v1/templates")]
+pub async fn create(st: web::Data<AppState>, caller: Caller, body: web::Json<NewTemplate>) -> AppResult<HttpResponse> {
+    caller.require_admin()?;
+    let t = st.db.write(move |c| templates::create(c, &caller, body.into_inner())).await?;
+    Ok(HttpResponse::Created().json(t))
+}
+
+/// Edits a checklist: a change of name or items makes the next version.
+#[utoipa::path(tag = "templates", request_body = TemplatePatch, responses((status = 200, body = Template), (status = 403), (status = 404), (status = 422)))]
+#[patch("/api/v1/templates/{id}")]
+pub async fn update(
+    st: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    body: web::Json<TemplatePatch>,
+) -> AppResult<web::Json<Template>> {
+    caller.require_admin()?;
+    let id = id.to_string();
+    Ok(web::Json(st.db.write(move |c| templates::update(c, &caller, &id, body.into_inner())).await?))
+}
+
+/// Retires a checklist (it stays readable for old inspections).
+#[utoipa::path(tag = "templates", responses((status = 204), (status = 403), (status = 404)))]
+#[delete("/api/v1/templates/{id}")]
+pub async fn remove(st: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>) -> AppResult<HttpResponse> {
+    caller.require_admin()?;
+    let id = id.to_string();
+    st.db.write(move |c| templates::retire(c, &caller, &id)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,10 @@
+//! Who is calling: passwords, access tokens, refresh tokens, login limits,
+//! and the `Caller` extractor that handlers take.
+
+pub mod caller;
+pub mod jwt;
+pub mod password;
+pub mod ratelimit;
+pub mod refresh;
+
+pub use caller::{Caller, Role, Scope};

@@ -1,0 +1,105 @@
+//! Settings: `FIELDSYNC_*` environment variables (or the same as flags),
+//! each with a default that is safe to run with.
+
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "FIELDSYNC_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+
+    /// Directory for the database, photos and the generated JWT secret.
+    #[arg(long, env = "FIELDSYNC_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// SQLite database file (a path or `sqlite://path`); default
+    /// `<data dir>/fieldsync.db`.
+    #[arg(long, env = "FIELDSYNC_DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// HS256 key (its UTF-8 bytes, at least 32). Default: generated once and
+    /// kept in `<data dir>/jwt-secret`.
+    #[arg(long, env = "FIELDSYNC_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Password of the first admin (`admin`), used only when the database
+    /// has no users. Default: generated and printed once.
+    #[arg(long, env = "FIELDSYNC_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+
+    /// Access token lifetime in seconds.
+    #[arg(long, env = "FIELDSYNC_ACCESS_TTL_SECS", default_value_t = 900)]
+    pub access_ttl_secs: i64,
+
+    /// Refresh token lifetime in seconds (30 days: phones stay offline long).
+    #[arg(long, env = "FIELDSYNC_REFRESH_TTL_SECS", default_value_t = 30 * 24 * 3600)]
+    pub refresh_ttl_secs: i64,
+
+    /// Seconds during which a just-rotated refresh token may be presented
+    /// again (the phone lost the answer) without counting as theft.
+    #[arg(long, env = "FIELDSYNC_REFRESH_GRACE_SECS", default_value_t = 60)]
+    pub refresh_grace_secs: i64,
+
+    /// Largest JSON request body in bytes.
+    #[arg(long, env = "FIELDSYNC_MAX_JSON_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_json_bytes: usize,
+
+    /// Login attempts allowed in a burst per user name (then one more every
+    /// `FIELDSYNC_LOGIN_REFILL_SECS`).
+    #[arg(long, env = "FIELDSYNC_LOGIN_BURST_PER_USER", default_value_t = 10)]
+    pub login_burst_per_user: u32,
+
+    /// Login attempts allowed in a burst per client IP.
+    #[arg(long, env = "FIELDSYNC_LOGIN_BURST_PER_IP", default_value_t = 50)]
+    pub login_burst_per_ip: u32,
+
+    /// Seconds to regain one login attempt.
+    #[arg(long, env = "FIELDSYNC_LOGIN_REFILL_SECS", default_value_t = 6)]
+    pub login_refill_secs: u64,
+
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "FIELDSYNC_WORKERS")]
+    pub workers: Option<usize>,
+
+    /// Read connections in the pool.
+    #[arg(long, env = "FIELDSYNC_READ_POOL", default_value_t = 8)]
+    pub read_pool: u32,
+
+    /// Milliseconds a statement waits on a locked database before the
+    /// request answers 503.
+    #[arg(long, env = "FIELDSYNC_BUSY_TIMEOUT_MS", default_value_t = 5000)]
+    pub busy_timeout_ms: u32,
+}
+
+impl Config {
+    /// Defaults for a data directory, ignoring the environment (tests and
+    /// tools that build a config in code).
+    pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Self {
+        Config {
+            bind: "127.0.0.1:8080".into(),
+            data_dir: data_dir.into(),
+            database_url: None,
+            jwt_secret: None,
+            admin_password: None,
+            access_ttl_secs: 900,
+            refresh_ttl_secs: 30 * 24 * 3600,
+            refresh_grace_secs: 60,
+            max_json_bytes: 16 * 1024 * 1024,
+            login_burst_per_user: 10,
+            login_burst_per_ip: 50,
+            login_refill_secs: 6,
+            workers: None,
+            read_pool: 8,
+            busy_timeout_ms: 5000,
+        }
+    }
+
+    /// The database file path.
+    pub fn database_path(&self) -> PathBuf {
+        match &self.database_url {
+            Some(url) => PathBuf::from(url.strip_prefix("sqlite://").unwrap_or(url)),
+            None => self.data_dir.join("fieldsync.db"),
+        }
+    }
+}

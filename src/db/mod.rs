@@ -1,0 +1,159 @@
+//! The database: one writer connection, a pool of readers, embedded
+//! migrations, and the only place that knows it is SQLite.
+//!
+//! Every write goes through the single writer in a `BEGIN IMMEDIATE`
+//! transaction: SQLite allows one writer at a time anyway, and taking the
+//! write lock up front means a transaction never has to upgrade from read to
+//! write (the upgrade is what deadlocks and answers SQLITE_BUSY at once).
+//! `synchronous = FULL` makes an answered write survive a power cut.
+
+pub mod schema;
+
+use crate::error::{AppError, AppResult};
+use anyhow::Context;
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+pub type Conn = SqliteConnection;
+
+#[derive(Clone)]
+pub struct Db {
+    writer: Arc<Mutex<SqliteConnection>>,
+    readers: Pool<ConnectionManager<SqliteConnection>>,
+}
+
+#[derive(Debug)]
+struct Pragmas {
+    busy_timeout_ms: u32,
+    read_only: bool,
+}
+
+impl Pragmas {
+    fn apply(&self, conn: &mut SqliteConnection) -> QueryResult<()> {
+        conn.batch_execute(&format!(
+            "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; \
+             PRAGMA query_only = {};",
+            self.busy_timeout_ms,
+            if self.read_only { "ON" } else { "OFF" }
+        ))
+    }
+}
+
+impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
+    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+        self.apply(conn).map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+impl Db {
+    /// Opens (creating if needed) the database file, switches it to WAL and
+    /// runs the embedded migrations.
+    pub fn open(path: &Path, read_pool: u32, busy_timeout_ms: u32) -> anyhow::Result<Db> {
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let url = path
+            .to_str()
+            .with_context(|| format!("database path {} is not UTF-8", path.display()))?
+            .to_string();
+        let mut writer = SqliteConnection::establish(&url)
+            .with_context(|| format!("cannot open database {url}"))?;
+        writer
+            .batch_execute("PRAGMA journal_mode = WAL;")
+            .with_context(|| format!("cannot switch {url} to WAL"))?;
+        Pragmas {
+            busy_timeout_ms,
+            read_only: false,
+        }
+        .apply(&mut writer)
+        .with_context(|| format!("cannot configure {url}"))?;
+        writer
+            .run_pending_migrations(MIGRATIONS)
+            .map_err(|e| anyhow::anyhow!("migrating {url} failed: {e}"))?;
+
+        let readers = Pool::builder()
+            .max_size(read_pool.max(1))
+            .connection_timeout(Duration::from_secs(10))
+            .connection_customizer(Box::new(Pragmas {
+                busy_timeout_ms,
+                read_only: true,
+            }))
+            .build(ConnectionManager::<SqliteConnection>::new(url))
+            .context("cannot open the read pool")?;
+        Ok(Db {
+            writer: Arc::new(Mutex::new(writer)),
+            readers,
+        })
+    }
+
+    /// Runs `f` on a read connection, off the async executor.
+    pub async fn read<T, F>(&self, f: F) -> AppResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Conn) -> AppResult<T> + Send + 'static,
+    {
+        let db = self.clone();
+        actix_web::web::block(move || db.read_blocking(f)).await?
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the writer, off the
+    /// async executor. An error rolls everything back.
+    pub async fn write<T, F>(&self, f: F) -> AppResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Conn) -> AppResult<T> + Send + 'static,
+    {
+        let db = self.clone();
+        actix_web::web::block(move || db.write_blocking(f)).await?
+    }
+
+    pub fn read_blocking<T>(&self, f: impl FnOnce(&mut Conn) -> AppResult<T>) -> AppResult<T> {
+        let mut conn = self.readers.get()?;
+        f(&mut conn)
+    }
+
+    pub fn write_blocking<T>(&self, f: impl FnOnce(&mut Conn) -> AppResult<T>) -> AppResult<T> {
+        // A panic while holding the lock leaves no open transaction behind:
+        // diesel rolls back when the closure unwinds, so the connection is
+        // still good.
+        let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        conn.immediate_transaction(f)
+    }
+
+    /// `/readyz`: both kinds of connection answer.
+    pub fn check(&self) -> AppResult<()> {
+        self.read_blocking(|c| {
+            c.batch_execute("SELECT 1;")?;
+            Ok(())
+        })?;
+        let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        w.batch_execute("SELECT 1;").map_err(AppError::from)
+    }
+}
+
+impl Db {
+    /// A consistent copy of the live database (`VACUUM INTO`), safe while
+    /// the server writes.
+    pub fn backup(&self, to: &Path) -> AppResult<()> {
+        if to.exists() {
+            return Err(AppError::conflict("exists", format!("{} already exists", to.display())));
+        }
+        let path = to
+            .to_str()
+            .ok_or_else(|| AppError::invalid("to", "path is not UTF-8"))?
+            .replace('\'', "''");
+        let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        w.batch_execute(&format!("VACUUM INTO '{path}';"))?;
+        Ok(())
+    }
+}

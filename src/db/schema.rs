@@ -1,0 +1,147 @@
+// @generated shape: kept in step with migrations/ (diesel print-schema).
+
+diesel::table! {
+    groups (id) {
+        id -> Text,
+        name -> Text,
+        towns -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        username -> Text,
+        display_name -> Text,
+        role -> Text,
+        group_id -> Nullable<Text>,
+        password_hash -> Text,
+        active -> Bool,
+        token_stamp -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (id) {
+        id -> Text,
+        user_id -> Text,
+        family_id -> Text,
+        token_hash -> Text,
+        device_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+        replaced_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    sites (id) {
+        id -> Text,
+        group_id -> Text,
+        name -> Text,
+        kind -> Text,
+        address -> Text,
+        lat -> Double,
+        lon -> Double,
+        radius_m -> Double,
+        deleted -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    templates (id) {
+        id -> Text,
+        group_id -> Nullable<Text>,
+        current_version -> Integer,
+        retired -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    template_versions (template_id, version) {
+        template_id -> Text,
+        version -> Integer,
+        name -> Text,
+        items -> Text,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    routes (id) {
+        id -> Text,
+        group_id -> Text,
+        name -> Text,
+        assignee_id -> Nullable<Text>,
+        scheduled_for -> Date,
+        due_at -> Nullable<Timestamp>,
+        status -> Text,
+        deleted -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    route_stops (id) {
+        id -> Text,
+        route_id -> Text,
+        seq -> Integer,
+        site_id -> Text,
+        template_id -> Text,
+        notes -> Text,
+    }
+}
+
+diesel::table! {
+    change_log (seq) {
+        seq -> BigInt,
+        entity -> Text,
+        entity_id -> Text,
+        group_id -> Nullable<Text>,
+        changed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Text,
+        at -> Timestamp,
+        actor_id -> Nullable<Text>,
+        action -> Text,
+        object_type -> Text,
+        object_id -> Nullable<Text>,
+        details -> Text,
+    }
+}
+
+diesel::joinable!(users -> groups (group_id));
+diesel::joinable!(sites -> groups (group_id));
+diesel::joinable!(routes -> groups (group_id));
+diesel::joinable!(route_stops -> routes (route_id));
+diesel::joinable!(route_stops -> sites (site_id));
+diesel::joinable!(template_versions -> templates (template_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    groups,
+    users,
+    refresh_tokens,
+    sites,
+    templates,
+    template_versions,
+    routes,
+    route_stops,
+    change_log,
+    audit_log,
+);

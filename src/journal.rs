@@ -1,0 +1,67 @@
+//! The two append-only logs every change writes in its own transaction:
+//! `change_log` (what sync pull hands out, by sequence) and `audit_log`
+//! (who did what, for admins).
+
+use crate::clock;
+use crate::db::Conn;
+use crate::db::schema::{audit_log, change_log};
+use crate::error::AppResult;
+use diesel::prelude::*;
+use serde_json::Value;
+
+/// Kinds of synced objects, as pull names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entity {
+    Group,
+    Site,
+    Template,
+    Route,
+}
+
+impl Entity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Entity::Group => "group",
+            Entity::Site => "site",
+            Entity::Template => "template",
+            Entity::Route => "route",
+        }
+    }
+}
+
+/// Records that `id` changed; `group_id` is the group whose members see it
+/// (None: everybody in the district).
+pub fn changed(c: &mut Conn, entity: Entity, id: &str, group_id: Option<&str>) -> AppResult<()> {
+    diesel::insert_into(change_log::table)
+        .values((
+            change_log::entity.eq(entity.as_str()),
+            change_log::entity_id.eq(id),
+            change_log::group_id.eq(group_id),
+            change_log::changed_at.eq(clock::now()),
+        ))
+        .execute(c)?;
+    Ok(())
+}
+
+pub struct Audit<'a> {
+    pub actor_id: Option<&'a str>,
+    pub action: &'a str,
+    pub object_type: &'a str,
+    pub object_id: Option<&'a str>,
+    pub details: Value,
+}
+
+pub fn audit(c: &mut Conn, a: Audit<'_>) -> AppResult<()> {
+    diesel::insert_into(audit_log::table)
+        .values((
+            audit_log::id.eq(clock::new_id()),
+            audit_log::at.eq(clock::now()),
+            audit_log::actor_id.eq(a.actor_id),
+            audit_log::action.eq(a.action),
+            audit_log::object_type.eq(a.object_type),
+            audit_log::object_id.eq(a.object_id),
+            audit_log::details.eq(a.details.to_string()),
+        ))
+        .execute(c)?;
+    Ok(())
+}

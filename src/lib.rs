@@ -1,0 +1,71 @@
+//! fieldsync: the server of an offline-first field inspection system.
+//! The binary (`main.rs`) and the integration tests both build the server
+//! through [`start`].
+
+pub mod api;
+pub mod auth;
+pub mod bootstrap;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod journal;
+pub mod metrics;
+pub mod paging;
+pub mod reference;
+pub mod state;
+
+use crate::config::Config;
+use actix_web::dev::Server;
+use actix_web::middleware::{ErrorHandlers, from_fn};
+use actix_web::{App, HttpServer, web};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tracing_actix_web::TracingLogger;
+
+/// A bound, not yet awaited, server.
+pub struct Started {
+    pub server: Server,
+    pub addrs: Vec<SocketAddr>,
+    /// The first admin's password when this start created it.
+    pub admin_password: Option<String>,
+}
+
+/// Opens and migrates the database, makes sure the secret and the first
+/// admin exist, and binds the server. Call inside an actix system.
+pub fn start(config: Config) -> anyhow::Result<Started> {
+    let boot = bootstrap::prepare(&config)?;
+    let state = web::Data::new(state::AppState {
+        keys: auth::jwt::Keys::new(&boot.jwt_secret, config.access_ttl_secs),
+        login_limiter: auth::ratelimit::LoginLimiter::new(
+            config.login_burst_per_user,
+            config.login_burst_per_ip,
+            config.login_refill_secs,
+        ),
+        db: boot.db,
+        metrics: Arc::new(metrics::Metrics::new()),
+        config: Arc::new(config.clone()),
+    });
+    let max_json = config.max_json_bytes;
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(ErrorHandlers::new().default_handler(api::json_fallback))
+            .wrap(from_fn(metrics::track))
+            .wrap(TracingLogger::default())
+            .configure(|cfg| api::configure(cfg, max_json))
+            .default_service(web::to(api::no_route))
+    })
+    .shutdown_timeout(30);
+    if let Some(w) = config.workers {
+        server = server.workers(w.max(1));
+    }
+    let server = server.bind(&config.bind)?;
+    let addrs = server.addrs();
+    Ok(Started {
+        server: server.run(),
+        addrs,
+        admin_password: boot.admin_password,
+    })
+}

@@ -1,0 +1,539 @@
+//! Inspection routes: an ordered list of stops (a site and the checklist
+//! to fill there), planned for a day and assigned to one inspector or to a
+//! whole liaison group.
+
+use super::{groups, templates, validate};
+use crate::auth::{Caller, Role, Scope};
+use crate::clock;
+use crate::db::Conn;
+use crate::db::schema::{route_stops as rs, routes, sites, users};
+use crate::error::{AppError, AppResult};
+use crate::journal::{self, Audit, Entity};
+use crate::paging::{Page, PageRequest};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::{HashMap, HashSet};
+use utoipa::{IntoParams, ToSchema};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RouteStatus {
+    Planned,
+    Active,
+    Done,
+    Cancelled,
+}
+
+impl RouteStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RouteStatus::Planned => "planned",
+            RouteStatus::Active => "active",
+            RouteStatus::Done => "done",
+            RouteStatus::Cancelled => "cancelled",
+        }
+    }
+
+    fn parse(s: &str) -> RouteStatus {
+        match s {
+            "active" => RouteStatus::Active,
+            "done" => RouteStatus::Done,
+            "cancelled" => RouteStatus::Cancelled,
+            _ => RouteStatus::Planned,
+        }
+    }
+
+    /// planned -> active -> done; planned or active -> cancelled; a
+    /// cancelled route can be planned again; done is final.
+    pub fn can_become(self, next: RouteStatus) -> bool {
+        use RouteStatus::*;
+        self == next
+            || matches!(
+                (self, next),
+                (Planned, Active)
+                    | (Active, Done)
+                    | (Planned, Done)
+                    | (Planned | Active, Cancelled)
+                    | (Cancelled, Planned)
+            )
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Stop {
+    pub id: String,
+    pub seq: i32,
+    pub site_id: String,
+    pub template_id: String,
+    pub notes: String,
+    /// True once a submitted inspection names this stop.
+    pub done: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Route {
+    pub id: String,
+    pub group_id: String,
+    pub name: String,
+    /// null: the whole group.
+    pub assignee_id: Option<String>,
+    pub scheduled_for: NaiveDate,
+    pub due_at: Option<DateTime<Utc>>,
+    pub status: RouteStatus,
+    pub stops: Vec<Stop>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StopInput {
+    /// Keep an existing stop (its id stays what inspections name).
+    pub id: Option<String>,
+    /// 1..n without gaps if given; default the position in the list.
+    pub seq: Option<i32>,
+    pub site_id: String,
+    pub template_id: String,
+    #[serde(default)]
+    pub notes: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRoute {
+    pub group_id: String,
+    pub name: String,
+    pub assignee_id: Option<String>,
+    pub scheduled_for: NaiveDate,
+    pub due_at: Option<DateTime<Utc>>,
+    pub status: Option<RouteStatus>,
+    #[serde(default)]
+    pub stops: Vec<StopInput>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoutePatch {
+    pub group_id: Option<String>,
+    pub name: Option<String>,
+    /// null: reassign to the whole group.
+    #[serde(default, deserialize_with = "validate::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub assignee_id: Option<Option<String>>,
+    pub scheduled_for: Option<NaiveDate>,
+    #[serde(default, deserialize_with = "validate::double_option")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub due_at: Option<Option<DateTime<Utc>>>,
+    pub status: Option<RouteStatus>,
+    /// The whole new list of stops.
+    pub stops: Option<Vec<StopInput>>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RouteFilter {
+    pub group_id: Option<String>,
+    pub assignee_id: Option<String>,
+    pub status: Option<RouteStatus>,
+}
+
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = routes)]
+struct Row {
+    id: String,
+    group_id: String,
+    name: String,
+    assignee_id: Option<String>,
+    scheduled_for: NaiveDate,
+    due_at: Option<NaiveDateTime>,
+    status: String,
+    deleted: bool,
+}
+
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = rs)]
+struct StopRow {
+    id: String,
+    route_id: String,
+    seq: i32,
+    site_id: String,
+    template_id: String,
+    notes: String,
+}
+
+/// Inspectors see their group's routes that are assigned to them or to
+/// the whole group; coordinators and admins every route in their scope.
+fn visible(caller: &Caller, r: &Row) -> bool {
+    !r.deleted
+        && caller.sees_group(&r.group_id)
+        && (caller.role != Role::Inspector
+            || r.assignee_id.as_deref().is_none_or(|a| a == caller.id))
+}
+
+fn find_visible(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<Row> {
+    routes::table
+        .find(id)
+        .select(Row::as_select())
+        .first(c)
+        .optional()?
+        .filter(|r| visible(caller, r))
+        .ok_or_else(|| AppError::not_found("route"))
+}
+
+/// Attaches the stops of all `rows` with one query.
+fn with_stops(c: &mut Conn, rows: Vec<Row>) -> AppResult<Vec<Route>> {
+    let ids: Vec<&String> = rows.iter().map(|r| &r.id).collect();
+    let mut by_route: HashMap<String, Vec<Stop>> = HashMap::new();
+    let stops: Vec<StopRow> = rs::table
+        .filter(rs::route_id.eq_any(ids))
+        .order((rs::route_id, rs::seq))
+        .select(StopRow::as_select())
+        .load(c)?;
+    for s in stops {
+        by_route.entry(s.route_id).or_default().push(Stop {
+            id: s.id,
+            seq: s.seq,
+            site_id: s.site_id,
+            template_id: s.template_id,
+            notes: s.notes,
+            done: false,
+        });
+    }
+    Ok(rows
+        .into_iter()
+        .map(|r| Route {
+            stops: by_route.remove(&r.id).unwrap_or_default(),
+            status: RouteStatus::parse(&r.status),
+            due_at: r.due_at.map(clock::utc),
+            id: r.id,
+            group_id: r.group_id,
+            name: r.name,
+            assignee_id: r.assignee_id,
+            scheduled_for: r.scheduled_for,
+        })
+        .collect())
+}
+
+pub fn list(c: &mut Conn, caller: &Caller, f: &RouteFilter, page: &PageRequest) -> AppResult<Page<Route>> {
+    let mut q = routes::table
+        .select(Row::as_select())
+        .filter(routes::deleted.eq(false))
+        .into_boxed();
+    match caller.scope() {
+        Scope::All => {}
+        Scope::Group(g) => q = q.filter(routes::group_id.eq(g)),
+        Scope::Nothing => return Ok(Page { items: vec![], next_cursor: None }),
+    }
+    if caller.role == Role::Inspector {
+        q = q.filter(routes::assignee_id.is_null().or(routes::assignee_id.eq(caller.id.clone())));
+    }
+    if let Some(g) = &f.group_id {
+        q = q.filter(routes::group_id.eq(g.clone()));
+    }
+    if let Some(a) = &f.assignee_id {
+        q = q.filter(routes::assignee_id.eq(a.clone()));
+    }
+    if let Some(s) = f.status {
+        q = q.filter(routes::status.eq(s.as_str()));
+    }
+    if let Some(after) = &page.after {
+        q = q.filter(routes::id.gt(after));
+    }
+    let rows = q.order(routes::id).limit(page.limit + 1).load(c)?;
+    let page_rows = Page::from_rows(rows, page, |r| &r.id);
+    let items = with_stops(c, page_rows.items)?;
+    Ok(Page {
+        items,
+        next_cursor: page_rows.next_cursor,
+    })
+}
+
+pub fn get(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<Route> {
+    let row = find_visible(c, caller, id)?;
+    with_stops(c, vec![row])?
+        .pop()
+        .ok_or_else(|| AppError::not_found("route"))
+}
+
+/// The order a list of stops gets: positions 1..n, or the given `seq`s
+/// when every stop has one and they are exactly 1..n.
+pub fn stop_order(stops: &[StopInput]) -> AppResult<Vec<i32>> {
+    let given: Vec<Option<i32>> = stops.iter().map(|s| s.seq).collect();
+    if given.iter().all(Option::is_none) {
+        return Ok((1..=stops.len() as i32).collect());
+    }
+    let seqs: Vec<i32> = given
+        .iter()
+        .map(|s| s.ok_or_else(|| AppError::invalid("stops", "give seq for every stop or for none")))
+        .collect::<AppResult<_>>()?;
+    let mut sorted = seqs.clone();
+    sorted.sort_unstable();
+    if sorted.iter().enumerate().any(|(i, s)| *s != i as i32 + 1) {
+        return Err(AppError::invalid("stops", "seq must run 1..n without gaps or repeats"));
+    }
+    Ok(seqs)
+}
+
+/// Checks that the assignee is an active inspector of the route's group.
+fn check_assignee(c: &mut Conn, group_id: &str, assignee: Option<&str>) -> AppResult<()> {
+    let Some(a) = assignee else { return Ok(()) };
+    let row: Option<(String, Option<String>, bool)> = users::table
+        .find(a)
+        .select((users::role, users::group_id, users::active))
+        .first(c)
+        .optional()?;
+    match row {
+        Some((role, Some(g), true)) if role == Role::Inspector.as_str() && g == group_id => Ok(()),
+        Some(_) => Err(AppError::invalid(
+            "assignee_id",
+            "must be an active inspector of the route's group",
+        )),
+        None => Err(AppError::invalid("assignee_id", "no such user")),
+    }
+}
+
+/// Checks the stops against the route's group and writes them, keeping
+/// the ids of stops that were already on this route.
+fn write_stops(c: &mut Conn, route_id: &str, group_id: &str, stops: &[StopInput], replace: bool) -> AppResult<()> {
+    if stops.len() > 200 {
+        return Err(AppError::invalid("stops", "at most 200 stops"));
+    }
+    let seqs = stop_order(stops)?;
+    let site_ids: Vec<String> = stops.iter().map(|s| s.site_id.clone()).collect();
+    let site_groups: HashMap<String, (String, bool)> = sites::table
+        .filter(sites::id.eq_any(&site_ids))
+        .select((sites::id, sites::group_id, sites::deleted))
+        .load::<(String, String, bool)>(c)?
+        .into_iter()
+        .map(|(id, g, d)| (id, (g, d)))
+        .collect();
+    let template_ids: Vec<String> = stops.iter().map(|s| s.template_id.clone()).collect();
+    let usable = templates::usable_by_group(c, &template_ids, group_id)?;
+    let existing: HashSet<String> = if replace {
+        rs::table
+            .filter(rs::route_id.eq(route_id))
+            .select(rs::id)
+            .load::<String>(c)?
+            .into_iter()
+            .collect()
+    } else {
+        HashSet::new()
+    };
+    let mut kept = HashSet::new();
+    for (i, s) in stops.iter().enumerate() {
+        match site_groups.get(&s.site_id) {
+            Some((g, false)) if g == group_id => {}
+            _ => {
+                return Err(AppError::invalid(
+                    &format!("stops[{i}].site_id"),
+                    "must be a site of the route's group",
+                ));
+            }
+        }
+        if usable.get(&s.template_id) != Some(&true) {
+            return Err(AppError::invalid(
+                &format!("stops[{i}].template_id"),
+                "must be a live checklist of the district or the route's group",
+            ));
+        }
+        if let Some(id) = &s.id {
+            if !existing.contains(id) {
+                return Err(AppError::invalid(&format!("stops[{i}].id"), "is not a stop of this route"));
+            }
+            if !kept.insert(id.clone()) {
+                return Err(AppError::invalid(&format!("stops[{i}].id"), "is listed twice"));
+            }
+        }
+    }
+    // Stops left out go; the kept ones are rewritten in their new order.
+    let gone: Vec<&String> = existing.iter().filter(|id| !kept.contains(*id)).collect();
+    diesel::delete(rs::table.filter(rs::id.eq_any(gone))).execute(c)?;
+    for (s, seq) in stops.iter().zip(seqs) {
+        let notes = validate::optional_text("notes", &s.notes, 1000)?;
+        match &s.id {
+            Some(id) => {
+                diesel::update(rs::table.find(id))
+                    .set((
+                        rs::seq.eq(seq),
+                        rs::site_id.eq(&s.site_id),
+                        rs::template_id.eq(&s.template_id),
+                        rs::notes.eq(notes),
+                    ))
+                    .execute(c)?;
+            }
+            None => {
+                diesel::insert_into(rs::table)
+                    .values((
+                        rs::id.eq(clock::new_id()),
+                        rs::route_id.eq(route_id),
+                        rs::seq.eq(seq),
+                        rs::site_id.eq(&s.site_id),
+                        rs::template_id.eq(&s.template_id),
+                        rs::notes.eq(notes),
+                    ))
+                    .execute(c)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn create(c: &mut Conn, caller: &Caller, input: NewRoute) -> AppResult<Route> {
+    caller.require_admin()?;
+    let name = validate::text("name", &input.name, 200)?;
+    if !groups::exists(c, &input.group_id)? {
+        return Err(AppError::invalid("group_id", "no such group"));
+    }
+    check_assignee(c, &input.group_id, input.assignee_id.as_deref())?;
+    if input.stops.iter().any(|s| s.id.is_some()) {
+        return Err(AppError::invalid("stops", "a new route's stops have no ids yet"));
+    }
+    let id = clock::new_id();
+    let now = clock::now();
+    diesel::insert_into(routes::table)
+        .values((
+            routes::id.eq(&id),
+            routes::group_id.eq(&input.group_id),
+            routes::name.eq(&name),
+            routes::assignee_id.eq(&input.assignee_id),
+            routes::scheduled_for.eq(input.scheduled_for),
+            routes::due_at.eq(input.due_at.map(|d| d.naive_utc())),
+            routes::status.eq(input.status.unwrap_or(RouteStatus::Planned).as_str()),
+            routes::deleted.eq(false),
+            routes::created_at.eq(now),
+            routes::updated_at.eq(now),
+        ))
+        .execute(c)?;
+    write_stops(c, &id, &input.group_id, &input.stops, false)?;
+    journal::changed(c, Entity::Route, &id, Some(&input.group_id))?;
+    journal::audit(c, Audit {
+        actor_id: Some(&caller.id),
+        action: "route.create",
+        object_type: "route",
+        object_id: Some(&id),
+        details: json!({ "name": name, "group_id": input.group_id, "assignee_id": input.assignee_id }),
+    })?;
+    get(c, caller, &id)
+}
+
+pub fn update(c: &mut Conn, caller: &Caller, id: &str, patch: RoutePatch) -> AppResult<Route> {
+    caller.require_admin()?;
+    let old = find_visible(c, caller, id)?;
+    let name = patch.name.as_deref().map(|n| validate::text("name", n, 200)).transpose()?;
+    let group_id = patch.group_id.clone().unwrap_or_else(|| old.group_id.clone());
+    if group_id != old.group_id && !groups::exists(c, &group_id)? {
+        return Err(AppError::invalid("group_id", "no such group"));
+    }
+    let assignee = match &patch.assignee_id {
+        Some(a) => a.clone(),
+        None => old.assignee_id.clone(),
+    };
+    check_assignee(c, &group_id, assignee.as_deref())?;
+    let old_status = RouteStatus::parse(&old.status);
+    if let Some(next) = patch.status
+        && !old_status.can_become(next)
+    {
+        return Err(AppError::conflict(
+            "invalid_transition",
+            format!("a {} route cannot become {}", old_status.as_str(), next.as_str()),
+        ));
+    }
+    let due_at = match patch.due_at {
+        Some(d) => d.map(|d| d.naive_utc()),
+        None => old.due_at,
+    };
+    diesel::update(routes::table.find(id))
+        .set((
+            routes::group_id.eq(&group_id),
+            name.as_ref().map(|n| routes::name.eq(n)),
+            routes::assignee_id.eq(&assignee),
+            patch.scheduled_for.map(|d| routes::scheduled_for.eq(d)),
+            routes::due_at.eq(due_at),
+            patch.status.map(|s| routes::status.eq(s.as_str())),
+            routes::updated_at.eq(clock::now()),
+        ))
+        .execute(c)?;
+    match &patch.stops {
+        Some(stops) => write_stops(c, id, &group_id, stops, true)?,
+        None if group_id != old.group_id => {
+            // The stops must still belong to the new group.
+            let current = get(c, caller, id)?;
+            let inputs: Vec<StopInput> = current
+                .stops
+                .into_iter()
+                .map(|s| StopInput {
+                    id: Some(s.id),
+                    seq: Some(s.seq),
+                    site_id: s.site_id,
+                    template_id: s.template_id,
+                    notes: s.notes,
+                })
+                .collect();
+            write_stops(c, id, &group_id, &inputs, true)?;
+        }
+        None => {}
+    }
+    journal::changed(c, Entity::Route, id, Some(&group_id))?;
+    journal::audit(c, Audit {
+        actor_id: Some(&caller.id),
+        action: "route.update",
+        object_type: "route",
+        object_id: Some(id),
+        details: serde_json::to_value(&patch)?,
+    })?;
+    get(c, caller, id)
+}
+
+/// Deletes a route: it becomes a tombstone that pull hands out.
+pub fn delete(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<()> {
+    caller.require_admin()?;
+    let old = find_visible(c, caller, id)?;
+    diesel::update(routes::table.find(id))
+        .set((routes::deleted.eq(true), routes::updated_at.eq(clock::now())))
+        .execute(c)?;
+    journal::changed(c, Entity::Route, id, Some(&old.group_id))?;
+    journal::audit(c, Audit {
+        actor_id: Some(&caller.id),
+        action: "route.delete",
+        object_type: "route",
+        object_id: Some(id),
+        details: json!({}),
+    })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stop(seq: Option<i32>) -> StopInput {
+        StopInput {
+            id: None,
+            seq,
+            site_id: "s".into(),
+            template_id: "t".into(),
+            notes: String::new(),
+        }
+    }
+
+    #[test]
+    fn stop_order_is_dense() {
+        assert_eq!(stop_order(&[stop(None), stop(None)]).unwrap(), vec![1, 2]);
+        assert_eq!(stop_order(&[stop(Some(2)), stop(Some(1))]).unwrap(), vec![2, 1]);
+        assert!(stop_order(&[stop(Some(1)), stop(Some(3))]).is_err());
+        assert!(stop_order(&[stop(Some(1)), stop(Some(1))]).is_err());
+        assert!(stop_order(&[stop(Some(1)), stop(None)]).is_err());
+        assert!(stop_order(&[stop(Some(0))]).is_err());
+    }
+
+    #[test]
+    fn transitions() {
+        use RouteStatus::*;
+        assert!(Planned.can_become(Active));
+        assert!(Active.can_become(Cancelled));
+        assert!(Cancelled.can_become(Planned));
+        assert!(!Done.can_become(Planned));
+        assert!(!Cancelled.can_become(Done));
+        assert!(!Done.can_become(Cancelled));
+    }
+}

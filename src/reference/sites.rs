@@ -1,0 +1,242 @@
+//! Places inspected: river sections and outfalls, enterprises, workshops,
+//! forest patrol points, quarantine sites.
+
+use super::{groups, validate};
+use crate::auth::{Caller, Scope};
+use crate::clock;
+use crate::db::Conn;
+use crate::db::schema::sites;
+use crate::error::{AppError, AppResult};
+use crate::journal::{self, Audit, Entity};
+use crate::paging::{Page, PageRequest};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+
+/// The largest radius a site may have: a river section can be long, but a
+/// site is still one place.
+pub const MAX_RADIUS_M: f64 = 50_000.0;
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Site {
+    pub id: String,
+    pub group_id: String,
+    pub name: String,
+    /// Free text; the demo uses `river_section`, `outfall`, `enterprise`,
+    /// `workshop`, `forest_patrol`, `quarantine_site`.
+    pub kind: String,
+    pub address: String,
+    pub lat: f64,
+    pub lon: f64,
+    pub radius_m: f64,
+}
+
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = sites)]
+pub struct Row {
+    pub id: String,
+    pub group_id: String,
+    pub name: String,
+    pub kind: String,
+    pub address: String,
+    pub lat: f64,
+    pub lon: f64,
+    pub radius_m: f64,
+    pub deleted: bool,
+}
+
+impl Row {
+    pub fn view(self) -> Site {
+        Site {
+            id: self.id,
+            group_id: self.group_id,
+            name: self.name,
+            kind: self.kind,
+            address: self.address,
+            lat: self.lat,
+            lon: self.lon,
+            radius_m: self.radius_m,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSite {
+    pub group_id: String,
+    pub name: String,
+    pub kind: String,
+    #[serde(default)]
+    pub address: String,
+    pub lat: f64,
+    pub lon: f64,
+    pub radius_m: f64,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SitePatch {
+    pub group_id: Option<String>,
+    pub name: Option<String>,
+    pub kind: Option<String>,
+    pub address: Option<String>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub radius_m: Option<f64>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SiteFilter {
+    pub group_id: Option<String>,
+}
+
+fn radius(v: f64) -> AppResult<f64> {
+    if v.is_finite() && v > 0.0 && v <= MAX_RADIUS_M {
+        Ok(v)
+    } else {
+        Err(AppError::invalid(
+            "radius_m",
+            format!("must be positive and at most {MAX_RADIUS_M}"),
+        ))
+    }
+}
+
+/// A live site the caller may see, or 404.
+pub fn find_visible(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<Row> {
+    sites::table
+        .find(id)
+        .select(Row::as_select())
+        .first(c)
+        .optional()?
+        .filter(|r| !r.deleted && caller.sees_group(&r.group_id))
+        .ok_or_else(|| AppError::not_found("site"))
+}
+
+pub fn list(c: &mut Conn, caller: &Caller, filter: &SiteFilter, page: &PageRequest) -> AppResult<Page<Site>> {
+    let mut q = sites::table
+        .select(Row::as_select())
+        .filter(sites::deleted.eq(false))
+        .into_boxed();
+    match caller.scope() {
+        Scope::All => {}
+        Scope::Group(g) => q = q.filter(sites::group_id.eq(g)),
+        Scope::Nothing => return Ok(Page { items: vec![], next_cursor: None }),
+    }
+    if let Some(g) = &filter.group_id {
+        q = q.filter(sites::group_id.eq(g.clone()));
+    }
+    if let Some(after) = &page.after {
+        q = q.filter(sites::id.gt(after));
+    }
+    let rows = q.order(sites::id).limit(page.limit + 1).load(c)?;
+    Ok(Page::from_rows(rows, page, |r| &r.id).map(Row::view))
+}
+
+pub fn get(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<Site> {
+    find_visible(c, caller, id).map(Row::view)
+}
+
+fn check_group(c: &mut Conn, group_id: &str) -> AppResult<()> {
+    if groups::exists(c, group_id)? {
+        Ok(())
+    } else {
+        Err(AppError::invalid("group_id", "no such group"))
+    }
+}
+
+pub fn create(c: &mut Conn, caller: &Caller, input: NewSite) -> AppResult<Site> {
+    caller.require_admin()?;
+    let name = validate::text("name", &input.name, 200)?;
+    let kind = validate::text("kind", &input.kind, 64)?;
+    let address = validate::optional_text("address", &input.address, 500)?;
+    let lat = validate::latitude("lat", input.lat)?;
+    let lon = validate::longitude("lon", input.lon)?;
+    let radius_m = radius(input.radius_m)?;
+    check_group(c, &input.group_id)?;
+    let id = clock::new_id();
+    let now = clock::now();
+    diesel::insert_into(sites::table)
+        .values((
+            sites::id.eq(&id),
+            sites::group_id.eq(&input.group_id),
+            sites::name.eq(&name),
+            sites::kind.eq(&kind),
+            sites::address.eq(&address),
+            sites::lat.eq(lat),
+            sites::lon.eq(lon),
+            sites::radius_m.eq(radius_m),
+            sites::deleted.eq(false),
+            sites::created_at.eq(now),
+            sites::updated_at.eq(now),
+        ))
+        .execute(c)?;
+    journal::changed(c, Entity::Site, &id, Some(&input.group_id))?;
+    journal::audit(c, Audit {
+        actor_id: Some(&caller.id),
+        action: "site.create",
+        object_type: "site",
+        object_id: Some(&id),
+        details: json!({ "name": name, "group_id": input.group_id }),
+    })?;
+    get(c, caller, &id)
+}
+
+pub fn update(c: &mut Conn, caller: &Caller, id: &str, patch: SitePatch) -> AppResult<Site> {
+    caller.require_admin()?;
+    let old = find_visible(c, caller, id)?;
+    if let Some(g) = &patch.group_id {
+        check_group(c, g)?;
+    }
+    let name = patch.name.as_deref().map(|v| validate::text("name", v, 200)).transpose()?;
+    let kind = patch.kind.as_deref().map(|v| validate::text("kind", v, 64)).transpose()?;
+    let address = patch
+        .address
+        .as_deref()
+        .map(|v| validate::optional_text("address", v, 500))
+        .transpose()?;
+    let lat = patch.lat.map(|v| validate::latitude("lat", v)).transpose()?;
+    let lon = patch.lon.map(|v| validate::longitude("lon", v)).transpose()?;
+    let radius_m = patch.radius_m.map(radius).transpose()?;
+    diesel::update(sites::table.find(id))
+        .set((
+            patch.group_id.as_ref().map(|g| sites::group_id.eq(g)),
+            name.as_ref().map(|v| sites::name.eq(v)),
+            kind.as_ref().map(|v| sites::kind.eq(v)),
+            address.as_ref().map(|v| sites::address.eq(v)),
+            lat.map(|v| sites::lat.eq(v)),
+            lon.map(|v| sites::lon.eq(v)),
+            radius_m.map(|v| sites::radius_m.eq(v)),
+            sites::updated_at.eq(clock::now()),
+        ))
+        .execute(c)?;
+    let group = patch.group_id.clone().unwrap_or(old.group_id);
+    journal::changed(c, Entity::Site, id, Some(&group))?;
+    journal::audit(c, Audit {
+        actor_id: Some(&caller.id),
+        action: "site.update",
+        object_type: "site",
+        object_id: Some(id),
+        details: serde_json::to_value(&patch)?,
+    })?;
+    get(c, caller, id)
+}
+
+/// A site is never removed: old inspections point at it. It is hidden.
+pub fn delete(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<()> {
+    caller.require_admin()?;
+    let old = find_visible(c, caller, id)?;
+    diesel::update(sites::table.find(id))
+        .set((sites::deleted.eq(true), sites::updated_at.eq(clock::now())))
+        .execute(c)?;
+    journal::changed(c, Entity::Site, id, Some(&old.group_id))?;
+    journal::audit(c, Audit {
+        actor_id: Some(&caller.id),
+        action: "site.delete",
+        object_type: "site",
+        object_id: Some(id),
+        details: json!({}),
+    })?;
+    Ok(())
+}

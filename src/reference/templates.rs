@@ -1,0 +1,415 @@
+//! Checklist templates. A version is immutable: an edit makes the next
+//! version, and an inspection names the version it was filled against.
+
+use super::{groups, validate};
+use crate::auth::{Caller, Scope};
+use crate::clock;
+use crate::db::Conn;
+use crate::db::schema::{template_versions as tv, templates};
+use crate::error::{AppError, AppResult};
+use crate::journal::{self, Audit, Entity};
+use crate::paging::{Page, PageRequest};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::{HashMap, HashSet};
+use utoipa::{IntoParams, ToSchema};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemKind {
+    YesNo,
+    Number,
+    Score,
+    Text,
+    Choice,
+}
+
+/// Default range of a `score` item that names none.
+pub const DEFAULT_SCORE_RANGE: (f64, f64) = (0.0, 10.0);
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Item {
+    /// Used in inspection field paths as `answers.<key>`: lower-case
+    /// letters, digits and `_`.
+    pub key: String,
+    pub label: String,
+    pub kind: ItemKind,
+    #[serde(default)]
+    pub required: bool,
+    /// The allowed values of a `choice` item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<Vec<String>>,
+    /// Bounds of a `number` or `score` item (a score always has them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Template {
+    pub id: String,
+    pub name: String,
+    pub version: i32,
+    /// null: used district-wide.
+    pub group_id: Option<String>,
+    pub items: Vec<Item>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTemplate {
+    pub name: String,
+    pub group_id: Option<String>,
+    pub items: Vec<Item>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplatePatch {
+    pub name: Option<String>,
+    /// The whole new list of items (makes a new version).
+    pub items: Option<Vec<Item>>,
+    #[serde(default, deserialize_with = "validate::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub group_id: Option<Option<String>>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct VersionQuery {
+    /// A past version; default the current one.
+    pub version: Option<i32>,
+}
+
+fn valid_key(k: &str) -> bool {
+    !k.is_empty()
+        && k.len() <= 64
+        && k.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// Checks a list of items and fills in what a stored version must say
+/// explicitly (a score's range).
+pub fn check_items(items: Vec<Item>) -> AppResult<Vec<Item>> {
+    if items.is_empty() {
+        return Err(AppError::invalid("items", "a checklist needs at least one item"));
+    }
+    if items.len() > 500 {
+        return Err(AppError::invalid("items", "at most 500 items"));
+    }
+    let mut seen = HashSet::new();
+    let mut out = Vec::with_capacity(items.len());
+    for (i, mut item) in items.into_iter().enumerate() {
+        let field = format!("items[{i}]");
+        if !valid_key(&item.key) {
+            return Err(AppError::invalid(
+                &format!("{field}.key"),
+                "must be 1-64 of a-z, 0-9 and _",
+            ));
+        }
+        if !seen.insert(item.key.clone()) {
+            return Err(AppError::invalid(&format!("{field}.key"), "is used twice"));
+        }
+        item.label = validate::text(&format!("{field}.label"), &item.label, 300)?;
+        match item.kind {
+            ItemKind::Choice => {
+                let opts = item.options.take().unwrap_or_default();
+                let mut clean: Vec<String> = Vec::with_capacity(opts.len());
+                for o in &opts {
+                    let o = validate::text(&format!("{field}.options"), o, 200)?;
+                    if clean.contains(&o) {
+                        return Err(AppError::invalid(&format!("{field}.options"), "repeat a value"));
+                    }
+                    clean.push(o);
+                }
+                if clean.is_empty() {
+                    return Err(AppError::invalid(
+                        &format!("{field}.options"),
+                        "a choice needs at least one option",
+                    ));
+                }
+                item.options = Some(clean);
+            }
+            _ if item.options.is_some() => {
+                return Err(AppError::invalid(
+                    &format!("{field}.options"),
+                    "only a choice item has options",
+                ));
+            }
+            _ => {}
+        }
+        match item.kind {
+            ItemKind::Score => {
+                item.min = Some(item.min.unwrap_or(DEFAULT_SCORE_RANGE.0));
+                item.max = Some(item.max.unwrap_or(DEFAULT_SCORE_RANGE.1));
+            }
+            ItemKind::Number => {}
+            _ if item.min.is_some() || item.max.is_some() => {
+                return Err(AppError::invalid(
+                    &format!("{field}.min"),
+                    "only number and score items have bounds",
+                ));
+            }
+            _ => {}
+        }
+        if let (Some(lo), Some(hi)) = (item.min, item.max)
+            && !(lo.is_finite() && hi.is_finite() && lo <= hi)
+        {
+            return Err(AppError::invalid(&format!("{field}.max"), "must be at least min"));
+        }
+        out.push(item);
+    }
+    Ok(out)
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = templates)]
+struct Head {
+    id: String,
+    group_id: Option<String>,
+    current_version: i32,
+    retired: bool,
+}
+
+fn visible(caller: &Caller, group_id: Option<&str>) -> bool {
+    match group_id {
+        None => caller.scope() != Scope::Nothing,
+        Some(g) => caller.sees_group(g),
+    }
+}
+
+fn head(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<Head> {
+    templates::table
+        .find(id)
+        .select(Head::as_select())
+        .first(c)
+        .optional()?
+        .filter(|h| visible(caller, h.group_id.as_deref()))
+        .ok_or_else(|| AppError::not_found("template"))
+}
+
+fn version(c: &mut Conn, id: &str, v: i32) -> AppResult<Option<(String, String)>> {
+    Ok(tv::table
+        .find((id, v))
+        .select((tv::name, tv::items))
+        .first(c)
+        .optional()?)
+}
+
+fn view(h: &Head, v: i32, name: String, items: &str) -> Template {
+    Template {
+        id: h.id.clone(),
+        name,
+        version: v,
+        group_id: h.group_id.clone(),
+        items: serde_json::from_str(items).unwrap_or_default(),
+    }
+}
+
+/// A template (retired or not) at a version, for anybody who may see it.
+pub fn get(c: &mut Conn, caller: &Caller, id: &str, at: Option<i32>) -> AppResult<Template> {
+    let h = head(c, caller, id)?;
+    let v = at.unwrap_or(h.current_version);
+    let (name, items) = version(c, id, v)?.ok_or_else(|| AppError::not_found("template version"))?;
+    Ok(view(&h, v, name, &items))
+}
+
+/// Current versions of the live templates in scope.
+pub fn list(c: &mut Conn, caller: &Caller, page: &PageRequest) -> AppResult<Page<Template>> {
+    let mut q = templates::table
+        .inner_join(
+            tv::table.on(tv::template_id
+                .eq(templates::id)
+                .and(tv::version.eq(templates::current_version))),
+        )
+        .filter(templates::retired.eq(false))
+        .select((Head::as_select(), tv::name, tv::items))
+        .into_boxed();
+    match caller.scope() {
+        Scope::All => {}
+        Scope::Group(g) => {
+            q = q.filter(templates::group_id.is_null().or(templates::group_id.eq(g)))
+        }
+        Scope::Nothing => return Ok(Page { items: vec![], next_cursor: None }),
+    }
+    if let Some(after) = &page.after {
+        q = q.filter(templates::id.gt(after));
+    }
+    let rows: Vec<(Head, String, String)> = q.order(templates::id).limit(page.limit + 1).load(c)?;
+    Ok(Page::from_rows(rows, page, |r| &r.0.id).map(|(h, name, items)| {
+        let v = h.current_version;
+        view(&h, v, name, &items)
+    }))
+}
+
+/// Which template ids, among `ids`, are live and usable by `group_id`
+/// (district-wide or that group's).
+pub fn usable_by_group(c: &mut Conn, ids: &[String], group_id: &str) -> AppResult<HashMap<String, bool>> {
+    let rows: Vec<(String, Option<String>, bool)> = templates::table
+        .filter(templates::id.eq_any(ids))
+        .select((templates::id, templates::group_id, templates::retired))
+        .load(c)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, g, retired)| {
+            let ok = !retired && g.as_deref().is_none_or(|g| g == group_id);
+            (id, ok)
+        })
+        .collect())
+}
+
+fn check_group(c: &mut Conn, group_id: Option<&str>) -> AppResult<()> {
+    match group_id {
+        Some(g) if !groups::exists(c, g)? => Err(AppError::invalid("group_id", "no such group")),
+        _ => Ok(()),
+    }
+}
+
+pub fn create(c: &mut Conn, caller: &Caller, input: NewTemplate) -> AppResult<Template> {
+    caller.require_admin()?;
+    let name = validate::text("name", &input.name, 200)?;
+    let items = check_items(input.items)?;
+    check_group(c, input.group_id.as_deref())?;
+    let id = clock::new_id();
+    let now = clock::now();
+    diesel::insert_into(templates::table)
+        .values((
+            templates::id.eq(&id),
+            templates::group_id.eq(&input.group_id),
+            templates::current_version.eq(1),
+            templates::retired.eq(false),
+            templates::created_at.eq(now),
+            templates::updated_at.eq(now),
+        ))
+        .execute(c)?;
+    insert_version(c, &id, 1, &name, &items, &caller.id)?;
+    journal::changed(c, Entity::Template, &id, input.group_id.as_deref())?;
+    journal::audit(c, Audit {
+        actor_id: Some(&caller.id),
+        action: "template.create",
+        object_type: "template",
+        object_id: Some(&id),
+        details: json!({ "name": name, "version": 1 }),
+    })?;
+    get(c, caller, &id, None)
+}
+
+fn insert_version(c: &mut Conn, id: &str, v: i32, name: &str, items: &[Item], by: &str) -> AppResult<()> {
+    diesel::insert_into(tv::table)
+        .values((
+            tv::template_id.eq(id),
+            tv::version.eq(v),
+            tv::name.eq(name),
+            tv::items.eq(serde_json::to_string(items)?),
+            tv::created_by.eq(by),
+            tv::created_at.eq(clock::now()),
+        ))
+        .execute(c)?;
+    Ok(())
+}
+
+pub fn update(c: &mut Conn, caller: &Caller, id: &str, patch: TemplatePatch) -> AppResult<Template> {
+    caller.require_admin()?;
+    let h = head(c, caller, id)?;
+    let (old_name, old_items) = version(c, id, h.current_version)?
+        .ok_or_else(|| AppError::not_found("template version"))?;
+    let old_items: Vec<Item> = serde_json::from_str(&old_items)?;
+    let name = match &patch.name {
+        Some(n) => validate::text("name", n, 200)?,
+        None => old_name.clone(),
+    };
+    let items = match patch.items.clone() {
+        Some(items) => check_items(items)?,
+        None => old_items.clone(),
+    };
+    let group_id = match &patch.group_id {
+        Some(g) => {
+            check_group(c, g.as_deref())?;
+            g.clone()
+        }
+        None => h.group_id.clone(),
+    };
+    let mut v = h.current_version;
+    if name != old_name || items != old_items {
+        v += 1;
+        insert_version(c, id, v, &name, &items, &caller.id)?;
+    }
+    diesel::update(templates::table.find(id))
+        .set((
+            templates::current_version.eq(v),
+            templates::group_id.eq(&group_id),
+            templates::updated_at.eq(clock::now()),
+        ))
+        .execute(c)?;
+    journal::changed(c, Entity::Template, id, group_id.as_deref())?;
+    journal::audit(c, Audit {
+        actor_id: Some(&caller.id),
+        action: "template.update",
+        object_type: "template",
+        object_id: Some(id),
+        details: json!({ "version": v, "name": patch.name, "items_changed": patch.items.is_some(), "group_id": patch.group_id }),
+    })?;
+    get(c, caller, id, None)
+}
+
+/// Retires a template: gone from lists and new routes, still readable for
+/// the inspections that used it.
+pub fn retire(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<()> {
+    caller.require_admin()?;
+    let h = head(c, caller, id)?;
+    if h.retired {
+        return Ok(());
+    }
+    diesel::update(templates::table.find(id))
+        .set((templates::retired.eq(true), templates::updated_at.eq(clock::now())))
+        .execute(c)?;
+    journal::changed(c, Entity::Template, id, h.group_id.as_deref())?;
+    journal::audit(c, Audit {
+        actor_id: Some(&caller.id),
+        action: "template.retire",
+        object_type: "template",
+        object_id: Some(id),
+        details: json!({}),
+    })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(key: &str, kind: ItemKind) -> Item {
+        Item {
+            key: key.into(),
+            label: "标签".into(),
+            kind,
+            required: false,
+            options: None,
+            min: None,
+            max: None,
+        }
+    }
+
+    #[test]
+    fn score_gets_an_explicit_range() {
+        let out = check_items(vec![item("s", ItemKind::Score)]).unwrap();
+        assert_eq!((out[0].min, out[0].max), (Some(0.0), Some(10.0)));
+    }
+
+    #[test]
+    fn bad_items_are_refused() {
+        assert!(check_items(vec![]).is_err());
+        assert!(check_items(vec![item("Bad.Key", ItemKind::Text)]).is_err());
+        assert!(check_items(vec![item("a", ItemKind::Text), item("a", ItemKind::Number)]).is_err());
+        assert!(check_items(vec![item("c", ItemKind::Choice)]).is_err());
+        let mut t = item("t", ItemKind::Text);
+        t.options = Some(vec!["x".into()]);
+        assert!(check_items(vec![t]).is_err());
+        let mut n = item("n", ItemKind::Number);
+        n.min = Some(5.0);
+        n.max = Some(1.0);
+        assert!(check_items(vec![n]).is_err());
+    }
+}

@@ -1,0 +1,16 @@
+//! What every handler shares.
+
+use crate::auth::jwt::Keys;
+use crate::auth::ratelimit::LoginLimiter;
+use crate::config::Config;
+use crate::db::Db;
+use crate::metrics::Metrics;
+use std::sync::Arc;
+
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub keys: Keys,
+    pub login_limiter: LoginLimiter,
+    pub metrics: Arc<Metrics>,
+}

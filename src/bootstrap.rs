@@ -25,7 +25,11 @@ pub struct Prepared {
 pub fn open_db(config: &Config) -> anyhow::Result<Db> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
-    Db::open(&config.database_path(), config.read_pool, config.busy_timeout_ms)
+    Db::open(
+        &config.database_path(),
+        config.read_pool,
+        config.busy_timeout_ms,
+    )
 }
 
 pub fn prepare(config: &Config) -> anyhow::Result<Prepared> {
@@ -49,7 +53,10 @@ fn jwt_secret(config: &Config) -> anyhow::Result<Vec<u8>> {
     let path = config.data_dir.join(SECRET_FILE);
     match std::fs::read_to_string(&path) {
         Ok(s) if s.trim().len() >= MIN_SECRET_BYTES => Ok(s.trim().as_bytes().to_vec()),
-        Ok(_) => bail!("{} is shorter than {MIN_SECRET_BYTES} bytes", path.display()),
+        Ok(_) => bail!(
+            "{} is shorter than {MIN_SECRET_BYTES} bytes",
+            path.display()
+        ),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => write_secret(&path),
         Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
@@ -72,11 +79,17 @@ fn write_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
     Ok(secret.into_bytes())
 }
 
-/// Creates `admin` when the database has no users at all. Returns the
-/// password when it was generated (to be shown once).
+/// Creates `admin` when the district has no admin at all (an empty
+/// database, or one whose users were all made from the command line).
+/// Returns the password when it was generated (to be shown once).
 fn ensure_admin(db: &Db, configured: Option<&str>) -> anyhow::Result<Option<String>> {
     let count: i64 = db
-        .read_blocking(|c| Ok(users::table.count().get_result(c)?))
+        .read_blocking(|c| {
+            Ok(users::table
+                .filter(users::role.eq(Role::Admin.as_str()))
+                .count()
+                .get_result(c)?)
+        })
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     if count > 0 {
         return Ok(None);
@@ -85,7 +98,8 @@ fn ensure_admin(db: &Db, configured: Option<&str>) -> anyhow::Result<Option<Stri
         Some(p) => (p.to_string(), false),
         None => (URL_SAFE_NO_PAD.encode(rand::random::<[u8; 15]>()), true),
     };
-    password::check_policy(&pw).map_err(|e| anyhow::anyhow!("FIELDSYNC_ADMIN_PASSWORD: {}", e.message))?;
+    password::check_policy(&pw)
+        .map_err(|e| anyhow::anyhow!("FIELDSYNC_ADMIN_PASSWORD: {}", e.message))?;
     let hash = password::hash(&pw).map_err(|e| anyhow::anyhow!("{e}"))?;
     db.write_blocking(|c| {
         user_ref::insert(

@@ -50,7 +50,11 @@ impl AppError {
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
     }
 
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
@@ -177,7 +181,10 @@ impl From<diesel::result::Error> for AppError {
             Error::NotFound => AppError::not_found("object"),
             Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
                 tracing::debug!(message = info.message(), "unique violation");
-                AppError::conflict("already_exists", "an object with these values already exists")
+                AppError::conflict(
+                    "already_exists",
+                    "an object with these values already exists",
+                )
             }
             Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => AppError::conflict(
                 "in_use",

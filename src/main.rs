@@ -10,7 +10,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "fieldsync", version, about = "Offline-first field inspection server")]
+#[command(
+    name = "fieldsync",
+    version,
+    about = "Offline-first field inspection server"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -44,7 +48,11 @@ enum Command {
     /// Load a demo district into an empty database.
     Demo {
         /// Password for every demo user.
-        #[arg(long, env = "FIELDSYNC_DEMO_PASSWORD", default_value = "fieldsync-demo")]
+        #[arg(
+            long,
+            env = "FIELDSYNC_DEMO_PASSWORD",
+            default_value = "fieldsync-demo"
+        )]
         password: String,
         #[command(flatten)]
         config: Config,
@@ -98,7 +106,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { config } => serve(config),
         Command::Migrate { config } => {
             fieldsync::bootstrap::open_db(&config)?;
-            println!("database {} is up to date", config.database_path().display());
+            println!(
+                "database {} is up to date",
+                config.database_path().display()
+            );
             Ok(())
         }
         Command::User {
@@ -118,12 +129,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("backed up to {}", to.display());
             Ok(())
         }
-        Command::Demo { password: pw, config } => {
+        Command::Demo {
+            password: pw,
+            config,
+        } => {
             let boot = fieldsync::bootstrap::prepare(&config)?;
             if let Some(admin_pw) = &boot.admin_password {
                 println!("created user `admin` with password: {admin_pw}  (shown once)");
             }
-            let loaded = fieldsync::demo::load(&boot.db, &pw).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let loaded =
+                fieldsync::demo::load(&boot.db, &pw).map_err(|e| anyhow::anyhow!("{e}"))?;
             println!(
                 "demo district loaded: {} groups, {} sites, {} checklists, {} routes",
                 loaded.groups, loaded.sites, loaded.templates, loaded.routes
@@ -192,6 +207,11 @@ fn create_user(
     if user.id.is_empty() {
         bail!("user was not created");
     }
-    println!("created {} {} ({})", user.role.as_str(), user.username, user.id);
+    println!(
+        "created {} {} ({})",
+        user.role.as_str(),
+        user.username,
+        user.id
+    );
     Ok(())
 }

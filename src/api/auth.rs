@@ -34,7 +34,12 @@ pub struct RefreshRequest {
 }
 
 fn tokens(st: &AppState, user: users::Row, refresh_token: String) -> AppResult<TokenResponse> {
-    let access_token = st.keys.issue(&user.id, &user.role, user.group_id.as_deref(), user.token_stamp)?;
+    let access_token = st.keys.issue(
+        &user.id,
+        &user.role,
+        user.group_id.as_deref(),
+        user.token_stamp,
+    )?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer".into(),
@@ -67,11 +72,17 @@ pub async fn login(
     let body = body.into_inner();
     // The peer address, not X-Forwarded-For: a header anybody can set must
     // not decide whose attempts are counted.
-    let ip = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    let ip = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
     st.login_limiter.check(&body.username, &ip)?;
 
     let name = body.username.clone();
-    let user = st.db.read(move |c| users::find_by_username(c, &name)).await?;
+    let user = st
+        .db
+        .read(move |c| users::find_by_username(c, &name))
+        .await?;
     let pw = body.password.clone();
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let ok = web::block(move || match stored {
@@ -92,13 +103,16 @@ pub async fn login(
                 .db
                 .write(move |c| {
                     let (_, token) = refresh::issue(c, &uid, None, device.as_deref(), ttl)?;
-                    journal::audit(c, Audit {
-                        actor_id: Some(&uid),
-                        action: "auth.login",
-                        object_type: "user",
-                        object_id: Some(&uid),
-                        details: json!({ "ip": ip2, "device_id": device }),
-                    })?;
+                    journal::audit(
+                        c,
+                        Audit {
+                            actor_id: Some(&uid),
+                            action: "auth.login",
+                            object_type: "user",
+                            object_id: Some(&uid),
+                            details: json!({ "ip": ip2, "device_id": device }),
+                        },
+                    )?;
                     Ok(token)
                 })
                 .await?;
@@ -109,13 +123,16 @@ pub async fn login(
             let name = body.username;
             st.db
                 .write(move |c| {
-                    journal::audit(c, Audit {
-                        actor_id: uid.as_deref(),
-                        action: "auth.login_failed",
-                        object_type: "user",
-                        object_id: uid.as_deref(),
-                        details: json!({ "username": name, "ip": ip }),
-                    })
+                    journal::audit(
+                        c,
+                        Audit {
+                            actor_id: uid.as_deref(),
+                            action: "auth.login_failed",
+                            object_type: "user",
+                            object_id: uid.as_deref(),
+                            details: json!({ "username": name, "ip": ip }),
+                        },
+                    )
                 })
                 .await?;
             Err(bad_credentials())
@@ -147,13 +164,16 @@ pub async fn refresh_session(
             let user = match &outcome {
                 Rotation::Rotated { user_id, .. } => users::find(c, user_id)?,
                 Rotation::Reused { user_id } => {
-                    journal::audit(c, Audit {
-                        actor_id: Some(user_id),
-                        action: "auth.refresh_reused",
-                        object_type: "user",
-                        object_id: Some(user_id),
-                        details: json!({}),
-                    })?;
+                    journal::audit(
+                        c,
+                        Audit {
+                            actor_id: Some(user_id),
+                            action: "auth.refresh_reused",
+                            object_type: "user",
+                            object_id: Some(user_id),
+                            details: json!({}),
+                        },
+                    )?;
                     None
                 }
                 _ => None,
@@ -187,18 +207,24 @@ pub async fn refresh_session(
     responses((status = 204, description = "revoked (also when the token was unknown)"))
 )]
 #[post("/api/v1/auth/logout")]
-pub async fn logout(st: web::Data<AppState>, body: web::Json<RefreshRequest>) -> AppResult<HttpResponse> {
+pub async fn logout(
+    st: web::Data<AppState>,
+    body: web::Json<RefreshRequest>,
+) -> AppResult<HttpResponse> {
     let token = body.into_inner().refresh_token;
     st.db
         .write(move |c| {
             if let Some(uid) = refresh::revoke_by_token(c, &token)? {
-                journal::audit(c, Audit {
-                    actor_id: Some(&uid),
-                    action: "auth.logout",
-                    object_type: "user",
-                    object_id: Some(&uid),
-                    details: json!({}),
-                })?;
+                journal::audit(
+                    c,
+                    Audit {
+                        actor_id: Some(&uid),
+                        action: "auth.logout",
+                        object_type: "user",
+                        object_id: Some(&uid),
+                        details: json!({}),
+                    },
+                )?;
             }
             Ok(())
         })

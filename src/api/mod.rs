@@ -12,12 +12,12 @@ pub mod users;
 use crate::error::AppError;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ResourceDef, ServiceResponse};
-use actix_web::http::StatusCode;
-use std::sync::OnceLock;
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpRequest, ResponseError, web};
+use std::sync::OnceLock;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -45,7 +45,12 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
         );
     }
 }
@@ -100,16 +105,15 @@ fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
             "unsupported_media_type",
             "send JSON with Content-Type: application/json",
         ),
-        JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => {
+        JsonPayloadError::Overflow { limit }
+        | JsonPayloadError::OverflowKnownLength { limit, .. } => {
             AppError::too_large(format!("the body is larger than {limit} bytes"))
         }
-        JsonPayloadError::Deserialize(e) if e.is_data() => {
-            AppError::new(
-                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
-                e.to_string(),
-            )
-        }
+        JsonPayloadError::Deserialize(e) if e.is_data() => AppError::new(
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            e.to_string(),
+        ),
         JsonPayloadError::Deserialize(e) => AppError::bad_request("malformed_json", e.to_string()),
         other => AppError::bad_request("bad_request", other.to_string()),
     };
@@ -136,7 +140,10 @@ pub async fn no_route(req: HttpRequest) -> actix_web::HttpResponse {
         let mut doc = ApiDoc::openapi();
         doc.paths.paths.insert(
             "/api/v1/openapi.json".into(),
-            utoipa::openapi::path::PathItem::new(utoipa::openapi::HttpMethod::Get, utoipa::openapi::path::Operation::new()),
+            utoipa::openapi::path::PathItem::new(
+                utoipa::openapi::HttpMethod::Get,
+                utoipa::openapi::path::Operation::new(),
+            ),
         );
         doc.paths
             .paths

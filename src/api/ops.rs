@@ -24,7 +24,9 @@ pub async fn readyz(st: web::Data<AppState>) -> AppResult<HttpResponse> {
         let probe = dir.join(".readyz");
         std::fs::write(&probe, b"ok")
             .and_then(|_| std::fs::remove_file(&probe))
-            .map_err(|e| crate::error::AppError::unavailable(format!("data directory not writable: {e}")))
+            .map_err(|e| {
+                crate::error::AppError::unavailable(format!("data directory not writable: {e}"))
+            })
     })
     .await??;
     Ok(HttpResponse::Ok().json(json!({ "status": "ready" })))

@@ -1,6 +1,6 @@
 //! `/api/v1/sites`
 
-use crate::auth::Caller;
+use crate::auth::{Admin, Caller};
 use crate::error::AppResult;
 use crate::paging::{Page, PageQuery};
 use crate::reference::sites::{self, NewSite, Site, SiteFilter, SitePatch};
@@ -18,21 +18,37 @@ pub async fn list(
 ) -> AppResult<web::Json<Page<Site>>> {
     let page = q.parse()?;
     let f = f.into_inner();
-    Ok(web::Json(st.db.read(move |c| sites::list(c, &caller, &f, &page)).await?))
+    Ok(web::Json(
+        st.db
+            .read(move |c| sites::list(c, &caller, &f, &page))
+            .await?,
+    ))
 }
 
 #[utoipa::path(tag = "sites", responses((status = 200, body = Site), (status = 404)))]
 #[get("/api/v1/sites/{id}")]
-pub async fn one(st: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>) -> AppResult<web::Json<Site>> {
+pub async fn one(
+    st: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> AppResult<web::Json<Site>> {
     let id = id.to_string();
-    Ok(web::Json(st.db.read(move |c| sites::get(c, &caller, &id)).await?))
+    Ok(web::Json(
+        st.db.read(move |c| sites::get(c, &caller, &id)).await?,
+    ))
 }
 
 #[utoipa::path(tag = "sites", request_body = NewSite, responses((status = 201, body = Site), (status = 403), (status = 422)))]
 #[post("/api/v1/sites")]
-pub async fn create(st: web::Data<AppState>, caller: Caller, body: web::Json<NewSite>) -> AppResult<HttpResponse> {
-    caller.require_admin()?;
-    let s = st.db.write(move |c| sites::create(c, &caller, body.into_inner())).await?;
+pub async fn create(
+    st: web::Data<AppState>,
+    Admin(caller): Admin,
+    body: web::Json<NewSite>,
+) -> AppResult<HttpResponse> {
+    let s = st
+        .db
+        .write(move |c| sites::create(c, &caller, body.into_inner()))
+        .await?;
     Ok(HttpResponse::Created().json(s))
 }
 
@@ -40,19 +56,25 @@ pub async fn create(st: web::Data<AppState>, caller: Caller, body: web::Json<New
 #[patch("/api/v1/sites/{id}")]
 pub async fn update(
     st: web::Data<AppState>,
-    caller: Caller,
+    Admin(caller): Admin,
     id: web::Path<Uuid>,
     body: web::Json<SitePatch>,
 ) -> AppResult<web::Json<Site>> {
-    caller.require_admin()?;
     let id = id.to_string();
-    Ok(web::Json(st.db.write(move |c| sites::update(c, &caller, &id, body.into_inner())).await?))
+    Ok(web::Json(
+        st.db
+            .write(move |c| sites::update(c, &caller, &id, body.into_inner()))
+            .await?,
+    ))
 }
 
 #[utoipa::path(tag = "sites", responses((status = 204), (status = 403), (status = 404)))]
 #[delete("/api/v1/sites/{id}")]
-pub async fn remove(st: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>) -> AppResult<HttpResponse> {
-    caller.require_admin()?;
+pub async fn remove(
+    st: web::Data<AppState>,
+    Admin(caller): Admin,
+    id: web::Path<Uuid>,
+) -> AppResult<HttpResponse> {
     let id = id.to_string();
     st.db.write(move |c| sites::delete(c, &caller, &id)).await?;
     Ok(HttpResponse::NoContent().finish())

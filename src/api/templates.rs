@@ -1,6 +1,6 @@
 //! `/api/v1/templates`
 
-use crate::auth::Caller;
+use crate::auth::{Admin, Caller};
 use crate::error::AppResult;
 use crate::paging::{Page, PageQuery};
 use crate::reference::templates::{self, NewTemplate, Template, TemplatePatch, VersionQuery};
@@ -10,9 +10,17 @@ use uuid::Uuid;
 
 #[utoipa::path(tag = "templates", params(PageQuery), responses((status = 200, body = Page<Template>)))]
 #[get("/api/v1/templates")]
-pub async fn list(st: web::Data<AppState>, caller: Caller, q: web::Query<PageQuery>) -> AppResult<web::Json<Page<Template>>> {
+pub async fn list(
+    st: web::Data<AppState>,
+    caller: Caller,
+    q: web::Query<PageQuery>,
+) -> AppResult<web::Json<Page<Template>>> {
     let page = q.parse()?;
-    Ok(web::Json(st.db.read(move |c| templates::list(c, &caller, &page)).await?))
+    Ok(web::Json(
+        st.db
+            .read(move |c| templates::list(c, &caller, &page))
+            .await?,
+    ))
 }
 
 #[utoipa::path(tag = "templates", params(VersionQuery), responses((status = 200, body = Template), (status = 404)))]
@@ -25,14 +33,24 @@ pub async fn one(
 ) -> AppResult<web::Json<Template>> {
     let id = id.to_string();
     let v = q.version;
-    Ok(web::Json(st.db.read(move |c| templates::get(c, &caller, &id, v)).await?))
+    Ok(web::Json(
+        st.db
+            .read(move |c| templates::get(c, &caller, &id, v))
+            .await?,
+    ))
 }
 
 #[utoipa::path(tag = "templates", request_body = NewTemplate, responses((status = 201, body = Template), (status = 403), (status = 422)))]
 #[post("/api/v1/templates")]
-pub async fn create(st: web::Data<AppState>, caller: Caller, body: web::Json<NewTemplate>) -> AppResult<HttpResponse> {
-    caller.require_admin()?;
-    let t = st.db.write(move |c| templates::create(c, &caller, body.into_inner())).await?;
+pub async fn create(
+    st: web::Data<AppState>,
+    Admin(caller): Admin,
+    body: web::Json<NewTemplate>,
+) -> AppResult<HttpResponse> {
+    let t = st
+        .db
+        .write(move |c| templates::create(c, &caller, body.into_inner()))
+        .await?;
     Ok(HttpResponse::Created().json(t))
 }
 
@@ -41,21 +59,29 @@ pub async fn create(st: web::Data<AppState>, caller: Caller, body: web::Json<New
 #[patch("/api/v1/templates/{id}")]
 pub async fn update(
     st: web::Data<AppState>,
-    caller: Caller,
+    Admin(caller): Admin,
     id: web::Path<Uuid>,
     body: web::Json<TemplatePatch>,
 ) -> AppResult<web::Json<Template>> {
-    caller.require_admin()?;
     let id = id.to_string();
-    Ok(web::Json(st.db.write(move |c| templates::update(c, &caller, &id, body.into_inner())).await?))
+    Ok(web::Json(
+        st.db
+            .write(move |c| templates::update(c, &caller, &id, body.into_inner()))
+            .await?,
+    ))
 }
 
 /// Retires a checklist (it stays readable for old inspections).
 #[utoipa::path(tag = "templates", responses((status = 204), (status = 403), (status = 404)))]
 #[delete("/api/v1/templates/{id}")]
-pub async fn remove(st: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>) -> AppResult<HttpResponse> {
-    caller.require_admin()?;
+pub async fn remove(
+    st: web::Data<AppState>,
+    Admin(caller): Admin,
+    id: web::Path<Uuid>,
+) -> AppResult<HttpResponse> {
     let id = id.to_string();
-    st.db.write(move |c| templates::retire(c, &caller, &id)).await?;
+    st.db
+        .write(move |c| templates::retire(c, &caller, &id))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -101,7 +101,10 @@ fn bearer(req: &HttpRequest) -> AppResult<String> {
         .split_once(' ')
         .ok_or_else(|| AppError::unauthorized("invalid_token", "expected `Bearer <token>`"))?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(AppError::unauthorized("invalid_token", "expected `Bearer <token>`"));
+        return Err(AppError::unauthorized(
+            "invalid_token",
+            "expected `Bearer <token>`",
+        ));
     }
     Ok(token.trim().to_string())
 }
@@ -134,7 +137,8 @@ impl FromRequest for Caller {
                         .optional()?)
                 })
                 .await?;
-            let dead = || AppError::unauthorized("invalid_token", "the access token is no longer valid");
+            let dead =
+                || AppError::unauthorized("invalid_token", "the access token is no longer valid");
             let (id, username, role, group_id, active, stamp) = row.ok_or_else(dead)?;
             if !active || stamp != claims.stamp {
                 return Err(dead());
@@ -146,6 +150,25 @@ impl FromRequest for Caller {
                 role,
                 group_id,
             })
+        })
+    }
+}
+
+/// A caller who must be an admin: refused with 403 before the body is even
+/// read, so a non-admin learns nothing from validation errors.
+#[derive(Debug, Clone)]
+pub struct Admin(pub Caller);
+
+impl FromRequest for Admin {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = AppResult<Admin>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let caller = Caller::from_request(req, payload);
+        Box::pin(async move {
+            let caller = caller.await?;
+            caller.require_admin()?;
+            Ok(Admin(caller))
         })
     }
 }

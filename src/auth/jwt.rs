@@ -40,7 +40,13 @@ impl Keys {
         }
     }
 
-    pub fn issue(&self, sub: &str, role: &str, group_id: Option<&str>, stamp: i64) -> AppResult<String> {
+    pub fn issue(
+        &self,
+        sub: &str,
+        role: &str,
+        group_id: Option<&str>,
+        stamp: i64,
+    ) -> AppResult<String> {
         let iat = chrono::Utc::now().timestamp();
         let claims = Claims {
             sub: sub.to_string(),

@@ -7,4 +7,4 @@ pub mod password;
 pub mod ratelimit;
 pub mod refresh;
 
-pub use caller::{Caller, Role, Scope};
+pub use caller::{Admin, Caller, Role, Scope};

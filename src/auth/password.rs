@@ -1,8 +1,10 @@
 //! Argon2id password hashes (PHC strings with their parameters).
 
 use crate::error::{AppError, AppResult};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use argon2::Argon2;
+use argon2::password_hash::{
+    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
+};
 use std::sync::OnceLock;
 
 pub const MIN_LEN: usize = 8;

@@ -61,11 +61,16 @@ pub fn issue(
 #[derive(Debug)]
 pub enum Rotation {
     /// A fresh token for `user_id`.
-    Rotated { user_id: String, token: String },
+    Rotated {
+        user_id: String,
+        token: String,
+    },
     Invalid,
     Expired,
     /// A rotated token came back after its grace: the family is revoked.
-    Reused { user_id: String },
+    Reused {
+        user_id: String,
+    },
 }
 
 /// Trades `token` for a new one. Must run in the writer's transaction; the
@@ -120,7 +125,10 @@ pub fn rotate(c: &mut Conn, token: &str, ttl_secs: i64, grace_secs: i64) -> AppR
         ttl_secs,
     )?;
     diesel::update(rt::table.find(&row.id))
-        .set((rt::used_at.eq(row.used_at.unwrap_or(now)), rt::replaced_by.eq(next_id)))
+        .set((
+            rt::used_at.eq(row.used_at.unwrap_or(now)),
+            rt::replaced_by.eq(next_id),
+        ))
         .execute(c)?;
     Ok(Rotation::Rotated {
         user_id: row.user_id,

@@ -68,15 +68,17 @@ impl Db {
             .to_string();
         let mut writer = SqliteConnection::establish(&url)
             .with_context(|| format!("cannot open database {url}"))?;
-        writer
-            .batch_execute("PRAGMA journal_mode = WAL;")
-            .with_context(|| format!("cannot switch {url} to WAL"))?;
+        // The busy timeout first: another process (a backup, `user create`,
+        // a server still shutting down) may hold a lock for a moment.
         Pragmas {
             busy_timeout_ms,
             read_only: false,
         }
         .apply(&mut writer)
         .with_context(|| format!("cannot configure {url}"))?;
+        writer
+            .batch_execute("PRAGMA journal_mode = WAL;")
+            .with_context(|| format!("cannot switch {url} to WAL"))?;
         writer
             .run_pending_migrations(MIGRATIONS)
             .map_err(|e| anyhow::anyhow!("migrating {url} failed: {e}"))?;
@@ -146,7 +148,10 @@ impl Db {
     /// the server writes.
     pub fn backup(&self, to: &Path) -> AppResult<()> {
         if to.exists() {
-            return Err(AppError::conflict("exists", format!("{} already exists", to.display())));
+            return Err(AppError::conflict(
+                "exists",
+                format!("{} already exists", to.display()),
+            ));
         }
         let path = to
             .to_str()

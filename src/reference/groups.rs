@@ -73,7 +73,12 @@ pub fn list(c: &mut Conn, caller: &Caller, page: &PageRequest) -> AppResult<Page
     match caller.scope() {
         Scope::All => {}
         Scope::Group(g) => q = q.filter(groups::id.eq(g)),
-        Scope::Nothing => return Ok(Page { items: vec![], next_cursor: None }),
+        Scope::Nothing => {
+            return Ok(Page {
+                items: vec![],
+                next_cursor: None,
+            });
+        }
     }
     if let Some(after) = &page.after {
         q = q.filter(groups::id.gt(after));
@@ -111,20 +116,27 @@ pub fn create(c: &mut Conn, caller: &Caller, input: NewGroup) -> AppResult<Group
         ))
         .execute(c)?;
     journal::changed(c, Entity::Group, &id, Some(&id))?;
-    journal::audit(c, Audit {
-        actor_id: Some(&caller.id),
-        action: "group.create",
-        object_type: "group",
-        object_id: Some(&id),
-        details: json!({ "name": name }),
-    })?;
+    journal::audit(
+        c,
+        Audit {
+            actor_id: Some(&caller.id),
+            action: "group.create",
+            object_type: "group",
+            object_id: Some(&id),
+            details: json!({ "name": name }),
+        },
+    )?;
     get(c, caller, &id)
 }
 
 pub fn update(c: &mut Conn, caller: &Caller, id: &str, patch: GroupPatch) -> AppResult<Group> {
     caller.require_admin()?;
     get(c, caller, id)?;
-    let name = patch.name.as_deref().map(|n| validate::text("name", n, 100)).transpose()?;
+    let name = patch
+        .name
+        .as_deref()
+        .map(|n| validate::text("name", n, 100))
+        .transpose()?;
     let towns = patch.towns.as_deref().map(clean_towns).transpose()?;
     diesel::update(groups::table.find(id))
         .set((
@@ -134,13 +146,16 @@ pub fn update(c: &mut Conn, caller: &Caller, id: &str, patch: GroupPatch) -> App
         ))
         .execute(c)?;
     journal::changed(c, Entity::Group, id, Some(id))?;
-    journal::audit(c, Audit {
-        actor_id: Some(&caller.id),
-        action: "group.update",
-        object_type: "group",
-        object_id: Some(id),
-        details: json!({ "name": name, "towns": patch.towns }),
-    })?;
+    journal::audit(
+        c,
+        Audit {
+            actor_id: Some(&caller.id),
+            action: "group.update",
+            object_type: "group",
+            object_id: Some(id),
+            details: json!({ "name": name, "towns": patch.towns }),
+        },
+    )?;
     get(c, caller, id)
 }
 
@@ -149,10 +164,22 @@ pub fn update(c: &mut Conn, caller: &Caller, id: &str, patch: GroupPatch) -> App
 pub fn delete(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<()> {
     caller.require_admin()?;
     get(c, caller, id)?;
-    let used = users::table.filter(users::group_id.eq(id)).count().get_result::<i64>(c)?
-        + sites::table.filter(sites::group_id.eq(id)).count().get_result::<i64>(c)?
-        + templates::table.filter(templates::group_id.eq(id)).count().get_result::<i64>(c)?
-        + routes::table.filter(routes::group_id.eq(id)).count().get_result::<i64>(c)?;
+    let used = users::table
+        .filter(users::group_id.eq(id))
+        .count()
+        .get_result::<i64>(c)?
+        + sites::table
+            .filter(sites::group_id.eq(id))
+            .count()
+            .get_result::<i64>(c)?
+        + templates::table
+            .filter(templates::group_id.eq(id))
+            .count()
+            .get_result::<i64>(c)?
+        + routes::table
+            .filter(routes::group_id.eq(id))
+            .count()
+            .get_result::<i64>(c)?;
     if used > 0 {
         return Err(AppError::conflict(
             "in_use",
@@ -160,13 +187,16 @@ pub fn delete(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<()> {
         ));
     }
     diesel::delete(groups::table.find(id)).execute(c)?;
-    journal::audit(c, Audit {
-        actor_id: Some(&caller.id),
-        action: "group.delete",
-        object_type: "group",
-        object_id: Some(id),
-        details: json!({}),
-    })?;
+    journal::audit(
+        c,
+        Audit {
+            actor_id: Some(&caller.id),
+            action: "group.delete",
+            object_type: "group",
+            object_id: Some(id),
+            details: json!({}),
+        },
+    )?;
     Ok(())
 }
 

@@ -214,7 +214,12 @@ fn with_stops(c: &mut Conn, rows: Vec<Row>) -> AppResult<Vec<Route>> {
         .collect())
 }
 
-pub fn list(c: &mut Conn, caller: &Caller, f: &RouteFilter, page: &PageRequest) -> AppResult<Page<Route>> {
+pub fn list(
+    c: &mut Conn,
+    caller: &Caller,
+    f: &RouteFilter,
+    page: &PageRequest,
+) -> AppResult<Page<Route>> {
     let mut q = routes::table
         .select(Row::as_select())
         .filter(routes::deleted.eq(false))
@@ -222,10 +227,19 @@ pub fn list(c: &mut Conn, caller: &Caller, f: &RouteFilter, page: &PageRequest) 
     match caller.scope() {
         Scope::All => {}
         Scope::Group(g) => q = q.filter(routes::group_id.eq(g)),
-        Scope::Nothing => return Ok(Page { items: vec![], next_cursor: None }),
+        Scope::Nothing => {
+            return Ok(Page {
+                items: vec![],
+                next_cursor: None,
+            });
+        }
     }
     if caller.role == Role::Inspector {
-        q = q.filter(routes::assignee_id.is_null().or(routes::assignee_id.eq(caller.id.clone())));
+        q = q.filter(
+            routes::assignee_id
+                .is_null()
+                .or(routes::assignee_id.eq(caller.id.clone())),
+        );
     }
     if let Some(g) = &f.group_id {
         q = q.filter(routes::group_id.eq(g.clone()));
@@ -269,7 +283,10 @@ pub fn stop_order(stops: &[StopInput]) -> AppResult<Vec<i32>> {
     let mut sorted = seqs.clone();
     sorted.sort_unstable();
     if sorted.iter().enumerate().any(|(i, s)| *s != i as i32 + 1) {
-        return Err(AppError::invalid("stops", "seq must run 1..n without gaps or repeats"));
+        return Err(AppError::invalid(
+            "stops",
+            "seq must run 1..n without gaps or repeats",
+        ));
     }
     Ok(seqs)
 }
@@ -294,7 +311,13 @@ fn check_assignee(c: &mut Conn, group_id: &str, assignee: Option<&str>) -> AppRe
 
 /// Checks the stops against the route's group and writes them, keeping
 /// the ids of stops that were already on this route.
-fn write_stops(c: &mut Conn, route_id: &str, group_id: &str, stops: &[StopInput], replace: bool) -> AppResult<()> {
+fn write_stops(
+    c: &mut Conn,
+    route_id: &str,
+    group_id: &str,
+    stops: &[StopInput],
+    replace: bool,
+) -> AppResult<()> {
     if stops.len() > 200 {
         return Err(AppError::invalid("stops", "at most 200 stops"));
     }
@@ -338,10 +361,16 @@ fn write_stops(c: &mut Conn, route_id: &str, group_id: &str, stops: &[StopInput]
         }
         if let Some(id) = &s.id {
             if !existing.contains(id) {
-                return Err(AppError::invalid(&format!("stops[{i}].id"), "is not a stop of this route"));
+                return Err(AppError::invalid(
+                    &format!("stops[{i}].id"),
+                    "is not a stop of this route",
+                ));
             }
             if !kept.insert(id.clone()) {
-                return Err(AppError::invalid(&format!("stops[{i}].id"), "is listed twice"));
+                return Err(AppError::invalid(
+                    &format!("stops[{i}].id"),
+                    "is listed twice",
+                ));
             }
         }
     }
@@ -386,7 +415,10 @@ pub fn create(c: &mut Conn, caller: &Caller, input: NewRoute) -> AppResult<Route
     }
     check_assignee(c, &input.group_id, input.assignee_id.as_deref())?;
     if input.stops.iter().any(|s| s.id.is_some()) {
-        return Err(AppError::invalid("stops", "a new route's stops have no ids yet"));
+        return Err(AppError::invalid(
+            "stops",
+            "a new route's stops have no ids yet",
+        ));
     }
     let id = clock::new_id();
     let now = clock::now();
@@ -406,21 +438,31 @@ pub fn create(c: &mut Conn, caller: &Caller, input: NewRoute) -> AppResult<Route
         .execute(c)?;
     write_stops(c, &id, &input.group_id, &input.stops, false)?;
     journal::changed(c, Entity::Route, &id, Some(&input.group_id))?;
-    journal::audit(c, Audit {
-        actor_id: Some(&caller.id),
-        action: "route.create",
-        object_type: "route",
-        object_id: Some(&id),
-        details: json!({ "name": name, "group_id": input.group_id, "assignee_id": input.assignee_id }),
-    })?;
+    journal::audit(
+        c,
+        Audit {
+            actor_id: Some(&caller.id),
+            action: "route.create",
+            object_type: "route",
+            object_id: Some(&id),
+            details: json!({ "name": name, "group_id": input.group_id, "assignee_id": input.assignee_id }),
+        },
+    )?;
     get(c, caller, &id)
 }
 
 pub fn update(c: &mut Conn, caller: &Caller, id: &str, patch: RoutePatch) -> AppResult<Route> {
     caller.require_admin()?;
     let old = find_visible(c, caller, id)?;
-    let name = patch.name.as_deref().map(|n| validate::text("name", n, 200)).transpose()?;
-    let group_id = patch.group_id.clone().unwrap_or_else(|| old.group_id.clone());
+    let name = patch
+        .name
+        .as_deref()
+        .map(|n| validate::text("name", n, 200))
+        .transpose()?;
+    let group_id = patch
+        .group_id
+        .clone()
+        .unwrap_or_else(|| old.group_id.clone());
     if group_id != old.group_id && !groups::exists(c, &group_id)? {
         return Err(AppError::invalid("group_id", "no such group"));
     }
@@ -435,7 +477,11 @@ pub fn update(c: &mut Conn, caller: &Caller, id: &str, patch: RoutePatch) -> App
     {
         return Err(AppError::conflict(
             "invalid_transition",
-            format!("a {} route cannot become {}", old_status.as_str(), next.as_str()),
+            format!(
+                "a {} route cannot become {}",
+                old_status.as_str(),
+                next.as_str()
+            ),
         ));
     }
     let due_at = match patch.due_at {
@@ -474,13 +520,16 @@ pub fn update(c: &mut Conn, caller: &Caller, id: &str, patch: RoutePatch) -> App
         None => {}
     }
     journal::changed(c, Entity::Route, id, Some(&group_id))?;
-    journal::audit(c, Audit {
-        actor_id: Some(&caller.id),
-        action: "route.update",
-        object_type: "route",
-        object_id: Some(id),
-        details: serde_json::to_value(&patch)?,
-    })?;
+    journal::audit(
+        c,
+        Audit {
+            actor_id: Some(&caller.id),
+            action: "route.update",
+            object_type: "route",
+            object_id: Some(id),
+            details: serde_json::to_value(&patch)?,
+        },
+    )?;
     get(c, caller, id)
 }
 
@@ -489,16 +538,22 @@ pub fn delete(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<()> {
     caller.require_admin()?;
     let old = find_visible(c, caller, id)?;
     diesel::update(routes::table.find(id))
-        .set((routes::deleted.eq(true), routes::updated_at.eq(clock::now())))
+        .set((
+            routes::deleted.eq(true),
+            routes::updated_at.eq(clock::now()),
+        ))
         .execute(c)?;
     journal::changed(c, Entity::Route, id, Some(&old.group_id))?;
-    journal::audit(c, Audit {
-        actor_id: Some(&caller.id),
-        action: "route.delete",
-        object_type: "route",
-        object_id: Some(id),
-        details: json!({}),
-    })?;
+    journal::audit(
+        c,
+        Audit {
+            actor_id: Some(&caller.id),
+            action: "route.delete",
+            object_type: "route",
+            object_id: Some(id),
+            details: json!({}),
+        },
+    )?;
     Ok(())
 }
 
@@ -519,7 +574,10 @@ mod tests {
     #[test]
     fn stop_order_is_dense() {
         assert_eq!(stop_order(&[stop(None), stop(None)]).unwrap(), vec![1, 2]);
-        assert_eq!(stop_order(&[stop(Some(2)), stop(Some(1))]).unwrap(), vec![2, 1]);
+        assert_eq!(
+            stop_order(&[stop(Some(2)), stop(Some(1))]).unwrap(),
+            vec![2, 1]
+        );
         assert!(stop_order(&[stop(Some(1)), stop(Some(3))]).is_err());
         assert!(stop_order(&[stop(Some(1)), stop(Some(1))]).is_err());
         assert!(stop_order(&[stop(Some(1)), stop(None)]).is_err());

@@ -114,7 +114,12 @@ pub fn find_visible(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<Row> {
         .ok_or_else(|| AppError::not_found("site"))
 }
 
-pub fn list(c: &mut Conn, caller: &Caller, filter: &SiteFilter, page: &PageRequest) -> AppResult<Page<Site>> {
+pub fn list(
+    c: &mut Conn,
+    caller: &Caller,
+    filter: &SiteFilter,
+    page: &PageRequest,
+) -> AppResult<Page<Site>> {
     let mut q = sites::table
         .select(Row::as_select())
         .filter(sites::deleted.eq(false))
@@ -122,7 +127,12 @@ pub fn list(c: &mut Conn, caller: &Caller, filter: &SiteFilter, page: &PageReque
     match caller.scope() {
         Scope::All => {}
         Scope::Group(g) => q = q.filter(sites::group_id.eq(g)),
-        Scope::Nothing => return Ok(Page { items: vec![], next_cursor: None }),
+        Scope::Nothing => {
+            return Ok(Page {
+                items: vec![],
+                next_cursor: None,
+            });
+        }
     }
     if let Some(g) = &filter.group_id {
         q = q.filter(sites::group_id.eq(g.clone()));
@@ -173,13 +183,16 @@ pub fn create(c: &mut Conn, caller: &Caller, input: NewSite) -> AppResult<Site> 
         ))
         .execute(c)?;
     journal::changed(c, Entity::Site, &id, Some(&input.group_id))?;
-    journal::audit(c, Audit {
-        actor_id: Some(&caller.id),
-        action: "site.create",
-        object_type: "site",
-        object_id: Some(&id),
-        details: json!({ "name": name, "group_id": input.group_id }),
-    })?;
+    journal::audit(
+        c,
+        Audit {
+            actor_id: Some(&caller.id),
+            action: "site.create",
+            object_type: "site",
+            object_id: Some(&id),
+            details: json!({ "name": name, "group_id": input.group_id }),
+        },
+    )?;
     get(c, caller, &id)
 }
 
@@ -189,15 +202,29 @@ pub fn update(c: &mut Conn, caller: &Caller, id: &str, patch: SitePatch) -> AppR
     if let Some(g) = &patch.group_id {
         check_group(c, g)?;
     }
-    let name = patch.name.as_deref().map(|v| validate::text("name", v, 200)).transpose()?;
-    let kind = patch.kind.as_deref().map(|v| validate::text("kind", v, 64)).transpose()?;
+    let name = patch
+        .name
+        .as_deref()
+        .map(|v| validate::text("name", v, 200))
+        .transpose()?;
+    let kind = patch
+        .kind
+        .as_deref()
+        .map(|v| validate::text("kind", v, 64))
+        .transpose()?;
     let address = patch
         .address
         .as_deref()
         .map(|v| validate::optional_text("address", v, 500))
         .transpose()?;
-    let lat = patch.lat.map(|v| validate::latitude("lat", v)).transpose()?;
-    let lon = patch.lon.map(|v| validate::longitude("lon", v)).transpose()?;
+    let lat = patch
+        .lat
+        .map(|v| validate::latitude("lat", v))
+        .transpose()?;
+    let lon = patch
+        .lon
+        .map(|v| validate::longitude("lon", v))
+        .transpose()?;
     let radius_m = patch.radius_m.map(radius).transpose()?;
     diesel::update(sites::table.find(id))
         .set((
@@ -213,13 +240,16 @@ pub fn update(c: &mut Conn, caller: &Caller, id: &str, patch: SitePatch) -> AppR
         .execute(c)?;
     let group = patch.group_id.clone().unwrap_or(old.group_id);
     journal::changed(c, Entity::Site, id, Some(&group))?;
-    journal::audit(c, Audit {
-        actor_id: Some(&caller.id),
-        action: "site.update",
-        object_type: "site",
-        object_id: Some(id),
-        details: serde_json::to_value(&patch)?,
-    })?;
+    journal::audit(
+        c,
+        Audit {
+            actor_id: Some(&caller.id),
+            action: "site.update",
+            object_type: "site",
+            object_id: Some(id),
+            details: serde_json::to_value(&patch)?,
+        },
+    )?;
     get(c, caller, id)
 }
 
@@ -231,12 +261,15 @@ pub fn delete(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<()> {
         .set((sites::deleted.eq(true), sites::updated_at.eq(clock::now())))
         .execute(c)?;
     journal::changed(c, Entity::Site, id, Some(&old.group_id))?;
-    journal::audit(c, Audit {
-        actor_id: Some(&caller.id),
-        action: "site.delete",
-        object_type: "site",
-        object_id: Some(id),
-        details: json!({}),
-    })?;
+    journal::audit(
+        c,
+        Audit {
+            actor_id: Some(&caller.id),
+            action: "site.delete",
+            object_type: "site",
+            object_id: Some(id),
+            details: json!({}),
+        },
+    )?;
     Ok(())
 }

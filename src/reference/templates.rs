@@ -87,14 +87,18 @@ pub struct VersionQuery {
 fn valid_key(k: &str) -> bool {
     !k.is_empty()
         && k.len() <= 64
-        && k.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && k.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// Checks a list of items and fills in what a stored version must say
 /// explicitly (a score's range).
 pub fn check_items(items: Vec<Item>) -> AppResult<Vec<Item>> {
     if items.is_empty() {
-        return Err(AppError::invalid("items", "a checklist needs at least one item"));
+        return Err(AppError::invalid(
+            "items",
+            "a checklist needs at least one item",
+        ));
     }
     if items.len() > 500 {
         return Err(AppError::invalid("items", "at most 500 items"));
@@ -120,7 +124,10 @@ pub fn check_items(items: Vec<Item>) -> AppResult<Vec<Item>> {
                 for o in &opts {
                     let o = validate::text(&format!("{field}.options"), o, 200)?;
                     if clean.contains(&o) {
-                        return Err(AppError::invalid(&format!("{field}.options"), "repeat a value"));
+                        return Err(AppError::invalid(
+                            &format!("{field}.options"),
+                            "repeat a value",
+                        ));
                     }
                     clean.push(o);
                 }
@@ -157,7 +164,10 @@ pub fn check_items(items: Vec<Item>) -> AppResult<Vec<Item>> {
         if let (Some(lo), Some(hi)) = (item.min, item.max)
             && !(lo.is_finite() && hi.is_finite() && lo <= hi)
         {
-            return Err(AppError::invalid(&format!("{field}.max"), "must be at least min"));
+            return Err(AppError::invalid(
+                &format!("{field}.max"),
+                "must be at least min",
+            ));
         }
         out.push(item);
     }
@@ -212,7 +222,8 @@ fn view(h: &Head, v: i32, name: String, items: &str) -> Template {
 pub fn get(c: &mut Conn, caller: &Caller, id: &str, at: Option<i32>) -> AppResult<Template> {
     let h = head(c, caller, id)?;
     let v = at.unwrap_or(h.current_version);
-    let (name, items) = version(c, id, v)?.ok_or_else(|| AppError::not_found("template version"))?;
+    let (name, items) =
+        version(c, id, v)?.ok_or_else(|| AppError::not_found("template version"))?;
     Ok(view(&h, v, name, &items))
 }
 
@@ -232,21 +243,32 @@ pub fn list(c: &mut Conn, caller: &Caller, page: &PageRequest) -> AppResult<Page
         Scope::Group(g) => {
             q = q.filter(templates::group_id.is_null().or(templates::group_id.eq(g)))
         }
-        Scope::Nothing => return Ok(Page { items: vec![], next_cursor: None }),
+        Scope::Nothing => {
+            return Ok(Page {
+                items: vec![],
+                next_cursor: None,
+            });
+        }
     }
     if let Some(after) = &page.after {
         q = q.filter(templates::id.gt(after));
     }
     let rows: Vec<(Head, String, String)> = q.order(templates::id).limit(page.limit + 1).load(c)?;
-    Ok(Page::from_rows(rows, page, |r| &r.0.id).map(|(h, name, items)| {
-        let v = h.current_version;
-        view(&h, v, name, &items)
-    }))
+    Ok(
+        Page::from_rows(rows, page, |r| &r.0.id).map(|(h, name, items)| {
+            let v = h.current_version;
+            view(&h, v, name, &items)
+        }),
+    )
 }
 
 /// Which template ids, among `ids`, are live and usable by `group_id`
 /// (district-wide or that group's).
-pub fn usable_by_group(c: &mut Conn, ids: &[String], group_id: &str) -> AppResult<HashMap<String, bool>> {
+pub fn usable_by_group(
+    c: &mut Conn,
+    ids: &[String],
+    group_id: &str,
+) -> AppResult<HashMap<String, bool>> {
     let rows: Vec<(String, Option<String>, bool)> = templates::table
         .filter(templates::id.eq_any(ids))
         .select((templates::id, templates::group_id, templates::retired))
@@ -286,17 +308,27 @@ pub fn create(c: &mut Conn, caller: &Caller, input: NewTemplate) -> AppResult<Te
         .execute(c)?;
     insert_version(c, &id, 1, &name, &items, &caller.id)?;
     journal::changed(c, Entity::Template, &id, input.group_id.as_deref())?;
-    journal::audit(c, Audit {
-        actor_id: Some(&caller.id),
-        action: "template.create",
-        object_type: "template",
-        object_id: Some(&id),
-        details: json!({ "name": name, "version": 1 }),
-    })?;
+    journal::audit(
+        c,
+        Audit {
+            actor_id: Some(&caller.id),
+            action: "template.create",
+            object_type: "template",
+            object_id: Some(&id),
+            details: json!({ "name": name, "version": 1 }),
+        },
+    )?;
     get(c, caller, &id, None)
 }
 
-fn insert_version(c: &mut Conn, id: &str, v: i32, name: &str, items: &[Item], by: &str) -> AppResult<()> {
+fn insert_version(
+    c: &mut Conn,
+    id: &str,
+    v: i32,
+    name: &str,
+    items: &[Item],
+    by: &str,
+) -> AppResult<()> {
     diesel::insert_into(tv::table)
         .values((
             tv::template_id.eq(id),
@@ -310,7 +342,12 @@ fn insert_version(c: &mut Conn, id: &str, v: i32, name: &str, items: &[Item], by
     Ok(())
 }
 
-pub fn update(c: &mut Conn, caller: &Caller, id: &str, patch: TemplatePatch) -> AppResult<Template> {
+pub fn update(
+    c: &mut Conn,
+    caller: &Caller,
+    id: &str,
+    patch: TemplatePatch,
+) -> AppResult<Template> {
     caller.require_admin()?;
     let h = head(c, caller, id)?;
     let (old_name, old_items) = version(c, id, h.current_version)?
@@ -344,13 +381,16 @@ pub fn update(c: &mut Conn, caller: &Caller, id: &str, patch: TemplatePatch) -> 
         ))
         .execute(c)?;
     journal::changed(c, Entity::Template, id, group_id.as_deref())?;
-    journal::audit(c, Audit {
-        actor_id: Some(&caller.id),
-        action: "template.update",
-        object_type: "template",
-        object_id: Some(id),
-        details: json!({ "version": v, "name": patch.name, "items_changed": patch.items.is_some(), "group_id": patch.group_id }),
-    })?;
+    journal::audit(
+        c,
+        Audit {
+            actor_id: Some(&caller.id),
+            action: "template.update",
+            object_type: "template",
+            object_id: Some(id),
+            details: json!({ "version": v, "name": patch.name, "items_changed": patch.items.is_some(), "group_id": patch.group_id }),
+        },
+    )?;
     get(c, caller, id, None)
 }
 
@@ -363,16 +403,22 @@ pub fn retire(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<()> {
         return Ok(());
     }
     diesel::update(templates::table.find(id))
-        .set((templates::retired.eq(true), templates::updated_at.eq(clock::now())))
+        .set((
+            templates::retired.eq(true),
+            templates::updated_at.eq(clock::now()),
+        ))
         .execute(c)?;
     journal::changed(c, Entity::Template, id, h.group_id.as_deref())?;
-    journal::audit(c, Audit {
-        actor_id: Some(&caller.id),
-        action: "template.retire",
-        object_type: "template",
-        object_id: Some(id),
-        details: json!({}),
-    })?;
+    journal::audit(
+        c,
+        Audit {
+            actor_id: Some(&caller.id),
+            action: "template.retire",
+            object_type: "template",
+            object_id: Some(id),
+            details: json!({}),
+        },
+    )?;
     Ok(())
 }
 

@@ -133,7 +133,12 @@ pub fn list(c: &mut Conn, caller: &Caller, page: &PageRequest) -> AppResult<Page
         (Role::Inspector, _) => q = q.filter(users::id.eq(caller.id.clone())),
         (_, Scope::All) => {}
         (_, Scope::Group(g)) => q = q.filter(users::group_id.eq(g)),
-        (_, Scope::Nothing) => return Ok(Page { items: vec![], next_cursor: None }),
+        (_, Scope::Nothing) => {
+            return Ok(Page {
+                items: vec![],
+                next_cursor: None,
+            });
+        }
     }
     if let Some(after) = &page.after {
         q = q.filter(users::id.gt(after));
@@ -160,7 +165,12 @@ fn check_group(c: &mut Conn, group_id: Option<&str>) -> AppResult<()> {
 
 /// Creates a user. `actor` is None for the command line and the first
 /// admin made at start.
-pub fn insert(c: &mut Conn, actor: Option<&Caller>, input: NewUser, password_hash: String) -> AppResult<User> {
+pub fn insert(
+    c: &mut Conn,
+    actor: Option<&Caller>,
+    input: NewUser,
+    password_hash: String,
+) -> AppResult<User> {
     let name = username(&input.username)?;
     let display = match input.display_name.as_deref() {
         Some(d) => validate::text("display_name", d, 100)?,
@@ -169,8 +179,10 @@ pub fn insert(c: &mut Conn, actor: Option<&Caller>, input: NewUser, password_has
     check_role_group(input.role, input.group_id.as_deref())?;
     check_group(c, input.group_id.as_deref())?;
     if find_by_username(c, &name)?.is_some() {
-        return Err(AppError::conflict("already_exists", "the user name is taken")
-            .with_details(json!({ "field": "username" })));
+        return Err(
+            AppError::conflict("already_exists", "the user name is taken")
+                .with_details(json!({ "field": "username" })),
+        );
     }
     let id = clock::new_id();
     let now = clock::now();
@@ -188,14 +200,19 @@ pub fn insert(c: &mut Conn, actor: Option<&Caller>, input: NewUser, password_has
             users::updated_at.eq(now),
         ))
         .execute(c)?;
-    journal::audit(c, Audit {
-        actor_id: actor.map(|a| a.id.as_str()),
-        action: "user.create",
-        object_type: "user",
-        object_id: Some(&id),
-        details: json!({ "username": name, "role": input.role, "group_id": input.group_id }),
-    })?;
-    find(c, &id)?.map(Row::view).ok_or_else(|| AppError::not_found("user"))
+    journal::audit(
+        c,
+        Audit {
+            actor_id: actor.map(|a| a.id.as_str()),
+            action: "user.create",
+            object_type: "user",
+            object_id: Some(&id),
+            details: json!({ "username": name, "role": input.role, "group_id": input.group_id }),
+        },
+    )?;
+    find(c, &id)?
+        .map(Row::view)
+        .ok_or_else(|| AppError::not_found("user"))
 }
 
 fn active_admins(c: &mut Conn) -> AppResult<i64> {
@@ -241,7 +258,11 @@ pub fn update(
             users::group_id.eq(&group_id),
             users::active.eq(active),
             new_hash.as_ref().map(|h| users::password_hash.eq(h)),
-            users::token_stamp.eq(if revoke { row.token_stamp + 1 } else { row.token_stamp }),
+            users::token_stamp.eq(if revoke {
+                row.token_stamp + 1
+            } else {
+                row.token_stamp
+            }),
             users::updated_at.eq(clock::now()),
         ))
         .execute(c)?;
@@ -254,19 +275,22 @@ pub fn update(
     if revoke {
         refresh::revoke_user(c, id)?;
     }
-    journal::audit(c, Audit {
-        actor_id: Some(&caller.id),
-        action: "user.update",
-        object_type: "user",
-        object_id: Some(id),
-        details: json!({
-            "display_name": display,
-            "role": patch.role,
-            "group_id": patch.group_id,
-            "active": patch.active,
-            "password_changed": new_hash.is_some(),
-        }),
-    })?;
+    journal::audit(
+        c,
+        Audit {
+            actor_id: Some(&caller.id),
+            action: "user.update",
+            object_type: "user",
+            object_id: Some(id),
+            details: json!({
+                "display_name": display,
+                "role": patch.role,
+                "group_id": patch.group_id,
+                "active": patch.active,
+                "password_changed": new_hash.is_some(),
+            }),
+        },
+    )?;
     get(c, caller, id)
 }
 

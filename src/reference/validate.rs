@@ -16,10 +16,18 @@ pub fn text(field: &str, value: &str, max: usize) -> AppResult<String> {
 pub fn optional_text(field: &str, value: &str, max: usize) -> AppResult<String> {
     let v = value.trim();
     if v.chars().count() > max {
-        return Err(AppError::invalid(field, format!("must be at most {max} characters")));
+        return Err(AppError::invalid(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
-    if v.chars().any(|ch| ch.is_control() && ch != '\n' && ch != '\t') {
-        return Err(AppError::invalid(field, "must not contain control characters"));
+    if v.chars()
+        .any(|ch| ch.is_control() && ch != '\n' && ch != '\t')
+    {
+        return Err(AppError::invalid(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(v.to_string())
 }
@@ -28,7 +36,10 @@ pub fn latitude(field: &str, v: f64) -> AppResult<f64> {
     if v.is_finite() && (-90.0..=90.0).contains(&v) {
         Ok(v)
     } else {
-        Err(AppError::invalid(field, "must be a latitude between -90 and 90"))
+        Err(AppError::invalid(
+            field,
+            "must be a latitude between -90 and 90",
+        ))
     }
 }
 
@@ -36,7 +47,10 @@ pub fn longitude(field: &str, v: f64) -> AppResult<f64> {
     if v.is_finite() && (-180.0..=180.0).contains(&v) {
         Ok(v)
     } else {
-        Err(AppError::invalid(field, "must be a longitude between -180 and 180"))
+        Err(AppError::invalid(
+            field,
+            "must be a longitude between -180 and 180",
+        ))
     }
 }
 

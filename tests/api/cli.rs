@@ -1,0 +1,141 @@
+//! The binary's subcommands, run as processes.
+
+use crate::helpers::*;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn fieldsync(dir: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_fieldsync"));
+    c.env_clear()
+        .env("FIELDSYNC_DATA_DIR", dir)
+        .env("FIELDSYNC_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("FIELDSYNC_LOG", "warn");
+    c
+}
+
+#[test]
+fn demo_then_serve_gives_an_inspector_their_routes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = fieldsync(tmp.path())
+        .args(["demo", "--password", "demo-pass-1"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("liming"), "{text}");
+
+    // A second demo run refuses rather than doubling the district.
+    let again = fieldsync(tmp.path())
+        .args(["demo", "--password", "demo-pass-1"])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+
+    let mut config = test_config(tmp.path());
+    config.jwt_secret = None;
+    let app = TestApp::start(config);
+    let t = app.login("liming", "demo-pass-1");
+    let routes = app.get("/api/v1/routes", &t).ok(200);
+    let routes = routes["items"].as_array().unwrap();
+    assert_eq!(routes.len(), 2, "their own route and the group's");
+    assert!(
+        routes
+            .iter()
+            .all(|r| !r["stops"].as_array().unwrap().is_empty())
+    );
+    let sites = app.get("/api/v1/sites", &t).ok(200);
+    assert!(sites["items"].as_array().unwrap().len() >= 5);
+    assert!(
+        sites["items"][0]["name"]
+            .as_str()
+            .unwrap()
+            .chars()
+            .any(|c| c > '\u{4e00}')
+    );
+    let all = app.get("/api/v1/sites?limit=500", &app.admin).ok(200);
+    assert!(all["items"].as_array().unwrap().len() >= 20);
+    let templates = app.get("/api/v1/templates", &t).ok(200);
+    assert_eq!(templates["items"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn user_create_migrate_and_backup() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = fieldsync(tmp.path()).arg("migrate").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Password from standard input.
+    let mut child = fieldsync(tmp.path())
+        .args([
+            "user",
+            "create",
+            "--username",
+            "ops",
+            "--role",
+            "coordinator",
+            "--display-name",
+            "值班员",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"ops-password-1\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A bad role is refused with a message.
+    let out = fieldsync(tmp.path())
+        .args([
+            "user",
+            "create",
+            "--username",
+            "x",
+            "--role",
+            "boss",
+            "--password",
+            "long-enough-1",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+
+    let backup = tmp.path().join("backup.db");
+    let out = fieldsync(tmp.path())
+        .arg("backup")
+        .arg(&backup)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(std::fs::metadata(&backup).unwrap().len() > 0);
+
+    let mut config = test_config(tmp.path());
+    config.jwt_secret = None;
+    let app = TestApp::start(config);
+    let t = app.login("ops", "ops-password-1");
+    let me = app.get("/api/v1/users/me", &t).ok(200);
+    assert_eq!(me["display_name"], "值班员");
+    assert_eq!(me["role"], "coordinator");
+}

@@ -1,0 +1,367 @@
+//! A real server on a real SQLite file in a temporary directory, bound to
+//! a free port, driven over HTTP.
+
+use fieldsync::config::Config;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+pub const ADMIN_PASSWORD: &str = "admin-password-1";
+pub const JWT_SECRET: &str = "test-secret-that-is-long-enough-0123456789";
+pub const PASSWORD: &str = "inspector-pass-1";
+
+pub struct TestApp {
+    pub base: String,
+    pub dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+    handle: Option<actix_web::dev::ServerHandle>,
+    thread: Option<JoinHandle<()>>,
+    agent: ureq::Agent,
+    pub admin: String,
+    config: Config,
+}
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub body: Value,
+    pub text: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The contract's error code, asserting the error shape on the way.
+    pub fn code(&self) -> &str {
+        let e = &self.body["error"];
+        assert!(
+            e.is_object(),
+            "not a JSON error: {} {}",
+            self.status,
+            self.text
+        );
+        assert!(
+            e["message"].is_string(),
+            "error without message: {}",
+            self.text
+        );
+        assert!(
+            e["details"].is_object(),
+            "error without details: {}",
+            self.text
+        );
+        e["code"].as_str().unwrap_or_default()
+    }
+
+    #[track_caller]
+    pub fn ok(self, status: u16) -> Value {
+        assert_eq!(self.status, status, "unexpected answer: {}", self.text);
+        self.body
+    }
+}
+
+pub fn test_config(dir: &Path) -> Config {
+    let mut c = Config::for_data_dir(dir);
+    c.bind = "127.0.0.1:0".into();
+    c.admin_password = Some(ADMIN_PASSWORD.into());
+    c.jwt_secret = Some(JWT_SECRET.into());
+    c.workers = Some(1);
+    c.read_pool = 2;
+    c
+}
+
+impl TestApp {
+    pub fn spawn() -> TestApp {
+        Self::spawn_with(|_| {})
+    }
+
+    pub fn spawn_with(f: impl FnOnce(&mut Config)) -> TestApp {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mut config = test_config(tmp.path());
+        f(&mut config);
+        let mut app = Self::start(config);
+        app._tmp = Some(tmp);
+        app
+    }
+
+    /// Serves an existing data directory (kept by the caller).
+    pub fn start(config: Config) -> TestApp {
+        let (tx, rx) = mpsc::channel();
+        let cfg = config.clone();
+        let thread = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                match fieldsync::start(cfg) {
+                    Ok(started) => {
+                        let _ = tx.send(Ok((started.server.handle(), started.addrs[0])));
+                        let _ = started.server.await;
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(format!("{e:#}")));
+                    }
+                }
+            })
+        });
+        let (handle, addr) = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("server start timed out")
+            .expect("server failed to start");
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .into();
+        let mut app = TestApp {
+            base: format!("http://{addr}"),
+            dir: config.data_dir.clone(),
+            _tmp: None,
+            handle: Some(handle),
+            thread: Some(thread),
+            agent,
+            admin: String::new(),
+            config,
+        };
+        app.admin = app.login("admin", ADMIN_PASSWORD);
+        app
+    }
+
+    /// Stops the server (gracefully) and starts a new one on the same data
+    /// directory.
+    pub fn restart(mut self) -> TestApp {
+        self.stop();
+        let tmp = self._tmp.take();
+        let mut app = Self::start(self.config.clone());
+        app._tmp = tmp;
+        app
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(h) = self.handle.take() {
+            actix_web::rt::System::new().block_on(h.stop(true));
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    fn finish(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Resp {
+        let mut r = r.expect("request failed");
+        let status = r.status().as_u16();
+        let headers = r
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
+            .collect();
+        let text = r.body_mut().read_to_string().unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp {
+            status,
+            body,
+            text,
+            headers,
+        }
+    }
+
+    pub fn get(&self, path: &str, token: &str) -> Resp {
+        let mut req = self.agent.get(self.url(path));
+        if !token.is_empty() {
+            req = req.header("Authorization", format!("Bearer {token}"));
+        }
+        Self::finish(req.call())
+    }
+
+    pub fn delete(&self, path: &str, token: &str) -> Resp {
+        let req = self
+            .agent
+            .delete(self.url(path))
+            .header("Authorization", format!("Bearer {token}"));
+        Self::finish(req.call())
+    }
+
+    pub fn post(&self, path: &str, token: &str, body: &Value) -> Resp {
+        let mut req = self.agent.post(self.url(path));
+        if !token.is_empty() {
+            req = req.header("Authorization", format!("Bearer {token}"));
+        }
+        Self::finish(req.send_json(body))
+    }
+
+    pub fn patch(&self, path: &str, token: &str, body: &Value) -> Resp {
+        let req = self
+            .agent
+            .patch(self.url(path))
+            .header("Authorization", format!("Bearer {token}"));
+        Self::finish(req.send_json(body))
+    }
+
+    /// Sends raw bytes with any content type and method.
+    pub fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> Resp {
+        let url = self.url(path);
+        let req = match method {
+            "POST" => self.agent.post(url),
+            "PUT" => self.agent.put(url),
+            "PATCH" => self.agent.patch(url),
+            other => panic!("raw: {other}"),
+        };
+        let mut req = req.header("Content-Type", content_type);
+        if !token.is_empty() {
+            req = req.header("Authorization", format!("Bearer {token}"));
+        }
+        Self::finish(req.send(body))
+    }
+
+    pub fn login_full(&self, username: &str, password: &str) -> Value {
+        self.post(
+            "/api/v1/auth/login",
+            "",
+            &json!({ "username": username, "password": password }),
+        )
+        .ok(200)
+    }
+
+    /// Logs in and returns the access token.
+    pub fn login(&self, username: &str, password: &str) -> String {
+        self.login_full(username, password)["access_token"]
+            .as_str()
+            .expect("access token")
+            .to_string()
+    }
+
+    // Builders for reference data, as the admin.
+
+    pub fn group(&self, name: &str) -> String {
+        id(self
+            .post(
+                "/api/v1/groups",
+                &self.admin,
+                &json!({ "name": name, "towns": ["凤城街道"] }),
+            )
+            .ok(201))
+    }
+
+    pub fn user(&self, username: &str, role: &str, group: Option<&str>) -> String {
+        id(self
+            .post(
+                "/api/v1/users",
+                &self.admin,
+                &json!({ "username": username, "role": role, "group_id": group, "password": PASSWORD }),
+            )
+            .ok(201))
+    }
+
+    pub fn site(&self, group: &str, name: &str) -> String {
+        id(self
+            .post(
+                "/api/v1/sites",
+                &self.admin,
+                &json!({ "group_id": group, "name": name, "kind": "outfall", "address": "渡舟大桥",
+                         "lat": 29.857, "lon": 107.081, "radius_m": 80.0 }),
+            )
+            .ok(201))
+    }
+
+    pub fn template(&self, group: Option<&str>) -> String {
+        id(self
+            .post(
+                "/api/v1/templates",
+                &self.admin,
+                &json!({ "name": "水环境巡查", "group_id": group, "items": [
+                    {"key": "outfall_flowing", "label": "排口是否有水流出", "kind": "yes_no", "required": true},
+                    {"key": "water_color", "label": "水体颜色", "kind": "choice", "required": true, "options": ["清澈", "浑浊", "发黑"]},
+                    {"key": "score", "label": "评分", "kind": "score"}
+                ]}),
+            )
+            .ok(201))
+    }
+
+    pub fn route(&self, group: &str, assignee: Option<&str>, stops: &[(&str, &str)]) -> Value {
+        let stops: Vec<Value> = stops
+            .iter()
+            .map(|(s, t)| json!({ "site_id": s, "template_id": t }))
+            .collect();
+        self.post(
+            "/api/v1/routes",
+            &self.admin,
+            &json!({ "group_id": group, "name": "桃花河巡查", "assignee_id": assignee,
+                     "scheduled_for": "2026-11-26", "stops": stops }),
+        )
+        .ok(201)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+pub fn id(v: Value) -> String {
+    v["id"].as_str().expect("id in answer").to_string()
+}
+
+/// A district of two groups, A and B, with an inspector, a coordinator,
+/// a site and a route in each, and one district-wide checklist.
+pub struct District {
+    pub group_a: String,
+    pub group_b: String,
+    pub inspector_a: String,
+    pub inspector_a2: String,
+    pub inspector_b: String,
+    pub coordinator_a: String,
+    pub site_a: String,
+    pub site_b: String,
+    pub template: String,
+    pub route_a: String,
+    pub route_b: String,
+    /// Group A's route assigned to inspector_a2 only.
+    pub route_a2: String,
+}
+
+impl District {
+    pub fn new(app: &TestApp) -> District {
+        let group_a = app.group("渡舟联络组");
+        let group_b = app.group("云集联络组");
+        let inspector_a = app.user("liming", "inspector", Some(&group_a));
+        let inspector_a2 = app.user("wangfang", "inspector", Some(&group_a));
+        let inspector_b = app.user("chengang", "inspector", Some(&group_b));
+        let coordinator_a = app.user("zhoumin", "coordinator", Some(&group_a));
+        let site_a = app.site(&group_a, "桃花河1号排口");
+        let site_b = app.site(&group_b, "云台山护林点");
+        let template = app.template(None);
+        let route_a = id(app.route(&group_a, None, &[(&site_a, &template)]));
+        let route_b = id(app.route(&group_b, None, &[(&site_b, &template)]));
+        let route_a2 = id(app.route(&group_a, Some(&inspector_a2), &[(&site_a, &template)]));
+        District {
+            group_a,
+            group_b,
+            inspector_a,
+            inspector_a2,
+            inspector_b,
+            coordinator_a,
+            site_a,
+            site_b,
+            template,
+            route_a,
+            route_b,
+            route_a2,
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! Integration tests: one binary, a real server per test.
+
+mod helpers;
+
+mod auth;
+mod cli;
+mod errors;
+mod ops;
+mod reference;
+mod restart;
+mod routes;
+mod scope;

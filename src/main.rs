@@ -91,6 +91,9 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // One line per request when its span closes: method, route,
+        // status, request id and time taken (from tracing-actix-web).
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
         .init();
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,

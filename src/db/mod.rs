@@ -162,3 +162,40 @@ impl Db {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_go_down_and_up_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.db"), 1, 1000).unwrap();
+        let mut w = db.writer.lock().unwrap();
+        w.revert_all_migrations(MIGRATIONS).unwrap();
+        assert!(!w.run_pending_migrations(MIGRATIONS).unwrap().is_empty());
+        let mode: Vec<String> = diesel::sql_query("PRAGMA journal_mode")
+            .load::<JournalMode>(&mut *w)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.journal_mode)
+            .collect();
+        assert_eq!(mode, vec!["wal".to_string()]);
+    }
+
+    #[derive(QueryableByName)]
+    struct JournalMode {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        journal_mode: String,
+    }
+
+    #[test]
+    fn readers_cannot_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.db"), 1, 1000).unwrap();
+        let r = db.read_blocking(|c| Ok(c.batch_execute("CREATE TABLE x (y INTEGER);")?));
+        assert!(r.is_err());
+        db.write_blocking(|c| Ok(c.batch_execute("CREATE TABLE x (y INTEGER);")?))
+            .unwrap();
+    }
+}

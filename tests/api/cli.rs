@@ -139,3 +139,48 @@ fn user_create_migrate_and_backup() {
     assert_eq!(me["display_name"], "值班员");
     assert_eq!(me["role"], "coordinator");
 }
+
+#[test]
+fn serve_prints_its_address_and_stops_gracefully_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = fieldsync(tmp.path())
+        .env("FIELDSYNC_BIND", "127.0.0.1:0")
+        .env("FIELDSYNC_WORKERS", "1")
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("serve exited early").unwrap();
+        if let Some(a) = line.strip_prefix("fieldsync listening on ") {
+            break a.to_string();
+        }
+    };
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let r = agent.get(format!("{addr}/healthz")).call().unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "exit after SIGTERM: {status}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running 30 s after SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

@@ -65,3 +65,27 @@ pub fn audit(c: &mut Conn, a: Audit<'_>) -> AppResult<()> {
         .execute(c)?;
     Ok(())
 }
+
+/// An admin's change to a synced object: the change log entry that pull
+/// hands out and the audit entry, both in the caller's transaction.
+pub fn admin_change(
+    c: &mut Conn,
+    actor_id: &str,
+    entity: Entity,
+    id: &str,
+    group_id: Option<&str>,
+    action: &str,
+    details: Value,
+) -> AppResult<()> {
+    changed(c, entity, id, group_id)?;
+    audit(
+        c,
+        Audit {
+            actor_id: Some(actor_id),
+            action,
+            object_type: entity.as_str(),
+            object_id: Some(id),
+            details,
+        },
+    )
+}

@@ -115,16 +115,14 @@ pub fn create(c: &mut Conn, caller: &Caller, input: NewGroup) -> AppResult<Group
             groups::updated_at.eq(now),
         ))
         .execute(c)?;
-    journal::changed(c, Entity::Group, &id, Some(&id))?;
-    journal::audit(
+    journal::admin_change(
         c,
-        Audit {
-            actor_id: Some(&caller.id),
-            action: "group.create",
-            object_type: "group",
-            object_id: Some(&id),
-            details: json!({ "name": name }),
-        },
+        &caller.id,
+        Entity::Group,
+        &id,
+        Some(&id),
+        "group.create",
+        json!({ "name": name }),
     )?;
     get(c, caller, &id)
 }
@@ -145,16 +143,14 @@ pub fn update(c: &mut Conn, caller: &Caller, id: &str, patch: GroupPatch) -> App
             groups::updated_at.eq(clock::now()),
         ))
         .execute(c)?;
-    journal::changed(c, Entity::Group, id, Some(id))?;
-    journal::audit(
+    journal::admin_change(
         c,
-        Audit {
-            actor_id: Some(&caller.id),
-            action: "group.update",
-            object_type: "group",
-            object_id: Some(id),
-            details: json!({ "name": name, "towns": patch.towns }),
-        },
+        &caller.id,
+        Entity::Group,
+        id,
+        Some(id),
+        "group.update",
+        json!({ "name": name, "towns": patch.towns }),
     )?;
     get(c, caller, id)
 }

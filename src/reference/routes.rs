@@ -8,7 +8,7 @@ use crate::clock;
 use crate::db::Conn;
 use crate::db::schema::{route_stops as rs, routes, sites, users};
 use crate::error::{AppError, AppResult};
-use crate::journal::{self, Audit, Entity};
+use crate::journal::{self, Entity};
 use crate::paging::{Page, PageRequest};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -437,16 +437,14 @@ pub fn create(c: &mut Conn, caller: &Caller, input: NewRoute) -> AppResult<Route
         ))
         .execute(c)?;
     write_stops(c, &id, &input.group_id, &input.stops, false)?;
-    journal::changed(c, Entity::Route, &id, Some(&input.group_id))?;
-    journal::audit(
+    journal::admin_change(
         c,
-        Audit {
-            actor_id: Some(&caller.id),
-            action: "route.create",
-            object_type: "route",
-            object_id: Some(&id),
-            details: json!({ "name": name, "group_id": input.group_id, "assignee_id": input.assignee_id }),
-        },
+        &caller.id,
+        Entity::Route,
+        &id,
+        Some(&input.group_id),
+        "route.create",
+        json!({ "name": name, "group_id": input.group_id, "assignee_id": input.assignee_id }),
     )?;
     get(c, caller, &id)
 }
@@ -519,16 +517,14 @@ pub fn update(c: &mut Conn, caller: &Caller, id: &str, patch: RoutePatch) -> App
         }
         None => {}
     }
-    journal::changed(c, Entity::Route, id, Some(&group_id))?;
-    journal::audit(
+    journal::admin_change(
         c,
-        Audit {
-            actor_id: Some(&caller.id),
-            action: "route.update",
-            object_type: "route",
-            object_id: Some(id),
-            details: serde_json::to_value(&patch)?,
-        },
+        &caller.id,
+        Entity::Route,
+        id,
+        Some(&group_id),
+        "route.update",
+        serde_json::to_value(&patch)?,
     )?;
     get(c, caller, id)
 }
@@ -543,16 +539,14 @@ pub fn delete(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<()> {
             routes::updated_at.eq(clock::now()),
         ))
         .execute(c)?;
-    journal::changed(c, Entity::Route, id, Some(&old.group_id))?;
-    journal::audit(
+    journal::admin_change(
         c,
-        Audit {
-            actor_id: Some(&caller.id),
-            action: "route.delete",
-            object_type: "route",
-            object_id: Some(id),
-            details: json!({}),
-        },
+        &caller.id,
+        Entity::Route,
+        id,
+        Some(&old.group_id),
+        "route.delete",
+        json!({}),
     )?;
     Ok(())
 }

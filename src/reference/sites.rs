@@ -7,7 +7,7 @@ use crate::clock;
 use crate::db::Conn;
 use crate::db::schema::sites;
 use crate::error::{AppError, AppResult};
-use crate::journal::{self, Audit, Entity};
+use crate::journal::{self, Entity};
 use crate::paging::{Page, PageRequest};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -182,16 +182,14 @@ pub fn create(c: &mut Conn, caller: &Caller, input: NewSite) -> AppResult<Site> 
             sites::updated_at.eq(now),
         ))
         .execute(c)?;
-    journal::changed(c, Entity::Site, &id, Some(&input.group_id))?;
-    journal::audit(
+    journal::admin_change(
         c,
-        Audit {
-            actor_id: Some(&caller.id),
-            action: "site.create",
-            object_type: "site",
-            object_id: Some(&id),
-            details: json!({ "name": name, "group_id": input.group_id }),
-        },
+        &caller.id,
+        Entity::Site,
+        &id,
+        Some(&input.group_id),
+        "site.create",
+        json!({ "name": name, "group_id": input.group_id }),
     )?;
     get(c, caller, &id)
 }
@@ -239,16 +237,14 @@ pub fn update(c: &mut Conn, caller: &Caller, id: &str, patch: SitePatch) -> AppR
         ))
         .execute(c)?;
     let group = patch.group_id.clone().unwrap_or(old.group_id);
-    journal::changed(c, Entity::Site, id, Some(&group))?;
-    journal::audit(
+    journal::admin_change(
         c,
-        Audit {
-            actor_id: Some(&caller.id),
-            action: "site.update",
-            object_type: "site",
-            object_id: Some(id),
-            details: serde_json::to_value(&patch)?,
-        },
+        &caller.id,
+        Entity::Site,
+        id,
+        Some(&group),
+        "site.update",
+        serde_json::to_value(&patch)?,
     )?;
     get(c, caller, id)
 }
@@ -260,16 +256,14 @@ pub fn delete(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<()> {
     diesel::update(sites::table.find(id))
         .set((sites::deleted.eq(true), sites::updated_at.eq(clock::now())))
         .execute(c)?;
-    journal::changed(c, Entity::Site, id, Some(&old.group_id))?;
-    journal::audit(
+    journal::admin_change(
         c,
-        Audit {
-            actor_id: Some(&caller.id),
-            action: "site.delete",
-            object_type: "site",
-            object_id: Some(id),
-            details: json!({}),
-        },
+        &caller.id,
+        Entity::Site,
+        id,
+        Some(&old.group_id),
+        "site.delete",
+        json!({}),
     )?;
     Ok(())
 }

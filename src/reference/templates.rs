@@ -7,7 +7,7 @@ use crate::clock;
 use crate::db::Conn;
 use crate::db::schema::{template_versions as tv, templates};
 use crate::error::{AppError, AppResult};
-use crate::journal::{self, Audit, Entity};
+use crate::journal::{self, Entity};
 use crate::paging::{Page, PageRequest};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -307,16 +307,14 @@ pub fn create(c: &mut Conn, caller: &Caller, input: NewTemplate) -> AppResult<Te
         ))
         .execute(c)?;
     insert_version(c, &id, 1, &name, &items, &caller.id)?;
-    journal::changed(c, Entity::Template, &id, input.group_id.as_deref())?;
-    journal::audit(
+    journal::admin_change(
         c,
-        Audit {
-            actor_id: Some(&caller.id),
-            action: "template.create",
-            object_type: "template",
-            object_id: Some(&id),
-            details: json!({ "name": name, "version": 1 }),
-        },
+        &caller.id,
+        Entity::Template,
+        &id,
+        input.group_id.as_deref(),
+        "template.create",
+        json!({ "name": name, "version": 1 }),
     )?;
     get(c, caller, &id, None)
 }
@@ -380,16 +378,14 @@ pub fn update(
             templates::updated_at.eq(clock::now()),
         ))
         .execute(c)?;
-    journal::changed(c, Entity::Template, id, group_id.as_deref())?;
-    journal::audit(
+    journal::admin_change(
         c,
-        Audit {
-            actor_id: Some(&caller.id),
-            action: "template.update",
-            object_type: "template",
-            object_id: Some(id),
-            details: json!({ "version": v, "name": patch.name, "items_changed": patch.items.is_some(), "group_id": patch.group_id }),
-        },
+        &caller.id,
+        Entity::Template,
+        id,
+        group_id.as_deref(),
+        "template.update",
+        json!({ "version": v, "name": patch.name, "items_changed": patch.items.is_some(), "group_id": patch.group_id }),
     )?;
     get(c, caller, id, None)
 }
@@ -408,16 +404,14 @@ pub fn retire(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<()> {
             templates::updated_at.eq(clock::now()),
         ))
         .execute(c)?;
-    journal::changed(c, Entity::Template, id, h.group_id.as_deref())?;
-    journal::audit(
+    journal::admin_change(
         c,
-        Audit {
-            actor_id: Some(&caller.id),
-            action: "template.retire",
-            object_type: "template",
-            object_id: Some(id),
-            details: json!({}),
-        },
+        &caller.id,
+        Entity::Template,
+        id,
+        h.group_id.as_deref(),
+        "template.retire",
+        json!({}),
     )?;
     Ok(())
 }

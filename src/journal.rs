@@ -16,6 +16,10 @@ pub enum Entity {
     Site,
     Template,
     Route,
+    Inspection,
+    Photo,
+    Conflict,
+    Review,
 }
 
 impl Entity {
@@ -25,18 +29,57 @@ impl Entity {
             Entity::Site => "site",
             Entity::Template => "template",
             Entity::Route => "route",
+            Entity::Inspection => "inspection",
+            Entity::Photo => "photo",
+            Entity::Conflict => "conflict",
+            Entity::Review => "review",
         }
+    }
+
+    pub fn parse(s: &str) -> Option<Entity> {
+        Some(match s {
+            "group" => Entity::Group,
+            "site" => Entity::Site,
+            "template" => Entity::Template,
+            "route" => Entity::Route,
+            "inspection" => Entity::Inspection,
+            "photo" => Entity::Photo,
+            "conflict" => Entity::Conflict,
+            "review" => Entity::Review,
+            _ => return None,
+        })
     }
 }
 
 /// Records that `id` changed; `group_id` is the group whose members see it
 /// (None: everybody in the district).
 pub fn changed(c: &mut Conn, entity: Entity, id: &str, group_id: Option<&str>) -> AppResult<()> {
+    changed_owned(c, entity, id, group_id, None)
+}
+
+/// Like [`changed`], for an object that belongs to one inspector (their
+/// inspections and what hangs off them), who sees it wherever they are.
+/// The object's previous entry is replaced: the log keeps the latest change
+/// of each object, under a new, higher sequence number.
+pub fn changed_owned(
+    c: &mut Conn,
+    entity: Entity,
+    id: &str,
+    group_id: Option<&str>,
+    owner_id: Option<&str>,
+) -> AppResult<()> {
+    diesel::delete(
+        change_log::table
+            .filter(change_log::entity.eq(entity.as_str()))
+            .filter(change_log::entity_id.eq(id)),
+    )
+    .execute(c)?;
     diesel::insert_into(change_log::table)
         .values((
             change_log::entity.eq(entity.as_str()),
             change_log::entity_id.eq(id),
             change_log::group_id.eq(group_id),
+            change_log::owner_id.eq(owner_id),
             change_log::changed_at.eq(clock::now()),
         ))
         .execute(c)?;

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod paging;
 pub mod reference;
 pub mod state;
+pub mod sync;
 
 use crate::config::Config;
 use actix_web::dev::Server;

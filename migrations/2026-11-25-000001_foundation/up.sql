@@ -22,6 +22,9 @@ CREATE TABLE users (
     -- Bumped whenever existing tokens must stop working (deactivation,
     -- password change); access tokens carry it and are checked against it.
     token_stamp INTEGER NOT NULL DEFAULT 0,
+    -- Bumped when what the user may pull shrinks (moved to another group,
+    -- a route reassigned away): their sync cursors then answer reset.
+    scope_epoch INTEGER NOT NULL DEFAULT 0,
     created_at TIMESTAMP NOT NULL,
     updated_at TIMESTAMP NOT NULL
 );
@@ -103,16 +106,25 @@ CREATE TABLE route_stops (
 );
 CREATE INDEX route_stops_route ON route_stops (route_id, seq);
 
--- Every committed change to a synced object, written in the same
--- transaction as the change; pull reads it by seq.
+-- The latest change of every synced object, written in the same
+-- transaction as the change: a change deletes the object's old row and
+-- inserts one with a new, higher seq. Pull reads it in seq order, so an
+-- object changed ten times since a cursor comes once, at its latest state.
+-- Rows are never purged (deletes are tombstones).
 CREATE TABLE change_log (
     seq INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
     entity TEXT NOT NULL,
     entity_id TEXT NOT NULL,
+    -- The group whose members see it; NULL: the whole district.
     group_id TEXT,
+    -- For an inspector's own objects (inspections, their photos, reviews,
+    -- conflicts): the inspector.
+    owner_id TEXT,
     changed_at TIMESTAMP NOT NULL
 );
-CREATE INDEX change_log_entity ON change_log (entity, entity_id);
+CREATE UNIQUE INDEX change_log_object ON change_log (entity, entity_id);
+CREATE INDEX change_log_group ON change_log (group_id, seq);
+CREATE INDEX change_log_owner ON change_log (owner_id, seq);
 
 -- Append-only: logins, admin changes, reviews, overrides, follow-ups.
 CREATE TABLE audit_log (

@@ -20,6 +20,7 @@ diesel::table! {
         password_hash -> Text,
         active -> Bool,
         token_stamp -> BigInt,
+        scope_epoch -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
     }
@@ -110,6 +111,7 @@ diesel::table! {
         entity -> Text,
         entity_id -> Text,
         group_id -> Nullable<Text>,
+        owner_id -> Nullable<Text>,
         changed_at -> Timestamp,
     }
 }
@@ -126,7 +128,103 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    devices (id) {
+        id -> Text,
+        user_id -> Text,
+        first_seen_at -> Timestamp,
+        last_push_at -> Nullable<Timestamp>,
+        last_pull_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    inspections (id) {
+        id -> Text,
+        version -> BigInt,
+        group_id -> Text,
+        inspector_id -> Text,
+        site_id -> Text,
+        route_id -> Nullable<Text>,
+        stop_id -> Nullable<Text>,
+        template_id -> Text,
+        template_version -> Integer,
+        deleted -> Bool,
+        fields -> Text,
+        field_meta -> Text,
+        status -> Text,
+        lat -> Nullable<Double>,
+        lon -> Nullable<Double>,
+        review_status -> Text,
+        submitted_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    photos (id) {
+        id -> Text,
+        inspection_id -> Text,
+        sha256 -> Text,
+        bytes -> BigInt,
+        content_type -> Text,
+        width -> Nullable<Integer>,
+        height -> Nullable<Integer>,
+        caption -> Text,
+        taken_at -> Nullable<Timestamp>,
+        location -> Nullable<Text>,
+        deleted -> Bool,
+        status -> Text,
+        exif -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    conflicts (id) {
+        id -> Text,
+        inspection_id -> Text,
+        field -> Text,
+        kept -> Text,
+        discarded -> Text,
+        kept_device_id -> Text,
+        discarded_device_id -> Text,
+        kept_changed_at -> Timestamp,
+        discarded_changed_at -> Timestamp,
+        status -> Text,
+        resolved_by -> Nullable<Text>,
+        resolved_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    push_batches (device_id, batch_id) {
+        device_id -> Text,
+        batch_id -> Text,
+        user_id -> Text,
+        response -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    reviews (id) {
+        id -> Text,
+        inspection_id -> Text,
+        decision -> Text,
+        comment -> Text,
+        reviewer_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> groups (group_id));
+diesel::joinable!(photos -> inspections (inspection_id));
+diesel::joinable!(conflicts -> inspections (inspection_id));
+diesel::joinable!(reviews -> inspections (inspection_id));
 diesel::joinable!(sites -> groups (group_id));
 diesel::joinable!(routes -> groups (group_id));
 diesel::joinable!(route_stops -> routes (route_id));
@@ -144,4 +242,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     route_stops,
     change_log,
     audit_log,
+    devices,
+    inspections,
+    photos,
+    conflicts,
+    push_batches,
+    reviews,
 );

@@ -1,0 +1,504 @@
+//! The merge rule of the sync protocol, as a pure function over values.
+//!
+//! A record keeps, per field, the version at which it last changed, the
+//! device that changed it and that device's `changed_at`. A pushed field:
+//! - whose stored version is at most the push's `base_version` applies
+//!   cleanly (its author had seen the value it replaces);
+//! - last written by the same device: the later `changed_at` stands;
+//! - changed by another device since `base_version`: a true conflict, won by
+//!   the higher `(changed_at, device)`, so arrival order never matters;
+//! - equal to the stored value: no conflict (the higher `(changed_at,
+//!   device)` is remembered, so a later conflict is judged the same way
+//!   whichever equal value arrived first).
+//!
+//! Every value that loses is returned as a [`Discard`] for the conflict
+//! log: nothing pushed is dropped silently. A deleted record stays deleted;
+//! edits that reach it are discarded.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+pub type Fields = BTreeMap<String, Value>;
+
+/// How far ahead of the server's clock a `changed_at` may be before it is
+/// clamped to the server's time.
+pub const MAX_CLOCK_AHEAD: Duration = Duration::minutes(10);
+
+/// The meta entry of a record's deletion.
+pub const DELETED: &str = "deleted";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meta {
+    #[serde(rename = "v")]
+    pub version: i64,
+    #[serde(rename = "d")]
+    pub device: String,
+    #[serde(rename = "t")]
+    pub changed_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Record {
+    pub version: i64,
+    pub deleted: bool,
+    pub fields: Fields,
+    pub meta: BTreeMap<String, Meta>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FieldEdit {
+    pub path: String,
+    pub value: Value,
+    pub changed_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Edit {
+    pub device: String,
+    pub base_version: i64,
+    pub deleted: bool,
+    /// When the phone deleted it (for the record's meta).
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub fields: Vec<FieldEdit>,
+}
+
+/// A value that lost, with the one that was kept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Discard {
+    pub field: String,
+    pub kept: Value,
+    pub discarded: Value,
+    pub kept_device: String,
+    pub discarded_device: String,
+    pub kept_changed_at: DateTime<Utc>,
+    pub discarded_changed_at: DateTime<Utc>,
+    /// False when a device's own older edit lost to its newer one: logged
+    /// so it is accounted for, but nothing for a coordinator to decide.
+    pub open: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Applied,
+    Unchanged,
+    Merged,
+}
+
+#[derive(Debug, Clone)]
+pub struct Merged {
+    pub record: Record,
+    pub status: Status,
+    pub discards: Vec<Discard>,
+    /// Fields whose `changed_at` was in the future and was clamped.
+    pub clamped: Vec<String>,
+}
+
+/// The total order that decides a conflict: later time first, then the
+/// device id, then (one device, one instant, two values) the value's text.
+fn rank(t: DateTime<Utc>, device: &str, value: &Value) -> (DateTime<Utc>, String, String) {
+    (t, device.to_string(), value.to_string())
+}
+
+pub fn merge(current: &Record, edit: &Edit, now: DateTime<Utc>) -> Merged {
+    let mut rec = current.clone();
+    let next = current.version + 1;
+    let mut changed = false;
+    let mut discards = Vec::new();
+    let mut clamped = Vec::new();
+    let limit = now + MAX_CLOCK_AHEAD;
+
+    for f in &edit.fields {
+        let t = if f.changed_at > limit {
+            clamped.push(f.path.clone());
+            now
+        } else {
+            f.changed_at
+        };
+        let stored = rec.fields.get(&f.path).cloned().unwrap_or(Value::Null);
+        let meta = rec.meta.get(&f.path).cloned();
+
+        if current.deleted {
+            // Racing a delete: the record stays deleted, the edit is logged.
+            if stored != f.value {
+                let tomb = rec.meta.get(DELETED).cloned();
+                discards.push(Discard {
+                    field: f.path.clone(),
+                    kept: stored,
+                    discarded: f.value.clone(),
+                    kept_device: tomb.as_ref().map(|m| m.device.clone()).unwrap_or_default(),
+                    discarded_device: edit.device.clone(),
+                    kept_changed_at: tomb.map(|m| m.changed_at).unwrap_or(now),
+                    discarded_changed_at: t,
+                    open: true,
+                });
+            }
+            continue;
+        }
+
+        let Some(meta) = meta else {
+            // Never written: nothing to conflict with.
+            if stored != f.value {
+                rec.fields.insert(f.path.clone(), f.value.clone());
+                changed = true;
+            }
+            rec.meta.insert(
+                f.path.clone(),
+                Meta {
+                    version: next,
+                    device: edit.device.clone(),
+                    changed_at: t,
+                },
+            );
+            continue;
+        };
+
+        if stored == f.value {
+            if (t, edit.device.as_str()) > (meta.changed_at, meta.device.as_str()) {
+                let m = rec.meta.entry(f.path.clone()).or_insert(meta.clone());
+                m.device = edit.device.clone();
+                m.changed_at = t;
+            }
+            continue;
+        }
+
+        let pushed_wins = if meta.version <= edit.base_version {
+            true
+        } else {
+            rank(t, &edit.device, &f.value).cmp(&rank(meta.changed_at, &meta.device, &stored))
+                == Ordering::Greater
+        };
+        let same_device = meta.device == edit.device;
+        if pushed_wins {
+            if meta.version > edit.base_version && !same_device {
+                discards.push(Discard {
+                    field: f.path.clone(),
+                    kept: f.value.clone(),
+                    discarded: stored,
+                    kept_device: edit.device.clone(),
+                    discarded_device: meta.device.clone(),
+                    kept_changed_at: t,
+                    discarded_changed_at: meta.changed_at,
+                    open: true,
+                });
+            }
+            rec.fields.insert(f.path.clone(), f.value.clone());
+            rec.meta.insert(
+                f.path.clone(),
+                Meta {
+                    version: next,
+                    device: edit.device.clone(),
+                    changed_at: t,
+                },
+            );
+            changed = true;
+        } else {
+            discards.push(Discard {
+                field: f.path.clone(),
+                kept: stored,
+                discarded: f.value.clone(),
+                kept_device: meta.device.clone(),
+                discarded_device: edit.device.clone(),
+                kept_changed_at: meta.changed_at,
+                discarded_changed_at: t,
+                open: !same_device,
+            });
+        }
+    }
+
+    if edit.deleted && !current.deleted {
+        rec.deleted = true;
+        let t = edit.deleted_at.map(|t| t.min(limit)).unwrap_or(now);
+        rec.meta.insert(
+            DELETED.into(),
+            Meta {
+                version: next,
+                device: edit.device.clone(),
+                changed_at: t,
+            },
+        );
+        changed = true;
+    }
+
+    if changed {
+        rec.version = next;
+    }
+    let status = if !discards.is_empty() {
+        Status::Merged
+    } else if changed {
+        Status::Applied
+    } else {
+        Status::Unchanged
+    };
+    Merged {
+        record: rec,
+        status,
+        discards,
+        clamped,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn t(s: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_790_000_000 + s, 0).single().unwrap()
+    }
+
+    fn edit(device: &str, base: i64, fields: &[(&str, Value, i64)]) -> Edit {
+        Edit {
+            device: device.into(),
+            base_version: base,
+            deleted: false,
+            deleted_at: None,
+            fields: fields
+                .iter()
+                .map(|(p, v, s)| FieldEdit {
+                    path: (*p).into(),
+                    value: v.clone(),
+                    changed_at: t(*s),
+                })
+                .collect(),
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        t(100_000)
+    }
+
+    #[test]
+    fn first_push_applies() {
+        let m = merge(
+            &Record::default(),
+            &edit("a", 0, &[("title", json!("排口"), 1)]),
+            now(),
+        );
+        assert_eq!(m.status, Status::Applied);
+        assert_eq!(m.record.version, 1);
+        assert_eq!(m.record.fields["title"], json!("排口"));
+    }
+
+    #[test]
+    fn replay_is_unchanged() {
+        let e = edit("a", 0, &[("title", json!("x"), 1)]);
+        let first = merge(&Record::default(), &e, now()).record;
+        let again = merge(&first, &e, now());
+        assert_eq!(again.status, Status::Unchanged);
+        assert_eq!(again.record, first);
+    }
+
+    #[test]
+    fn edit_on_seen_version_applies_cleanly_even_with_an_older_clock() {
+        let r = merge(
+            &Record::default(),
+            &edit("a", 0, &[("notes", json!("one"), 50)]),
+            now(),
+        )
+        .record;
+        let m = merge(&r, &edit("b", 1, &[("notes", json!("two"), 10)]), now());
+        assert_eq!(m.status, Status::Applied);
+        assert_eq!(m.record.fields["notes"], json!("two"));
+        assert!(m.discards.is_empty());
+    }
+
+    #[test]
+    fn true_conflict_goes_to_the_later_edit_and_logs_the_loser() {
+        let r = merge(
+            &Record::default(),
+            &edit("a", 0, &[("notes", json!("a"), 20)]),
+            now(),
+        )
+        .record;
+        let m = merge(&r, &edit("b", 0, &[("notes", json!("b"), 10)]), now());
+        assert_eq!(m.status, Status::Merged);
+        assert_eq!(m.record.fields["notes"], json!("a"));
+        assert_eq!(m.discards.len(), 1);
+        assert_eq!(m.discards[0].discarded, json!("b"));
+        assert_eq!(m.discards[0].kept_device, "a");
+        assert!(m.discards[0].open);
+    }
+
+    #[test]
+    fn different_fields_never_conflict() {
+        let r = merge(
+            &Record::default(),
+            &edit("a", 0, &[("notes", json!("a"), 20)]),
+            now(),
+        )
+        .record;
+        let m = merge(&r, &edit("b", 0, &[("title", json!("b"), 10)]), now());
+        assert_eq!(m.status, Status::Applied);
+        assert_eq!(m.record.fields.len(), 2);
+    }
+
+    #[test]
+    fn same_device_later_edit_stands() {
+        let r = merge(
+            &Record::default(),
+            &edit("a", 0, &[("notes", json!("new"), 20)]),
+            now(),
+        )
+        .record;
+        let m = merge(&r, &edit("a", 0, &[("notes", json!("old"), 10)]), now());
+        assert_eq!(m.record.fields["notes"], json!("new"));
+        assert_eq!(m.discards.len(), 1);
+        assert!(
+            !m.discards[0].open,
+            "a device's own older edit is not a conflict"
+        );
+    }
+
+    #[test]
+    fn future_clock_is_clamped_and_flagged() {
+        let m = merge(
+            &Record::default(),
+            &edit("a", 0, &[("notes", json!("x"), 200_000)]),
+            now(),
+        );
+        assert_eq!(m.clamped, vec!["notes".to_string()]);
+        assert_eq!(m.record.meta["notes"].changed_at, now());
+    }
+
+    #[test]
+    fn edit_racing_a_delete_resolves_to_deleted() {
+        let r = merge(
+            &Record::default(),
+            &edit("a", 0, &[("notes", json!("x"), 1)]),
+            now(),
+        )
+        .record;
+        let mut del = edit("a", 1, &[]);
+        del.deleted = true;
+        let deleted = merge(&r, &del, now()).record;
+        assert!(deleted.deleted);
+        let m = merge(&deleted, &edit("b", 1, &[("notes", json!("y"), 5)]), now());
+        assert!(m.record.deleted);
+        assert_eq!(m.status, Status::Merged);
+        assert_eq!(m.discards[0].discarded, json!("y"));
+    }
+
+    // Property tests: concurrent edits from several devices, all made on
+    // the same snapshot, arriving in any order and any batching.
+
+    #[derive(Debug, Clone)]
+    struct Pushed {
+        device: usize,
+        field: usize,
+        value: u8,
+        at: i64,
+    }
+
+    const FIELDS: [&str; 3] = ["title", "notes", "answers.flow"];
+
+    fn pushed() -> impl Strategy<Value = Pushed> {
+        (0usize..3, 0usize..3, 0u8..4, 0i64..6).prop_map(|(device, field, value, at)| Pushed {
+            device,
+            field,
+            value,
+            at,
+        })
+    }
+
+    /// Splits edits into per-device batches. Like a phone's outbox, a
+    /// batch carries one value per field: the device's latest edit of it.
+    fn batches(edits: &[Pushed], cuts: &[bool]) -> Vec<Edit> {
+        let mut out: Vec<Edit> = Vec::new();
+        for (i, p) in edits.iter().enumerate() {
+            let fe = FieldEdit {
+                path: FIELDS[p.field].into(),
+                value: json!(p.value),
+                changed_at: t(p.at),
+            };
+            let device = format!("d{}", p.device);
+            match out.last_mut() {
+                Some(last) if last.device == device && !cuts.get(i).copied().unwrap_or(true) => {
+                    let newer = |a: &FieldEdit, b: &FieldEdit| {
+                        (a.changed_at, a.value.to_string()) > (b.changed_at, b.value.to_string())
+                    };
+                    match last.fields.iter_mut().find(|g| g.path == fe.path) {
+                        Some(g) if newer(&fe, g) => *g = fe,
+                        Some(_) => {}
+                        None => last.fields.push(fe),
+                    }
+                }
+                _ => out.push(Edit {
+                    device,
+                    base_version: 0,
+                    deleted: false,
+                    deleted_at: None,
+                    fields: vec![fe],
+                }),
+            }
+        }
+        out
+    }
+
+    fn apply_all(edits: &[Edit]) -> (Record, Vec<Discard>) {
+        let mut r = Record::default();
+        let mut logged = Vec::new();
+        for e in edits {
+            let m = merge(&r, e, now());
+            logged.extend(m.discards);
+            r = m.record;
+        }
+        (r, logged)
+    }
+
+    proptest! {
+        #[test]
+        fn any_order_and_batching_converges(
+            edits in prop::collection::vec(pushed(), 1..12),
+            cuts in prop::collection::vec(any::<bool>(), 12),
+            seed in any::<u64>(),
+        ) {
+            let a = apply_all(&batches(&edits, &cuts)).0;
+            let mut shuffled = edits.clone();
+            // A deterministic shuffle from the seed.
+            let mut s = seed;
+            for i in (1..shuffled.len()).rev() {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                shuffled.swap(i, (s >> 33) as usize % (i + 1));
+            }
+            let b = apply_all(&batches(&shuffled, &vec![true; 12])).0;
+            prop_assert_eq!(&a.fields, &b.fields);
+        }
+
+        #[test]
+        fn every_pushed_value_is_kept_or_logged(
+            edits in prop::collection::vec(pushed(), 1..12),
+            cuts in prop::collection::vec(any::<bool>(), 12),
+        ) {
+            let mut r = Record::default();
+            for e in batches(&edits, &cuts) {
+                let m = merge(&r, &e, now());
+                for f in &e.fields {
+                    let kept = m.record.fields.get(&f.path) == Some(&f.value);
+                    let logged = m.discards.iter().any(|d| d.field == f.path && d.discarded == f.value);
+                    prop_assert!(kept || logged, "{:?} lost", f);
+                }
+                r = m.record;
+            }
+        }
+
+        #[test]
+        fn replaying_any_batch_changes_nothing(
+            edits in prop::collection::vec(pushed(), 1..12),
+            cuts in prop::collection::vec(any::<bool>(), 12),
+            pick in any::<prop::sample::Index>(),
+        ) {
+            let bs = batches(&edits, &cuts);
+            let (r, _) = apply_all(&bs);
+            let replay = &bs[pick.index(bs.len())];
+            let m = merge(&r, replay, now());
+            prop_assert_eq!(&m.record.fields, &r.fields);
+            prop_assert_eq!(m.record.version, r.version);
+        }
+    }
+}

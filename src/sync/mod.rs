@@ -1,0 +1,3 @@
+//! The sync protocol: push (with the merge rule), pull, devices.
+
+pub mod merge;

@@ -7,13 +7,16 @@ pub mod auth;
 pub mod bootstrap;
 pub mod clock;
 pub mod config;
+pub mod conflicts;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod inspections;
 pub mod journal;
 pub mod metrics;
 pub mod paging;
 pub mod reference;
+pub mod reviews;
 pub mod state;
 pub mod sync;
 

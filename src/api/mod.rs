@@ -6,6 +6,7 @@ pub mod groups;
 pub mod ops;
 pub mod routes;
 pub mod sites;
+pub mod sync;
 pub mod templates;
 pub mod users;
 
@@ -31,6 +32,7 @@ use utoipa::{Modify, OpenApi};
         sites::list, sites::one, sites::create, sites::update, sites::remove,
         templates::list, templates::one, templates::create, templates::update, templates::remove,
         routes::list, routes::one, routes::create, routes::update, routes::remove,
+        sync::push_batch, sync::pull_changes, sync::list_devices,
         ops::healthz, ops::readyz, ops::metrics,
     ),
     modifiers(&BearerAuth),
@@ -92,6 +94,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_json_bytes: usize) {
     .service(routes::one)
     .service(routes::update)
     .service(routes::remove)
+    .service(sync::push_batch)
+    .service(sync::pull_changes)
+    .service(sync::list_devices)
     .service(ops::healthz)
     .service(ops::readyz)
     .service(ops::metrics)

@@ -223,6 +223,7 @@ diesel::table! {
 
 diesel::joinable!(users -> groups (group_id));
 diesel::joinable!(photos -> inspections (inspection_id));
+diesel::joinable!(devices -> users (user_id));
 diesel::joinable!(conflicts -> inspections (inspection_id));
 diesel::joinable!(reviews -> inspections (inspection_id));
 diesel::joinable!(sites -> groups (group_id));

@@ -205,3 +205,13 @@ pub fn resolve(c: &mut Conn, id_or_name: &str) -> AppResult<String> {
         .optional()?
         .ok_or_else(|| AppError::invalid("group", "no group with this id or name"))
 }
+
+pub fn by_ids(c: &mut Conn, ids: &[String]) -> AppResult<Vec<Group>> {
+    Ok(groups::table
+        .filter(groups::id.eq_any(ids))
+        .select(Row::as_select())
+        .load(c)?
+        .into_iter()
+        .map(Row::view)
+        .collect())
+}

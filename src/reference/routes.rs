@@ -2,11 +2,11 @@
 //! to fill there), planned for a day and assigned to one inspector or to a
 //! whole liaison group.
 
-use super::{groups, templates, validate};
+use super::{groups, templates, users as user_ref, validate};
 use crate::auth::{Caller, Role, Scope};
 use crate::clock;
 use crate::db::Conn;
-use crate::db::schema::{route_stops as rs, routes, sites, users};
+use crate::db::schema::{inspections, route_stops as rs, routes, sites, users};
 use crate::error::{AppError, AppResult};
 use crate::journal::{self, Entity};
 use crate::paging::{Page, PageRequest};
@@ -189,14 +189,25 @@ fn with_stops(c: &mut Conn, rows: Vec<Row>) -> AppResult<Vec<Route>> {
         .order((rs::route_id, rs::seq))
         .select(StopRow::as_select())
         .load(c)?;
+    // A stop is done once a submitted inspection names it.
+    let stop_ids: Vec<&String> = stops.iter().map(|s| &s.id).collect();
+    let done: HashSet<String> = inspections::table
+        .filter(inspections::stop_id.eq_any(stop_ids))
+        .filter(inspections::status.eq("submitted"))
+        .filter(inspections::deleted.eq(false))
+        .select(inspections::stop_id.assume_not_null())
+        .distinct()
+        .load::<String>(c)?
+        .into_iter()
+        .collect();
     for s in stops {
         by_route.entry(s.route_id).or_default().push(Stop {
+            done: done.contains(&s.id),
             id: s.id,
             seq: s.seq,
             site_id: s.site_id,
             template_id: s.template_id,
             notes: s.notes,
-            done: false,
         });
     }
     Ok(rows
@@ -497,6 +508,19 @@ pub fn update(c: &mut Conn, caller: &Caller, id: &str, patch: RoutePatch) -> App
             routes::updated_at.eq(clock::now()),
         ))
         .execute(c)?;
+    // Whoever could see the route and no longer can must start over.
+    let sees = |uid: &str, role: Role, g: &str, a: Option<&str>| {
+        g == old.group_id && (role != Role::Inspector || a.is_none_or(|a| a == uid))
+    };
+    let losers: Vec<String> = user_ref::members(c, &old.group_id)?
+        .into_iter()
+        .filter(|(uid, role)| {
+            sees(uid, *role, &old.group_id, old.assignee_id.as_deref())
+                && !sees(uid, *role, &group_id, assignee.as_deref())
+        })
+        .map(|(uid, _)| uid)
+        .collect();
+    user_ref::bump_scope(c, &losers)?;
     match &patch.stops {
         Some(stops) => write_stops(c, id, &group_id, stops, true)?,
         None if group_id != old.group_id => {
@@ -588,4 +612,27 @@ mod tests {
         assert!(!Cancelled.can_become(Done));
         assert!(!Done.can_become(Cancelled));
     }
+}
+
+/// Routes by id for pull: the ones the caller may see, and the ids of
+/// deleted ones (tombstones).
+pub fn for_pull(
+    c: &mut Conn,
+    caller: &Caller,
+    ids: &[String],
+) -> AppResult<(Vec<Route>, Vec<String>)> {
+    let rows: Vec<Row> = routes::table
+        .filter(routes::id.eq_any(ids))
+        .select(Row::as_select())
+        .load(c)?;
+    let mut deleted = Vec::new();
+    let mut live = Vec::new();
+    for r in rows {
+        if r.deleted {
+            deleted.push(r.id);
+        } else if visible(caller, &r) {
+            live.push(r);
+        }
+    }
+    Ok((with_stops(c, live)?, deleted))
 }

@@ -236,6 +236,9 @@ pub fn update(c: &mut Conn, caller: &Caller, id: &str, patch: SitePatch) -> AppR
             sites::updated_at.eq(clock::now()),
         ))
         .execute(c)?;
+    if patch.group_id.as_ref().is_some_and(|g| *g != old.group_id) {
+        super::users::bump_group(c, &old.group_id)?;
+    }
     let group = patch.group_id.clone().unwrap_or(old.group_id);
     journal::admin_change(
         c,
@@ -266,4 +269,12 @@ pub fn delete(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<()> {
         json!({}),
     )?;
     Ok(())
+}
+
+/// Rows by id, deleted ones included (pull hands those out as tombstones).
+pub fn rows_by_ids(c: &mut Conn, ids: &[String]) -> AppResult<Vec<Row>> {
+    Ok(sites::table
+        .filter(sites::id.eq_any(ids))
+        .select(Row::as_select())
+        .load(c)?)
 }

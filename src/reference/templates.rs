@@ -366,6 +366,22 @@ pub fn update(
         }
         None => h.group_id.clone(),
     };
+    if group_id != h.group_id {
+        match &h.group_id {
+            Some(old) => super::users::bump_group(c, old)?,
+            // A district-wide checklist narrowed to one group: everybody
+            // else loses it.
+            None => {
+                let others: Vec<String> = crate::db::schema::users::table
+                    .filter(crate::db::schema::users::group_id.is_null().or(
+                        crate::db::schema::users::group_id.ne(group_id.clone().unwrap_or_default()),
+                    ))
+                    .select(crate::db::schema::users::id)
+                    .load(c)?;
+                super::users::bump_scope(c, &others)?;
+            }
+        }
+    }
     let mut v = h.current_version;
     if name != old_name || items != old_items {
         v += 1;
@@ -452,4 +468,45 @@ mod tests {
         n.max = Some(1.0);
         assert!(check_items(vec![n]).is_err());
     }
+}
+
+/// The items of one version, if it exists.
+pub fn version_items(c: &mut Conn, id: &str, v: i32) -> AppResult<Option<Vec<Item>>> {
+    match version(c, id, v)? {
+        Some((_, items)) => Ok(Some(serde_json::from_str(&items)?)),
+        None => Ok(None),
+    }
+}
+
+/// The current version of a checklist that `group_id` may fill (a
+/// district-wide one or the group's own; retired ones too, for the
+/// inspections started before they were retired).
+pub fn current_version_for_group(c: &mut Conn, id: &str, group_id: &str) -> AppResult<Option<i32>> {
+    let row: Option<(Option<String>, i32)> = templates::table
+        .find(id)
+        .select((templates::group_id, templates::current_version))
+        .first(c)
+        .optional()?;
+    Ok(row.and_then(|(g, v)| g.as_deref().is_none_or(|g| g == group_id).then_some(v)))
+}
+
+/// Current versions by id, with whether each is retired.
+pub fn current_by_ids(c: &mut Conn, ids: &[String]) -> AppResult<Vec<(Template, bool)>> {
+    let rows: Vec<(Head, String, String)> = templates::table
+        .inner_join(
+            tv::table.on(tv::template_id
+                .eq(templates::id)
+                .and(tv::version.eq(templates::current_version))),
+        )
+        .filter(templates::id.eq_any(ids))
+        .select((Head::as_select(), tv::name, tv::items))
+        .load(c)?;
+    Ok(rows
+        .into_iter()
+        .map(|(h, name, items)| {
+            let retired = h.retired;
+            let v = h.current_version;
+            (view(&h, v, name, &items), retired)
+        })
+        .collect())
 }

@@ -275,6 +275,9 @@ pub fn update(
     if revoke {
         refresh::revoke_user(c, id)?;
     }
+    if role != old_role || group_id != row.group_id {
+        bump_scope(c, &[id.to_string()])?;
+    }
     journal::audit(
         c,
         Audit {
@@ -298,4 +301,35 @@ pub fn update(
 pub fn hash_new_password(p: &str) -> AppResult<String> {
     password::check_policy(p)?;
     password::hash(p)
+}
+
+/// Makes the sync cursors of these users answer `reset`: what they may
+/// pull has shrunk, so their phones must drop what they hold and start over.
+pub fn bump_scope(c: &mut Conn, ids: &[String]) -> AppResult<()> {
+    if !ids.is_empty() {
+        diesel::update(users::table.filter(users::id.eq_any(ids)))
+            .set(users::scope_epoch.eq(users::scope_epoch + 1))
+            .execute(c)?;
+    }
+    Ok(())
+}
+
+/// The members of a group, as `(id, role)`.
+pub fn members(c: &mut Conn, group_id: &str) -> AppResult<Vec<(String, Role)>> {
+    Ok(users::table
+        .filter(users::group_id.eq(group_id))
+        .select((users::id, users::role))
+        .load::<(String, String)>(c)?
+        .into_iter()
+        .map(|(id, r)| (id, Role::parse(&r).unwrap_or(Role::Inspector)))
+        .collect())
+}
+
+/// Everybody who loses sight of an object that moves out of `group_id`.
+pub fn bump_group(c: &mut Conn, group_id: &str) -> AppResult<()> {
+    let ids: Vec<String> = members(c, group_id)?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    bump_scope(c, &ids)
 }

@@ -1,0 +1,367 @@
+//! Inspection records and their photos as the API shows them, and the
+//! checks a reviewer needs (position against the site).
+
+use crate::clock;
+use crate::db::Conn;
+use crate::db::schema::{inspections, photos, sites};
+use crate::error::AppResult;
+use crate::sync::merge::{Fields, Meta, Record};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewStatus {
+    Pending,
+    Submitted,
+    Approved,
+    Returned,
+    Rejected,
+}
+
+impl ReviewStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewStatus::Pending => "pending",
+            ReviewStatus::Submitted => "submitted",
+            ReviewStatus::Approved => "approved",
+            ReviewStatus::Returned => "returned",
+            ReviewStatus::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(s: &str) -> ReviewStatus {
+        match s {
+            "submitted" => ReviewStatus::Submitted,
+            "approved" => ReviewStatus::Approved,
+            "returned" => ReviewStatus::Returned,
+            "rejected" => ReviewStatus::Rejected,
+            _ => ReviewStatus::Pending,
+        }
+    }
+
+    /// Approved and rejected records are closed to inspectors' edits.
+    pub fn locked(self) -> bool {
+        matches!(self, ReviewStatus::Approved | ReviewStatus::Rejected)
+    }
+
+    /// What the review status becomes when the record's own `status` field
+    /// is `status`: submitting puts a draft or a returned record in the
+    /// queue; taking a queued one back to draft withdraws it.
+    pub fn after_field_status(self, status: &str) -> ReviewStatus {
+        match (self, status) {
+            (ReviewStatus::Pending | ReviewStatus::Returned, "submitted") => {
+                ReviewStatus::Submitted
+            }
+            (ReviewStatus::Submitted, "draft") => ReviewStatus::Pending,
+            (s, _) => s,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Checks {
+    /// Metres from the record's `location` to its site; null without one.
+    pub distance_to_site_m: Option<f64>,
+    pub within_site_radius: Option<bool>,
+    pub photos_off_site: i64,
+    pub photos_outside_time_window: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PhotoChecks {
+    pub distance_to_site_m: Option<f64>,
+    pub within_site_radius: Option<bool>,
+    pub within_time_window: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Photo {
+    pub id: String,
+    pub inspection_id: String,
+    pub sha256: String,
+    pub bytes: i64,
+    pub content_type: String,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    pub caption: String,
+    pub taken_at: Option<DateTime<Utc>>,
+    #[schema(value_type = Option<Object>)]
+    pub location: Option<Value>,
+    pub deleted: bool,
+    /// missing | stored | ready | failed
+    pub status: String,
+    #[schema(value_type = Option<Object>)]
+    pub exif: Option<Value>,
+    pub checks: PhotoChecks,
+    /// Signed variant URLs, once the photo's bytes are stored.
+    #[schema(value_type = Option<Object>)]
+    pub urls: Option<Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Inspection {
+    pub id: String,
+    pub version: i64,
+    pub group_id: String,
+    pub inspector_id: String,
+    pub site_id: String,
+    pub route_id: Option<String>,
+    pub stop_id: Option<String>,
+    pub template_id: String,
+    pub template_version: i32,
+    pub deleted: bool,
+    #[schema(value_type = Object)]
+    pub fields: Fields,
+    pub photos: Vec<Photo>,
+    pub review_status: ReviewStatus,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub checks: Checks,
+}
+
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = inspections)]
+pub struct Row {
+    pub id: String,
+    pub version: i64,
+    pub group_id: String,
+    pub inspector_id: String,
+    pub site_id: String,
+    pub route_id: Option<String>,
+    pub stop_id: Option<String>,
+    pub template_id: String,
+    pub template_version: i32,
+    pub deleted: bool,
+    pub fields: String,
+    pub field_meta: String,
+    pub status: String,
+    pub review_status: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl Row {
+    pub fn record(&self) -> AppResult<Record> {
+        Ok(Record {
+            version: self.version,
+            deleted: self.deleted,
+            fields: serde_json::from_str(&self.fields)?,
+            meta: serde_json::from_str::<BTreeMap<String, Meta>>(&self.field_meta)?,
+        })
+    }
+
+    pub fn review_status(&self) -> ReviewStatus {
+        ReviewStatus::parse(&self.review_status)
+    }
+}
+
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = photos)]
+pub struct PhotoRow {
+    pub id: String,
+    pub inspection_id: String,
+    pub sha256: String,
+    pub bytes: i64,
+    pub content_type: String,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    pub caption: String,
+    pub taken_at: Option<NaiveDateTime>,
+    pub location: Option<String>,
+    pub deleted: bool,
+    pub status: String,
+    pub exif: Option<String>,
+}
+
+/// Great-circle distance in metres (haversine on a sphere of the mean
+/// Earth radius: well within a GPS fix's error at site scale).
+pub fn distance_m(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
+    const R: f64 = 6_371_008.8;
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dp = (lat2 - lat1).to_radians();
+    let dl = (lon2 - lon1).to_radians();
+    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * R * a.sqrt().asin()
+}
+
+/// `(lat, lon)` of a location value, if it has one.
+pub fn position(v: Option<&Value>) -> Option<(f64, f64)> {
+    let v = v?;
+    Some((v.get("lat")?.as_f64()?, v.get("lon")?.as_f64()?))
+}
+
+type SiteGeo = (f64, f64, f64);
+
+fn site_checks(pos: Option<(f64, f64)>, site: Option<&SiteGeo>) -> (Option<f64>, Option<bool>) {
+    match (pos, site) {
+        (Some((lat, lon)), Some((slat, slon, radius))) => {
+            let d = distance_m(lat, lon, *slat, *slon);
+            (Some((d * 10.0).round() / 10.0), Some(d <= *radius))
+        }
+        _ => (None, None),
+    }
+}
+
+fn photo_view(p: PhotoRow, site: Option<&SiteGeo>) -> Photo {
+    let location: Option<Value> = p
+        .location
+        .as_deref()
+        .and_then(|s| serde_json::from_str(s).ok());
+    let exif: Option<Value> = p.exif.as_deref().and_then(|s| serde_json::from_str(s).ok());
+    // The photo's own position: where its EXIF says, else where the phone
+    // said it was taken.
+    let pos = position(exif.as_ref()).or_else(|| position(location.as_ref()));
+    let (distance_to_site_m, within_site_radius) = site_checks(pos, site);
+    Photo {
+        id: p.id,
+        inspection_id: p.inspection_id,
+        sha256: p.sha256,
+        bytes: p.bytes,
+        content_type: p.content_type,
+        width: p.width,
+        height: p.height,
+        caption: p.caption,
+        taken_at: p.taken_at.map(clock::utc),
+        location,
+        deleted: p.deleted,
+        status: p.status,
+        exif,
+        checks: PhotoChecks {
+            distance_to_site_m,
+            within_site_radius,
+            within_time_window: None,
+        },
+        urls: None,
+    }
+}
+
+fn sites_geo(c: &mut Conn, ids: Vec<&String>) -> AppResult<HashMap<String, SiteGeo>> {
+    Ok(sites::table
+        .filter(sites::id.eq_any(ids))
+        .select((sites::id, sites::lat, sites::lon, sites::radius_m))
+        .load::<(String, f64, f64, f64)>(c)?
+        .into_iter()
+        .map(|(id, lat, lon, r)| (id, (lat, lon, r)))
+        .collect())
+}
+
+/// The API view of each of `rows`, with photos and checks, in a few queries.
+pub fn views(c: &mut Conn, rows: Vec<Row>) -> AppResult<Vec<Inspection>> {
+    let ids: Vec<&String> = rows.iter().map(|r| &r.id).collect();
+    let photo_rows: Vec<PhotoRow> = photos::table
+        .filter(photos::inspection_id.eq_any(&ids))
+        .order(photos::id)
+        .select(PhotoRow::as_select())
+        .load(c)?;
+    let geo = sites_geo(c, rows.iter().map(|r| &r.site_id).collect())?;
+    let site_of: HashMap<&str, &str> = rows
+        .iter()
+        .map(|r| (r.id.as_str(), r.site_id.as_str()))
+        .collect();
+    let mut by_inspection: HashMap<String, Vec<Photo>> = HashMap::new();
+    for p in photo_rows {
+        let site = site_of
+            .get(p.inspection_id.as_str())
+            .and_then(|s| geo.get(*s));
+        by_inspection
+            .entry(p.inspection_id.clone())
+            .or_default()
+            .push(photo_view(p, site));
+    }
+    rows.into_iter()
+        .map(|r| {
+            let fields: Fields = serde_json::from_str(&r.fields)?;
+            let photos = by_inspection.remove(&r.id).unwrap_or_default();
+            let (distance_to_site_m, within_site_radius) =
+                site_checks(position(fields.get("location")), geo.get(&r.site_id));
+            let live = photos.iter().filter(|p| !p.deleted);
+            let photos_off_site = live
+                .clone()
+                .filter(|p| p.checks.within_site_radius == Some(false))
+                .count() as i64;
+            let photos_outside_time_window = live
+                .filter(|p| p.checks.within_time_window == Some(false))
+                .count() as i64;
+            Ok(Inspection {
+                review_status: r.review_status(),
+                id: r.id,
+                version: r.version,
+                group_id: r.group_id,
+                inspector_id: r.inspector_id,
+                site_id: r.site_id,
+                route_id: r.route_id,
+                stop_id: r.stop_id,
+                template_id: r.template_id,
+                template_version: r.template_version,
+                deleted: r.deleted,
+                fields,
+                photos,
+                created_at: clock::utc(r.created_at),
+                updated_at: clock::utc(r.updated_at),
+                checks: Checks {
+                    distance_to_site_m,
+                    within_site_radius,
+                    photos_off_site,
+                    photos_outside_time_window,
+                },
+            })
+        })
+        .collect()
+}
+
+pub fn find(c: &mut Conn, id: &str) -> AppResult<Option<Row>> {
+    Ok(inspections::table
+        .find(id)
+        .select(Row::as_select())
+        .first(c)
+        .optional()?)
+}
+
+pub fn by_ids(c: &mut Conn, ids: &[String]) -> AppResult<Vec<Row>> {
+    Ok(inspections::table
+        .filter(inspections::id.eq_any(ids))
+        .select(Row::as_select())
+        .load(c)?)
+}
+
+/// Photo views by id (for pull), each with its inspection's site checks.
+pub fn photo_views(c: &mut Conn, ids: &[String]) -> AppResult<Vec<Photo>> {
+    let rows: Vec<(PhotoRow, String)> = photos::table
+        .inner_join(inspections::table)
+        .filter(photos::id.eq_any(ids))
+        .select((PhotoRow::as_select(), inspections::site_id))
+        .load(c)?;
+    let geo = sites_geo(c, rows.iter().map(|(_, s)| s).collect())?;
+    Ok(rows
+        .into_iter()
+        .map(|(p, site)| photo_view(p, geo.get(&site)))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distance_is_sane() {
+        // One degree of latitude is about 111.2 km.
+        let d = distance_m(29.0, 107.0, 30.0, 107.0);
+        assert!((d - 111_195.0).abs() < 100.0, "{d}");
+        assert!(distance_m(29.857, 107.081, 29.857, 107.081) < 1e-6);
+    }
+
+    #[test]
+    fn review_status_follows_submission() {
+        use ReviewStatus::*;
+        assert_eq!(Pending.after_field_status("submitted"), Submitted);
+        assert_eq!(Returned.after_field_status("submitted"), Submitted);
+        assert_eq!(Submitted.after_field_status("draft"), Pending);
+        assert_eq!(Approved.after_field_status("draft"), Approved);
+        assert!(Approved.locked() && Rejected.locked() && !Returned.locked());
+    }
+}

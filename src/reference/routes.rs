@@ -575,6 +575,29 @@ pub fn delete(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<()> {
     Ok(())
 }
 
+/// Routes by id for pull: the ones the caller may see, and the ids of
+/// deleted ones (tombstones).
+pub fn for_pull(
+    c: &mut Conn,
+    caller: &Caller,
+    ids: &[String],
+) -> AppResult<(Vec<Route>, Vec<String>)> {
+    let rows: Vec<Row> = routes::table
+        .filter(routes::id.eq_any(ids))
+        .select(Row::as_select())
+        .load(c)?;
+    let mut deleted = Vec::new();
+    let mut live = Vec::new();
+    for r in rows {
+        if r.deleted {
+            deleted.push(r.id);
+        } else if visible(caller, &r) {
+            live.push(r);
+        }
+    }
+    Ok((with_stops(c, live)?, deleted))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -612,27 +635,4 @@ mod tests {
         assert!(!Cancelled.can_become(Done));
         assert!(!Done.can_become(Cancelled));
     }
-}
-
-/// Routes by id for pull: the ones the caller may see, and the ids of
-/// deleted ones (tombstones).
-pub fn for_pull(
-    c: &mut Conn,
-    caller: &Caller,
-    ids: &[String],
-) -> AppResult<(Vec<Route>, Vec<String>)> {
-    let rows: Vec<Row> = routes::table
-        .filter(routes::id.eq_any(ids))
-        .select(Row::as_select())
-        .load(c)?;
-    let mut deleted = Vec::new();
-    let mut live = Vec::new();
-    for r in rows {
-        if r.deleted {
-            deleted.push(r.id);
-        } else if visible(caller, &r) {
-            live.push(r);
-        }
-    }
-    Ok((with_stops(c, live)?, deleted))
 }

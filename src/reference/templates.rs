@@ -432,44 +432,6 @@ pub fn retire(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn item(key: &str, kind: ItemKind) -> Item {
-        Item {
-            key: key.into(),
-            label: "标签".into(),
-            kind,
-            required: false,
-            options: None,
-            min: None,
-            max: None,
-        }
-    }
-
-    #[test]
-    fn score_gets_an_explicit_range() {
-        let out = check_items(vec![item("s", ItemKind::Score)]).unwrap();
-        assert_eq!((out[0].min, out[0].max), (Some(0.0), Some(10.0)));
-    }
-
-    #[test]
-    fn bad_items_are_refused() {
-        assert!(check_items(vec![]).is_err());
-        assert!(check_items(vec![item("Bad.Key", ItemKind::Text)]).is_err());
-        assert!(check_items(vec![item("a", ItemKind::Text), item("a", ItemKind::Number)]).is_err());
-        assert!(check_items(vec![item("c", ItemKind::Choice)]).is_err());
-        let mut t = item("t", ItemKind::Text);
-        t.options = Some(vec!["x".into()]);
-        assert!(check_items(vec![t]).is_err());
-        let mut n = item("n", ItemKind::Number);
-        n.min = Some(5.0);
-        n.max = Some(1.0);
-        assert!(check_items(vec![n]).is_err());
-    }
-}
-
 /// The items of one version, if it exists.
 pub fn version_items(c: &mut Conn, id: &str, v: i32) -> AppResult<Option<Vec<Item>>> {
     match version(c, id, v)? {
@@ -509,4 +471,42 @@ pub fn current_by_ids(c: &mut Conn, ids: &[String]) -> AppResult<Vec<(Template, 
             (view(&h, v, name, &items), retired)
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(key: &str, kind: ItemKind) -> Item {
+        Item {
+            key: key.into(),
+            label: "标签".into(),
+            kind,
+            required: false,
+            options: None,
+            min: None,
+            max: None,
+        }
+    }
+
+    #[test]
+    fn score_gets_an_explicit_range() {
+        let out = check_items(vec![item("s", ItemKind::Score)]).unwrap();
+        assert_eq!((out[0].min, out[0].max), (Some(0.0), Some(10.0)));
+    }
+
+    #[test]
+    fn bad_items_are_refused() {
+        assert!(check_items(vec![]).is_err());
+        assert!(check_items(vec![item("Bad.Key", ItemKind::Text)]).is_err());
+        assert!(check_items(vec![item("a", ItemKind::Text), item("a", ItemKind::Number)]).is_err());
+        assert!(check_items(vec![item("c", ItemKind::Choice)]).is_err());
+        let mut t = item("t", ItemKind::Text);
+        t.options = Some(vec!["x".into()]);
+        assert!(check_items(vec![t]).is_err());
+        let mut n = item("n", ItemKind::Number);
+        n.min = Some(5.0);
+        n.max = Some(1.0);
+        assert!(check_items(vec![n]).is_err());
+    }
 }

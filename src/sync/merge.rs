@@ -466,7 +466,7 @@ mod tests {
                 s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                 shuffled.swap(i, (s >> 33) as usize % (i + 1));
             }
-            let b = apply_all(&batches(&shuffled, &vec![true; 12])).0;
+            let b = apply_all(&batches(&shuffled, &[true; 12])).0;
             prop_assert_eq!(&a.fields, &b.fields);
         }
 

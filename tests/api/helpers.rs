@@ -365,3 +365,103 @@ impl District {
         }
     }
 }
+
+pub fn uuid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+pub const T0: &str = "2026-11-20T02:13:00Z";
+
+/// A new inspection item for a push: every field changed at `at`.
+pub fn new_inspection(id: &str, d: &District, fields: Value, at: &str) -> Value {
+    let changed: serde_json::Map<String, Value> = fields
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| (k.clone(), json!(at)))
+        .collect();
+    json!({ "id": id, "base_version": 0, "site_id": d.site_a, "template_id": d.template,
+            "fields": fields, "changed_at": changed })
+}
+
+/// An edit of an existing inspection.
+pub fn edit(id: &str, base: i64, fields: Value, at: &str) -> Value {
+    let changed: serde_json::Map<String, Value> = fields
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| (k.clone(), json!(at)))
+        .collect();
+    json!({ "id": id, "base_version": base, "fields": fields, "changed_at": changed })
+}
+
+impl TestApp {
+    pub fn push(
+        &self,
+        token: &str,
+        device: &str,
+        inspections: Vec<Value>,
+        photos: Vec<Value>,
+    ) -> Resp {
+        self.push_batch(token, device, &uuid(), inspections, photos)
+    }
+
+    pub fn push_batch(
+        &self,
+        token: &str,
+        device: &str,
+        batch: &str,
+        inspections: Vec<Value>,
+        photos: Vec<Value>,
+    ) -> Resp {
+        self.post(
+            "/api/v1/sync/push",
+            token,
+            &json!({ "device_id": device, "batch_id": batch, "inspections": inspections, "photos": photos }),
+        )
+    }
+
+    /// Pulls from `cursor` until `has_more` is false; returns every page.
+    pub fn pull_all(&self, token: &str, cursor: Option<&str>) -> (Vec<Value>, String) {
+        let mut pages = Vec::new();
+        let mut cursor = cursor.map(str::to_string);
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/api/v1/sync/pull?cursor={c}"),
+                None => "/api/v1/sync/pull".to_string(),
+            };
+            let page = self.get(&path, token).ok(200);
+            cursor = Some(page["cursor"].as_str().unwrap().to_string());
+            let more = page["has_more"].as_bool().unwrap();
+            pages.push(page);
+            if !more {
+                break;
+            }
+        }
+        (pages, cursor.unwrap_or_default())
+    }
+
+    /// Runs SQL on the server's database file, for states the API cannot
+    /// make yet (the review API comes later).
+    pub fn sql(&self, sql: &str) {
+        use diesel::Connection;
+        use diesel::connection::SimpleConnection;
+        let mut c =
+            diesel::SqliteConnection::establish(self.dir.join("fieldsync.db").to_str().unwrap())
+                .unwrap();
+        c.batch_execute(&format!("PRAGMA busy_timeout = 5000; {sql}"))
+            .unwrap();
+    }
+}
+
+/// The ids of one kind of object over a series of pull pages.
+pub fn pulled(pages: &[Value], section: &str, kind: &str) -> Vec<String> {
+    pages
+        .iter()
+        .flat_map(|p| p[section][kind].as_array().cloned().unwrap_or_default())
+        .map(|v| match v {
+            Value::String(s) => s,
+            v => v["id"].as_str().unwrap().to_string(),
+        })
+        .collect()
+}

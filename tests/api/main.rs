@@ -10,3 +10,4 @@ mod reference;
 mod restart;
 mod routes;
 mod scope;
+mod sync;

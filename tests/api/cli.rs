@@ -5,11 +5,8 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 fn fieldsync(dir: &std::path::Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_fieldsync"));
-    c.env_clear()
-        .env("FIELDSYNC_DATA_DIR", dir)
-        .env("FIELDSYNC_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("FIELDSYNC_LOG", "warn");
+    let mut c = fieldsync_cmd(dir);
+    c.env_remove("FIELDSYNC_JWT_SECRET");
     c
 }
 
@@ -142,23 +139,8 @@ fn user_create_migrate_and_backup() {
 
 #[test]
 fn serve_prints_its_address_and_stops_gracefully_on_sigterm() {
-    use std::io::{BufRead, BufReader};
     let tmp = tempfile::tempdir().unwrap();
-    let mut child = fieldsync(tmp.path())
-        .env("FIELDSYNC_BIND", "127.0.0.1:0")
-        .env("FIELDSYNC_WORKERS", "1")
-        .arg("serve")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("serve exited early").unwrap();
-        if let Some(a) = line.strip_prefix("fieldsync listening on ") {
-            break a.to_string();
-        }
-    };
+    let (mut child, addr) = spawn_serve(tmp.path());
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()

@@ -465,3 +465,41 @@ pub fn pulled(pages: &[Value], section: &str, kind: &str) -> Vec<String> {
         })
         .collect()
 }
+
+/// The `fieldsync` binary with a clean environment on `dir`.
+pub fn fieldsync_cmd(dir: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_fieldsync"));
+    c.env_clear()
+        .env("FIELDSYNC_DATA_DIR", dir)
+        .env("FIELDSYNC_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("FIELDSYNC_JWT_SECRET", JWT_SECRET)
+        .env("FIELDSYNC_LOG", "warn");
+    c
+}
+
+/// `fieldsync serve` as a separate process on a free port; returns the
+/// process and its base URL once it listens.
+pub fn spawn_serve(dir: &Path) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = fieldsync_cmd(dir)
+        .env("FIELDSYNC_BIND", "127.0.0.1:0")
+        .env("FIELDSYNC_WORKERS", "1")
+        .arg("serve")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn fieldsync serve");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("serve exited early")
+            .expect("read stdout");
+        if let Some(a) = line.strip_prefix("fieldsync listening on ") {
+            break a.to_string();
+        }
+    };
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, addr)
+}

@@ -4,10 +4,12 @@ mod helpers;
 
 mod auth;
 mod cli;
+mod crash;
 mod errors;
 mod ops;
 mod reference;
 mod restart;
 mod routes;
 mod scope;
+mod simulation;
 mod sync;

@@ -9,6 +9,9 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap};
 
+/// An offline edit of one record: (base version, fields, changed_at).
+type Pending = (i64, Map<String, Value>, Map<String, Value>);
+
 struct Device {
     id: String,
     token: String,
@@ -16,7 +19,7 @@ struct Device {
     /// What the phone holds: id -> (version, fields).
     local: BTreeMap<String, (i64, Map<String, Value>)>,
     /// Edits made offline, not yet batched: id -> (base, fields, changed_at).
-    pending: BTreeMap<String, (i64, Map<String, Value>, Map<String, Value>)>,
+    pending: BTreeMap<String, Pending>,
     /// Batches sent whose answers were lost: (batch id, items).
     outbox: Vec<(String, Vec<Value>)>,
     /// Every acknowledged batch: id -> (items, answer).

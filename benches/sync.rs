@@ -24,8 +24,16 @@ impl Client {
         let auth = format!("Bearer {token}");
         let resp = match (method, body) {
             ("GET", _) => self.agent.get(url).header("Authorization", auth).call(),
-            (_, Some(b)) => self.agent.post(url).header("Authorization", auth).send_json(b),
-            _ => self.agent.post(url).header("Authorization", auth).send_empty(),
+            (_, Some(b)) => self
+                .agent
+                .post(url)
+                .header("Authorization", auth)
+                .send_json(b),
+            _ => self
+                .agent
+                .post(url)
+                .header("Authorization", auth)
+                .send_empty(),
         };
         let mut resp = resp.expect("request");
         let status = resp.status().as_u16();
@@ -35,7 +43,12 @@ impl Client {
     }
 
     fn login(&self, user: &str, pw: &str) -> String {
-        let v = self.send("POST", "/api/v1/auth/login", "", Some(&json!({"username": user, "password": pw})));
+        let v = self.send(
+            "POST",
+            "/api/v1/auth/login",
+            "",
+            Some(&json!({"username": user, "password": pw})),
+        );
         v["access_token"].as_str().expect("token").to_string()
     }
 }
@@ -73,11 +86,20 @@ fn fields(i: usize) -> Value {
 }
 
 fn changed_at(f: &Value, at: &str) -> Value {
-    Value::Object(f.as_object().unwrap().keys().map(|k| (k.clone(), json!(at))).collect())
+    Value::Object(
+        f.as_object()
+            .unwrap()
+            .keys()
+            .map(|k| (k.clone(), json!(at)))
+            .collect(),
+    )
 }
 
 fn main() {
-    let rows: usize = std::env::var("BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    let rows: usize = std::env::var("BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
     let rows = rows.div_ceil(BATCH) * BATCH;
     let tmp = tempfile::tempdir().expect("tempdir");
     let mut config = Config::for_data_dir(tmp.path());
@@ -104,7 +126,12 @@ fn main() {
     };
 
     let admin = cl.login("admin", PASSWORD);
-    let g = cl.send("POST", "/api/v1/groups", &admin, Some(&json!({"name": "渡舟联络组", "towns": ["渡舟街道"]})));
+    let g = cl.send(
+        "POST",
+        "/api/v1/groups",
+        &admin,
+        Some(&json!({"name": "渡舟联络组", "towns": ["渡舟街道"]})),
+    );
     let gid = g["id"].as_str().unwrap().to_string();
     cl.send("POST", "/api/v1/users", &admin, Some(&json!({"username": "liming", "role": "inspector", "group_id": gid, "password": PASSWORD})));
     let site = cl.send("POST", "/api/v1/sites", &admin, Some(&json!({"group_id": gid, "name": "桃花河1号排口", "kind": "outfall", "lat": 29.8571, "lon": 107.0812, "radius_m": 60.0})));
@@ -112,14 +139,21 @@ fn main() {
         {"key": "outfall_flowing", "label": "排口是否有水流出", "kind": "yes_no", "required": true},
         {"key": "water_color", "label": "水体颜色", "kind": "choice", "options": ["清澈", "浑浊", "发黑"]},
         {"key": "score", "label": "评分", "kind": "score"}]})));
-    let (site_id, tpl_id) = (site["id"].as_str().unwrap().to_string(), tpl["id"].as_str().unwrap().to_string());
+    let (site_id, tpl_id) = (
+        site["id"].as_str().unwrap().to_string(),
+        tpl["id"].as_str().unwrap().to_string(),
+    );
     let token = cl.login("liming", PASSWORD);
 
-    println!("fieldsync sync benchmark: {rows} inspections, batches of {BATCH}, server workers 2, loopback HTTP");
+    println!(
+        "fieldsync sync benchmark: {rows} inspections, batches of {BATCH}, server workers 2, loopback HTTP"
+    );
     println!("rss at start: {:.1} MB", rss_mb());
 
     // 1. Fresh records.
-    let ids: Vec<String> = (0..rows).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    let ids: Vec<String> = (0..rows)
+        .map(|_| uuid::Uuid::new_v4().to_string())
+        .collect();
     let device = uuid::Uuid::new_v4().to_string();
     let mut batch_ms = Vec::new();
     let started = Instant::now();
@@ -210,10 +244,14 @@ fn main() {
     // 4. The physical reference: the same rows by the sqlite3 tool.
     match reference(tmp.path(), rows.min(100_000)) {
         Some(rate) => {
-            println!("sqlite3 reference insert:  {rate:>9.0} rows/s (same schema, pragmas, batch size, disk)");
+            println!(
+                "sqlite3 reference insert:  {rate:>9.0} rows/s (same schema, pragmas, batch size, disk)"
+            );
             println!("ratio push/raw:            {:>9.2}", fresh_rate / rate);
         }
-        None => println!("sqlite3 reference: the sqlite3 tool is not installed (apt-get install sqlite3)"),
+        None => println!(
+            "sqlite3 reference: the sqlite3 tool is not installed (apt-get install sqlite3)"
+        ),
     }
 }
 
@@ -223,9 +261,17 @@ fn reference(dir: &std::path::Path, n: usize) -> Option<f64> {
     let db = dir.join("reference.db");
     let script = dir.join("reference.sql");
     let mut f = std::io::BufWriter::new(std::fs::File::create(&script).ok()?);
-    writeln!(f, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;").ok()?;
+    writeln!(
+        f,
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+    )
+    .ok()?;
     for m in ["2026-11-25-000001_foundation", "2026-11-25-000002_sync"] {
-        let sql = std::fs::read_to_string(format!("{}/migrations/{m}/up.sql", env!("CARGO_MANIFEST_DIR"))).ok()?;
+        let sql = std::fs::read_to_string(format!(
+            "{}/migrations/{m}/up.sql",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .ok()?;
         writeln!(f, "{sql}").ok()?;
     }
     writeln!(
@@ -257,7 +303,11 @@ fn reference(dir: &std::path::Path, n: usize) -> Option<f64> {
     drop(f);
     let input = std::fs::File::open(&script).ok()?;
     let started = Instant::now();
-    let out = std::process::Command::new("sqlite3").arg(&db).stdin(input).output().ok()?;
+    let out = std::process::Command::new("sqlite3")
+        .arg(&db)
+        .stdin(input)
+        .output()
+        .ok()?;
     let took = started.elapsed();
     if !out.status.success() {
         eprintln!("sqlite3 failed: {}", String::from_utf8_lossy(&out.stderr));

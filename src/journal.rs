@@ -74,6 +74,18 @@ pub fn changed_owned(
             .filter(change_log::entity_id.eq(id)),
     )
     .execute(c)?;
+    created_owned(c, entity, id, group_id, owner_id)
+}
+
+/// [`changed_owned`] for an object created in this transaction, which has
+/// no earlier entry to replace (saves a lookup per row on bulk pushes).
+pub fn created_owned(
+    c: &mut Conn,
+    entity: Entity,
+    id: &str,
+    group_id: Option<&str>,
+    owner_id: Option<&str>,
+) -> AppResult<()> {
     diesel::insert_into(change_log::table)
         .values((
             change_log::entity.eq(entity.as_str()),

@@ -123,7 +123,10 @@ CREATE TABLE change_log (
     changed_at TIMESTAMP NOT NULL
 );
 CREATE UNIQUE INDEX change_log_object ON change_log (entity, entity_id);
-CREATE INDEX change_log_group ON change_log (group_id, seq);
+-- Pull reads each (group, kind) and each owner as its own range in seq
+-- order and merges them: every range is an index scan that stops at the
+-- page size, however large the log grows.
+CREATE INDEX change_log_group ON change_log (group_id, entity, seq);
 CREATE INDEX change_log_owner ON change_log (owner_id, seq);
 
 -- Append-only: logins, admin changes, reviews, overrides, follow-ups.

@@ -205,7 +205,7 @@ diesel::table! {
         device_id -> Text,
         batch_id -> Text,
         user_id -> Text,
-        response -> Text,
+        response -> Binary,
         created_at -> Timestamp,
     }
 }

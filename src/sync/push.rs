@@ -232,13 +232,15 @@ pub fn push(c: &mut Conn, caller: &Caller, req: PushRequest) -> AppResult<PushRe
     let device = req.device_id.to_string();
     let batch = req.batch_id.to_string();
     devices::touch(c, &device, &caller.id, Activity::Push)?;
-    let stored: Option<String> = push_batches::table
+    let stored: Option<Vec<u8>> = push_batches::table
         .find((&device, &batch))
         .select(push_batches::response)
         .first(c)
         .optional()?;
     if let Some(answer) = stored {
-        return Ok(serde_json::from_str(&answer)?);
+        return Ok(serde_json::from_reader(flate2::read::DeflateDecoder::new(
+            &answer[..],
+        ))?);
     }
 
     let now = Utc::now();
@@ -286,11 +288,22 @@ pub fn push(c: &mut Conn, caller: &Caller, req: PushRequest) -> AppResult<PushRe
             push_batches::device_id.eq(&device),
             push_batches::batch_id.eq(&batch),
             push_batches::user_id.eq(&caller.id),
-            push_batches::response.eq(serde_json::to_string(&answer)?),
+            push_batches::response.eq(deflate(&answer)?),
             push_batches::created_at.eq(clock::now()),
         ))
         .execute(c)?;
     Ok(answer)
+}
+
+fn deflate(answer: &PushResponse) -> AppResult<Vec<u8>> {
+    use std::io::Write;
+    let json = serde_json::to_vec(answer)?;
+    let mut enc = flate2::write::DeflateEncoder::new(
+        Vec::with_capacity(json.len() / 8),
+        flate2::Compression::fast(),
+    );
+    enc.write_all(&json).map_err(AppError::internal)?;
+    enc.finish().map_err(AppError::internal)
 }
 
 struct Ctx<'a> {
@@ -519,8 +532,9 @@ impl Ctx<'_> {
             fields: edits,
         };
         let merged = merge::merge(&record, &edit, self.now);
-        let touched = merged.record != record;
-        if touched && review.locked() && self.caller.role == Role::Inspector {
+        let held_off = review.locked() && self.caller.role == Role::Inspector;
+        let changes_values = merged.record.version != record.version || !merged.discards.is_empty();
+        if held_off && changes_values {
             return Err(Reject::new(
                 "locked",
                 format!(
@@ -543,7 +557,9 @@ impl Ctx<'_> {
             .as_ref()
             .map(|r| r.inspector_id.clone())
             .unwrap_or_else(|| self.caller.id.clone());
-        if touched {
+        // Only the remembered (changed_at, device) of an equal value may
+        // differ: worth keeping, except on a record closed to this caller.
+        if merged.record != record && !held_off {
             self.write_row(
                 c,
                 id,
@@ -558,7 +574,12 @@ impl Ctx<'_> {
         }
         let notes = self.log_discards(c, id, &merged.discards)?;
         if rec.version != record.version || !notes.is_empty() {
-            journal::changed_owned(
+            let log = if existing.is_none() {
+                journal::created_owned
+            } else {
+                journal::changed_owned
+            };
+            log(
                 c,
                 Entity::Inspection,
                 id,
@@ -695,7 +716,7 @@ impl Ctx<'_> {
                     conflicts::created_at.eq(now),
                 ))
                 .execute(c)?;
-            journal::changed_owned(c, Entity::Conflict, &id, Some(&group), Some(&owner))?;
+            journal::created_owned(c, Entity::Conflict, &id, Some(&group), Some(&owner))?;
             notes.push(ConflictNote {
                 field: d.field.clone(),
                 kept: d.kept.clone(),

@@ -34,6 +34,9 @@ fn health_ready_metrics_openapi() {
         "/api/v1/routes",
         "/api/v1/templates/{id}",
         "/healthz",
+        "/api/v1/sync/push",
+        "/api/v1/sync/pull",
+        "/api/v1/devices",
     ] {
         assert!(
             doc["paths"].get(path).is_some(),

@@ -7,7 +7,7 @@ use crate::state::AppState;
 use crate::sync::devices::{self, Activity, Device, DeviceFilter};
 use crate::sync::pull::{self, PullQuery, PullResponse};
 use crate::sync::push::{self, PushRequest, PushResponse};
-use actix_web::{get, post, web};
+use actix_web::{HttpResponse, get, post, web};
 
 /// Pushes a batch of inspection edits and photo metadata.
 #[utoipa::path(
@@ -25,12 +25,13 @@ pub async fn push_batch(
     st: web::Data<AppState>,
     caller: Caller,
     body: web::Json<PushRequest>,
-) -> AppResult<web::Json<PushResponse>> {
+) -> AppResult<HttpResponse> {
     let req = body.into_inner();
     push::check_batch(&req)?;
-    Ok(web::Json(
-        st.db.write(move |c| push::push(c, &caller, req)).await?,
-    ))
+    let json = st.db.write(move |c| push::push(c, &caller, req)).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(json))
 }
 
 /// Pulls what changed in the caller's scope since the cursor.

@@ -17,7 +17,8 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Read;
 use utoipa::ToSchema;
 
 /// Items (inspections and photos together) in one batch; more is 413.
@@ -225,9 +226,11 @@ pub fn check_batch(req: &PushRequest) -> AppResult<()> {
     Ok(())
 }
 
-/// Applies a batch. Runs inside the writer's transaction: the items that
-/// apply commit together with the stored answer, or nothing does.
-pub fn push(c: &mut Conn, caller: &Caller, req: PushRequest) -> AppResult<PushResponse> {
+/// Applies a batch and returns the answer as JSON bytes (a
+/// [`PushResponse`]), made once: the same bytes are stored, deflated, for a
+/// replay. Runs inside the writer's transaction: the items that apply commit
+/// together with the stored answer, or nothing does.
+pub fn push(c: &mut Conn, caller: &Caller, req: PushRequest) -> AppResult<Vec<u8>> {
     check_batch(&req)?;
     let device = req.device_id.to_string();
     let batch = req.batch_id.to_string();
@@ -238,9 +241,11 @@ pub fn push(c: &mut Conn, caller: &Caller, req: PushRequest) -> AppResult<PushRe
         .first(c)
         .optional()?;
     if let Some(answer) = stored {
-        return Ok(serde_json::from_reader(flate2::read::DeflateDecoder::new(
-            &answer[..],
-        ))?);
+        let mut json = Vec::with_capacity(answer.len() * 8);
+        flate2::read::DeflateDecoder::new(&answer[..])
+            .read_to_end(&mut json)
+            .map_err(AppError::internal)?;
+        return Ok(json);
     }
 
     let now = Utc::now();
@@ -249,7 +254,22 @@ pub fn push(c: &mut Conn, caller: &Caller, req: PushRequest) -> AppResult<PushRe
         device: &device,
         now,
         checklists: HashMap::new(),
+        sites: HashMap::new(),
+        current: HashMap::new(),
+        prefetched: HashMap::new(),
+        written: HashSet::new(),
     };
+    let ids: Vec<String> = req
+        .inspections
+        .iter()
+        .map(item_id)
+        .filter(|id| !id.is_empty())
+        .collect();
+    for chunk in ids.chunks(500) {
+        for row in insp::by_ids(c, chunk)? {
+            ctx.prefetched.insert(row.id.clone(), row);
+        }
+    }
     let mut results = Vec::with_capacity(req.inspections.len() + req.photos.len());
     for raw in req.inspections {
         let id = item_id(&raw);
@@ -283,26 +303,26 @@ pub fn push(c: &mut Conn, caller: &Caller, req: PushRequest) -> AppResult<PushRe
         results,
         photos_missing,
     };
+    let json = serde_json::to_vec(&answer)?;
     diesel::insert_into(push_batches::table)
         .values((
             push_batches::device_id.eq(&device),
             push_batches::batch_id.eq(&batch),
             push_batches::user_id.eq(&caller.id),
-            push_batches::response.eq(deflate(&answer)?),
+            push_batches::response.eq(deflate(&json)?),
             push_batches::created_at.eq(clock::now()),
         ))
         .execute(c)?;
-    Ok(answer)
+    Ok(json)
 }
 
-fn deflate(answer: &PushResponse) -> AppResult<Vec<u8>> {
+fn deflate(json: &[u8]) -> AppResult<Vec<u8>> {
     use std::io::Write;
-    let json = serde_json::to_vec(answer)?;
     let mut enc = flate2::write::DeflateEncoder::new(
         Vec::with_capacity(json.len() / 8),
         flate2::Compression::fast(),
     );
-    enc.write_all(&json).map_err(AppError::internal)?;
+    enc.write_all(json).map_err(AppError::internal)?;
     enc.finish().map_err(AppError::internal)
 }
 
@@ -312,6 +332,14 @@ struct Ctx<'a> {
     now: DateTime<Utc>,
     /// Checklist items by (template id, version), read once per batch.
     checklists: HashMap<(String, i32), Vec<Item>>,
+    /// Sites' (group, deleted) and checklists' current version for a
+    /// group, read once per batch: a day's records share a few of each.
+    sites: HashMap<String, Option<(String, bool)>>,
+    current: HashMap<(String, String), Option<i32>>,
+    /// The batch's existing inspections, read in one query.
+    prefetched: HashMap<String, insp::Row>,
+    /// Inspections this batch has written (read again if named again).
+    written: HashSet<String>,
 }
 
 /// What a new inspection hangs on, checked against the pusher's scope.
@@ -371,27 +399,42 @@ impl Ctx<'_> {
                 )
             })?
             .to_string();
-        let site: Option<(String, bool)> = sites::table
-            .find(&site_id)
-            .select((sites::group_id, sites::deleted))
-            .first(c)
-            .optional()?;
+        let site = match self.sites.get(&site_id) {
+            Some(s) => s.clone(),
+            None => {
+                let s: Option<(String, bool)> = sites::table
+                    .find(&site_id)
+                    .select((sites::group_id, sites::deleted))
+                    .first(c)
+                    .optional()?;
+                self.sites.insert(site_id.clone(), s.clone());
+                s
+            }
+        };
         let group_id = match site {
             Some((g, false)) if self.caller.sees_group(&g) => g,
             _ => return Err(Reject::field("not_found", "site_id", "no such site").into()),
         };
-        let template_version =
-            match templates::current_version_for_group(c, &template_id, &group_id)? {
-                Some(cur) => item.template_version.unwrap_or(cur),
-                None => {
-                    return Err(Reject::field(
-                        "not_found",
-                        "template_id",
-                        "no such checklist for this site",
-                    )
-                    .into());
-                }
-            };
+        let key = (template_id.clone(), group_id.clone());
+        let current = match self.current.get(&key) {
+            Some(v) => *v,
+            None => {
+                let v = templates::current_version_for_group(c, &template_id, &group_id)?;
+                self.current.insert(key, v);
+                v
+            }
+        };
+        let template_version = match current {
+            Some(cur) => item.template_version.unwrap_or(cur),
+            None => {
+                return Err(Reject::field(
+                    "not_found",
+                    "template_id",
+                    "no such checklist for this site",
+                )
+                .into());
+            }
+        };
         if self.items(c, &template_id, template_version)?.is_none() {
             return Err(Reject::field(
                 "not_found",
@@ -455,15 +498,24 @@ impl Ctx<'_> {
 
     fn inspection(&mut self, c: &mut Conn, item: InspectionPush) -> AppResult<ItemResult> {
         let id = item.id.to_string();
-        let existing = insp::find(c, &id)?;
-        let current = existing
-            .as_ref()
-            .filter(|r| self.may_write(r))
-            .map(|r| r.record().map(|rec| (rec.version, rec.fields)))
-            .transpose()?;
-        match self.apply_inspection(c, &id, existing, item) {
+        // Read with the rest of the batch up front; a record this batch
+        // already wrote is read again.
+        let existing = match self.prefetched.remove(&id) {
+            Some(row) if !self.written.contains(&id) => Some(row),
+            _ if self.written.contains(&id) => insp::find(c, &id)?,
+            _ => None,
+        };
+        self.written.insert(id.clone());
+        match self.apply_inspection(c, &id, existing.as_ref(), item) {
             Ok(r) => Ok(r),
-            Err(ItemFail::Reject(r)) => Ok(rejected(id, "inspection", r, current)),
+            Err(ItemFail::Reject(r)) => {
+                let current = existing
+                    .as_ref()
+                    .filter(|r| self.may_write(r))
+                    .map(|r| r.record().map(|rec| (rec.version, rec.fields)))
+                    .transpose()?;
+                Ok(rejected(id, "inspection", r, current))
+            }
             Err(ItemFail::Db(e)) => Err(e),
         }
     }
@@ -472,7 +524,7 @@ impl Ctx<'_> {
         &mut self,
         c: &mut Conn,
         id: &str,
-        existing: Option<insp::Row>,
+        existing: Option<&insp::Row>,
         item: InspectionPush,
     ) -> Result<ItemResult, ItemFail> {
         if item.base_version < 0 {
@@ -480,7 +532,7 @@ impl Ctx<'_> {
                 Reject::field("invalid_value", "base_version", "must be at least 0").into(),
             );
         }
-        let (header, record, review) = match &existing {
+        let (header, record, review) = match existing {
             Some(row) => {
                 if !self.may_write(row) {
                     return Err(Reject::new("not_found", "no such inspection").into());
@@ -554,7 +606,6 @@ impl Ctx<'_> {
             .to_string();
         let new_review = review.after_field_status(&status);
         let inspector_id = existing
-            .as_ref()
             .map(|r| r.inspector_id.clone())
             .unwrap_or_else(|| self.caller.id.clone());
         // Only the remembered (changed_at, device) of an equal value may
@@ -572,7 +623,7 @@ impl Ctx<'_> {
                 existing.is_none(),
             )?;
         }
-        let notes = self.log_discards(c, id, &merged.discards)?;
+        let notes = self.log_discards(c, id, &header.group_id, &inspector_id, &merged.discards)?;
         if rec.version != record.version || !notes.is_empty() {
             let log = if existing.is_none() {
                 journal::created_owned
@@ -687,16 +738,11 @@ impl Ctx<'_> {
         &self,
         c: &mut Conn,
         inspection_id: &str,
+        group: &str,
+        owner: &str,
         discards: &[Discard],
     ) -> AppResult<Vec<ConflictNote>> {
         let mut notes = Vec::with_capacity(discards.len());
-        if discards.is_empty() {
-            return Ok(notes);
-        }
-        let (group, owner): (String, String) = inspections::table
-            .find(inspection_id)
-            .select((inspections::group_id, inspections::inspector_id))
-            .first(c)?;
         let now = clock::now();
         for d in discards {
             let id = clock::new_id();
@@ -716,7 +762,7 @@ impl Ctx<'_> {
                     conflicts::created_at.eq(now),
                 ))
                 .execute(c)?;
-            journal::created_owned(c, Entity::Conflict, &id, Some(&group), Some(&owner))?;
+            journal::created_owned(c, Entity::Conflict, &id, Some(group), Some(owner))?;
             notes.push(ConflictNote {
                 field: d.field.clone(),
                 kept: d.kept.clone(),

@@ -173,7 +173,7 @@ fn main() {
         batch_ms.push(t.elapsed().as_secs_f64() * 1000.0);
         debug_assert_eq!(r["results"][0]["status"], "applied");
         let done = (b + 1) * BATCH;
-        if done % 100_000 == 0 {
+        if done.is_multiple_of(100_000) {
             println!("  {done} rows pushed, rss {:.1} MB", rss_mb());
         }
     }

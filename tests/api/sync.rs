@@ -855,3 +855,30 @@ fn devices_show_who_synced_when() {
         0
     );
 }
+
+#[test]
+fn a_busy_database_answers_503_and_commits_nothing() {
+    use diesel::Connection;
+    use diesel::connection::SimpleConnection;
+    let app = TestApp::spawn_with(|c| c.busy_timeout_ms = 200);
+    let d = District::new(&app);
+    let t = app.login("liming", PASSWORD);
+    // Another process holds the write lock (a backup, a migration, ...).
+    let mut other =
+        diesel::SqliteConnection::establish(app.dir.join("fieldsync.db").to_str().unwrap())
+            .unwrap();
+    other.batch_execute("BEGIN IMMEDIATE;").unwrap();
+    let (dev, batch, id) = (uuid(), uuid(), uuid());
+    let items = vec![new_inspection(&id, &d, json!({"notes": "x"}), T0)];
+    let r = app.push_batch(&t, &dev, &batch, items.clone(), vec![]);
+    assert_eq!(r.status, 503);
+    assert_eq!(r.code(), "unavailable");
+    assert!(r.header("retry-after").is_some());
+    other.batch_execute("ROLLBACK;").unwrap();
+
+    // Nothing was applied or remembered: the retry applies it.
+    let (pages, _) = app.pull_all(&t, None);
+    assert!(pulled(&pages, "changes", "inspections").is_empty());
+    let r = app.push_batch(&t, &dev, &batch, items, vec![]).ok(200);
+    assert_eq!(result(&r, 0)["status"], "applied");
+}

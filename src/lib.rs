@@ -15,6 +15,7 @@ pub mod inspections;
 pub mod journal;
 pub mod metrics;
 pub mod paging;
+pub mod photos;
 pub mod reference;
 pub mod reviews;
 pub mod state;

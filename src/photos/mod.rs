@@ -1,0 +1,5 @@
+//! Photos: what their bytes are, their EXIF, and their variants.
+
+pub mod exif;
+pub mod inspect;
+pub mod variants;

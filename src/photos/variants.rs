@@ -1,0 +1,280 @@
+//! The variant pipeline, a pure function from bytes to resized JPEGs:
+//! decode (JPEG at a reduced scale when the display size allows it),
+//! turn upright after the reduction (cheaper than on the full image),
+//! resize with `fast_image_resize`, encode with `jpeg-encoder` (4:2:0).
+//! The output carries no metadata at all: no EXIF, no GPS, no camera.
+
+use super::exif;
+use super::inspect::{self, Format, Refusal};
+use chrono::FixedOffset;
+use fast_image_resize::images::Image;
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use image::{DynamicImage, RgbImage};
+use std::io::Cursor;
+
+pub const THUMB: u32 = 320;
+pub const DISPLAY: u32 = 1600;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    Thumb,
+    Display,
+}
+
+impl Variant {
+    pub fn parse(s: &str) -> Option<Variant> {
+        match s {
+            "thumb" => Some(Variant::Thumb),
+            "display" => Some(Variant::Display),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Variant::Thumb => "thumb",
+            Variant::Display => "display",
+        }
+    }
+}
+
+pub struct Variants {
+    pub thumb: Vec<u8>,
+    pub display: Vec<u8>,
+    /// The original's size, upright.
+    pub width: u32,
+    pub height: u32,
+    pub exif: exif::Info,
+}
+
+/// Limits on what is decoded.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_pixels: u64,
+}
+
+fn fail(e: impl std::fmt::Display) -> Refusal {
+    Refusal::new(
+        422,
+        "corrupt_image",
+        format!("the image cannot be decoded: {e}"),
+    )
+}
+
+/// Size that fits `long` on the longer edge, never enlarging.
+pub fn fit(w: u32, h: u32, long: u32) -> (u32, u32) {
+    let m = w.max(h);
+    if m <= long {
+        return (w, h);
+    }
+    let scale = f64::from(long) / f64::from(m);
+    (
+        ((f64::from(w) * scale).round() as u32).max(1),
+        ((f64::from(h) * scale).round() as u32).max(1),
+    )
+}
+
+/// Decodes a JPEG at the smallest of 1/1, 1/2, 1/4, 1/8 that still covers
+/// `long` pixels on its longer edge.
+fn decode_jpeg(bytes: &[u8], long: u32) -> Result<RgbImage, Refusal> {
+    let mut d = jpeg_decoder::Decoder::new(Cursor::new(bytes));
+    d.read_info().map_err(fail)?;
+    let info = d.info().ok_or_else(|| fail("no frame"))?;
+    let (w, h) = (u32::from(info.width), u32::from(info.height));
+    let (rw, rh) = fit(w, h, long);
+    let (ow, oh) = d
+        .scale(rw.min(65535) as u16, rh.min(65535) as u16)
+        .map_err(fail)?;
+    let pixels = d.decode().map_err(fail)?;
+    let info = d.info().ok_or_else(|| fail("no frame"))?;
+    let (ow, oh) = (u32::from(ow), u32::from(oh));
+    let rgb = match info.pixel_format {
+        jpeg_decoder::PixelFormat::RGB24 => pixels,
+        jpeg_decoder::PixelFormat::L8 => pixels.iter().flat_map(|&l| [l, l, l]).collect(),
+        jpeg_decoder::PixelFormat::CMYK32 => pixels
+            .chunks_exact(4)
+            .flat_map(|p| {
+                let k = u16::from(p[3]);
+                [p[0], p[1], p[2]].map(|c| ((u16::from(c) * k) / 255) as u8)
+            })
+            .collect(),
+        jpeg_decoder::PixelFormat::L16 => pixels
+            .chunks_exact(2)
+            .flat_map(|p| [p[0], p[0], p[0]])
+            .collect(),
+    };
+    RgbImage::from_raw(ow, oh, rgb).ok_or_else(|| fail("short pixel buffer"))
+}
+
+fn decode_other(bytes: &[u8], max_pixels: u64) -> Result<RgbImage, Refusal> {
+    let mut reader = image::ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(fail)?;
+    let mut limits = image::Limits::default();
+    let side = u32::try_from(max_pixels).unwrap_or(u32::MAX);
+    limits.max_image_width = Some(side);
+    limits.max_image_height = Some(side);
+    // RGBA at 16 bits per channel is the most a decoder may ask for.
+    limits.max_alloc = Some(max_pixels.saturating_mul(8));
+    reader.limits(limits);
+    Ok(reader.decode().map_err(fail)?.to_rgb8())
+}
+
+fn resize(src: &RgbImage, w: u32, h: u32) -> Result<RgbImage, Refusal> {
+    if (src.width(), src.height()) == (w, h) {
+        return Ok(src.clone());
+    }
+    let from = Image::from_vec_u8(
+        src.width(),
+        src.height(),
+        src.as_raw().clone(),
+        PixelType::U8x3,
+    )
+    .map_err(fail)?;
+    let mut to = Image::new(w, h, PixelType::U8x3);
+    Resizer::new()
+        .resize(
+            &from,
+            &mut to,
+            &ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3)),
+        )
+        .map_err(fail)?;
+    RgbImage::from_raw(w, h, to.into_vec()).ok_or_else(|| fail("resize produced a short buffer"))
+}
+
+fn encode(img: &RgbImage, quality: u8) -> Result<Vec<u8>, Refusal> {
+    let mut out = Vec::with_capacity((img.width() * img.height()) as usize / 4);
+    let mut enc = jpeg_encoder::Encoder::new(&mut out, quality);
+    enc.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
+    let (w, h) = (
+        u16::try_from(img.width()).map_err(fail)?,
+        u16::try_from(img.height()).map_err(fail)?,
+    );
+    enc.encode(img.as_raw(), w, h, jpeg_encoder::ColorType::Rgb)
+        .map_err(fail)?;
+    Ok(out)
+}
+
+/// Makes both variants of a photo's bytes.
+pub fn make(
+    bytes: &[u8],
+    limits: Limits,
+    default_offset: FixedOffset,
+) -> Result<Variants, Refusal> {
+    let (format, w, h) = inspect::check(bytes, limits.max_pixels)?;
+    let info = exif::read(bytes, default_offset);
+    let mut img = match format {
+        Format::Jpeg => decode_jpeg(bytes, DISPLAY)?,
+        _ => decode_other(bytes, limits.max_pixels)?,
+    };
+    if info.orientation != 1
+        && let Some(o) = image::metadata::Orientation::from_exif(info.orientation)
+    {
+        let mut dynamic = DynamicImage::ImageRgb8(img);
+        dynamic.apply_orientation(o);
+        img = dynamic.to_rgb8();
+    }
+    let (width, height) = if info.orientation >= 5 {
+        (h, w)
+    } else {
+        (w, h)
+    };
+    let (dw, dh) = fit(img.width(), img.height(), DISPLAY);
+    let display = resize(&img, dw, dh)?;
+    drop(img);
+    let (tw, th) = fit(dw, dh, THUMB);
+    let thumb = resize(&display, tw, th)?;
+    Ok(Variants {
+        display: encode(&display, 82)?,
+        thumb: encode(&thumb, 78)?,
+        width,
+        height,
+        exif: info,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(format!(
+            "{}/../shared/fixtures/photos/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    }
+
+    fn limits() -> Limits {
+        Limits {
+            max_pixels: 64_000_000,
+        }
+    }
+
+    fn cst() -> FixedOffset {
+        FixedOffset::east_opt(8 * 3600).unwrap()
+    }
+
+    fn size(jpeg: &[u8]) -> (u32, u32) {
+        let img = image::load_from_memory(jpeg).unwrap();
+        (img.width(), img.height())
+    }
+
+    #[test]
+    fn sizes_fit_the_long_edge() {
+        assert_eq!(fit(4000, 3000, 1600), (1600, 1200));
+        assert_eq!(fit(3000, 4000, 320), (240, 320));
+        assert_eq!(fit(100, 50, 320), (100, 50));
+    }
+
+    #[test]
+    fn a_phone_photo_makes_both_variants_without_exif() {
+        let v = make(&fixture("xiaomi_IMG_20191224_234846.jpg"), limits(), cst()).unwrap();
+        assert_eq!((v.width, v.height), (4000, 3000));
+        assert_eq!(size(&v.display), (1600, 1200));
+        assert_eq!(size(&v.thumb), (320, 240));
+        for out in [&v.display, &v.thumb] {
+            assert_eq!(inspect::sniff(out), Some(Format::Jpeg));
+            assert_eq!(
+                exif::read(out, cst()),
+                exif::Info {
+                    orientation: 1,
+                    ..Default::default()
+                }
+            );
+            assert!(!out.windows(4).any(|w| w == b"Exif"), "no EXIF segment");
+        }
+    }
+
+    #[test]
+    fn orientation_is_applied() {
+        // The synthetic files are stored sideways or upside down with a
+        // mark in their top-left corner when viewed upright.
+        for (name, stored, upright) in [
+            ("synthetic_orientation_3.jpg", (50, 70), (50, 70)),
+            ("synthetic_orientation_6.jpg", (70, 50), (50, 70)),
+            ("synthetic_orientation_8.jpg", (70, 50), (50, 70)),
+        ] {
+            let bytes = fixture(name);
+            assert_eq!(inspect::dimensions(Format::Jpeg, &bytes).unwrap(), stored);
+            let v = make(&bytes, limits(), cst()).unwrap();
+            assert_eq!((v.width, v.height), upright, "{name}");
+            assert_eq!(size(&v.display), upright, "{name}");
+        }
+    }
+
+    #[test]
+    fn png_and_webp_work_and_broken_bytes_fail_cleanly() {
+        let v = make(&fixture("d-debian.png"), limits(), cst()).unwrap();
+        assert_eq!(size(&v.thumb), (320, 240));
+        let v = make(&fixture("sdl2_sample.webp"), limits(), cst()).unwrap();
+        assert_eq!(size(&v.display), (23, 42));
+        let jpg = fixture("canon_sx530_IMG_1054.jpg");
+        let r = make(&jpg[..jpg.len() / 3], limits(), cst());
+        assert!(r.is_err() || r.is_ok(), "a truncated JPEG never panics");
+        assert_eq!(
+            make(&jpg[..200], limits(), cst()).err().map(|e| e.status),
+            Some(422)
+        );
+    }
+}

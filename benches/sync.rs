@@ -113,6 +113,7 @@ fn main() {
             let started = fieldsync::start(config).expect("start");
             tx.send(started.addrs[0]).expect("send addr");
             let _ = started.server.await;
+            started.jobs.shutdown();
         })
     });
     let addr = rx.recv().expect("server address");

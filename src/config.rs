@@ -70,6 +70,31 @@ pub struct Config {
     /// request answers 503.
     #[arg(long, env = "FIELDSYNC_BUSY_TIMEOUT_MS", default_value_t = 5000)]
     pub busy_timeout_ms: u32,
+
+    /// Largest photo in bytes.
+    #[arg(long, env = "FIELDSYNC_MAX_PHOTO_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub max_photo_bytes: u64,
+
+    /// Most pixels a photo may have (width x height, read from its header
+    /// before anything is decoded).
+    #[arg(long, env = "FIELDSYNC_MAX_PHOTO_PIXELS", default_value_t = 64_000_000)]
+    pub max_photo_pixels: u64,
+
+    /// Largest multipart push (the batch and its photos together).
+    #[arg(long, env = "FIELDSYNC_MAX_MULTIPART_BYTES", default_value_t = 256 * 1024 * 1024)]
+    pub max_multipart_bytes: u64,
+
+    /// Threads making photo variants (default: one per core).
+    #[arg(long, env = "FIELDSYNC_PHOTO_WORKERS")]
+    pub photo_workers: Option<usize>,
+
+    /// Lifetime of signed photo URLs in seconds.
+    #[arg(long, env = "FIELDSYNC_PHOTO_URL_TTL_SECS", default_value_t = 86400)]
+    pub photo_url_ttl_secs: i64,
+
+    /// UTC offset of cameras' EXIF times that carry none (China: +08:00).
+    #[arg(long, env = "FIELDSYNC_EXIF_DEFAULT_OFFSET", default_value = "+08:00")]
+    pub exif_default_offset: String,
 }
 
 impl Config {
@@ -92,6 +117,12 @@ impl Config {
             workers: None,
             read_pool: 8,
             busy_timeout_ms: 5000,
+            max_photo_bytes: 64 * 1024 * 1024,
+            max_photo_pixels: 64_000_000,
+            max_multipart_bytes: 256 * 1024 * 1024,
+            photo_workers: None,
+            photo_url_ttl_secs: 86400,
+            exif_default_offset: "+08:00".into(),
         }
     }
 
@@ -101,5 +132,17 @@ impl Config {
             Some(url) => PathBuf::from(url.strip_prefix("sqlite://").unwrap_or(url)),
             None => self.data_dir.join("fieldsync.db"),
         }
+    }
+}
+
+impl Config {
+    /// The offset for EXIF times without one.
+    pub fn exif_offset(&self) -> anyhow::Result<chrono::FixedOffset> {
+        chrono::DateTime::parse_from_str(
+            &format!("2000-01-01T00:00:00{}", self.exif_default_offset),
+            "%Y-%m-%dT%H:%M:%S%:z",
+        )
+        .map(|d| *d.offset())
+        .map_err(|_| anyhow::anyhow!("FIELDSYNC_EXIF_DEFAULT_OFFSET must look like +08:00"))
     }
 }

@@ -5,6 +5,7 @@ use crate::clock;
 use crate::db::Conn;
 use crate::db::schema::{inspections, photos, sites};
 use crate::error::AppResult;
+use crate::photos::urls::Signer;
 use crate::sync::merge::{Fields, Meta, Record};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -207,7 +208,34 @@ fn site_checks(pos: Option<(f64, f64)>, site: Option<&SiteGeo>) -> (Option<f64>,
     }
 }
 
-fn photo_view(p: PhotoRow, site: Option<&SiteGeo>) -> Photo {
+/// When a record's photos should have been taken: from its `started_at`
+/// to its `finished_at` with half an hour either side, or six hours either
+/// side of one of them or of its location's `captured_at`.
+pub fn time_window(fields: &Fields) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let parse = |v: Option<&Value>| {
+        v.and_then(Value::as_str)
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+            .map(|t| t.with_timezone(&Utc))
+    };
+    let (start, end) = (
+        parse(fields.get("started_at")),
+        parse(fields.get("finished_at")),
+    );
+    let six = chrono::Duration::hours(6);
+    let half_hour = chrono::Duration::minutes(30);
+    match (start, end) {
+        (Some(a), Some(b)) => Some((a.min(b) - half_hour, a.max(b) + half_hour)),
+        (Some(a), None) | (None, Some(a)) => Some((a - six, a + six)),
+        (None, None) => {
+            let t = parse(fields.get("location").and_then(|l| l.get("captured_at")))?;
+            Some((t - six, t + six))
+        }
+    }
+}
+
+type Window = Option<(DateTime<Utc>, DateTime<Utc>)>;
+
+fn photo_view(p: PhotoRow, site: Option<&SiteGeo>, window: Window, signer: &Signer) -> Photo {
     let location: Option<Value> = p
         .location
         .as_deref()
@@ -217,6 +245,18 @@ fn photo_view(p: PhotoRow, site: Option<&SiteGeo>) -> Photo {
     // said it was taken.
     let pos = position(exif.as_ref()).or_else(|| position(location.as_ref()));
     let (distance_to_site_m, within_site_radius) = site_checks(pos, site);
+    let exif_time = exif
+        .as_ref()
+        .and_then(|e| e.get("taken_at"))
+        .and_then(Value::as_str)
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&Utc));
+    let within_time_window = match (exif_time, window) {
+        (Some(t), Some((a, b))) => Some(a <= t && t <= b),
+        _ => None,
+    };
+    let urls =
+        (p.status != "missing" && !p.deleted).then(|| signer.urls(&p.id, Utc::now().timestamp()));
     Photo {
         id: p.id,
         inspection_id: p.inspection_id,
@@ -234,9 +274,9 @@ fn photo_view(p: PhotoRow, site: Option<&SiteGeo>) -> Photo {
         checks: PhotoChecks {
             distance_to_site_m,
             within_site_radius,
-            within_time_window: None,
+            within_time_window,
         },
-        urls: None,
+        urls,
     }
 }
 
@@ -251,7 +291,7 @@ fn sites_geo(c: &mut Conn, ids: Vec<&String>) -> AppResult<HashMap<String, SiteG
 }
 
 /// The API view of each of `rows`, with photos and checks, in a few queries.
-pub fn views(c: &mut Conn, rows: Vec<Row>) -> AppResult<Vec<Inspection>> {
+pub fn views(c: &mut Conn, rows: Vec<Row>, signer: &Signer) -> AppResult<Vec<Inspection>> {
     let ids: Vec<&String> = rows.iter().map(|r| &r.id).collect();
     let photo_rows: Vec<PhotoRow> = photos::table
         .filter(photos::inspection_id.eq_any(&ids))
@@ -259,19 +299,21 @@ pub fn views(c: &mut Conn, rows: Vec<Row>) -> AppResult<Vec<Inspection>> {
         .select(PhotoRow::as_select())
         .load(c)?;
     let geo = sites_geo(c, rows.iter().map(|r| &r.site_id).collect())?;
-    let site_of: HashMap<&str, &str> = rows
-        .iter()
-        .map(|r| (r.id.as_str(), r.site_id.as_str()))
-        .collect();
+    let mut of: HashMap<&str, (&str, Window)> = HashMap::new();
+    for r in &rows {
+        let fields: Fields = serde_json::from_str(&r.fields)?;
+        of.insert(r.id.as_str(), (r.site_id.as_str(), time_window(&fields)));
+    }
     let mut by_inspection: HashMap<String, Vec<Photo>> = HashMap::new();
     for p in photo_rows {
-        let site = site_of
+        let (site, window) = of
             .get(p.inspection_id.as_str())
-            .and_then(|s| geo.get(*s));
+            .copied()
+            .unwrap_or(("", None));
         by_inspection
             .entry(p.inspection_id.clone())
             .or_default()
-            .push(photo_view(p, site));
+            .push(photo_view(p, geo.get(site), window, signer));
     }
     rows.into_iter()
         .map(|r| {
@@ -330,17 +372,23 @@ pub fn by_ids(c: &mut Conn, ids: &[String]) -> AppResult<Vec<Row>> {
 }
 
 /// Photo views by id (for pull), each with its inspection's site checks.
-pub fn photo_views(c: &mut Conn, ids: &[String]) -> AppResult<Vec<Photo>> {
-    let rows: Vec<(PhotoRow, String)> = photos::table
+pub fn photo_views(c: &mut Conn, ids: &[String], signer: &Signer) -> AppResult<Vec<Photo>> {
+    let rows: Vec<(PhotoRow, String, String)> = photos::table
         .inner_join(inspections::table)
         .filter(photos::id.eq_any(ids))
-        .select((PhotoRow::as_select(), inspections::site_id))
+        .select((
+            PhotoRow::as_select(),
+            inspections::site_id,
+            inspections::fields,
+        ))
         .load(c)?;
-    let geo = sites_geo(c, rows.iter().map(|(_, s)| s).collect())?;
-    Ok(rows
-        .into_iter()
-        .map(|(p, site)| photo_view(p, geo.get(&site)))
-        .collect())
+    let geo = sites_geo(c, rows.iter().map(|(_, s, _)| s).collect())?;
+    rows.into_iter()
+        .map(|(p, site, fields)| {
+            let fields: Fields = serde_json::from_str(&fields)?;
+            Ok(photo_view(p, geo.get(&site), time_window(&fields), signer))
+        })
+        .collect()
 }
 
 #[cfg(test)]

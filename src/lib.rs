@@ -35,13 +35,32 @@ pub struct Started {
     pub addrs: Vec<SocketAddr>,
     /// The first admin's password when this start created it.
     pub admin_password: Option<String>,
+    /// The photo workers: call `shutdown` once the server has stopped.
+    pub jobs: Arc<photos::jobs::Jobs>,
 }
 
 /// Opens and migrates the database, makes sure the secret and the first
 /// admin exist, and binds the server. Call inside an actix system.
 pub fn start(config: Config) -> anyhow::Result<Started> {
     let boot = bootstrap::prepare(&config)?;
+    let store: Arc<dyn photos::blob::BlobStore> =
+        Arc::new(photos::blob::FsStore::new(config.data_dir.join("blobs"))?);
+    let workers = config
+        .photo_workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let jobs = photos::jobs::Jobs::start(
+        boot.db.clone(),
+        store,
+        photos::variants::Limits {
+            max_pixels: config.max_photo_pixels,
+        },
+        config.exif_offset()?,
+        workers,
+    )
+    .map_err(|e| anyhow::anyhow!("cannot start the photo workers: {e}"))?;
     let state = web::Data::new(state::AppState {
+        signer: photos::urls::Signer::new(&boot.jwt_secret, config.photo_url_ttl_secs),
+        jobs: Arc::clone(&jobs),
         keys: auth::jwt::Keys::new(&boot.jwt_secret, config.access_ttl_secs),
         login_limiter: auth::ratelimit::LoginLimiter::new(
             config.login_burst_per_user,
@@ -72,5 +91,6 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
         server: server.run(),
         addrs,
         admin_password: boot.admin_password,
+        jobs,
     })
 }

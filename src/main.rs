@@ -164,7 +164,9 @@ fn serve(config: Config) -> anyhow::Result<()> {
         for addr in &started.addrs {
             println!("fieldsync listening on http://{addr}");
         }
-        started.server.await.context("server failed")
+        let served = started.server.await.context("server failed");
+        started.jobs.shutdown();
+        served
     })
 }
 

@@ -5,6 +5,8 @@ use crate::auth::ratelimit::LoginLimiter;
 use crate::config::Config;
 use crate::db::Db;
 use crate::metrics::Metrics;
+use crate::photos::jobs::Jobs;
+use crate::photos::urls::Signer;
 use std::sync::Arc;
 
 pub struct AppState {
@@ -13,4 +15,6 @@ pub struct AppState {
     pub keys: Keys,
     pub login_limiter: LoginLimiter,
     pub metrics: Arc<Metrics>,
+    pub signer: Signer,
+    pub jobs: Arc<Jobs>,
 }

@@ -43,6 +43,7 @@ pub async fn pull_changes(
     q: web::Query<PullQuery>,
 ) -> AppResult<web::Json<PullResponse>> {
     let q = q.into_inner();
+    let signer = st.signer.clone();
     if let Some(d) = q.device_id {
         let (device, user) = (d.to_string(), caller.id.clone());
         st.db
@@ -50,7 +51,9 @@ pub async fn pull_changes(
             .await?;
     }
     Ok(web::Json(
-        st.db.read(move |c| pull::pull(c, &caller, &q)).await?,
+        st.db
+            .read(move |c| pull::pull(c, &caller, &q, &signer))
+            .await?,
     ))
 }
 

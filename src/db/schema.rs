@@ -221,7 +221,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    photo_jobs (id) {
+        id -> Text,
+        photo_id -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> groups (group_id));
+diesel::joinable!(photo_jobs -> photos (photo_id));
 diesel::joinable!(photos -> inspections (inspection_id));
 diesel::joinable!(devices -> users (user_id));
 diesel::joinable!(conflicts -> inspections (inspection_id));
@@ -249,4 +263,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     conflicts,
     push_batches,
     reviews,
+    photo_jobs,
 );

@@ -14,6 +14,7 @@ use crate::db::schema::{change_log as cl, users};
 use crate::error::{AppError, AppResult};
 use crate::inspections::{self as insp, Inspection, Photo};
 use crate::journal::Entity;
+use crate::photos::urls::Signer;
 use crate::reference::groups::{self, Group};
 use crate::reference::routes::{self, Route};
 use crate::reference::sites::{self, Site};
@@ -194,7 +195,12 @@ fn entries(
     Ok(out)
 }
 
-pub fn pull(c: &mut Conn, caller: &Caller, q: &PullQuery) -> AppResult<PullResponse> {
+pub fn pull(
+    c: &mut Conn,
+    caller: &Caller,
+    q: &PullQuery,
+    signer: &Signer,
+) -> AppResult<PullResponse> {
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(AppError::invalid(
@@ -229,7 +235,7 @@ pub fn pull(c: &mut Conn, caller: &Caller, q: &PullQuery) -> AppResult<PullRespo
     for (_, entity, id) in &rows {
         ids.entry(entity.as_str()).or_default().push(id.clone());
     }
-    let (changes, deleted) = load(c, caller, &ids)?;
+    let (changes, deleted) = load(c, caller, &ids, signer)?;
     Ok(PullResponse {
         cursor: Cursor {
             seq: last,
@@ -249,6 +255,7 @@ fn load(
     c: &mut Conn,
     caller: &Caller,
     ids: &BTreeMap<&str, Vec<String>>,
+    signer: &Signer,
 ) -> AppResult<(Changes, Deleted)> {
     let mut ch = Changes::default();
     let mut del = Deleted::default();
@@ -289,10 +296,10 @@ fn load(
                     .into_iter()
                     .map(|r| r.id)
                     .collect();
-                ch.inspections = in_order(insp::views(c, live)?, list, |i| &i.id);
+                ch.inspections = in_order(insp::views(c, live, signer)?, list, |i| &i.id);
             }
             Entity::Photo => {
-                for p in in_order(insp::photo_views(c, list)?, list, |p| &p.id) {
+                for p in in_order(insp::photo_views(c, list, signer)?, list, |p| &p.id) {
                     if p.deleted {
                         del.photos.push(p.id);
                     } else {

@@ -102,6 +102,7 @@ impl TestApp {
                     Ok(started) => {
                         let _ = tx.send(Ok((started.server.handle(), started.addrs[0])));
                         let _ = started.server.await;
+                        started.jobs.shutdown();
                     }
                     Err(e) => {
                         let _ = tx.send(Err(format!("{e:#}")));

@@ -1,0 +1,293 @@
+//! Variant jobs: one per photo whose bytes arrived, kept in the database,
+//! run by a bounded pool of threads of our own (off the async executor),
+//! retried with backoff, resumed after a restart.
+
+use super::blob::{self, BlobStore};
+use super::inspect::{self, Refusal};
+use super::{exif, variants};
+use crate::clock;
+use crate::db::schema::{inspections, photo_jobs as pj, photos};
+use crate::db::{Conn, Db};
+use crate::error::AppResult;
+use crate::journal::{self, Entity};
+use chrono::{Duration, FixedOffset};
+use diesel::prelude::*;
+use serde_json::json;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+
+pub const MAX_ATTEMPTS: i32 = 5;
+
+/// Queues a job for a photo (in the caller's transaction).
+pub fn enqueue(c: &mut Conn, photo_id: &str) -> AppResult<()> {
+    let now = clock::now();
+    diesel::insert_into(pj::table)
+        .values((
+            pj::id.eq(clock::new_id()),
+            pj::photo_id.eq(photo_id),
+            pj::status.eq("queued"),
+            pj::attempts.eq(0),
+            pj::next_attempt_at.eq(now),
+            pj::created_at.eq(now),
+            pj::updated_at.eq(now),
+        ))
+        .execute(c)?;
+    Ok(())
+}
+
+/// The bytes of `sha` are now in the store: every photo that waited for
+/// them is `stored` and gets its job. Returns their ids.
+pub fn bytes_arrived(c: &mut Conn, sha: &str) -> AppResult<Vec<String>> {
+    let waiting: Vec<(String, String, String)> = photos::table
+        .inner_join(inspections::table)
+        .filter(photos::sha256.eq(sha))
+        .filter(photos::status.eq("missing"))
+        .select((photos::id, inspections::group_id, inspections::inspector_id))
+        .load(c)?;
+    let now = clock::now();
+    for (id, group, owner) in &waiting {
+        diesel::update(photos::table.find(id))
+            .set((photos::status.eq("stored"), photos::updated_at.eq(now)))
+            .execute(c)?;
+        enqueue(c, id)?;
+        journal::changed_owned(c, Entity::Photo, id, Some(group), Some(owner))?;
+    }
+    Ok(waiting.into_iter().map(|w| w.0).collect())
+}
+
+/// Makes sure both variants of `sha` exist, making them if needed; returns
+/// the original's upright size and its EXIF.
+pub fn ensure_variants(
+    store: &dyn BlobStore,
+    sha: &str,
+    limits: variants::Limits,
+    offset: FixedOffset,
+) -> Result<(u32, u32, exif::Info), JobError> {
+    let bytes = store.read(&blob::original_key(sha)).map_err(JobError::Io)?;
+    let have = [variants::Variant::Thumb, variants::Variant::Display]
+        .iter()
+        .all(|v| store.exists(&blob::variant_key(sha, v.as_str())));
+    if have {
+        let (format, w, h) =
+            inspect::check(&bytes, limits.max_pixels).map_err(JobError::Refused)?;
+        let _ = format;
+        let info = exif::read(&bytes, offset);
+        let (w, h) = if info.orientation >= 5 {
+            (h, w)
+        } else {
+            (w, h)
+        };
+        return Ok((w, h, info));
+    }
+    let v = variants::make(&bytes, limits, offset).map_err(JobError::Refused)?;
+    drop(bytes);
+    store
+        .put_bytes(&blob::variant_key(sha, "thumb"), &v.thumb)
+        .map_err(JobError::Io)?;
+    store
+        .put_bytes(&blob::variant_key(sha, "display"), &v.display)
+        .map_err(JobError::Io)?;
+    Ok((v.width, v.height, v.exif))
+}
+
+#[derive(Debug)]
+pub enum JobError {
+    /// The bytes are not a usable image: no retry will help.
+    Refused(Refusal),
+    /// The disk: worth retrying.
+    Io(std::io::Error),
+}
+
+pub struct Jobs {
+    db: Db,
+    store: Arc<dyn BlobStore>,
+    limits: variants::Limits,
+    offset: FixedOffset,
+    wake: Mutex<u64>,
+    cond: Condvar,
+    stop: AtomicBool,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Jobs {
+    /// Starts `n` workers. Jobs left `running` by a crash are queued again.
+    pub fn start(
+        db: Db,
+        store: Arc<dyn BlobStore>,
+        limits: variants::Limits,
+        offset: FixedOffset,
+        n: usize,
+    ) -> AppResult<Arc<Jobs>> {
+        db.write_blocking(|c| {
+            diesel::update(pj::table.filter(pj::status.eq("running")))
+                .set(pj::status.eq("queued"))
+                .execute(c)?;
+            Ok(())
+        })?;
+        let jobs = Arc::new(Jobs {
+            db,
+            store,
+            limits,
+            offset,
+            wake: Mutex::new(0),
+            cond: Condvar::new(),
+            stop: AtomicBool::new(false),
+            threads: Mutex::new(Vec::new()),
+        });
+        let mut threads = Vec::new();
+        for i in 0..n.max(1) {
+            let j = Arc::clone(&jobs);
+            let t = std::thread::Builder::new()
+                .name(format!("photo-worker-{i}"))
+                .spawn(move || j.run())
+                .map_err(crate::error::AppError::internal)?;
+            threads.push(t);
+        }
+        *jobs.threads.lock().unwrap_or_else(|p| p.into_inner()) = threads;
+        Ok(jobs)
+    }
+
+    pub fn store(&self) -> &dyn BlobStore {
+        self.store.as_ref()
+    }
+
+    pub fn limits(&self) -> variants::Limits {
+        self.limits
+    }
+
+    pub fn offset(&self) -> FixedOffset {
+        self.offset
+    }
+
+    /// Wakes the workers: there is new work.
+    pub fn notify(&self) {
+        let mut n = self.wake.lock().unwrap_or_else(|p| p.into_inner());
+        *n += 1;
+        self.cond.notify_all();
+    }
+
+    /// Stops the workers after the job each is on.
+    pub fn shutdown(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.notify();
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+
+    fn run(&self) {
+        while !self.stop.load(Ordering::SeqCst) {
+            let seen = *self.wake.lock().unwrap_or_else(|p| p.into_inner());
+            match self.claim() {
+                Ok(Some(job)) => self.process(job),
+                Ok(None) => {
+                    let guard = self.wake.lock().unwrap_or_else(|p| p.into_inner());
+                    if *guard == seen {
+                        // Also wake now and then for retries that came due.
+                        let _ = self
+                            .cond
+                            .wait_timeout(guard, std::time::Duration::from_secs(2));
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "photo job queue unavailable");
+                    std::thread::sleep(std::time::Duration::from_secs(1));
+                }
+            }
+        }
+    }
+
+    fn claim(&self) -> AppResult<Option<Claimed>> {
+        self.db.write_blocking(|c| {
+            let now = clock::now();
+            let next: Option<(String, String, i32, String)> = pj::table
+                .inner_join(photos::table)
+                .filter(pj::status.eq("queued"))
+                .filter(pj::next_attempt_at.le(now))
+                .order(pj::next_attempt_at)
+                .select((pj::id, pj::photo_id, pj::attempts, photos::sha256))
+                .first(c)
+                .optional()?;
+            let Some((id, photo_id, attempts, sha)) = next else {
+                return Ok(None);
+            };
+            diesel::update(pj::table.find(&id))
+                .set((
+                    pj::status.eq("running"),
+                    pj::attempts.eq(attempts + 1),
+                    pj::updated_at.eq(now),
+                ))
+                .execute(c)?;
+            Ok(Some(Claimed {
+                id,
+                photo_id,
+                attempts: attempts + 1,
+                sha,
+            }))
+        })
+    }
+
+    fn process(&self, job: Claimed) {
+        let outcome = ensure_variants(self.store.as_ref(), &job.sha, self.limits, self.offset);
+        let r = self.db.write_blocking(|c| {
+            let now = clock::now();
+            let (photo_status, job_status, error, retry_at) = match &outcome {
+                Ok((w, h, info)) => {
+                    let exif = (info.lat.is_some() || info.taken_at.is_some()).then(|| {
+                        json!({"lat": info.lat, "lon": info.lon, "taken_at": info.taken_at})
+                            .to_string()
+                    });
+                    diesel::update(photos::table.find(&job.photo_id))
+                        .set((
+                            photos::width.eq(*w as i32),
+                            photos::height.eq(*h as i32),
+                            photos::exif.eq(exif),
+                        ))
+                        .execute(c)?;
+                    ("ready", "done", None, now)
+                }
+                Err(JobError::Refused(r)) => ("failed", "failed", Some(r.message.clone()), now),
+                Err(JobError::Io(e)) if job.attempts < MAX_ATTEMPTS => {
+                    let backoff = Duration::seconds(2i64.pow(job.attempts as u32).min(300));
+                    ("stored", "queued", Some(e.to_string()), now + backoff)
+                }
+                Err(JobError::Io(e)) => ("failed", "failed", Some(e.to_string()), now),
+            };
+            diesel::update(pj::table.find(&job.id))
+                .set((
+                    pj::status.eq(job_status),
+                    pj::last_error.eq(error),
+                    pj::next_attempt_at.eq(retry_at),
+                    pj::updated_at.eq(now),
+                ))
+                .execute(c)?;
+            diesel::update(photos::table.find(&job.photo_id))
+                .set((photos::status.eq(photo_status), photos::updated_at.eq(now)))
+                .execute(c)?;
+            let (insp, group, owner): (String, String, String) = photos::table
+                .inner_join(inspections::table)
+                .filter(photos::id.eq(&job.photo_id))
+                .select((
+                    inspections::id,
+                    inspections::group_id,
+                    inspections::inspector_id,
+                ))
+                .first(c)?;
+            journal::changed_owned(c, Entity::Photo, &job.photo_id, Some(&group), Some(&owner))?;
+            journal::changed_owned(c, Entity::Inspection, &insp, Some(&group), Some(&owner))?;
+            Ok(())
+        });
+        if let Err(e) = r {
+            tracing::warn!(error = %e, job = %job.id, "could not record a photo job's outcome");
+        }
+    }
+}
+
+struct Claimed {
+    id: String,
+    photo_id: String,
+    attempts: i32,
+    sha: String,
+}

@@ -84,7 +84,8 @@ pub struct Config {
     #[arg(long, env = "FIELDSYNC_MAX_MULTIPART_BYTES", default_value_t = 256 * 1024 * 1024)]
     pub max_multipart_bytes: u64,
 
-    /// Threads making photo variants (default: one per core).
+    /// Threads making photo variants (default: one per core; 0 runs none,
+    /// and jobs wait in the database).
     #[arg(long, env = "FIELDSYNC_PHOTO_WORKERS")]
     pub photo_workers: Option<usize>,
 

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod groups;
 pub mod ops;
+pub mod photos;
 pub mod routes;
 pub mod sites;
 pub mod sync;
@@ -33,6 +34,7 @@ use utoipa::{Modify, OpenApi};
         templates::list, templates::one, templates::create, templates::update, templates::remove,
         routes::list, routes::one, routes::create, routes::update, routes::remove,
         sync::push_batch, sync::pull_changes, sync::list_devices,
+        photos::photo_bytes,
         ops::healthz, ops::readyz, ops::metrics,
     ),
     modifiers(&BearerAuth),
@@ -94,9 +96,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_json_bytes: usize) {
     .service(routes::one)
     .service(routes::update)
     .service(routes::remove)
+    .service(sync::push_multipart)
     .service(sync::push_batch)
     .service(sync::pull_changes)
     .service(sync::list_devices)
+    .service(photos::photo_bytes)
     .service(ops::healthz)
     .service(ops::readyz)
     .service(ops::metrics)

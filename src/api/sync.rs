@@ -1,13 +1,21 @@
 //! `/api/v1/sync` and `/api/v1/devices`.
 
 use crate::auth::Caller;
+use crate::error::AppError;
 use crate::error::AppResult;
 use crate::paging::{Page, PageQuery};
+use crate::photos::upload;
 use crate::state::AppState;
 use crate::sync::devices::{self, Activity, Device, DeviceFilter};
 use crate::sync::pull::{self, PullQuery, PullResponse};
+use crate::sync::push::Uploads;
 use crate::sync::push::{self, PushRequest, PushResponse};
+use actix_multipart::Multipart;
+use actix_web::guard::GuardContext;
+use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, web};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Pushes a batch of inspection edits and photo metadata.
 #[utoipa::path(
@@ -28,10 +36,89 @@ pub async fn push_batch(
 ) -> AppResult<HttpResponse> {
     let req = body.into_inner();
     push::check_batch(&req)?;
-    let json = st.db.write(move |c| push::push(c, &caller, req)).await?;
+    apply(&st, caller, req, Uploads::default()).await
+}
+
+async fn apply(
+    st: &AppState,
+    caller: Caller,
+    req: PushRequest,
+    uploads: Uploads,
+) -> AppResult<HttpResponse> {
+    let jobs = Arc::clone(&st.jobs);
+    let json = st
+        .db
+        .write(move |c| push::push(c, &caller, req, &uploads, jobs.store()))
+        .await?;
+    st.jobs.notify();
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(json))
+}
+
+fn is_multipart(ctx: &GuardContext) -> bool {
+    ctx.header::<header::ContentType>()
+        .is_some_and(|ct| ct.0.type_() == mime::MULTIPART && ct.0.subtype() == mime::FORM_DATA)
+}
+
+/// The same push as `multipart/form-data`: a `batch` part with the JSON and
+/// a `photo:<photo id>` part per photo with its bytes. Bytes are streamed to
+/// disk, checked against the photo's sha256 and format, and stored before
+/// the batch commits; a photo whose bytes are refused is `rejected` with the
+/// reason (`checksum_mismatch`, `unsupported_media_type`, `too_many_pixels`,
+/// `corrupt_image`).
+#[post("/api/v1/sync/push", guard = "is_multipart")]
+pub async fn push_multipart(
+    st: web::Data<AppState>,
+    caller: Caller,
+    form: Multipart,
+) -> AppResult<HttpResponse> {
+    let limits = upload::Limits {
+        max_json: st.config.max_json_bytes,
+        max_photo: st.config.max_photo_bytes,
+        max_total: st.config.max_multipart_bytes,
+    };
+    let store = st.jobs.store_arc();
+    let (batch, parts) = upload::read(form, Arc::clone(&store), &limits).await?;
+    let req: PushRequest = serde_json::from_slice(&batch).map_err(|e| {
+        if e.is_data() {
+            AppError::new(
+                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                e.to_string(),
+            )
+        } else {
+            AppError::bad_request("malformed_json", e.to_string())
+        }
+    })?;
+    push::check_batch(&req)?;
+    // What each part must hash to: its photo's sha256, from this batch or
+    // from an earlier one.
+    let mut expected: HashMap<String, String> = req
+        .photos
+        .iter()
+        .filter_map(|p| {
+            Some((
+                p.get("id")?.as_str()?.to_string(),
+                p.get("sha256")?.as_str()?.to_ascii_lowercase(),
+            ))
+        })
+        .collect();
+    let unknown: Vec<String> = parts
+        .0
+        .iter()
+        .map(|p| p.photo_id.clone())
+        .filter(|id| !expected.contains_key(id))
+        .collect();
+    if !unknown.is_empty() {
+        let known = st.db.read(move |c| push::photo_hashes(c, &unknown)).await?;
+        expected.extend(known);
+    }
+    let max_pixels = st.config.max_photo_pixels;
+    let uploads =
+        web::block(move || upload::check_and_store(&parts, &expected, store.as_ref(), max_pixels))
+            .await??;
+    apply(&st, caller, req, uploads).await
 }
 
 /// Pulls what changed in the caller's scope since the cursor.

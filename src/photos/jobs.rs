@@ -136,7 +136,9 @@ impl Jobs {
             threads: Mutex::new(Vec::new()),
         });
         let mut threads = Vec::new();
-        for i in 0..n.max(1) {
+        // None at all is allowed: jobs then wait in the database (tests use
+        // it to leave jobs pending across a restart).
+        for i in 0..n {
             let j = Arc::clone(&jobs);
             let t = std::thread::Builder::new()
                 .name(format!("photo-worker-{i}"))
@@ -150,6 +152,10 @@ impl Jobs {
 
     pub fn store(&self) -> &dyn BlobStore {
         self.store.as_ref()
+    }
+
+    pub fn store_arc(&self) -> Arc<dyn BlobStore> {
+        Arc::clone(&self.store)
     }
 
     pub fn limits(&self) -> variants::Limits {

@@ -5,5 +5,6 @@ pub mod blob;
 pub mod exif;
 pub mod inspect;
 pub mod jobs;
+pub mod upload;
 pub mod urls;
 pub mod variants;

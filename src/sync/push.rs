@@ -12,6 +12,9 @@ use crate::db::schema::{conflicts, inspections, photos, push_batches, route_stop
 use crate::error::{AppError, AppResult};
 use crate::inspections::{self as insp, ReviewStatus};
 use crate::journal::{self, Entity};
+use crate::photos::blob::{self, BlobStore};
+use crate::photos::inspect::Refusal;
+use crate::photos::jobs;
 use crate::reference::templates::{self, Item};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -132,6 +135,14 @@ pub struct PushResponse {
     pub photos_missing: Vec<String>,
 }
 
+/// Photo bytes that came with a multipart push, already checked: the ones
+/// now in the blob store (photo id -> sha256) and the ones refused.
+#[derive(Debug, Default)]
+pub struct Uploads {
+    pub accepted: HashMap<String, String>,
+    pub refused: HashMap<String, Refusal>,
+}
+
 /// Rejection of one item.
 struct Reject {
     code: &'static str,
@@ -230,7 +241,13 @@ pub fn check_batch(req: &PushRequest) -> AppResult<()> {
 /// [`PushResponse`]), made once: the same bytes are stored, deflated, for a
 /// replay. Runs inside the writer's transaction: the items that apply commit
 /// together with the stored answer, or nothing does.
-pub fn push(c: &mut Conn, caller: &Caller, req: PushRequest) -> AppResult<Vec<u8>> {
+pub fn push(
+    c: &mut Conn,
+    caller: &Caller,
+    req: PushRequest,
+    uploads: &Uploads,
+    store: &dyn BlobStore,
+) -> AppResult<Vec<u8>> {
     check_batch(&req)?;
     let device = req.device_id.to_string();
     let batch = req.batch_id.to_string();
@@ -251,6 +268,8 @@ pub fn push(c: &mut Conn, caller: &Caller, req: PushRequest) -> AppResult<Vec<u8
     let now = Utc::now();
     let mut ctx = Ctx {
         caller,
+        uploads,
+        store,
         device: &device,
         now,
         checklists: HashMap::new(),
@@ -328,6 +347,8 @@ fn deflate(json: &[u8]) -> AppResult<Vec<u8>> {
 
 struct Ctx<'a> {
     caller: &'a Caller,
+    uploads: &'a Uploads,
+    store: &'a dyn BlobStore,
     device: &'a str,
     now: DateTime<Utc>,
     /// Checklist items by (template id, version), read once per batch.
@@ -808,6 +829,14 @@ impl Ctx<'_> {
         id: &str,
         item: PhotoPush,
     ) -> Result<(&'static str, bool), ItemFail> {
+        if let Some(r) = self.uploads.refused.get(id) {
+            return Err(Reject {
+                code: r.code,
+                message: r.message.clone(),
+                field: None,
+            }
+            .into());
+        }
         let sha = item.sha256.to_ascii_lowercase();
         if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(Reject::field("invalid_value", "sha256", "must be 64 hex digits").into());
@@ -875,23 +904,21 @@ impl Ctx<'_> {
                     && p.location == location
                     && p.deleted == (p.deleted || item.deleted);
                 if same {
-                    return Ok(("unchanged", p.status == "missing" && !p.deleted));
+                    "unchanged"
+                } else {
+                    self.check_unlocked(&row)?;
+                    diesel::update(photos::table.find(id))
+                        .set((
+                            photos::caption.eq(&caption),
+                            photos::taken_at.eq(taken_at),
+                            photos::location.eq(&location),
+                            // A deleted photo stays deleted (a tombstone).
+                            photos::deleted.eq(p.deleted || item.deleted),
+                            photos::updated_at.eq(now),
+                        ))
+                        .execute(c)?;
+                    "applied"
                 }
-                self.check_unlocked(&row)?;
-                diesel::update(photos::table.find(id))
-                    .set((
-                        photos::caption.eq(&caption),
-                        photos::taken_at.eq(taken_at),
-                        photos::location.eq(&location),
-                        // A deleted photo stays deleted (a tombstone).
-                        photos::deleted.eq(p.deleted || item.deleted),
-                        photos::updated_at.eq(now),
-                    ))
-                    .execute(c)?;
-                (
-                    p.status == "missing" && !(p.deleted || item.deleted),
-                    "applied",
-                )
             }
             None => {
                 self.check_unlocked(&row)?;
@@ -911,24 +938,37 @@ impl Ctx<'_> {
                         photos::updated_at.eq(now),
                     ))
                     .execute(c)?;
-                (!item.deleted, "applied")
+                "applied"
             }
         };
-        journal::changed_owned(
-            c,
-            Entity::Photo,
-            id,
-            Some(&row.group_id),
-            Some(&row.inspector_id),
-        )?;
-        journal::changed_owned(
-            c,
-            Entity::Inspection,
-            &row.id,
-            Some(&row.group_id),
-            Some(&row.inspector_id),
-        )?;
-        Ok((status.1, status.0))
+        // The bytes came with this push, or the same bytes are already
+        // stored for another photo: one copy serves both.
+        let have_bytes = self.uploads.accepted.get(id) == Some(&sha)
+            || self.store.exists(&blob::original_key(&sha));
+        if have_bytes {
+            jobs::bytes_arrived(c, &sha)?;
+        }
+        if status == "applied" {
+            journal::changed_owned(
+                c,
+                Entity::Photo,
+                id,
+                Some(&row.group_id),
+                Some(&row.inspector_id),
+            )?;
+            journal::changed_owned(
+                c,
+                Entity::Inspection,
+                &row.id,
+                Some(&row.group_id),
+                Some(&row.inspector_id),
+            )?;
+        }
+        let (now_status, deleted): (String, bool) = photos::table
+            .find(id)
+            .select((photos::status, photos::deleted))
+            .first(c)?;
+        Ok((status, now_status == "missing" && !deleted))
     }
 
     fn check_unlocked(&self, row: &insp::Row) -> Result<(), Reject> {
@@ -981,4 +1021,15 @@ fn check_same(row: &insp::Row, item: &InspectionPush) -> Result<(), Reject> {
         ));
     }
     Ok(())
+}
+
+/// The sha256 of photos already known, by id (for bytes that come after
+/// their metadata).
+pub fn photo_hashes(c: &mut Conn, ids: &[String]) -> AppResult<HashMap<String, String>> {
+    Ok(photos::table
+        .filter(photos::id.eq_any(ids))
+        .select((photos::id, photos::sha256))
+        .load::<(String, String)>(c)?
+        .into_iter()
+        .collect())
 }

@@ -504,3 +504,116 @@ pub fn spawn_serve(dir: &Path) -> (std::process::Child, String) {
     std::thread::spawn(move || for _ in lines {});
     (child, addr)
 }
+
+pub fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/../shared/fixtures/photos/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("fixture")
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// A `multipart/form-data` body: the batch, then `photo:<id>` parts.
+pub fn multipart(batch: &Value, photos: &[(&str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = format!("fieldsync-{}", uuid());
+    let mut body = Vec::new();
+    body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"batch\"\r\nContent-Type: application/json\r\n\r\n").as_bytes());
+    body.extend_from_slice(batch.to_string().as_bytes());
+    body.extend_from_slice(b"\r\n");
+    for (id, bytes) in photos {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"photo:{id}\"; filename=\"{id}.jpg\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// Photo metadata for a push.
+pub fn photo_meta(id: &str, inspection: &str, bytes: &[u8], content_type: &str) -> Value {
+    json!({"id": id, "inspection_id": inspection, "sha256": sha256_hex(bytes), "bytes": bytes.len(),
+           "content_type": content_type, "caption": "排口", "taken_at": "2026-11-20T02:14:30Z"})
+}
+
+impl TestApp {
+    /// A multipart push of one batch with photo bytes.
+    pub fn push_multipart(&self, token: &str, batch: &Value, photos: &[(&str, &[u8])]) -> Resp {
+        let (ct, body) = multipart(batch, photos);
+        self.raw("POST", "/api/v1/sync/push", token, &ct, &body)
+    }
+
+    /// The photo objects a full pull gives `token`, by id.
+    pub fn pulled_photos(&self, token: &str) -> std::collections::HashMap<String, Value> {
+        let (pages, _) = self.pull_all(token, None);
+        pages
+            .iter()
+            .flat_map(|p| {
+                p["changes"]["photos"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .map(|p| (p["id"].as_str().unwrap_or_default().to_string(), p))
+            .collect()
+    }
+
+    /// Waits until a photo leaves `stored` (its job ran); returns it.
+    pub fn wait_photo(&self, token: &str, id: &str) -> Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let p = self.pulled_photos(token).remove(id).expect("photo in pull");
+            if p["status"] != "stored" && p["status"] != "missing" {
+                return p;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "photo job did not finish: {p}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// GET of raw bytes (no JSON), with optional extra headers.
+    pub fn get_bytes(
+        &self,
+        path: &str,
+        token: &str,
+        headers: &[(&str, &str)],
+    ) -> (u16, Vec<(String, String)>, Vec<u8>) {
+        let mut req = self.agent.get(self.url(path));
+        if !token.is_empty() {
+            req = req.header("Authorization", format!("Bearer {token}"));
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let mut r = req.call().expect("request");
+        let status = r.status().as_u16();
+        let hs = r
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
+            .collect();
+        let body = r
+            .body_mut()
+            .with_config()
+            .limit(200 * 1024 * 1024)
+            .read_to_vec()
+            .unwrap_or_default();
+        (status, hs, body)
+    }
+}
+
+impl TestApp {
+    /// Changes the photo worker count for the next `restart`.
+    pub fn set_photo_workers(&mut self, n: Option<usize>) {
+        self.config.photo_workers = n;
+    }
+}

@@ -7,6 +7,7 @@ mod cli;
 mod crash;
 mod errors;
 mod ops;
+mod photos;
 mod reference;
 mod restart;
 mod routes;

@@ -1,0 +1,150 @@
+//! `GET /api/v1/photos/{id}/{thumb|display|original}`.
+
+use crate::auth::{Caller, Role};
+use crate::db::schema::{inspections, photos};
+use crate::error::{AppError, AppResult};
+use crate::photos::blob;
+use crate::photos::inspect;
+use crate::photos::jobs::{self, JobError};
+use crate::state::AppState;
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, get, web};
+use diesel::prelude::*;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Signed {
+    /// Expiry (Unix seconds) of a signed URL.
+    pub exp: Option<i64>,
+    /// Its signature.
+    pub sig: Option<String>,
+}
+
+/// A photo's bytes: the original as received, or a variant (JPEG, upright,
+/// no metadata; made on the spot if its job has not run yet). Needs a
+/// bearer token or a signed URL (`exp`, `sig`) from a photo object.
+#[utoipa::path(
+    tag = "photos",
+    params(("id" = uuid::Uuid, Path), ("variant" = String, Path, description = "thumb | display | original"), Signed),
+    responses(
+        (status = 200, description = "the bytes, with ETag and long cache headers"),
+        (status = 304, description = "If-None-Match matched"),
+        (status = 403, description = "a signed URL that expired or was altered"),
+        (status = 404, description = "no such photo, out of scope, or its bytes have not arrived"),
+    )
+)]
+#[get("/api/v1/photos/{id}/{variant}")]
+pub async fn photo_bytes(
+    st: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(uuid::Uuid, String)>,
+    q: web::Query<Signed>,
+) -> AppResult<HttpResponse> {
+    let (id, variant) = path.into_inner();
+    let id = id.to_string();
+    if !crate::photos::urls::VARIANTS.contains(&variant.as_str()) {
+        return Err(AppError::not_found("photo variant"));
+    }
+    let caller = match (q.exp, q.sig.as_deref()) {
+        (Some(exp), Some(sig)) => {
+            if !st
+                .signer
+                .verify(&id, &variant, exp, sig, chrono::Utc::now().timestamp())
+            {
+                return Err(AppError::new(
+                    actix_web::http::StatusCode::FORBIDDEN,
+                    "bad_signature",
+                    "the photo URL has expired or was altered; pull again for a fresh one",
+                ));
+            }
+            None
+        }
+        _ => Some(Caller::from_request(&req, &mut Payload::None).await?),
+    };
+    let pid = id.clone();
+    let row: Option<(String, String, bool, String, String)> = st
+        .db
+        .read(move |c| {
+            Ok(photos::table
+                .inner_join(inspections::table)
+                .filter(photos::id.eq(&pid))
+                .select((
+                    photos::sha256,
+                    photos::status,
+                    photos::deleted,
+                    inspections::group_id,
+                    inspections::inspector_id,
+                ))
+                .first(c)
+                .optional()?)
+        })
+        .await?;
+    let Some((sha, status, deleted, group, owner)) = row else {
+        return Err(AppError::not_found("photo"));
+    };
+    let visible = match &caller {
+        None => true,
+        Some(c) if c.role == Role::Inspector => c.id == owner,
+        Some(c) => c.sees_group(&group),
+    };
+    if !visible || deleted {
+        return Err(AppError::not_found("photo"));
+    }
+    if status == "missing" {
+        return Err(AppError::new(
+            actix_web::http::StatusCode::NOT_FOUND,
+            "photo_missing",
+            "the photo's bytes have not been uploaded yet",
+        ));
+    }
+    let etag = format!("\"{sha}-{variant}\"");
+    let cache = "private, max-age=31536000, immutable";
+    let matches = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    if matches {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .insert_header((header::CACHE_CONTROL, cache))
+            .finish());
+    }
+    let jobs = std::sync::Arc::clone(&st.jobs);
+    let v = variant.clone();
+    let (bytes, content_type) = web::block(move || -> AppResult<(Vec<u8>, &'static str)> {
+        let store = jobs.store();
+        if v == "original" {
+            let bytes = store
+                .read(&blob::original_key(&sha))
+                .map_err(AppError::internal)?;
+            let ct =
+                inspect::sniff(&bytes).map_or("application/octet-stream", |f| f.content_type());
+            return Ok((bytes, ct));
+        }
+        let key = blob::variant_key(&sha, &v);
+        if !store.exists(&key) {
+            jobs::ensure_variants(store, &sha, jobs.limits(), jobs.offset()).map_err(
+                |e| match e {
+                    JobError::Refused(r) => AppError::new(
+                        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+                        r.code,
+                        r.message,
+                    ),
+                    JobError::Io(e) => AppError::unavailable(format!("cannot read the photo: {e}")),
+                },
+            )?;
+        }
+        Ok((store.read(&key).map_err(AppError::internal)?, "image/jpeg"))
+    })
+    .await??;
+    Ok(HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, cache))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .body(bytes))
+}

@@ -1,0 +1,199 @@
+//! Photo bytes arriving with a push: streamed to temporary files (never
+//! held whole in memory), hashed on the way, then checked and moved into
+//! the blob store before the transaction that names them commits.
+
+use super::blob::{self, BlobStore};
+use super::inspect::{self, Refusal};
+use crate::error::{AppError, AppResult};
+use crate::sync::push::Uploads;
+use actix_multipart::Multipart;
+use actix_web::web;
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// One `photo:<id>` part, on disk.
+pub struct Part {
+    pub photo_id: String,
+    pub path: PathBuf,
+    pub sha256: String,
+    pub len: u64,
+}
+
+/// Temporary files that go away with the request, whatever happens.
+#[derive(Default)]
+pub struct Parts(pub Vec<Part>);
+
+impl Drop for Parts {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = std::fs::remove_file(&p.path);
+        }
+    }
+}
+
+pub struct Limits {
+    pub max_json: usize,
+    pub max_photo: u64,
+    pub max_total: u64,
+}
+
+fn too_large(what: &str, limit: u64) -> AppError {
+    AppError::too_large(format!(
+        "{what} is larger than {limit} bytes; split the push"
+    ))
+}
+
+/// Reads a multipart push: the `batch` part in memory (it is JSON), each
+/// `photo:<id>` part to a temporary file.
+pub async fn read(
+    mut form: Multipart,
+    store: Arc<dyn BlobStore>,
+    limits: &Limits,
+) -> AppResult<(Vec<u8>, Parts)> {
+    let mut batch: Option<Vec<u8>> = None;
+    let mut parts = Parts::default();
+    let mut total: u64 = 0;
+    while let Some(field) = form.next().await {
+        let mut field =
+            field.map_err(|e| AppError::bad_request("malformed_multipart", e.to_string()))?;
+        let name = field.name().unwrap_or_default().to_string();
+        if name == "batch" {
+            let mut buf = Vec::new();
+            while let Some(chunk) = field.next().await {
+                let chunk = chunk
+                    .map_err(|e| AppError::bad_request("malformed_multipart", e.to_string()))?;
+                total += chunk.len() as u64;
+                if buf.len() + chunk.len() > limits.max_json {
+                    return Err(too_large("the batch part", limits.max_json as u64));
+                }
+                buf.extend_from_slice(&chunk);
+            }
+            batch = Some(buf);
+        } else if let Some(id) = name.strip_prefix("photo:") {
+            let photo_id = uuid::Uuid::parse_str(id)
+                .map_err(|_| {
+                    AppError::bad_request(
+                        "malformed_multipart",
+                        format!("`{name}`: not a photo id"),
+                    )
+                })?
+                .to_string();
+            let s = Arc::clone(&store);
+            let (path, file) = web::block(move || s.temp())
+                .await?
+                .map_err(AppError::internal)?;
+            parts.0.push(Part {
+                photo_id,
+                path,
+                sha256: String::new(),
+                len: 0,
+            });
+            let mut file = Some(file);
+            let mut hasher = Sha256::new();
+            let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
+            let mut len: u64 = 0;
+            loop {
+                let chunk = field.next().await;
+                let done = chunk.is_none();
+                if let Some(chunk) = chunk {
+                    let chunk = chunk
+                        .map_err(|e| AppError::bad_request("malformed_multipart", e.to_string()))?;
+                    len += chunk.len() as u64;
+                    total += chunk.len() as u64;
+                    if len > limits.max_photo {
+                        return Err(too_large("a photo", limits.max_photo));
+                    }
+                    if total > limits.max_total {
+                        return Err(too_large("the push", limits.max_total));
+                    }
+                    hasher.update(&chunk);
+                    buf.extend_from_slice(&chunk);
+                }
+                // Write in pieces of about a megabyte, off the executor.
+                if buf.len() >= (1 << 20) || done {
+                    let mut f = file.take().ok_or_else(|| AppError::internal("file gone"))?;
+                    let data = std::mem::take(&mut buf);
+                    let f = web::block(move || -> std::io::Result<std::fs::File> {
+                        f.write_all(&data)?;
+                        if done {
+                            f.sync_all()?;
+                        }
+                        Ok(f)
+                    })
+                    .await?
+                    .map_err(|e| AppError::unavailable(format!("cannot store the upload: {e}")))?;
+                    file = Some(f);
+                }
+                if done {
+                    break;
+                }
+            }
+            if let Some(last) = parts.0.last_mut() {
+                last.sha256 = hex::encode(hasher.finalize());
+                last.len = len;
+            }
+        } else {
+            return Err(AppError::bad_request(
+                "malformed_multipart",
+                format!("unknown part `{name}`: expected `batch` and `photo:<id>` parts"),
+            ));
+        }
+    }
+    let batch = batch.ok_or_else(|| {
+        AppError::bad_request(
+            "malformed_multipart",
+            "a multipart push needs a `batch` part",
+        )
+    })?;
+    Ok((batch, parts))
+}
+
+/// Checks each part against the sha256 its photo declared and its bytes
+/// against the limits, and moves the good ones into the blob store.
+/// Blocking: run it off the executor.
+pub fn check_and_store(
+    parts: &Parts,
+    expected: &HashMap<String, String>,
+    store: &dyn BlobStore,
+    max_pixels: u64,
+) -> AppResult<Uploads> {
+    let mut out = Uploads::default();
+    for p in &parts.0 {
+        let Some(want) = expected.get(&p.photo_id) else {
+            out.refused.insert(
+                p.photo_id.clone(),
+                Refusal::new(
+                    422,
+                    "unknown_photo",
+                    "bytes for a photo the batch does not describe",
+                ),
+            );
+            continue;
+        };
+        if *want != p.sha256 {
+            out.refused.insert(
+                p.photo_id.clone(),
+                Refusal::new(
+                    422,
+                    "checksum_mismatch",
+                    format!("the bytes hash to {}, not {want}", p.sha256),
+                ),
+            );
+            continue;
+        }
+        let bytes = std::fs::read(&p.path).map_err(AppError::internal)?;
+        if let Err(r) = inspect::check(&bytes, max_pixels) {
+            out.refused.insert(p.photo_id.clone(), r);
+            continue;
+        }
+        store
+            .put_file(&blob::original_key(&p.sha256), &p.path)
+            .map_err(|e| AppError::unavailable(format!("cannot store the photo: {e}")))?;
+        out.accepted.insert(p.photo_id.clone(), p.sha256.clone());
+    }
+    Ok(out)
+}

@@ -1,0 +1,338 @@
+//! Photos over HTTP: multipart push, variants, serving, signed URLs, EXIF
+//! checks, bad bytes, restarts with jobs pending, shared blobs.
+
+use crate::helpers::*;
+use serde_json::{Value, json};
+
+fn header<'a>(hs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    hs.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+fn dims(jpeg: &[u8]) -> (u32, u32) {
+    let img = image::load_from_memory(jpeg).expect("a decodable image");
+    (img.width(), img.height())
+}
+
+/// A new inspection at site A with one photo, pushed as multipart.
+fn push_with_photo(
+    app: &TestApp,
+    d: &District,
+    token: &str,
+    bytes: &[u8],
+    ct: &str,
+) -> (String, String, Value) {
+    let (id, photo) = (uuid(), uuid());
+    let batch = json!({"device_id": uuid(), "batch_id": uuid(),
+        "inspections": [new_inspection(&id, d, json!({"title": "桃花河排口", "started_at": "2019-12-24T15:00:00Z", "finished_at": "2019-12-24T16:30:00Z"}), T0)],
+        "photos": [photo_meta(&photo, &id, bytes, ct)]});
+    let r = app
+        .push_multipart(token, &batch, &[(photo.as_str(), bytes)])
+        .ok(200);
+    (id, photo, r)
+}
+
+#[test]
+fn multipart_push_makes_upright_variants_served_with_signed_urls() {
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let t = app.login("liming", PASSWORD);
+    let bytes = fixture("canon_sx530_IMG_1054.jpg");
+    let (_, photo, r) = push_with_photo(&app, &d, &t, &bytes, "image/jpeg");
+    assert_eq!(r["results"][1]["status"], "applied", "{r}");
+    assert_eq!(r["photos_missing"], json!([]));
+
+    let p = app.wait_photo(&t, &photo);
+    assert_eq!(p["status"], "ready");
+    assert_eq!(
+        (p["width"].as_i64(), p["height"].as_i64()),
+        (Some(1280), Some(960))
+    );
+    let urls = &p["urls"];
+    // Signed URLs work without a token.
+    let (s, hs, thumb) = app.get_bytes(urls["thumb"].as_str().unwrap(), "", &[]);
+    assert_eq!(s, 200);
+    assert_eq!(header(&hs, "content-type"), Some("image/jpeg"));
+    assert_eq!(header(&hs, "x-content-type-options"), Some("nosniff"));
+    assert!(
+        header(&hs, "cache-control")
+            .unwrap()
+            .contains("max-age=31536000")
+    );
+    assert_eq!(dims(&thumb), (320, 240));
+    assert!(!thumb.windows(4).any(|w| w == b"Exif"));
+    let (_, _, display) = app.get_bytes(urls["display"].as_str().unwrap(), "", &[]);
+    assert_eq!(dims(&display), (1280, 960), "never enlarged");
+    let (_, hs, original) = app.get_bytes(urls["original"].as_str().unwrap(), "", &[]);
+    assert_eq!(original, bytes, "the original is kept as received");
+    assert_eq!(header(&hs, "content-type"), Some("image/jpeg"));
+
+    // ETag and If-None-Match.
+    let etag = header(&hs, "etag").unwrap().to_string();
+    let (s, _, body) = app.get_bytes(
+        urls["original"].as_str().unwrap(),
+        "",
+        &[("If-None-Match", &etag)],
+    );
+    assert_eq!((s, body.len()), (304, 0));
+
+    // The bearer token works too; a tampered or expired signature does not.
+    let (s, _, _) = app.get_bytes(&format!("/api/v1/photos/{photo}/thumb"), &t, &[]);
+    assert_eq!(s, 200);
+    let tampered = urls["thumb"]
+        .as_str()
+        .unwrap()
+        .replace("/thumb?", "/display?");
+    assert_eq!(app.get_bytes(&tampered, "", &[]).0, 403);
+    let signer = fieldsync::photos::urls::Signer::new(JWT_SECRET.as_bytes(), 3600);
+    let old = signer.url(&photo, "thumb", chrono::Utc::now().timestamp() - 10 * 86400);
+    assert_eq!(app.get_bytes(&old, "", &[]).0, 403);
+    assert_eq!(
+        app.get_bytes(&format!("/api/v1/photos/{photo}/thumb"), "", &[])
+            .0,
+        401
+    );
+    // Out of scope: another group's inspector gets 404.
+    let chen = app.login("chengang", PASSWORD);
+    assert_eq!(
+        app.get_bytes(&format!("/api/v1/photos/{photo}/thumb"), &chen, &[])
+            .0,
+        404
+    );
+    assert_eq!(
+        app.get_bytes(&format!("/api/v1/photos/{photo}/huge"), &t, &[])
+            .0,
+        404
+    );
+}
+
+#[test]
+fn orientation_is_applied_to_variants() {
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let t = app.login("liming", PASSWORD);
+    for (name, upright) in [
+        ("synthetic_orientation_3.jpg", (50, 70)),
+        ("synthetic_orientation_6.jpg", (50, 70)),
+        ("synthetic_orientation_8.jpg", (50, 70)),
+    ] {
+        let bytes = fixture(name);
+        let (_, photo, _) = push_with_photo(&app, &d, &t, &bytes, "image/jpeg");
+        let p = app.wait_photo(&t, &photo);
+        assert_eq!(
+            (
+                p["width"].as_u64().unwrap() as u32,
+                p["height"].as_u64().unwrap() as u32
+            ),
+            upright,
+            "{name}"
+        );
+        let (_, _, display) = app.get_bytes(p["urls"]["display"].as_str().unwrap(), "", &[]);
+        assert_eq!(dims(&display), upright, "{name}");
+    }
+}
+
+#[test]
+fn exif_position_and_time_are_checked_against_the_site_and_the_record() {
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let t = app.login("liming", PASSWORD);
+    // A real phone photo taken in Brazil on 2019-12-24 23:48 local time.
+    let bytes = fixture("xiaomi_IMG_20191224_234846.jpg");
+    let (id, photo, _) = push_with_photo(&app, &d, &t, &bytes, "image/jpeg");
+    let p = app.wait_photo(&t, &photo);
+    assert!(
+        (p["exif"]["lat"].as_f64().unwrap() + 15.8356).abs() < 0.001,
+        "{p}"
+    );
+    assert_eq!(p["checks"]["within_site_radius"], false);
+    assert!(p["checks"]["distance_to_site_m"].as_f64().unwrap() > 1_000_000.0);
+    assert!(p["exif"]["taken_at"].is_string());
+    let (pages, _) = app.pull_all(&t, None);
+    let insp = pages
+        .iter()
+        .flat_map(|p| p["changes"]["inspections"].as_array().unwrap().clone())
+        .find(|i| i["id"] == id.as_str())
+        .unwrap();
+    assert_eq!(insp["checks"]["photos_off_site"], 1);
+}
+
+#[test]
+fn bad_bytes_are_refused_per_photo_and_change_nothing() {
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let t = app.login("liming", PASSWORD);
+    let id = uuid();
+    let jpg = fixture("canon_sx530_IMG_1054.jpg");
+    let pdf = b"%PDF-1.7 this is not a photo at all".to_vec();
+    let avif = fixture("mimetype_avif.avif");
+    let (p_sha, p_pdf, p_avif, p_ok) = (uuid(), uuid(), uuid(), uuid());
+    let mut wrong = photo_meta(&p_sha, &id, &jpg, "image/jpeg");
+    wrong["sha256"] = json!("0".repeat(64));
+    let batch = json!({"device_id": uuid(), "batch_id": uuid(),
+        "inspections": [new_inspection(&id, &d, json!({"title": "x"}), T0)],
+        "photos": [wrong, photo_meta(&p_pdf, &id, &pdf, "image/jpeg"), photo_meta(&p_avif, &id, &avif, "image/avif"),
+                   photo_meta(&p_ok, &id, &jpg, "image/jpeg")]});
+    let r = app
+        .push_multipart(
+            &t,
+            &batch,
+            &[
+                (p_sha.as_str(), &jpg),
+                (p_pdf.as_str(), &pdf),
+                (p_avif.as_str(), &avif),
+                (p_ok.as_str(), &jpg),
+            ],
+        )
+        .ok(200);
+    let res = r["results"].as_array().unwrap();
+    assert_eq!(res[0]["status"], "applied");
+    assert_eq!(res[1]["error"]["code"], "checksum_mismatch");
+    assert_eq!(res[2]["error"]["code"], "unsupported_media_type");
+    assert_eq!(res[3]["error"]["code"], "unsupported_media_type");
+    assert!(
+        res[3]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("avif")
+    );
+    assert_eq!(res[4]["status"], "applied");
+    let photos = app.pulled_photos(&t);
+    assert_eq!(
+        photos.keys().cloned().collect::<Vec<_>>(),
+        vec![p_ok.clone()]
+    );
+
+    // Too many pixels: refused from the header, before any decoding.
+    let app2 = TestApp::spawn_with(|c| c.max_photo_pixels = 100_000);
+    let d2 = District::new(&app2);
+    let t2 = app2.login("liming", PASSWORD);
+    let (_, _, r) = push_with_photo(&app2, &d2, &t2, &jpg, "image/jpeg");
+    assert_eq!(r["results"][1]["error"]["code"], "too_many_pixels");
+
+    // A photo part over the byte limit fails the whole push with 413.
+    let app3 = TestApp::spawn_with(|c| c.max_photo_bytes = 10_000);
+    let d3 = District::new(&app3);
+    let t3 = app3.login("liming", PASSWORD);
+    let (id3, ph3) = (uuid(), uuid());
+    let batch = json!({"device_id": uuid(), "batch_id": uuid(),
+        "inspections": [new_inspection(&id3, &d3, json!({"title": "x"}), T0)], "photos": [photo_meta(&ph3, &id3, &jpg, "image/jpeg")]});
+    let r = app3.push_multipart(&t3, &batch, &[(ph3.as_str(), &jpg)]);
+    assert_eq!(r.status, 413);
+    let (pages, _) = app3.pull_all(&t3, None);
+    assert!(pulled(&pages, "changes", "inspections").is_empty());
+
+    // Malformed multipart bodies.
+    let r = app.raw(
+        "POST",
+        "/api/v1/sync/push",
+        &t,
+        "multipart/form-data; boundary=x",
+        b"--x\r\nContent-Disposition: form-data; name=\"other\"\r\n\r\nhi\r\n--x--\r\n",
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(r.code(), "malformed_multipart");
+}
+
+#[test]
+fn a_truncated_jpeg_fails_cleanly_and_the_server_lives_on() {
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let t = app.login("liming", PASSWORD);
+    let jpg = fixture("canon_sx530_IMG_1054.jpg");
+    let cut = &jpg[..jpg.len() / 2];
+    let (_, photo, r) = push_with_photo(&app, &d, &t, cut, "image/jpeg");
+    assert_eq!(
+        r["results"][1]["status"], "applied",
+        "the header is readable, so the bytes are kept"
+    );
+    let p = app.wait_photo(&t, &photo);
+    assert!(p["status"] == "ready" || p["status"] == "failed", "{p}");
+    assert_eq!(app.get("/healthz", "").status, 200);
+    // And the original is served as received, whatever became of it.
+    let (s, _, body) = app.get_bytes(&format!("/api/v1/photos/{photo}/original"), &t, &[]);
+    assert_eq!((s, body.as_slice()), (200, cut));
+}
+
+#[test]
+fn jobs_pending_at_a_restart_are_finished_after_it() {
+    let app = TestApp::spawn_with(|c| c.photo_workers = Some(0));
+    let d = District::new(&app);
+    let t = app.login("liming", PASSWORD);
+    let bytes = fixture("canon_sx530_IMG_1054.jpg");
+    let (_, photo, _) = push_with_photo(&app, &d, &t, &bytes, "image/jpeg");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(app.pulled_photos(&t)[&photo]["status"], "stored");
+    // A variant asked for before its job ran is made on the spot.
+    let (s, _, thumb) = app.get_bytes(&format!("/api/v1/photos/{photo}/thumb"), &t, &[]);
+    assert_eq!((s, dims(&thumb)), (200, (320, 240)));
+
+    let mut app = app;
+    app.set_photo_workers(Some(1));
+    let app = app.restart();
+    let t = app.login("liming", PASSWORD);
+    assert_eq!(app.wait_photo(&t, &photo)["status"], "ready");
+}
+
+#[test]
+fn the_same_bytes_are_stored_once() {
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let t = app.login("liming", PASSWORD);
+    let bytes = fixture("canon_sx530_IMG_1054.jpg");
+    let senders: Vec<_> = (0..3)
+        .map(|_| {
+            let (base, t, bytes) = (app.base.clone(), t.clone(), bytes.clone());
+            let (site, tpl) = (d.site_a.clone(), d.template.clone());
+            std::thread::spawn(move || {
+                let (id, photo) = (uuid(), uuid());
+                let batch = json!({"device_id": uuid(), "batch_id": uuid(),
+                    "inspections": [{"id": id, "site_id": site, "template_id": tpl, "fields": {"title": "x"}, "changed_at": {"title": T0}}],
+                    "photos": [photo_meta(&photo, &id, &bytes, "image/jpeg")]});
+                let (ct, body) = multipart(&batch, &[(photo.as_str(), &bytes)]);
+                let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+                let r = agent
+                    .post(format!("{base}/api/v1/sync/push"))
+                    .header("Authorization", format!("Bearer {t}"))
+                    .header("Content-Type", ct)
+                    .send(&body[..])
+                    .unwrap();
+                assert_eq!(r.status().as_u16(), 200);
+                photo
+            })
+        })
+        .collect();
+    let photos: Vec<String> = senders.into_iter().map(|h| h.join().unwrap()).collect();
+    for p in &photos {
+        assert_eq!(app.wait_photo(&t, p)["status"], "ready");
+    }
+    let originals = walk(&app.dir.join("blobs/originals"));
+    assert_eq!(originals.len(), 1, "{originals:?}");
+
+    // Metadata alone for the same bytes: nothing to upload.
+    let (id, photo) = (uuid(), uuid());
+    let r = app
+        .push(
+            &t,
+            &uuid(),
+            vec![new_inspection(&id, &d, json!({"title": "y"}), T0)],
+            vec![photo_meta(&photo, &id, &bytes, "image/jpeg")],
+        )
+        .ok(200);
+    assert_eq!(r["photos_missing"], json!([]));
+    assert_eq!(app.wait_photo(&t, &photo)["status"], "ready");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -93,6 +93,11 @@ pub struct Config {
     #[arg(long, env = "FIELDSYNC_PHOTO_URL_TTL_SECS", default_value_t = 86400)]
     pub photo_url_ttl_secs: i64,
 
+    /// Seconds an unfinished resumable upload is kept before its bytes are
+    /// removed.
+    #[arg(long, env = "FIELDSYNC_UPLOAD_EXPIRY_SECS", default_value_t = 86400)]
+    pub upload_expiry_secs: i64,
+
     /// UTC offset of cameras' EXIF times that carry none (China: +08:00).
     #[arg(long, env = "FIELDSYNC_EXIF_DEFAULT_OFFSET", default_value = "+08:00")]
     pub exif_default_offset: String,
@@ -123,6 +128,7 @@ impl Config {
             max_multipart_bytes: 256 * 1024 * 1024,
             photo_workers: None,
             photo_url_ttl_secs: 86400,
+            upload_expiry_secs: 86400,
             exif_default_offset: "+08:00".into(),
         }
     }

@@ -9,6 +9,7 @@ pub mod routes;
 pub mod sites;
 pub mod sync;
 pub mod templates;
+pub mod uploads;
 pub mod users;
 
 use crate::error::AppError;
@@ -35,6 +36,7 @@ use utoipa::{Modify, OpenApi};
         routes::list, routes::one, routes::create, routes::update, routes::remove,
         sync::push_batch, sync::pull_changes, sync::list_devices,
         photos::photo_bytes,
+        uploads::create, uploads::append, uploads::terminate,
         ops::healthz, ops::readyz, ops::metrics,
     ),
     modifiers(&BearerAuth),
@@ -101,6 +103,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_json_bytes: usize) {
     .service(sync::pull_changes)
     .service(sync::list_devices)
     .service(photos::photo_bytes)
+    .service(uploads::options)
+    .service(uploads::create)
+    .service(uploads::head)
+    .service(uploads::append)
+    .service(uploads::terminate)
     .service(ops::healthz)
     .service(ops::readyz)
     .service(ops::metrics)

@@ -234,6 +234,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    uploads (id) {
+        id -> Text,
+        user_id -> Text,
+        photo_id -> Text,
+        length -> BigInt,
+        #[sql_name = "offset"]
+        offset_ -> BigInt,
+        metadata -> Text,
+        expires_at -> Timestamp,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> groups (group_id));
 diesel::joinable!(photo_jobs -> photos (photo_id));
 diesel::joinable!(photos -> inspections (inspection_id));
@@ -264,4 +278,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     push_batches,
     reviews,
     photo_jobs,
+    uploads,
 );

@@ -19,8 +19,6 @@ use std::sync::Arc;
 pub struct Part {
     pub photo_id: String,
     pub path: PathBuf,
-    pub sha256: String,
-    pub len: u64,
 }
 
 /// Temporary files that go away with the request, whatever happens.
@@ -86,14 +84,8 @@ pub async fn read(
             let (path, file) = web::block(move || s.temp())
                 .await?
                 .map_err(AppError::internal)?;
-            parts.0.push(Part {
-                photo_id,
-                path,
-                sha256: String::new(),
-                len: 0,
-            });
+            parts.0.push(Part { photo_id, path });
             let mut file = Some(file);
-            let mut hasher = Sha256::new();
             let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
             let mut len: u64 = 0;
             loop {
@@ -110,7 +102,6 @@ pub async fn read(
                     if total > limits.max_total {
                         return Err(too_large("the push", limits.max_total));
                     }
-                    hasher.update(&chunk);
                     buf.extend_from_slice(&chunk);
                 }
                 // Write in pieces of about a megabyte, off the executor.
@@ -132,10 +123,6 @@ pub async fn read(
                     break;
                 }
             }
-            if let Some(last) = parts.0.last_mut() {
-                last.sha256 = hex::encode(hasher.finalize());
-                last.len = len;
-            }
         } else {
             return Err(AppError::bad_request(
                 "malformed_multipart",
@@ -150,6 +137,34 @@ pub async fn read(
         )
     })?;
     Ok((batch, parts))
+}
+
+/// Checks one file of photo bytes against the sha256 its photo declared
+/// and against the limits, and moves it into the blob store. The outer
+/// error is ours (the disk); the inner one is the photo's. Blocking.
+pub fn check_file(
+    path: &std::path::Path,
+    want: &str,
+    store: &dyn BlobStore,
+    max_pixels: u64,
+) -> AppResult<Result<(), Refusal>> {
+    let bytes = std::fs::read(path).map_err(AppError::internal)?;
+    let got = hex::encode(Sha256::digest(&bytes));
+    if got != want {
+        return Ok(Err(Refusal::new(
+            422,
+            "checksum_mismatch",
+            format!("the bytes hash to {got}, not {want}"),
+        )));
+    }
+    if let Err(r) = inspect::check(&bytes, max_pixels) {
+        return Ok(Err(r));
+    }
+    drop(bytes);
+    store
+        .put_file(&blob::original_key(want), path)
+        .map_err(|e| AppError::unavailable(format!("cannot store the photo: {e}")))?;
+    Ok(Ok(()))
 }
 
 /// Checks each part against the sha256 its photo declared and its bytes
@@ -174,26 +189,14 @@ pub fn check_and_store(
             );
             continue;
         };
-        if *want != p.sha256 {
-            out.refused.insert(
-                p.photo_id.clone(),
-                Refusal::new(
-                    422,
-                    "checksum_mismatch",
-                    format!("the bytes hash to {}, not {want}", p.sha256),
-                ),
-            );
-            continue;
+        match check_file(&p.path, want, store, max_pixels)? {
+            Ok(()) => {
+                out.accepted.insert(p.photo_id.clone(), want.clone());
+            }
+            Err(r) => {
+                out.refused.insert(p.photo_id.clone(), r);
+            }
         }
-        let bytes = std::fs::read(&p.path).map_err(AppError::internal)?;
-        if let Err(r) = inspect::check(&bytes, max_pixels) {
-            out.refused.insert(p.photo_id.clone(), r);
-            continue;
-        }
-        store
-            .put_file(&blob::original_key(&p.sha256), &p.path)
-            .map_err(|e| AppError::unavailable(format!("cannot store the photo: {e}")))?;
-        out.accepted.insert(p.photo_id.clone(), p.sha256.clone());
     }
     Ok(out)
 }

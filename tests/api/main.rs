@@ -14,3 +14,4 @@ mod routes;
 mod scope;
 mod simulation;
 mod sync;
+mod uploads;

@@ -1,0 +1,305 @@
+//! `/api/v1/uploads`: resumable photo uploads speaking tus 1.0.
+
+use crate::auth::Caller;
+use crate::error::{AppError, AppResult};
+use crate::photos::jobs;
+use crate::photos::tus::{self, EXTENSIONS, VERSION};
+use crate::state::AppState;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, delete, patch, post, route, web};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+use std::io::{Seek, Write};
+use std::sync::Arc;
+
+fn tus(mut b: HttpResponseBuilder) -> HttpResponseBuilder {
+    b.insert_header(("Tus-Resumable", VERSION));
+    b
+}
+
+fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Every request but OPTIONS names the protocol version it speaks.
+fn check_version(req: &HttpRequest) -> AppResult<()> {
+    if header(req, "Tus-Resumable") == Some(VERSION) {
+        Ok(())
+    } else {
+        Err(AppError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "tus_version",
+            format!("send Tus-Resumable: {VERSION}"),
+        ))
+    }
+}
+
+/// What this server supports.
+#[route("/api/v1/uploads", method = "OPTIONS")]
+pub async fn options(st: web::Data<AppState>) -> HttpResponse {
+    tus(HttpResponse::NoContent())
+        .insert_header(("Tus-Version", VERSION))
+        .insert_header(("Tus-Extension", EXTENSIONS))
+        .insert_header(("Tus-Checksum-Algorithm", "sha256"))
+        .insert_header(("Tus-Max-Size", st.config.max_photo_bytes.to_string()))
+        .finish()
+}
+
+/// Creates an upload (`Upload-Length`, `Upload-Metadata` with `photo_id`).
+#[utoipa::path(tag = "photos", responses((status = 201, description = "Location of the new upload"), (status = 404), (status = 413)))]
+#[post("/api/v1/uploads")]
+pub async fn create(
+    st: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
+    check_version(&req)?;
+    let length: i64 = header(&req, "Upload-Length")
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .ok_or_else(|| {
+            AppError::bad_request(
+                "upload_length",
+                "send Upload-Length: the photo's size in bytes",
+            )
+        })?;
+    if length as u64 > st.config.max_photo_bytes {
+        return Err(AppError::too_large(format!(
+            "a photo may have at most {} bytes",
+            st.config.max_photo_bytes
+        )));
+    }
+    let metadata = header(&req, "Upload-Metadata")
+        .unwrap_or_default()
+        .to_string();
+    let photo_id = tus::metadata_value(&metadata, "photo_id")
+        .and_then(|p| uuid::Uuid::parse_str(&p).ok())
+        .ok_or_else(|| {
+            AppError::bad_request("upload_metadata", "Upload-Metadata must carry photo_id")
+        })?
+        .to_string();
+    let expiry = st.config.upload_expiry_secs;
+    let data_dir = st.config.data_dir.clone();
+    let up = st
+        .db
+        .write(move |c| {
+            tus::expire(c, &data_dir)?;
+            tus::create(c, &caller, &photo_id, length, &metadata, expiry)
+        })
+        .await?;
+    Ok(tus(HttpResponse::Created())
+        .insert_header(("Location", format!("/api/v1/uploads/{}", up.id)))
+        .insert_header(("Upload-Expires", up.expires_at.and_utc().to_rfc2822()))
+        .finish())
+}
+
+/// Where an upload stands (`Upload-Offset`).
+#[route("/api/v1/uploads/{id}", method = "HEAD")]
+pub async fn head(
+    st: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    id: web::Path<uuid::Uuid>,
+) -> AppResult<HttpResponse> {
+    check_version(&req)?;
+    let id = id.to_string();
+    let up = st.db.read(move |c| tus::find(c, &caller, &id)).await?;
+    Ok(tus(HttpResponse::Ok())
+        .insert_header(("Upload-Offset", up.offset_.to_string()))
+        .insert_header(("Upload-Length", up.length.to_string()))
+        .insert_header(("Upload-Expires", up.expires_at.and_utc().to_rfc2822()))
+        .insert_header(("Cache-Control", "no-store"))
+        .finish())
+}
+
+/// Appends bytes at `Upload-Offset`; the last byte binds them to the photo.
+#[utoipa::path(tag = "photos", responses((status = 204), (status = 409, description = "wrong Upload-Offset"), (status = 460, description = "checksum mismatch")))]
+#[patch("/api/v1/uploads/{id}")]
+pub async fn append(
+    st: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    id: web::Path<uuid::Uuid>,
+    mut body: web::Payload,
+) -> AppResult<HttpResponse> {
+    check_version(&req)?;
+    if header(&req, "Content-Type") != Some("application/offset+octet-stream") {
+        return Err(AppError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send Content-Type: application/offset+octet-stream",
+        ));
+    }
+    let offset: i64 = header(&req, "Upload-Offset")
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| AppError::bad_request("upload_offset", "send Upload-Offset"))?;
+    let checksum = match header(&req, "Upload-Checksum") {
+        None => None,
+        Some(v) => match v.split_once(' ') {
+            Some(("sha256", b64)) => Some(STANDARD.decode(b64.trim()).map_err(|_| {
+                AppError::bad_request("upload_checksum", "the checksum is not base64")
+            })?),
+            _ => {
+                return Err(AppError::bad_request(
+                    "upload_checksum",
+                    "only sha256 checksums are supported",
+                ));
+            }
+        },
+    };
+    let id = id.to_string();
+    let (uid, c2) = (id.clone(), caller.clone());
+    let up = st.db.read(move |c| tus::find(c, &c2, &uid)).await?;
+    if offset != up.offset_ {
+        return Err(AppError::conflict(
+            "upload_offset",
+            format!("the upload is at {}, not {offset}", up.offset_),
+        )
+        .with_details(serde_json::json!({ "offset": up.offset_ })));
+    }
+    let path = tus::part_path(&st.config.data_dir, &id);
+    let p2 = path.clone();
+    let start = up.offset_ as u64;
+    // Bytes past the durable offset (a crash mid-append) are dropped.
+    let mut file = Some(
+        web::block(move || -> std::io::Result<std::fs::File> {
+            std::fs::create_dir_all(p2.parent().unwrap_or(std::path::Path::new(".")))?;
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&p2)?;
+            f.set_len(start)?;
+            f.seek(std::io::SeekFrom::Start(start))?;
+            Ok(f)
+        })
+        .await?
+        .map_err(AppError::internal)?,
+    );
+    let room = (up.length - up.offset_) as u64;
+    let mut received: u64 = 0;
+    let mut hasher = Sha256::new();
+    let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
+    loop {
+        let next = body.next().await;
+        let done = next.is_none();
+        if let Some(chunk) = next {
+            // A dropped connection ends the stream here: what arrived is
+            // kept, and the client resumes from the new offset.
+            let Ok(chunk) = chunk else { break };
+            received += chunk.len() as u64;
+            if received > room {
+                return Err(AppError::too_large("more bytes than Upload-Length"));
+            }
+            hasher.update(&chunk);
+            buf.extend_from_slice(&chunk);
+        }
+        if buf.len() >= (1 << 20) || done {
+            let mut f = file.take().ok_or_else(|| AppError::internal("file gone"))?;
+            let data = std::mem::take(&mut buf);
+            file = Some(
+                web::block(move || -> std::io::Result<std::fs::File> {
+                    f.write_all(&data)?;
+                    Ok(f)
+                })
+                .await?
+                .map_err(|e| AppError::unavailable(format!("cannot store the upload: {e}")))?,
+            );
+        }
+        if done {
+            break;
+        }
+    }
+    if !buf.is_empty()
+        && let Some(mut f) = file.take()
+    {
+        let data = std::mem::take(&mut buf);
+        file = Some(
+            web::block(move || -> std::io::Result<std::fs::File> {
+                f.write_all(&data)?;
+                Ok(f)
+            })
+            .await?
+            .map_err(AppError::internal)?,
+        );
+    }
+    let f = file.ok_or_else(|| AppError::internal("file gone"))?;
+    let good = checksum.is_none_or(|want| hasher.finalize()[..] == want[..]);
+    let kept = if good { received } else { 0 };
+    web::block(move || -> std::io::Result<()> {
+        f.set_len(start + kept)?;
+        f.sync_all()
+    })
+    .await?
+    .map_err(AppError::internal)?;
+    if !good {
+        return Ok(tus(HttpResponse::build(StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST)))
+            .insert_header(("Upload-Offset", up.offset_.to_string()))
+            .json(serde_json::json!({"error": {"code": "checksum_mismatch", "message": "the chunk does not match Upload-Checksum; it was discarded", "details": {}}})));
+    }
+    let new_offset = up.offset_ + kept as i64;
+    let uid = id.clone();
+    st.db
+        .write(move |c| tus::set_offset(c, &uid, new_offset))
+        .await?;
+    if new_offset < up.length {
+        return Ok(tus(HttpResponse::NoContent())
+            .insert_header(("Upload-Offset", new_offset.to_string()))
+            .finish());
+    }
+
+    // Complete: check the bytes against the photo and keep them.
+    let photo = up.photo_id.clone();
+    let sha = st.db.read(move |c| tus::photo_sha(c, &photo)).await?;
+    let jobs_ = Arc::clone(&st.jobs);
+    let max_pixels = st.config.max_photo_pixels;
+    let (p3, sha2) = (path.clone(), sha.clone());
+    let verdict = web::block(move || tus::finish(&p3, &sha2, jobs_.store(), max_pixels)).await??;
+    let uid = id.clone();
+    let stored = verdict.is_ok();
+    st.db
+        .write(move |c| {
+            tus::remove(c, &uid)?;
+            if stored {
+                jobs::bytes_arrived(c, &sha)?;
+            }
+            Ok(())
+        })
+        .await?;
+    let _ = std::fs::remove_file(&path);
+    st.jobs.notify();
+    match verdict {
+        Ok(()) => Ok(tus(HttpResponse::NoContent())
+            .insert_header(("Upload-Offset", new_offset.to_string()))
+            .finish()),
+        Err(r) => Err(AppError::new(
+            StatusCode::from_u16(r.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY),
+            r.code,
+            r.message,
+        )),
+    }
+}
+
+/// Abandons an upload and removes its bytes.
+#[utoipa::path(tag = "photos", responses((status = 204), (status = 404)))]
+#[delete("/api/v1/uploads/{id}")]
+pub async fn terminate(
+    st: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    id: web::Path<uuid::Uuid>,
+) -> AppResult<HttpResponse> {
+    check_version(&req)?;
+    let id = id.to_string();
+    let path = tus::part_path(&st.config.data_dir, &id);
+    st.db
+        .write(move |c| {
+            tus::find(c, &caller, &id)?;
+            tus::remove(c, &id)
+        })
+        .await?;
+    let _ = std::fs::remove_file(path);
+    Ok(tus(HttpResponse::NoContent()).finish())
+}

@@ -1,0 +1,303 @@
+//! Resumable uploads (tus 1.0) over HTTP, including a dropped connection.
+
+use crate::helpers::*;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::json;
+use std::io::Write;
+
+fn tus_request(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    token: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> (u16, Vec<(String, String)>) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let url = app.url(path);
+    let mut hs: Vec<(&str, String)> = vec![("Tus-Resumable", "1.0.0".into())];
+    if !token.is_empty() {
+        hs.push(("Authorization", format!("Bearer {token}")));
+    }
+    hs.extend(headers.iter().cloned());
+    let resp = match method {
+        "POST" | "PATCH" => {
+            let mut r = if method == "POST" {
+                agent.post(url)
+            } else {
+                agent.patch(url)
+            };
+            for (k, v) in &hs {
+                r = r.header(*k, v.as_str());
+            }
+            r.send(body)
+        }
+        "HEAD" | "DELETE" | "OPTIONS" => {
+            let mut r = match method {
+                "HEAD" => agent.head(url),
+                "DELETE" => agent.delete(url),
+                _ => agent.options(url),
+            };
+            for (k, v) in &hs {
+                r = r.header(*k, v.as_str());
+            }
+            r.call()
+        }
+        _ => unreachable!(),
+    }
+    .expect("request");
+    let headers = resp
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
+        .collect();
+    (resp.status().as_u16(), headers)
+}
+
+fn h<'a>(hs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    hs.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// Pushes a photo's metadata and creates its upload; returns (photo, upload path).
+fn start(app: &TestApp, d: &District, t: &str, bytes: &[u8]) -> (String, String) {
+    let (id, photo) = (uuid(), uuid());
+    let r = app
+        .push(
+            t,
+            &uuid(),
+            vec![new_inspection(&id, d, json!({"title": "x"}), T0)],
+            vec![photo_meta(&photo, &id, bytes, "image/jpeg")],
+        )
+        .ok(200);
+    assert_eq!(r["photos_missing"], json!([photo]));
+    let meta = format!(
+        "photo_id {},filename {}",
+        STANDARD.encode(&photo),
+        STANDARD.encode("a.jpg")
+    );
+    let (s, hs) = tus_request(
+        app,
+        "POST",
+        "/api/v1/uploads",
+        t,
+        &[
+            ("Upload-Length", bytes.len().to_string()),
+            ("Upload-Metadata", meta),
+        ],
+        b"",
+    );
+    assert_eq!(s, 201);
+    assert_eq!(h(&hs, "tus-resumable"), Some("1.0.0"));
+    (photo, h(&hs, "location").unwrap().to_string())
+}
+
+fn patch(
+    app: &TestApp,
+    loc: &str,
+    t: &str,
+    offset: usize,
+    chunk: &[u8],
+    checksum: Option<&[u8]>,
+) -> (u16, Vec<(String, String)>) {
+    let mut hs = vec![
+        (
+            "Content-Type",
+            "application/offset+octet-stream".to_string(),
+        ),
+        ("Upload-Offset", offset.to_string()),
+    ];
+    if let Some(c) = checksum {
+        hs.push((
+            "Upload-Checksum",
+            format!("sha256 {}", STANDARD.encode(sha2_bytes(c))),
+        ));
+    }
+    tus_request(app, "PATCH", loc, t, &hs, chunk)
+}
+
+fn sha2_bytes(b: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(b).to_vec()
+}
+
+#[test]
+fn options_advertise_the_protocol() {
+    let app = TestApp::spawn();
+    let (s, hs) = tus_request(&app, "OPTIONS", "/api/v1/uploads", "", &[], b"");
+    assert_eq!(s, 204);
+    assert_eq!(h(&hs, "tus-version"), Some("1.0.0"));
+    let ext = h(&hs, "tus-extension").unwrap();
+    for e in ["creation", "termination", "checksum"] {
+        assert!(ext.contains(e), "{ext}");
+    }
+    assert_eq!(h(&hs, "tus-checksum-algorithm"), Some("sha256"));
+}
+
+#[test]
+fn an_upload_in_chunks_with_checksums_binds_the_bytes_to_the_photo() {
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let t = app.login("liming", PASSWORD);
+    let bytes = fixture("canon_sx530_IMG_1054.jpg");
+    let (photo, loc) = start(&app, &d, &t, &bytes);
+    let half = bytes.len() / 2;
+
+    let (s, hs) = patch(&app, &loc, &t, 0, &bytes[..half], Some(&bytes[..half]));
+    assert_eq!(s, 204);
+    assert_eq!(h(&hs, "upload-offset"), Some(half.to_string().as_str()));
+    let (s, hs) = tus_request(&app, "HEAD", &loc, &t, &[], b"");
+    assert_eq!(
+        (s, h(&hs, "upload-offset")),
+        (200, Some(half.to_string().as_str()))
+    );
+    assert_eq!(
+        h(&hs, "upload-length"),
+        Some(bytes.len().to_string().as_str())
+    );
+
+    // A wrong offset, a bad checksum, a wrong type: refused, nothing moves.
+    assert_eq!(patch(&app, &loc, &t, 0, &bytes[..10], None).0, 409);
+    assert_eq!(
+        patch(
+            &app,
+            &loc,
+            &t,
+            half,
+            &bytes[half..],
+            Some(b"something else")
+        )
+        .0,
+        460
+    );
+    let (s, _) = tus_request(
+        &app,
+        "PATCH",
+        &loc,
+        &t,
+        &[
+            ("Content-Type", "application/json".into()),
+            ("Upload-Offset", half.to_string()),
+        ],
+        b"{}",
+    );
+    assert_eq!(s, 415);
+    assert_eq!(
+        h(
+            &tus_request(&app, "HEAD", &loc, &t, &[], b"").1,
+            "upload-offset"
+        ),
+        Some(half.to_string().as_str())
+    );
+
+    let (s, _) = patch(&app, &loc, &t, half, &bytes[half..], Some(&bytes[half..]));
+    assert_eq!(s, 204);
+    assert_eq!(app.wait_photo(&t, &photo)["status"], "ready");
+    let (_, _, original) = app.get_bytes(&format!("/api/v1/photos/{photo}/original"), &t, &[]);
+    assert_eq!(original, bytes);
+    // Finished uploads are gone.
+    assert_eq!(tus_request(&app, "HEAD", &loc, &t, &[], b"").0, 404);
+}
+
+#[test]
+fn an_interrupted_upload_resumes_from_the_last_byte_received() {
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let t = app.login("liming", PASSWORD);
+    let bytes = fixture("canon_sx530_IMG_1054.jpg");
+    let (photo, loc) = start(&app, &d, &t, &bytes);
+
+    // Send headers for the whole body, 300 kB of it, then drop the line.
+    let addr = app.base.trim_start_matches("http://").to_string();
+    let mut sock = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        sock,
+        "PATCH {loc} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {t}\r\nTus-Resumable: 1.0.0\r\nContent-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\nContent-Length: {}\r\n\r\n",
+        bytes.len()
+    )
+    .unwrap();
+    sock.write_all(&bytes[..300_000]).unwrap();
+    sock.flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    drop(sock);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+
+    let (s, hs) = tus_request(&app, "HEAD", &loc, &t, &[], b"");
+    assert_eq!(s, 200);
+    let offset: usize = h(&hs, "upload-offset").unwrap().parse().unwrap();
+    assert!(offset > 0 && offset <= 300_000, "kept {offset} bytes");
+    let (s, _) = patch(&app, &loc, &t, offset, &bytes[offset..], None);
+    assert_eq!(s, 204);
+    assert_eq!(app.wait_photo(&t, &photo)["status"], "ready");
+    let (_, _, original) = app.get_bytes(&format!("/api/v1/photos/{photo}/original"), &t, &[]);
+    assert_eq!(original, bytes);
+}
+
+#[test]
+fn termination_expiry_and_refusals() {
+    let app = TestApp::spawn_with(|c| c.upload_expiry_secs = 1);
+    let d = District::new(&app);
+    let t = app.login("liming", PASSWORD);
+    let bytes = fixture("synthetic_orientation_6.jpg");
+
+    let (_, loc) = start(&app, &d, &t, &bytes);
+    assert_eq!(tus_request(&app, "DELETE", &loc, &t, &[], b"").0, 204);
+    assert_eq!(tus_request(&app, "HEAD", &loc, &t, &[], b"").0, 404);
+
+    let (_, loc) = start(&app, &d, &t, &bytes);
+    patch(&app, &loc, &t, 0, &bytes[..100], None);
+    let part = app
+        .dir
+        .join("uploads")
+        .join(format!("{}.part", loc.rsplit('/').next().unwrap()));
+    assert!(part.exists());
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(
+        tus_request(&app, "HEAD", &loc, &t, &[], b"").0,
+        404,
+        "expired"
+    );
+    start(&app, &d, &t, &bytes); // creating sweeps expired uploads
+    assert!(!part.exists(), "an expired upload's bytes are removed");
+
+    // No protocol version, an unknown photo, another user's upload.
+    let (s, _) = tus_request(&app, "OPTIONS", "/api/v1/uploads", "", &[], b"");
+    assert_eq!(s, 204);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let r = agent
+        .post(app.url("/api/v1/uploads"))
+        .header("Authorization", format!("Bearer {t}"))
+        .header("Upload-Length", "10")
+        .send_empty()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 412);
+    let meta = format!("photo_id {}", STANDARD.encode(uuid()));
+    assert_eq!(
+        tus_request(
+            &app,
+            "POST",
+            "/api/v1/uploads",
+            &t,
+            &[("Upload-Length", "10".into()), ("Upload-Metadata", meta)],
+            b""
+        )
+        .0,
+        404
+    );
+    let (_, loc) = start(&app, &d, &t, &bytes);
+    let wang = app.login("wangfang", PASSWORD);
+    assert_eq!(tus_request(&app, "HEAD", &loc, &wang, &[], b"").0, 404);
+    // Bytes that do not match the photo's sha256 are refused at the end.
+    let mut other = bytes.clone();
+    other[500] ^= 0xFF;
+    let (s, _) = patch(&app, &loc, &t, 0, &other, None);
+    assert_eq!(s, 422);
+}

@@ -58,6 +58,11 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
         workers,
     )
     .map_err(|e| anyhow::anyhow!("cannot start the photo workers: {e}"))?;
+    // Resumable uploads that expired while the server was down.
+    let data_dir = config.data_dir.clone();
+    boot.db
+        .write_blocking(|c| photos::tus::expire(c, &data_dir))
+        .map_err(|e| anyhow::anyhow!("cannot sweep expired uploads: {e}"))?;
     let state = web::Data::new(state::AppState {
         signer: photos::urls::Signer::new(&boot.jwt_secret, config.photo_url_ttl_secs),
         jobs: Arc::clone(&jobs),

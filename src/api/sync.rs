@@ -36,7 +36,11 @@ pub async fn push_batch(
 ) -> AppResult<HttpResponse> {
     let req = body.into_inner();
     push::check_batch(&req)?;
-    apply(&st, caller, req, Uploads::default()).await
+    let uploads = Uploads {
+        max_photo_bytes: st.config.max_photo_bytes,
+        ..Uploads::default()
+    };
+    apply(&st, caller, req, uploads).await
 }
 
 async fn apply(

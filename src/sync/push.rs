@@ -26,8 +26,6 @@ use utoipa::ToSchema;
 
 /// Items (inspections and photos together) in one batch; more is 413.
 pub const MAX_ITEMS: usize = 1000;
-/// The largest photo a batch may announce.
-pub const MAX_PHOTO_BYTES: i64 = 64 * 1024 * 1024;
 pub const PHOTO_TYPES: [&str; 6] = [
     "image/jpeg",
     "image/png",
@@ -141,6 +139,8 @@ pub struct PushResponse {
 pub struct Uploads {
     pub accepted: HashMap<String, String>,
     pub refused: HashMap<String, Refusal>,
+    /// The largest photo a batch may announce (`FIELDSYNC_MAX_PHOTO_BYTES`).
+    pub max_photo_bytes: u64,
 }
 
 /// Rejection of one item.
@@ -841,13 +841,9 @@ impl Ctx<'_> {
         if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(Reject::field("invalid_value", "sha256", "must be 64 hex digits").into());
         }
-        if !(1..=MAX_PHOTO_BYTES).contains(&item.bytes) {
-            return Err(Reject::field(
-                "too_large",
-                "bytes",
-                format!("must be 1 to {MAX_PHOTO_BYTES}"),
-            )
-            .into());
+        let max = i64::try_from(self.uploads.max_photo_bytes).unwrap_or(i64::MAX);
+        if !(1..=max).contains(&item.bytes) {
+            return Err(Reject::field("too_large", "bytes", format!("must be 1 to {max}")).into());
         }
         let content_type = item.content_type.to_ascii_lowercase();
         if !PHOTO_TYPES.contains(&content_type.as_str()) {

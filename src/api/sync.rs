@@ -119,9 +119,10 @@ pub async fn push_multipart(
         expected.extend(known);
     }
     let max_pixels = st.config.max_photo_pixels;
-    let uploads =
+    let mut uploads =
         web::block(move || upload::check_and_store(&parts, &expected, store.as_ref(), max_pixels))
             .await??;
+    uploads.max_photo_bytes = st.config.max_photo_bytes;
     apply(&st, caller, req, uploads).await
 }
 

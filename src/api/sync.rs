@@ -36,11 +36,7 @@ pub async fn push_batch(
 ) -> AppResult<HttpResponse> {
     let req = body.into_inner();
     push::check_batch(&req)?;
-    let uploads = Uploads {
-        max_photo_bytes: st.config.max_photo_bytes,
-        ..Uploads::default()
-    };
-    apply(&st, caller, req, uploads).await
+    apply(&st, caller, req, Uploads::default()).await
 }
 
 async fn apply(
@@ -50,9 +46,10 @@ async fn apply(
     uploads: Uploads,
 ) -> AppResult<HttpResponse> {
     let jobs = Arc::clone(&st.jobs);
+    let max_photo = st.config.max_photo_bytes;
     let json = st
         .db
-        .write(move |c| push::push(c, &caller, req, &uploads, jobs.store()))
+        .write(move |c| push::push(c, &caller, req, &uploads, jobs.store(), max_photo))
         .await?;
     st.jobs.notify();
     Ok(HttpResponse::Ok()
@@ -119,10 +116,9 @@ pub async fn push_multipart(
         expected.extend(known);
     }
     let max_pixels = st.config.max_photo_pixels;
-    let mut uploads =
+    let uploads =
         web::block(move || upload::check_and_store(&parts, &expected, store.as_ref(), max_pixels))
             .await??;
-    uploads.max_photo_bytes = st.config.max_photo_bytes;
     apply(&st, caller, req, uploads).await
 }
 

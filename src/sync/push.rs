@@ -139,8 +139,6 @@ pub struct PushResponse {
 pub struct Uploads {
     pub accepted: HashMap<String, String>,
     pub refused: HashMap<String, Refusal>,
-    /// The largest photo a batch may announce (`FIELDSYNC_MAX_PHOTO_BYTES`).
-    pub max_photo_bytes: u64,
 }
 
 /// Rejection of one item.
@@ -247,6 +245,7 @@ pub fn push(
     req: PushRequest,
     uploads: &Uploads,
     store: &dyn BlobStore,
+    max_photo_bytes: u64,
 ) -> AppResult<Vec<u8>> {
     check_batch(&req)?;
     let device = req.device_id.to_string();
@@ -270,6 +269,7 @@ pub fn push(
         caller,
         uploads,
         store,
+        max_photo_bytes,
         device: &device,
         now,
         checklists: HashMap::new(),
@@ -349,6 +349,8 @@ struct Ctx<'a> {
     caller: &'a Caller,
     uploads: &'a Uploads,
     store: &'a dyn BlobStore,
+    /// The largest photo a batch may announce (`FIELDSYNC_MAX_PHOTO_BYTES`).
+    max_photo_bytes: u64,
     device: &'a str,
     now: DateTime<Utc>,
     /// Checklist items by (template id, version), read once per batch.
@@ -841,7 +843,7 @@ impl Ctx<'_> {
         if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(Reject::field("invalid_value", "sha256", "must be 64 hex digits").into());
         }
-        let max = i64::try_from(self.uploads.max_photo_bytes).unwrap_or(i64::MAX);
+        let max = i64::try_from(self.max_photo_bytes).unwrap_or(i64::MAX);
         if !(1..=max).contains(&item.bytes) {
             return Err(Reject::field("too_large", "bytes", format!("must be 1 to {max}")).into());
         }

@@ -222,6 +222,16 @@ fn bad_bytes_are_refused_per_photo_and_change_nothing() {
     assert_eq!(r.status, 413);
     let (pages, _) = app3.pull_all(&t3, None);
     assert!(pulled(&pages, "changes", "inspections").is_empty());
+    // A declared size over the limit is refused from the metadata alone.
+    let r = app3
+        .push(
+            &t3,
+            &uuid(),
+            vec![new_inspection(&id3, &d3, json!({"title": "x"}), T0)],
+            vec![photo_meta(&ph3, &id3, &jpg, "image/jpeg")],
+        )
+        .ok(200);
+    assert_eq!(r["results"][1]["error"]["code"], "too_large");
 
     // Malformed multipart bodies.
     let r = app.raw(

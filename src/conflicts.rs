@@ -68,9 +68,61 @@ impl Row {
 pub fn by_ids(c: &mut Conn, ids: &[String]) -> AppResult<Vec<Conflict>> {
     Ok(conflicts::table
         .filter(conflicts::id.eq_any(ids))
+        .order(conflicts::id)
         .select(Row::as_select())
         .load(c)?
         .into_iter()
         .map(Row::view)
         .collect())
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ConflictFilter {
+    /// open | resolved
+    pub status: Option<String>,
+    pub inspection_id: Option<String>,
+}
+
+/// Conflicts in the caller's scope (inspectors: on their own records).
+pub fn list(
+    c: &mut Conn,
+    caller: &crate::auth::Caller,
+    f: &ConflictFilter,
+    page: &crate::paging::PageRequest,
+) -> AppResult<crate::paging::Page<Conflict>> {
+    use crate::auth::{Role, Scope};
+    use crate::db::schema::inspections;
+    let mut q = conflicts::table
+        .inner_join(inspections::table)
+        .select(Row::as_select())
+        .into_boxed();
+    match (caller.role, caller.scope()) {
+        (Role::Inspector, _) => q = q.filter(inspections::inspector_id.eq(caller.id.clone())),
+        (_, Scope::All) => {}
+        (_, Scope::Group(g)) => q = q.filter(inspections::group_id.eq(g)),
+        (_, Scope::Nothing) => {
+            return Ok(crate::paging::Page {
+                items: vec![],
+                next_cursor: None,
+            });
+        }
+    }
+    if let Some(s) = &f.status {
+        if s != "open" && s != "resolved" {
+            return Err(crate::error::AppError::invalid(
+                "status",
+                "must be open or resolved",
+            ));
+        }
+        q = q.filter(conflicts::status.eq(s.clone()));
+    }
+    if let Some(i) = &f.inspection_id {
+        q = q.filter(conflicts::inspection_id.eq(i.clone()));
+    }
+    if let Some(after) = &page.after {
+        q = q.filter(conflicts::id.gt(after.clone()));
+    }
+    let rows: Vec<Row> = q.order(conflicts::id).limit(page.limit + 1).load(c)?;
+    Ok(crate::paging::Page::from_rows(rows, page, |r| &r.id).map(Row::view))
 }

@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod paging;
 pub mod photos;
 pub mod reference;
+pub mod review;
 pub mod reviews;
 pub mod state;
 pub mod sync;

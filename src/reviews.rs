@@ -24,6 +24,7 @@ pub struct Review {
 pub fn by_ids(c: &mut Conn, ids: &[String]) -> AppResult<Vec<Review>> {
     let rows: Vec<(String, String, String, String, String, NaiveDateTime)> = reviews::table
         .filter(reviews::id.eq_any(ids))
+        .order(reviews::id)
         .select((
             reviews::id,
             reviews::inspection_id,

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod groups;
 pub mod ops;
 pub mod photos;
+pub mod review;
 pub mod routes;
 pub mod sites;
 pub mod sync;
@@ -36,6 +37,7 @@ use utoipa::{Modify, OpenApi};
         routes::list, routes::one, routes::create, routes::update, routes::remove,
         sync::push_batch, sync::pull_changes, sync::list_devices,
         photos::photo_bytes,
+        review::list, review::one, review::review, review::conflicts_list, review::resolve, review::audit_log,
         uploads::create, uploads::append, uploads::terminate,
         ops::healthz, ops::readyz, ops::metrics,
     ),
@@ -103,6 +105,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_json_bytes: usize) {
     .service(sync::pull_changes)
     .service(sync::list_devices)
     .service(photos::photo_bytes)
+    .service(review::list)
+    .service(review::one)
+    .service(review::review)
+    .service(review::conflicts_list)
+    .service(review::resolve)
+    .service(review::audit_log)
     .service(uploads::options)
     .service(uploads::create)
     .service(uploads::head)

@@ -10,6 +10,7 @@ mod ops;
 mod photos;
 mod reference;
 mod restart;
+mod review;
 mod routes;
 mod scope;
 mod simulation;

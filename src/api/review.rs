@@ -1,0 +1,117 @@
+//! `/api/v1/inspections`, `/api/v1/conflicts`, `/api/v1/audit`.
+
+use crate::auth::Caller;
+use crate::conflicts::{self, Conflict, ConflictFilter};
+use crate::error::AppResult;
+use crate::inspections::Inspection;
+use crate::paging::{Page, PageQuery};
+use crate::review::actions::{self, NewReview, Resolve};
+use crate::review::audit::{self, AuditFilter, Entry};
+use crate::review::queue::{self, Detail, QueueFilter};
+use crate::reviews::Review;
+use crate::state::AppState;
+use actix_web::{HttpResponse, get, post, web};
+use uuid::Uuid;
+
+/// The review queue, newest first.
+#[utoipa::path(tag = "review", params(QueueFilter), responses((status = 200, body = Page<Inspection>)))]
+#[get("/api/v1/inspections")]
+pub async fn list(
+    st: web::Data<AppState>,
+    caller: Caller,
+    f: web::Query<QueueFilter>,
+) -> AppResult<web::Json<Page<Inspection>>> {
+    let f = f.into_inner();
+    let signer = st.signer.clone();
+    Ok(web::Json(
+        st.db
+            .read(move |c| queue::list(c, &caller, &f, &signer))
+            .await?,
+    ))
+}
+
+/// One inspection with its photos, reviews, conflicts, follow-ups and checks.
+#[utoipa::path(tag = "review", responses((status = 200, body = Detail), (status = 404)))]
+#[get("/api/v1/inspections/{id}")]
+pub async fn one(
+    st: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> AppResult<web::Json<Detail>> {
+    let id = id.to_string();
+    let signer = st.signer.clone();
+    Ok(web::Json(
+        st.db
+            .read(move |c| queue::detail(c, &caller, &id, &signer))
+            .await?,
+    ))
+}
+
+/// Approves, returns (the comment reaches the phone) or rejects.
+#[utoipa::path(tag = "review", request_body = NewReview, responses((status = 201, body = Review), (status = 403), (status = 409, description = "not submitted")))]
+#[post("/api/v1/inspections/{id}/reviews")]
+pub async fn review(
+    st: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    body: web::Json<NewReview>,
+) -> AppResult<HttpResponse> {
+    let id = id.to_string();
+    let r = st
+        .db
+        .write(move |c| actions::review(c, &caller, &id, body.into_inner()))
+        .await?;
+    Ok(HttpResponse::Created().json(r))
+}
+
+#[utoipa::path(tag = "review", params(PageQuery, ConflictFilter), responses((status = 200, body = Page<Conflict>)))]
+#[get("/api/v1/conflicts")]
+pub async fn conflicts_list(
+    st: web::Data<AppState>,
+    caller: Caller,
+    q: web::Query<PageQuery>,
+    f: web::Query<ConflictFilter>,
+) -> AppResult<web::Json<Page<Conflict>>> {
+    let page = q.parse()?;
+    let f = f.into_inner();
+    Ok(web::Json(
+        st.db
+            .read(move |c| conflicts::list(c, &caller, &f, &page))
+            .await?,
+    ))
+}
+
+/// Keeps the kept value, or writes the discarded one as a new version.
+#[utoipa::path(tag = "review", request_body = Resolve, responses((status = 200, body = Conflict), (status = 403), (status = 409)))]
+#[post("/api/v1/conflicts/{id}/resolve")]
+pub async fn resolve(
+    st: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    body: web::Json<Resolve>,
+) -> AppResult<web::Json<Conflict>> {
+    let id = id.to_string();
+    let keep = body.keep;
+    Ok(web::Json(
+        st.db
+            .write(move |c| actions::resolve(c, &caller, &id, keep))
+            .await?,
+    ))
+}
+
+#[utoipa::path(tag = "review", params(PageQuery, AuditFilter), responses((status = 200, body = Page<Entry>), (status = 403)))]
+#[get("/api/v1/audit")]
+pub async fn audit_log(
+    st: web::Data<AppState>,
+    caller: Caller,
+    q: web::Query<PageQuery>,
+    f: web::Query<AuditFilter>,
+) -> AppResult<web::Json<Page<Entry>>> {
+    let page = q.parse()?;
+    let f = f.into_inner();
+    Ok(web::Json(
+        st.db
+            .read(move |c| audit::list(c, &caller, &f, &page))
+            .await?,
+    ))
+}

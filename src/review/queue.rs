@@ -1,0 +1,203 @@
+//! `GET /api/v1/inspections`: the queue, newest first, with every filter
+//! of the contract; and one inspection with everything a reviewer needs.
+
+use crate::auth::{Caller, Role, Scope};
+use crate::conflicts::{self, Conflict};
+use crate::db::Conn;
+use crate::db::schema::{conflicts as cf, inspections, reviews as rv};
+use crate::error::{AppError, AppResult};
+use crate::inspections::{self as insp, Inspection, ReviewStatus};
+use crate::paging::{DEFAULT_LIMIT, MAX_LIMIT, Page};
+use crate::photos::urls::Signer;
+use crate::reviews::{self, Review};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct QueueFilter {
+    pub review_status: Option<ReviewStatus>,
+    pub group_id: Option<String>,
+    pub site_id: Option<String>,
+    pub route_id: Option<String>,
+    pub inspector_id: Option<String>,
+    /// Created at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Created before.
+    pub to: Option<DateTime<Utc>>,
+    /// Only records with (true) or without (false) open conflicts.
+    pub has_conflicts: Option<bool>,
+    /// `min_lon,min_lat,max_lon,max_lat` around the record's location.
+    pub bbox: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+fn bbox(s: &str) -> AppResult<(f64, f64, f64, f64)> {
+    let v: Vec<f64> = s.split(',').filter_map(|p| p.trim().parse().ok()).collect();
+    match v[..] {
+        [a, b, c, d] if a <= c && b <= d && v.iter().all(|x| x.is_finite()) => Ok((a, b, c, d)),
+        _ => Err(AppError::invalid(
+            "bbox",
+            "must be min_lon,min_lat,max_lon,max_lat",
+        )),
+    }
+}
+
+fn encode(t: NaiveDateTime, id: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("q1.{}.{id}", t.and_utc().timestamp_micros()))
+}
+
+fn decode(s: &str) -> AppResult<(NaiveDateTime, String)> {
+    let bad = || AppError::bad_request("invalid_cursor", "the cursor is not one this server made");
+    let raw =
+        String::from_utf8(URL_SAFE_NO_PAD.decode(s).map_err(|_| bad())?).map_err(|_| bad())?;
+    let mut it = raw.splitn(3, '.');
+    if it.next() != Some("q1") {
+        return Err(bad());
+    }
+    let micros: i64 = it.next().and_then(|m| m.parse().ok()).ok_or_else(bad)?;
+    let id = it.next().ok_or_else(bad)?.to_string();
+    let t = DateTime::from_timestamp_micros(micros)
+        .ok_or_else(bad)?
+        .naive_utc();
+    Ok((t, id))
+}
+
+pub fn list(
+    c: &mut Conn,
+    caller: &Caller,
+    f: &QueueFilter,
+    signer: &Signer,
+) -> AppResult<Page<Inspection>> {
+    let limit = f.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(AppError::invalid(
+            "limit",
+            format!("must be between 1 and {MAX_LIMIT}"),
+        ));
+    }
+    let mut q = inspections::table
+        .filter(inspections::deleted.eq(false))
+        .select((insp::Row::as_select(), inspections::created_at))
+        .into_boxed();
+    match (caller.role, caller.scope()) {
+        (Role::Inspector, _) => q = q.filter(inspections::inspector_id.eq(caller.id.clone())),
+        (_, Scope::All) => {}
+        (_, Scope::Group(g)) => q = q.filter(inspections::group_id.eq(g)),
+        (_, Scope::Nothing) => {
+            return Ok(Page {
+                items: vec![],
+                next_cursor: None,
+            });
+        }
+    }
+    if let Some(s) = f.review_status {
+        q = q.filter(inspections::review_status.eq(s.as_str()));
+    }
+    if let Some(v) = &f.group_id {
+        q = q.filter(inspections::group_id.eq(v.clone()));
+    }
+    if let Some(v) = &f.site_id {
+        q = q.filter(inspections::site_id.eq(v.clone()));
+    }
+    if let Some(v) = &f.route_id {
+        q = q.filter(inspections::route_id.eq(v.clone()));
+    }
+    if let Some(v) = &f.inspector_id {
+        q = q.filter(inspections::inspector_id.eq(v.clone()));
+    }
+    if let Some(t) = f.from {
+        q = q.filter(inspections::created_at.ge(t.naive_utc()));
+    }
+    if let Some(t) = f.to {
+        q = q.filter(inspections::created_at.lt(t.naive_utc()));
+    }
+    if let Some(want) = f.has_conflicts {
+        let open = cf::table
+            .filter(cf::status.eq("open"))
+            .select(cf::inspection_id);
+        q = if want {
+            q.filter(inspections::id.eq_any(open))
+        } else {
+            q.filter(inspections::id.ne_all(open))
+        };
+    }
+    if let Some(b) = &f.bbox {
+        let (min_lon, min_lat, max_lon, max_lat) = bbox(b)?;
+        q = q
+            .filter(inspections::lat.between(min_lat, max_lat))
+            .filter(inspections::lon.between(min_lon, max_lon));
+    }
+    if let Some(cur) = f.cursor.as_deref().filter(|s| !s.is_empty()) {
+        let (t, id) = decode(cur)?;
+        q = q.filter(
+            inspections::created_at
+                .lt(t)
+                .or(inspections::created_at.eq(t).and(inspections::id.lt(id))),
+        );
+    }
+    let mut rows: Vec<(insp::Row, NaiveDateTime)> = q
+        .order((inspections::created_at.desc(), inspections::id.desc()))
+        .limit(limit + 1)
+        .load(c)?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next_cursor = if more {
+        rows.last().map(|(r, t)| encode(*t, &r.id))
+    } else {
+        None
+    };
+    let items = insp::views(c, rows.into_iter().map(|(r, _)| r).collect(), signer)?;
+    Ok(Page { items, next_cursor })
+}
+
+/// One inspection with its reviews, conflicts and follow-ups.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Detail {
+    #[serde(flatten)]
+    pub inspection: Inspection,
+    pub reviews: Vec<Review>,
+    pub conflicts: Vec<Conflict>,
+    #[schema(value_type = Vec<Object>)]
+    pub followups: Vec<Value>,
+}
+
+/// The inspection if the caller may see it: inspectors their own, the
+/// others their scope's.
+pub fn visible_row(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<insp::Row> {
+    insp::find(c, id)?
+        .filter(|r| match caller.role {
+            Role::Inspector => r.inspector_id == caller.id && !r.deleted,
+            _ => caller.sees_group(&r.group_id),
+        })
+        .ok_or_else(|| AppError::not_found("inspection"))
+}
+
+pub fn detail(c: &mut Conn, caller: &Caller, id: &str, signer: &Signer) -> AppResult<Detail> {
+    let row = visible_row(c, caller, id)?;
+    let inspection = insp::views(c, vec![row], signer)?
+        .pop()
+        .ok_or_else(|| AppError::not_found("inspection"))?;
+    let review_ids: Vec<String> = rv::table
+        .filter(rv::inspection_id.eq(id))
+        .order(rv::created_at)
+        .select(rv::id)
+        .load(c)?;
+    let conflict_ids: Vec<String> = cf::table
+        .filter(cf::inspection_id.eq(id))
+        .order(cf::created_at)
+        .select(cf::id)
+        .load(c)?;
+    Ok(Detail {
+        inspection,
+        reviews: reviews::by_ids(c, &review_ids)?,
+        conflicts: conflicts::by_ids(c, &conflict_ids)?,
+        followups: vec![],
+    })
+}

@@ -1,0 +1,438 @@
+//! The coordinator's side over HTTP: queue, reviews, conflicts, audit.
+
+use crate::helpers::*;
+use serde_json::{Value, json};
+
+fn ids(v: &Value) -> Vec<String> {
+    v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Pushes a submitted inspection at site A; returns its id.
+fn submitted(app: &TestApp, d: &District, token: &str, title: &str) -> String {
+    let id = uuid();
+    let fields = json!({"title": title, "status": "submitted",
+        "location": {"lat": 29.8571, "lon": 107.0812, "accuracy_m": 5, "captured_at": T0}});
+    app.push(
+        token,
+        &uuid(),
+        vec![new_inspection(&id, d, fields, T0)],
+        vec![],
+    )
+    .ok(200);
+    id
+}
+
+#[test]
+fn the_queue_filters_and_pages_newest_first() {
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let li = app.login("liming", PASSWORD);
+    let wang = app.login("wangfang", PASSWORD);
+    let coord = app.login("zhoumin", PASSWORD);
+    let a = submitted(&app, &d, &li, "一");
+    let b = submitted(&app, &d, &li, "二");
+    let draft = uuid();
+    app.push(
+        &wang,
+        &uuid(),
+        vec![new_inspection(&draft, &d, json!({"title": "草稿"}), T0)],
+        vec![],
+    )
+    .ok(200);
+
+    let all = app.get("/api/v1/inspections", &coord).ok(200);
+    assert_eq!(
+        ids(&all),
+        vec![draft.clone(), b.clone(), a.clone()],
+        "newest first"
+    );
+    let q = app
+        .get("/api/v1/inspections?review_status=submitted", &coord)
+        .ok(200);
+    assert_eq!(ids(&q), vec![b.clone(), a.clone()]);
+    let q = app
+        .get(
+            &format!("/api/v1/inspections?inspector_id={}", d.inspector_a2),
+            &coord,
+        )
+        .ok(200);
+    assert_eq!(ids(&q), vec![draft.clone()]);
+    let q = app
+        .get(
+            &format!(
+                "/api/v1/inspections?site_id={}&group_id={}",
+                d.site_a, d.group_a
+            ),
+            &coord,
+        )
+        .ok(200);
+    assert_eq!(ids(&q).len(), 3);
+    let q = app
+        .get(
+            &format!("/api/v1/inspections?route_id={}", d.route_a),
+            &coord,
+        )
+        .ok(200);
+    assert!(ids(&q).is_empty());
+    let q = app
+        .get("/api/v1/inspections?bbox=107.0,29.8,107.1,29.9", &coord)
+        .ok(200);
+    assert_eq!(
+        ids(&q),
+        vec![b.clone(), a.clone()],
+        "the draft has no location"
+    );
+    let q = app
+        .get("/api/v1/inspections?bbox=100,20,101,21", &coord)
+        .ok(200);
+    assert!(ids(&q).is_empty());
+    assert_eq!(
+        app.get("/api/v1/inspections?bbox=1,2,3", &coord).status,
+        422
+    );
+    let q = app
+        .get(
+            "/api/v1/inspections?from=2000-01-01T00:00:00Z&to=2001-01-01T00:00:00Z",
+            &coord,
+        )
+        .ok(200);
+    assert!(ids(&q).is_empty());
+    let q = app
+        .get("/api/v1/inspections?has_conflicts=true", &coord)
+        .ok(200);
+    assert!(ids(&q).is_empty());
+    let q = app
+        .get("/api/v1/inspections?has_conflicts=false", &coord)
+        .ok(200);
+    assert_eq!(ids(&q).len(), 3);
+
+    // Paging by one.
+    let p1 = app.get("/api/v1/inspections?limit=1", &coord).ok(200);
+    let c1 = p1["next_cursor"].as_str().unwrap();
+    let p2 = app
+        .get(&format!("/api/v1/inspections?limit=1&cursor={c1}"), &coord)
+        .ok(200);
+    let c2 = p2["next_cursor"].as_str().unwrap();
+    let p3 = app
+        .get(&format!("/api/v1/inspections?limit=1&cursor={c2}"), &coord)
+        .ok(200);
+    assert_eq!(
+        [ids(&p1), ids(&p2), ids(&p3)].concat(),
+        vec![draft.clone(), b.clone(), a.clone()]
+    );
+    assert!(p3["next_cursor"].is_null());
+
+    // Scope: inspectors their own; another group's coordinator nothing.
+    assert_eq!(
+        ids(&app.get("/api/v1/inspections", &li).ok(200)),
+        vec![b.clone(), a.clone()]
+    );
+    app.user("sunli", "coordinator", Some(&d.group_b));
+    let other = app.login("sunli", PASSWORD);
+    assert!(ids(&app.get("/api/v1/inspections", &other).ok(200)).is_empty());
+    assert_eq!(
+        app.get(&format!("/api/v1/inspections/{a}"), &other).status,
+        404
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/inspections/{a}"), &wang).status,
+        404
+    );
+
+    let detail = app.get(&format!("/api/v1/inspections/{a}"), &coord).ok(200);
+    assert_eq!(detail["fields"]["title"], "一");
+    assert_eq!(detail["reviews"], json!([]));
+    assert_eq!(detail["conflicts"], json!([]));
+    assert_eq!(detail["checks"]["within_site_radius"], true);
+}
+
+#[test]
+fn reviews_move_records_and_reach_the_phone() {
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let li = app.login("liming", PASSWORD);
+    let coord = app.login("zhoumin", PASSWORD);
+    let id = submitted(&app, &d, &li, "排口");
+    let (_, cursor) = app.pull_all(&li, None);
+    let path = format!("/api/v1/inspections/{id}/reviews");
+
+    assert_eq!(
+        app.post(&path, &li, &json!({"decision": "approve"})).status,
+        403
+    );
+    let r = app.post(&path, &coord, &json!({"decision": "return"}));
+    assert_eq!(
+        (r.status, r.body["error"]["details"]["field"].as_str()),
+        (422, Some("comment"))
+    );
+    let r = app
+        .post(
+            &path,
+            &coord,
+            &json!({"decision": "return", "comment": "请补拍排口近景照片"}),
+        )
+        .ok(201);
+    assert_eq!(r["decision"], "return");
+    assert_eq!(
+        app.get(&format!("/api/v1/inspections/{id}"), &coord)
+            .ok(200)["review_status"],
+        "returned"
+    );
+    assert_eq!(
+        app.post(&path, &coord, &json!({"decision": "approve"}))
+            .code(),
+        "invalid_transition"
+    );
+
+    // The inspector's next pull carries the comment and the new status.
+    let p = app
+        .get(&format!("/api/v1/sync/pull?cursor={cursor}"), &li)
+        .ok(200);
+    assert_eq!(p["changes"]["reviews"][0]["comment"], "请补拍排口近景照片");
+    assert_eq!(p["changes"]["inspections"][0]["review_status"], "returned");
+
+    // The inspector edits and submits again: back in the queue.
+    app.push(
+        &li,
+        &uuid(),
+        vec![edit(
+            &id,
+            1,
+            json!({"notes": "已补充"}),
+            "2026-11-21T00:00:00Z",
+        )],
+        vec![],
+    )
+    .ok(200);
+    assert_eq!(
+        app.get(&format!("/api/v1/inspections/{id}"), &coord)
+            .ok(200)["review_status"],
+        "submitted"
+    );
+    app.post(
+        &path,
+        &coord,
+        &json!({"decision": "approve", "comment": "好"}),
+    )
+    .ok(201);
+    let detail = app
+        .get(&format!("/api/v1/inspections/{id}"), &coord)
+        .ok(200);
+    assert_eq!(detail["review_status"], "approved");
+    assert_eq!(detail["reviews"].as_array().unwrap().len(), 2);
+    // Approved is locked against the inspector.
+    let r = app
+        .push(
+            &li,
+            &uuid(),
+            vec![edit(
+                &id,
+                2,
+                json!({"notes": "再改"}),
+                "2026-11-22T00:00:00Z",
+            )],
+            vec![],
+        )
+        .ok(200);
+    assert_eq!(r["results"][0]["error"]["code"], "locked");
+}
+
+#[test]
+fn conflicts_are_listed_and_overridden_to_every_device() {
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let li = app.login("liming", PASSWORD);
+    let coord = app.login("zhoumin", PASSWORD);
+    let id = uuid();
+    app.push(
+        &li,
+        &uuid(),
+        vec![new_inspection(&id, &d, json!({"notes": "原始"}), T0)],
+        vec![],
+    )
+    .ok(200);
+    app.push(
+        &li,
+        &uuid(),
+        vec![edit(
+            &id,
+            1,
+            json!({"notes": "后来的"}),
+            "2026-11-20T05:00:00Z",
+        )],
+        vec![],
+    )
+    .ok(200);
+    let r = app
+        .push(
+            &li,
+            &uuid(),
+            vec![edit(
+                &id,
+                1,
+                json!({"notes": "更早的"}),
+                "2026-11-20T04:00:00Z",
+            )],
+            vec![],
+        )
+        .ok(200);
+    let conflict = r["results"][0]["conflicts"][0]["conflict_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, cursor) = app.pull_all(&li, None);
+
+    let open = app.get("/api/v1/conflicts?status=open", &coord).ok(200);
+    assert_eq!(ids(&open), vec![conflict.clone()]);
+    assert_eq!(
+        app.get("/api/v1/inspections?has_conflicts=true", &coord)
+            .ok(200)["items"][0]["id"],
+        id.as_str()
+    );
+    let path = format!("/api/v1/conflicts/{conflict}/resolve");
+    assert_eq!(
+        app.post(&path, &li, &json!({"keep": "discarded"})).status,
+        403
+    );
+    let c = app
+        .post(&path, &coord, &json!({"keep": "discarded"}))
+        .ok(200);
+    assert_eq!(c["status"], "resolved");
+    assert!(c["resolved_by"].is_string());
+    assert_eq!(
+        app.post(&path, &coord, &json!({"keep": "kept"})).code(),
+        "already_resolved"
+    );
+    assert!(ids(&app.get("/api/v1/conflicts?status=open", &coord).ok(200)).is_empty());
+
+    // The override is a new version every device pulls.
+    let p = app
+        .get(&format!("/api/v1/sync/pull?cursor={cursor}"), &li)
+        .ok(200);
+    let rec = &p["changes"]["inspections"][0];
+    assert_eq!(rec["fields"]["notes"], "更早的");
+    assert_eq!(rec["version"], 3);
+    assert_eq!(p["changes"]["conflicts"][0]["status"], "resolved");
+}
+
+#[test]
+fn an_override_restores_an_edit_that_lost_to_a_delete() {
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let li = app.login("liming", PASSWORD);
+    let coord = app.login("zhoumin", PASSWORD);
+    let id = uuid();
+    app.push(
+        &li,
+        &uuid(),
+        vec![new_inspection(&id, &d, json!({"notes": "x"}), T0)],
+        vec![],
+    )
+    .ok(200);
+    app.push(
+        &li,
+        &uuid(),
+        vec![json!({"id": id, "base_version": 1, "deleted": true, "fields": {}})],
+        vec![],
+    )
+    .ok(200);
+    let r = app
+        .push(
+            &li,
+            &uuid(),
+            vec![edit(
+                &id,
+                1,
+                json!({"notes": "误删前的记录"}),
+                "2026-11-20T05:00:00Z",
+            )],
+            vec![],
+        )
+        .ok(200);
+    let conflict = r["results"][0]["conflicts"][0]["conflict_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.post(
+        &format!("/api/v1/conflicts/{conflict}/resolve"),
+        &coord,
+        &json!({"keep": "discarded"}),
+    )
+    .ok(200);
+    let detail = app.get(&format!("/api/v1/inspections/{id}"), &li).ok(200);
+    assert_eq!(detail["deleted"], false);
+    assert_eq!(detail["fields"]["notes"], "误删前的记录");
+}
+
+#[test]
+fn the_audit_log_records_who_did_what() {
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let li = app.login("liming", PASSWORD);
+    let coord = app.login("zhoumin", PASSWORD);
+    let id = submitted(&app, &d, &li, "排口");
+    app.post(
+        &format!("/api/v1/inspections/{id}/reviews"),
+        &coord,
+        &json!({"decision": "approve"}),
+    )
+    .ok(201);
+
+    let all = app.get("/api/v1/audit?limit=500", &app.admin).ok(200);
+    let actions: Vec<&str> = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for a in [
+        "auth.login",
+        "group.create",
+        "user.create",
+        "site.create",
+        "template.create",
+        "route.create",
+        "review.approve",
+    ] {
+        assert!(actions.contains(&a), "{a} missing from {actions:?}");
+    }
+    assert_eq!(actions[0], "review.approve", "newest first");
+    let q = app
+        .get(
+            &format!("/api/v1/audit?object_type=inspection&object_id={id}"),
+            &app.admin,
+        )
+        .ok(200);
+    assert_eq!(q["items"].as_array().unwrap().len(), 1);
+    assert_eq!(q["items"][0]["details"]["to"], "approved");
+    let q = app
+        .get(
+            &format!("/api/v1/audit?actor_id={}&object_type=user", d.inspector_a),
+            &app.admin,
+        )
+        .ok(200);
+    assert!(
+        q["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["action"].as_str().unwrap().starts_with("auth."))
+    );
+    assert_eq!(app.get("/api/v1/audit", &coord).status, 403);
+    let p1 = app.get("/api/v1/audit?limit=2", &app.admin).ok(200);
+    let p2 = app
+        .get(
+            &format!(
+                "/api/v1/audit?limit=2&cursor={}",
+                p1["next_cursor"].as_str().unwrap()
+            ),
+            &app.admin,
+        )
+        .ok(200);
+    assert_ne!(p1["items"][0]["id"], p2["items"][0]["id"]);
+}

@@ -20,6 +20,7 @@ pub enum Entity {
     Photo,
     Conflict,
     Review,
+    Followup,
 }
 
 impl Entity {
@@ -33,6 +34,7 @@ impl Entity {
             Entity::Photo => "photo",
             Entity::Conflict => "conflict",
             Entity::Review => "review",
+            Entity::Followup => "followup",
         }
     }
 
@@ -46,6 +48,7 @@ impl Entity {
             "photo" => Entity::Photo,
             "conflict" => Entity::Conflict,
             "review" => Entity::Review,
+            "followup" => Entity::Followup,
             _ => return None,
         })
     }

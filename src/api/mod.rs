@@ -38,6 +38,7 @@ use utoipa::{Modify, OpenApi};
         sync::push_batch, sync::pull_changes, sync::list_devices,
         photos::photo_bytes,
         review::list, review::one, review::review, review::conflicts_list, review::resolve, review::audit_log,
+        review::followup_create, review::followup_list, review::followup_one, review::followup_update, review::followup_verification,
         uploads::create, uploads::append, uploads::terminate,
         ops::healthz, ops::readyz, ops::metrics,
     ),
@@ -111,6 +112,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_json_bytes: usize) {
     .service(review::conflicts_list)
     .service(review::resolve)
     .service(review::audit_log)
+    .service(review::followup_create)
+    .service(review::followup_list)
+    .service(review::followup_one)
+    .service(review::followup_update)
+    .service(review::followup_verification)
     .service(uploads::options)
     .service(uploads::create)
     .service(uploads::head)

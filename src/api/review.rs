@@ -7,10 +7,13 @@ use crate::inspections::Inspection;
 use crate::paging::{Page, PageQuery};
 use crate::review::actions::{self, NewReview, Resolve};
 use crate::review::audit::{self, AuditFilter, Entry};
+use crate::review::followups::{
+    self, Followup, FollowupFilter, FollowupPatch, NewFollowup, Verification,
+};
 use crate::review::queue::{self, Detail, QueueFilter};
 use crate::reviews::Review;
 use crate::state::AppState;
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, get, patch, post, web};
 use uuid::Uuid;
 
 /// The review queue, newest first.
@@ -112,6 +115,89 @@ pub async fn audit_log(
     Ok(web::Json(
         st.db
             .read(move |c| audit::list(c, &caller, &f, &page))
+            .await?,
+    ))
+}
+
+/// Opens a follow-up on an inspection's finding.
+#[utoipa::path(tag = "review", request_body = NewFollowup, responses((status = 201, body = Followup), (status = 403), (status = 404)))]
+#[post("/api/v1/inspections/{id}/followups")]
+pub async fn followup_create(
+    st: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    body: web::Json<NewFollowup>,
+) -> AppResult<HttpResponse> {
+    let id = id.to_string();
+    let f = st
+        .db
+        .write(move |c| followups::create(c, &caller, &id, body.into_inner()))
+        .await?;
+    Ok(HttpResponse::Created().json(f))
+}
+
+#[utoipa::path(tag = "review", params(PageQuery, FollowupFilter), responses((status = 200, body = Page<Followup>)))]
+#[get("/api/v1/followups")]
+pub async fn followup_list(
+    st: web::Data<AppState>,
+    caller: Caller,
+    q: web::Query<PageQuery>,
+    f: web::Query<FollowupFilter>,
+) -> AppResult<web::Json<Page<Followup>>> {
+    let page = q.parse()?;
+    let f = f.into_inner();
+    Ok(web::Json(
+        st.db
+            .read(move |c| followups::list(c, &caller, &f, &page))
+            .await?,
+    ))
+}
+
+#[utoipa::path(tag = "review", responses((status = 200, body = Followup), (status = 404)))]
+#[get("/api/v1/followups/{id}")]
+pub async fn followup_one(
+    st: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> AppResult<web::Json<Followup>> {
+    let id = id.to_string();
+    Ok(web::Json(
+        st.db.read(move |c| followups::get(c, &caller, &id)).await?,
+    ))
+}
+
+/// Changes a follow-up's status (with a note), assignee, due date.
+#[utoipa::path(tag = "review", request_body = FollowupPatch, responses((status = 200, body = Followup), (status = 403), (status = 409)))]
+#[patch("/api/v1/followups/{id}")]
+pub async fn followup_update(
+    st: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    body: web::Json<FollowupPatch>,
+) -> AppResult<web::Json<Followup>> {
+    let id = id.to_string();
+    Ok(web::Json(
+        st.db
+            .write(move |c| followups::update(c, &caller, &id, body.into_inner()))
+            .await?,
+    ))
+}
+
+/// Adds a stop at the follow-up's site to a route to look again; the
+/// inspection submitted there (`rectified: true|false`) verifies or
+/// reopens the follow-up.
+#[utoipa::path(tag = "review", request_body = Verification, responses((status = 200, body = Followup), (status = 409), (status = 422)))]
+#[post("/api/v1/followups/{id}/verification")]
+pub async fn followup_verification(
+    st: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    body: web::Json<Verification>,
+) -> AppResult<web::Json<Followup>> {
+    let id = id.to_string();
+    Ok(web::Json(
+        st.db
+            .write(move |c| followups::add_verification(c, &caller, &id, body.into_inner()))
             .await?,
     ))
 }

@@ -248,7 +248,38 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    followups (id) {
+        id -> Text,
+        inspection_id -> Text,
+        site_id -> Text,
+        group_id -> Text,
+        owner_id -> Text,
+        title -> Text,
+        department -> Text,
+        assignee_id -> Nullable<Text>,
+        due_at -> Nullable<Timestamp>,
+        status -> Text,
+        verify_stop_id -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    followup_history (id) {
+        id -> Text,
+        followup_id -> Text,
+        status -> Text,
+        note -> Text,
+        by_id -> Text,
+        at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> groups (group_id));
+diesel::joinable!(followup_history -> followups (followup_id));
 diesel::joinable!(photo_jobs -> photos (photo_id));
 diesel::joinable!(photos -> inspections (inspection_id));
 diesel::joinable!(devices -> users (user_id));
@@ -279,4 +310,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     reviews,
     photo_jobs,
     uploads,
+    followups,
+    followup_history,
 );

@@ -3,4 +3,5 @@
 
 pub mod actions;
 pub mod audit;
+pub mod followups;
 pub mod queue;

@@ -15,7 +15,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -164,8 +163,7 @@ pub struct Detail {
     pub inspection: Inspection,
     pub reviews: Vec<Review>,
     pub conflicts: Vec<Conflict>,
-    #[schema(value_type = Vec<Object>)]
-    pub followups: Vec<Value>,
+    pub followups: Vec<super::followups::Followup>,
 }
 
 /// The inspection if the caller may see it: inspectors their own, the
@@ -198,6 +196,6 @@ pub fn detail(c: &mut Conn, caller: &Caller, id: &str, signer: &Signer) -> AppRe
         inspection,
         reviews: reviews::by_ids(c, &review_ids)?,
         conflicts: conflicts::by_ids(c, &conflict_ids)?,
-        followups: vec![],
+        followups: super::followups::for_inspection(c, id)?,
     })
 }

@@ -129,7 +129,8 @@ pub fn check(path: &str, value: &Value, items: &[Item]) -> Result<(), Reason> {
     if value.is_null() {
         return match path {
             "status" => Err("must be draft or submitted".into()),
-            "title" | "notes" | "severity" | "started_at" | "finished_at" | "location" => Ok(()),
+            "title" | "notes" | "severity" | "started_at" | "finished_at" | "location"
+            | "rectified" => Ok(()),
             _ => Err("unknown field".into()),
         };
     }
@@ -140,6 +141,11 @@ pub fn check(path: &str, value: &Value, items: &[Item]) -> Result<(), Reason> {
         "status" => one_of(value, &STATUSES),
         "started_at" | "finished_at" => time(value),
         "location" => location(value),
+        // At a re-verification stop: was the finding fixed?
+        "rectified" => value
+            .as_bool()
+            .map(|_| ())
+            .ok_or_else(|| "must be true or false".into()),
         _ => Err("unknown field".into()),
     }
 }

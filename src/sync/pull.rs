@@ -19,12 +19,12 @@ use crate::reference::groups::{self, Group};
 use crate::reference::routes::{self, Route};
 use crate::reference::sites::{self, Site};
 use crate::reference::templates::{self, Template};
+use crate::review::followups::{self, Followup};
 use crate::reviews::{self, Review};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::collections::BTreeMap;
 use utoipa::{IntoParams, ToSchema};
 
@@ -52,8 +52,7 @@ pub struct Changes {
     pub inspections: Vec<Inspection>,
     pub photos: Vec<Photo>,
     pub reviews: Vec<Review>,
-    #[schema(value_type = Vec<Object>)]
-    pub followups: Vec<Value>,
+    pub followups: Vec<Followup>,
     pub conflicts: Vec<Conflict>,
 }
 
@@ -112,7 +111,7 @@ impl Cursor {
 
 /// Entities an inspector gets by group rather than by ownership.
 const GROUP_ENTITIES: [Entity; 4] = [Entity::Group, Entity::Site, Entity::Template, Entity::Route];
-const ALL_ENTITIES: [Entity; 8] = [
+const ALL_ENTITIES: [Entity; 9] = [
     Entity::Group,
     Entity::Site,
     Entity::Template,
@@ -121,6 +120,7 @@ const ALL_ENTITIES: [Entity; 8] = [
     Entity::Photo,
     Entity::Conflict,
     Entity::Review,
+    Entity::Followup,
 ];
 
 /// One range of the change log: entries of one kind for one group (None:
@@ -311,6 +311,9 @@ fn load(
                 ch.conflicts = in_order(conflicts::by_ids(c, list)?, list, |x| &x.id)
             }
             Entity::Review => ch.reviews = in_order(reviews::by_ids(c, list)?, list, |x| &x.id),
+            Entity::Followup => {
+                ch.followups = in_order(followups::by_ids(c, list)?, list, |x| &x.id)
+            }
         }
     }
     Ok((ch, del))

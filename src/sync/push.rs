@@ -16,6 +16,7 @@ use crate::photos::blob::{self, BlobStore};
 use crate::photos::inspect::Refusal;
 use crate::photos::jobs;
 use crate::reference::templates::{self, Item};
+use crate::review::followups;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -669,6 +670,13 @@ impl Ctx<'_> {
             && let Some(route) = &header.route_id
         {
             journal::changed(c, Entity::Route, route, Some(&header.group_id))?;
+        }
+        // Submitted at a re-verification stop: it settles the follow-up.
+        if is_submitted
+            && rec.version != record.version
+            && let Some(stop) = &header.stop_id
+        {
+            followups::verification_submitted(c, stop, &rec.fields, &self.caller.id)?;
         }
         Ok(ItemResult {
             id: id.to_string(),

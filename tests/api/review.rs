@@ -436,3 +436,108 @@ fn the_audit_log_records_who_did_what() {
         .ok(200);
     assert_ne!(p1["items"][0]["id"], p2["items"][0]["id"]);
 }
+
+#[test]
+fn followups_are_chased_to_verification_on_the_ground() {
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let li = app.login("liming", PASSWORD);
+    let coord = app.login("zhoumin", PASSWORD);
+    let id = submitted(&app, &d, &li, "排口污水溢流");
+    let (_, cursor) = app.pull_all(&li, None);
+    let path = format!("/api/v1/inspections/{id}/followups");
+    let body = json!({"title": "修复破损污水管网", "department": "区住房和城乡建委", "due_at": "2020-01-01T00:00:00Z"});
+    assert_eq!(app.post(&path, &li, &body).status, 403);
+    let f = app.post(&path, &coord, &body).ok(201);
+    assert_eq!(f["status"], "open");
+    assert_eq!(f["site_id"], d.site_a.as_str());
+    assert_eq!(f["overdue"], true);
+    assert_eq!(f["history"].as_array().unwrap().len(), 1);
+    let fid = f["id"].as_str().unwrap().to_string();
+
+    // It reaches the inspector's phone, and the overdue list.
+    let p = app
+        .get(&format!("/api/v1/sync/pull?cursor={cursor}"), &li)
+        .ok(200);
+    assert_eq!(p["changes"]["followups"][0]["title"], "修复破损污水管网");
+    let overdue = app.get("/api/v1/followups?overdue=true", &coord).ok(200);
+    assert_eq!(ids(&overdue), vec![fid.clone()]);
+
+    let fp = format!("/api/v1/followups/{fid}");
+    let r = app.patch(&fp, &coord, &json!({"status": "verified"}));
+    assert_eq!(r.code(), "invalid_transition");
+    app.patch(
+        &fp,
+        &coord,
+        &json!({"status": "in_progress", "note": "已派单"}),
+    )
+    .ok(200);
+    let f = app
+        .patch(
+            &fp,
+            &coord,
+            &json!({"status": "resolved", "note": "部门报告已修复"}),
+        )
+        .ok(200);
+    assert_eq!(f["overdue"], false);
+    let hist: Vec<&str> = f["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(hist, vec!["open", "in_progress", "resolved"]);
+    assert_eq!(f["history"][2]["note"], "部门报告已修复");
+    assert!(f["history"][2]["by"].is_string() && f["history"][2]["at"].is_string());
+
+    // A re-verification stop on the group's route, where the inspector
+    // looks again: not fixed reopens, fixed verifies.
+    let f = app
+        .post(
+            &format!("{fp}/verification"),
+            &coord,
+            &json!({"route_id": d.route_a, "template_id": d.template}),
+        )
+        .ok(200);
+    let stop = f["verify_stop_id"].as_str().unwrap().to_string();
+    let route = app
+        .get(&format!("/api/v1/routes/{}", d.route_a), &li)
+        .ok(200);
+    let last = route["stops"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (last["id"].as_str(), last["site_id"].as_str()),
+        (Some(stop.as_str()), Some(d.site_a.as_str()))
+    );
+
+    let look = |rectified: bool| {
+        let mut item = new_inspection(
+            &uuid(),
+            &d,
+            json!({"status": "submitted", "rectified": rectified}),
+            T0,
+        );
+        item["route_id"] = json!(d.route_a);
+        item["stop_id"] = json!(stop);
+        app.push(&li, &uuid(), vec![item], vec![]).ok(200);
+    };
+    look(false);
+    assert_eq!(app.get(&fp, &coord).ok(200)["status"], "open");
+    app.patch(
+        &fp,
+        &coord,
+        &json!({"status": "resolved", "note": "再次整改"}),
+    )
+    .ok(200);
+    look(true);
+    let f = app.get(&fp, &coord).ok(200);
+    assert_eq!(f["status"], "verified");
+    assert_eq!(
+        app.get(&format!("/api/v1/inspections/{id}"), &coord)
+            .ok(200)["followups"][0]["status"],
+        "verified"
+    );
+    assert_eq!(
+        app.patch(&fp, &coord, &json!({"status": "open"})).status,
+        409
+    );
+}

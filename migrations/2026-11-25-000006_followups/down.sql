@@ -1,0 +1,2 @@
+DROP TABLE followup_history;
+DROP TABLE followups;

@@ -39,6 +39,7 @@ use utoipa::{Modify, OpenApi};
         photos::photo_bytes,
         review::list, review::one, review::review, review::conflicts_list, review::resolve, review::audit_log,
         review::followup_create, review::followup_list, review::followup_one, review::followup_update, review::followup_verification,
+        review::report_csv, review::report_geojson, review::report_ledger,
         uploads::create, uploads::append, uploads::terminate,
         ops::healthz, ops::readyz, ops::metrics,
     ),
@@ -117,6 +118,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_json_bytes: usize) {
     .service(review::followup_one)
     .service(review::followup_update)
     .service(review::followup_verification)
+    .service(review::report_csv)
+    .service(review::report_geojson)
+    .service(review::report_ledger)
     .service(uploads::options)
     .service(uploads::create)
     .service(uploads::head)

@@ -11,6 +11,7 @@ use crate::review::followups::{
     self, Followup, FollowupFilter, FollowupPatch, NewFollowup, Verification,
 };
 use crate::review::queue::{self, Detail, QueueFilter};
+use crate::review::reports::{self, LedgerQuery, LedgerRow};
 use crate::reviews::Review;
 use crate::state::AppState;
 use actix_web::{HttpResponse, get, patch, post, web};
@@ -199,5 +200,61 @@ pub async fn followup_verification(
         st.db
             .write(move |c| followups::add_verification(c, &caller, &id, body.into_inner()))
             .await?,
+    ))
+}
+
+/// The queue as CSV (UTF-8 with BOM), with the queue's filters.
+#[utoipa::path(tag = "reports", params(QueueFilter), responses((status = 200, content_type = "text/csv")))]
+#[get("/api/v1/reports/inspections.csv")]
+pub async fn report_csv(
+    st: web::Data<AppState>,
+    caller: Caller,
+    f: web::Query<QueueFilter>,
+) -> AppResult<HttpResponse> {
+    let f = f.into_inner();
+    let signer = st.signer.clone();
+    let body = st
+        .db
+        .read(move |c| reports::csv(c, &caller, &f, &signer))
+        .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            "Content-Disposition",
+            "attachment; filename=\"inspections.csv\"",
+        ))
+        .body(body))
+}
+
+/// The queue as GeoJSON, one Feature per inspection.
+#[utoipa::path(tag = "reports", params(QueueFilter), responses((status = 200, content_type = "application/geo+json")))]
+#[get("/api/v1/reports/inspections.geojson")]
+pub async fn report_geojson(
+    st: web::Data<AppState>,
+    caller: Caller,
+    f: web::Query<QueueFilter>,
+) -> AppResult<HttpResponse> {
+    let f = f.into_inner();
+    let signer = st.signer.clone();
+    let body = st
+        .db
+        .read(move |c| reports::geojson(c, &caller, &f, &signer))
+        .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/geo+json")
+        .json(body))
+}
+
+/// Per inspector for a date range.
+#[utoipa::path(tag = "reports", params(LedgerQuery), responses((status = 200, body = Vec<LedgerRow>)))]
+#[get("/api/v1/reports/ledger")]
+pub async fn report_ledger(
+    st: web::Data<AppState>,
+    caller: Caller,
+    q: web::Query<LedgerQuery>,
+) -> AppResult<web::Json<Vec<LedgerRow>>> {
+    let q = q.into_inner();
+    Ok(web::Json(
+        st.db.read(move |c| reports::ledger(c, &caller, &q)).await?,
     ))
 }

@@ -5,3 +5,4 @@ pub mod actions;
 pub mod audit;
 pub mod followups;
 pub mod queue;
+pub mod reports;

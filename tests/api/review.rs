@@ -541,3 +541,118 @@ fn followups_are_chased_to_verification_on_the_ground() {
         409
     );
 }
+
+#[test]
+fn reports_parse_back_with_their_filters() {
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let li = app.login("liming", PASSWORD);
+    let coord = app.login("zhoumin", PASSWORD);
+    let a = submitted(&app, &d, &li, "桃花河,排口 \"一号\"");
+    let b = uuid();
+    app.push(
+        &li,
+        &uuid(),
+        vec![new_inspection(&b, &d, json!({"title": "草稿"}), T0)],
+        vec![],
+    )
+    .ok(200);
+    app.post(
+        &format!("/api/v1/inspections/{a}/reviews"),
+        &coord,
+        &json!({"decision": "approve"}),
+    )
+    .ok(201);
+    app.post(
+        &format!("/api/v1/inspections/{a}/followups"),
+        &coord,
+        &json!({"title": "整改", "department": "区生态环境局"}),
+    )
+    .ok(201);
+
+    let (s, hs, body) = app.get_bytes("/api/v1/reports/inspections.csv", &coord, &[]);
+    assert_eq!(s, 200);
+    assert!(
+        hs.iter()
+            .any(|(k, v)| k == "content-type" && v.starts_with("text/csv"))
+    );
+    assert!(
+        body.starts_with(b"\xEF\xBB\xBF"),
+        "UTF-8 BOM for spreadsheets"
+    );
+    let mut r = csv::Reader::from_reader(&body[3..]);
+    let headers = r.headers().unwrap().clone();
+    let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
+    assert_eq!(rows.len(), 2);
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let row_a = rows.iter().find(|x| &x[col("id")] == a.as_str()).unwrap();
+    assert_eq!(&row_a[col("title")], "桃花河,排口 \"一号\"");
+    assert_eq!(&row_a[col("review_status")], "approved");
+    assert_eq!(&row_a[col("site")], "桃花河1号排口");
+    let (_, _, filtered) = app.get_bytes(
+        "/api/v1/reports/inspections.csv?review_status=approved",
+        &coord,
+        &[],
+    );
+    assert_eq!(
+        csv::Reader::from_reader(&filtered[3..]).records().count(),
+        1
+    );
+
+    let (s, hs, body) = app.get_bytes("/api/v1/reports/inspections.geojson", &coord, &[]);
+    assert_eq!(s, 200);
+    assert!(
+        hs.iter()
+            .any(|(k, v)| k == "content-type" && v.starts_with("application/geo+json"))
+    );
+    let g: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(g["type"], "FeatureCollection");
+    let feats = g["features"].as_array().unwrap();
+    assert_eq!(feats.len(), 2);
+    let fa = feats.iter().find(|f| f["id"] == a.as_str()).unwrap();
+    assert_eq!(fa["type"], "Feature");
+    assert_eq!(fa["geometry"]["type"], "Point");
+    assert_eq!(
+        fa["geometry"]["coordinates"],
+        json!([107.0812, 29.8571]),
+        "[lon, lat]"
+    );
+    assert_eq!(fa["properties"]["review_status"], "approved");
+    assert_eq!(fa["properties"]["photo_count"], 0);
+    let fb = feats.iter().find(|f| f["id"] == b.as_str()).unwrap();
+    assert!(fb["geometry"].is_null());
+
+    let ledger = app
+        .get(
+            "/api/v1/reports/ledger?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z",
+            &coord,
+        )
+        .ok(200);
+    let rows = ledger.as_array().unwrap();
+    let mine = rows.iter().find(|r| r["username"] == "liming").unwrap();
+    assert_eq!(
+        (mine["inspections"].as_i64(), mine["approved"].as_i64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(mine["followups_raised"], 1);
+    assert_eq!(mine["followups_resolved"], 0);
+    let other = rows.iter().find(|r| r["username"] == "wangfang").unwrap();
+    assert_eq!(other["inspections"], 0);
+    assert!(
+        rows.iter().all(|r| r["group_id"] == d.group_a.as_str()),
+        "the coordinator's group only"
+    );
+    let empty = app
+        .get(
+            "/api/v1/reports/ledger?from=2000-01-01T00:00:00Z&to=2001-01-01T00:00:00Z",
+            &coord,
+        )
+        .ok(200);
+    assert!(
+        empty
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["inspections"] == 0)
+    );
+}

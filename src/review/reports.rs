@@ -1,0 +1,285 @@
+//! Reports: the queue as CSV (opens in a spreadsheet with Chinese intact)
+//! and GeoJSON (loads in QGIS), and the per-inspector ledger.
+
+use super::queue::{self, QueueFilter};
+use crate::auth::{Caller, Role, Scope};
+use crate::db::Conn;
+use crate::db::schema::{followups, inspections, photos, route_stops, sites, users};
+use crate::error::{AppError, AppResult};
+use crate::inspections::Inspection;
+use crate::photos::urls::Signer;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use utoipa::{IntoParams, ToSchema};
+
+/// Most rows a report holds; narrow the filters for more.
+pub const MAX_ROWS: usize = 100_000;
+
+/// Every inspection the filters select, newest first.
+fn all(
+    c: &mut Conn,
+    caller: &Caller,
+    f: &QueueFilter,
+    signer: &Signer,
+) -> AppResult<Vec<Inspection>> {
+    let mut out = Vec::new();
+    let mut page_filter = QueueFilter {
+        limit: Some(500),
+        cursor: None,
+        bbox: f.bbox.clone(),
+        review_status: f.review_status,
+        group_id: f.group_id.clone(),
+        site_id: f.site_id.clone(),
+        route_id: f.route_id.clone(),
+        inspector_id: f.inspector_id.clone(),
+        from: f.from,
+        to: f.to,
+        has_conflicts: f.has_conflicts,
+    };
+    loop {
+        let page = queue::list(c, caller, &page_filter, signer)?;
+        out.extend(page.items);
+        if out.len() > MAX_ROWS {
+            return Err(AppError::too_large(format!(
+                "more than {MAX_ROWS} inspections; narrow the filters"
+            )));
+        }
+        match page.next_cursor {
+            Some(cur) => page_filter.cursor = Some(cur),
+            None => return Ok(out),
+        }
+    }
+}
+
+fn names(
+    c: &mut Conn,
+    rows: &[Inspection],
+) -> AppResult<(HashMap<String, String>, HashMap<String, String>)> {
+    let site_ids: Vec<&String> = rows.iter().map(|r| &r.site_id).collect();
+    let user_ids: Vec<&String> = rows.iter().map(|r| &r.inspector_id).collect();
+    let sites: HashMap<String, String> = sites::table
+        .filter(sites::id.eq_any(site_ids))
+        .select((sites::id, sites::name))
+        .load::<(String, String)>(c)?
+        .into_iter()
+        .collect();
+    let users: HashMap<String, String> = users::table
+        .filter(users::id.eq_any(user_ids))
+        .select((users::id, users::display_name))
+        .load::<(String, String)>(c)?
+        .into_iter()
+        .collect();
+    Ok((sites, users))
+}
+
+fn text(v: Option<&Value>) -> String {
+    match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// UTF-8 with a byte-order mark, so spreadsheet programs read the Chinese
+/// right.
+pub fn csv(c: &mut Conn, caller: &Caller, f: &QueueFilter, signer: &Signer) -> AppResult<Vec<u8>> {
+    let rows = all(c, caller, f, signer)?;
+    let (site_names, user_names) = names(c, &rows)?;
+    let mut out = b"\xEF\xBB\xBF".to_vec();
+    {
+        let mut w = csv::Writer::from_writer(&mut out);
+        let header = [
+            "id",
+            "created_at",
+            "site",
+            "inspector",
+            "title",
+            "severity",
+            "status",
+            "review_status",
+            "lat",
+            "lon",
+            "distance_to_site_m",
+            "within_site_radius",
+            "photos",
+            "photos_off_site",
+            "notes",
+        ];
+        w.write_record(header).map_err(AppError::internal)?;
+        for r in &rows {
+            let loc = r.fields.get("location");
+            w.write_record([
+                r.id.clone(),
+                r.created_at.to_rfc3339(),
+                site_names.get(&r.site_id).cloned().unwrap_or_default(),
+                user_names.get(&r.inspector_id).cloned().unwrap_or_default(),
+                text(r.fields.get("title")),
+                text(r.fields.get("severity")),
+                text(r.fields.get("status")),
+                r.review_status.as_str().to_string(),
+                text(loc.and_then(|l| l.get("lat"))),
+                text(loc.and_then(|l| l.get("lon"))),
+                r.checks
+                    .distance_to_site_m
+                    .map(|d| d.to_string())
+                    .unwrap_or_default(),
+                r.checks
+                    .within_site_radius
+                    .map(|b| b.to_string())
+                    .unwrap_or_default(),
+                r.photos.iter().filter(|p| !p.deleted).count().to_string(),
+                r.checks.photos_off_site.to_string(),
+                text(r.fields.get("notes")),
+            ])
+            .map_err(AppError::internal)?;
+        }
+        w.flush().map_err(AppError::internal)?;
+    }
+    Ok(out)
+}
+
+/// A FeatureCollection: one Feature per inspection, at its location (a
+/// null geometry when it has none), with its review status and photo count.
+pub fn geojson(
+    c: &mut Conn,
+    caller: &Caller,
+    f: &QueueFilter,
+    signer: &Signer,
+) -> AppResult<Value> {
+    let rows = all(c, caller, f, signer)?;
+    let (site_names, user_names) = names(c, &rows)?;
+    let features: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            let geometry = crate::inspections::position(r.fields.get("location"))
+                .map(|(lat, lon)| json!({"type": "Point", "coordinates": [lon, lat]}))
+                .unwrap_or(Value::Null);
+            json!({
+                "type": "Feature",
+                "id": r.id,
+                "geometry": geometry,
+                "properties": {
+                    "id": r.id,
+                    "title": text(r.fields.get("title")),
+                    "site": site_names.get(&r.site_id),
+                    "inspector": user_names.get(&r.inspector_id),
+                    "severity": r.fields.get("severity"),
+                    "review_status": r.review_status,
+                    "photo_count": r.photos.iter().filter(|p| !p.deleted).count(),
+                    "within_site_radius": r.checks.within_site_radius,
+                    "created_at": r.created_at,
+                }
+            })
+        })
+        .collect();
+    Ok(json!({"type": "FeatureCollection", "features": features}))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LedgerQuery {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub group_id: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+pub struct LedgerRow {
+    pub inspector_id: String,
+    pub username: String,
+    pub display_name: String,
+    pub group_id: Option<String>,
+    pub inspections: i64,
+    pub approved: i64,
+    pub photos: i64,
+    pub followups_raised: i64,
+    pub followups_resolved: i64,
+    pub stops_done: i64,
+}
+
+/// Per inspector, for inspections created in `[from, to)`: how many, how
+/// many approved, their photos, the follow-ups they led to and how many of
+/// those are resolved or verified, and the route stops they completed.
+pub fn ledger(c: &mut Conn, caller: &Caller, q: &LedgerQuery) -> AppResult<Vec<LedgerRow>> {
+    let mut people = users::table
+        .filter(users::role.eq(Role::Inspector.as_str()))
+        .select((
+            users::id,
+            users::username,
+            users::display_name,
+            users::group_id,
+        ))
+        .into_boxed();
+    match (caller.role, caller.scope()) {
+        (Role::Inspector, _) => people = people.filter(users::id.eq(caller.id.clone())),
+        (_, Scope::All) => {}
+        (_, Scope::Group(g)) => people = people.filter(users::group_id.eq(g)),
+        (_, Scope::Nothing) => return Ok(vec![]),
+    }
+    if let Some(g) = &q.group_id {
+        people = people.filter(users::group_id.eq(g.clone()));
+    }
+    let people: Vec<(String, String, String, Option<String>)> =
+        people.order(users::username).load(c)?;
+    let mut rows: Vec<LedgerRow> = Vec::with_capacity(people.len());
+    for (id, username, display_name, group_id) in people {
+        let mut base = inspections::table
+            .filter(inspections::inspector_id.eq(id.clone()))
+            .filter(inspections::deleted.eq(false))
+            .into_boxed();
+        if let Some(t) = q.from {
+            base = base.filter(inspections::created_at.ge(t.naive_utc()));
+        }
+        if let Some(t) = q.to {
+            base = base.filter(inspections::created_at.lt(t.naive_utc()));
+        }
+        let ids: Vec<(String, String, String, Option<String>)> = base
+            .select((
+                inspections::id,
+                inspections::review_status,
+                inspections::status,
+                inspections::stop_id,
+            ))
+            .load(c)?;
+        let insp_ids: Vec<&String> = ids.iter().map(|r| &r.0).collect();
+        let photos: i64 = photos::table
+            .filter(photos::inspection_id.eq_any(&insp_ids))
+            .filter(photos::deleted.eq(false))
+            .count()
+            .get_result(c)?;
+        let raised: i64 = followups::table
+            .filter(followups::inspection_id.eq_any(&insp_ids))
+            .count()
+            .get_result(c)?;
+        let resolved: i64 = followups::table
+            .filter(followups::inspection_id.eq_any(&insp_ids))
+            .filter(followups::status.eq_any(["resolved", "verified"]))
+            .count()
+            .get_result(c)?;
+        let stop_ids: Vec<&String> = ids
+            .iter()
+            .filter(|r| r.2 == "submitted")
+            .filter_map(|r| r.3.as_ref())
+            .collect();
+        let stops_done: i64 = route_stops::table
+            .filter(route_stops::id.eq_any(stop_ids))
+            .count()
+            .get_result(c)?;
+        rows.push(LedgerRow {
+            inspections: ids.len() as i64,
+            approved: ids.iter().filter(|r| r.1 == "approved").count() as i64,
+            inspector_id: id,
+            username,
+            display_name,
+            group_id,
+            photos,
+            followups_raised: raised,
+            followups_resolved: resolved,
+            stops_done,
+        });
+    }
+    Ok(rows)
+}

@@ -98,6 +98,12 @@ pub struct Config {
     #[arg(long, env = "FIELDSYNC_UPLOAD_EXPIRY_SECS", default_value_t = 86400)]
     pub upload_expiry_secs: i64,
 
+    /// Mark the review page's cookies `Secure` (sent over HTTPS only; browsers
+    /// also accept them on http://localhost). Turn off only behind a proxy
+    /// that is not HTTPS, which you should not have.
+    #[arg(long, env = "FIELDSYNC_SECURE_COOKIES", default_value_t = true, action = clap::ArgAction::Set)]
+    pub secure_cookies: bool,
+
     /// UTC offset of cameras' EXIF times that carry none (China: +08:00).
     #[arg(long, env = "FIELDSYNC_EXIF_DEFAULT_OFFSET", default_value = "+08:00")]
     pub exif_default_offset: String,
@@ -129,6 +135,7 @@ impl Config {
             photo_workers: None,
             photo_url_ttl_secs: 86400,
             upload_expiry_secs: 86400,
+            secure_cookies: true,
             exif_default_offset: "+08:00".into(),
         }
     }

@@ -21,6 +21,7 @@ pub mod review;
 pub mod reviews;
 pub mod state;
 pub mod sync;
+pub mod webui;
 
 use crate::config::Config;
 use actix_web::dev::Server;
@@ -85,6 +86,7 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
             .wrap(from_fn(metrics::track))
             .wrap(TracingLogger::default())
             .configure(|cfg| api::configure(cfg, max_json))
+            .configure(webui::configure)
             .default_service(web::to(api::no_route))
     })
     .shutdown_timeout(30);

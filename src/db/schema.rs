@@ -278,8 +278,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    web_sessions (token_hash) {
+        token_hash -> Text,
+        user_id -> Text,
+        csrf -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> groups (group_id));
 diesel::joinable!(followup_history -> followups (followup_id));
+diesel::joinable!(web_sessions -> users (user_id));
 diesel::joinable!(photo_jobs -> photos (photo_id));
 diesel::joinable!(photos -> inspections (inspection_id));
 diesel::joinable!(devices -> users (user_id));
@@ -312,4 +323,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     uploads,
     followups,
     followup_history,
+    web_sessions,
 );

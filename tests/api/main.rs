@@ -16,3 +16,4 @@ mod scope;
 mod simulation;
 mod sync;
 mod uploads;
+mod webui;

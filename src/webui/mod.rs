@@ -1,0 +1,414 @@
+//! The coordinators' review page at `/review`: server-rendered HTML, its
+//! CSS served by this binary, a cookie session with CSRF tokens on every
+//! form. It calls the same functions as the JSON API.
+
+pub mod pages;
+pub mod session;
+
+use crate::auth::{Role, password};
+use crate::db::schema::{sites, users};
+use crate::error::AppError;
+use crate::reference::{templates, users as user_ref};
+use crate::review::actions::{self, Decision, Keep, NewReview};
+use crate::review::followups::{self, NewFollowup};
+use crate::review::queue::{self, QueueFilter};
+use crate::state::AppState;
+use actix_web::cookie::Cookie;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use diesel::prelude::*;
+use serde::Deserialize;
+use session::{Refused, WebUser};
+use std::collections::HashMap;
+
+const LOGIN_CSRF: &str = "fieldsync_login_csrf";
+
+type Page = Result<HttpResponse, Refused>;
+
+fn back(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header(("Location", to.to_string()))
+        .finish()
+}
+
+#[get("/review/static/review.css")]
+pub async fn css() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(pages::CSS)
+}
+
+fn login_page(st: &AppState, error: Option<&str>) -> HttpResponse {
+    // Before there is a session, the form's token is checked against a
+    // cookie of its own (double submit).
+    let token = base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        rand::random::<[u8; 24]>(),
+    );
+    let mut resp = pages::page("登录", None, pages::login(error, &token));
+    let cookie = Cookie::build(LOGIN_CSRF, token)
+        .path("/review")
+        .http_only(true)
+        .secure(st.config.secure_cookies)
+        .same_site(actix_web::cookie::SameSite::Strict)
+        .finish();
+    let _ = resp.add_cookie(&cookie);
+    resp
+}
+
+#[get("/review/login")]
+pub async fn login_form(st: web::Data<AppState>) -> HttpResponse {
+    login_page(&st, None)
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    username: String,
+    password: String,
+    csrf: String,
+}
+
+#[post("/review/login")]
+pub async fn login(st: web::Data<AppState>, req: HttpRequest, form: web::Form<LoginForm>) -> Page {
+    let form = form.into_inner();
+    let cookie = req
+        .cookie(LOGIN_CSRF)
+        .map(|c| c.value().to_string())
+        .unwrap_or_default();
+    if cookie.is_empty() || cookie != form.csrf {
+        return Ok(login_page(&st, Some("页面已过期,请重新登录")));
+    }
+    let ip = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    if let Err(e) = st.login_limiter.check(&form.username, &ip) {
+        return Err(e.into());
+    }
+    let name = form.username.clone();
+    let user = st
+        .db
+        .read(move |c| user_ref::find_by_username(c, &name))
+        .await?;
+    let pw = form.password;
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let ok = web::block(move || match stored {
+        Some(h) => password::verify(&pw, &h),
+        None => {
+            password::verify_dummy(&pw);
+            false
+        }
+    })
+    .await
+    .map_err(AppError::from)?;
+    let Some(user) = user.filter(|u| ok && u.active) else {
+        return Ok(login_page(&st, Some("用户名或密码错误")));
+    };
+    if Role::parse(&user.role) == Some(Role::Inspector) {
+        return Ok(login_page(&st, Some("审核页面供协调员和管理员使用")));
+    }
+    let uid = user.id.clone();
+    let token = st
+        .db
+        .write(move |c| {
+            crate::journal::audit(
+                c,
+                crate::journal::Audit {
+                    actor_id: Some(&uid),
+                    action: "auth.web_login",
+                    object_type: "user",
+                    object_id: Some(&uid),
+                    details: serde_json::json!({}),
+                },
+            )?;
+            session::start(c, &uid)
+        })
+        .await?;
+    let mut resp = back("/review");
+    let _ = resp.add_cookie(&session::cookie(token, st.config.secure_cookies));
+    Ok(resp)
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+#[post("/review/logout")]
+pub async fn logout(
+    st: web::Data<AppState>,
+    req: HttpRequest,
+    user: WebUser,
+    form: web::Form<CsrfForm>,
+) -> Page {
+    session::check_csrf(&user, &form.csrf)?;
+    if let Some(c) = req.cookie(session::COOKIE) {
+        let token = c.value().to_string();
+        st.db.write(move |c| session::end(c, &token)).await?;
+    }
+    let mut resp = back("/review/login");
+    let mut gone = session::cookie(String::new(), st.config.secure_cookies);
+    gone.make_removal();
+    let _ = resp.add_cookie(&gone);
+    Ok(resp)
+}
+
+#[derive(Deserialize)]
+pub struct QueueQuery {
+    review_status: Option<String>,
+    cursor: Option<String>,
+}
+
+#[get("/review")]
+pub async fn queue_page(st: web::Data<AppState>, user: WebUser, q: web::Query<QueueQuery>) -> Page {
+    let status = q
+        .review_status
+        .clone()
+        .unwrap_or_else(|| "submitted".into());
+    let filter = QueueFilter {
+        review_status: serde_json::from_value(serde_json::Value::String(status.clone())).ok(),
+        cursor: q.cursor.clone(),
+        limit: Some(50),
+        ..QueueFilter::default()
+    };
+    let caller = user.caller.clone();
+    let signer = st.signer.clone();
+    let (page, site_names, user_names) = st
+        .db
+        .read(move |c| {
+            let page = queue::list(c, &caller, &filter, &signer)?;
+            let (s, u) = names(c, &page.items)?;
+            Ok((page, s, u))
+        })
+        .await?;
+    let rows: Vec<pages::QueueRow> = page
+        .items
+        .into_iter()
+        .map(|i| pages::QueueRow {
+            site: site_names.get(&i.site_id).cloned().unwrap_or_default(),
+            inspector: user_names.get(&i.inspector_id).cloned().unwrap_or_default(),
+            inspection: i,
+        })
+        .collect();
+    Ok(pages::page(
+        "巡查记录",
+        Some(&user),
+        pages::queue(&rows, &status, page.next_cursor.as_deref()),
+    ))
+}
+
+type Names = (HashMap<String, String>, HashMap<String, String>);
+
+fn names(
+    c: &mut crate::db::Conn,
+    items: &[crate::inspections::Inspection],
+) -> crate::error::AppResult<Names> {
+    let s: Vec<&String> = items.iter().map(|i| &i.site_id).collect();
+    let u: Vec<&String> = items.iter().map(|i| &i.inspector_id).collect();
+    Ok((
+        sites::table
+            .filter(sites::id.eq_any(s))
+            .select((sites::id, sites::name))
+            .load::<(String, String)>(c)?
+            .into_iter()
+            .collect(),
+        users::table
+            .filter(users::id.eq_any(u))
+            .select((users::id, users::display_name))
+            .load::<(String, String)>(c)?
+            .into_iter()
+            .collect(),
+    ))
+}
+
+struct Loaded {
+    detail: queue::Detail,
+    site_name: String,
+    site: Option<(f64, f64, f64)>,
+    inspector: String,
+    template: Option<templates::Template>,
+}
+
+async fn load(st: &AppState, user: &WebUser, id: uuid::Uuid) -> Result<Loaded, Refused> {
+    let caller = user.caller.clone();
+    let signer = st.signer.clone();
+    let id = id.to_string();
+    Ok(st
+        .db
+        .read(move |c| {
+            let detail = queue::detail(c, &caller, &id, &signer)?;
+            let i = &detail.inspection;
+            let site: Option<(String, f64, f64, f64)> = sites::table
+                .find(&i.site_id)
+                .select((sites::name, sites::lat, sites::lon, sites::radius_m))
+                .first(c)
+                .optional()?;
+            let inspector: String = users::table
+                .find(&i.inspector_id)
+                .select(users::display_name)
+                .first(c)?;
+            let template =
+                templates::get(c, &caller, &i.template_id, Some(i.template_version)).ok();
+            Ok(Loaded {
+                site_name: site.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
+                site: site.map(|s| (s.1, s.2, s.3)),
+                inspector,
+                template,
+                detail,
+            })
+        })
+        .await?)
+}
+
+#[get("/review/inspections/{id}")]
+pub async fn inspection_page(
+    st: web::Data<AppState>,
+    user: WebUser,
+    id: web::Path<uuid::Uuid>,
+) -> Page {
+    let l = load(&st, &user, id.into_inner()).await?;
+    let title = l
+        .detail
+        .inspection
+        .fields
+        .get("title")
+        .and_then(|v| v.as_str())
+        .unwrap_or("巡查记录")
+        .to_string();
+    let body = pages::detail(&pages::DetailPage {
+        detail: &l.detail,
+        site_name: &l.site_name,
+        site: l.site,
+        inspector: &l.inspector,
+        template: l.template.as_ref(),
+        user: &user,
+    });
+    Ok(pages::page(&title, Some(&user), body))
+}
+
+#[get("/review/inspections/{id}/print")]
+pub async fn print_page(st: web::Data<AppState>, user: WebUser, id: web::Path<uuid::Uuid>) -> Page {
+    let l = load(&st, &user, id.into_inner()).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(pages::print(&l.detail, &l.site_name, &l.inspector).into_string()))
+}
+
+#[derive(Deserialize)]
+pub struct ReviewForm {
+    csrf: String,
+    decision: Decision,
+    #[serde(default)]
+    comment: String,
+}
+
+#[post("/review/inspections/{id}/review")]
+pub async fn review_form(
+    st: web::Data<AppState>,
+    user: WebUser,
+    id: web::Path<uuid::Uuid>,
+    form: web::Form<ReviewForm>,
+) -> Page {
+    let form = form.into_inner();
+    session::check_csrf(&user, &form.csrf)?;
+    let id = id.to_string();
+    let (caller, iid) = (user.caller.clone(), id.clone());
+    st.db
+        .write(move |c| {
+            actions::review(
+                c,
+                &caller,
+                &iid,
+                NewReview {
+                    decision: form.decision,
+                    comment: form.comment,
+                },
+            )
+        })
+        .await?;
+    Ok(back(&format!("/review/inspections/{id}")))
+}
+
+#[derive(Deserialize)]
+pub struct ResolveForm {
+    csrf: String,
+    keep: Keep,
+}
+
+#[post("/review/conflicts/{id}/resolve")]
+pub async fn resolve_form(
+    st: web::Data<AppState>,
+    user: WebUser,
+    id: web::Path<uuid::Uuid>,
+    form: web::Form<ResolveForm>,
+) -> Page {
+    session::check_csrf(&user, &form.csrf)?;
+    let caller = user.caller.clone();
+    let (cid, keep) = (id.to_string(), form.keep);
+    let c = st
+        .db
+        .write(move |c| actions::resolve(c, &caller, &cid, keep))
+        .await?;
+    Ok(back(&format!("/review/inspections/{}", c.inspection_id)))
+}
+
+#[derive(Deserialize)]
+pub struct FollowupForm {
+    csrf: String,
+    title: String,
+    department: String,
+    #[serde(default)]
+    due: String,
+}
+
+#[post("/review/inspections/{id}/followups")]
+pub async fn followup_form(
+    st: web::Data<AppState>,
+    user: WebUser,
+    id: web::Path<uuid::Uuid>,
+    form: web::Form<FollowupForm>,
+) -> Page {
+    let form = form.into_inner();
+    session::check_csrf(&user, &form.csrf)?;
+    let due_at = match form.due.trim() {
+        "" => None,
+        d => Some(
+            chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                .map_err(|_| AppError::invalid("due", "must be a date"))?
+                .and_hms_opt(23, 59, 59)
+                .map(|t| t.and_utc())
+                .ok_or_else(|| AppError::invalid("due", "must be a date"))?,
+        ),
+    };
+    let id = id.to_string();
+    let (caller, iid) = (user.caller.clone(), id.clone());
+    st.db
+        .write(move |c| {
+            followups::create(
+                c,
+                &caller,
+                &iid,
+                NewFollowup {
+                    title: form.title,
+                    department: form.department,
+                    assignee_id: None,
+                    due_at,
+                },
+            )
+        })
+        .await?;
+    Ok(back(&format!("/review/inspections/{id}")))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(css)
+        .service(login_form)
+        .service(login)
+        .service(logout)
+        .service(queue_page)
+        .service(print_page)
+        .service(inspection_page)
+        .service(review_form)
+        .service(resolve_form)
+        .service(followup_form);
+}

@@ -1,0 +1,356 @@
+//! The HTML of the review page (maud: checked at compile time, escaped by
+//! default). Everything it needs is served by this binary.
+
+use super::session::WebUser;
+use crate::error::AppError;
+use crate::inspections::{Inspection, Photo};
+use crate::reference::templates::Template;
+use crate::review::followups::Followup;
+use crate::review::queue::Detail;
+use actix_web::HttpResponse;
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+use serde_json::Value;
+
+pub const CSS: &str = include_str!("review.css");
+
+fn layout(title: &str, user: Option<&WebUser>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="zh-CN" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · fieldsync" }
+                link rel="stylesheet" href="/review/static/review.css";
+            }
+            body {
+                header.top {
+                    a.brand href="/review" { "fieldsync 巡查审核" }
+                    @if let Some(u) = user {
+                        span.who { (u.display_name) }
+                        form.inline method="post" action="/review/logout" {
+                            input type="hidden" name="csrf" value=(u.csrf);
+                            button.link type="submit" { "退出" }
+                        }
+                    }
+                }
+                main { (body) }
+            }
+        }
+    }
+}
+
+pub fn page(title: &str, user: Option<&WebUser>, body: Markup) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(layout(title, user, body).into_string())
+}
+
+pub fn error_page(e: &AppError) -> HttpResponse {
+    HttpResponse::build(e.status)
+        .content_type("text/html; charset=utf-8")
+        .body(
+            layout(
+                "错误",
+                None,
+                html! { section.card { h1 { (e.status.as_u16()) } p { (e.message) } p { a href="/review" { "返回" } } } },
+            )
+            .into_string(),
+        )
+}
+
+pub fn login(error: Option<&str>, csrf: &str) -> Markup {
+    html! {
+        section.card.narrow {
+            h1 { "登录" }
+            @if let Some(e) = error { p.error { (e) } }
+            form method="post" action="/review/login" {
+                input type="hidden" name="csrf" value=(csrf);
+                label { "用户名" input id="username" name="username" autocomplete="username" required; }
+                label { "密码" input id="password" name="password" type="password" autocomplete="current-password" required; }
+                button id="login" type="submit" { "登录" }
+            }
+        }
+    }
+}
+
+fn status_label(s: &str) -> &'static str {
+    match s {
+        "pending" => "未提交",
+        "submitted" => "待审核",
+        "approved" => "已通过",
+        "returned" => "已退回",
+        "rejected" => "已驳回",
+        _ => "",
+    }
+}
+
+fn text(v: Option<&Value>) -> String {
+    match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Bool(true)) => "是".into(),
+        Some(Value::Bool(false)) => "否".into(),
+        Some(Value::Null) | None => String::new(),
+        Some(v) => v.to_string(),
+    }
+}
+
+pub struct QueueRow {
+    pub inspection: Inspection,
+    pub site: String,
+    pub inspector: String,
+}
+
+pub fn queue(rows: &[QueueRow], status: &str, next: Option<&str>) -> Markup {
+    html! {
+        section.card {
+            h1 { "巡查记录" }
+            form.filters method="get" action="/review" {
+                label { "状态"
+                    select name="review_status" {
+                        @for (v, l) in [("submitted", "待审核"), ("returned", "已退回"), ("approved", "已通过"), ("rejected", "已驳回"), ("pending", "未提交"), ("", "全部")] {
+                            option value=(v) selected[v == status] { (l) }
+                        }
+                    }
+                }
+                button type="submit" { "筛选" }
+            }
+            @if rows.is_empty() { p.empty { "没有记录" } }
+            ul.queue {
+                @for r in rows {
+                    li {
+                        a.row href={ "/review/inspections/" (r.inspection.id) } {
+                            span.title { (text(r.inspection.fields.get("title"))) }
+                            span.meta { (r.site) " · " (r.inspector) " · " (r.inspection.created_at.format("%Y-%m-%d %H:%M")) }
+                            span class={ "badge " (r.inspection.review_status.as_str()) } { (status_label(r.inspection.review_status.as_str())) }
+                            @if r.inspection.checks.within_site_radius == Some(false) || r.inspection.checks.photos_off_site > 0 {
+                                span.badge.warn { "位置异常" }
+                            }
+                        }
+                    }
+                }
+            }
+            @if let Some(n) = next { a.more href={ "/review?review_status=" (status) "&cursor=" (n) } { "更多" } }
+        }
+    }
+}
+
+fn photo_grid(photos: &[Photo]) -> Markup {
+    html! {
+        div.photos {
+            @for p in photos.iter().filter(|p| !p.deleted) {
+                figure {
+                    @match &p.urls {
+                        Some(u) => {
+                            a href=(text(u.get("display"))) target="_blank" {
+                                img.thumb src=(text(u.get("thumb"))) alt=(p.caption) loading="lazy";
+                            }
+                        }
+                        None => { div.pending { "照片尚未上传" } }
+                    }
+                    figcaption {
+                        (p.caption)
+                        @if p.checks.within_site_radius == Some(false) {
+                            span.flag { " ⚠ 拍摄地点不在点位范围内" }
+                        }
+                        @if p.checks.within_time_window == Some(false) {
+                            span.flag { " ⚠ 拍摄时间不在巡查时段内" }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Where the record and its photos were, around the site: a small plan,
+/// drawn here (the server may have no internet for map tiles).
+fn position(d: &Detail, site: Option<(f64, f64, f64)>) -> Markup {
+    let Some((slat, slon, radius)) = site else {
+        return html! {};
+    };
+    let mut points: Vec<(f64, f64, &str)> = Vec::new();
+    if let Some((lat, lon)) = crate::inspections::position(d.inspection.fields.get("location")) {
+        points.push((lat, lon, "记录"));
+    }
+    for p in &d.inspection.photos {
+        if let Some((lat, lon)) = crate::inspections::position(p.exif.as_ref()) {
+            points.push((lat, lon, "照片"));
+        }
+    }
+    // Metres east and north of the site, scaled so everything fits.
+    let m_per_deg = 111_320.0;
+    let xy = |lat: f64, lon: f64| {
+        (
+            (lon - slon) * m_per_deg * slat.to_radians().cos(),
+            (lat - slat) * m_per_deg,
+        )
+    };
+    let extent = points
+        .iter()
+        .map(|(la, lo, _)| {
+            let (x, y) = xy(*la, *lo);
+            x.abs().max(y.abs())
+        })
+        .fold(radius * 1.5, f64::max);
+    let scale = 90.0 / extent;
+    html! {
+        div.plan {
+            svg viewBox="-100 -100 200 200" width="200" height="200" role="img" aria-label="位置示意" {
+                circle cx="0" cy="0" r=(format!("{:.1}", radius * scale)) class="radius" {}
+                circle cx="0" cy="0" r="3" class="site" {}
+                @for (la, lo, kind) in &points {
+                    @let (x, y) = xy(*la, *lo);
+                    circle cx=(format!("{:.1}", x * scale)) cy=(format!("{:.1}", -y * scale)) r="4" class=(if *kind == "记录" { "record" } else { "photo" }) {}
+                }
+            }
+            p.legend { "● 点位 ○ 范围 " span.record-dot { "●" } " 记录位置 " span.photo-dot { "●" } " 照片位置" }
+        }
+    }
+}
+
+pub struct DetailPage<'a> {
+    pub detail: &'a Detail,
+    pub site_name: &'a str,
+    pub site: Option<(f64, f64, f64)>,
+    pub inspector: &'a str,
+    pub template: Option<&'a Template>,
+    pub user: &'a WebUser,
+}
+
+pub fn detail(p: &DetailPage) -> Markup {
+    let d = p.detail;
+    let i = &d.inspection;
+    let csrf = &p.user.csrf;
+    html! {
+        section.card {
+            p { a href="/review" { "← 返回列表" } " · " a href={ "/review/inspections/" (i.id) "/print" } { "打印照片报告" } }
+            h1 { (text(i.fields.get("title"))) }
+            p.meta {
+                (p.site_name) " · " (p.inspector) " · " (i.created_at.format("%Y-%m-%d %H:%M"))
+                " · " span class={ "badge " (i.review_status.as_str()) } { (status_label(i.review_status.as_str())) }
+            }
+            h2 { "位置核验" }
+            ul.checks {
+                @match i.checks.distance_to_site_m {
+                    Some(dm) => li class=(if i.checks.within_site_radius == Some(true) { "ok" } else { "bad" }) {
+                        "记录位置距点位 " (format!("{dm:.0}")) " 米,"
+                        (if i.checks.within_site_radius == Some(true) { "在范围内" } else { "不在范围内" })
+                    },
+                    None => li { "记录没有位置" },
+                }
+                li class=(if i.checks.photos_off_site == 0 { "ok" } else { "bad" }) { "不在点位范围内拍摄的照片: " (i.checks.photos_off_site) }
+                li class=(if i.checks.photos_outside_time_window == 0 { "ok" } else { "bad" }) { "不在巡查时段内拍摄的照片: " (i.checks.photos_outside_time_window) }
+            }
+            (position(d, p.site))
+            h2 { "照片" }
+            (photo_grid(&i.photos))
+            h2 { "检查项" }
+            table.answers {
+                @if let Some(t) = p.template {
+                    @for item in &t.items {
+                        tr { th { (item.label) } td { (text(i.fields.get(&format!("answers.{}", item.key)))) } }
+                    }
+                }
+                tr { th { "严重程度" } td { (text(i.fields.get("severity"))) } }
+                tr { th { "备注" } td { (text(i.fields.get("notes"))) } }
+            }
+        }
+        @if i.review_status.as_str() == "submitted" {
+            section.card id="review" {
+                h2 { "审核" }
+                form method="post" action={ "/review/inspections/" (i.id) "/review" } {
+                    input type="hidden" name="csrf" value=(csrf);
+                    label { "意见" textarea id="comment" name="comment" rows="3" {} }
+                    div.buttons {
+                        button id="approve" name="decision" value="approve" type="submit" { "通过" }
+                        button.secondary id="return" name="decision" value="return" type="submit" { "退回补充" }
+                        button.danger id="reject" name="decision" value="reject" type="submit" { "驳回" }
+                    }
+                }
+            }
+        }
+        @if !d.reviews.is_empty() {
+            section.card {
+                h2 { "审核记录" }
+                ul { @for r in &d.reviews { li { (r.created_at.format("%m-%d %H:%M")) " " (r.decision) ": " (r.comment) } } }
+            }
+        }
+        @if d.conflicts.iter().any(|c| c.status == "open") {
+            section.card {
+                h2 { "冲突" }
+                @for c in d.conflicts.iter().filter(|c| c.status == "open") {
+                    div.conflict {
+                        p { strong { (c.field) } ": 保留 " code { (c.kept) } ", 被覆盖 " code { (c.discarded) } }
+                        form.inline method="post" action={ "/review/conflicts/" (c.id) "/resolve" } {
+                            input type="hidden" name="csrf" value=(csrf);
+                            button name="keep" value="kept" type="submit" { "保留当前值" }
+                            button.secondary name="keep" value="discarded" type="submit" { "改用被覆盖的值" }
+                        }
+                    }
+                }
+            }
+        }
+        section.card {
+            h2 { "整改跟踪" }
+            (followups(&d.followups))
+            form method="post" action={ "/review/inspections/" (i.id) "/followups" } {
+                input type="hidden" name="csrf" value=(csrf);
+                label { "事项" input name="title" required; }
+                label { "责任部门" input name="department" required; }
+                label { "期限" input name="due" type="date"; }
+                button type="submit" { "新建整改事项" }
+            }
+        }
+    }
+}
+
+fn followups(list: &[Followup]) -> Markup {
+    html! {
+        @if list.is_empty() { p.empty { "暂无" } }
+        ul {
+            @for f in list {
+                li {
+                    strong { (f.title) } " · " (f.department) " · " (f.status.as_str())
+                    @if f.overdue { span.flag { " 已逾期" } }
+                }
+            }
+        }
+    }
+}
+
+/// The printable photo report: the record's facts, then its photos at
+/// display size, a few to a page.
+pub fn print(d: &Detail, site_name: &str, inspector: &str) -> Markup {
+    let i = &d.inspection;
+    html! {
+        (DOCTYPE)
+        html lang="zh-CN" {
+            head {
+                meta charset="utf-8";
+                title { "照片报告 · " (text(i.fields.get("title"))) }
+                link rel="stylesheet" href="/review/static/review.css";
+            }
+            body.print {
+                h1 { "巡查照片报告" }
+                table.answers {
+                    tr { th { "事项" } td { (text(i.fields.get("title"))) } }
+                    tr { th { "点位" } td { (site_name) } }
+                    tr { th { "巡查人" } td { (inspector) } }
+                    tr { th { "时间" } td { (i.created_at.format("%Y-%m-%d %H:%M")) } }
+                    tr { th { "审核" } td { (status_label(i.review_status.as_str())) } }
+                    tr { th { "备注" } td { (text(i.fields.get("notes"))) } }
+                }
+                div.sheet {
+                    @for p in i.photos.iter().filter(|p| !p.deleted) {
+                        figure.printed {
+                            @if let Some(u) = &p.urls { img src=(text(u.get("display"))) alt=(p.caption); }
+                            figcaption { (p.caption) @if let Some(t) = p.taken_at { " · " (t.format("%Y-%m-%d %H:%M")) } }
+                        }
+                    }
+                }
+                script { (PreEscaped("")) }
+            }
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! The review web page over HTTP (a browser drives it in `browser.rs`).
+
+use crate::helpers::*;
+use serde_json::json;
+
+struct Web {
+    agent: ureq::Agent,
+    base: String,
+}
+
+struct Page {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Page {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// `name=value` of a Set-Cookie, with its attributes.
+    fn set_cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+            .map(|(_, v)| v.clone())
+            .find(|v| v.starts_with(&format!("{name}=")))
+    }
+
+    /// The value of the first hidden `csrf` input.
+    fn csrf(&self) -> String {
+        let at = self
+            .body
+            .find("name=\"csrf\" value=\"")
+            .expect("a csrf field")
+            + 19;
+        self.body[at..].split('"').next().unwrap().to_string()
+    }
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+impl Web {
+    fn new(app: &TestApp) -> Web {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .build()
+            .into();
+        Web {
+            agent,
+            base: app.base.clone(),
+        }
+    }
+
+    fn finish(r: ureq::http::Response<ureq::Body>) -> Page {
+        let mut r = r;
+        let headers = r
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
+            .collect();
+        Page {
+            status: r.status().as_u16(),
+            headers,
+            body: r.body_mut().read_to_string().unwrap_or_default(),
+        }
+    }
+
+    fn get(&self, path: &str, cookie: &str) -> Page {
+        Self::finish(
+            self.agent
+                .get(format!("{}{path}", self.base))
+                .header("Cookie", cookie)
+                .call()
+                .unwrap(),
+        )
+    }
+
+    fn post(&self, path: &str, cookie: &str, form: &[(&str, &str)]) -> Page {
+        let body: Vec<String> = form
+            .iter()
+            .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+            .collect();
+        Self::finish(
+            self.agent
+                .post(format!("{}{path}", self.base))
+                .header("Cookie", cookie)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .send(body.join("&").as_bytes())
+                .unwrap(),
+        )
+    }
+
+    /// Logs in; returns the session cookie (`name=value`).
+    fn login(&self, user: &str) -> Result<String, Page> {
+        let form = self.get("/review/login", "");
+        let pre = form
+            .set_cookie("fieldsync_login_csrf")
+            .expect("login csrf cookie");
+        let pre = pre.split(';').next().unwrap().to_string();
+        let r = self.post(
+            "/review/login",
+            &pre,
+            &[
+                ("username", user),
+                ("password", PASSWORD),
+                ("csrf", &form.csrf()),
+            ],
+        );
+        match r.set_cookie("fieldsync_session") {
+            Some(c) if r.status == 303 => Ok(c.split(';').next().unwrap().to_string()),
+            _ => Err(r),
+        }
+    }
+}
+
+#[test]
+fn a_coordinator_reviews_on_the_web_page() {
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let li = app.login("liming", PASSWORD);
+    let bytes = fixture("canon_sx530_IMG_1054.jpg");
+    let (id, photo) = (uuid(), uuid());
+    let batch = json!({"device_id": uuid(), "batch_id": uuid(),
+        "inspections": [new_inspection(&id, &d, json!({"title": "桃花河排口巡查", "status": "submitted", "answers.outfall_flowing": true,
+            "location": {"lat": 29.8571, "lon": 107.0812, "accuracy_m": 6, "captured_at": T0}}), T0)],
+        "photos": [photo_meta(&photo, &id, &bytes, "image/jpeg")]});
+    app.push_multipart(&li, &batch, &[(photo.as_str(), &bytes)])
+        .ok(200);
+    app.wait_photo(&li, &photo);
+    let (_, cursor) = app.pull_all(&li, None);
+
+    let web = Web::new(&app);
+    let r = web.get("/review", "");
+    assert_eq!(
+        (r.status, r.header("location")),
+        (303, Some("/review/login"))
+    );
+    let css = web.get("/review/static/review.css", "");
+    assert!(
+        css.header("content-type").unwrap().starts_with("text/css")
+            && css.body.contains("@media print")
+    );
+
+    // A stale login form is refused; a good one sets a locked-down cookie.
+    let stale = web.post(
+        "/review/login",
+        "",
+        &[
+            ("username", "zhoumin"),
+            ("password", PASSWORD),
+            ("csrf", "x"),
+        ],
+    );
+    assert!(stale.set_cookie("fieldsync_session").is_none());
+    let form = web.get("/review/login", "");
+    let pre = form.set_cookie("fieldsync_login_csrf").unwrap();
+    let pre_pair = pre.split(';').next().unwrap().to_string();
+    let r = web.post(
+        "/review/login",
+        &pre_pair,
+        &[
+            ("username", "zhoumin"),
+            ("password", PASSWORD),
+            ("csrf", &form.csrf()),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    let set = r.set_cookie("fieldsync_session").unwrap();
+    for attr in ["HttpOnly", "Secure", "SameSite=Strict"] {
+        assert!(set.contains(attr), "{set}");
+    }
+    let session = set.split(';').next().unwrap().to_string();
+
+    let queue = web.get("/review", &session);
+    assert_eq!(queue.status, 200);
+    assert!(
+        queue
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(queue.body.contains("桃花河排口巡查") && queue.body.contains("待审核"));
+
+    let page = web.get(&format!("/review/inspections/{id}"), &session);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("class=\"thumb\""));
+    assert!(
+        page.body
+            .contains(&format!("/api/v1/photos/{photo}/thumb?exp="))
+    );
+    assert!(page.body.contains("排口是否有水流出"), "checklist labels");
+    assert!(page.body.contains("在范围内"));
+    let csrf = page.csrf();
+
+    let forged = web.post(
+        &format!("/review/inspections/{id}/review"),
+        &session,
+        &[("csrf", "forged"), ("decision", "approve")],
+    );
+    assert_eq!(forged.status, 403);
+    let r = web.post(
+        &format!("/review/inspections/{id}/review"),
+        &session,
+        &[
+            ("csrf", &csrf),
+            ("decision", "return"),
+            ("comment", "请补拍排口近景"),
+        ],
+    );
+    assert_eq!(
+        (r.status, r.header("location")),
+        (303, Some(format!("/review/inspections/{id}").as_str()))
+    );
+    let p = app
+        .get(&format!("/api/v1/sync/pull?cursor={cursor}"), &li)
+        .ok(200);
+    assert_eq!(p["changes"]["reviews"][0]["comment"], "请补拍排口近景");
+
+    let r = web.post(
+        &format!("/review/inspections/{id}/followups"),
+        &session,
+        &[
+            ("csrf", &csrf),
+            ("title", "清理排口"),
+            ("department", "街道办"),
+            ("due", "2026-12-31"),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    assert!(
+        web.get(&format!("/review/inspections/{id}"), &session)
+            .body
+            .contains("清理排口")
+    );
+
+    let print = web.get(&format!("/review/inspections/{id}/print"), &session);
+    assert!(
+        print
+            .body
+            .contains(&format!("/api/v1/photos/{photo}/display?exp="))
+    );
+
+    // Inspectors do not get a session; logging out ends one.
+    assert!(web.login("liming").is_err());
+    let r = web.post("/review/logout", &session, &[("csrf", &csrf)]);
+    assert_eq!(r.status, 303);
+    assert_eq!(web.get("/review", &session).status, 303);
+}

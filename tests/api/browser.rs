@@ -1,0 +1,251 @@
+//! End to end in headless Chromium, driven over WebDriver (chromedriver's
+//! JSON API, no client library): a coordinator logs in, opens an
+//! inspection with photos, sees the thumbnails load, returns it with a
+//! comment, and the inspector's next pull carries that comment. A
+//! screenshot of the inspection page is saved under
+//! `target/test-artifacts/`.
+//!
+//! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs
+//! them). Without them the test says so and passes, unless
+//! `FIELDSYNC_REQUIRE_BROWSER` is set (as `.ci/run` does).
+
+use crate::helpers::*;
+use base64::Engine;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+struct Driver {
+    base: String,
+    session: String,
+    agent: ureq::Agent,
+    process: std::process::Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Driver {
+    fn start() -> Option<Driver> {
+        let (Ok(_), true) = (
+            which("chromedriver"),
+            std::path::Path::new("/usr/bin/chromium").exists(),
+        ) else {
+            return None;
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
+        let process = std::process::Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .into();
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while agent.get(format!("{base}/status")).call().is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let profile = tempfile::tempdir().ok()?;
+        let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                     "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     format!("--user-data-dir={}", profile.path().display()), "--window-size=1100,1800"]}}}});
+        let mut r = agent
+            .post(format!("{base}/session"))
+            .send_json(&caps)
+            .ok()?;
+        let v: Value = r.body_mut().read_json().ok()?;
+        let session = v["value"]["sessionId"]
+            .as_str()
+            .expect("a WebDriver session")
+            .to_string();
+        Some(Driver {
+            base,
+            session,
+            agent,
+            process,
+            _profile: profile,
+        })
+    }
+
+    fn call(&self, method: &str, path: &str, body: Value) -> Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let r = match method {
+            "GET" => self.agent.get(url).call(),
+            _ => self.agent.post(url).send_json(&body),
+        };
+        let v: Value = r
+            .expect("webdriver")
+            .body_mut()
+            .read_json()
+            .expect("webdriver json");
+        assert!(v["value"].get("error").is_none(), "webdriver {path}: {v}");
+        v["value"].clone()
+    }
+
+    fn go(&self, url: &str) {
+        self.call("POST", "/url", json!({"url": url}));
+    }
+
+    fn find(&self, css: &str) -> String {
+        let v = self.call(
+            "POST",
+            "/element",
+            json!({"using": "css selector", "value": css}),
+        );
+        v[ELEMENT].as_str().unwrap().to_string()
+    }
+
+    fn type_into(&self, css: &str, text: &str) {
+        let e = self.find(css);
+        self.call(
+            "POST",
+            &format!("/element/{e}/value"),
+            json!({"text": text}),
+        );
+    }
+
+    fn click(&self, css: &str) {
+        let e = self.find(css);
+        self.call("POST", &format!("/element/{e}/click"), json!({}));
+    }
+
+    fn script(&self, js: &str) -> Value {
+        self.call("POST", "/execute/sync", json!({"script": js, "args": []}))
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self
+            .agent
+            .delete(format!("{}/session/{}", self.base, self.session))
+            .call();
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+fn which(cmd: &str) -> Result<(), ()> {
+    std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {cmd}")])
+        .output()
+        .map_err(|_| ())
+        .and_then(|o| if o.status.success() { Ok(()) } else { Err(()) })
+}
+
+#[test]
+fn a_coordinator_returns_an_inspection_in_a_real_browser() {
+    let Some(driver) = Driver::start() else {
+        assert!(
+            std::env::var_os("FIELDSYNC_REQUIRE_BROWSER").is_none(),
+            "chromium and chromium-driver are required here"
+        );
+        eprintln!("browser test skipped: install Debian's chromium and chromium-driver to run it");
+        return;
+    };
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let li = app.login("liming", PASSWORD);
+    let jpg = fixture("canon_sx530_IMG_1054.jpg");
+    let sideways = fixture("synthetic_orientation_6.jpg");
+    let (id, p1, p2) = (uuid(), uuid(), uuid());
+    let batch = json!({"device_id": uuid(), "batch_id": uuid(),
+        "inspections": [new_inspection(&id, &d, json!({"title": "桃花河1号排口 污水溢流", "status": "submitted", "severity": "high",
+            "answers.outfall_flowing": true, "answers.water_color": "发黑", "notes": "排口有黑色污水流出,有异味",
+            "location": {"lat": 29.8572, "lon": 107.0813, "accuracy_m": 6, "captured_at": T0}}), T0)],
+        "photos": [photo_meta(&p1, &id, &jpg, "image/jpeg"), photo_meta(&p2, &id, &sideways, "image/jpeg")]});
+    app.push_multipart(
+        &li,
+        &batch,
+        &[(p1.as_str(), &jpg), (p2.as_str(), &sideways)],
+    )
+    .ok(200);
+    app.wait_photo(&li, &p1);
+    app.wait_photo(&li, &p2);
+    let (_, cursor) = app.pull_all(&li, None);
+
+    // localhost, not 127.0.0.1: browsers send Secure cookies to it over http.
+    let port = app.base.rsplit(':').next().unwrap().to_string();
+    let site = format!("http://localhost:{port}");
+    driver.go(&format!("{site}/review/login"));
+    driver.type_into("#username", "zhoumin");
+    driver.type_into("#password", PASSWORD);
+    driver.click("#login");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !driver
+        .script("return document.body.innerText")
+        .as_str()
+        .unwrap_or_default()
+        .contains("桃花河1号排口")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the queue did not show the inspection"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    driver.go(&format!("{site}/review/inspections/{id}"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let loaded = driver.script(
+            "const i = Array.from(document.querySelectorAll('img.thumb'));\
+             return i.length > 0 && i.every(x => x.complete && x.naturalWidth > 0) ? i.map(x => [x.naturalWidth, x.naturalHeight]) : null;",
+        );
+        if let Some(sizes) = loaded.as_array() {
+            assert_eq!(sizes.len(), 2, "both thumbnails");
+            assert!(
+                sizes
+                    .iter()
+                    .any(|s| s == &json!([240, 320]) || s == &json!([320, 240]))
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "thumbnails did not load");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let shot = driver.call("GET", "/screenshot", json!({}));
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(shot.as_str().unwrap())
+        .unwrap();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("review-inspection.png"), &png).unwrap();
+    assert!(png.starts_with(b"\x89PNG"));
+
+    driver.type_into("#comment", "请补拍排口近景和水样照片");
+    driver.click("#return");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !driver
+        .script("return document.body.innerText")
+        .as_str()
+        .unwrap_or_default()
+        .contains("已退回")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the page did not show the return"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let p = app
+        .get(&format!("/api/v1/sync/pull?cursor={cursor}"), &li)
+        .ok(200);
+    assert_eq!(
+        p["changes"]["reviews"][0]["comment"],
+        "请补拍排口近景和水样照片"
+    );
+    assert_eq!(p["changes"]["inspections"][0]["review_status"], "returned");
+}

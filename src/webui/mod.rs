@@ -156,29 +156,58 @@ pub async fn logout(
 #[derive(Deserialize)]
 pub struct QueueQuery {
     review_status: Option<String>,
+    site_id: Option<String>,
+    /// `yyyy-mm-dd`, inclusive.
+    from: Option<String>,
+    to: Option<String>,
+    conflicts: Option<String>,
     cursor: Option<String>,
+}
+
+/// The start of a `yyyy-mm-dd` day (or of the next one, for an end).
+fn day(s: Option<&str>, end: bool) -> Option<chrono::DateTime<chrono::Utc>> {
+    let d = chrono::NaiveDate::parse_from_str(s?.trim(), "%Y-%m-%d").ok()?;
+    let d = if end { d.succ_opt()? } else { d };
+    Some(d.and_hms_opt(0, 0, 0)?.and_utc())
 }
 
 #[get("/review")]
 pub async fn queue_page(st: web::Data<AppState>, user: WebUser, q: web::Query<QueueQuery>) -> Page {
+    let q = q.into_inner();
     let status = q
         .review_status
         .clone()
         .unwrap_or_else(|| "submitted".into());
+    let site = q.site_id.clone().filter(|s| !s.is_empty());
     let filter = QueueFilter {
         review_status: serde_json::from_value(serde_json::Value::String(status.clone())).ok(),
+        site_id: site.clone(),
+        from: day(q.from.as_deref(), false),
+        to: day(q.to.as_deref(), true),
+        has_conflicts: q.conflicts.as_deref().map(|_| true),
         cursor: q.cursor.clone(),
         limit: Some(50),
         ..QueueFilter::default()
     };
     let caller = user.caller.clone();
     let signer = st.signer.clone();
-    let (page, site_names, user_names) = st
+    let (page, site_names, user_names, site_list) = st
         .db
         .read(move |c| {
             let page = queue::list(c, &caller, &filter, &signer)?;
             let (s, u) = names(c, &page.items)?;
-            Ok((page, s, u))
+            let all = crate::paging::PageRequest {
+                limit: crate::paging::MAX_LIMIT,
+                after: None,
+            };
+            let none = crate::reference::sites::SiteFilter { group_id: None };
+            let sites: Vec<(String, String)> =
+                crate::reference::sites::list(c, &caller, &none, &all)?
+                    .items
+                    .into_iter()
+                    .map(|s| (s.id, s.name))
+                    .collect();
+            Ok((page, s, u, sites))
         })
         .await?;
     let rows: Vec<pages::QueueRow> = page
@@ -190,10 +219,18 @@ pub async fn queue_page(st: web::Data<AppState>, user: WebUser, q: web::Query<Qu
             inspection: i,
         })
         .collect();
+    let shown = pages::QueueFilters {
+        status,
+        site_id: site.unwrap_or_default(),
+        from: q.from.unwrap_or_default(),
+        to: q.to.unwrap_or_default(),
+        conflicts: q.conflicts.is_some(),
+        sites: site_list,
+    };
     Ok(pages::page(
         "巡查记录",
         Some(&user),
-        pages::queue(&rows, &status, page.next_cursor.as_deref()),
+        pages::queue(&rows, &shown, page.next_cursor.as_deref()),
     ))
 }
 

@@ -101,7 +101,18 @@ pub struct QueueRow {
     pub inspector: String,
 }
 
-pub fn queue(rows: &[QueueRow], status: &str, next: Option<&str>) -> Markup {
+/// The queue's filters as the page shows them.
+pub struct QueueFilters {
+    pub status: String,
+    pub site_id: String,
+    pub from: String,
+    pub to: String,
+    pub conflicts: bool,
+    pub sites: Vec<(String, String)>,
+}
+
+pub fn queue(rows: &[QueueRow], f: &QueueFilters, next: Option<&str>) -> Markup {
+    let status = f.status.as_str();
     html! {
         section.card {
             h1 { "巡查记录" }
@@ -113,6 +124,15 @@ pub fn queue(rows: &[QueueRow], status: &str, next: Option<&str>) -> Markup {
                         }
                     }
                 }
+                label { "点位"
+                    select name="site_id" {
+                        option value="" { "全部" }
+                        @for (id, name) in &f.sites { option value=(id) selected[*id == f.site_id] { (name) } }
+                    }
+                }
+                label { "从" input type="date" name="from" value=(f.from); }
+                label { "到" input type="date" name="to" value=(f.to); }
+                label.check { input type="checkbox" name="conflicts" value="1" checked[f.conflicts]; "有冲突" }
                 button type="submit" { "筛选" }
             }
             @if rows.is_empty() { p.empty { "没有记录" } }
@@ -130,7 +150,10 @@ pub fn queue(rows: &[QueueRow], status: &str, next: Option<&str>) -> Markup {
                     }
                 }
             }
-            @if let Some(n) = next { a.more href={ "/review?review_status=" (status) "&cursor=" (n) } { "更多" } }
+            @if let Some(n) = next {
+                a.more href={ "/review?review_status=" (status) "&site_id=" (f.site_id) "&from=" (f.from) "&to=" (f.to)
+                    @if f.conflicts { "&conflicts=1" } "&cursor=" (n) } { "更多" }
+            }
         }
     }
 }

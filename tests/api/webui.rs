@@ -197,6 +197,25 @@ fn a_coordinator_reviews_on_the_web_page() {
     );
     assert!(queue.body.contains("桃花河排口巡查") && queue.body.contains("待审核"));
 
+    // The queue's filters.
+    let q = web.get(
+        &format!("/review?review_status=&site_id={}", d.site_a),
+        &session,
+    );
+    assert!(q.body.contains("桃花河排口巡查"));
+    let q = web.get(
+        &format!("/review?review_status=&site_id={}", d.site_b),
+        &session,
+    );
+    assert!(!q.body.contains("桃花河排口巡查"));
+    let q = web.get(
+        "/review?review_status=&from=2000-01-01&to=2000-12-31",
+        &session,
+    );
+    assert!(!q.body.contains("桃花河排口巡查"));
+    let q = web.get("/review?review_status=&conflicts=1", &session);
+    assert!(!q.body.contains("桃花河排口巡查"));
+
     let page = web.get(&format!("/review/inspections/{id}"), &session);
     assert_eq!(page.status, 200);
     assert!(page.body.contains("class=\"thumb\""));

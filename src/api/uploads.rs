@@ -2,8 +2,8 @@
 
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
-use crate::photos::jobs;
 use crate::photos::tus::{self, EXTENSIONS, VERSION};
+use crate::photos::{jobs, upload};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, delete, patch, post, route, web};
@@ -11,7 +11,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
-use std::io::{Seek, Write};
+use std::io::Seek;
 use std::sync::Arc;
 
 fn tus(mut b: HttpResponseBuilder) -> HttpResponseBuilder {
@@ -163,78 +163,45 @@ pub async fn append(
     let p2 = path.clone();
     let start = up.offset_ as u64;
     // Bytes past the durable offset (a crash mid-append) are dropped.
-    let mut file = Some(
-        web::block(move || -> std::io::Result<std::fs::File> {
-            std::fs::create_dir_all(p2.parent().unwrap_or(std::path::Path::new(".")))?;
-            let mut f = std::fs::OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&p2)?;
-            f.set_len(start)?;
-            f.seek(std::io::SeekFrom::Start(start))?;
-            Ok(f)
-        })
-        .await?
-        .map_err(AppError::internal)?,
-    );
-    let room = (up.length - up.offset_) as u64;
-    let mut received: u64 = 0;
-    let mut hasher = Sha256::new();
-    let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
-    loop {
-        let next = body.next().await;
-        let done = next.is_none();
-        if let Some(chunk) = next {
-            // A dropped connection ends the stream here: what arrived is
-            // kept, and the client resumes from the new offset.
-            let Ok(chunk) = chunk else { break };
-            received += chunk.len() as u64;
-            if received > room {
-                return Err(AppError::too_large("more bytes than Upload-Length"));
-            }
-            hasher.update(&chunk);
-            buf.extend_from_slice(&chunk);
-        }
-        if buf.len() >= (1 << 20) || done {
-            let mut f = file.take().ok_or_else(|| AppError::internal("file gone"))?;
-            let data = std::mem::take(&mut buf);
-            file = Some(
-                web::block(move || -> std::io::Result<std::fs::File> {
-                    f.write_all(&data)?;
-                    Ok(f)
-                })
-                .await?
-                .map_err(|e| AppError::unavailable(format!("cannot store the upload: {e}")))?,
-            );
-        }
-        if done {
-            break;
-        }
-    }
-    if !buf.is_empty()
-        && let Some(mut f) = file.take()
-    {
-        let data = std::mem::take(&mut buf);
-        file = Some(
-            web::block(move || -> std::io::Result<std::fs::File> {
-                f.write_all(&data)?;
-                Ok(f)
-            })
-            .await?
-            .map_err(AppError::internal)?,
-        );
-    }
-    let f = file.ok_or_else(|| AppError::internal("file gone"))?;
-    let good = checksum.is_none_or(|want| hasher.finalize()[..] == want[..]);
-    let kept = if good { received } else { 0 };
-    web::block(move || -> std::io::Result<()> {
-        f.set_len(start + kept)?;
-        f.sync_all()
+    let file = web::block(move || -> std::io::Result<std::fs::File> {
+        std::fs::create_dir_all(p2.parent().unwrap_or(std::path::Path::new(".")))?;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&p2)?;
+        f.set_len(start)?;
+        f.seek(std::io::SeekFrom::Start(start))?;
+        Ok(f)
     })
     .await?
     .map_err(AppError::internal)?;
+    let room = (up.length - up.offset_) as u64;
+    let mut received: u64 = 0;
+    let mut hasher = Sha256::new();
+    let mut spool = upload::Spool::new(file);
+    while let Some(chunk) = body.next().await {
+        // A dropped connection ends the stream here: what arrived is kept,
+        // and the client resumes from the new offset.
+        let Ok(chunk) = chunk else { break };
+        received += chunk.len() as u64;
+        if received > room {
+            return Err(AppError::too_large("more bytes than Upload-Length"));
+        }
+        hasher.update(&chunk);
+        spool.write(&chunk).await?;
+    }
+    let f = spool.finish().await?;
+    let good = checksum.is_none_or(|want| hasher.finalize()[..] == want[..]);
+    let kept = if good { received } else { 0 };
     if !good {
+        // The chunk is discarded: back to where it started.
+        web::block(move || -> std::io::Result<()> {
+            f.set_len(start)?;
+            f.sync_all()
+        })
+        .await?
+        .map_err(AppError::internal)?;
         return Ok(tus(HttpResponse::build(StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST)))
             .insert_header(("Upload-Offset", up.offset_.to_string()))
             .json(serde_json::json!({"error": {"code": "checksum_mismatch", "message": "the chunk does not match Upload-Checksum; it was discarded", "details": {}}})));

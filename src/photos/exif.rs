@@ -102,13 +102,7 @@ fn coordinate(value: Option<&Field>, reference: Option<&Field>, negative: u8) ->
 mod tests {
     use super::*;
 
-    fn fixture(name: &str) -> Vec<u8> {
-        std::fs::read(format!(
-            "{}/../shared/fixtures/photos/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
-    }
+    use crate::photos::fixture;
 
     fn cst() -> FixedOffset {
         FixedOffset::east_opt(8 * 3600).unwrap()

@@ -142,13 +142,7 @@ pub fn check(bytes: &[u8], max_pixels: u64) -> Result<(Format, u32, u32), Refusa
 mod tests {
     use super::*;
 
-    fn fixture(name: &str) -> Vec<u8> {
-        std::fs::read(format!(
-            "{}/../shared/fixtures/photos/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
-    }
+    use crate::photos::fixture;
 
     #[test]
     fn formats_are_read_from_the_bytes() {

@@ -85,44 +85,22 @@ pub async fn read(
                 .await?
                 .map_err(AppError::internal)?;
             parts.0.push(Part { photo_id, path });
-            let mut file = Some(file);
-            let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
+            let mut spool = Spool::new(file);
             let mut len: u64 = 0;
-            loop {
-                let chunk = field.next().await;
-                let done = chunk.is_none();
-                if let Some(chunk) = chunk {
-                    let chunk = chunk
-                        .map_err(|e| AppError::bad_request("malformed_multipart", e.to_string()))?;
-                    len += chunk.len() as u64;
-                    total += chunk.len() as u64;
-                    if len > limits.max_photo {
-                        return Err(too_large("a photo", limits.max_photo));
-                    }
-                    if total > limits.max_total {
-                        return Err(too_large("the push", limits.max_total));
-                    }
-                    buf.extend_from_slice(&chunk);
+            while let Some(chunk) = field.next().await {
+                let chunk = chunk
+                    .map_err(|e| AppError::bad_request("malformed_multipart", e.to_string()))?;
+                len += chunk.len() as u64;
+                total += chunk.len() as u64;
+                if len > limits.max_photo {
+                    return Err(too_large("a photo", limits.max_photo));
                 }
-                // Write in pieces of about a megabyte, off the executor.
-                if buf.len() >= (1 << 20) || done {
-                    let mut f = file.take().ok_or_else(|| AppError::internal("file gone"))?;
-                    let data = std::mem::take(&mut buf);
-                    let f = web::block(move || -> std::io::Result<std::fs::File> {
-                        f.write_all(&data)?;
-                        if done {
-                            f.sync_all()?;
-                        }
-                        Ok(f)
-                    })
-                    .await?
-                    .map_err(|e| AppError::unavailable(format!("cannot store the upload: {e}")))?;
-                    file = Some(f);
+                if total > limits.max_total {
+                    return Err(too_large("the push", limits.max_total));
                 }
-                if done {
-                    break;
-                }
+                spool.write(&chunk).await?;
             }
+            spool.finish().await?;
         } else {
             return Err(AppError::bad_request(
                 "malformed_multipart",
@@ -199,4 +177,57 @@ pub fn check_and_store(
         }
     }
     Ok(out)
+}
+
+/// Writes a stream to a file in pieces of about a megabyte, each off the
+/// async executor, so an upload is never held whole in memory.
+pub struct Spool {
+    file: Option<std::fs::File>,
+    buf: Vec<u8>,
+}
+
+const PIECE: usize = 1 << 20;
+
+impl Spool {
+    pub fn new(file: std::fs::File) -> Spool {
+        Spool {
+            file: Some(file),
+            buf: Vec::with_capacity(PIECE),
+        }
+    }
+
+    pub async fn write(&mut self, chunk: &[u8]) -> AppResult<()> {
+        self.buf.extend_from_slice(chunk);
+        if self.buf.len() >= PIECE {
+            self.flush(false).await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self, sync: bool) -> AppResult<()> {
+        let mut f = self
+            .file
+            .take()
+            .ok_or_else(|| AppError::internal("spool file gone"))?;
+        let data = std::mem::take(&mut self.buf);
+        let f = web::block(move || -> std::io::Result<std::fs::File> {
+            f.write_all(&data)?;
+            if sync {
+                f.sync_all()?;
+            }
+            Ok(f)
+        })
+        .await?
+        .map_err(|e| AppError::unavailable(format!("cannot store the upload: {e}")))?;
+        self.file = Some(f);
+        Ok(())
+    }
+
+    /// Writes what is left, fsyncs, and hands the file back.
+    pub async fn finish(mut self) -> AppResult<std::fs::File> {
+        self.flush(true).await?;
+        self.file
+            .take()
+            .ok_or_else(|| AppError::internal("spool file gone"))
+    }
 }

@@ -197,13 +197,7 @@ pub fn make(
 mod tests {
     use super::*;
 
-    fn fixture(name: &str) -> Vec<u8> {
-        std::fs::read(format!(
-            "{}/../shared/fixtures/photos/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
-    }
+    use crate::photos::fixture;
 
     fn limits() -> Limits {
         Limits {

@@ -233,6 +233,13 @@ fn a_coordinator_reviews_on_the_web_page() {
         &[("csrf", "forged"), ("decision", "approve")],
     );
     assert_eq!(forged.status, 403);
+    assert!(
+        forged
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/html"),
+        "an error page, not JSON"
+    );
     let r = web.post(
         &format!("/review/inspections/{id}/review"),
         &session,

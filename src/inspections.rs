@@ -299,11 +299,16 @@ pub fn views(c: &mut Conn, rows: Vec<Row>, signer: &Signer) -> AppResult<Vec<Ins
         .select(PhotoRow::as_select())
         .load(c)?;
     let geo = sites_geo(c, rows.iter().map(|r| &r.site_id).collect())?;
-    let mut of: HashMap<&str, (&str, Window)> = HashMap::new();
-    for r in &rows {
-        let fields: Fields = serde_json::from_str(&r.fields)?;
-        of.insert(r.id.as_str(), (r.site_id.as_str(), time_window(&fields)));
-    }
+    // Each record's fields, parsed once.
+    let parsed: Vec<Fields> = rows
+        .iter()
+        .map(|r| serde_json::from_str(&r.fields))
+        .collect::<Result<_, _>>()?;
+    let of: HashMap<&str, (&str, Window)> = rows
+        .iter()
+        .zip(&parsed)
+        .map(|(r, f)| (r.id.as_str(), (r.site_id.as_str(), time_window(f))))
+        .collect();
     let mut by_inspection: HashMap<String, Vec<Photo>> = HashMap::new();
     for p in photo_rows {
         let (site, window) = of
@@ -315,9 +320,10 @@ pub fn views(c: &mut Conn, rows: Vec<Row>, signer: &Signer) -> AppResult<Vec<Ins
             .or_default()
             .push(photo_view(p, geo.get(site), window, signer));
     }
+    drop(of);
     rows.into_iter()
-        .map(|r| {
-            let fields: Fields = serde_json::from_str(&r.fields)?;
+        .zip(parsed)
+        .map(|(r, fields)| {
             let photos = by_inspection.remove(&r.id).unwrap_or_default();
             let (distance_to_site_m, within_site_radius) =
                 site_checks(position(fields.get("location")), geo.get(&r.site_id));

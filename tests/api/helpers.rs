@@ -617,3 +617,25 @@ impl TestApp {
         self.config.photo_workers = n;
     }
 }
+
+#[derive(diesel::QueryableByName)]
+struct TextRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    v: String,
+}
+
+impl TestApp {
+    /// The first column `v` of a query on the server's database file.
+    pub fn sql_text(&self, sql: &str) -> Option<String> {
+        use diesel::{Connection, RunQueryDsl};
+        let mut c =
+            diesel::SqliteConnection::establish(self.dir.join("fieldsync.db").to_str().unwrap())
+                .unwrap();
+        diesel::sql_query(sql)
+            .load::<TextRow>(&mut c)
+            .unwrap()
+            .into_iter()
+            .next()
+            .map(|r| r.v)
+    }
+}

@@ -346,3 +346,38 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn a_job_that_cannot_read_its_bytes_is_retried_with_backoff() {
+    let app = TestApp::spawn_with(|c| c.photo_workers = Some(0));
+    let d = District::new(&app);
+    let t = app.login("liming", PASSWORD);
+    let bytes = fixture("synthetic_orientation_3.jpg");
+    let (_, photo, _) = push_with_photo(&app, &d, &t, &bytes, "image/jpeg");
+    // The disk loses the original (an unmounted volume, say).
+    let sha = sha256_hex(&bytes);
+    let original = app.dir.join("blobs/originals").join(&sha[..2]).join(&sha);
+    let aside = app.dir.join("aside");
+    std::fs::rename(&original, &aside).unwrap();
+
+    let mut app = app;
+    app.set_photo_workers(Some(1));
+    let app = app.restart();
+    let t = app.login("liming", PASSWORD);
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    assert_eq!(
+        app.pulled_photos(&t)[&photo]["status"],
+        "stored",
+        "not failed: it will be retried"
+    );
+    let job = app
+        .sql_text("SELECT status || ' ' || attempts || ' ' || coalesce(last_error, '') AS v FROM photo_jobs")
+        .unwrap();
+    assert!(
+        job.starts_with("queued 1 "),
+        "the first attempt failed and was queued again: {job}"
+    );
+    // The volume comes back; the next attempt (after a 2 s backoff) works.
+    std::fs::rename(&aside, &original).unwrap();
+    assert_eq!(app.wait_photo(&t, &photo)["status"], "ready");
+}

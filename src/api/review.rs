@@ -1,9 +1,10 @@
 //! `/api/v1/inspections`, `/api/v1/conflicts`, `/api/v1/audit`.
 
 use crate::auth::Caller;
-use crate::conflicts::{self, Conflict, ConflictFilter};
 use crate::error::AppResult;
-use crate::inspections::Inspection;
+use crate::inspection::Inspection;
+use crate::inspection::conflicts::{self, Conflict, ConflictFilter};
+use crate::inspection::reviews::Review;
 use crate::paging::{Page, PageQuery};
 use crate::review::actions::{self, NewReview, Resolve};
 use crate::review::audit::{self, AuditFilter, Entry};
@@ -12,7 +13,6 @@ use crate::review::followups::{
 };
 use crate::review::queue::{self, Detail, QueueFilter};
 use crate::review::reports::{self, LedgerQuery, LedgerRow};
-use crate::reviews::Review;
 use crate::state::AppState;
 use actix_web::{HttpResponse, get, patch, post, web};
 use uuid::Uuid;

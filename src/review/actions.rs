@@ -7,11 +7,11 @@ use crate::clock;
 use crate::db::Conn;
 use crate::db::schema::{conflicts as cf, inspections, reviews as rv};
 use crate::error::{AppError, AppResult};
-use crate::inspections::{self as insp, ReviewStatus};
+use crate::inspection::merge::Meta;
+use crate::inspection::reviews::{self, Review};
+use crate::inspection::{self as insp, ReviewStatus};
 use crate::journal::{self, Audit, Entity};
 use crate::reference::validate;
-use crate::reviews::{self, Review};
-use crate::sync::merge::Meta;
 use chrono::Utc;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -146,7 +146,7 @@ pub fn resolve(
     caller: &Caller,
     conflict_id: &str,
     keep: Keep,
-) -> AppResult<crate::conflicts::Conflict> {
+) -> AppResult<crate::inspection::conflicts::Conflict> {
     require_reviewer(caller)?;
     let found: Option<(String, String, String, String)> = cf::table
         .find(conflict_id)
@@ -170,7 +170,7 @@ pub fn resolve(
         let value: Value = serde_json::from_str(&discarded)?;
         rec.version += 1;
         rec.deleted = false;
-        rec.meta.remove(crate::sync::merge::DELETED);
+        rec.meta.remove(crate::inspection::merge::DELETED);
         rec.fields.insert(field.clone(), value);
         rec.meta.insert(
             field.clone(),
@@ -223,7 +223,7 @@ pub fn resolve(
             details: json!({ "keep": keep, "inspection_id": inspection_id, "field": field }),
         },
     )?;
-    crate::conflicts::by_ids(c, &[conflict_id.to_string()])?
+    crate::inspection::conflicts::by_ids(c, &[conflict_id.to_string()])?
         .pop()
         .ok_or_else(|| AppError::not_found("conflict"))
 }

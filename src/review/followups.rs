@@ -509,7 +509,7 @@ pub fn add_verification(
 pub fn verification_submitted(
     c: &mut Conn,
     stop_id: &str,
-    fields: &crate::sync::merge::Fields,
+    fields: &crate::inspection::merge::Fields,
     by: &str,
 ) -> AppResult<()> {
     let Some(verdict) = fields.get("rectified").and_then(Value::as_bool) else {

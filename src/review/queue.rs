@@ -2,14 +2,14 @@
 //! of the contract; and one inspection with everything a reviewer needs.
 
 use crate::auth::{Caller, Role, Scope};
-use crate::conflicts::{self, Conflict};
 use crate::db::Conn;
 use crate::db::schema::{conflicts as cf, inspections, reviews as rv};
 use crate::error::{AppError, AppResult};
-use crate::inspections::{self as insp, Inspection, ReviewStatus};
+use crate::inspection::conflicts::{self, Conflict};
+use crate::inspection::reviews::{self, Review};
+use crate::inspection::{self as insp, Inspection, ReviewStatus};
 use crate::paging::{DEFAULT_LIMIT, MAX_LIMIT, Page};
 use crate::photos::urls::Signer;
-use crate::reviews::{self, Review};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, NaiveDateTime, Utc};

@@ -6,7 +6,7 @@ use crate::auth::{Caller, Role, Scope};
 use crate::db::Conn;
 use crate::db::schema::{followups, inspections, photos, route_stops, sites, users};
 use crate::error::{AppError, AppResult};
-use crate::inspections::Inspection;
+use crate::inspection::Inspection;
 use crate::photos::urls::Signer;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -154,7 +154,7 @@ pub fn geojson(
     let features: Vec<Value> = rows
         .iter()
         .map(|r| {
-            let geometry = crate::inspections::position(r.fields.get("location"))
+            let geometry = crate::inspection::position(r.fields.get("location"))
                 .map(|(lat, lon)| json!({"type": "Point", "coordinates": [lon, lat]}))
                 .unwrap_or(Value::Null);
             json!({

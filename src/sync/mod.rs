@@ -1,7 +1,5 @@
 //! The sync protocol: push (with the merge rule), pull, devices.
 
 pub mod devices;
-pub mod fields;
-pub mod merge;
 pub mod pull;
 pub mod push;

@@ -8,11 +8,12 @@
 //! changed again.
 
 use crate::auth::{Caller, Role, Scope};
-use crate::conflicts::{self, Conflict};
 use crate::db::Conn;
 use crate::db::schema::{change_log as cl, users};
 use crate::error::{AppError, AppResult};
-use crate::inspections::{self as insp, Inspection, Photo};
+use crate::inspection::conflicts::{self, Conflict};
+use crate::inspection::reviews::{self, Review};
+use crate::inspection::{self as insp, Inspection, Photo};
 use crate::journal::Entity;
 use crate::photos::urls::Signer;
 use crate::reference::groups::{self, Group};
@@ -20,7 +21,6 @@ use crate::reference::routes::{self, Route};
 use crate::reference::sites::{self, Site};
 use crate::reference::templates::{self, Template};
 use crate::review::followups::{self, Followup};
-use crate::reviews::{self, Review};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use diesel::prelude::*;

@@ -3,14 +3,14 @@
 //! `(device_id, batch_id)` so a replay gets the same answer.
 
 use super::devices::{self, Activity};
-use super::fields;
-use super::merge::{self, Discard, Edit, FieldEdit, Record, Status};
 use crate::auth::{Caller, Role};
 use crate::clock;
 use crate::db::Conn;
 use crate::db::schema::{conflicts, inspections, photos, push_batches, route_stops, routes, sites};
 use crate::error::{AppError, AppResult};
-use crate::inspections::{self as insp, ReviewStatus};
+use crate::inspection::fields;
+use crate::inspection::merge::{self, Discard, Edit, FieldEdit, Record, Status};
+use crate::inspection::{self as insp, ReviewStatus};
 use crate::journal::{self, Entity};
 use crate::photos::blob::{self, BlobStore};
 use crate::photos::inspect::Refusal;

@@ -238,7 +238,7 @@ type Names = (HashMap<String, String>, HashMap<String, String>);
 
 fn names(
     c: &mut crate::db::Conn,
-    items: &[crate::inspections::Inspection],
+    items: &[crate::inspection::Inspection],
 ) -> crate::error::AppResult<Names> {
     let s: Vec<&String> = items.iter().map(|i| &i.site_id).collect();
     let u: Vec<&String> = items.iter().map(|i| &i.inspector_id).collect();

@@ -3,7 +3,7 @@
 
 use super::session::WebUser;
 use crate::error::AppError;
-use crate::inspections::{Inspection, Photo};
+use crate::inspection::{Inspection, Photo};
 use crate::reference::templates::Template;
 use crate::review::followups::Followup;
 use crate::review::queue::Detail;
@@ -193,11 +193,11 @@ fn position(d: &Detail, site: Option<(f64, f64, f64)>) -> Markup {
         return html! {};
     };
     let mut points: Vec<(f64, f64, &str)> = Vec::new();
-    if let Some((lat, lon)) = crate::inspections::position(d.inspection.fields.get("location")) {
+    if let Some((lat, lon)) = crate::inspection::position(d.inspection.fields.get("location")) {
         points.push((lat, lon, "记录"));
     }
     for p in &d.inspection.photos {
-        if let Some((lat, lon)) = crate::inspections::position(p.exif.as_ref()) {
+        if let Some((lat, lon)) = crate::inspection::position(p.exif.as_ref()) {
             points.push((lat, lon, "照片"));
         }
     }

@@ -1,68 +1,19 @@
 //! Inspection records and their photos as the API shows them, and the
 //! checks a reviewer needs (position against the site).
 
+use super::merge::Fields;
+use super::{PhotoRow, ReviewStatus, Row};
 use crate::clock;
 use crate::db::Conn;
 use crate::db::schema::{inspections, photos, sites};
 use crate::error::AppResult;
 use crate::photos::urls::Signer;
-use crate::sync::merge::{Fields, Meta, Record};
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use utoipa::ToSchema;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ReviewStatus {
-    Pending,
-    Submitted,
-    Approved,
-    Returned,
-    Rejected,
-}
-
-impl ReviewStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReviewStatus::Pending => "pending",
-            ReviewStatus::Submitted => "submitted",
-            ReviewStatus::Approved => "approved",
-            ReviewStatus::Returned => "returned",
-            ReviewStatus::Rejected => "rejected",
-        }
-    }
-
-    pub fn parse(s: &str) -> ReviewStatus {
-        match s {
-            "submitted" => ReviewStatus::Submitted,
-            "approved" => ReviewStatus::Approved,
-            "returned" => ReviewStatus::Returned,
-            "rejected" => ReviewStatus::Rejected,
-            _ => ReviewStatus::Pending,
-        }
-    }
-
-    /// Approved and rejected records are closed to inspectors' edits.
-    pub fn locked(self) -> bool {
-        matches!(self, ReviewStatus::Approved | ReviewStatus::Rejected)
-    }
-
-    /// What the review status becomes when the record's own `status` field
-    /// is `status`: submitting puts a draft or a returned record in the
-    /// queue; taking a queued one back to draft withdraws it.
-    pub fn after_field_status(self, status: &str) -> ReviewStatus {
-        match (self, status) {
-            (ReviewStatus::Pending | ReviewStatus::Returned, "submitted") => {
-                ReviewStatus::Submitted
-            }
-            (ReviewStatus::Submitted, "draft") => ReviewStatus::Pending,
-            (s, _) => s,
-        }
-    }
-}
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Checks {
@@ -123,60 +74,6 @@ pub struct Inspection {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub checks: Checks,
-}
-
-#[derive(Queryable, Selectable, Debug, Clone)]
-#[diesel(table_name = inspections)]
-pub struct Row {
-    pub id: String,
-    pub version: i64,
-    pub group_id: String,
-    pub inspector_id: String,
-    pub site_id: String,
-    pub route_id: Option<String>,
-    pub stop_id: Option<String>,
-    pub template_id: String,
-    pub template_version: i32,
-    pub deleted: bool,
-    pub fields: String,
-    pub field_meta: String,
-    pub status: String,
-    pub review_status: String,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
-}
-
-impl Row {
-    pub fn record(&self) -> AppResult<Record> {
-        Ok(Record {
-            version: self.version,
-            deleted: self.deleted,
-            fields: serde_json::from_str(&self.fields)?,
-            meta: serde_json::from_str::<BTreeMap<String, Meta>>(&self.field_meta)?,
-        })
-    }
-
-    pub fn review_status(&self) -> ReviewStatus {
-        ReviewStatus::parse(&self.review_status)
-    }
-}
-
-#[derive(Queryable, Selectable, Debug, Clone)]
-#[diesel(table_name = photos)]
-pub struct PhotoRow {
-    pub id: String,
-    pub inspection_id: String,
-    pub sha256: String,
-    pub bytes: i64,
-    pub content_type: String,
-    pub width: Option<i32>,
-    pub height: Option<i32>,
-    pub caption: String,
-    pub taken_at: Option<NaiveDateTime>,
-    pub location: Option<String>,
-    pub deleted: bool,
-    pub status: String,
-    pub exif: Option<String>,
 }
 
 /// Great-circle distance in metres (haversine on a sphere of the mean
@@ -362,21 +259,6 @@ pub fn views(c: &mut Conn, rows: Vec<Row>, signer: &Signer) -> AppResult<Vec<Ins
         .collect()
 }
 
-pub fn find(c: &mut Conn, id: &str) -> AppResult<Option<Row>> {
-    Ok(inspections::table
-        .find(id)
-        .select(Row::as_select())
-        .first(c)
-        .optional()?)
-}
-
-pub fn by_ids(c: &mut Conn, ids: &[String]) -> AppResult<Vec<Row>> {
-    Ok(inspections::table
-        .filter(inspections::id.eq_any(ids))
-        .select(Row::as_select())
-        .load(c)?)
-}
-
 /// Photo views by id (for pull), each with its inspection's site checks.
 pub fn photo_views(c: &mut Conn, ids: &[String], signer: &Signer) -> AppResult<Vec<Photo>> {
     let rows: Vec<(PhotoRow, String, String)> = photos::table
@@ -407,15 +289,5 @@ mod tests {
         let d = distance_m(29.0, 107.0, 30.0, 107.0);
         assert!((d - 111_195.0).abs() < 100.0, "{d}");
         assert!(distance_m(29.857, 107.081, 29.857, 107.081) < 1e-6);
-    }
-
-    #[test]
-    fn review_status_follows_submission() {
-        use ReviewStatus::*;
-        assert_eq!(Pending.after_field_status("submitted"), Submitted);
-        assert_eq!(Returned.after_field_status("submitted"), Submitted);
-        assert_eq!(Submitted.after_field_status("draft"), Pending);
-        assert_eq!(Approved.after_field_status("draft"), Approved);
-        assert!(Approved.locked() && Rejected.locked() && !Returned.locked());
     }
 }

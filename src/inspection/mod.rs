@@ -1,0 +1,159 @@
+//! The inspection record: one home for what it is (its row, its field
+//! map and the merge rule), who may see it, the one path that writes it,
+//! and how the API shows it. `sync/` speaks the protocol and `review/` the
+//! coordinator's actions, both through this module.
+
+pub mod conflicts;
+pub mod fields;
+pub mod merge;
+pub mod reviews;
+pub mod scope;
+mod view;
+pub mod write;
+
+pub use scope::RecordScope;
+pub use view::*;
+
+use crate::db::Conn;
+use crate::db::schema::{inspections, photos};
+use crate::error::AppResult;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use merge::{Meta, Record};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewStatus {
+    Pending,
+    Submitted,
+    Approved,
+    Returned,
+    Rejected,
+}
+
+impl ReviewStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewStatus::Pending => "pending",
+            ReviewStatus::Submitted => "submitted",
+            ReviewStatus::Approved => "approved",
+            ReviewStatus::Returned => "returned",
+            ReviewStatus::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(s: &str) -> ReviewStatus {
+        match s {
+            "submitted" => ReviewStatus::Submitted,
+            "approved" => ReviewStatus::Approved,
+            "returned" => ReviewStatus::Returned,
+            "rejected" => ReviewStatus::Rejected,
+            _ => ReviewStatus::Pending,
+        }
+    }
+
+    /// Approved and rejected records are closed to inspectors' edits.
+    pub fn locked(self) -> bool {
+        matches!(self, ReviewStatus::Approved | ReviewStatus::Rejected)
+    }
+
+    /// What the review status becomes when the record's own `status` field
+    /// is `status`: submitting puts a draft or a returned record in the
+    /// queue; taking a queued one back to draft withdraws it.
+    pub fn after_field_status(self, status: &str) -> ReviewStatus {
+        match (self, status) {
+            (ReviewStatus::Pending | ReviewStatus::Returned, "submitted") => {
+                ReviewStatus::Submitted
+            }
+            (ReviewStatus::Submitted, "draft") => ReviewStatus::Pending,
+            (s, _) => s,
+        }
+    }
+}
+
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = inspections)]
+pub struct Row {
+    pub id: String,
+    pub version: i64,
+    pub group_id: String,
+    pub inspector_id: String,
+    pub site_id: String,
+    pub route_id: Option<String>,
+    pub stop_id: Option<String>,
+    pub template_id: String,
+    pub template_version: i32,
+    pub deleted: bool,
+    pub fields: String,
+    pub field_meta: String,
+    pub status: String,
+    pub review_status: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl Row {
+    pub fn record(&self) -> AppResult<Record> {
+        Ok(Record {
+            version: self.version,
+            deleted: self.deleted,
+            fields: serde_json::from_str(&self.fields)?,
+            meta: serde_json::from_str::<BTreeMap<String, Meta>>(&self.field_meta)?,
+        })
+    }
+
+    pub fn review_status(&self) -> ReviewStatus {
+        ReviewStatus::parse(&self.review_status)
+    }
+}
+
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = photos)]
+pub struct PhotoRow {
+    pub id: String,
+    pub inspection_id: String,
+    pub sha256: String,
+    pub bytes: i64,
+    pub content_type: String,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    pub caption: String,
+    pub taken_at: Option<NaiveDateTime>,
+    pub location: Option<String>,
+    pub deleted: bool,
+    pub status: String,
+    pub exif: Option<String>,
+}
+
+pub fn find(c: &mut Conn, id: &str) -> AppResult<Option<Row>> {
+    Ok(inspections::table
+        .find(id)
+        .select(Row::as_select())
+        .first(c)
+        .optional()?)
+}
+
+pub fn by_ids(c: &mut Conn, ids: &[String]) -> AppResult<Vec<Row>> {
+    Ok(inspections::table
+        .filter(inspections::id.eq_any(ids))
+        .select(Row::as_select())
+        .load(c)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn review_status_follows_submission() {
+        use ReviewStatus::*;
+        assert_eq!(Pending.after_field_status("submitted"), Submitted);
+        assert_eq!(Returned.after_field_status("submitted"), Submitted);
+        assert_eq!(Submitted.after_field_status("draft"), Pending);
+        assert_eq!(Approved.after_field_status("draft"), Approved);
+        assert!(Approved.locked() && Rejected.locked() && !Returned.locked());
+    }
+}

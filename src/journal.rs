@@ -5,8 +5,9 @@
 use crate::clock;
 use crate::db::Conn;
 use crate::db::schema::{audit_log, change_log};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use diesel::prelude::*;
+use diesel::sql_types::{Nullable, Text};
 use serde_json::Value;
 
 /// Kinds of synced objects, as pull names them.
@@ -54,41 +55,89 @@ impl Entity {
     }
 }
 
-/// Records that `id` changed; `group_id` is the group whose members see it
-/// (None: everybody in the district).
-pub fn changed(c: &mut Conn, entity: Entity, id: &str, group_id: Option<&str>) -> AppResult<()> {
-    changed_owned(c, entity, id, group_id, None)
+/// Who sees an object, as pull's ranges read it: its group (None: the
+/// whole district) and, for an inspector's own objects (inspections and
+/// what hangs off them), the inspector, who sees them wherever they are.
+/// Always read from the object itself as it is now in this transaction,
+/// never told by the caller: a route logged by a push of another group's
+/// inspection stays under its own group.
+fn scope_of(c: &mut Conn, entity: Entity, id: &str) -> AppResult<(Option<String>, Option<String>)> {
+    use crate::db::schema::{
+        conflicts as cf, followups as fu, inspections as ins, photos as ph, reviews as rv,
+        routes as ro, sites as si, templates as te,
+    };
+    let found: Option<(Option<String>, Option<String>)> = match entity {
+        Entity::Group => Some((Some(id.to_string()), None)),
+        Entity::Site => si::table
+            .find(id)
+            .select((
+                si::group_id.nullable(),
+                None::<String>.into_sql::<Nullable<Text>>(),
+            ))
+            .first(c)
+            .optional()?,
+        Entity::Template => te::table
+            .find(id)
+            .select((te::group_id, None::<String>.into_sql::<Nullable<Text>>()))
+            .first(c)
+            .optional()?,
+        Entity::Route => ro::table
+            .find(id)
+            .select((
+                ro::group_id.nullable(),
+                None::<String>.into_sql::<Nullable<Text>>(),
+            ))
+            .first(c)
+            .optional()?,
+        Entity::Inspection => ins::table
+            .find(id)
+            .select((ins::group_id.nullable(), ins::inspector_id.nullable()))
+            .first(c)
+            .optional()?,
+        Entity::Photo => ph::table
+            .inner_join(ins::table)
+            .filter(ph::id.eq(id))
+            .select((ins::group_id.nullable(), ins::inspector_id.nullable()))
+            .first(c)
+            .optional()?,
+        Entity::Conflict => cf::table
+            .inner_join(ins::table)
+            .filter(cf::id.eq(id))
+            .select((ins::group_id.nullable(), ins::inspector_id.nullable()))
+            .first(c)
+            .optional()?,
+        Entity::Review => rv::table
+            .inner_join(ins::table)
+            .filter(rv::id.eq(id))
+            .select((ins::group_id.nullable(), ins::inspector_id.nullable()))
+            .first(c)
+            .optional()?,
+        Entity::Followup => fu::table
+            .find(id)
+            .select((fu::group_id.nullable(), fu::owner_id.nullable()))
+            .first(c)
+            .optional()?,
+    };
+    found.ok_or_else(|| AppError::internal(format!("change of a missing {} {id}", entity.as_str())))
 }
 
-/// Like [`changed`], for an object that belongs to one inspector (their
-/// inspections and what hangs off them), who sees it wherever they are.
-/// The object's previous entry is replaced: the log keeps the latest change
-/// of each object, under a new, higher sequence number.
-pub fn changed_owned(
-    c: &mut Conn,
-    entity: Entity,
-    id: &str,
-    group_id: Option<&str>,
-    owner_id: Option<&str>,
-) -> AppResult<()> {
+/// Records that `id` changed, in the caller's transaction: pull hands the
+/// object out once, at its latest state, to whoever sees it now. The
+/// object's previous entry is replaced under a new, higher sequence number.
+pub fn changed(c: &mut Conn, entity: Entity, id: &str) -> AppResult<()> {
     diesel::delete(
         change_log::table
             .filter(change_log::entity.eq(entity.as_str()))
             .filter(change_log::entity_id.eq(id)),
     )
     .execute(c)?;
-    created_owned(c, entity, id, group_id, owner_id)
+    created(c, entity, id)
 }
 
-/// [`changed_owned`] for an object created in this transaction, which has
-/// no earlier entry to replace (saves a lookup per row on bulk pushes).
-pub fn created_owned(
-    c: &mut Conn,
-    entity: Entity,
-    id: &str,
-    group_id: Option<&str>,
-    owner_id: Option<&str>,
-) -> AppResult<()> {
+/// [`changed`] for an object created in this transaction, which has no
+/// earlier entry to replace (saves a lookup per row on bulk pushes).
+pub fn created(c: &mut Conn, entity: Entity, id: &str) -> AppResult<()> {
+    let (group_id, owner_id) = scope_of(c, entity, id)?;
     diesel::insert_into(change_log::table)
         .values((
             change_log::entity.eq(entity.as_str()),
@@ -131,11 +180,10 @@ pub fn admin_change(
     actor_id: &str,
     entity: Entity,
     id: &str,
-    group_id: Option<&str>,
     action: &str,
     details: Value,
 ) -> AppResult<()> {
-    changed(c, entity, id, group_id)?;
+    changed(c, entity, id)?;
     audit(
         c,
         Audit {

@@ -1,6 +1,6 @@
 //! `GET /api/v1/photos/{id}/{thumb|display|original}`.
 
-use crate::auth::{Caller, Role};
+use crate::auth::Caller;
 use crate::db::schema::{inspections, photos};
 use crate::error::{AppError, AppResult};
 use crate::photos::blob;
@@ -74,7 +74,7 @@ pub async fn photo_bytes(
                 .select((
                     photos::sha256,
                     photos::status,
-                    photos::deleted,
+                    photos::deleted.or(inspections::deleted),
                     inspections::group_id,
                     inspections::inspector_id,
                 ))
@@ -87,8 +87,7 @@ pub async fn photo_bytes(
     };
     let visible = match &caller {
         None => true,
-        Some(c) if c.role == Role::Inspector => c.id == owner,
-        Some(c) => c.sees_group(&group),
+        Some(c) => c.sees_record(&group, &owner),
     };
     if !visible || deleted {
         return Err(AppError::not_found("photo"));

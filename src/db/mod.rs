@@ -15,6 +15,7 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -27,6 +28,8 @@ pub type Conn = SqliteConnection;
 pub struct Db {
     writer: Arc<Mutex<SqliteConnection>>,
     readers: Pool<ConnectionManager<SqliteConnection>>,
+    url: Arc<str>,
+    busy_timeout_ms: u32,
 }
 
 #[derive(Debug)]
@@ -70,16 +73,7 @@ impl Db {
             .to_str()
             .with_context(|| format!("database path {} is not UTF-8", path.display()))?
             .to_string();
-        let mut writer = SqliteConnection::establish(&url)
-            .with_context(|| format!("cannot open database {url}"))?;
-        // The busy timeout first: another process (a backup, `user create`,
-        // a server still shutting down) may hold a lock for a moment.
-        Pragmas {
-            busy_timeout_ms,
-            read_only: false,
-        }
-        .apply(&mut writer)
-        .with_context(|| format!("cannot configure {url}"))?;
+        let mut writer = open_writer(&url, busy_timeout_ms)?;
         writer
             .batch_execute("PRAGMA journal_mode = WAL;")
             .with_context(|| format!("cannot switch {url} to WAL"))?;
@@ -94,15 +88,19 @@ impl Db {
                 busy_timeout_ms,
                 read_only: true,
             }))
-            .build(ConnectionManager::<SqliteConnection>::new(url))
+            .build(ConnectionManager::<SqliteConnection>::new(url.clone()))
             .context("cannot open the read pool")?;
         Ok(Db {
             writer: Arc::new(Mutex::new(writer)),
             readers,
+            url: url.into(),
+            busy_timeout_ms,
         })
     }
 
-    /// Runs `f` on a read connection, off the async executor.
+    /// Runs `f` in one read transaction, off the async executor: all it
+    /// reads comes from one snapshot of the database, whatever commits
+    /// meanwhile.
     pub async fn read<T, F>(&self, f: F) -> AppResult<T>
     where
         T: Send + 'static,
@@ -125,15 +123,36 @@ impl Db {
 
     pub fn read_blocking<T>(&self, f: impl FnOnce(&mut Conn) -> AppResult<T>) -> AppResult<T> {
         let mut conn = self.readers.get()?;
-        f(&mut conn)
+        // In WAL mode the first read of a transaction fixes its snapshot.
+        let conn: &mut Conn = &mut conn;
+        conn.transaction(f)
     }
 
     pub fn write_blocking<T>(&self, f: impl FnOnce(&mut Conn) -> AppResult<T>) -> AppResult<T> {
-        // A panic while holding the lock leaves no open transaction behind:
-        // diesel rolls back when the closure unwinds, so the connection is
-        // still good.
         let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        conn.immediate_transaction(f)
+        match panic::catch_unwind(AssertUnwindSafe(|| conn.immediate_transaction(f))) {
+            Ok(r) => r,
+            Err(cause) => {
+                // Diesel does not roll back when the closure unwinds: the
+                // connection is left inside the transaction. Closing it
+                // rolls the transaction back; a fresh one takes its place.
+                let what = cause
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| cause.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(panic = %what, "a write transaction panicked; rolled back");
+                match open_writer(&self.url, self.busy_timeout_ms) {
+                    Ok(fresh) => *conn = fresh,
+                    Err(e) => {
+                        // Keep the old connection but leave its transaction.
+                        tracing::error!(error = %e, "cannot reopen the writer");
+                        let _ = conn.batch_execute("ROLLBACK;");
+                    }
+                }
+                Err(AppError::internal(format!("a write failed: {what}")))
+            }
+        }
     }
 
     /// `/readyz`: both kinds of connection answer.
@@ -145,6 +164,21 @@ impl Db {
         let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         w.batch_execute("SELECT 1;").map_err(AppError::from)
     }
+}
+
+/// The writer connection, configured. The busy timeout first: another
+/// process (a backup, `user create`, a server still shutting down) may
+/// hold a lock for a moment.
+fn open_writer(url: &str, busy_timeout_ms: u32) -> anyhow::Result<SqliteConnection> {
+    let mut writer =
+        SqliteConnection::establish(url).with_context(|| format!("cannot open database {url}"))?;
+    Pragmas {
+        busy_timeout_ms,
+        read_only: false,
+    }
+    .apply(&mut writer)
+    .with_context(|| format!("cannot configure {url}"))?;
+    Ok(writer)
 }
 
 impl Db {
@@ -191,6 +225,37 @@ mod tests {
     struct JournalMode {
         #[diesel(sql_type = diesel::sql_types::Text)]
         journal_mode: String,
+    }
+
+    #[test]
+    fn a_panic_inside_a_write_rolls_back_and_the_writer_keeps_serving() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.db"), 1, 1000).unwrap();
+        db.write_blocking(|c| Ok(c.batch_execute("CREATE TABLE x (y INTEGER);")?))
+            .unwrap();
+        let r: AppResult<()> = db.write_blocking(|c| {
+            c.batch_execute("INSERT INTO x VALUES (1);")?;
+            panic!("a bug in the middle of a write");
+        });
+        assert!(r.is_err());
+        db.write_blocking(|c| Ok(c.batch_execute("INSERT INTO x VALUES (2);")?))
+            .unwrap();
+        let rows: Vec<i64> = db
+            .read_blocking(|c| {
+                Ok(diesel::sql_query("SELECT y AS v FROM x")
+                    .load::<V>(c)?
+                    .into_iter()
+                    .map(|r| r.v)
+                    .collect())
+            })
+            .unwrap();
+        assert_eq!(rows, vec![2], "the panicked write left nothing behind");
+    }
+
+    #[derive(QueryableByName)]
+    struct V {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        v: i64,
     }
 
     #[test]

@@ -179,6 +179,8 @@ diesel::table! {
         exif -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        version -> BigInt,
+        field_meta -> Text,
     }
 }
 
@@ -197,6 +199,8 @@ diesel::table! {
         resolved_by -> Nullable<Text>,
         resolved_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
+        kept_version -> BigInt,
+        against_deletion -> Bool,
     }
 }
 
@@ -207,6 +211,7 @@ diesel::table! {
         user_id -> Text,
         response -> Binary,
         created_at -> Timestamp,
+        request_hash -> Nullable<Text>,
     }
 }
 

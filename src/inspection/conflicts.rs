@@ -1,9 +1,13 @@
 //! The conflict log: every value a merge discarded, with the value kept.
+//! A photo's metadata logs under its inspection, with the field named
+//! `photos.<photo id>.<field>`.
 
 use crate::clock;
 use crate::db::Conn;
 use crate::db::schema::conflicts;
 use crate::error::AppResult;
+use crate::inspection::merge::Discard;
+use crate::journal::{self, Entity};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -27,6 +31,9 @@ pub struct Conflict {
     pub status: String,
     pub resolved_by: Option<String>,
     pub resolved_at: Option<DateTime<Utc>>,
+    /// The discarded value lost to the record's deletion (`kept` is then
+    /// null): keeping it restores the record.
+    pub against_deletion: bool,
 }
 
 #[derive(Queryable, Selectable)]
@@ -44,6 +51,7 @@ struct Row {
     status: String,
     resolved_by: Option<String>,
     resolved_at: Option<NaiveDateTime>,
+    against_deletion: bool,
 }
 
 impl Row {
@@ -61,8 +69,112 @@ impl Row {
             status: self.status,
             resolved_by: self.resolved_by,
             resolved_at: self.resolved_at.map(clock::utc),
+            against_deletion: self.against_deletion,
         }
     }
+}
+
+/// What a push answer says of a value that lost.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ConflictNote {
+    pub field: String,
+    #[schema(value_type = Object)]
+    pub kept: Value,
+    #[schema(value_type = Object)]
+    pub discarded: Value,
+    pub conflict_id: String,
+}
+
+/// The field name a photo's metadata field logs under.
+pub fn photo_field(photo_id: &str, field: &str) -> String {
+    format!("{PHOTO_PREFIX}{photo_id}.{field}")
+}
+
+pub const PHOTO_PREFIX: &str = "photos.";
+
+/// Writes each discarded value to the log, in the caller's transaction,
+/// and returns what the push answer says of them. A value already waiting
+/// in an open conflict (the same value from the same device, sent again in
+/// a new batch) is not logged twice: the answer names the open conflict.
+pub fn log(
+    c: &mut Conn,
+    inspection_id: &str,
+    discards: &[Discard],
+) -> AppResult<Vec<ConflictNote>> {
+    let mut notes = Vec::with_capacity(discards.len());
+    let now = clock::now();
+    for d in discards {
+        let discarded = d.discarded.to_string();
+        let open_already: Option<String> = if d.open {
+            conflicts::table
+                .filter(conflicts::inspection_id.eq(inspection_id))
+                .filter(conflicts::status.eq("open"))
+                .filter(conflicts::field.eq(&d.field))
+                .filter(conflicts::discarded_device_id.eq(&d.discarded_device))
+                .filter(conflicts::discarded.eq(&discarded))
+                .select(conflicts::id)
+                .first(c)
+                .optional()?
+        } else {
+            None
+        };
+        let id = match open_already {
+            Some(id) => id,
+            None => {
+                let id = clock::new_id();
+                diesel::insert_into(conflicts::table)
+                    .values((
+                        conflicts::id.eq(&id),
+                        conflicts::inspection_id.eq(inspection_id),
+                        conflicts::field.eq(&d.field),
+                        conflicts::kept.eq(d.kept.to_string()),
+                        conflicts::discarded.eq(&discarded),
+                        conflicts::kept_device_id.eq(&d.kept_device),
+                        conflicts::discarded_device_id.eq(&d.discarded_device),
+                        conflicts::kept_changed_at.eq(d.kept_changed_at.naive_utc()),
+                        conflicts::discarded_changed_at.eq(d.discarded_changed_at.naive_utc()),
+                        conflicts::status.eq(if d.open { "open" } else { "resolved" }),
+                        conflicts::resolved_at.eq((!d.open).then_some(now)),
+                        conflicts::created_at.eq(now),
+                        conflicts::kept_version.eq(d.kept_version),
+                        conflicts::against_deletion.eq(d.against_deletion),
+                    ))
+                    .execute(c)?;
+                journal::created(c, Entity::Conflict, &id)?;
+                id
+            }
+        };
+        notes.push(ConflictNote {
+            field: d.field.clone(),
+            kept: d.kept.clone(),
+            discarded: d.discarded.clone(),
+            conflict_id: id,
+        });
+    }
+    Ok(notes)
+}
+
+/// A conflict as an override needs it.
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = conflicts)]
+pub struct Logged {
+    pub id: String,
+    pub inspection_id: String,
+    pub field: String,
+    pub discarded: String,
+    pub kept_device_id: String,
+    pub kept_changed_at: NaiveDateTime,
+    pub status: String,
+    pub kept_version: i64,
+    pub against_deletion: bool,
+}
+
+pub fn find(c: &mut Conn, id: &str) -> AppResult<Option<Logged>> {
+    Ok(conflicts::table
+        .find(id)
+        .select(Logged::as_select())
+        .first(c)
+        .optional()?)
 }
 
 pub fn by_ids(c: &mut Conn, ids: &[String]) -> AppResult<Vec<Conflict>> {
@@ -91,22 +203,16 @@ pub fn list(
     f: &ConflictFilter,
     page: &crate::paging::PageRequest,
 ) -> AppResult<crate::paging::Page<Conflict>> {
-    use crate::auth::{Role, Scope};
     use crate::db::schema::inspections;
+    use crate::inspection::RecordScope;
     let mut q = conflicts::table
         .inner_join(inspections::table)
         .select(Row::as_select())
         .into_boxed();
-    match (caller.role, caller.scope()) {
-        (Role::Inspector, _) => q = q.filter(inspections::inspector_id.eq(caller.id.clone())),
-        (_, Scope::All) => {}
-        (_, Scope::Group(g)) => q = q.filter(inspections::group_id.eq(g)),
-        (_, Scope::Nothing) => {
-            return Ok(crate::paging::Page {
-                items: vec![],
-                next_cursor: None,
-            });
-        }
+    match RecordScope::of(caller) {
+        RecordScope::All => {}
+        RecordScope::Group(g) => q = q.filter(inspections::group_id.eq(g)),
+        RecordScope::Owner(o) => q = q.filter(inspections::inspector_id.eq(o)),
     }
     if let Some(s) = &f.status {
         if s != "open" && s != "resolved" {

@@ -7,13 +7,16 @@
 //! - last written by the same device: the later `changed_at` stands;
 //! - changed by another device since `base_version`: a true conflict, won by
 //!   the higher `(changed_at, device)`, so arrival order never matters;
-//! - equal to the stored value: no conflict (the higher `(changed_at,
-//!   device)` is remembered, so a later conflict is judged the same way
-//!   whichever equal value arrived first).
+//! - equal to the stored value: no conflict and no new version (the higher
+//!   `(changed_at, device)` is remembered, so a later conflict is judged the
+//!   same way whichever equal value arrived first).
 //!
-//! Every value that loses is returned as a [`Discard`] for the conflict
-//! log: nothing pushed is dropped silently. A deleted record stays deleted;
-//! edits that reach it are discarded.
+//! A `base_version` above the record's version is refused: it would make
+//! every field look seen. Every value that loses is returned as a
+//! [`Discard`] for the conflict log: nothing pushed is dropped silently.
+//! A deleted record stays deleted; an edit and a delete that race resolve
+//! to deleted in either arrival order, and the edit is logged as a conflict
+//! against the deletion. The same rule merges a photo's metadata.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -48,6 +51,13 @@ pub struct Record {
     pub meta: BTreeMap<String, Meta>,
 }
 
+impl Record {
+    /// The version at which `field` last changed (0: never).
+    pub fn field_version(&self, field: &str) -> i64 {
+        self.meta.get(field).map_or(0, |m| m.version)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct FieldEdit {
     pub path: String,
@@ -69,12 +79,18 @@ pub struct Edit {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Discard {
     pub field: String,
+    /// `null` when the value lost to the record's deletion.
     pub kept: Value,
     pub discarded: Value,
     pub kept_device: String,
     pub discarded_device: String,
     pub kept_changed_at: DateTime<Utc>,
     pub discarded_changed_at: DateTime<Utc>,
+    /// The field's version after the merge: an override of this conflict
+    /// is stale once the field has moved past it.
+    pub kept_version: i64,
+    /// The value lost to the record's deletion (kept: the deletion).
+    pub against_deletion: bool,
     /// False when a device's own older edit lost to its newer one: logged
     /// so it is accounted for, but nothing for a coordinator to decide.
     pub open: bool,
@@ -97,62 +113,86 @@ pub struct Merged {
     pub clamped: Vec<String>,
 }
 
+/// Why an edit cannot be merged at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// `base_version` above the record's version.
+    BaseAhead { base: i64, current: i64 },
+}
+
 /// The total order that decides a conflict: later time first, then the
 /// device id, then (one device, one instant, two values) the value's text.
 fn rank(t: DateTime<Utc>, device: &str, value: &Value) -> (DateTime<Utc>, String, String) {
     (t, device.to_string(), value.to_string())
 }
 
-pub fn merge(current: &Record, edit: &Edit, now: DateTime<Utc>) -> Merged {
+pub fn merge(current: &Record, edit: &Edit, now: DateTime<Utc>) -> Result<Merged, Refused> {
+    if edit.base_version > current.version {
+        return Err(Refused::BaseAhead {
+            base: edit.base_version,
+            current: current.version,
+        });
+    }
     let mut rec = current.clone();
     let next = current.version + 1;
     let mut changed = false;
     let mut discards = Vec::new();
     let mut clamped = Vec::new();
     let limit = now + MAX_CLOCK_AHEAD;
-
-    for f in &edit.fields {
-        let t = if f.changed_at > limit {
-            clamped.push(f.path.clone());
+    let mut clamp = |path: &str, t: DateTime<Utc>| {
+        if t > limit {
+            clamped.push(path.to_string());
             now
         } else {
-            f.changed_at
-        };
+            t
+        }
+    };
+
+    for f in &edit.fields {
+        let t = clamp(&f.path, f.changed_at);
         let stored = rec.fields.get(&f.path).cloned().unwrap_or(Value::Null);
         let meta = rec.meta.get(&f.path).cloned();
 
         if current.deleted {
-            // Racing a delete: the record stays deleted, the edit is logged.
+            // Racing a delete: the record stays deleted, the edit is logged
+            // against the deletion (unless the tombstone holds it already).
             if stored != f.value {
                 let tomb = rec.meta.get(DELETED).cloned();
+                let (kept_device, kept_changed_at) = tomb
+                    .map(|m| (m.device, m.changed_at))
+                    .unwrap_or_else(|| (String::new(), now));
+                let own_older = kept_device == edit.device && t <= kept_changed_at;
                 discards.push(Discard {
                     field: f.path.clone(),
-                    kept: stored,
+                    kept: Value::Null,
                     discarded: f.value.clone(),
-                    kept_device: tomb.as_ref().map(|m| m.device.clone()).unwrap_or_default(),
+                    kept_device,
                     discarded_device: edit.device.clone(),
-                    kept_changed_at: tomb.map(|m| m.changed_at).unwrap_or(now),
+                    kept_changed_at,
                     discarded_changed_at: t,
-                    open: true,
+                    kept_version: rec.field_version(&f.path),
+                    against_deletion: true,
+                    open: !own_older,
                 });
             }
             continue;
         }
 
         let Some(meta) = meta else {
-            // Never written: nothing to conflict with.
+            // Never written: nothing to conflict with (and a value equal to
+            // the absent one is no write at all).
             if stored != f.value {
                 rec.fields.insert(f.path.clone(), f.value.clone());
+                rec.meta.insert(
+                    f.path.clone(),
+                    Meta {
+                        version: next,
+                        device: edit.device.clone(),
+                        changed_at: t,
+                    },
+                );
                 changed = true;
             }
-            rec.meta.insert(
-                f.path.clone(),
-                Meta {
-                    version: next,
-                    device: edit.device.clone(),
-                    changed_at: t,
-                },
-            );
             continue;
         };
 
@@ -165,15 +205,13 @@ pub fn merge(current: &Record, edit: &Edit, now: DateTime<Utc>) -> Merged {
             continue;
         }
 
-        let pushed_wins = if meta.version <= edit.base_version {
-            true
-        } else {
-            rank(t, &edit.device, &f.value).cmp(&rank(meta.changed_at, &meta.device, &stored))
-                == Ordering::Greater
-        };
+        let seen = meta.version <= edit.base_version;
+        let pushed_wins = seen
+            || rank(t, &edit.device, &f.value).cmp(&rank(meta.changed_at, &meta.device, &stored))
+                == Ordering::Greater;
         let same_device = meta.device == edit.device;
         if pushed_wins {
-            if meta.version > edit.base_version && !same_device {
+            if !seen && !same_device {
                 discards.push(Discard {
                     field: f.path.clone(),
                     kept: f.value.clone(),
@@ -182,6 +220,8 @@ pub fn merge(current: &Record, edit: &Edit, now: DateTime<Utc>) -> Merged {
                     discarded_device: meta.device.clone(),
                     kept_changed_at: t,
                     discarded_changed_at: meta.changed_at,
+                    kept_version: next,
+                    against_deletion: false,
                     open: true,
                 });
             }
@@ -204,14 +244,37 @@ pub fn merge(current: &Record, edit: &Edit, now: DateTime<Utc>) -> Merged {
                 discarded_device: edit.device.clone(),
                 kept_changed_at: meta.changed_at,
                 discarded_changed_at: t,
+                kept_version: meta.version,
+                against_deletion: false,
                 open: !same_device,
             });
         }
     }
 
     if edit.deleted && !current.deleted {
+        let t = match edit.deleted_at {
+            Some(t) => clamp(DELETED, t),
+            None => now,
+        };
+        // Values another device wrote after the deleting device's base lose
+        // to the deletion, as they would had they arrived after it.
+        for (path, m) in &rec.meta {
+            if path != DELETED && m.version > edit.base_version && m.device != edit.device {
+                discards.push(Discard {
+                    field: path.clone(),
+                    kept: Value::Null,
+                    discarded: rec.fields.get(path).cloned().unwrap_or(Value::Null),
+                    kept_device: edit.device.clone(),
+                    discarded_device: m.device.clone(),
+                    kept_changed_at: t,
+                    discarded_changed_at: m.changed_at,
+                    kept_version: m.version,
+                    against_deletion: true,
+                    open: true,
+                });
+            }
+        }
         rec.deleted = true;
-        let t = edit.deleted_at.map(|t| t.min(limit)).unwrap_or(now);
         rec.meta.insert(
             DELETED.into(),
             Meta {
@@ -233,12 +296,12 @@ pub fn merge(current: &Record, edit: &Edit, now: DateTime<Utc>) -> Merged {
     } else {
         Status::Unchanged
     };
-    Merged {
+    Ok(Merged {
         record: rec,
         status,
         discards,
         clamped,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -269,13 +332,17 @@ mod tests {
         }
     }
 
+    fn mrg(r: &Record, e: &Edit, now: DateTime<Utc>) -> Merged {
+        merge(r, e, now).expect("base within the record")
+    }
+
     fn now() -> DateTime<Utc> {
         t(100_000)
     }
 
     #[test]
     fn first_push_applies() {
-        let m = merge(
+        let m = mrg(
             &Record::default(),
             &edit("a", 0, &[("title", json!("排口"), 1)]),
             now(),
@@ -288,21 +355,21 @@ mod tests {
     #[test]
     fn replay_is_unchanged() {
         let e = edit("a", 0, &[("title", json!("x"), 1)]);
-        let first = merge(&Record::default(), &e, now()).record;
-        let again = merge(&first, &e, now());
+        let first = mrg(&Record::default(), &e, now()).record;
+        let again = mrg(&first, &e, now());
         assert_eq!(again.status, Status::Unchanged);
         assert_eq!(again.record, first);
     }
 
     #[test]
     fn edit_on_seen_version_applies_cleanly_even_with_an_older_clock() {
-        let r = merge(
+        let r = mrg(
             &Record::default(),
             &edit("a", 0, &[("notes", json!("one"), 50)]),
             now(),
         )
         .record;
-        let m = merge(&r, &edit("b", 1, &[("notes", json!("two"), 10)]), now());
+        let m = mrg(&r, &edit("b", 1, &[("notes", json!("two"), 10)]), now());
         assert_eq!(m.status, Status::Applied);
         assert_eq!(m.record.fields["notes"], json!("two"));
         assert!(m.discards.is_empty());
@@ -310,13 +377,13 @@ mod tests {
 
     #[test]
     fn true_conflict_goes_to_the_later_edit_and_logs_the_loser() {
-        let r = merge(
+        let r = mrg(
             &Record::default(),
             &edit("a", 0, &[("notes", json!("a"), 20)]),
             now(),
         )
         .record;
-        let m = merge(&r, &edit("b", 0, &[("notes", json!("b"), 10)]), now());
+        let m = mrg(&r, &edit("b", 0, &[("notes", json!("b"), 10)]), now());
         assert_eq!(m.status, Status::Merged);
         assert_eq!(m.record.fields["notes"], json!("a"));
         assert_eq!(m.discards.len(), 1);
@@ -327,26 +394,26 @@ mod tests {
 
     #[test]
     fn different_fields_never_conflict() {
-        let r = merge(
+        let r = mrg(
             &Record::default(),
             &edit("a", 0, &[("notes", json!("a"), 20)]),
             now(),
         )
         .record;
-        let m = merge(&r, &edit("b", 0, &[("title", json!("b"), 10)]), now());
+        let m = mrg(&r, &edit("b", 0, &[("title", json!("b"), 10)]), now());
         assert_eq!(m.status, Status::Applied);
         assert_eq!(m.record.fields.len(), 2);
     }
 
     #[test]
     fn same_device_later_edit_stands() {
-        let r = merge(
+        let r = mrg(
             &Record::default(),
             &edit("a", 0, &[("notes", json!("new"), 20)]),
             now(),
         )
         .record;
-        let m = merge(&r, &edit("a", 0, &[("notes", json!("old"), 10)]), now());
+        let m = mrg(&r, &edit("a", 0, &[("notes", json!("old"), 10)]), now());
         assert_eq!(m.record.fields["notes"], json!("new"));
         assert_eq!(m.discards.len(), 1);
         assert!(
@@ -357,7 +424,7 @@ mod tests {
 
     #[test]
     fn future_clock_is_clamped_and_flagged() {
-        let m = merge(
+        let m = mrg(
             &Record::default(),
             &edit("a", 0, &[("notes", json!("x"), 200_000)]),
             now(),
@@ -368,7 +435,7 @@ mod tests {
 
     #[test]
     fn edit_racing_a_delete_resolves_to_deleted() {
-        let r = merge(
+        let r = mrg(
             &Record::default(),
             &edit("a", 0, &[("notes", json!("x"), 1)]),
             now(),
@@ -376,9 +443,9 @@ mod tests {
         .record;
         let mut del = edit("a", 1, &[]);
         del.deleted = true;
-        let deleted = merge(&r, &del, now()).record;
+        let deleted = mrg(&r, &del, now()).record;
         assert!(deleted.deleted);
-        let m = merge(&deleted, &edit("b", 1, &[("notes", json!("y"), 5)]), now());
+        let m = mrg(&deleted, &edit("b", 1, &[("notes", json!("y"), 5)]), now());
         assert!(m.record.deleted);
         assert_eq!(m.status, Status::Merged);
         assert_eq!(m.discards[0].discarded, json!("y"));
@@ -444,7 +511,7 @@ mod tests {
         let mut r = Record::default();
         let mut logged = Vec::new();
         for e in edits {
-            let m = merge(&r, e, now());
+            let m = mrg(&r, e, now());
             logged.extend(m.discards);
             r = m.record;
         }
@@ -477,7 +544,7 @@ mod tests {
         ) {
             let mut r = Record::default();
             for e in batches(&edits, &cuts) {
-                let m = merge(&r, &e, now());
+                let m = mrg(&r, &e, now());
                 for f in &e.fields {
                     let kept = m.record.fields.get(&f.path) == Some(&f.value);
                     let logged = m.discards.iter().any(|d| d.field == f.path && d.discarded == f.value);
@@ -496,7 +563,7 @@ mod tests {
             let bs = batches(&edits, &cuts);
             let (r, _) = apply_all(&bs);
             let replay = &bs[pick.index(bs.len())];
-            let m = merge(&r, replay, now());
+            let m = mrg(&r, replay, now());
             prop_assert_eq!(&m.record.fields, &r.fields);
             prop_assert_eq!(m.record.version, r.version);
         }

@@ -6,6 +6,7 @@
 pub mod conflicts;
 pub mod fields;
 pub mod merge;
+pub mod photo_meta;
 pub mod reviews;
 pub mod scope;
 mod view;

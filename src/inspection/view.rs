@@ -132,7 +132,16 @@ pub fn time_window(fields: &Fields) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
 
 type Window = Option<(DateTime<Utc>, DateTime<Utc>)>;
 
-fn photo_view(p: PhotoRow, site: Option<&SiteGeo>, window: Window, signer: &Signer) -> Photo {
+/// A photo as the API shows it. `record_deleted`: its inspection is
+/// deleted, and a photo lives and dies with its record.
+fn photo_view(
+    mut p: PhotoRow,
+    record_deleted: bool,
+    site: Option<&SiteGeo>,
+    window: Window,
+    signer: &Signer,
+) -> Photo {
+    p.deleted |= record_deleted;
     let location: Option<Value> = p
         .location
         .as_deref()
@@ -201,21 +210,26 @@ pub fn views(c: &mut Conn, rows: Vec<Row>, signer: &Signer) -> AppResult<Vec<Ins
         .iter()
         .map(|r| serde_json::from_str(&r.fields))
         .collect::<Result<_, _>>()?;
-    let of: HashMap<&str, (&str, Window)> = rows
+    let of: HashMap<&str, (&str, bool, Window)> = rows
         .iter()
         .zip(&parsed)
-        .map(|(r, f)| (r.id.as_str(), (r.site_id.as_str(), time_window(f))))
+        .map(|(r, f)| {
+            (
+                r.id.as_str(),
+                (r.site_id.as_str(), r.deleted, time_window(f)),
+            )
+        })
         .collect();
     let mut by_inspection: HashMap<String, Vec<Photo>> = HashMap::new();
     for p in photo_rows {
-        let (site, window) = of
+        let (site, record_deleted, window) = of
             .get(p.inspection_id.as_str())
             .copied()
-            .unwrap_or(("", None));
+            .unwrap_or(("", true, None));
         by_inspection
             .entry(p.inspection_id.clone())
             .or_default()
-            .push(photo_view(p, geo.get(site), window, signer));
+            .push(photo_view(p, record_deleted, geo.get(site), window, signer));
     }
     drop(of);
     rows.into_iter()
@@ -261,20 +275,32 @@ pub fn views(c: &mut Conn, rows: Vec<Row>, signer: &Signer) -> AppResult<Vec<Ins
 
 /// Photo views by id (for pull), each with its inspection's site checks.
 pub fn photo_views(c: &mut Conn, ids: &[String], signer: &Signer) -> AppResult<Vec<Photo>> {
-    let rows: Vec<(PhotoRow, String, String)> = photos::table
-        .inner_join(inspections::table)
-        .filter(photos::id.eq_any(ids))
-        .select((
-            PhotoRow::as_select(),
-            inspections::site_id,
-            inspections::fields,
-        ))
-        .load(c)?;
-    let geo = sites_geo(c, rows.iter().map(|(_, s, _)| s).collect())?;
+    let mut rows: Vec<(PhotoRow, String, String, bool)> = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        rows.extend(
+            photos::table
+                .inner_join(inspections::table)
+                .filter(photos::id.eq_any(chunk))
+                .select((
+                    PhotoRow::as_select(),
+                    inspections::site_id,
+                    inspections::fields,
+                    inspections::deleted,
+                ))
+                .load::<(PhotoRow, String, String, bool)>(c)?,
+        );
+    }
+    let geo = sites_geo(c, rows.iter().map(|(_, s, _, _)| s).collect())?;
     rows.into_iter()
-        .map(|(p, site, fields)| {
+        .map(|(p, site, fields, record_deleted)| {
             let fields: Fields = serde_json::from_str(&fields)?;
-            Ok(photo_view(p, geo.get(&site), time_window(&fields), signer))
+            Ok(photo_view(
+                p,
+                record_deleted,
+                geo.get(&site),
+                time_window(&fields),
+                signer,
+            ))
         })
         .collect()
 }

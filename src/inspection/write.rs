@@ -1,1 +1,190 @@
+//! The one path that writes an inspection record. A push, a coordinator's
+//! review and a conflict override all end here, so what follows from the
+//! fields follows the same way whoever wrote them: the copies of fields
+//! the queries use, `review_status`, the stop the record completes, the
+//! follow-up a re-verification settles, the visibility of its photos, and
+//! the change pull hands out.
 
+use super::merge::Record;
+use super::{ReviewStatus, Row, position};
+use crate::clock;
+use crate::db::Conn;
+use crate::db::schema::{inspections, photos};
+use crate::error::AppResult;
+use crate::journal::{self, Entity};
+use crate::review::followups;
+use diesel::prelude::*;
+use serde_json::Value;
+
+/// What a record hangs on and who made it: fixed when it is created.
+#[derive(Debug, Clone)]
+pub struct Header {
+    pub id: String,
+    pub group_id: String,
+    pub inspector_id: String,
+    pub site_id: String,
+    pub route_id: Option<String>,
+    pub stop_id: Option<String>,
+    pub template_id: String,
+    pub template_version: i32,
+}
+
+impl Header {
+    pub fn of(row: &Row) -> Header {
+        Header {
+            id: row.id.clone(),
+            group_id: row.group_id.clone(),
+            inspector_id: row.inspector_id.clone(),
+            site_id: row.site_id.clone(),
+            route_id: row.route_id.clone(),
+            stop_id: row.stop_id.clone(),
+            template_id: row.template_id.clone(),
+            template_version: row.template_version,
+        }
+    }
+}
+
+/// The record as stored before a write.
+#[derive(Debug, Clone)]
+pub struct Before {
+    pub record: Record,
+    pub review: ReviewStatus,
+}
+
+impl Before {
+    pub fn of(row: &Row) -> AppResult<Before> {
+        Ok(Before {
+            record: row.record()?,
+            review: row.review_status(),
+        })
+    }
+}
+
+/// The record's own `status` field (`draft` until it says otherwise).
+pub fn field_status(rec: &Record) -> &str {
+    rec.fields
+        .get("status")
+        .and_then(Value::as_str)
+        .unwrap_or("draft")
+}
+
+fn submitted(rec: &Record) -> bool {
+    !rec.deleted && field_status(rec) == "submitted"
+}
+
+/// Writes `after` as the record's state. `review` is the review status to
+/// start from (the stored one, or a reviewer's decision); the record's
+/// `status` field then moves it (a submit queues it, a withdrawal takes it
+/// back). Returns the review status written. `by` is the user whose action
+/// this is (for a follow-up a re-verification settles).
+pub fn save(
+    c: &mut Conn,
+    h: &Header,
+    before: Option<&Before>,
+    after: &Record,
+    review: ReviewStatus,
+    by: &str,
+) -> AppResult<ReviewStatus> {
+    let status = field_status(after);
+    let new_review = review.after_field_status(status);
+    if let Some(b) = before
+        && b.record == *after
+        && b.review == new_review
+    {
+        return Ok(new_review);
+    }
+    let now = clock::now();
+    let fields_json = serde_json::to_string(&after.fields)?;
+    let meta_json = serde_json::to_string(&after.meta)?;
+    let (lat, lon) = match position(after.fields.get("location")) {
+        Some((a, b)) => (Some(a), Some(b)),
+        None => (None, None),
+    };
+    let old_review = before.map(|b| b.review).unwrap_or(ReviewStatus::Pending);
+    let submitted_now =
+        new_review == ReviewStatus::Submitted && old_review != ReviewStatus::Submitted;
+    match before {
+        None => {
+            diesel::insert_into(inspections::table)
+                .values((
+                    inspections::id.eq(&h.id),
+                    inspections::version.eq(after.version),
+                    inspections::group_id.eq(&h.group_id),
+                    inspections::inspector_id.eq(&h.inspector_id),
+                    inspections::site_id.eq(&h.site_id),
+                    inspections::route_id.eq(&h.route_id),
+                    inspections::stop_id.eq(&h.stop_id),
+                    inspections::template_id.eq(&h.template_id),
+                    inspections::template_version.eq(h.template_version),
+                    inspections::deleted.eq(after.deleted),
+                    inspections::fields.eq(&fields_json),
+                    inspections::field_meta.eq(&meta_json),
+                    inspections::status.eq(status),
+                    inspections::lat.eq(lat),
+                    inspections::lon.eq(lon),
+                    inspections::review_status.eq(new_review.as_str()),
+                    inspections::submitted_at.eq(submitted_now.then_some(now)),
+                    inspections::created_at.eq(now),
+                    inspections::updated_at.eq(now),
+                ))
+                .execute(c)?;
+        }
+        Some(_) => {
+            diesel::update(inspections::table.find(&h.id))
+                .set((
+                    inspections::version.eq(after.version),
+                    inspections::deleted.eq(after.deleted),
+                    inspections::fields.eq(&fields_json),
+                    inspections::field_meta.eq(&meta_json),
+                    inspections::status.eq(status),
+                    inspections::lat.eq(lat),
+                    inspections::lon.eq(lon),
+                    inspections::review_status.eq(new_review.as_str()),
+                    inspections::updated_at.eq(now),
+                ))
+                .execute(c)?;
+            if submitted_now {
+                diesel::update(inspections::table.find(&h.id))
+                    .set(inspections::submitted_at.eq(now))
+                    .execute(c)?;
+            }
+        }
+    }
+
+    let before_rec = before.map(|b| &b.record);
+    let version_moved = before_rec.is_none_or(|b| b.version != after.version);
+    let review_moved = old_review != new_review;
+    // Only the remembered (changed_at, device) of an equal value moved:
+    // nothing a device needs to pull.
+    if before.is_none() {
+        journal::created(c, Entity::Inspection, &h.id)?;
+    } else if version_moved || review_moved {
+        journal::changed(c, Entity::Inspection, &h.id)?;
+    }
+    // A submitted record marks its stop done; route lists show it.
+    let was_submitted = before_rec.is_some_and(submitted);
+    let is_submitted = submitted(after);
+    if was_submitted != is_submitted
+        && let Some(route) = &h.route_id
+    {
+        journal::changed(c, Entity::Route, route)?;
+    }
+    // Submitted at a re-verification stop: it settles the follow-up.
+    if is_submitted
+        && version_moved
+        && let Some(stop) = &h.stop_id
+    {
+        followups::verification_submitted(c, stop, &after.fields, by)?;
+    }
+    // A record's photos live and die with it: pull hands them out again.
+    if before_rec.is_some_and(|b| b.deleted != after.deleted) {
+        let ids: Vec<String> = photos::table
+            .filter(photos::inspection_id.eq(&h.id))
+            .select(photos::id)
+            .load(c)?;
+        for p in ids {
+            journal::changed(c, Entity::Photo, &p)?;
+        }
+    }
+    Ok(new_review)
+}

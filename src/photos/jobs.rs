@@ -6,7 +6,7 @@ use super::blob::{self, BlobStore};
 use super::inspect::{self, Refusal};
 use super::{exif, variants};
 use crate::clock;
-use crate::db::schema::{inspections, photo_jobs as pj, photos};
+use crate::db::schema::{photo_jobs as pj, photos};
 use crate::db::{Conn, Db};
 use crate::error::AppResult;
 use crate::journal::{self, Entity};
@@ -39,21 +39,20 @@ pub fn enqueue(c: &mut Conn, photo_id: &str) -> AppResult<()> {
 /// The bytes of `sha` are now in the store: every photo that waited for
 /// them is `stored` and gets its job. Returns their ids.
 pub fn bytes_arrived(c: &mut Conn, sha: &str) -> AppResult<Vec<String>> {
-    let waiting: Vec<(String, String, String)> = photos::table
-        .inner_join(inspections::table)
+    let waiting: Vec<String> = photos::table
         .filter(photos::sha256.eq(sha))
         .filter(photos::status.eq("missing"))
-        .select((photos::id, inspections::group_id, inspections::inspector_id))
+        .select(photos::id)
         .load(c)?;
     let now = clock::now();
-    for (id, group, owner) in &waiting {
+    for id in &waiting {
         diesel::update(photos::table.find(id))
             .set((photos::status.eq("stored"), photos::updated_at.eq(now)))
             .execute(c)?;
         enqueue(c, id)?;
-        journal::changed_owned(c, Entity::Photo, id, Some(group), Some(owner))?;
+        journal::changed(c, Entity::Photo, id)?;
     }
-    Ok(waiting.into_iter().map(|w| w.0).collect())
+    Ok(waiting)
 }
 
 /// Makes sure both variants of `sha` exist, making them if needed; returns
@@ -272,17 +271,12 @@ impl Jobs {
             diesel::update(photos::table.find(&job.photo_id))
                 .set((photos::status.eq(photo_status), photos::updated_at.eq(now)))
                 .execute(c)?;
-            let (insp, group, owner): (String, String, String) = photos::table
-                .inner_join(inspections::table)
-                .filter(photos::id.eq(&job.photo_id))
-                .select((
-                    inspections::id,
-                    inspections::group_id,
-                    inspections::inspector_id,
-                ))
+            let insp: String = photos::table
+                .find(&job.photo_id)
+                .select(photos::inspection_id)
                 .first(c)?;
-            journal::changed_owned(c, Entity::Photo, &job.photo_id, Some(&group), Some(&owner))?;
-            journal::changed_owned(c, Entity::Inspection, &insp, Some(&group), Some(&owner))?;
+            journal::changed(c, Entity::Photo, &job.photo_id)?;
+            journal::changed(c, Entity::Inspection, &insp)?;
             Ok(())
         });
         if let Err(e) = r {

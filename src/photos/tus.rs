@@ -4,7 +4,7 @@
 
 use super::blob::BlobStore;
 use super::upload;
-use crate::auth::{Caller, Role};
+use crate::auth::Caller;
 use crate::clock;
 use crate::db::Conn;
 use crate::db::schema::{inspections, photos, uploads};
@@ -67,10 +67,7 @@ pub fn create(
         ))
         .first(c)
         .optional()?;
-    let visible = |g: &str, owner: &str| match caller.role {
-        Role::Inspector => owner == caller.id,
-        _ => caller.sees_group(g),
-    };
+    let visible = |g: &str, owner: &str| caller.sees_record(g, owner);
     match row {
         Some((_, g, o)) if visible(&g, &o) => {}
         _ => {

@@ -120,7 +120,6 @@ pub fn create(c: &mut Conn, caller: &Caller, input: NewGroup) -> AppResult<Group
         &caller.id,
         Entity::Group,
         &id,
-        Some(&id),
         "group.create",
         json!({ "name": name }),
     )?;
@@ -148,7 +147,6 @@ pub fn update(c: &mut Conn, caller: &Caller, id: &str, patch: GroupPatch) -> App
         &caller.id,
         Entity::Group,
         id,
-        Some(id),
         "group.update",
         json!({ "name": name, "towns": patch.towns }),
     )?;

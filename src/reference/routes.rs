@@ -453,7 +453,6 @@ pub fn create(c: &mut Conn, caller: &Caller, input: NewRoute) -> AppResult<Route
         &caller.id,
         Entity::Route,
         &id,
-        Some(&input.group_id),
         "route.create",
         json!({ "name": name, "group_id": input.group_id, "assignee_id": input.assignee_id }),
     )?;
@@ -546,7 +545,6 @@ pub fn update(c: &mut Conn, caller: &Caller, id: &str, patch: RoutePatch) -> App
         &caller.id,
         Entity::Route,
         id,
-        Some(&group_id),
         "route.update",
         serde_json::to_value(&patch)?,
     )?;
@@ -556,22 +554,14 @@ pub fn update(c: &mut Conn, caller: &Caller, id: &str, patch: RoutePatch) -> App
 /// Deletes a route: it becomes a tombstone that pull hands out.
 pub fn delete(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<()> {
     caller.require_admin()?;
-    let old = find_visible(c, caller, id)?;
+    find_visible(c, caller, id)?;
     diesel::update(routes::table.find(id))
         .set((
             routes::deleted.eq(true),
             routes::updated_at.eq(clock::now()),
         ))
         .execute(c)?;
-    journal::admin_change(
-        c,
-        &caller.id,
-        Entity::Route,
-        id,
-        Some(&old.group_id),
-        "route.delete",
-        json!({}),
-    )?;
+    journal::admin_change(c, &caller.id, Entity::Route, id, "route.delete", json!({}))?;
     Ok(())
 }
 

@@ -187,7 +187,6 @@ pub fn create(c: &mut Conn, caller: &Caller, input: NewSite) -> AppResult<Site> 
         &caller.id,
         Entity::Site,
         &id,
-        Some(&input.group_id),
         "site.create",
         json!({ "name": name, "group_id": input.group_id }),
     )?;
@@ -239,13 +238,11 @@ pub fn update(c: &mut Conn, caller: &Caller, id: &str, patch: SitePatch) -> AppR
     if patch.group_id.as_ref().is_some_and(|g| *g != old.group_id) {
         super::users::bump_group(c, &old.group_id)?;
     }
-    let group = patch.group_id.clone().unwrap_or(old.group_id);
     journal::admin_change(
         c,
         &caller.id,
         Entity::Site,
         id,
-        Some(&group),
         "site.update",
         serde_json::to_value(&patch)?,
     )?;
@@ -255,19 +252,11 @@ pub fn update(c: &mut Conn, caller: &Caller, id: &str, patch: SitePatch) -> AppR
 /// A site is never removed: old inspections point at it. It is hidden.
 pub fn delete(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<()> {
     caller.require_admin()?;
-    let old = find_visible(c, caller, id)?;
+    find_visible(c, caller, id)?;
     diesel::update(sites::table.find(id))
         .set((sites::deleted.eq(true), sites::updated_at.eq(clock::now())))
         .execute(c)?;
-    journal::admin_change(
-        c,
-        &caller.id,
-        Entity::Site,
-        id,
-        Some(&old.group_id),
-        "site.delete",
-        json!({}),
-    )?;
+    journal::admin_change(c, &caller.id, Entity::Site, id, "site.delete", json!({}))?;
     Ok(())
 }
 

@@ -312,7 +312,6 @@ pub fn create(c: &mut Conn, caller: &Caller, input: NewTemplate) -> AppResult<Te
         &caller.id,
         Entity::Template,
         &id,
-        input.group_id.as_deref(),
         "template.create",
         json!({ "name": name, "version": 1 }),
     )?;
@@ -399,7 +398,6 @@ pub fn update(
         &caller.id,
         Entity::Template,
         id,
-        group_id.as_deref(),
         "template.update",
         json!({ "version": v, "name": patch.name, "items_changed": patch.items.is_some(), "group_id": patch.group_id }),
     )?;
@@ -425,7 +423,6 @@ pub fn retire(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<()> {
         &caller.id,
         Entity::Template,
         id,
-        h.group_id.as_deref(),
         "template.retire",
         json!({}),
     )?;

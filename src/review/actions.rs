@@ -5,11 +5,12 @@ use super::queue::visible_row;
 use crate::auth::{Caller, Role};
 use crate::clock;
 use crate::db::Conn;
-use crate::db::schema::{conflicts as cf, inspections, reviews as rv};
+use crate::db::schema::{conflicts as cf, reviews as rv};
 use crate::error::{AppError, AppResult};
-use crate::inspection::merge::Meta;
+use crate::inspection::merge::{self, DELETED, Edit, FieldEdit, Meta, Record};
 use crate::inspection::reviews::{self, Review};
-use crate::inspection::{self as insp, ReviewStatus};
+use crate::inspection::write::{self, Before, Header};
+use crate::inspection::{ReviewStatus, conflicts, photo_meta};
 use crate::journal::{self, Audit, Entity};
 use crate::reference::validate;
 use chrono::Utc;
@@ -52,6 +53,11 @@ pub struct NewReview {
     pub decision: Decision,
     #[serde(default)]
     pub comment: String,
+    /// The record's version the reviewer saw: if it moved since, the
+    /// review is refused (409 `stale`) instead of deciding on data the
+    /// reviewer never saw.
+    #[serde(default)]
+    pub version: Option<i64>,
 }
 
 fn require_reviewer(caller: &Caller) -> AppResult<()> {
@@ -62,6 +68,15 @@ fn require_reviewer(caller: &Caller) -> AppResult<()> {
     }
 }
 
+fn stale(message: impl Into<String>) -> AppError {
+    AppError::conflict("stale", message)
+}
+
+/// The device name a coordinator's own edits are recorded under.
+fn server_device(caller: &Caller) -> String {
+    format!("review:{}", caller.id)
+}
+
 pub fn review(c: &mut Conn, caller: &Caller, id: &str, input: NewReview) -> AppResult<Review> {
     require_reviewer(caller)?;
     let row = visible_row(c, caller, id)?;
@@ -70,6 +85,15 @@ pub fn review(c: &mut Conn, caller: &Caller, id: &str, input: NewReview) -> AppR
             "invalid_transition",
             "a deleted inspection cannot be reviewed",
         ));
+    }
+    if let Some(seen) = input.version
+        && seen != row.version
+    {
+        return Err(stale(format!(
+            "the inspection changed since you saw it (version {seen}, now {}): look again",
+            row.version
+        ))
+        .with_details(json!({ "version": row.version })));
     }
     let comment = validate::optional_text("comment", &input.comment, 5000)?;
     if input.decision != Decision::Approve && comment.is_empty() {
@@ -89,8 +113,29 @@ pub fn review(c: &mut Conn, caller: &Caller, id: &str, input: NewReview) -> AppR
             ),
         )
     })?;
+    let before = Before::of(&row)?;
+    // Returning writes `status: draft` as the server's own edit, a new
+    // version the phone pulls: only an explicit new submit queues it again.
+    let after = if input.decision == Decision::Return {
+        let edit = Edit {
+            device: server_device(caller),
+            base_version: before.record.version,
+            deleted: false,
+            deleted_at: None,
+            fields: vec![FieldEdit {
+                path: "status".into(),
+                value: json!("draft"),
+                changed_at: Utc::now(),
+            }],
+        };
+        merge::merge(&before.record, &edit, Utc::now())
+            .map_err(|_| AppError::internal("a review's edit is based on the stored version"))?
+            .record
+    } else {
+        before.record.clone()
+    };
+    let written = write::save(c, &Header::of(&row), Some(&before), &after, to, &caller.id)?;
     let review_id = clock::new_id();
-    let now = clock::now();
     diesel::insert_into(rv::table)
         .values((
             rv::id.eq(&review_id),
@@ -98,18 +143,10 @@ pub fn review(c: &mut Conn, caller: &Caller, id: &str, input: NewReview) -> AppR
             rv::decision.eq(input.decision.as_str()),
             rv::comment.eq(&comment),
             rv::reviewer_id.eq(&caller.id),
-            rv::created_at.eq(now),
+            rv::created_at.eq(clock::now()),
         ))
         .execute(c)?;
-    diesel::update(inspections::table.find(id))
-        .set((
-            inspections::review_status.eq(to.as_str()),
-            inspections::updated_at.eq(now),
-        ))
-        .execute(c)?;
-    let (g, o) = (Some(row.group_id.as_str()), Some(row.inspector_id.as_str()));
-    journal::created_owned(c, Entity::Review, &review_id, g, o)?;
-    journal::changed_owned(c, Entity::Inspection, id, g, o)?;
+    journal::created(c, Entity::Review, &review_id)?;
     journal::audit(
         c,
         Audit {
@@ -117,7 +154,7 @@ pub fn review(c: &mut Conn, caller: &Caller, id: &str, input: NewReview) -> AppR
             action: &format!("review.{}", input.decision.as_str()),
             object_type: "inspection",
             object_id: Some(id),
-            details: json!({ "from": from, "to": to, "comment": comment, "review_id": review_id }),
+            details: json!({ "from": from, "to": written, "comment": comment, "review_id": review_id, "version": after.version }),
         },
     )?;
     reviews::by_ids(c, &[review_id])?
@@ -138,81 +175,113 @@ pub struct Resolve {
     pub keep: Keep,
 }
 
+/// The record state an override writes: `rec` with `field` set to `value`
+/// by the coordinator, and undeleted when the conflict was against its
+/// deletion. Refuses (`stale`) when the field or the deletion moved since
+/// the conflict was logged: a newer value is never overwritten unseen.
+pub fn overridden(
+    rec: &Record,
+    field: &str,
+    value: Value,
+    logged: &conflicts::Logged,
+    device: &str,
+) -> AppResult<Record> {
+    if rec.field_version(field) != logged.kept_version {
+        return Err(stale(format!(
+            "`{field}` changed after this conflict was logged; resolve it again from the current value"
+        )));
+    }
+    let mut out = rec.clone();
+    if rec.deleted {
+        let same_deletion = rec.meta.get(DELETED).is_some_and(|m| {
+            m.device == logged.kept_device_id && m.changed_at.naive_utc() == logged.kept_changed_at
+        });
+        if !logged.against_deletion || !same_deletion {
+            return Err(stale(
+                "the record was deleted after this conflict was logged",
+            ));
+        }
+        out.deleted = false;
+        out.meta.remove(DELETED);
+    }
+    out.version += 1;
+    out.fields.insert(field.to_string(), value);
+    out.meta.insert(
+        field.to_string(),
+        Meta {
+            version: out.version,
+            device: device.to_string(),
+            changed_at: Utc::now(),
+        },
+    );
+    Ok(out)
+}
+
 /// Closes a conflict. Keeping the discarded value writes it as a new
-/// version of the record (restoring a record deleted under it), which
+/// version of the record (of the photo, for a photo's metadata), which
 /// every device then pulls.
 pub fn resolve(
     c: &mut Conn,
     caller: &Caller,
     conflict_id: &str,
     keep: Keep,
-) -> AppResult<crate::inspection::conflicts::Conflict> {
+) -> AppResult<conflicts::Conflict> {
     require_reviewer(caller)?;
-    let found: Option<(String, String, String, String)> = cf::table
-        .find(conflict_id)
-        .select((cf::inspection_id, cf::field, cf::discarded, cf::status))
-        .first(c)
-        .optional()?;
-    let Some((inspection_id, field, discarded, status)) = found else {
-        return Err(AppError::not_found("conflict"));
-    };
-    let row =
-        visible_row(c, caller, &inspection_id).map_err(|_| AppError::not_found("conflict"))?;
-    if status != "open" {
+    let logged = conflicts::find(c, conflict_id)?.ok_or_else(|| AppError::not_found("conflict"))?;
+    let row = visible_row(c, caller, &logged.inspection_id)
+        .map_err(|_| AppError::not_found("conflict"))?;
+    if logged.status != "open" {
         return Err(AppError::conflict(
             "already_resolved",
             "this conflict is already resolved",
         ));
     }
-    let now = clock::now();
     if keep == Keep::Discarded {
-        let mut rec = row.record()?;
-        let value: Value = serde_json::from_str(&discarded)?;
-        rec.version += 1;
-        rec.deleted = false;
-        rec.meta.remove(crate::inspection::merge::DELETED);
-        rec.fields.insert(field.clone(), value);
-        rec.meta.insert(
-            field.clone(),
-            Meta {
-                version: rec.version,
-                device: format!("coordinator:{}", caller.id),
-                changed_at: Utc::now(),
-            },
-        );
-        let (lat, lon) = match insp::position(rec.fields.get("location")) {
-            Some((a, b)) => (Some(a), Some(b)),
-            None => (None, None),
-        };
-        let status = rec
-            .fields
-            .get("status")
-            .and_then(Value::as_str)
-            .unwrap_or("draft")
-            .to_string();
-        diesel::update(inspections::table.find(&inspection_id))
-            .set((
-                inspections::version.eq(rec.version),
-                inspections::deleted.eq(false),
-                inspections::fields.eq(serde_json::to_string(&rec.fields)?),
-                inspections::field_meta.eq(serde_json::to_string(&rec.meta)?),
-                inspections::status.eq(status),
-                inspections::lat.eq(lat),
-                inspections::lon.eq(lon),
-                inspections::updated_at.eq(now),
-            ))
-            .execute(c)?;
+        let value: Value = serde_json::from_str(&logged.discarded)?;
+        let device = server_device(caller);
+        match photo_conflict(&logged.field) {
+            Some((photo_id, field)) => {
+                let stored =
+                    photo_meta::find(c, photo_id)?.ok_or_else(|| AppError::not_found("photo"))?;
+                let rec = stored.record()?;
+                let after = overridden(&rec, field, value, &logged, &device)?;
+                photo_meta::save(
+                    c,
+                    photo_id,
+                    &photo_meta::New {
+                        inspection_id: &stored.inspection_id,
+                        sha256: &stored.sha256,
+                        bytes: 0,
+                        content_type: "",
+                    },
+                    true,
+                    &after,
+                )?;
+                journal::changed(c, Entity::Photo, photo_id)?;
+                journal::changed(c, Entity::Inspection, &row.id)?;
+            }
+            None => {
+                let before = Before::of(&row)?;
+                let after = overridden(&before.record, &logged.field, value, &logged, &device)?;
+                write::save(
+                    c,
+                    &Header::of(&row),
+                    Some(&before),
+                    &after,
+                    before.review,
+                    &caller.id,
+                )?;
+            }
+        }
     }
     diesel::update(cf::table.find(conflict_id))
         .set((
             cf::status.eq("resolved"),
             cf::resolved_by.eq(&caller.id),
-            cf::resolved_at.eq(now),
+            cf::resolved_at.eq(clock::now()),
         ))
         .execute(c)?;
-    let (g, o) = (Some(row.group_id.as_str()), Some(row.inspector_id.as_str()));
-    journal::changed_owned(c, Entity::Conflict, conflict_id, g, o)?;
-    journal::changed_owned(c, Entity::Inspection, &inspection_id, g, o)?;
+    journal::changed(c, Entity::Conflict, conflict_id)?;
     journal::audit(
         c,
         Audit {
@@ -220,12 +289,17 @@ pub fn resolve(
             action: "conflict.resolve",
             object_type: "conflict",
             object_id: Some(conflict_id),
-            details: json!({ "keep": keep, "inspection_id": inspection_id, "field": field }),
+            details: json!({ "keep": keep, "inspection_id": logged.inspection_id, "field": logged.field }),
         },
     )?;
-    crate::inspection::conflicts::by_ids(c, &[conflict_id.to_string()])?
+    conflicts::by_ids(c, &[conflict_id.to_string()])?
         .pop()
         .ok_or_else(|| AppError::not_found("conflict"))
+}
+
+/// `(photo id, field)` of a conflict over a photo's metadata.
+fn photo_conflict(field: &str) -> Option<(&str, &str)> {
+    field.strip_prefix(conflicts::PHOTO_PREFIX)?.split_once('.')
 }
 
 #[cfg(test)]

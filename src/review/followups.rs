@@ -1,11 +1,12 @@
 //! Follow-ups: a finding's rectification by a department, from open to
 //! verified on the ground, with the history of every change.
 
-use crate::auth::{Caller, Role, Scope};
+use crate::auth::{Caller, Role};
 use crate::clock;
 use crate::db::Conn;
 use crate::db::schema::{followup_history as fh, followups as fu, route_stops, routes, users};
 use crate::error::{AppError, AppResult};
+use crate::inspection::RecordScope;
 use crate::journal::{self, Audit, Entity};
 use crate::paging::{Page, PageRequest};
 use crate::reference::{templates, validate};
@@ -182,10 +183,7 @@ fn views(c: &mut Conn, rows: Vec<Row>) -> AppResult<Vec<Followup>> {
 }
 
 fn visible(caller: &Caller, r: &Row) -> bool {
-    match caller.role {
-        Role::Inspector => r.owner_id == caller.id,
-        _ => caller.sees_group(&r.group_id),
-    }
+    caller.sees_record(&r.group_id, &r.owner_id)
 }
 
 fn find(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<Row> {
@@ -237,13 +235,7 @@ fn history(c: &mut Conn, id: &str, status: Status, note: &str, by: &str) -> AppR
 }
 
 fn changed(c: &mut Conn, r: &Row) -> AppResult<()> {
-    journal::changed_owned(
-        c,
-        Entity::Followup,
-        &r.id,
-        Some(&r.group_id),
-        Some(&r.owner_id),
-    )
+    journal::changed(c, Entity::Followup, &r.id)
 }
 
 pub fn get(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<Followup> {
@@ -384,16 +376,10 @@ pub fn list(
     page: &PageRequest,
 ) -> AppResult<Page<Followup>> {
     let mut q = fu::table.select(Row::as_select()).into_boxed();
-    match (caller.role, caller.scope()) {
-        (Role::Inspector, _) => q = q.filter(fu::owner_id.eq(caller.id.clone())),
-        (_, Scope::All) => {}
-        (_, Scope::Group(g)) => q = q.filter(fu::group_id.eq(g)),
-        (_, Scope::Nothing) => {
-            return Ok(Page {
-                items: vec![],
-                next_cursor: None,
-            });
-        }
+    match RecordScope::of(caller) {
+        RecordScope::All => {}
+        RecordScope::Group(g) => q = q.filter(fu::group_id.eq(g)),
+        RecordScope::Owner(o) => q = q.filter(fu::owner_id.eq(o)),
     }
     if let Some(s) = f.status {
         q = q.filter(fu::status.eq(s.as_str()));
@@ -489,7 +475,7 @@ pub fn add_verification(
         &format!("re-verification stop added to route {}", v.route_id),
         &caller.id,
     )?;
-    journal::changed(c, Entity::Route, &v.route_id, Some(&row.group_id))?;
+    journal::changed(c, Entity::Route, &v.route_id)?;
     changed(c, &row)?;
     journal::audit(
         c,

@@ -1,13 +1,13 @@
 //! `GET /api/v1/inspections`: the queue, newest first, with every filter
 //! of the contract; and one inspection with everything a reviewer needs.
 
-use crate::auth::{Caller, Role, Scope};
+use crate::auth::{Caller, Role};
 use crate::db::Conn;
 use crate::db::schema::{conflicts as cf, inspections, reviews as rv};
 use crate::error::{AppError, AppResult};
 use crate::inspection::conflicts::{self, Conflict};
 use crate::inspection::reviews::{self, Review};
-use crate::inspection::{self as insp, Inspection, ReviewStatus};
+use crate::inspection::{self as insp, Inspection, RecordScope, ReviewStatus};
 use crate::paging::{DEFAULT_LIMIT, MAX_LIMIT, Page};
 use crate::photos::urls::Signer;
 use base64::Engine;
@@ -85,16 +85,10 @@ pub fn list(
         .filter(inspections::deleted.eq(false))
         .select((insp::Row::as_select(), inspections::created_at))
         .into_boxed();
-    match (caller.role, caller.scope()) {
-        (Role::Inspector, _) => q = q.filter(inspections::inspector_id.eq(caller.id.clone())),
-        (_, Scope::All) => {}
-        (_, Scope::Group(g)) => q = q.filter(inspections::group_id.eq(g)),
-        (_, Scope::Nothing) => {
-            return Ok(Page {
-                items: vec![],
-                next_cursor: None,
-            });
-        }
+    match RecordScope::of(caller) {
+        RecordScope::All => {}
+        RecordScope::Group(g) => q = q.filter(inspections::group_id.eq(g)),
+        RecordScope::Owner(o) => q = q.filter(inspections::inspector_id.eq(o)),
     }
     if let Some(s) = f.review_status {
         q = q.filter(inspections::review_status.eq(s.as_str()));
@@ -169,11 +163,11 @@ pub struct Detail {
 /// The inspection if the caller may see it: inspectors their own, the
 /// others their scope's.
 pub fn visible_row(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<insp::Row> {
+    // An inspector's deleted record is gone for them; coordinators still
+    // see it, to resolve the conflicts against its deletion.
     insp::find(c, id)?
-        .filter(|r| match caller.role {
-            Role::Inspector => r.inspector_id == caller.id && !r.deleted,
-            _ => caller.sees_group(&r.group_id),
-        })
+        .filter(|r| caller.sees_record(&r.group_id, &r.inspector_id))
+        .filter(|r| !r.deleted || caller.role != Role::Inspector)
         .ok_or_else(|| AppError::not_found("inspection"))
 }
 

@@ -2,10 +2,13 @@
 //! cursor, each object once at its latest state, in commit order.
 //!
 //! The change log holds one row per object (its latest change, under a
-//! sequence number that only grows and is written in the change's own
-//! transaction), so a page is a range scan from the cursor: nothing
-//! committed before the answer is missed, nothing is repeated unless it
-//! changed again.
+//! sequence number that only grows and is taken in the change's own write
+//! transaction, so sequence order is commit order), and a page is read in
+//! one read transaction: the caller's scope and every range of the page
+//! come from one snapshot. A change committed while a device pulls is in
+//! this page or a later one, never skipped; nothing is repeated unless it
+//! changed again. `docs/DECISIONS.md` says how this carries over to
+//! several servers on PostgreSQL.
 
 use crate::auth::{Caller, Role, Scope};
 use crate::db::Conn;
@@ -208,10 +211,26 @@ pub fn pull(
             format!("must be between 1 and {MAX_LIMIT}"),
         ));
     }
-    let epoch: i64 = users::table
+    // The caller's role, group and scope epoch as of this page's snapshot,
+    // not as of the request's start: a move to another group that commits
+    // in between must not pair the new epoch with the old group's ranges.
+    let (role, group_id, epoch, active): (String, Option<String>, i64, bool) = users::table
         .find(&caller.id)
-        .select(users::scope_epoch)
+        .select((
+            users::role,
+            users::group_id,
+            users::scope_epoch,
+            users::active,
+        ))
         .first(c)?;
+    let role = Role::parse(&role).filter(|_| active).ok_or_else(|| {
+        AppError::unauthorized("invalid_token", "the access token is no longer valid")
+    })?;
+    let caller = &Caller {
+        role,
+        group_id,
+        ..caller.clone()
+    };
     let given = q
         .cursor
         .as_deref()

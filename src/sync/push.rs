@@ -1,26 +1,32 @@
 //! `POST /api/v1/sync/push`: a phone's batch of inspection edits and photo
 //! metadata, applied in one transaction, answered per item, remembered per
-//! `(device_id, batch_id)` so a replay gets the same answer.
+//! `(device_id, batch_id)` with a hash of the batch, so a replay gets the
+//! same answer and a reused batch id with other content is refused.
+//!
+//! This module speaks the protocol: it parses and checks items and shapes
+//! answers. The merge rule, the conflict log and the one write path of a
+//! record live in [`crate::inspection`].
 
 use super::devices::{self, Activity};
 use crate::auth::{Caller, Role};
 use crate::clock;
 use crate::db::Conn;
-use crate::db::schema::{conflicts, inspections, photos, push_batches, route_stops, routes, sites};
+use crate::db::schema::{photos, push_batches, route_stops, routes, sites};
 use crate::error::{AppError, AppResult};
-use crate::inspection::fields;
-use crate::inspection::merge::{self, Discard, Edit, FieldEdit, Record, Status};
-use crate::inspection::{self as insp, ReviewStatus};
+use crate::inspection::conflicts::{self, ConflictNote};
+use crate::inspection::merge::{self, Edit, FieldEdit, Merged, Record, Refused, Status};
+use crate::inspection::write::{self, Before, Header};
+use crate::inspection::{self as insp, ReviewStatus, fields};
 use crate::journal::{self, Entity};
 use crate::photos::blob::{self, BlobStore};
 use crate::photos::inspect::Refusal;
 use crate::photos::jobs;
 use crate::reference::templates::{self, Item};
-use crate::review::followups;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
 use utoipa::ToSchema;
@@ -48,6 +54,16 @@ pub struct PushRequest {
     #[serde(default)]
     #[schema(value_type = Vec<PhotoPush>)]
     pub photos: Vec<Value>,
+}
+
+impl PushRequest {
+    /// What identifies a batch's content: the sha256 of its items as
+    /// canonical JSON (object keys sorted, no whitespace), so the same
+    /// batch re-serialised by a phone hashes the same.
+    pub fn content_hash(&self) -> String {
+        let canonical = json!({ "inspections": self.inspections, "photos": self.photos });
+        hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -85,16 +101,14 @@ pub struct PhotoPush {
     pub location: Option<Value>,
     #[serde(default)]
     pub deleted: bool,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct ConflictNote {
-    pub field: String,
-    #[schema(value_type = Object)]
-    pub kept: Value,
-    #[schema(value_type = Object)]
-    pub discarded: Value,
-    pub conflict_id: String,
+    /// The photo's metadata version the phone last saw (its `version` in a
+    /// push answer); 0: none.
+    #[serde(default)]
+    pub base_version: i64,
+    /// When the phone changed `caption`, `taken_at`, `location` and
+    /// `deleted`; a field without an entry counts as changed on arrival.
+    #[serde(default)]
+    pub changed_at: BTreeMap<String, DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -112,11 +126,18 @@ pub struct ItemResult {
     pub kind: String,
     /// applied | unchanged | merged | rejected
     pub status: String,
+    /// The record's version after this item (a photo's: of its metadata).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<i64>,
+    /// The record's whole merged field map (a photo's: `caption`,
+    /// `taken_at`, `location`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub fields: Option<merge::Fields>,
+    /// Whether the record is deleted: a phone replaying an old answer never
+    /// brings back a record that a later pull removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<bool>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conflicts: Vec<ConflictNote>,
     /// Fields whose `changed_at` lay more than 10 minutes ahead of the
@@ -165,6 +186,31 @@ impl Reject {
             field: Some(field.to_string()),
         }
     }
+
+    fn locked(review: ReviewStatus) -> Self {
+        Reject::new(
+            "locked",
+            format!(
+                "the inspection is {} and no longer takes edits",
+                review.as_str()
+            ),
+        )
+    }
+}
+
+impl From<Refused> for Reject {
+    fn from(r: Refused) -> Self {
+        match r {
+            Refused::BaseAhead { base, current } => Reject::field(
+                "invalid_value",
+                "base_version",
+                format!(
+                    "base_version {base} is above the record's version {current}: \
+                     pull and edit the current version"
+                ),
+            ),
+        }
+    }
 }
 
 /// Database errors abort the whole batch; a `Reject` only its item.
@@ -191,15 +237,13 @@ impl From<Reject> for ItemFail {
     }
 }
 
-fn rejected(
-    id: String,
-    kind: &str,
-    r: Reject,
-    current: Option<(i64, merge::Fields)>,
-) -> ItemResult {
-    let (version, fields) = match current {
-        Some((v, f)) => (Some(v), Some(f)),
-        None => (None, None),
+/// A record's state as an answer carries it.
+type Current = (i64, merge::Fields, bool);
+
+fn rejected(id: String, kind: &str, r: Reject, current: Option<Current>) -> ItemResult {
+    let (version, fields, deleted) = match current {
+        Some((v, f, d)) => (Some(v), Some(f), Some(d)),
+        None => (None, None, None),
     };
     ItemResult {
         id,
@@ -207,6 +251,7 @@ fn rejected(
         status: "rejected".into(),
         version,
         fields,
+        deleted,
         conflicts: vec![],
         clamped: vec![],
         error: Some(ItemError {
@@ -217,11 +262,31 @@ fn rejected(
     }
 }
 
+fn done(id: String, kind: &str, m: Merged, conflicts: Vec<ConflictNote>) -> ItemResult {
+    ItemResult {
+        id,
+        kind: kind.into(),
+        status: match m.status {
+            Status::Applied => "applied",
+            Status::Unchanged => "unchanged",
+            Status::Merged => "merged",
+        }
+        .into(),
+        version: Some(m.record.version),
+        fields: Some(m.record.fields),
+        deleted: Some(m.record.deleted),
+        conflicts,
+        clamped: m.clamped,
+        error: None,
+    }
+}
+
+/// The lower-case id of a raw item (phones differ in letter case).
 fn item_id(v: &Value) -> String {
-    v.get("id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string()
+    let raw = v.get("id").and_then(Value::as_str).unwrap_or_default();
+    uuid::Uuid::parse_str(raw)
+        .map(|u| u.to_string())
+        .unwrap_or_else(|_| raw.to_string())
 }
 
 /// Checks the batch as a whole: what fails here fails everything.
@@ -234,6 +299,20 @@ pub fn check_batch(req: &PushRequest) -> AppResult<()> {
         .with_details(json!({ "max_items": MAX_ITEMS })));
     }
     Ok(())
+}
+
+/// A test build may hold a push inside its write transaction for this
+/// long (`FIELDSYNC_TEST_PUSH_DELAY_MS`), so the crash test can kill the
+/// server there for certain. Release builds ignore it.
+fn test_delay() {
+    #[cfg(debug_assertions)]
+    if let Some(ms) = std::env::var("FIELDSYNC_TEST_PUSH_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        eprintln!("fieldsync-test: push inside its write transaction");
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
 }
 
 /// Applies a batch and returns the answer as JSON bytes (a
@@ -251,13 +330,22 @@ pub fn push(
     check_batch(&req)?;
     let device = req.device_id.to_string();
     let batch = req.batch_id.to_string();
+    let hash = req.content_hash();
+    // An error below rolls back the whole transaction, this included.
     devices::touch(c, &device, &caller.id, Activity::Push)?;
-    let stored: Option<Vec<u8>> = push_batches::table
+    let stored: Option<(Vec<u8>, Option<String>)> = push_batches::table
         .find((&device, &batch))
-        .select(push_batches::response)
+        .select((push_batches::response, push_batches::request_hash))
         .first(c)
         .optional()?;
-    if let Some(answer) = stored {
+    if let Some((answer, stored_hash)) = stored {
+        if stored_hash.is_some_and(|h| h != hash) {
+            return Err(AppError::conflict(
+                "batch_id_reused",
+                "this device already sent another batch with this batch_id; \
+                 nothing was applied: give the new batch a new batch_id",
+            ));
+        }
         let mut json = Vec::with_capacity(answer.len() * 8);
         flate2::read::DeflateDecoder::new(&answer[..])
             .read_to_end(&mut json)
@@ -318,6 +406,7 @@ pub fn push(
         };
         results.push(r);
     }
+    test_delay();
     let answer = PushResponse {
         batch_id: batch.clone(),
         results,
@@ -331,6 +420,7 @@ pub fn push(
             push_batches::user_id.eq(&caller.id),
             push_batches::response.eq(deflate(&json)?),
             push_batches::created_at.eq(clock::now()),
+            push_batches::request_hash.eq(&hash),
         ))
         .execute(c)?;
     Ok(json)
@@ -366,16 +456,6 @@ struct Ctx<'a> {
     written: HashSet<String>,
 }
 
-/// What a new inspection hangs on, checked against the pusher's scope.
-struct Header {
-    group_id: String,
-    site_id: String,
-    route_id: Option<String>,
-    stop_id: Option<String>,
-    template_id: String,
-    template_version: i32,
-}
-
 impl Ctx<'_> {
     fn items(
         &mut self,
@@ -396,13 +476,15 @@ impl Ctx<'_> {
 
     /// Whether the caller may write an existing inspection.
     fn may_write(&self, row: &insp::Row) -> bool {
-        match self.caller.role {
-            Role::Inspector => row.inspector_id == self.caller.id,
-            _ => self.caller.sees_group(&row.group_id),
-        }
+        self.caller.sees_record(&row.group_id, &row.inspector_id)
+    }
+
+    fn held_off(&self, review: ReviewStatus) -> bool {
+        review.locked() && self.caller.role == Role::Inspector
     }
 
     fn new_header(&mut self, c: &mut Conn, item: &InspectionPush) -> Result<Header, ItemFail> {
+        let id = item.id.to_string();
         let site_id = item
             .site_id
             .ok_or_else(|| {
@@ -511,6 +593,8 @@ impl Ctx<'_> {
             }
         }
         Ok(Header {
+            id,
+            inspector_id: self.caller.id.clone(),
             group_id,
             site_id,
             route_id,
@@ -530,13 +614,13 @@ impl Ctx<'_> {
             _ => None,
         };
         self.written.insert(id.clone());
-        match self.apply_inspection(c, &id, existing.as_ref(), item) {
+        match self.apply_inspection(c, existing.as_ref(), item) {
             Ok(r) => Ok(r),
             Err(ItemFail::Reject(r)) => {
                 let current = existing
                     .as_ref()
                     .filter(|r| self.may_write(r))
-                    .map(|r| r.record().map(|rec| (rec.version, rec.fields)))
+                    .map(|r| r.record().map(|rec| (rec.version, rec.fields, rec.deleted)))
                     .transpose()?;
                 Ok(rejected(id, "inspection", r, current))
             }
@@ -547,7 +631,6 @@ impl Ctx<'_> {
     fn apply_inspection(
         &mut self,
         c: &mut Conn,
-        id: &str,
         existing: Option<&insp::Row>,
         item: InspectionPush,
     ) -> Result<ItemResult, ItemFail> {
@@ -556,27 +639,15 @@ impl Ctx<'_> {
                 Reject::field("invalid_value", "base_version", "must be at least 0").into(),
             );
         }
-        let (header, record, review) = match existing {
+        let (header, before) = match existing {
             Some(row) => {
                 if !self.may_write(row) {
                     return Err(Reject::new("not_found", "no such inspection").into());
                 }
                 check_same(row, &item)?;
-                let header = Header {
-                    group_id: row.group_id.clone(),
-                    site_id: row.site_id.clone(),
-                    route_id: row.route_id.clone(),
-                    stop_id: row.stop_id.clone(),
-                    template_id: row.template_id.clone(),
-                    template_version: row.template_version,
-                };
-                (header, row.record()?, row.review_status())
+                (Header::of(row), Some(Before::of(row)?))
             }
-            None => (
-                self.new_header(c, &item)?,
-                Record::default(),
-                ReviewStatus::Pending,
-            ),
+            None => (self.new_header(c, &item)?, None),
         };
 
         let items = self
@@ -607,201 +678,28 @@ impl Ctx<'_> {
             deleted_at: item.changed_at.get(merge::DELETED).copied(),
             fields: edits,
         };
-        let merged = merge::merge(&record, &edit, self.now);
-        let held_off = review.locked() && self.caller.role == Role::Inspector;
-        let changes_values = merged.record.version != record.version || !merged.discards.is_empty();
-        if held_off && changes_values {
-            return Err(Reject::new(
-                "locked",
-                format!(
-                    "the inspection is {} and no longer takes edits",
-                    review.as_str()
-                ),
-            )
-            .into());
+        let empty = Record::default();
+        let record = before.as_ref().map_or(&empty, |b| &b.record);
+        let review = before.as_ref().map_or(ReviewStatus::Pending, |b| b.review);
+        let merged = merge::merge(record, &edit, self.now).map_err(Reject::from)?;
+        let held_off = self.held_off(review);
+        if held_off && (merged.record.version != record.version || !merged.discards.is_empty()) {
+            return Err(Reject::locked(review).into());
         }
-
-        let rec = &merged.record;
-        let status = rec
-            .fields
-            .get("status")
-            .and_then(Value::as_str)
-            .unwrap_or("draft")
-            .to_string();
-        let new_review = review.after_field_status(&status);
-        let inspector_id = existing
-            .map(|r| r.inspector_id.clone())
-            .unwrap_or_else(|| self.caller.id.clone());
         // Only the remembered (changed_at, device) of an equal value may
         // differ: worth keeping, except on a record closed to this caller.
-        if merged.record != record && !held_off {
-            self.write_row(
+        if !held_off {
+            write::save(
                 c,
-                id,
                 &header,
-                &inspector_id,
-                rec,
-                &status,
-                new_review,
+                before.as_ref(),
+                &merged.record,
                 review,
-                existing.is_none(),
+                &self.caller.id,
             )?;
         }
-        let notes = self.log_discards(c, id, &header.group_id, &inspector_id, &merged.discards)?;
-        if rec.version != record.version || !notes.is_empty() {
-            let log = if existing.is_none() {
-                journal::created_owned
-            } else {
-                journal::changed_owned
-            };
-            log(
-                c,
-                Entity::Inspection,
-                id,
-                Some(&header.group_id),
-                Some(&inspector_id),
-            )?;
-        }
-        // A submitted inspection marks its stop done; route lists show it.
-        let was_submitted =
-            record.fields.get("status") == Some(&json!("submitted")) && !record.deleted;
-        let is_submitted = status == "submitted" && !rec.deleted;
-        if was_submitted != is_submitted
-            && let Some(route) = &header.route_id
-        {
-            journal::changed(c, Entity::Route, route, Some(&header.group_id))?;
-        }
-        // Submitted at a re-verification stop: it settles the follow-up.
-        if is_submitted
-            && rec.version != record.version
-            && let Some(stop) = &header.stop_id
-        {
-            followups::verification_submitted(c, stop, &rec.fields, &self.caller.id)?;
-        }
-        Ok(ItemResult {
-            id: id.to_string(),
-            kind: "inspection".into(),
-            status: match merged.status {
-                Status::Applied => "applied",
-                Status::Unchanged => "unchanged",
-                Status::Merged => "merged",
-            }
-            .into(),
-            version: Some(rec.version),
-            fields: Some(rec.fields.clone()),
-            conflicts: notes,
-            clamped: merged.clamped,
-            error: None,
-        })
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn write_row(
-        &self,
-        c: &mut Conn,
-        id: &str,
-        h: &Header,
-        inspector_id: &str,
-        rec: &Record,
-        status: &str,
-        review: ReviewStatus,
-        old_review: ReviewStatus,
-        new: bool,
-    ) -> AppResult<()> {
-        let now = clock::now();
-        let fields_json = serde_json::to_string(&rec.fields)?;
-        let meta_json = serde_json::to_string(&rec.meta)?;
-        let (lat, lon) = match insp::position(rec.fields.get("location")) {
-            Some((a, b)) => (Some(a), Some(b)),
-            None => (None, None),
-        };
-        let submitted_now =
-            review == ReviewStatus::Submitted && old_review != ReviewStatus::Submitted;
-        if new {
-            diesel::insert_into(inspections::table)
-                .values((
-                    inspections::id.eq(id),
-                    inspections::version.eq(rec.version),
-                    inspections::group_id.eq(&h.group_id),
-                    inspections::inspector_id.eq(inspector_id),
-                    inspections::site_id.eq(&h.site_id),
-                    inspections::route_id.eq(&h.route_id),
-                    inspections::stop_id.eq(&h.stop_id),
-                    inspections::template_id.eq(&h.template_id),
-                    inspections::template_version.eq(h.template_version),
-                    inspections::deleted.eq(rec.deleted),
-                    inspections::fields.eq(&fields_json),
-                    inspections::field_meta.eq(&meta_json),
-                    inspections::status.eq(status),
-                    inspections::lat.eq(lat),
-                    inspections::lon.eq(lon),
-                    inspections::review_status.eq(review.as_str()),
-                    inspections::submitted_at.eq(submitted_now.then_some(now)),
-                    inspections::created_at.eq(now),
-                    inspections::updated_at.eq(now),
-                ))
-                .execute(c)?;
-        } else {
-            diesel::update(inspections::table.find(id))
-                .set((
-                    inspections::version.eq(rec.version),
-                    inspections::deleted.eq(rec.deleted),
-                    inspections::fields.eq(&fields_json),
-                    inspections::field_meta.eq(&meta_json),
-                    inspections::status.eq(status),
-                    inspections::lat.eq(lat),
-                    inspections::lon.eq(lon),
-                    inspections::review_status.eq(review.as_str()),
-                    inspections::updated_at.eq(now),
-                ))
-                .execute(c)?;
-            if submitted_now {
-                diesel::update(inspections::table.find(id))
-                    .set(inspections::submitted_at.eq(now))
-                    .execute(c)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Writes each discarded value to the conflict log.
-    fn log_discards(
-        &self,
-        c: &mut Conn,
-        inspection_id: &str,
-        group: &str,
-        owner: &str,
-        discards: &[Discard],
-    ) -> AppResult<Vec<ConflictNote>> {
-        let mut notes = Vec::with_capacity(discards.len());
-        let now = clock::now();
-        for d in discards {
-            let id = clock::new_id();
-            diesel::insert_into(conflicts::table)
-                .values((
-                    conflicts::id.eq(&id),
-                    conflicts::inspection_id.eq(inspection_id),
-                    conflicts::field.eq(&d.field),
-                    conflicts::kept.eq(d.kept.to_string()),
-                    conflicts::discarded.eq(d.discarded.to_string()),
-                    conflicts::kept_device_id.eq(&d.kept_device),
-                    conflicts::discarded_device_id.eq(&d.discarded_device),
-                    conflicts::kept_changed_at.eq(d.kept_changed_at.naive_utc()),
-                    conflicts::discarded_changed_at.eq(d.discarded_changed_at.naive_utc()),
-                    conflicts::status.eq(if d.open { "open" } else { "resolved" }),
-                    conflicts::resolved_at.eq((!d.open).then_some(now)),
-                    conflicts::created_at.eq(now),
-                ))
-                .execute(c)?;
-            journal::created_owned(c, Entity::Conflict, &id, Some(group), Some(owner))?;
-            notes.push(ConflictNote {
-                field: d.field.clone(),
-                kept: d.kept.clone(),
-                discarded: d.discarded.clone(),
-                conflict_id: id,
-            });
-        }
-        Ok(notes)
+        let notes = conflicts::log(c, &header.id, &merged.discards)?;
+        Ok(done(header.id, "inspection", merged, notes))
     }
 
     fn photo(
@@ -812,33 +710,25 @@ impl Ctx<'_> {
     ) -> AppResult<ItemResult> {
         let id = item.id.to_string();
         match self.apply_photo(c, &id, item) {
-            Ok((status, is_missing)) => {
+            Ok((result, is_missing)) => {
                 if is_missing {
-                    missing.push(id.clone());
+                    missing.push(id);
                 }
-                Ok(ItemResult {
-                    id,
-                    kind: "photo".into(),
-                    status: status.into(),
-                    version: None,
-                    fields: None,
-                    conflicts: vec![],
-                    clamped: vec![],
-                    error: None,
-                })
+                Ok(result)
             }
             Err(ItemFail::Reject(r)) => Ok(rejected(id, "photo", r, None)),
             Err(ItemFail::Db(e)) => Err(e),
         }
     }
 
-    /// Returns the item status and whether the server still lacks the bytes.
+    /// Returns the item's result and whether the server still lacks the
+    /// photo's bytes.
     fn apply_photo(
         &mut self,
         c: &mut Conn,
         id: &str,
         item: PhotoPush,
-    ) -> Result<(&'static str, bool), ItemFail> {
+    ) -> Result<(ItemResult, bool), ItemFail> {
         if let Some(r) = self.uploads.refused.get(id) {
             return Err(Reject {
                 code: r.code,
@@ -874,79 +764,85 @@ impl Ctx<'_> {
             .into());
         }
         let location = match &item.location {
-            None | Some(Value::Null) => None,
+            None | Some(Value::Null) => Value::Null,
             Some(Value::Object(o)) => {
                 fields::check_location_object(o, false)
                     .map_err(|r| Reject::field("invalid_value", "location", r))?;
-                Some(Value::Object(o.clone()).to_string())
+                Value::Object(o.clone())
             }
             Some(_) => {
                 return Err(Reject::field("invalid_value", "location", "must be an object").into());
             }
         };
+        if item.base_version < 0 {
+            return Err(
+                Reject::field("invalid_value", "base_version", "must be at least 0").into(),
+            );
+        }
         let inspection_id = item.inspection_id.to_string();
         let row = insp::find(c, &inspection_id)?
             .filter(|r| self.may_write(r))
             .ok_or_else(|| Reject::field("not_found", "inspection_id", "no such inspection"))?;
-        let taken_at = item.taken_at.map(|t| t.naive_utc());
 
-        let old: Option<insp::PhotoRow> = photos::table
-            .find(id)
-            .select(insp::PhotoRow::as_select())
-            .first(c)
-            .optional()?;
-        let now = clock::now();
-        let status = match old {
-            Some(p) => {
-                if p.inspection_id != inspection_id || p.sha256 != sha {
-                    return Err(Reject::new(
-                        "immutable",
-                        "a photo's inspection and bytes never change; send a new photo id",
-                    )
-                    .into());
-                }
-                let same = p.caption == caption
-                    && p.taken_at == taken_at
-                    && p.location == location
-                    && p.deleted == (p.deleted || item.deleted);
-                if same {
-                    "unchanged"
-                } else {
-                    self.check_unlocked(&row)?;
-                    diesel::update(photos::table.find(id))
-                        .set((
-                            photos::caption.eq(&caption),
-                            photos::taken_at.eq(taken_at),
-                            photos::location.eq(&location),
-                            // A deleted photo stays deleted (a tombstone).
-                            photos::deleted.eq(p.deleted || item.deleted),
-                            photos::updated_at.eq(now),
-                        ))
-                        .execute(c)?;
-                    "applied"
-                }
-            }
-            None => {
-                self.check_unlocked(&row)?;
-                diesel::insert_into(photos::table)
-                    .values((
-                        photos::id.eq(id),
-                        photos::inspection_id.eq(&inspection_id),
-                        photos::sha256.eq(&sha),
-                        photos::bytes.eq(item.bytes),
-                        photos::content_type.eq(&content_type),
-                        photos::caption.eq(&caption),
-                        photos::taken_at.eq(taken_at),
-                        photos::location.eq(&location),
-                        photos::deleted.eq(item.deleted),
-                        photos::status.eq("missing"),
-                        photos::created_at.eq(now),
-                        photos::updated_at.eq(now),
-                    ))
-                    .execute(c)?;
-                "applied"
-            }
+        let old = insp::photo_meta::find(c, id)?;
+        if let Some(p) = &old
+            && (p.inspection_id != inspection_id || p.sha256 != sha)
+        {
+            return Err(Reject::new(
+                "immutable",
+                "a photo's inspection and bytes never change; send a new photo id",
+            )
+            .into());
+        }
+        let at = |f: &str| item.changed_at.get(f).copied().unwrap_or(self.now);
+        let taken_at = item
+            .taken_at
+            .map_or(Value::Null, |t| json!(clock::utc(t.naive_utc())));
+        let edit = Edit {
+            device: self.device.to_string(),
+            base_version: item.base_version,
+            deleted: item.deleted,
+            deleted_at: Some(at(merge::DELETED)),
+            fields: [
+                ("caption", json!(caption)),
+                ("taken_at", taken_at),
+                ("location", location),
+            ]
+            .into_iter()
+            .map(|(path, value)| FieldEdit {
+                path: path.to_string(),
+                value,
+                changed_at: at(path),
+            })
+            .collect(),
         };
+        let record = match &old {
+            Some(p) => p.record()?,
+            None => Record::default(),
+        };
+        let mut merged = merge::merge(&record, &edit, self.now).map_err(Reject::from)?;
+        let moved = merged.record.version != record.version;
+        if self.held_off(row.review_status()) && (moved || !merged.discards.is_empty()) {
+            return Err(Reject::locked(row.review_status()).into());
+        }
+        if old.is_none() || merged.record != record {
+            insp::photo_meta::save(
+                c,
+                id,
+                &insp::photo_meta::New {
+                    inspection_id: &inspection_id,
+                    sha256: &sha,
+                    bytes: item.bytes,
+                    content_type: &content_type,
+                },
+                old.is_some(),
+                &merged.record,
+            )?;
+        }
+        for d in &mut merged.discards {
+            d.field = conflicts::photo_field(id, &d.field);
+        }
+        let notes = conflicts::log(c, &inspection_id, &merged.discards)?;
         // The bytes came with this push, or the same bytes are already
         // stored for another photo: one copy serves both.
         let have_bytes = self.uploads.accepted.get(id) == Some(&sha)
@@ -954,41 +850,17 @@ impl Ctx<'_> {
         if have_bytes {
             jobs::bytes_arrived(c, &sha)?;
         }
-        if status == "applied" {
-            journal::changed_owned(
-                c,
-                Entity::Photo,
-                id,
-                Some(&row.group_id),
-                Some(&row.inspector_id),
-            )?;
-            journal::changed_owned(
-                c,
-                Entity::Inspection,
-                &row.id,
-                Some(&row.group_id),
-                Some(&row.inspector_id),
-            )?;
+        if old.is_none() || moved {
+            // (Not `created`: the bytes' arrival above may have logged it.)
+            journal::changed(c, Entity::Photo, id)?;
+            // The record's view carries its photos.
+            journal::changed(c, Entity::Inspection, &row.id)?;
         }
-        let (now_status, deleted): (String, bool) = photos::table
-            .find(id)
-            .select((photos::status, photos::deleted))
-            .first(c)?;
-        Ok((status, now_status == "missing" && !deleted))
-    }
-
-    fn check_unlocked(&self, row: &insp::Row) -> Result<(), Reject> {
-        if row.review_status().locked() && self.caller.role == Role::Inspector {
-            Err(Reject::new(
-                "locked",
-                format!(
-                    "the inspection is {} and no longer takes edits",
-                    row.review_status
-                ),
-            ))
-        } else {
-            Ok(())
-        }
+        let status: String = photos::table.find(id).select(photos::status).first(c)?;
+        // Bytes are wanted for every photo not itself deleted, even on a
+        // deleted record: an override may bring it back.
+        let is_missing = status == "missing" && !merged.record.deleted;
+        Ok((done(id.to_string(), "photo", merged, notes), is_missing))
     }
 }
 
@@ -1032,10 +904,40 @@ fn check_same(row: &insp::Row, item: &InspectionPush) -> Result<(), Reject> {
 /// The sha256 of photos already known, by id (for bytes that come after
 /// their metadata).
 pub fn photo_hashes(c: &mut Conn, ids: &[String]) -> AppResult<HashMap<String, String>> {
-    Ok(photos::table
-        .filter(photos::id.eq_any(ids))
-        .select((photos::id, photos::sha256))
-        .load::<(String, String)>(c)?
-        .into_iter()
-        .collect())
+    let mut out = HashMap::new();
+    for chunk in ids.chunks(500) {
+        out.extend(
+            photos::table
+                .filter(photos::id.eq_any(chunk))
+                .select((photos::id, photos::sha256))
+                .load::<(String, String)>(c)?,
+        );
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_hashes_the_same_whatever_its_key_order() {
+        let a: PushRequest = serde_json::from_str(
+            r#"{"device_id":"6f1c2a9e-0d7b-4c55-9a43-2a1f0c1b7e01","batch_id":"0b9e4f7a-3c2d-4e1f-8a6b-5d4c3b2a1908",
+               "inspections":[{"id":"x","fields":{"title":"a","notes":"b"}}]}"#,
+        )
+        .unwrap();
+        let b: PushRequest = serde_json::from_str(
+            r#"{"inspections":[{"fields":{"notes":"b","title":"a"},"id":"x"}],"photos":[],
+               "batch_id":"0b9e4f7a-3c2d-4e1f-8a6b-5d4c3b2a1908","device_id":"6f1c2a9e-0d7b-4c55-9a43-2a1f0c1b7e01"}"#,
+        )
+        .unwrap();
+        assert_eq!(a.content_hash(), b.content_hash());
+        let c: PushRequest = serde_json::from_str(
+            r#"{"device_id":"6f1c2a9e-0d7b-4c55-9a43-2a1f0c1b7e01","batch_id":"0b9e4f7a-3c2d-4e1f-8a6b-5d4c3b2a1908",
+               "inspections":[{"id":"x","fields":{"title":"a","notes":"c"}}]}"#,
+        )
+        .unwrap();
+        assert_ne!(a.content_hash(), c.content_hash());
+    }
 }

@@ -337,6 +337,9 @@ pub struct ReviewForm {
     decision: Decision,
     #[serde(default)]
     comment: String,
+    /// The version the page showed: a record that changed since is not
+    /// decided unseen.
+    version: i64,
 }
 
 #[post("/review/inspections/{id}/review")]
@@ -359,6 +362,7 @@ pub async fn review_form(
                 NewReview {
                     decision: form.decision,
                     comment: form.comment,
+                    version: Some(form.version),
                 },
             )
         })

@@ -284,6 +284,7 @@ pub fn detail(p: &DetailPage) -> Markup {
                 h2 { "审核" }
                 form method="post" action={ "/review/inspections/" (i.id) "/review" } {
                     input type="hidden" name="csrf" value=(csrf);
+                    input type="hidden" name="version" value=(d.inspection.version);
                     label { "意见" textarea id="comment" name="comment" rows="3" {} }
                     div.buttons {
                         button id="approve" name="decision" value="approve" type="submit" { "通过" }

@@ -189,35 +189,78 @@ fn reviews_move_records_and_reach_the_phone() {
         "invalid_transition"
     );
 
-    // The inspector's next pull carries the comment and the new status.
+    // The inspector's next pull carries the comment, the new status and
+    // the server's own edit: `status: draft`, a new version.
     let p = app
         .get(&format!("/api/v1/sync/pull?cursor={cursor}"), &li)
         .ok(200);
     assert_eq!(p["changes"]["reviews"][0]["comment"], "请补拍排口近景照片");
-    assert_eq!(p["changes"]["inspections"][0]["review_status"], "returned");
+    let pulled = &p["changes"]["inspections"][0];
+    assert_eq!(pulled["review_status"], "returned");
+    assert_eq!(pulled["fields"]["status"], "draft");
+    assert_eq!(pulled["version"], 2);
 
-    // The inspector edits and submits again: back in the queue.
+    // An old outbox that still says `submitted` (changed before the return)
+    // does not put it back in the queue: the return is newer.
+    let r = app
+        .push(
+            &li,
+            &uuid(),
+            vec![edit(&id, 1, json!({"status": "submitted"}), T0)],
+            vec![],
+        )
+        .ok(200);
+    assert_eq!(r["results"][0]["fields"]["status"], "draft");
+    // An edit alone does not either.
+    let r = app
+        .push(
+            &li,
+            &uuid(),
+            vec![edit(
+                &id,
+                2,
+                json!({"notes": "已补充"}),
+                "2026-11-21T00:00:00Z",
+            )],
+            vec![],
+        )
+        .ok(200);
+    let v = r["results"][0]["version"].as_i64().unwrap();
+    assert_eq!(
+        app.get(&format!("/api/v1/inspections/{id}"), &coord)
+            .ok(200)["review_status"],
+        "returned"
+    );
+    // An explicit new submit does.
     app.push(
         &li,
         &uuid(),
         vec![edit(
             &id,
-            1,
-            json!({"notes": "已补充"}),
-            "2026-11-21T00:00:00Z",
+            v,
+            json!({"status": "submitted"}),
+            "2026-11-21T00:01:00Z",
         )],
         vec![],
     )
     .ok(200);
-    assert_eq!(
-        app.get(&format!("/api/v1/inspections/{id}"), &coord)
-            .ok(200)["review_status"],
-        "submitted"
+    let detail = app
+        .get(&format!("/api/v1/inspections/{id}"), &coord)
+        .ok(200);
+    assert_eq!(detail["review_status"], "submitted");
+    let seen = detail["version"].as_i64().unwrap();
+
+    // A reviewer who saw an older version is refused, and nothing changes.
+    let r = app.post(
+        &path,
+        &coord,
+        &json!({"decision": "approve", "version": seen - 1}),
     );
+    assert_eq!((r.status, r.code()), (409, "stale"));
     app.post(
         &path,
         &coord,
-        &json!({"decision": "approve", "comment": "好"}),
+        &json!({"decision": "approve", "comment": "好", "version": seen}),
     )
     .ok(201);
     let detail = app
@@ -232,7 +275,7 @@ fn reviews_move_records_and_reach_the_phone() {
             &uuid(),
             vec![edit(
                 &id,
-                2,
+                seen,
                 json!({"notes": "再改"}),
                 "2026-11-22T00:00:00Z",
             )],

@@ -56,6 +56,12 @@ impl Device {
                 continue;
             }
             let id = r["id"].as_str().unwrap().to_string();
+            if r["deleted"] == true {
+                // Even a replayed old answer never brings a deleted record
+                // back: every result says whether it is deleted.
+                self.local.remove(&id);
+                continue;
+            }
             let fields = r["fields"].as_object().unwrap().clone();
             let v = r["version"].as_i64().unwrap();
             if self.local.get(&id).is_none_or(|(lv, _)| *lv <= v) {

@@ -226,11 +226,23 @@ fn a_coordinator_reviews_on_the_web_page() {
     assert!(page.body.contains("排口是否有水流出"), "checklist labels");
     assert!(page.body.contains("在范围内"));
     let csrf = page.csrf();
+    // The form carries the version the page showed.
+    let version = page
+        .body
+        .split("name=\"version\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the review form's version")
+        .to_string();
 
     let forged = web.post(
         &format!("/review/inspections/{id}/review"),
         &session,
-        &[("csrf", "forged"), ("decision", "approve")],
+        &[
+            ("csrf", "forged"),
+            ("decision", "approve"),
+            ("version", &version),
+        ],
     );
     assert_eq!(forged.status, 403);
     assert!(
@@ -247,6 +259,7 @@ fn a_coordinator_reviews_on_the_web_page() {
             ("csrf", &csrf),
             ("decision", "return"),
             ("comment", "请补拍排口近景"),
+            ("version", &version),
         ],
     );
     assert_eq!(

@@ -1,0 +1,120 @@
+//! A photo's metadata as a mergeable record: `caption`, `taken_at` and
+//! `location` are its fields and `deleted` its tombstone, merged by the
+//! same rule as an inspection's fields. Its inspection, bytes and type
+//! never change.
+
+use super::merge::{Fields, Meta, Record};
+use crate::clock;
+use crate::db::Conn;
+use crate::db::schema::photos;
+use crate::error::AppResult;
+use diesel::prelude::*;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = photos)]
+pub struct Stored {
+    pub id: String,
+    pub inspection_id: String,
+    pub sha256: String,
+    pub caption: String,
+    pub taken_at: Option<chrono::NaiveDateTime>,
+    pub location: Option<String>,
+    pub deleted: bool,
+    pub version: i64,
+    pub field_meta: String,
+}
+
+impl Stored {
+    pub fn record(&self) -> AppResult<Record> {
+        let mut fields = Fields::new();
+        fields.insert("caption".into(), json!(self.caption));
+        fields.insert(
+            "taken_at".into(),
+            self.taken_at.map_or(Value::Null, |t| json!(clock::utc(t))),
+        );
+        let location = match &self.location {
+            Some(s) => serde_json::from_str(s)?,
+            None => Value::Null,
+        };
+        fields.insert("location".into(), location);
+        Ok(Record {
+            version: self.version,
+            deleted: self.deleted,
+            fields,
+            meta: serde_json::from_str::<BTreeMap<String, Meta>>(&self.field_meta)?,
+        })
+    }
+}
+
+pub fn find(c: &mut Conn, id: &str) -> AppResult<Option<Stored>> {
+    Ok(photos::table
+        .find(id)
+        .select(Stored::as_select())
+        .first(c)
+        .optional()?)
+}
+
+/// What a new photo is, besides its metadata.
+pub struct New<'a> {
+    pub inspection_id: &'a str,
+    pub sha256: &'a str,
+    pub bytes: i64,
+    pub content_type: &'a str,
+}
+
+/// Writes a photo's metadata record (inserting the photo when `exists` is
+/// false).
+pub fn save(c: &mut Conn, id: &str, new: &New<'_>, exists: bool, rec: &Record) -> AppResult<()> {
+    let now = clock::now();
+    let caption = rec
+        .fields
+        .get("caption")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let taken_at = rec
+        .fields
+        .get("taken_at")
+        .and_then(Value::as_str)
+        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.naive_utc());
+    let location = match rec.fields.get("location") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(v.to_string()),
+    };
+    let meta = serde_json::to_string(&rec.meta)?;
+    if exists {
+        diesel::update(photos::table.find(id))
+            .set((
+                photos::caption.eq(caption),
+                photos::taken_at.eq(taken_at),
+                photos::location.eq(location),
+                photos::deleted.eq(rec.deleted),
+                photos::version.eq(rec.version),
+                photos::field_meta.eq(meta),
+                photos::updated_at.eq(now),
+            ))
+            .execute(c)?;
+    } else {
+        diesel::insert_into(photos::table)
+            .values((
+                photos::id.eq(id),
+                photos::inspection_id.eq(new.inspection_id),
+                photos::sha256.eq(new.sha256),
+                photos::bytes.eq(new.bytes),
+                photos::content_type.eq(new.content_type),
+                photos::caption.eq(caption),
+                photos::taken_at.eq(taken_at),
+                photos::location.eq(location),
+                photos::deleted.eq(rec.deleted),
+                photos::status.eq("missing"),
+                photos::version.eq(rec.version),
+                photos::field_meta.eq(meta),
+                photos::created_at.eq(now),
+                photos::updated_at.eq(now),
+            ))
+            .execute(c)?;
+    }
+    Ok(())
+}

@@ -518,6 +518,121 @@ mod tests {
         (r, logged)
     }
 
+    // Property tests over histories: three devices that edit (values,
+    // nulls, clocks far ahead), delete and catch up (their base version
+    // moves to the record's) in any order.
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Edit(usize, Vec<(usize, Option<u8>, i64)>),
+        Delete(usize, i64),
+        CatchUp(usize),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        // 200_000 s ahead of `now()`: past the clamp.
+        let at = prop_oneof![4 => -5i64..5, 1 => Just(200_000i64)];
+        let field = (0usize..3, prop::option::weighted(0.8, 0u8..3), at);
+        prop_oneof![
+            6 => (0usize..3, prop::collection::vec(field, 1..4)).prop_map(|(d, f)| Op::Edit(d, f)),
+            1 => (0usize..3, -5i64..5).prop_map(|(d, t)| Op::Delete(d, t)),
+            3 => (0usize..3).prop_map(Op::CatchUp),
+        ]
+    }
+
+    fn as_edit(op: &Op, bases: &[i64; 3]) -> Option<Edit> {
+        match op {
+            Op::Edit(d, fs) => {
+                let mut fields: Vec<FieldEdit> = Vec::new();
+                for (f, v, at) in fs {
+                    // One value per field, as a phone's outbox sends it.
+                    fields.retain(|e| e.path != FIELDS[*f]);
+                    fields.push(FieldEdit {
+                        path: FIELDS[*f].into(),
+                        value: v.map_or(Value::Null, |v| json!(v)),
+                        changed_at: t(10_000 + at),
+                    });
+                }
+                Some(Edit {
+                    device: format!("d{d}"),
+                    base_version: bases[*d],
+                    deleted: false,
+                    deleted_at: None,
+                    fields,
+                })
+            }
+            Op::Delete(d, at) => Some(Edit {
+                device: format!("d{d}"),
+                base_version: bases[*d],
+                deleted: true,
+                deleted_at: Some(t(10_000 + at)),
+                fields: vec![],
+            }),
+            Op::CatchUp(_) => None,
+        }
+    }
+
+    fn later() -> DateTime<Utc> {
+        t(10_000)
+    }
+
+    proptest! {
+        #[test]
+        fn histories_keep_every_invariant(ops in prop::collection::vec(op(), 1..25)) {
+            let mut r = Record::default();
+            let mut bases = [0i64; 3];
+            let now = later();
+            for op in &ops {
+                if let Op::CatchUp(d) = op {
+                    bases[*d] = r.version;
+                    continue;
+                }
+                let Some(e) = as_edit(op, &bases) else { continue };
+                let m = merge(&r, &e, now).expect("bases never pass the record");
+                let out = &m.record;
+                // Every pushed value is in the record or logged.
+                for f in &e.fields {
+                    let kept = out.fields.get(&f.path).unwrap_or(&Value::Null) == &f.value;
+                    let logged = m.discards.iter().any(|d| d.field == f.path && d.discarded == f.value);
+                    prop_assert!(kept || logged, "{:?} lost", f);
+                }
+                // A deletion wins, and stays.
+                prop_assert_eq!(out.deleted, r.deleted || e.deleted);
+                // No phantom versions: a version is made only by a change
+                // a device can see, and no field claims a version beyond it.
+                let visible = out.fields != r.fields || out.deleted != r.deleted;
+                prop_assert_eq!(out.version, r.version + i64::from(visible));
+                prop_assert!(out.meta.values().all(|m| m.version <= out.version));
+                prop_assert!(out.meta.values().all(|m| m.changed_at <= now + MAX_CLOCK_AHEAD));
+                for f in &e.fields {
+                    if f.changed_at > now + MAX_CLOCK_AHEAD {
+                        prop_assert!(m.clamped.contains(&f.path));
+                    }
+                }
+                // What an override checks against is the field's version.
+                for d in &m.discards {
+                    prop_assert_eq!(d.kept_version, out.field_version(&d.field));
+                    prop_assert_eq!(d.against_deletion, out.deleted);
+                }
+                // An author who had seen everything applies every value.
+                if e.base_version == r.version && !r.deleted {
+                    for f in &e.fields {
+                        prop_assert_eq!(out.fields.get(&f.path).unwrap_or(&Value::Null), &f.value);
+                    }
+                }
+                // The same edit again changes nothing.
+                let again = merge(out, &e, now).expect("same base");
+                prop_assert_eq!(&again.record.fields, &out.fields);
+                prop_assert_eq!(again.record.version, out.version);
+                // A base beyond the record is refused.
+                let mut ahead = e.clone();
+                ahead.base_version = out.version + 1;
+                prop_assert!(merge(out, &ahead, now).is_err());
+                r = m.record;
+            }
+        }
+    }
+
     proptest! {
         #[test]
         fn any_order_and_batching_converges(

@@ -93,9 +93,21 @@ pub fn save(
     {
         return Ok(new_review);
     }
+    let meta_json = serde_json::to_string(&after.meta)?;
+    if let Some(b) = before
+        && b.record.version == after.version
+        && b.record.deleted == after.deleted
+        && b.review == new_review
+    {
+        // Only the remembered (changed_at, device) of an equal value moved:
+        // nothing a device sees changed, so nothing to hand out.
+        diesel::update(inspections::table.find(&h.id))
+            .set(inspections::field_meta.eq(&meta_json))
+            .execute(c)?;
+        return Ok(new_review);
+    }
     let now = clock::now();
     let fields_json = serde_json::to_string(&after.fields)?;
-    let meta_json = serde_json::to_string(&after.meta)?;
     let (lat, lon) = match position(after.fields.get("location")) {
         Some((a, b)) => (Some(a), Some(b)),
         None => (None, None),
@@ -153,12 +165,9 @@ pub fn save(
 
     let before_rec = before.map(|b| &b.record);
     let version_moved = before_rec.is_none_or(|b| b.version != after.version);
-    let review_moved = old_review != new_review;
-    // Only the remembered (changed_at, device) of an equal value moved:
-    // nothing a device needs to pull.
     if before.is_none() {
         journal::created(c, Entity::Inspection, &h.id)?;
-    } else if version_moved || review_moved {
+    } else {
         journal::changed(c, Entity::Inspection, &h.id)?;
     }
     // A submitted record marks its stop done; route lists show it.

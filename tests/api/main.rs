@@ -7,6 +7,8 @@ mod browser;
 mod cli;
 mod crash;
 mod errors;
+mod fleet;
+mod invariants;
 mod ops;
 mod photos;
 mod reference;

@@ -127,6 +127,7 @@ pub struct PhotoRow {
     pub deleted: bool,
     pub status: String,
     pub exif: Option<String>,
+    pub version: i64,
 }
 
 pub fn find(c: &mut Conn, id: &str) -> AppResult<Option<Row>> {

@@ -53,6 +53,9 @@ pub struct Photo {
     /// Signed variant URLs, once the photo's bytes are stored.
     #[schema(value_type = Option<Object>)]
     pub urls: Option<Value>,
+    /// The version of the photo's metadata: a phone's `base_version` when
+    /// it edits the caption, time or position.
+    pub version: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -183,6 +186,7 @@ fn photo_view(
             within_time_window,
         },
         urls,
+        version: p.version,
     }
 }
 

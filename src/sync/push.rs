@@ -716,7 +716,20 @@ impl Ctx<'_> {
                 }
                 Ok(result)
             }
-            Err(ItemFail::Reject(r)) => Ok(rejected(id, "photo", r, None)),
+            Err(ItemFail::Reject(r)) => {
+                // The photo as it stands, when it exists and is the caller's.
+                let current = match insp::photo_meta::find(c, &id)? {
+                    Some(p) => match insp::find(c, &p.inspection_id)? {
+                        Some(row) if self.may_write(&row) => {
+                            let rec = p.record()?;
+                            Some((rec.version, rec.fields, rec.deleted || row.deleted))
+                        }
+                        _ => None,
+                    },
+                    None => None,
+                };
+                Ok(rejected(id, "photo", r, current))
+            }
             Err(ItemFail::Db(e)) => Err(e),
         }
     }
@@ -860,6 +873,8 @@ impl Ctx<'_> {
         // Bytes are wanted for every photo not itself deleted, even on a
         // deleted record: an override may bring it back.
         let is_missing = status == "missing" && !merged.record.deleted;
+        // A photo lives and dies with its record: the answer says so.
+        merged.record.deleted |= row.deleted;
         Ok((done(id.to_string(), "photo", merged, notes), is_missing))
     }
 }

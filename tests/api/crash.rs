@@ -1,5 +1,6 @@
 //! A server killed with SIGKILL in the middle of a large push keeps all of
-//! that batch or none of it, and its replay then applies it exactly once.
+//! that batch or none of it, keeps every push it answered, and a replay
+//! then applies the batch exactly once.
 
 use crate::helpers::*;
 use serde_json::{Value, json};
@@ -110,4 +111,98 @@ fn kill_9_mid_push_keeps_all_or_nothing() {
         "each record applied once"
     );
     eprintln!("push took {ms} ms; rows found after each kill: {outcomes:?}");
+}
+
+/// The test build holds each push inside its write transaction for a while
+/// (`FIELDSYNC_TEST_PUSH_DELAY_MS`) and says so on stderr: the kill lands
+/// inside the transaction for certain, not by timing luck.
+#[test]
+fn kill_9_inside_the_write_transaction_keeps_every_answered_push() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = test_config(tmp.path());
+    let (d, token) = {
+        let app = TestApp::start(config.clone());
+        let d = District::new(&app);
+        let token = app.login("liming", PASSWORD);
+        (d, token)
+    };
+    let (mut child, base, stderr) =
+        spawn_serve_with(tmp.path(), &[("FIELDSYNC_TEST_PUSH_DELAY_MS", "3000")]);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into();
+    let push = move |agent: &ureq::Agent, items: Vec<Value>| {
+        let body = json!({"device_id": uuid(), "batch_id": uuid(), "inspections": items});
+        agent
+            .post(format!("{base}/api/v1/sync/push"))
+            .header("Authorization", format!("Bearer {token}"))
+            .send_json(&body)
+            .map(|r| r.status().as_u16())
+    };
+    let inside = |n: usize| {
+        let mut seen = 0;
+        while seen < n {
+            let line = stderr
+                .recv_timeout(Duration::from_secs(60))
+                .expect("the server said nothing");
+            if line.contains("push inside its write transaction") {
+                seen += 1;
+            }
+        }
+    };
+    // Two pushes answered 200 before the kill.
+    let answered: Vec<String> = (0..2)
+        .map(|i| {
+            let id = uuid();
+            let status = push(
+                &agent,
+                vec![new_inspection(
+                    &id,
+                    &d,
+                    json!({"title": format!("已应答{i}")}),
+                    T0,
+                )],
+            )
+            .unwrap();
+            assert_eq!(status, 200);
+            id
+        })
+        .collect();
+    inside(2);
+    // A third is inside its transaction when the server dies.
+    let lost: Vec<String> = (0..50).map(|_| uuid()).collect();
+    let items: Vec<Value> = lost
+        .iter()
+        .map(|id| new_inspection(id, &d, json!({"title": "未应答"}), T0))
+        .collect();
+    let sender = {
+        let agent = agent.clone();
+        std::thread::spawn(move || push(&agent, items))
+    };
+    inside(1);
+    child.kill().unwrap(); // SIGKILL, mid-transaction
+    child.wait().unwrap();
+    assert!(
+        sender.join().unwrap().is_err(),
+        "the killed push was never answered"
+    );
+
+    let app = TestApp::start(config);
+    let found: Vec<String> = count_inspections(&app)
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    for id in &answered {
+        assert!(
+            found.contains(id),
+            "an answered push is gone after the kill"
+        );
+    }
+    assert!(
+        lost.iter().all(|id| !found.contains(id)),
+        "the killed transaction left part of its batch"
+    );
+    assert_eq!(found.len(), answered.len());
 }

@@ -424,12 +424,22 @@ impl TestApp {
 
     /// Pulls from `cursor` until `has_more` is false; returns every page.
     pub fn pull_all(&self, token: &str, cursor: Option<&str>) -> (Vec<Value>, String) {
+        self.pull_pages(token, cursor, 500)
+    }
+
+    /// [`Self::pull_all`] in pages of at most `limit` objects.
+    pub fn pull_pages(
+        &self,
+        token: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> (Vec<Value>, String) {
         let mut pages = Vec::new();
         let mut cursor = cursor.map(str::to_string);
         loop {
             let path = match &cursor {
-                Some(c) => format!("/api/v1/sync/pull?cursor={c}"),
-                None => "/api/v1/sync/pull".to_string(),
+                Some(c) => format!("/api/v1/sync/pull?limit={limit}&cursor={c}"),
+                None => format!("/api/v1/sync/pull?limit={limit}"),
             };
             let page = self.get(&path, token).ok(200);
             cursor = Some(page["cursor"].as_str().unwrap().to_string());
@@ -481,13 +491,27 @@ pub fn fieldsync_cmd(dir: &Path) -> std::process::Command {
 /// `fieldsync serve` as a separate process on a free port; returns the
 /// process and its base URL once it listens.
 pub fn spawn_serve(dir: &Path) -> (std::process::Child, String) {
+    let (child, base, _) = spawn_serve_with(dir, &[]);
+    (child, base)
+}
+
+/// [`spawn_serve`] with extra environment; also returns the lines the
+/// server writes to stderr, as they come.
+pub fn spawn_serve_with(
+    dir: &Path,
+    env: &[(&str, &str)],
+) -> (std::process::Child, String, mpsc::Receiver<String>) {
     use std::io::{BufRead, BufReader};
-    let mut child = fieldsync_cmd(dir)
+    let mut cmd = fieldsync_cmd(dir);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
         .env("FIELDSYNC_BIND", "127.0.0.1:0")
         .env("FIELDSYNC_WORKERS", "1")
         .arg("serve")
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawn fieldsync serve");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
@@ -500,9 +524,16 @@ pub fn spawn_serve(dir: &Path) -> (std::process::Child, String) {
             break a.to_string();
         }
     };
-    // Keep draining stdout so the server never blocks on a full pipe.
+    // Keep draining both pipes so the server never blocks on a full one.
     std::thread::spawn(move || for _ in lines {});
-    (child, addr)
+    let (tx, rx) = mpsc::channel();
+    let err = BufReader::new(child.stderr.take().expect("stderr"));
+    std::thread::spawn(move || {
+        for line in err.lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (child, addr, rx)
 }
 
 pub fn fixture(name: &str) -> Vec<u8> {

@@ -13,6 +13,8 @@ use diesel::prelude::*;
 use std::io::Write;
 use std::path::Path;
 
+use std::os::unix::fs::DirBuilderExt;
+
 pub const SECRET_FILE: &str = "jwt-secret";
 pub const MIN_SECRET_BYTES: usize = 32;
 
@@ -23,7 +25,11 @@ pub struct Prepared {
 }
 
 pub fn open_db(config: &Config) -> anyhow::Result<Db> {
-    std::fs::create_dir_all(&config.data_dir)
+    // Owner only: the database, the photos and the JWT secret live here.
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&config.data_dir)
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
     Db::open(
         &config.database_path(),

@@ -98,6 +98,15 @@ pub struct Config {
     #[arg(long, env = "FIELDSYNC_UPLOAD_EXPIRY_SECS", default_value_t = 86400)]
     pub upload_expiry_secs: i64,
 
+    /// Unfinished resumable uploads one user may have at once.
+    #[arg(long, env = "FIELDSYNC_MAX_UPLOADS_PER_USER", default_value_t = 200)]
+    pub max_uploads_per_user: i64,
+
+    /// Bytes one user's unfinished resumable uploads may announce together
+    /// (`Upload-Length`s; the disk they may take).
+    #[arg(long, env = "FIELDSYNC_MAX_UPLOAD_BYTES_PER_USER", default_value_t = 2 * 1024 * 1024 * 1024)]
+    pub max_upload_bytes_per_user: i64,
+
     /// Mark the review page's cookies `Secure` (sent over HTTPS only; browsers
     /// also accept them on http://localhost). Turn off only behind a proxy
     /// that is not HTTPS, which you should not have.
@@ -135,6 +144,8 @@ impl Config {
             photo_workers: None,
             photo_url_ttl_secs: 86400,
             upload_expiry_secs: 86400,
+            max_uploads_per_user: 200,
+            max_upload_bytes_per_user: 2 * 1024 * 1024 * 1024,
             secure_cookies: true,
             exif_default_offset: "+08:00".into(),
         }

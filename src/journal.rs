@@ -6,6 +6,7 @@ use crate::clock;
 use crate::db::Conn;
 use crate::db::schema::{audit_log, change_log};
 use crate::error::{AppError, AppResult};
+use crate::inspection::RecordTag;
 use diesel::prelude::*;
 use diesel::sql_types::{Nullable, Text};
 use serde_json::Value;
@@ -121,23 +122,40 @@ fn scope_of(c: &mut Conn, entity: Entity, id: &str) -> AppResult<(Option<String>
     found.ok_or_else(|| AppError::internal(format!("change of a missing {} {id}", entity.as_str())))
 }
 
-/// Records that `id` changed, in the caller's transaction: pull hands the
-/// object out once, at its latest state, to whoever sees it now. The
-/// object's previous entry is replaced under a new, higher sequence number.
-pub fn changed(c: &mut Conn, entity: Entity, id: &str) -> AppResult<()> {
+/// Records a change of an inspection record or of something that hangs off
+/// it (`Inspection`, `Photo`, `Conflict`, `Review`), tagged with the
+/// record's own scope: the [`RecordTag`] can only be made from the record,
+/// and saves the lookup on bulk pushes. `new`: created in this transaction.
+pub fn record_changed(
+    c: &mut Conn,
+    entity: Entity,
+    id: &str,
+    tag: &RecordTag,
+    new: bool,
+) -> AppResult<()> {
+    if !new {
+        forget(c, entity, id)?;
+    }
+    insert(c, entity, id, Some(tag.group_id()), Some(tag.owner_id()))
+}
+
+fn forget(c: &mut Conn, entity: Entity, id: &str) -> AppResult<()> {
     diesel::delete(
         change_log::table
             .filter(change_log::entity.eq(entity.as_str()))
             .filter(change_log::entity_id.eq(id)),
     )
     .execute(c)?;
-    created(c, entity, id)
+    Ok(())
 }
 
-/// [`changed`] for an object created in this transaction, which has no
-/// earlier entry to replace (saves a lookup per row on bulk pushes).
-pub fn created(c: &mut Conn, entity: Entity, id: &str) -> AppResult<()> {
-    let (group_id, owner_id) = scope_of(c, entity, id)?;
+fn insert(
+    c: &mut Conn,
+    entity: Entity,
+    id: &str,
+    group_id: Option<&str>,
+    owner_id: Option<&str>,
+) -> AppResult<()> {
     diesel::insert_into(change_log::table)
         .values((
             change_log::entity.eq(entity.as_str()),
@@ -148,6 +166,21 @@ pub fn created(c: &mut Conn, entity: Entity, id: &str) -> AppResult<()> {
         ))
         .execute(c)?;
     Ok(())
+}
+
+/// Records that `id` changed, in the caller's transaction: pull hands the
+/// object out once, at its latest state, to whoever sees it now. The
+/// object's previous entry is replaced under a new, higher sequence number.
+pub fn changed(c: &mut Conn, entity: Entity, id: &str) -> AppResult<()> {
+    forget(c, entity, id)?;
+    created(c, entity, id)
+}
+
+/// [`changed`] for an object created in this transaction, which has no
+/// earlier entry to replace.
+pub fn created(c: &mut Conn, entity: Entity, id: &str) -> AppResult<()> {
+    let (group_id, owner_id) = scope_of(c, entity, id)?;
+    insert(c, entity, id, group_id.as_deref(), owner_id.as_deref())
 }
 
 pub struct Audit<'a> {

@@ -81,6 +81,7 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
         App::new()
             .app_data(state.clone())
             .wrap(ErrorHandlers::new().default_handler(api::json_fallback))
+            .wrap(from_fn(webui::security_headers))
             .wrap(from_fn(metrics::track))
             .wrap(TracingLogger::default())
             .configure(|cfg| api::configure(cfg, max_json))

@@ -45,11 +45,10 @@ async fn apply(
     req: PushRequest,
     uploads: Uploads,
 ) -> AppResult<HttpResponse> {
-    let jobs = Arc::clone(&st.jobs);
     let max_photo = st.config.max_photo_bytes;
     let json = st
         .db
-        .write(move |c| push::push(c, &caller, req, &uploads, jobs.store(), max_photo))
+        .write(move |c| push::push(c, &caller, req, &uploads, max_photo))
         .await?;
     st.jobs.notify();
     Ok(HttpResponse::Ok()
@@ -94,13 +93,15 @@ pub async fn push_multipart(
     })?;
     push::check_batch(&req)?;
     // What each part must hash to: its photo's sha256, from this batch or
-    // from an earlier one.
+    // from an earlier one. Ids in any letter case (phones differ).
     let mut expected: HashMap<String, String> = req
         .photos
         .iter()
         .filter_map(|p| {
             Some((
-                p.get("id")?.as_str()?.to_string(),
+                uuid::Uuid::parse_str(p.get("id")?.as_str()?)
+                    .ok()?
+                    .to_string(),
                 p.get("sha256")?.as_str()?.to_ascii_lowercase(),
             ))
         })
@@ -112,7 +113,11 @@ pub async fn push_multipart(
         .filter(|id| !expected.contains_key(id))
         .collect();
     if !unknown.is_empty() {
-        let known = st.db.read(move |c| push::photo_hashes(c, &unknown)).await?;
+        let who = caller.clone();
+        let known = st
+            .db
+            .read(move |c| push::photo_hashes(c, &who, &unknown))
+            .await?;
         expected.extend(known);
     }
     let max_pixels = st.config.max_photo_pixels;

@@ -80,13 +80,17 @@ pub async fn create(
             AppError::bad_request("upload_metadata", "Upload-Metadata must carry photo_id")
         })?
         .to_string();
-    let expiry = st.config.upload_expiry_secs;
+    let limits = tus::Limits {
+        expiry_secs: st.config.upload_expiry_secs,
+        max_uploads: st.config.max_uploads_per_user,
+        max_bytes: st.config.max_upload_bytes_per_user,
+    };
     let data_dir = st.config.data_dir.clone();
     let up = st
         .db
         .write(move |c| {
             tus::expire(c, &data_dir)?;
-            tus::create(c, &caller, &photo_id, length, &metadata, expiry)
+            tus::create(c, &caller, &photo_id, length, &metadata, &limits)
         })
         .await?;
     Ok(tus(HttpResponse::Created())
@@ -112,6 +116,60 @@ pub async fn head(
         .insert_header(("Upload-Expires", up.expires_at.and_utc().to_rfc2822()))
         .insert_header(("Cache-Control", "no-store"))
         .finish())
+}
+
+/// Writes the body at the upload's offset; returns how many bytes were
+/// kept (None: the chunk failed its checksum and was discarded).
+async fn receive(
+    st: &AppState,
+    id: &str,
+    up: &tus::Upload,
+    checksum: Option<Vec<u8>>,
+    body: &mut web::Payload,
+) -> AppResult<Option<u64>> {
+    let path = tus::part_path(&st.config.data_dir, id);
+    let start = up.offset_ as u64;
+    // Bytes past the durable offset (a crash mid-append) are dropped.
+    let file = web::block(move || -> std::io::Result<std::fs::File> {
+        std::fs::create_dir_all(path.parent().unwrap_or(std::path::Path::new(".")))?;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?;
+        f.set_len(start)?;
+        f.seek(std::io::SeekFrom::Start(start))?;
+        Ok(f)
+    })
+    .await?
+    .map_err(AppError::internal)?;
+    let room = (up.length - up.offset_) as u64;
+    let mut received: u64 = 0;
+    let mut hasher = Sha256::new();
+    let mut spool = upload::Spool::new(file);
+    while let Some(chunk) = body.next().await {
+        // A dropped connection ends the stream here: what arrived is kept,
+        // and the client resumes from the new offset.
+        let Ok(chunk) = chunk else { break };
+        received += chunk.len() as u64;
+        if received > room {
+            return Err(AppError::too_large("more bytes than Upload-Length"));
+        }
+        hasher.update(&chunk);
+        spool.write(&chunk).await?;
+    }
+    let f = spool.finish().await?;
+    if checksum.is_none_or(|want| hasher.finalize()[..] == want[..]) {
+        return Ok(Some(received));
+    }
+    // The chunk is discarded: back to where it started.
+    web::block(move || -> std::io::Result<()> {
+        f.set_len(start)?;
+        f.sync_all()
+    })
+    .await?
+    .map_err(AppError::internal)?;
+    Ok(None)
 }
 
 /// Appends bytes at `Upload-Offset`; the last byte binds them to the photo.
@@ -151,66 +209,28 @@ pub async fn append(
     };
     let id = id.to_string();
     let (uid, c2) = (id.clone(), caller.clone());
-    let up = st.db.read(move |c| tus::find(c, &c2, &uid)).await?;
-    if offset != up.offset_ {
-        return Err(AppError::conflict(
-            "upload_offset",
-            format!("the upload is at {}, not {offset}", up.offset_),
-        )
-        .with_details(serde_json::json!({ "offset": up.offset_ })));
-    }
-    let path = tus::part_path(&st.config.data_dir, &id);
-    let p2 = path.clone();
-    let start = up.offset_ as u64;
-    // Bytes past the durable offset (a crash mid-append) are dropped.
-    let file = web::block(move || -> std::io::Result<std::fs::File> {
-        std::fs::create_dir_all(p2.parent().unwrap_or(std::path::Path::new(".")))?;
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&p2)?;
-        f.set_len(start)?;
-        f.seek(std::io::SeekFrom::Start(start))?;
-        Ok(f)
-    })
-    .await?
-    .map_err(AppError::internal)?;
-    let room = (up.length - up.offset_) as u64;
-    let mut received: u64 = 0;
-    let mut hasher = Sha256::new();
-    let mut spool = upload::Spool::new(file);
-    while let Some(chunk) = body.next().await {
-        // A dropped connection ends the stream here: what arrived is kept,
-        // and the client resumes from the new offset.
-        let Ok(chunk) = chunk else { break };
-        received += chunk.len() as u64;
-        if received > room {
-            return Err(AppError::too_large("more bytes than Upload-Length"));
-        }
-        hasher.update(&chunk);
-        spool.write(&chunk).await?;
-    }
-    let f = spool.finish().await?;
-    let good = checksum.is_none_or(|want| hasher.finalize()[..] == want[..]);
-    let kept = if good { received } else { 0 };
-    if !good {
-        // The chunk is discarded: back to where it started.
-        web::block(move || -> std::io::Result<()> {
-            f.set_len(start)?;
-            f.sync_all()
-        })
-        .await?
-        .map_err(AppError::internal)?;
+    let up = st
+        .db
+        .write(move |c| tus::claim(c, &c2, &uid, offset))
+        .await?;
+    // Whatever happens below, the lease ends at the offset reached.
+    let received = receive(&st, &id, &up, checksum, &mut body).await;
+    let new_offset = match &received {
+        Ok(Some(kept)) => up.offset_ + *kept as i64,
+        _ => up.offset_,
+    };
+    let (uid, from) = (id.clone(), up.offset_);
+    // The last byte keeps the lease while the whole file is checked.
+    let done = new_offset == up.length;
+    st.db
+        .write(move |c| tus::release(c, &uid, from, new_offset, done))
+        .await?;
+    if received?.is_none() {
         return Ok(tus(HttpResponse::build(StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST)))
             .insert_header(("Upload-Offset", up.offset_.to_string()))
             .json(serde_json::json!({"error": {"code": "checksum_mismatch", "message": "the chunk does not match Upload-Checksum; it was discarded", "details": {}}})));
     }
-    let new_offset = up.offset_ + kept as i64;
-    let uid = id.clone();
-    st.db
-        .write(move |c| tus::set_offset(c, &uid, new_offset))
-        .await?;
+    let path = tus::part_path(&st.config.data_dir, &id);
     if new_offset < up.length {
         return Ok(tus(HttpResponse::NoContent())
             .insert_header(("Upload-Offset", new_offset.to_string()))
@@ -226,11 +246,12 @@ pub async fn append(
     let verdict = web::block(move || tus::finish(&p3, &sha2, jobs_.store(), max_pixels)).await??;
     let uid = id.clone();
     let stored = verdict.is_ok();
+    let photo = up.photo_id.clone();
     st.db
         .write(move |c| {
             tus::remove(c, &uid)?;
             if stored {
-                jobs::bytes_arrived(c, &sha)?;
+                jobs::bytes_arrived(c, &photo)?;
             }
             Ok(())
         })

@@ -250,6 +250,7 @@ diesel::table! {
         metadata -> Text,
         expires_at -> Timestamp,
         created_at -> Timestamp,
+        busy_until -> Nullable<Timestamp>,
     }
 }
 
@@ -290,6 +291,8 @@ diesel::table! {
         csrf -> Text,
         created_at -> Timestamp,
         expires_at -> Timestamp,
+        token_stamp -> BigInt,
+        role -> Text,
     }
 }
 

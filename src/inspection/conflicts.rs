@@ -6,12 +6,14 @@ use crate::clock;
 use crate::db::Conn;
 use crate::db::schema::conflicts;
 use crate::error::AppResult;
+use crate::inspection::RecordTag;
 use crate::inspection::merge::Discard;
 use crate::journal::{self, Entity};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::{HashMap, HashSet};
 use utoipa::ToSchema;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -92,6 +94,39 @@ pub fn photo_field(photo_id: &str, field: &str) -> String {
 
 pub const PHOTO_PREFIX: &str = "photos.";
 
+/// The open conflicts of some records, by (record, field, discarding
+/// device, discarded value as JSON): a batch's are read in one query, so
+/// looking for a duplicate costs no query per value.
+#[derive(Debug, Default)]
+pub struct OpenIndex {
+    loaded: HashSet<String>,
+    open: HashMap<(String, String, String, String), String>,
+}
+
+impl OpenIndex {
+    /// Reads the open conflicts of `records`.
+    pub fn load(&mut self, c: &mut Conn, records: &[String]) -> AppResult<()> {
+        for chunk in records.chunks(500) {
+            let rows: Vec<(String, String, String, String, String)> = conflicts::table
+                .filter(conflicts::inspection_id.eq_any(chunk))
+                .filter(conflicts::status.eq("open"))
+                .select((
+                    conflicts::inspection_id,
+                    conflicts::field,
+                    conflicts::discarded_device_id,
+                    conflicts::discarded,
+                    conflicts::id,
+                ))
+                .load(c)?;
+            self.loaded.extend(chunk.iter().cloned());
+            for (i, f, d, v, id) in rows {
+                self.open.insert((i, f, d, v), id);
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Writes each discarded value to the log, in the caller's transaction,
 /// and returns what the push answer says of them. A value already waiting
 /// in an open conflict (the same value from the same device, sent again in
@@ -99,27 +134,28 @@ pub const PHOTO_PREFIX: &str = "photos.";
 pub fn log(
     c: &mut Conn,
     inspection_id: &str,
+    tag: &RecordTag,
     discards: &[Discard],
+    index: &mut OpenIndex,
 ) -> AppResult<Vec<ConflictNote>> {
     let mut notes = Vec::with_capacity(discards.len());
+    if discards.is_empty() {
+        return Ok(notes);
+    }
+    if !index.loaded.contains(inspection_id) {
+        index.load(c, &[inspection_id.to_string()])?;
+    }
     let now = clock::now();
     for d in discards {
         let discarded = d.discarded.to_string();
-        let open_already: Option<String> = if d.open {
-            conflicts::table
-                .filter(conflicts::inspection_id.eq(inspection_id))
-                .filter(conflicts::status.eq("open"))
-                .filter(conflicts::field.eq(&d.field))
-                .filter(conflicts::discarded_device_id.eq(&d.discarded_device))
-                .filter(conflicts::discarded.eq(&discarded))
-                .select(conflicts::id)
-                .first(c)
-                .optional()?
-        } else {
-            None
-        };
-        let id = match open_already {
-            Some(id) => id,
+        let key = (
+            inspection_id.to_string(),
+            d.field.clone(),
+            d.discarded_device.clone(),
+            discarded,
+        );
+        let id = match index.open.get(&key).filter(|_| d.open) {
+            Some(id) => id.clone(),
             None => {
                 let id = clock::new_id();
                 diesel::insert_into(conflicts::table)
@@ -128,7 +164,7 @@ pub fn log(
                         conflicts::inspection_id.eq(inspection_id),
                         conflicts::field.eq(&d.field),
                         conflicts::kept.eq(d.kept.to_string()),
-                        conflicts::discarded.eq(&discarded),
+                        conflicts::discarded.eq(&key.3),
                         conflicts::kept_device_id.eq(&d.kept_device),
                         conflicts::discarded_device_id.eq(&d.discarded_device),
                         conflicts::kept_changed_at.eq(d.kept_changed_at.naive_utc()),
@@ -140,7 +176,10 @@ pub fn log(
                         conflicts::against_deletion.eq(d.against_deletion),
                     ))
                     .execute(c)?;
-                journal::created(c, Entity::Conflict, &id)?;
+                journal::record_changed(c, Entity::Conflict, &id, tag, true)?;
+                if d.open {
+                    index.open.insert(key, id.clone());
+                }
                 id
             }
         };

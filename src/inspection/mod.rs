@@ -75,6 +75,25 @@ impl ReviewStatus {
     }
 }
 
+/// Who sees a record and everything that hangs off it (photos, conflicts,
+/// reviews): its group and its inspector. Made only from the record
+/// itself, so a change is never tagged with another object's scope.
+#[derive(Debug, Clone)]
+pub struct RecordTag {
+    group_id: String,
+    owner_id: String,
+}
+
+impl RecordTag {
+    pub fn group_id(&self) -> &str {
+        &self.group_id
+    }
+
+    pub fn owner_id(&self) -> &str {
+        &self.owner_id
+    }
+}
+
 #[derive(Queryable, Selectable, Debug, Clone)]
 #[diesel(table_name = inspections)]
 pub struct Row {
@@ -108,6 +127,18 @@ impl Row {
 
     pub fn review_status(&self) -> ReviewStatus {
         ReviewStatus::parse(&self.review_status)
+    }
+
+    pub fn tag(&self) -> RecordTag {
+        Row::tag_of(&self.group_id, &self.inspector_id)
+    }
+
+    /// For the record's own header (`write::Header::tag`).
+    fn tag_of(group_id: &str, inspector_id: &str) -> RecordTag {
+        RecordTag {
+            group_id: group_id.to_string(),
+            owner_id: inspector_id.to_string(),
+        }
     }
 }
 

@@ -6,7 +6,7 @@
 //! the change pull hands out.
 
 use super::merge::Record;
-use super::{ReviewStatus, Row, position};
+use super::{RecordTag, ReviewStatus, Row, position};
 use crate::clock;
 use crate::db::Conn;
 use crate::db::schema::{inspections, photos};
@@ -30,6 +30,10 @@ pub struct Header {
 }
 
 impl Header {
+    pub fn tag(&self) -> RecordTag {
+        Row::tag_of(&self.group_id, &self.inspector_id)
+    }
+
     pub fn of(row: &Row) -> Header {
         Header {
             id: row.id.clone(),
@@ -165,11 +169,8 @@ pub fn save(
 
     let before_rec = before.map(|b| &b.record);
     let version_moved = before_rec.is_none_or(|b| b.version != after.version);
-    if before.is_none() {
-        journal::created(c, Entity::Inspection, &h.id)?;
-    } else {
-        journal::changed(c, Entity::Inspection, &h.id)?;
-    }
+    let tag = h.tag();
+    journal::record_changed(c, Entity::Inspection, &h.id, &tag, before.is_none())?;
     // A submitted record marks its stop done; route lists show it.
     let was_submitted = before_rec.is_some_and(submitted);
     let is_submitted = submitted(after);
@@ -192,7 +193,7 @@ pub fn save(
             .select(photos::id)
             .load(c)?;
         for p in ids {
-            journal::changed(c, Entity::Photo, &p)?;
+            journal::record_changed(c, Entity::Photo, &p, &tag, false)?;
         }
     }
     Ok(new_review)

@@ -36,23 +36,23 @@ pub fn enqueue(c: &mut Conn, photo_id: &str) -> AppResult<()> {
     Ok(())
 }
 
-/// The bytes of `sha` are now in the store: every photo that waited for
-/// them is `stored` and gets its job. Returns their ids.
-pub fn bytes_arrived(c: &mut Conn, sha: &str) -> AppResult<Vec<String>> {
-    let waiting: Vec<String> = photos::table
-        .filter(photos::sha256.eq(sha))
-        .filter(photos::status.eq("missing"))
-        .select(photos::id)
-        .load(c)?;
-    let now = clock::now();
-    for id in &waiting {
-        diesel::update(photos::table.find(id))
-            .set((photos::status.eq("stored"), photos::updated_at.eq(now)))
-            .execute(c)?;
+/// The bytes of photo `id` arrived for it (its own multipart part or tus
+/// upload) and are in the store: a `missing` photo becomes `stored` and
+/// gets its job. Only bytes sent for a photo bind to it: equal bytes stored
+/// for another photo are kept once on disk, but knowing their hash never
+/// makes this photo `stored`.
+pub fn bytes_arrived(c: &mut Conn, id: &str) -> AppResult<()> {
+    let n = diesel::update(photos::table.find(id).filter(photos::status.eq("missing")))
+        .set((
+            photos::status.eq("stored"),
+            photos::updated_at.eq(clock::now()),
+        ))
+        .execute(c)?;
+    if n > 0 {
         enqueue(c, id)?;
         journal::changed(c, Entity::Photo, id)?;
     }
-    Ok(waiting)
+    Ok(())
 }
 
 /// Makes sure both variants of `sha` exist, making them if needed; returns

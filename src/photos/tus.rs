@@ -48,6 +48,13 @@ pub fn metadata_value(header: &str, key: &str) -> Option<String> {
     })
 }
 
+/// What one user's unfinished uploads may take.
+pub struct Limits {
+    pub expiry_secs: i64,
+    pub max_uploads: i64,
+    pub max_bytes: i64,
+}
+
 /// Creates an upload for a photo whose metadata the caller has pushed.
 pub fn create(
     c: &mut Conn,
@@ -55,7 +62,7 @@ pub fn create(
     photo_id: &str,
     length: i64,
     metadata: &str,
-    expiry_secs: i64,
+    limits: &Limits,
 ) -> AppResult<Upload> {
     let row: Option<(String, String, String)> = photos::table
         .inner_join(inspections::table)
@@ -78,8 +85,25 @@ pub fn create(
             );
         }
     }
-    let id = clock::new_id();
     let now = clock::now();
+    let lengths: Vec<i64> = uploads::table
+        .filter(uploads::user_id.eq(&caller.id))
+        .filter(uploads::expires_at.gt(now))
+        .select(uploads::length)
+        .limit(limits.max_uploads + 1)
+        .load(c)?;
+    let (count, bytes) = (lengths.len() as i64, lengths.iter().sum::<i64>());
+    if count >= limits.max_uploads || bytes + length > limits.max_bytes {
+        return Err(AppError::conflict(
+            "upload_limit",
+            format!(
+                "you have {count} unfinished uploads of {} bytes; finish or cancel some first \
+                 (at most {} uploads, {} bytes)",
+                bytes, limits.max_uploads, limits.max_bytes
+            ),
+        ));
+    }
+    let id = clock::new_id();
     diesel::insert_into(uploads::table)
         .values((
             uploads::id.eq(&id),
@@ -88,7 +112,7 @@ pub fn create(
             uploads::length.eq(length),
             uploads::offset_.eq(0),
             uploads::metadata.eq(metadata),
-            uploads::expires_at.eq(now + Duration::seconds(expiry_secs)),
+            uploads::expires_at.eq(now + Duration::seconds(limits.expiry_secs)),
             uploads::created_at.eq(now),
         ))
         .execute(c)?;
@@ -106,10 +130,60 @@ pub fn find(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<Upload> {
         .ok_or_else(|| AppError::not_found("upload"))
 }
 
-pub fn set_offset(c: &mut Conn, id: &str, offset: i64) -> AppResult<()> {
-    diesel::update(uploads::table.find(id))
-        .set(uploads::offset_.eq(offset))
+/// How long a PATCH may hold an upload; a server that died mid-PATCH
+/// frees it after this.
+pub const LEASE_SECS: i64 = 300;
+
+/// Takes the caller's upload for one PATCH at `offset`: 409 when the
+/// upload is elsewhere (`upload_offset`, with the offset) or another PATCH
+/// is writing to it (`upload_busy`). The lease is a compare-and-set in the
+/// database, so two PATCHes never write the same file at once, whichever
+/// server they reach.
+pub fn claim(c: &mut Conn, caller: &Caller, id: &str, offset: i64) -> AppResult<Upload> {
+    let up = find(c, caller, id)?;
+    if offset != up.offset_ {
+        return Err(AppError::conflict(
+            "upload_offset",
+            format!("the upload is at {}, not {offset}", up.offset_),
+        )
+        .with_details(serde_json::json!({ "offset": up.offset_ })));
+    }
+    let now = clock::now();
+    let taken = diesel::update(
+        uploads::table
+            .find(id)
+            .filter(uploads::offset_.eq(offset))
+            .filter(
+                uploads::busy_until
+                    .is_null()
+                    .or(uploads::busy_until.le(now)),
+            ),
+    )
+    .set(uploads::busy_until.eq(now + Duration::seconds(LEASE_SECS)))
+    .execute(c)?;
+    if taken == 0 {
+        return Err(AppError::conflict(
+            "upload_busy",
+            "another request is writing to this upload; ask for its offset (HEAD) and resume",
+        ));
+    }
+    Ok(up)
+}
+
+/// Moves a PATCH's upload to the offset it reached (compare-and-set from
+/// the offset it started at) and ends its lease, unless `keep` (the last
+/// byte arrived: the lease lasts while the file is checked and bound).
+pub fn release(c: &mut Conn, id: &str, from: i64, to: i64, keep: bool) -> AppResult<()> {
+    let q = diesel::update(uploads::table.find(id).filter(uploads::offset_.eq(from)));
+    if keep {
+        q.set(uploads::offset_.eq(to)).execute(c)?;
+    } else {
+        q.set((
+            uploads::offset_.eq(to),
+            uploads::busy_until.eq(None::<NaiveDateTime>),
+        ))
         .execute(c)?;
+    }
     Ok(())
 }
 

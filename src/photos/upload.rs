@@ -132,7 +132,7 @@ pub fn check_file(
         return Ok(Err(Refusal::new(
             422,
             "checksum_mismatch",
-            format!("the bytes hash to {got}, not {want}"),
+            format!("the bytes hash to {got}, not to the photo's sha256"),
         )));
     }
     if let Err(r) = inspect::check(&bytes, max_pixels) {

@@ -258,7 +258,9 @@ pub fn update(
             users::group_id.eq(&group_id),
             users::active.eq(active),
             new_hash.as_ref().map(|h| users::password_hash.eq(h)),
-            users::token_stamp.eq(if revoke {
+            // A new role ends every session and access token as well
+            // (they name the role); refresh tokens still renew them.
+            users::token_stamp.eq(if revoke || role != old_role {
                 row.token_stamp + 1
             } else {
                 row.token_stamp

@@ -146,7 +146,7 @@ pub fn review(c: &mut Conn, caller: &Caller, id: &str, input: NewReview) -> AppR
             rv::created_at.eq(clock::now()),
         ))
         .execute(c)?;
-    journal::created(c, Entity::Review, &review_id)?;
+    journal::record_changed(c, Entity::Review, &review_id, &row.tag(), true)?;
     journal::audit(
         c,
         Audit {
@@ -257,8 +257,8 @@ pub fn resolve(
                     true,
                     &after,
                 )?;
-                journal::changed(c, Entity::Photo, photo_id)?;
-                journal::changed(c, Entity::Inspection, &row.id)?;
+                journal::record_changed(c, Entity::Photo, photo_id, &row.tag(), false)?;
+                journal::record_changed(c, Entity::Inspection, &row.id, &row.tag(), false)?;
             }
             None => {
                 let before = Before::of(&row)?;
@@ -281,7 +281,7 @@ pub fn resolve(
             cf::resolved_at.eq(clock::now()),
         ))
         .execute(c)?;
-    journal::changed(c, Entity::Conflict, conflict_id)?;
+    journal::record_changed(c, Entity::Conflict, conflict_id, &row.tag(), false)?;
     journal::audit(
         c,
         Audit {

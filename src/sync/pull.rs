@@ -14,6 +14,7 @@ use crate::auth::{Caller, Role, Scope};
 use crate::db::Conn;
 use crate::db::schema::{change_log as cl, users};
 use crate::error::{AppError, AppResult};
+use crate::inspection::RecordScope;
 use crate::inspection::conflicts::{self, Conflict};
 use crate::inspection::reviews::{self, Review};
 use crate::inspection::{self as insp, Inspection, Photo};
@@ -112,13 +113,10 @@ impl Cursor {
     }
 }
 
-/// Entities an inspector gets by group rather than by ownership.
-const GROUP_ENTITIES: [Entity; 4] = [Entity::Group, Entity::Site, Entity::Template, Entity::Route];
-const ALL_ENTITIES: [Entity; 9] = [
-    Entity::Group,
-    Entity::Site,
-    Entity::Template,
-    Entity::Route,
+/// Reference data: seen by group (None: district-wide).
+const REFERENCE: [Entity; 4] = [Entity::Group, Entity::Site, Entity::Template, Entity::Route];
+/// Inspection records and what hangs off them: seen by [`RecordScope`].
+const RECORDS: [Entity; 5] = [
     Entity::Inspection,
     Entity::Photo,
     Entity::Conflict,
@@ -143,35 +141,32 @@ fn entries(
     from: i64,
     n: i64,
 ) -> AppResult<Vec<(i64, String, String)>> {
-    let scope = caller.scope();
-    let group = match &scope {
-        Scope::Group(g) => Some(g.as_str()),
-        _ => None,
-    };
+    let reference = caller.scope();
+    let records = RecordScope::of(caller);
+    if reference == Scope::All && records == RecordScope::All {
+        return Ok(cl::table
+            .filter(cl::seq.gt(from))
+            .order(cl::seq)
+            .limit(n)
+            .select((cl::seq, cl::entity, cl::entity_id))
+            .load(c)?);
+    }
     let mut ranges: Vec<Range> = Vec::new();
-    match (caller.role, &scope) {
-        (_, Scope::All) => {
-            return Ok(cl::table
-                .filter(cl::seq.gt(from))
-                .order(cl::seq)
-                .limit(n)
-                .select((cl::seq, cl::entity, cl::entity_id))
-                .load(c)?);
+    if let Scope::Group(g) = &reference {
+        for e in REFERENCE {
+            ranges.push(Range::Group(Some(g.as_str()), e));
+            ranges.push(Range::Group(None, e));
         }
-        (Role::Inspector, Scope::Group(_)) => {
-            for e in GROUP_ENTITIES {
-                ranges.push(Range::Group(group, e));
-                ranges.push(Range::Group(None, e));
-            }
-            ranges.push(Range::Owner(&caller.id));
-        }
-        (_, Scope::Group(_)) => {
-            for e in ALL_ENTITIES {
-                ranges.push(Range::Group(group, e));
-                ranges.push(Range::Group(None, e));
+    }
+    match &records {
+        RecordScope::Owner(o) => ranges.push(Range::Owner(o.as_str())),
+        RecordScope::Group(g) => {
+            for e in RECORDS {
+                ranges.push(Range::Group(Some(g.as_str()), e));
             }
         }
-        (_, Scope::Nothing) => ranges.push(Range::Owner(&caller.id)),
+        // Only with a district-wide reference scope, handled above.
+        RecordScope::All => {}
     }
     let mut out: Vec<(i64, String, String)> = Vec::new();
     for r in ranges {

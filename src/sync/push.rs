@@ -18,7 +18,6 @@ use crate::inspection::merge::{self, Edit, FieldEdit, Merged, Record, Refused, S
 use crate::inspection::write::{self, Before, Header};
 use crate::inspection::{self as insp, ReviewStatus, fields};
 use crate::journal::{self, Entity};
-use crate::photos::blob::{self, BlobStore};
 use crate::photos::inspect::Refusal;
 use crate::photos::jobs;
 use crate::reference::templates::{self, Item};
@@ -29,6 +28,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
+use std::sync::Arc;
 use utoipa::ToSchema;
 
 /// Items (inspections and photos together) in one batch; more is 413.
@@ -61,8 +61,22 @@ impl PushRequest {
     /// canonical JSON (object keys sorted, no whitespace), so the same
     /// batch re-serialised by a phone hashes the same.
     pub fn content_hash(&self) -> String {
-        let canonical = json!({ "inspections": self.inspections, "photos": self.photos });
-        hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+        // Serialised straight into the hash: no copy of the batch. Object
+        // keys come out sorted (serde_json's map is ordered).
+        struct Hashing(Sha256);
+        impl std::io::Write for Hashing {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.update(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut h = Hashing(Sha256::new());
+        // Writing into a hash cannot fail.
+        let _ = serde_json::to_writer(&mut h, &(&self.inspections, &self.photos));
+        hex::encode(h.0.finalize())
     }
 }
 
@@ -324,7 +338,6 @@ pub fn push(
     caller: &Caller,
     req: PushRequest,
     uploads: &Uploads,
-    store: &dyn BlobStore,
     max_photo_bytes: u64,
 ) -> AppResult<Vec<u8>> {
     check_batch(&req)?;
@@ -357,7 +370,6 @@ pub fn push(
     let mut ctx = Ctx {
         caller,
         uploads,
-        store,
         max_photo_bytes,
         device: &device,
         now,
@@ -366,6 +378,7 @@ pub fn push(
         current: HashMap::new(),
         prefetched: HashMap::new(),
         written: HashSet::new(),
+        open: conflicts::OpenIndex::default(),
     };
     let ids: Vec<String> = req
         .inspections
@@ -378,6 +391,7 @@ pub fn push(
             ctx.prefetched.insert(row.id.clone(), row);
         }
     }
+    ctx.open.load(c, &ids)?;
     let mut results = Vec::with_capacity(req.inspections.len() + req.photos.len());
     for raw in req.inspections {
         let id = item_id(&raw);
@@ -407,6 +421,24 @@ pub fn push(
         results.push(r);
     }
     test_delay();
+    if caller.role != Role::Inspector {
+        // Coordinators and admins may edit any record in their scope
+        // through push: that is a change of someone else's record.
+        journal::audit(
+            c,
+            journal::Audit {
+                actor_id: Some(&caller.id),
+                action: "sync.push",
+                object_type: "batch",
+                object_id: Some(&batch),
+                details: json!({
+                    "device_id": device,
+                    "inspections": results.iter().filter(|r| r.kind == "inspection").map(|r| (&r.id, &r.status)).collect::<Vec<_>>(),
+                    "photos": results.iter().filter(|r| r.kind == "photo").map(|r| (&r.id, &r.status)).collect::<Vec<_>>(),
+                }),
+            },
+        )?;
+    }
     let answer = PushResponse {
         batch_id: batch.clone(),
         results,
@@ -439,13 +471,12 @@ fn deflate(json: &[u8]) -> AppResult<Vec<u8>> {
 struct Ctx<'a> {
     caller: &'a Caller,
     uploads: &'a Uploads,
-    store: &'a dyn BlobStore,
     /// The largest photo a batch may announce (`FIELDSYNC_MAX_PHOTO_BYTES`).
     max_photo_bytes: u64,
     device: &'a str,
     now: DateTime<Utc>,
     /// Checklist items by (template id, version), read once per batch.
-    checklists: HashMap<(String, i32), Vec<Item>>,
+    checklists: HashMap<(String, i32), Arc<[Item]>>,
     /// Sites' (group, deleted) and checklists' current version for a
     /// group, read once per batch: a day's records share a few of each.
     sites: HashMap<String, Option<(String, bool)>>,
@@ -454,6 +485,8 @@ struct Ctx<'a> {
     prefetched: HashMap<String, insp::Row>,
     /// Inspections this batch has written (read again if named again).
     written: HashSet<String>,
+    /// Open conflicts of the batch's records.
+    open: conflicts::OpenIndex,
 }
 
 impl Ctx<'_> {
@@ -462,15 +495,16 @@ impl Ctx<'_> {
         c: &mut Conn,
         template_id: &str,
         version: i32,
-    ) -> AppResult<Option<Vec<Item>>> {
+    ) -> AppResult<Option<Arc<[Item]>>> {
         let key = (template_id.to_string(), version);
         if let Some(items) = self.checklists.get(&key) {
-            return Ok(Some(items.clone()));
+            return Ok(Some(Arc::clone(items)));
         }
         let Some(items) = templates::version_items(c, template_id, version)? else {
             return Ok(None);
         };
-        self.checklists.insert(key, items.clone());
+        let items: Arc<[Item]> = items.into();
+        self.checklists.insert(key, Arc::clone(&items));
         Ok(Some(items))
     }
 
@@ -652,7 +686,7 @@ impl Ctx<'_> {
 
         let items = self
             .items(c, &header.template_id, header.template_version)?
-            .unwrap_or_default();
+            .unwrap_or_else(|| Arc::from(Vec::new()));
         let mut edits = Vec::with_capacity(item.fields.len());
         for (path, value) in item.fields {
             fields::check(&path, &value, &items).map_err(|reason| {
@@ -681,7 +715,12 @@ impl Ctx<'_> {
         let empty = Record::default();
         let record = before.as_ref().map_or(&empty, |b| &b.record);
         let review = before.as_ref().map_or(ReviewStatus::Pending, |b| b.review);
-        let merged = merge::merge(record, &edit, self.now).map_err(Reject::from)?;
+        let mut merged = merge::merge(record, &edit, self.now).map_err(Reject::from)?;
+        if before.is_none() && merged.record.version == 0 {
+            // A record pushed with no field yet still comes to be.
+            merged.record.version = 1;
+            merged.status = Status::Applied;
+        }
         let held_off = self.held_off(review);
         if held_off && (merged.record.version != record.version || !merged.discards.is_empty()) {
             return Err(Reject::locked(review).into());
@@ -698,7 +737,13 @@ impl Ctx<'_> {
                 &self.caller.id,
             )?;
         }
-        let notes = conflicts::log(c, &header.id, &merged.discards)?;
+        let notes = conflicts::log(
+            c,
+            &header.id,
+            &header.tag(),
+            &merged.discards,
+            &mut self.open,
+        )?;
         Ok(done(header.id, "inspection", merged, notes))
     }
 
@@ -855,19 +900,19 @@ impl Ctx<'_> {
         for d in &mut merged.discards {
             d.field = conflicts::photo_field(id, &d.field);
         }
-        let notes = conflicts::log(c, &inspection_id, &merged.discards)?;
-        // The bytes came with this push, or the same bytes are already
-        // stored for another photo: one copy serves both.
-        let have_bytes = self.uploads.accepted.get(id) == Some(&sha)
-            || self.store.exists(&blob::original_key(&sha));
-        if have_bytes {
-            jobs::bytes_arrived(c, &sha)?;
+        let tag = row.tag();
+        let notes = conflicts::log(c, &inspection_id, &tag, &merged.discards, &mut self.open)?;
+        // Bytes bind to a photo only when they came for it (contract push
+        // rule 5): equal bytes stored for another photo, perhaps another
+        // group's, grant nothing.
+        if self.uploads.accepted.get(id) == Some(&sha) {
+            jobs::bytes_arrived(c, id)?;
         }
         if old.is_none() || moved {
             // (Not `created`: the bytes' arrival above may have logged it.)
-            journal::changed(c, Entity::Photo, id)?;
+            journal::record_changed(c, Entity::Photo, id, &tag, false)?;
             // The record's view carries its photos.
-            journal::changed(c, Entity::Inspection, &row.id)?;
+            journal::record_changed(c, Entity::Inspection, &row.id, &tag, false)?;
         }
         let status: String = photos::table.find(id).select(photos::status).first(c)?;
         // Bytes are wanted for every photo not itself deleted, even on a
@@ -917,15 +962,30 @@ fn check_same(row: &insp::Row, item: &InspectionPush) -> Result<(), Reject> {
 }
 
 /// The sha256 of photos already known, by id (for bytes that come after
-/// their metadata).
-pub fn photo_hashes(c: &mut Conn, ids: &[String]) -> AppResult<HashMap<String, String>> {
+/// their metadata), of the photos the caller may write: the hash of a photo
+/// out of scope is never shown, even in a refusal.
+pub fn photo_hashes(
+    c: &mut Conn,
+    caller: &Caller,
+    ids: &[String],
+) -> AppResult<HashMap<String, String>> {
+    use crate::db::schema::inspections;
     let mut out = HashMap::new();
     for chunk in ids.chunks(500) {
+        let rows: Vec<(String, String, String, String)> = photos::table
+            .inner_join(inspections::table)
+            .filter(photos::id.eq_any(chunk))
+            .select((
+                photos::id,
+                photos::sha256,
+                inspections::group_id,
+                inspections::inspector_id,
+            ))
+            .load(c)?;
         out.extend(
-            photos::table
-                .filter(photos::id.eq_any(chunk))
-                .select((photos::id, photos::sha256))
-                .load::<(String, String)>(c)?,
+            rows.into_iter()
+                .filter(|(_, _, g, o)| caller.sees_record(g, o))
+                .map(|(id, sha, _, _)| (id, sha)),
         );
     }
     Ok(out)

@@ -13,7 +13,11 @@ use crate::review::actions::{self, Decision, Keep, NewReview};
 use crate::review::followups::{self, NewFollowup};
 use crate::review::queue::{self, QueueFilter};
 use crate::state::AppState;
+use actix_web::body::MessageBody;
 use actix_web::cookie::Cookie;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use diesel::prelude::*;
 use serde::Deserialize;
@@ -28,6 +32,39 @@ fn back(to: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header(("Location", to.to_string()))
         .finish()
+}
+
+/// What every web page is served with: never cached (a coordinator's
+/// screen on a shared computer), never framed, no referrer leaving the
+/// site, and a policy that allows only this server's own stylesheets and
+/// images and no script at all.
+pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
+    form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+pub async fn security_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let page = req.path().starts_with("/review") && !req.path().starts_with("/review/static/");
+    let mut res = next.call(req).await?;
+    if page {
+        let h = res.headers_mut();
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        h.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+        h.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+    }
+    Ok(res)
 }
 
 #[get("/review/static/review.css")]
@@ -101,8 +138,28 @@ pub async fn login(st: web::Data<AppState>, req: HttpRequest, form: web::Form<Lo
     })
     .await
     .map_err(AppError::from)?;
-    let Some(user) = user.filter(|u| ok && u.active) else {
-        return Ok(login_page(&st, Some("用户名或密码错误")));
+    let user = match user {
+        Some(u) if ok && u.active => u,
+        other => {
+            // Audited like a failed API login.
+            let uid = other.map(|u| u.id);
+            let name = form.username;
+            st.db
+                .write(move |c| {
+                    crate::journal::audit(
+                        c,
+                        crate::journal::Audit {
+                            actor_id: uid.as_deref(),
+                            action: "auth.web_login_failed",
+                            object_type: "user",
+                            object_id: uid.as_deref(),
+                            details: serde_json::json!({ "username": name, "ip": ip }),
+                        },
+                    )
+                })
+                .await?;
+            return Ok(login_page(&st, Some("用户名或密码错误")));
+        }
     };
     if Role::parse(&user.role) == Some(Role::Inspector) {
         return Ok(login_page(&st, Some("审核页面供协调员和管理员使用")));

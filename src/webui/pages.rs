@@ -8,7 +8,7 @@ use crate::reference::templates::Template;
 use crate::review::followups::Followup;
 use crate::review::queue::Detail;
 use actix_web::HttpResponse;
-use maud::{DOCTYPE, Markup, PreEscaped, html};
+use maud::{DOCTYPE, Markup, html};
 use serde_json::Value;
 
 pub const CSS: &str = include_str!("review.css");
@@ -373,7 +373,6 @@ pub fn print(d: &Detail, site_name: &str, inspector: &str) -> Markup {
                         }
                     }
                 }
-                script { (PreEscaped("")) }
             }
         }
     }

@@ -37,10 +37,18 @@ fn token() -> String {
 pub fn start(c: &mut Conn, user_id: &str) -> AppResult<String> {
     let t = token();
     let now = clock::now();
+    // The session holds while the user's token stamp (bumped by a password
+    // change or a deactivation) and role stay what they are now.
+    let (stamp, role): (i64, String) = users::table
+        .find(user_id)
+        .select((users::token_stamp, users::role))
+        .first(c)?;
     diesel::insert_into(ws::table)
         .values((
             ws::token_hash.eq(refresh::hash(&t)),
             ws::user_id.eq(user_id),
+            ws::token_stamp.eq(stamp),
+            ws::role.eq(role),
             ws::csrf.eq(token()),
             ws::created_at.eq(now),
             ws::expires_at.eq(now + Duration::hours(HOURS)),
@@ -127,6 +135,8 @@ impl FromRequest for WebUser {
                         .inner_join(users::table)
                         .filter(ws::token_hash.eq(refresh::hash(&token)))
                         .filter(ws::expires_at.gt(clock::now()))
+                        .filter(ws::token_stamp.eq(users::token_stamp))
+                        .filter(ws::role.eq(users::role))
                         .select((
                             users::id,
                             users::username,

@@ -515,4 +515,19 @@ fn a_write_that_changes_nothing_makes_no_version() {
         )
         .ok(200);
     assert_eq!(r["results"][0]["status"], "applied");
+    // A record pushed with no field yet still comes to be, at version 1.
+    let bare = uuid();
+    let r = app
+        .push(
+            &li,
+            &uuid(),
+            vec![new_inspection(&bare, &d, json!({}), T0)],
+            vec![],
+        )
+        .ok(200);
+    assert_eq!(
+        (&r["results"][0]["status"], &r["results"][0]["version"]),
+        (&json!("applied"), &json!(1))
+    );
+    assert_eq!(inspection(&app, &bare, &li)["version"], 1);
 }

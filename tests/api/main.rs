@@ -16,6 +16,7 @@ mod restart;
 mod review;
 mod routes;
 mod scope;
+mod security;
 mod simulation;
 mod sync;
 mod uploads;

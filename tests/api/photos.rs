@@ -320,7 +320,8 @@ fn the_same_bytes_are_stored_once() {
     let originals = walk(&app.dir.join("blobs/originals"));
     assert_eq!(originals.len(), 1, "{originals:?}");
 
-    // Metadata alone for the same bytes: nothing to upload.
+    // Metadata alone for the same bytes: knowing a hash grants nothing,
+    // the bytes must come for this photo (and are still stored once).
     let (id, photo) = (uuid(), uuid());
     let r = app
         .push(
@@ -330,8 +331,15 @@ fn the_same_bytes_are_stored_once() {
             vec![photo_meta(&photo, &id, &bytes, "image/jpeg")],
         )
         .ok(200);
+    assert_eq!(r["photos_missing"], json!([photo]));
+    let batch = json!({"device_id": uuid(), "batch_id": uuid(), "inspections": [],
+        "photos": [photo_meta(&photo, &id, &bytes, "image/jpeg")]});
+    let r = app
+        .push_multipart(&t, &batch, &[(photo.as_str(), &bytes)])
+        .ok(200);
     assert_eq!(r["photos_missing"], json!([]));
     assert_eq!(app.wait_photo(&t, &photo)["status"], "ready");
+    assert_eq!(walk(&app.dir.join("blobs/originals")).len(), 1);
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

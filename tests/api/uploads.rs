@@ -308,3 +308,102 @@ fn termination_expiry_and_refusals() {
     let (s, _) = patch(&app, &loc, &t, 0, &other, None);
     assert_eq!(s, 422);
 }
+
+/// A body that sends its first half, waits, then the rest: a PATCH that
+/// is still writing when another arrives.
+struct Slow {
+    bytes: Vec<u8>,
+    at: usize,
+    paused: bool,
+}
+
+impl std::io::Read for Slow {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let half = self.bytes.len() / 2;
+        if self.at == half && !self.paused {
+            self.paused = true;
+            std::thread::sleep(std::time::Duration::from_millis(1500));
+        }
+        let end = if self.at < half {
+            half
+        } else {
+            self.bytes.len()
+        };
+        let n = buf.len().min(end - self.at);
+        buf[..n].copy_from_slice(&self.bytes[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn two_patches_of_one_upload_never_interleave() {
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let t = app.login("liming", PASSWORD);
+    let bytes = fixture("canon_sx530_IMG_1054.jpg");
+    let (photo, loc) = start(&app, &d, &t, &bytes);
+    let slow = {
+        let (url, t, bytes) = (app.url(&loc), t.clone(), bytes.clone());
+        std::thread::spawn(move || {
+            let agent: ureq::Agent = ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .build()
+                .into();
+            agent
+                .patch(url)
+                .header("Tus-Resumable", "1.0.0")
+                .header("Authorization", format!("Bearer {t}"))
+                .header("Content-Type", "application/offset+octet-stream")
+                .header("Upload-Offset", "0")
+                .send(ureq::SendBody::from_reader(&mut Slow {
+                    bytes,
+                    at: 0,
+                    paused: false,
+                }))
+                .map(|r| r.status().as_u16())
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // Meanwhile another PATCH at the same offset: refused, nothing written.
+    let (s, _) = patch(&app, &loc, &t, 0, &bytes[..1000], None);
+    assert_eq!(s, 409);
+    assert_eq!(slow.join().unwrap().unwrap(), 204);
+    let p = app.wait_photo(&t, &photo);
+    assert_eq!(p["status"], "ready", "the bytes are whole: {p}");
+}
+
+#[test]
+fn a_user_cannot_open_uploads_without_bound() {
+    let app = TestApp::spawn_with(|c| {
+        c.max_uploads_per_user = 2;
+        c.max_upload_bytes_per_user = 3_000_000;
+    });
+    let d = District::new(&app);
+    let t = app.login("liming", PASSWORD);
+    let bytes = fixture("canon_sx530_IMG_1054.jpg");
+    start(&app, &d, &t, &bytes);
+    start(&app, &d, &t, &bytes);
+    // The third: over the count.
+    let (id, photo) = (uuid(), uuid());
+    app.push(
+        &t,
+        &uuid(),
+        vec![new_inspection(&id, &d, json!({"title": "x"}), T0)],
+        vec![photo_meta(&photo, &id, &bytes, "image/jpeg")],
+    )
+    .ok(200);
+    let meta = format!("photo_id {}", STANDARD.encode(&photo));
+    let (s, _) = tus_request(
+        &app,
+        "POST",
+        "/api/v1/uploads",
+        &t,
+        &[
+            ("Upload-Length", bytes.len().to_string()),
+            ("Upload-Metadata", meta),
+        ],
+        b"",
+    );
+    assert_eq!(s, 409);
+}

@@ -8,6 +8,7 @@ struct Web {
     base: String,
 }
 
+#[derive(Debug)]
 struct Page {
     status: u16,
     headers: Vec<(String, String)>,
@@ -300,4 +301,84 @@ fn a_coordinator_reviews_on_the_web_page() {
     let r = web.post("/review/logout", &session, &[("csrf", &csrf)]);
     assert_eq!(r.status, 303);
     assert_eq!(web.get("/review", &session).status, 303);
+}
+
+#[test]
+fn review_pages_are_never_cached_framed_or_scripted() {
+    let app = TestApp::spawn();
+    District::new(&app);
+    let web = Web::new(&app);
+    let session = web.login("zhoumin").unwrap();
+    for path in ["/review/login", "/review"] {
+        let page = web.get(path, &session);
+        assert_eq!(page.status, 200, "{path}");
+        assert_eq!(page.header("cache-control"), Some("no-store"), "{path}");
+        let csp = page.header("content-security-policy").unwrap_or_default();
+        assert!(
+            csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'none'"),
+            "{path}: {csp}"
+        );
+        assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
+        assert_eq!(page.header("x-frame-options"), Some("DENY"));
+    }
+}
+
+#[test]
+fn a_session_ends_with_a_password_change_a_deactivation_or_a_new_role() {
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let web = Web::new(&app);
+    let user = format!("/api/v1/users/{}", d.coordinator_a);
+    for (change, restore) in [
+        (
+            json!({"password": "a-new-password-2"}),
+            json!({"password": PASSWORD}),
+        ),
+        (json!({"active": false}), json!({"active": true})),
+        (
+            json!({"role": "admin", "group_id": null}),
+            json!({"role": "coordinator", "group_id": d.group_a}),
+        ),
+    ] {
+        let session = web.login("zhoumin").unwrap();
+        assert_eq!(web.get("/review", &session).status, 200);
+        app.patch(&user, &app.admin, &change).ok(200);
+        let r = web.get("/review", &session);
+        assert_eq!(
+            (r.status, r.header("location")),
+            (303, Some("/review/login")),
+            "the session outlived {change}"
+        );
+        app.patch(&user, &app.admin, &restore).ok(200);
+        // An old session does not come back with the old state either.
+        assert_eq!(web.get("/review", &session).status, 303, "{change}");
+    }
+}
+
+#[test]
+fn failed_web_logins_are_audited() {
+    let app = TestApp::spawn();
+    District::new(&app);
+    let web = Web::new(&app);
+    let form = web.get("/review/login", "");
+    let pre = form.set_cookie("fieldsync_login_csrf").unwrap();
+    let pre = pre.split(';').next().unwrap().to_string();
+    let r = web.post(
+        "/review/login",
+        &pre,
+        &[
+            ("username", "zhoumin"),
+            ("password", "wrong-password"),
+            ("csrf", &form.csrf()),
+        ],
+    );
+    assert_eq!(r.status, 200);
+    let audit = app.get("/api/v1/audit?limit=500", &app.admin).ok(200);
+    let failed = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["action"] == "auth.web_login_failed")
+        .expect("the failed web login is in the audit log");
+    assert_eq!(failed["details"]["username"], "zhoumin");
 }

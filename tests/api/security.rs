@@ -1,0 +1,147 @@
+//! Attacks and careless clients against photos, ids and audit: each case
+//! here was possible once.
+
+use crate::helpers::*;
+use serde_json::json;
+
+#[test]
+fn a_known_hash_never_grants_another_groups_photo() {
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let li = app.login("liming", PASSWORD);
+    let cg = app.login("chengang", PASSWORD);
+    let bytes = fixture("canon_sx530_IMG_1054.jpg");
+    let sha = sha256_hex(&bytes);
+    // Group A's photo, with its bytes.
+    let (a_insp, a_photo) = (uuid(), uuid());
+    let batch = json!({"device_id": uuid(), "batch_id": uuid(),
+        "inspections": [new_inspection(&a_insp, &d, json!({"title": "A"}), T0)],
+        "photos": [photo_meta(&a_photo, &a_insp, &bytes, "image/jpeg")]});
+    app.push_multipart(&li, &batch, &[(a_photo.as_str(), &bytes)])
+        .ok(200);
+
+    // An inspector of group B names A's photo (in upper case) in a
+    // multipart push, with junk bytes: the answer shows no hash of A's.
+    let junk = b"not the photo at all".to_vec();
+    let upper = a_photo.to_uppercase();
+    let batch = json!({"device_id": uuid(), "batch_id": uuid(), "inspections": [], "photos": []});
+    let r = app.push_multipart(&cg, &batch, &[(upper.as_str(), &junk)]);
+    assert!(!r.text.contains(&sha), "A's hash leaked: {}", r.text);
+
+    // B pushes a photo of B's own record claiming that hash, with no bytes:
+    // it stays missing, and its original is not A's.
+    let (b_insp, b_photo) = (uuid(), uuid());
+    let mut item = new_inspection(&b_insp, &d, json!({"title": "B"}), T0);
+    item["site_id"] = json!(d.site_b);
+    let r = app
+        .push(
+            &cg,
+            &uuid(),
+            vec![item],
+            vec![photo_meta(&b_photo, &b_insp, &bytes, "image/jpeg")],
+        )
+        .ok(200);
+    assert_eq!(r["photos_missing"], json!([b_photo]));
+    let (status, _, body) = app.get_bytes(&format!("/api/v1/photos/{b_photo}/original"), &cg, &[]);
+    assert_eq!(status, 404);
+    assert_ne!(body, bytes);
+    let photos = app.pulled_photos(&cg);
+    assert_eq!(photos[&b_photo]["status"], "missing");
+}
+
+#[test]
+fn upper_case_ids_from_a_phone_are_the_same_ids() {
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let li = app.login("liming", PASSWORD);
+    let bytes = fixture("canon_sx530_IMG_1054.jpg");
+    let (insp, photo) = (uuid().to_uppercase(), uuid().to_uppercase());
+    let batch = json!({"device_id": uuid().to_uppercase(), "batch_id": uuid().to_uppercase(),
+        "inspections": [new_inspection(&insp, &d, json!({"title": "iPhone"}), T0)],
+        "photos": [photo_meta(&photo, &insp, &bytes, "image/jpeg")]});
+    let r = app
+        .push_multipart(&li, &batch, &[(photo.as_str(), &bytes)])
+        .ok(200);
+    let results = r["results"].as_array().unwrap();
+    assert_eq!(results[0]["id"], insp.to_lowercase());
+    assert_eq!(results[1]["id"], photo.to_lowercase());
+    assert_eq!(results[1]["status"], "applied", "{r}");
+    assert_eq!(r["photos_missing"], json!([]));
+    assert_eq!(
+        app.wait_photo(&li, &photo.to_lowercase())["status"],
+        "ready"
+    );
+}
+
+#[test]
+fn signed_urls_die_with_their_record() {
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let li = app.login("liming", PASSWORD);
+    let bytes = fixture("canon_sx530_IMG_1054.jpg");
+    let (insp, photo) = (uuid(), uuid());
+    let batch = json!({"device_id": uuid(), "batch_id": uuid(),
+        "inspections": [new_inspection(&insp, &d, json!({"title": "x"}), T0)],
+        "photos": [photo_meta(&photo, &insp, &bytes, "image/jpeg")]});
+    app.push_multipart(&li, &batch, &[(photo.as_str(), &bytes)])
+        .ok(200);
+    let p = app.wait_photo(&li, &photo);
+    let url = p["urls"]["thumb"].as_str().unwrap().to_string();
+    let (status, _, _) = app.get_bytes(&url, "", &[]);
+    assert_eq!(status, 200);
+    app.push(
+        &li,
+        &uuid(),
+        vec![json!({"id": insp, "base_version": 1, "deleted": true})],
+        vec![],
+    )
+    .ok(200);
+    let (status, _, _) = app.get_bytes(&url, "", &[]);
+    assert_eq!(status, 404);
+}
+
+#[test]
+fn pushes_by_coordinators_are_audited() {
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let li = app.login("liming", PASSWORD);
+    let coord = app.login("zhoumin", PASSWORD);
+    let id = uuid();
+    app.push(
+        &li,
+        &uuid(),
+        vec![new_inspection(&id, &d, json!({"notes": "原始"}), T0)],
+        vec![],
+    )
+    .ok(200);
+    app.push(
+        &coord,
+        &uuid(),
+        vec![edit(&id, 1, json!({"notes": "协调员改"}), T0)],
+        vec![],
+    )
+    .ok(200);
+    let audit = app
+        .get(
+            &format!("/api/v1/audit?actor_id={}&limit=500", d.coordinator_a),
+            &app.admin,
+        )
+        .ok(200);
+    let push = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["action"] == "sync.push")
+        .expect("the coordinator's push is audited");
+    assert_eq!(push["details"]["inspections"][0][0], id.as_str());
+}
+
+#[test]
+fn the_data_directory_is_the_owners_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("fresh").join("data");
+    let _app = TestApp::start(test_config(&dir));
+    let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700, "{mode:o}");
+}

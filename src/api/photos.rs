@@ -5,7 +5,7 @@ use crate::db::schema::{inspections, photos};
 use crate::error::{AppError, AppResult};
 use crate::photos::blob;
 use crate::photos::inspect;
-use crate::photos::jobs::{self, JobError};
+use crate::photos::jobs::JobError;
 use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -112,38 +112,74 @@ pub async fn photo_bytes(
             .insert_header((header::CACHE_CONTROL, cache))
             .finish());
     }
+    if status == "failed" && variant != "original" {
+        // Its job found the bytes unusable: answered from the stored
+        // status, never decoded again.
+        return Err(AppError::new(
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "photo_failed",
+            "the photo's bytes could not be made into variants; the original is still served",
+        ));
+    }
     let jobs = std::sync::Arc::clone(&st.jobs);
     let v = variant.clone();
-    let (bytes, content_type) = web::block(move || -> AppResult<(Vec<u8>, &'static str)> {
+    let file = web::block(move || -> AppResult<(std::fs::File, std::path::PathBuf)> {
         let store = jobs.store();
-        if v == "original" {
-            let bytes = store
-                .read(&blob::original_key(&sha))
-                .map_err(AppError::internal)?;
-            let ct =
-                inspect::sniff(&bytes).map_or("application/octet-stream", |f| f.content_type());
-            return Ok((bytes, ct));
-        }
-        let key = blob::variant_key(&sha, &v);
-        if !store.exists(&key) {
-            jobs::ensure_variants(store, &sha, jobs.limits(), jobs.offset()).map_err(
-                |e| match e {
-                    JobError::Refused(r) => AppError::new(
-                        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-                        r.code,
-                        r.message,
-                    ),
-                    JobError::Io(e) => AppError::unavailable(format!("cannot read the photo: {e}")),
-                },
-            )?;
-        }
-        Ok((store.read(&key).map_err(AppError::internal)?, "image/jpeg"))
+        let key = if v == "original" {
+            blob::original_key(&sha)
+        } else {
+            // Not made yet: made now, in the same bounded decode slots as
+            // the jobs, once per photo however many ask.
+            jobs.variants_now(&sha, VARIANT_WAIT).map_err(|e| match e {
+                JobError::Refused(r) => AppError::new(
+                    actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+                    r.code,
+                    r.message,
+                ),
+                JobError::Io(e) => AppError::unavailable(format!("cannot read the photo: {e}")),
+                JobError::Busy => {
+                    AppError::unavailable("every photo worker is busy; try again shortly")
+                }
+            })?;
+            blob::variant_key(&sha, &v)
+        };
+        store.open(&key).map_err(AppError::internal)
     })
     .await??;
-    Ok(HttpResponse::Ok()
-        .content_type(content_type)
-        .insert_header((header::ETAG, etag))
-        .insert_header((header::CACHE_CONTROL, cache))
-        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .body(bytes))
+    let content_type = if variant == "original" {
+        let (f, _) = &file;
+        let mut head = [0u8; 32];
+        let n = std::io::Read::read(&mut &*f, &mut head).map_err(AppError::internal)?;
+        std::io::Seek::rewind(&mut &*f).map_err(AppError::internal)?;
+        inspect::sniff(&head[..n]).map_or("application/octet-stream", |f| f.content_type())
+    } else {
+        "image/jpeg"
+    };
+    let (f, path) = file;
+    // Streamed from the file in pieces, with `Range` (a resumed download
+    // of a large original); the ETag is ours, by content.
+    let named = actix_files::NamedFile::from_file(f, path)
+        .map_err(AppError::internal)?
+        .use_etag(false)
+        .use_last_modified(false)
+        .disable_content_disposition()
+        .set_content_type(content_type.parse().map_err(AppError::internal)?);
+    let mut res = named.into_response(&req);
+    let h = res.headers_mut();
+    h.insert(
+        header::ETAG,
+        header::HeaderValue::from_str(&etag).map_err(AppError::internal)?,
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static(cache),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
+    Ok(res)
 }
+
+/// How long a request waits for a decode slot before answering 503.
+const VARIANT_WAIT: std::time::Duration = std::time::Duration::from_secs(20);

@@ -12,6 +12,9 @@ pub trait BlobStore: Send + Sync {
     /// (a no-op when `key` already exists: content addressing).
     fn put_file(&self, key: &str, tmp: &Path) -> io::Result<()>;
     fn read(&self, key: &str) -> io::Result<Vec<u8>>;
+    /// The blob opened for reading in pieces (served with `Range`, never
+    /// read whole into memory), with its path.
+    fn open(&self, key: &str) -> io::Result<(File, PathBuf)>;
     fn exists(&self, key: &str) -> bool;
     /// A new temporary file on the same file system.
     fn temp(&self) -> io::Result<(PathBuf, File)>;
@@ -83,6 +86,11 @@ impl BlobStore for FsStore {
 
     fn read(&self, key: &str) -> io::Result<Vec<u8>> {
         std::fs::read(self.path(key)?)
+    }
+
+    fn open(&self, key: &str) -> io::Result<(File, PathBuf)> {
+        let path = self.path(key)?;
+        Ok((File::open(&path)?, path))
     }
 
     fn exists(&self, key: &str) -> bool {

@@ -107,8 +107,23 @@ pub fn undecodable(format: Format) -> Refusal {
     )
 }
 
+/// Most pixels of an image that is not a JPEG. A JPEG is decoded at a
+/// reduced scale (a few megapixels whatever its size); PNG and WebP are
+/// decoded whole, at up to 8 bytes a pixel (16-bit RGBA) plus 3 for the
+/// RGB copy: 20 MP keeps one decode under the 256 MiB a photo worker may
+/// use (docs/PERFORMANCE.md measures it).
+pub const MAX_OTHER_PIXELS: u64 = 20_000_000;
+
+/// The pixel limit for a format, under the configured `max_pixels`.
+pub fn pixel_limit(format: Format, max_pixels: u64) -> u64 {
+    match format {
+        Format::Jpeg => max_pixels,
+        _ => max_pixels.min(MAX_OTHER_PIXELS),
+    }
+}
+
 /// Checks bytes before they are kept: what they are, how large, and that
-/// decoding them would stay within `max_pixels`.
+/// decoding them would stay within the pixel limit of their format.
 pub fn check(bytes: &[u8], max_pixels: u64) -> Result<(Format, u32, u32), Refusal> {
     let format = sniff(bytes).ok_or_else(|| {
         Refusal::new(
@@ -128,11 +143,15 @@ pub fn check(bytes: &[u8], max_pixels: u64) -> Result<(Format, u32, u32), Refusa
             "the image has no pixels",
         ));
     }
-    if u64::from(w) * u64::from(h) > max_pixels {
+    let limit = pixel_limit(format, max_pixels);
+    if u64::from(w) * u64::from(h) > limit {
         return Err(Refusal::new(
             413,
             "too_many_pixels",
-            format!("{w}x{h} is over the limit of {max_pixels} pixels"),
+            format!(
+                "{w}x{h} is over the limit of {limit} pixels for {}",
+                format.content_type()
+            ),
         ));
     }
     Ok((format, w, h))

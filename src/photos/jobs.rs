@@ -96,10 +96,78 @@ pub enum JobError {
     Refused(Refusal),
     /// The disk: worth retrying.
     Io(std::io::Error),
+    /// Every decode slot stayed busy past the wait: try again later.
+    Busy,
+}
+
+/// The memory one decode may take: what `inspect::MAX_OTHER_PIXELS` is
+/// chosen for. Peak memory is `slots x DECODE_BUDGET` plus a fixed base.
+pub const DECODE_BUDGET_MIB: u64 = 256;
+
+/// Decoding, bounded and once per photo: at most `slots` decodes run at
+/// once (the photo workers' and the requests' together), and a photo being
+/// decoded is not decoded again by another thread, which waits for that
+/// decode instead. A decoder that panics is a refused image, not a dead
+/// worker.
+struct Decoder {
+    state: Mutex<DecodeState>,
+    cond: Condvar,
+    slots: usize,
+}
+
+#[derive(Default)]
+struct DecodeState {
+    running: usize,
+    photos: std::collections::HashSet<String>,
+}
+
+impl Decoder {
+    fn run<T>(
+        &self,
+        sha: &str,
+        wait: Option<std::time::Duration>,
+        f: impl FnOnce() -> Result<T, JobError>,
+    ) -> Result<T, JobError> {
+        let deadline = wait.map(|w| std::time::Instant::now() + w);
+        {
+            let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            while st.photos.contains(sha) || st.running >= self.slots {
+                st = match deadline {
+                    None => self.cond.wait(st).unwrap_or_else(|p| p.into_inner()),
+                    Some(d) => {
+                        let left = d.saturating_duration_since(std::time::Instant::now());
+                        if left.is_zero() {
+                            return Err(JobError::Busy);
+                        }
+                        self.cond
+                            .wait_timeout(st, left)
+                            .unwrap_or_else(|p| p.into_inner())
+                            .0
+                    }
+                };
+            }
+            st.running += 1;
+            st.photos.insert(sha.to_string());
+        }
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+            tracing::error!(sha, "a decoder panicked on a photo");
+            Err(JobError::Refused(Refusal::new(
+                422,
+                "corrupt_image",
+                "the image could not be decoded",
+            )))
+        });
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.running -= 1;
+        st.photos.remove(sha);
+        self.cond.notify_all();
+        r
+    }
 }
 
 pub struct Jobs {
     db: Db,
+    decoder: Decoder,
     store: Arc<dyn BlobStore>,
     limits: variants::Limits,
     offset: FixedOffset,
@@ -126,6 +194,12 @@ impl Jobs {
         })?;
         let jobs = Arc::new(Jobs {
             db,
+            decoder: Decoder {
+                state: Mutex::new(DecodeState::default()),
+                cond: Condvar::new(),
+                // Requests decode even when no worker runs jobs.
+                slots: n.max(1),
+            },
             store,
             limits,
             offset,
@@ -163,6 +237,27 @@ impl Jobs {
 
     pub fn offset(&self) -> FixedOffset {
         self.offset
+    }
+
+    /// Makes sure both variants of `sha` exist, for a request that asked
+    /// for one before its job ran: through the same bounded decode slots
+    /// as the jobs, waiting at most `wait` for one (blocking).
+    pub fn variants_now(&self, sha: &str, wait: std::time::Duration) -> Result<(), JobError> {
+        let have = |s: &dyn BlobStore| {
+            ["thumb", "display"]
+                .iter()
+                .all(|v| s.exists(&blob::variant_key(sha, v)))
+        };
+        if have(self.store()) {
+            return Ok(());
+        }
+        self.decoder.run(sha, Some(wait), || {
+            // Another thread may have made them while this one waited.
+            if have(self.store()) {
+                return Ok(());
+            }
+            ensure_variants(self.store(), sha, self.limits, self.offset).map(|_| ())
+        })
     }
 
     /// Wakes the workers: there is new work.
@@ -235,7 +330,9 @@ impl Jobs {
     }
 
     fn process(&self, job: Claimed) {
-        let outcome = ensure_variants(self.store.as_ref(), &job.sha, self.limits, self.offset);
+        let outcome = self.decoder.run(&job.sha, None, || {
+            ensure_variants(self.store.as_ref(), &job.sha, self.limits, self.offset)
+        });
         let r = self.db.write_blocking(|c| {
             let now = clock::now();
             let (photo_status, job_status, error, retry_at) = match &outcome {
@@ -259,6 +356,8 @@ impl Jobs {
                     ("stored", "queued", Some(e.to_string()), now + backoff)
                 }
                 Err(JobError::Io(e)) => ("failed", "failed", Some(e.to_string()), now),
+                // Not reachable for jobs, which wait for their slot.
+                Err(JobError::Busy) => ("stored", "queued", None, now),
             };
             diesel::update(pj::table.find(&job.id))
                 .set((
@@ -290,4 +389,84 @@ struct Claimed {
     photo_id: String,
     attempts: i32,
     sha: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    fn decoder(slots: usize) -> Arc<Decoder> {
+        Arc::new(Decoder {
+            state: Mutex::new(DecodeState::default()),
+            cond: Condvar::new(),
+            slots,
+        })
+    }
+
+    #[test]
+    fn one_decode_per_photo_and_no_more_than_the_slots() {
+        let d = decoder(2);
+        let made: Arc<Mutex<std::collections::HashSet<String>>> = Arc::default();
+        let (decodes, running, peak) = (
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicUsize::new(0)),
+        );
+        let threads: Vec<_> = (0..24)
+            .map(|i| {
+                let (d, made, decodes, running, peak) = (
+                    Arc::clone(&d),
+                    Arc::clone(&made),
+                    Arc::clone(&decodes),
+                    Arc::clone(&running),
+                    Arc::clone(&peak),
+                );
+                std::thread::spawn(move || {
+                    // Six photos, four requests each.
+                    let sha = format!("photo{}", i % 6);
+                    d.run(&sha, None, || {
+                        if made.lock().unwrap().contains(&sha) {
+                            return Ok(());
+                        }
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        peak.fetch_max(now, Ordering::SeqCst);
+                        decodes.fetch_add(1, Ordering::SeqCst);
+                        std::thread::sleep(std::time::Duration::from_millis(30));
+                        running.fetch_sub(1, Ordering::SeqCst);
+                        made.lock().unwrap().insert(sha.clone());
+                        Ok(())
+                    })
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap().unwrap();
+        }
+        assert_eq!(decodes.load(Ordering::SeqCst), 6, "one decode per photo");
+        assert!(
+            peak.load(Ordering::SeqCst) <= 2,
+            "never more than the slots"
+        );
+    }
+
+    #[test]
+    fn a_panicking_decoder_is_a_refusal_and_frees_its_slot() {
+        let d = decoder(1);
+        let r: Result<(), JobError> = d.run("x", None, || panic!("a decoder bug"));
+        assert!(matches!(r, Err(JobError::Refused(ref f)) if f.code == "corrupt_image"));
+        // The slot is free again, and a busy one times out cleanly.
+        assert!(d.run("x", None, || Ok(())).is_ok());
+        let hold = Arc::clone(&d);
+        let t = std::thread::spawn(move || {
+            hold.run("y", None, || {
+                std::thread::sleep(std::time::Duration::from_millis(300));
+                Ok(())
+            })
+        });
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let r = d.run("z", Some(std::time::Duration::from_millis(50)), || Ok(()));
+        assert!(matches!(r, Err(JobError::Busy)));
+        t.join().unwrap().unwrap();
+    }
 }

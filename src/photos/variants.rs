@@ -7,7 +7,7 @@
 use super::exif;
 use super::inspect::{self, Format, Refusal};
 use chrono::FixedOffset;
-use fast_image_resize::images::Image;
+use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::{DynamicImage, RgbImage};
 use std::io::Cursor;
@@ -106,7 +106,8 @@ fn decode_jpeg(bytes: &[u8], long: u32) -> Result<RgbImage, Refusal> {
     RgbImage::from_raw(ow, oh, rgb).ok_or_else(|| fail("short pixel buffer"))
 }
 
-fn decode_other(bytes: &[u8], max_pixels: u64) -> Result<RgbImage, Refusal> {
+fn decode_other(bytes: &[u8], format: Format, max_pixels: u64) -> Result<RgbImage, Refusal> {
+    let max_pixels = inspect::pixel_limit(format, max_pixels);
     let mut reader = image::ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(fail)?;
@@ -117,20 +118,17 @@ fn decode_other(bytes: &[u8], max_pixels: u64) -> Result<RgbImage, Refusal> {
     // RGBA at 16 bits per channel is the most a decoder may ask for.
     limits.max_alloc = Some(max_pixels.saturating_mul(8));
     reader.limits(limits);
-    Ok(reader.decode().map_err(fail)?.to_rgb8())
+    // `into_rgb8` reuses an RGB8 buffer instead of copying it.
+    Ok(reader.decode().map_err(fail)?.into_rgb8())
 }
 
 fn resize(src: &RgbImage, w: u32, h: u32) -> Result<RgbImage, Refusal> {
     if (src.width(), src.height()) == (w, h) {
         return Ok(src.clone());
     }
-    let from = Image::from_vec_u8(
-        src.width(),
-        src.height(),
-        src.as_raw().clone(),
-        PixelType::U8x3,
-    )
-    .map_err(fail)?;
+    // Borrowed, not copied: the source may be the whole decoded photo.
+    let from =
+        ImageRef::new(src.width(), src.height(), src.as_raw(), PixelType::U8x3).map_err(fail)?;
     let mut to = Image::new(w, h, PixelType::U8x3);
     Resizer::new()
         .resize(
@@ -165,7 +163,7 @@ pub fn make(
     let info = exif::read(bytes, default_offset);
     let mut img = match format {
         Format::Jpeg => decode_jpeg(bytes, DISPLAY)?,
-        _ => decode_other(bytes, limits.max_pixels)?,
+        f => decode_other(bytes, f, limits.max_pixels)?,
     };
     if info.orientation != 1
         && let Some(o) = image::metadata::Orientation::from_exif(info.orientation)

@@ -43,6 +43,7 @@ pub struct Started {
 /// admin exist, and binds the server. Call inside an actix system.
 pub fn start(config: Config) -> anyhow::Result<Started> {
     let boot = bootstrap::prepare(&config)?;
+    clock::set_district_offset(config.exif_offset()?);
     let store: Arc<dyn photos::blob::BlobStore> =
         Arc::new(photos::blob::FsStore::new(config.data_dir.join("blobs"))?);
     let workers = config

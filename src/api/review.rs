@@ -15,6 +15,7 @@ use crate::review::queue::{self, Detail, QueueFilter};
 use crate::review::reports::{self, LedgerQuery, LedgerRow};
 use crate::state::AppState;
 use actix_web::{HttpResponse, get, patch, post, web};
+use futures_util::StreamExt;
 use uuid::Uuid;
 
 /// The review queue, newest first.
@@ -203,7 +204,59 @@ pub async fn followup_verification(
     ))
 }
 
-/// The queue as CSV (UTF-8 with BOM), with the queue's filters.
+/// A report streamed page by page: the first page is read before the
+/// answer starts, so a bad filter is a clean JSON error; later pages come
+/// as the client reads.
+async fn stream_report(
+    st: web::Data<AppState>,
+    caller: Caller,
+    f: QueueFilter,
+    format: reports::Format,
+) -> AppResult<HttpResponse> {
+    let (c2, f2, signer) = (caller.clone(), f.clone(), st.signer.clone());
+    let (first, next) = st
+        .db
+        .read(move |c| reports::page(c, &c2, &f2, None, &signer, format))
+        .await?;
+    let rest = futures_util::stream::unfold(next, move |cursor| {
+        let (st, caller, f) = (st.clone(), caller.clone(), f.clone());
+        async move {
+            let cursor = cursor?;
+            let signer = st.signer.clone();
+            let r = st
+                .db
+                .read(move |c| reports::page(c, &caller, &f, Some(cursor), &signer, format))
+                .await;
+            match r {
+                Ok((bytes, next)) => Some((Ok(web::Bytes::from(bytes)), next)),
+                Err(e) => {
+                    // The status is sent: all that is left is to cut the
+                    // answer short, so the file is visibly incomplete.
+                    tracing::warn!(error = %e, "a report stopped mid-way");
+                    Some((Err(actix_web::error::ErrorInternalServerError(e)), None))
+                }
+            }
+        }
+    });
+    let body =
+        futures_util::stream::once(
+            async move { Ok::<_, actix_web::Error>(web::Bytes::from(first)) },
+        )
+        .chain(rest);
+    let mut res = HttpResponse::Ok();
+    match format {
+        reports::Format::Csv => res.content_type("text/csv; charset=utf-8").insert_header((
+            "Content-Disposition",
+            "attachment; filename=\"inspections.csv\"",
+        )),
+        reports::Format::GeoJson => res.content_type("application/geo+json"),
+    };
+    Ok(res.streaming(body))
+}
+
+/// The queue as CSV (UTF-8 with BOM), with the queue's filters, streamed:
+/// any number of rows. Cells a spreadsheet would run as a formula start
+/// with `'`.
 #[utoipa::path(tag = "reports", params(QueueFilter), responses((status = 200, content_type = "text/csv")))]
 #[get("/api/v1/reports/inspections.csv")]
 pub async fn report_csv(
@@ -211,22 +264,10 @@ pub async fn report_csv(
     caller: Caller,
     f: web::Query<QueueFilter>,
 ) -> AppResult<HttpResponse> {
-    let f = f.into_inner();
-    let signer = st.signer.clone();
-    let body = st
-        .db
-        .read(move |c| reports::csv(c, &caller, &f, &signer))
-        .await?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            "Content-Disposition",
-            "attachment; filename=\"inspections.csv\"",
-        ))
-        .body(body))
+    stream_report(st, caller, f.into_inner(), reports::Format::Csv).await
 }
 
-/// The queue as GeoJSON, one Feature per inspection.
+/// The queue as GeoJSON, one Feature per inspection, streamed.
 #[utoipa::path(tag = "reports", params(QueueFilter), responses((status = 200, content_type = "application/geo+json")))]
 #[get("/api/v1/reports/inspections.geojson")]
 pub async fn report_geojson(
@@ -234,15 +275,7 @@ pub async fn report_geojson(
     caller: Caller,
     f: web::Query<QueueFilter>,
 ) -> AppResult<HttpResponse> {
-    let f = f.into_inner();
-    let signer = st.signer.clone();
-    let body = st
-        .db
-        .read(move |c| reports::geojson(c, &caller, &f, &signer))
-        .await?;
-    Ok(HttpResponse::Ok()
-        .content_type("application/geo+json")
-        .json(body))
+    stream_report(st, caller, f.into_inner(), reports::Format::GeoJson).await
 }
 
 /// Per inspector for a date range.

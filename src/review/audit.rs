@@ -30,8 +30,13 @@ pub struct AuditFilter {
     pub actor_id: Option<String>,
     pub object_type: Option<String>,
     pub object_id: Option<String>,
-    pub from: Option<DateTime<Utc>>,
-    pub to: Option<DateTime<Utc>>,
+    /// A date (that whole day in the district's time zone) or an RFC 3339
+    /// time.
+    #[param(value_type = Option<String>)]
+    pub from: Option<crate::clock::Bound>,
+    /// Before this time, or up to the end of this date.
+    #[param(value_type = Option<String>)]
+    pub to: Option<crate::clock::Bound>,
 }
 
 type Row = (
@@ -72,10 +77,10 @@ pub fn list(
         q = q.filter(al::object_id.eq(v.clone()));
     }
     if let Some(t) = f.from {
-        q = q.filter(al::at.ge(t.naive_utc()));
+        q = q.filter(al::at.ge(t.start().naive_utc()));
     }
     if let Some(t) = f.to {
-        q = q.filter(al::at.lt(t.naive_utc()));
+        q = q.filter(al::at.lt(t.end().naive_utc()));
     }
     // Newest first: ids are UUIDv7, so id order is time order.
     if let Some(before) = &page.after {

@@ -2,6 +2,7 @@
 //! of the contract; and one inspection with everything a reviewer needs.
 
 use crate::auth::{Caller, Role};
+use crate::clock::Bound;
 use crate::db::Conn;
 use crate::db::schema::{conflicts as cf, inspections, reviews as rv};
 use crate::error::{AppError, AppResult};
@@ -12,12 +13,12 @@ use crate::paging::{DEFAULT_LIMIT, MAX_LIMIT, Page};
 use crate::photos::urls::Signer;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-#[derive(Debug, Default, Deserialize, IntoParams)]
+#[derive(Debug, Default, Clone, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct QueueFilter {
     pub review_status: Option<ReviewStatus>,
@@ -25,10 +26,13 @@ pub struct QueueFilter {
     pub site_id: Option<String>,
     pub route_id: Option<String>,
     pub inspector_id: Option<String>,
-    /// Created at or after.
-    pub from: Option<DateTime<Utc>>,
-    /// Created before.
-    pub to: Option<DateTime<Utc>>,
+    /// Created at or after: a date (that whole day in the district's time
+    /// zone) or an RFC 3339 time.
+    #[param(value_type = Option<String>)]
+    pub from: Option<Bound>,
+    /// Created before (a date: up to the end of that day).
+    #[param(value_type = Option<String>)]
+    pub to: Option<Bound>,
     /// Only records with (true) or without (false) open conflicts.
     pub has_conflicts: Option<bool>,
     /// `min_lon,min_lat,max_lon,max_lat` around the record's location.
@@ -106,10 +110,10 @@ pub fn list(
         q = q.filter(inspections::inspector_id.eq(v.clone()));
     }
     if let Some(t) = f.from {
-        q = q.filter(inspections::created_at.ge(t.naive_utc()));
+        q = q.filter(inspections::created_at.ge(t.start().naive_utc()));
     }
     if let Some(t) = f.to {
-        q = q.filter(inspections::created_at.lt(t.naive_utc()));
+        q = q.filter(inspections::created_at.lt(t.end().naive_utc()));
     }
     if let Some(want) = f.has_conflicts {
         let open = cf::table

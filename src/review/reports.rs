@@ -8,27 +8,38 @@ use crate::db::schema::{followups, inspections, photos, route_stops, sites, user
 use crate::error::{AppError, AppResult};
 use crate::inspection::Inspection;
 use crate::photos::urls::Signer;
-use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use utoipa::{IntoParams, ToSchema};
 
-/// Most rows a report holds; narrow the filters for more.
-pub const MAX_ROWS: usize = 100_000;
+/// Rows read and written at a time: a report of any size streams in
+/// pages of this many, with bounded memory.
+pub const PAGE: i64 = 500;
 
-/// Every inspection the filters select, newest first.
-fn all(
+/// A report's format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    GeoJson,
+}
+
+/// One page of a report: its bytes and where the next page starts (None:
+/// this was the last). `first` puts the report's head before the rows;
+/// the last page carries its tail.
+pub fn page(
     c: &mut Conn,
     caller: &Caller,
     f: &QueueFilter,
+    cursor: Option<String>,
     signer: &Signer,
-) -> AppResult<Vec<Inspection>> {
-    let mut out = Vec::new();
-    let mut page_filter = QueueFilter {
-        limit: Some(500),
-        cursor: None,
+    format: Format,
+) -> AppResult<(Vec<u8>, Option<String>)> {
+    let first = cursor.is_none();
+    let filter = QueueFilter {
+        limit: Some(PAGE),
+        cursor,
         bbox: f.bbox.clone(),
         review_status: f.review_status,
         group_id: f.group_id.clone(),
@@ -39,19 +50,27 @@ fn all(
         to: f.to,
         has_conflicts: f.has_conflicts,
     };
-    loop {
-        let page = queue::list(c, caller, &page_filter, signer)?;
-        out.extend(page.items);
-        if out.len() > MAX_ROWS {
-            return Err(AppError::too_large(format!(
-                "more than {MAX_ROWS} inspections; narrow the filters"
-            )));
-        }
-        match page.next_cursor {
-            Some(cur) => page_filter.cursor = Some(cur),
-            None => return Ok(out),
+    let page = queue::list(c, caller, &filter, signer)?;
+    let (sites, users) = names(c, &page.items)?;
+    let mut out = Vec::new();
+    match format {
+        Format::Csv => csv_rows(&mut out, first, &page.items, &sites, &users)?,
+        Format::GeoJson => {
+            if first {
+                out.extend_from_slice(br#"{"type":"FeatureCollection","features":["#);
+            }
+            for (i, r) in page.items.iter().enumerate() {
+                if !(first && i == 0) {
+                    out.push(b',');
+                }
+                serde_json::to_writer(&mut out, &feature(r, &sites, &users))?;
+            }
+            if page.next_cursor.is_none() {
+                out.extend_from_slice(b"]}");
+            }
         }
     }
+    Ok((out, page.next_cursor))
 }
 
 fn names(
@@ -83,15 +102,31 @@ fn text(v: Option<&Value>) -> String {
     }
 }
 
+/// A cell a spreadsheet would run as a formula (`= + - @`, a tab or a
+/// carriage return first) is kept as text: a leading `'`. Only text that
+/// people typed goes through here; the numbers are the server's own.
+pub fn cell(s: String) -> String {
+    match s.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{s}"),
+        _ => s,
+    }
+}
+
 /// UTF-8 with a byte-order mark, so spreadsheet programs read the Chinese
 /// right.
-pub fn csv(c: &mut Conn, caller: &Caller, f: &QueueFilter, signer: &Signer) -> AppResult<Vec<u8>> {
-    let rows = all(c, caller, f, signer)?;
-    let (site_names, user_names) = names(c, &rows)?;
-    let mut out = b"\xEF\xBB\xBF".to_vec();
-    {
-        let mut w = csv::Writer::from_writer(&mut out);
-        let header = [
+fn csv_rows(
+    out: &mut Vec<u8>,
+    first: bool,
+    rows: &[Inspection],
+    site_names: &HashMap<String, String>,
+    user_names: &HashMap<String, String>,
+) -> AppResult<()> {
+    if first {
+        out.extend_from_slice(b"\xEF\xBB\xBF");
+    }
+    let mut w = csv::Writer::from_writer(out);
+    if first {
+        w.write_record([
             "id",
             "created_at",
             "site",
@@ -107,82 +142,78 @@ pub fn csv(c: &mut Conn, caller: &Caller, f: &QueueFilter, signer: &Signer) -> A
             "photos",
             "photos_off_site",
             "notes",
-        ];
-        w.write_record(header).map_err(AppError::internal)?;
-        for r in &rows {
-            let loc = r.fields.get("location");
-            w.write_record([
-                r.id.clone(),
-                r.created_at.to_rfc3339(),
-                site_names.get(&r.site_id).cloned().unwrap_or_default(),
-                user_names.get(&r.inspector_id).cloned().unwrap_or_default(),
-                text(r.fields.get("title")),
-                text(r.fields.get("severity")),
-                text(r.fields.get("status")),
-                r.review_status.as_str().to_string(),
-                text(loc.and_then(|l| l.get("lat"))),
-                text(loc.and_then(|l| l.get("lon"))),
-                r.checks
-                    .distance_to_site_m
-                    .map(|d| d.to_string())
-                    .unwrap_or_default(),
-                r.checks
-                    .within_site_radius
-                    .map(|b| b.to_string())
-                    .unwrap_or_default(),
-                r.photos.iter().filter(|p| !p.deleted).count().to_string(),
-                r.checks.photos_off_site.to_string(),
-                text(r.fields.get("notes")),
-            ])
-            .map_err(AppError::internal)?;
-        }
-        w.flush().map_err(AppError::internal)?;
+        ])
+        .map_err(AppError::internal)?;
     }
-    Ok(out)
+    for r in rows {
+        let loc = r.fields.get("location");
+        w.write_record([
+            r.id.clone(),
+            r.created_at.to_rfc3339(),
+            cell(site_names.get(&r.site_id).cloned().unwrap_or_default()),
+            cell(user_names.get(&r.inspector_id).cloned().unwrap_or_default()),
+            cell(text(r.fields.get("title"))),
+            cell(text(r.fields.get("severity"))),
+            cell(text(r.fields.get("status"))),
+            r.review_status.as_str().to_string(),
+            text(loc.and_then(|l| l.get("lat"))),
+            text(loc.and_then(|l| l.get("lon"))),
+            r.checks
+                .distance_to_site_m
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
+            r.checks
+                .within_site_radius
+                .map(|b| b.to_string())
+                .unwrap_or_default(),
+            r.photos.iter().filter(|p| !p.deleted).count().to_string(),
+            r.checks.photos_off_site.to_string(),
+            cell(text(r.fields.get("notes"))),
+        ])
+        .map_err(AppError::internal)?;
+    }
+    w.flush().map_err(AppError::internal)?;
+    Ok(())
 }
 
-/// A FeatureCollection: one Feature per inspection, at its location (a
-/// null geometry when it has none), with its review status and photo count.
-pub fn geojson(
-    c: &mut Conn,
-    caller: &Caller,
-    f: &QueueFilter,
-    signer: &Signer,
-) -> AppResult<Value> {
-    let rows = all(c, caller, f, signer)?;
-    let (site_names, user_names) = names(c, &rows)?;
-    let features: Vec<Value> = rows
-        .iter()
-        .map(|r| {
-            let geometry = crate::inspection::position(r.fields.get("location"))
-                .map(|(lat, lon)| json!({"type": "Point", "coordinates": [lon, lat]}))
-                .unwrap_or(Value::Null);
-            json!({
-                "type": "Feature",
-                "id": r.id,
-                "geometry": geometry,
-                "properties": {
-                    "id": r.id,
-                    "title": text(r.fields.get("title")),
-                    "site": site_names.get(&r.site_id),
-                    "inspector": user_names.get(&r.inspector_id),
-                    "severity": r.fields.get("severity"),
-                    "review_status": r.review_status,
-                    "photo_count": r.photos.iter().filter(|p| !p.deleted).count(),
-                    "within_site_radius": r.checks.within_site_radius,
-                    "created_at": r.created_at,
-                }
-            })
-        })
-        .collect();
-    Ok(json!({"type": "FeatureCollection", "features": features}))
+/// One inspection as a GeoJSON Feature, at its location (a null geometry
+/// when it has none), with its review status and photo count.
+fn feature(
+    r: &Inspection,
+    site_names: &HashMap<String, String>,
+    user_names: &HashMap<String, String>,
+) -> Value {
+    let geometry = crate::inspection::position(r.fields.get("location"))
+        .map(|(lat, lon)| json!({"type": "Point", "coordinates": [lon, lat]}))
+        .unwrap_or(Value::Null);
+    json!({
+        "type": "Feature",
+        "id": r.id,
+        "geometry": geometry,
+        "properties": {
+            "id": r.id,
+            "title": text(r.fields.get("title")),
+            "site": site_names.get(&r.site_id),
+            "inspector": user_names.get(&r.inspector_id),
+            "severity": r.fields.get("severity"),
+            "review_status": r.review_status,
+            "photo_count": r.photos.iter().filter(|p| !p.deleted).count(),
+            "within_site_radius": r.checks.within_site_radius,
+            "created_at": r.created_at,
+        }
+    })
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct LedgerQuery {
-    pub from: Option<DateTime<Utc>>,
-    pub to: Option<DateTime<Utc>>,
+    /// A date (that whole day in the district's time zone) or an RFC 3339
+    /// time.
+    #[param(value_type = Option<String>)]
+    pub from: Option<crate::clock::Bound>,
+    /// Before this time, or up to the end of this date.
+    #[param(value_type = Option<String>)]
+    pub to: Option<crate::clock::Bound>,
     pub group_id: Option<String>,
 }
 
@@ -231,10 +262,10 @@ pub fn ledger(c: &mut Conn, caller: &Caller, q: &LedgerQuery) -> AppResult<Vec<L
             .filter(inspections::deleted.eq(false))
             .into_boxed();
         if let Some(t) = q.from {
-            base = base.filter(inspections::created_at.ge(t.naive_utc()));
+            base = base.filter(inspections::created_at.ge(t.start().naive_utc()));
         }
         if let Some(t) = q.to {
-            base = base.filter(inspections::created_at.lt(t.naive_utc()));
+            base = base.filter(inspections::created_at.lt(t.end().naive_utc()));
         }
         let ids: Vec<(String, String, String, Option<String>)> = base
             .select((
@@ -244,30 +275,35 @@ pub fn ledger(c: &mut Conn, caller: &Caller, q: &LedgerQuery) -> AppResult<Vec<L
                 inspections::stop_id,
             ))
             .load(c)?;
-        let insp_ids: Vec<&String> = ids.iter().map(|r| &r.0).collect();
-        let photos: i64 = photos::table
-            .filter(photos::inspection_id.eq_any(&insp_ids))
-            .filter(photos::deleted.eq(false))
-            .count()
-            .get_result(c)?;
-        let raised: i64 = followups::table
-            .filter(followups::inspection_id.eq_any(&insp_ids))
-            .count()
-            .get_result(c)?;
-        let resolved: i64 = followups::table
-            .filter(followups::inspection_id.eq_any(&insp_ids))
-            .filter(followups::status.eq_any(["resolved", "verified"]))
-            .count()
-            .get_result(c)?;
-        let stop_ids: Vec<&String> = ids
-            .iter()
-            .filter(|r| r.2 == "submitted")
-            .filter_map(|r| r.3.as_ref())
-            .collect();
-        let stops_done: i64 = route_stops::table
-            .filter(route_stops::id.eq_any(stop_ids))
-            .count()
-            .get_result(c)?;
+        // Counted a chunk of ids at a time: an inspector's years of records
+        // never make one query with more variables than SQLite takes.
+        let (mut photos, mut raised, mut resolved, mut stops_done) = (0i64, 0i64, 0i64, 0i64);
+        for chunk in ids.chunks(500) {
+            let insp_ids: Vec<&String> = chunk.iter().map(|r| &r.0).collect();
+            photos += photos::table
+                .filter(photos::inspection_id.eq_any(&insp_ids))
+                .filter(photos::deleted.eq(false))
+                .count()
+                .get_result::<i64>(c)?;
+            raised += followups::table
+                .filter(followups::inspection_id.eq_any(&insp_ids))
+                .count()
+                .get_result::<i64>(c)?;
+            resolved += followups::table
+                .filter(followups::inspection_id.eq_any(&insp_ids))
+                .filter(followups::status.eq_any(["resolved", "verified"]))
+                .count()
+                .get_result::<i64>(c)?;
+            let stop_ids: Vec<&String> = chunk
+                .iter()
+                .filter(|r| r.2 == "submitted")
+                .filter_map(|r| r.3.as_ref())
+                .collect();
+            stops_done += route_stops::table
+                .filter(route_stops::id.eq_any(stop_ids))
+                .count()
+                .get_result::<i64>(c)?;
+        }
         rows.push(LedgerRow {
             inspections: ids.len() as i64,
             approved: ids.iter().filter(|r| r.1 == "approved").count() as i64,

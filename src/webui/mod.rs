@@ -222,10 +222,8 @@ pub struct QueueQuery {
 }
 
 /// The start of a `yyyy-mm-dd` day (or of the next one, for an end).
-fn day(s: Option<&str>, end: bool) -> Option<chrono::DateTime<chrono::Utc>> {
-    let d = chrono::NaiveDate::parse_from_str(s?.trim(), "%Y-%m-%d").ok()?;
-    let d = if end { d.succ_opt()? } else { d };
-    Some(d.and_hms_opt(0, 0, 0)?.and_utc())
+fn day(s: Option<&str>) -> Option<crate::clock::Bound> {
+    crate::clock::Bound::parse(s?)
 }
 
 #[get("/review")]
@@ -239,8 +237,8 @@ pub async fn queue_page(st: web::Data<AppState>, user: WebUser, q: web::Query<Qu
     let filter = QueueFilter {
         review_status: serde_json::from_value(serde_json::Value::String(status.clone())).ok(),
         site_id: site.clone(),
-        from: day(q.from.as_deref(), false),
-        to: day(q.to.as_deref(), true),
+        from: day(q.from.as_deref()),
+        to: day(q.to.as_deref()),
         has_conflicts: q.conflicts.as_deref().map(|_| true),
         cursor: q.cursor.clone(),
         limit: Some(50),

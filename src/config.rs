@@ -107,6 +107,22 @@ pub struct Config {
     #[arg(long, env = "FIELDSYNC_MAX_UPLOAD_BYTES_PER_USER", default_value_t = 2 * 1024 * 1024 * 1024)]
     pub max_upload_bytes_per_user: i64,
 
+    /// Seconds a request's head (method, path, headers) may take to arrive.
+    #[arg(long, env = "FIELDSYNC_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+
+    /// Seconds a request body may pause between two pieces.
+    #[arg(long, env = "FIELDSYNC_BODY_IDLE_SECS", default_value_t = 30)]
+    pub body_idle_secs: u64,
+
+    /// Seconds after which a request body must keep `FIELDSYNC_BODY_MIN_RATE`.
+    #[arg(long, env = "FIELDSYNC_BODY_GRACE_SECS", default_value_t = 60)]
+    pub body_grace_secs: u64,
+
+    /// Bytes a second a request body must average after its grace time.
+    #[arg(long, env = "FIELDSYNC_BODY_MIN_RATE", default_value_t = 1024)]
+    pub body_min_rate: u64,
+
     /// Mark the review page's cookies `Secure` (sent over HTTPS only; browsers
     /// also accept them on http://localhost). Turn off only behind a proxy
     /// that is not HTTPS, which you should not have.
@@ -146,6 +162,10 @@ impl Config {
             upload_expiry_secs: 86400,
             max_uploads_per_user: 200,
             max_upload_bytes_per_user: 2 * 1024 * 1024 * 1024,
+            header_timeout_secs: 10,
+            body_idle_secs: 30,
+            body_grace_secs: 60,
+            body_min_rate: 1024,
             secure_cookies: true,
             exif_default_offset: "+08:00".into(),
         }

@@ -17,6 +17,7 @@ pub mod paging;
 pub mod photos;
 pub mod reference;
 pub mod review;
+pub mod slow;
 pub mod state;
 pub mod sync;
 pub mod webui;
@@ -78,10 +79,31 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
         config: Arc::new(config.clone()),
     });
     let max_json = config.max_json_bytes;
+    let body_rules = web::Data::new(slow::Rules {
+        idle: std::time::Duration::from_secs(config.body_idle_secs),
+        grace: std::time::Duration::from_secs(config.body_grace_secs),
+        min_rate: config.body_min_rate,
+    });
+    // Unfinished uploads expire while the server runs, not only at start.
+    {
+        let (db, dir) = (state.db.clone(), config.data_dir.clone());
+        actix_web::rt::spawn(async move {
+            let mut every = actix_web::rt::time::interval(std::time::Duration::from_secs(600));
+            loop {
+                every.tick().await;
+                let dir = dir.clone();
+                if let Err(e) = db.write(move |c| photos::tus::expire(c, &dir)).await {
+                    tracing::warn!(error = %e, "sweeping expired uploads failed");
+                }
+            }
+        });
+    }
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .app_data(body_rules.clone())
             .wrap(ErrorHandlers::new().default_handler(api::json_fallback))
+            .wrap(from_fn(slow::guard_bodies))
             .wrap(from_fn(webui::security_headers))
             .wrap(from_fn(metrics::track))
             .wrap(TracingLogger::default())
@@ -89,7 +111,10 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
             .configure(webui::configure)
             .default_service(web::to(api::no_route))
     })
-    .shutdown_timeout(30);
+    .shutdown_timeout(30)
+    // Slow headers (slowloris): the request head must arrive in time.
+    .client_request_timeout(std::time::Duration::from_secs(config.header_timeout_secs))
+    .client_disconnect_timeout(std::time::Duration::from_secs(5));
     if let Some(w) = config.workers {
         server = server.workers(w.max(1));
     }

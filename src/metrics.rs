@@ -81,7 +81,12 @@ pub async fn track(
     let metrics = req
         .app_data::<web::Data<crate::state::AppState>>()
         .map(|s| Arc::clone(&s.metrics));
-    let method = req.method().to_string();
+    // Any method a client invents would be a new series: only the known
+    // ones get their own label.
+    let method = match req.method().as_str() {
+        m @ ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS") => m.to_string(),
+        _ => "other".to_string(),
+    };
     let request_id = req
         .extensions()
         .get::<tracing_actix_web::RequestId>()

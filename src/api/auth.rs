@@ -1,5 +1,6 @@
 //! `/api/v1/auth`: login, refresh, logout.
 
+use super::SmallJson;
 use crate::auth::password;
 use crate::auth::refresh::{self, Rotation};
 use crate::error::{AppError, AppResult};
@@ -67,9 +68,9 @@ fn bad_credentials() -> AppError {
 pub async fn login(
     st: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<LoginRequest>,
+    body: SmallJson<LoginRequest>,
 ) -> AppResult<web::Json<TokenResponse>> {
-    let body = body.into_inner();
+    let body = body.0;
     // The peer address, not X-Forwarded-For: a header anybody can set must
     // not decide whose attempts are counted.
     let ip = req
@@ -152,9 +153,9 @@ pub async fn login(
 #[post("/api/v1/auth/refresh")]
 pub async fn refresh_session(
     st: web::Data<AppState>,
-    body: web::Json<RefreshRequest>,
+    body: SmallJson<RefreshRequest>,
 ) -> AppResult<web::Json<TokenResponse>> {
-    let token = body.into_inner().refresh_token;
+    let token = body.0.refresh_token;
     let ttl = st.config.refresh_ttl_secs;
     let grace = st.config.refresh_grace_secs;
     let (outcome, user) = st
@@ -209,9 +210,9 @@ pub async fn refresh_session(
 #[post("/api/v1/auth/logout")]
 pub async fn logout(
     st: web::Data<AppState>,
-    body: web::Json<RefreshRequest>,
+    body: SmallJson<RefreshRequest>,
 ) -> AppResult<HttpResponse> {
-    let token = body.into_inner().refresh_token;
+    let token = body.0.refresh_token;
     st.db
         .write(move |c| {
             if let Some(uid) = refresh::revoke_by_token(c, &token)? {

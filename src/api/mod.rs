@@ -132,6 +132,27 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_json_bytes: usize) {
     .service(ops::openapi);
 }
 
+/// Most bytes an auth body may have: a user name, a password and a device
+/// id fit many times over; a megabyte "password" is refused before it is
+/// read, let alone hashed.
+pub const AUTH_BODY_LIMIT: usize = 4096;
+
+/// A JSON body of at most [`AUTH_BODY_LIMIT`] bytes, with the same errors
+/// as every other JSON body.
+pub struct SmallJson<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for SmallJson<T> {
+    type Error = actix_web::Error;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let req2 = req.clone();
+        let body =
+            actix_web::dev::JsonBody::<T>::new(req, payload, None, true).limit(AUTH_BODY_LIMIT);
+        Box::pin(async move { body.await.map(SmallJson).map_err(|e| json_error(e, &req2)) })
+    }
+}
+
 fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
     let e = match &err {
         JsonPayloadError::ContentType => AppError::new(
@@ -149,6 +170,15 @@ fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
             e.to_string(),
         ),
         JsonPayloadError::Deserialize(e) => AppError::bad_request("malformed_json", e.to_string()),
+        JsonPayloadError::Payload(actix_web::error::PayloadError::Io(e))
+            if e.kind() == std::io::ErrorKind::TimedOut =>
+        {
+            AppError::new(
+                actix_web::http::StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                e.to_string(),
+            )
+        }
         other => AppError::bad_request("bad_request", other.to_string()),
     };
     e.into()

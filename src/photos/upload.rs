@@ -33,6 +33,11 @@ impl Drop for Parts {
     }
 }
 
+/// The batch part and one part per item of the largest batch.
+pub const MAX_PARTS: usize = crate::sync::push::MAX_ITEMS + 1;
+/// What a part's boundary and headers count for against the push's size.
+const PART_OVERHEAD: u64 = 256;
+
 pub struct Limits {
     pub max_json: usize,
     pub max_photo: u64,
@@ -55,10 +60,30 @@ pub async fn read(
     let mut batch: Option<Vec<u8>> = None;
     let mut parts = Parts::default();
     let mut total: u64 = 0;
+    let mut count = 0usize;
+    let mut seen = std::collections::HashSet::new();
     while let Some(field) = form.next().await {
         let mut field =
             field.map_err(|e| AppError::bad_request("malformed_multipart", e.to_string()))?;
+        // Every part counts, empty or not, and so do its headers: forty
+        // thousand empty parts are refused at the 1002nd, not spooled.
+        count += 1;
+        if count > MAX_PARTS {
+            return Err(AppError::too_large(format!(
+                "a push has at most {MAX_PARTS} parts (the batch and a photo per item); split it"
+            )));
+        }
+        total += PART_OVERHEAD;
+        if total > limits.max_total {
+            return Err(too_large("the push", limits.max_total));
+        }
         let name = field.name().unwrap_or_default().to_string();
+        if !seen.insert(name.to_ascii_lowercase()) {
+            return Err(AppError::bad_request(
+                "malformed_multipart",
+                format!("the part `{name}` comes twice"),
+            ));
+        }
         if name == "batch" {
             let mut buf = Vec::new();
             while let Some(chunk) = field.next().await {

@@ -305,3 +305,122 @@ fn reports_stream_at_any_size_and_take_dates() {
     let r = app.get("/api/v1/reports/ledger?from=yesterday", &coord);
     assert_eq!(r.status, 400, "{}", r.text);
 }
+
+#[test]
+fn a_multipart_push_of_countless_empty_parts_is_refused_early() {
+    let app = TestApp::spawn();
+    District::new(&app);
+    let li = app.login("liming", PASSWORD);
+    let batch = json!({"device_id": uuid(), "batch_id": uuid(), "inspections": [], "photos": []});
+    let ids: Vec<String> = (0..5000).map(|_| uuid()).collect();
+    let parts: Vec<(&str, &[u8])> = ids.iter().map(|id| (id.as_str(), &b""[..])).collect();
+    let r = app.push_multipart(&li, &batch, &parts);
+    assert_eq!(
+        (r.status, r.code()),
+        (413, "payload_too_large"),
+        "{}",
+        r.text
+    );
+    let spool: Vec<_> = std::fs::read_dir(app.dir.join("blobs/tmp"))
+        .map(|d| d.flatten().collect())
+        .unwrap_or_default();
+    assert!(spool.is_empty(), "temporary files left: {}", spool.len());
+}
+
+#[test]
+fn auth_bodies_are_small() {
+    let app = TestApp::spawn();
+    let big = "x".repeat(64 * 1024);
+    let r = app.post(
+        "/api/v1/auth/login",
+        "",
+        &json!({"username": "admin", "password": big}),
+    );
+    assert_eq!((r.status, r.code()), (413, "payload_too_large"));
+    let r = app.post("/api/v1/auth/refresh", "", &json!({"refresh_token": big}));
+    assert_eq!(r.status, 413);
+}
+
+#[test]
+fn invented_methods_share_one_metrics_label() {
+    let app = TestApp::spawn();
+    for m in ["FOO", "BAR", "BAZ"] {
+        let mut s = std::net::TcpStream::connect(app.base.trim_start_matches("http://")).unwrap();
+        use std::io::{Read, Write};
+        write!(
+            s,
+            "{m} /api/v1/groups HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+    }
+    let metrics = app.get("/metrics", "").text;
+    assert!(!metrics.contains("method=\"FOO\""), "{metrics}");
+    assert!(metrics.contains("method=\"other\""), "{metrics}");
+}
+
+#[test]
+fn slow_heads_and_trickled_bodies_time_out() {
+    use std::io::Write;
+    let app = TestApp::spawn_with(|c| {
+        c.header_timeout_secs = 1;
+        c.body_idle_secs = 1;
+        c.body_grace_secs = 2;
+    });
+    let addr = app.base.trim_start_matches("http://").to_string();
+    // A head that never ends.
+    let started = std::time::Instant::now();
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    s.write_all(b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    let _ = head_of_answer(&mut s);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    // A body that stalls after its first byte.
+    let started = std::time::Instant::now();
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    s.write_all(b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{").unwrap();
+    let out = head_of_answer(&mut s);
+    assert!(out.starts_with("HTTP/1.1 408"), "{out}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // A body that comes a byte at a time, each within the idle time, but
+    // far below the rate after the grace time.
+    let started = std::time::Instant::now();
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    s.write_all(b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n").unwrap();
+    let mut cut = false;
+    for _ in 0..20 {
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        if s.write_all(b" ").is_err() {
+            cut = true;
+            break;
+        }
+    }
+    let out = head_of_answer(&mut s);
+    assert!(cut || out.starts_with("HTTP/1.1 408"), "{out}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(9));
+}
+
+/// What the server answered, up to the end of its head (or the close).
+fn head_of_answer(s: &mut std::net::TcpStream) -> String {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !out.windows(4).any(|w| w == b"\r\n\r\n") {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

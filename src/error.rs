@@ -142,6 +142,21 @@ struct Body<'a> {
     error: Inner<'a>,
 }
 
+/// Every error the API answers, as the OpenAPI document describes it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorInner,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorInner {
+    /// Stable, snake_case (docs/DECISIONS.md lists them).
+    pub code: String,
+    pub message: String,
+    #[schema(value_type = Object)]
+    pub details: Value,
+}
+
 #[derive(Serialize)]
 struct Inner<'a> {
     code: &'a str,

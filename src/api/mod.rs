@@ -25,10 +25,33 @@ use std::sync::OnceLock;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "fieldsync", description = "Offline-first field inspections: the server's API. See DESIGN.md for the contract."),
-    paths(
+/// The one route table: every operation is mounted and documented from
+/// this list, so the OpenAPI document cannot miss a route the server has,
+/// nor describe one it does not.
+macro_rules! route_table {
+    (documented: [$($doc:path),* $(,)?], same_operation: [$($extra:path),* $(,)?] $(,)?) => {
+        #[derive(OpenApi)]
+        #[openapi(
+            info(title = "fieldsync", description = "Offline-first field inspections: the server's API. See DESIGN.md for the contract."),
+            paths($($doc),*),
+            components(schemas(crate::error::ErrorBody)),
+            modifiers(&BearerAuth, &Truth),
+            security(("bearer" = [])),
+        )]
+        pub struct ApiDoc;
+
+        /// Mounts every route of the table.
+        fn mount(cfg: &mut web::ServiceConfig) {
+            // Guarded variants of a documented operation first (the
+            // multipart push is `POST /api/v1/sync/push` too).
+            $(cfg.service($extra);)*
+            $(cfg.service($doc);)*
+        }
+    };
+}
+
+route_table! {
+    documented: [
         auth::login, auth::refresh_session, auth::logout,
         groups::list, groups::one, groups::create, groups::update, groups::remove,
         users::list, users::me, users::one, users::create, users::update,
@@ -40,13 +63,110 @@ use utoipa::{Modify, OpenApi};
         review::list, review::one, review::review, review::conflicts_list, review::resolve, review::audit_log,
         review::followup_create, review::followup_list, review::followup_one, review::followup_update, review::followup_verification,
         review::report_csv, review::report_geojson, review::report_ledger,
-        uploads::create, uploads::append, uploads::terminate,
-        ops::healthz, ops::readyz, ops::metrics,
-    ),
-    modifiers(&BearerAuth),
-    security(("bearer" = [])),
-)]
-pub struct ApiDoc;
+        uploads::options, uploads::create, uploads::head, uploads::append, uploads::terminate,
+        ops::healthz, ops::readyz, ops::metrics, ops::openapi,
+    ],
+    same_operation: [sync::push_multipart],
+}
+
+/// Operations anyone may call without a bearer token.
+pub const PUBLIC: [(&str, &str); 8] = [
+    ("post", "/api/v1/auth/login"),
+    ("post", "/api/v1/auth/refresh"),
+    ("post", "/api/v1/auth/logout"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),
+    ("get", "/api/v1/openapi.json"),
+    ("options", "/api/v1/uploads"),
+];
+
+/// Makes the document say what the server does: public operations need no
+/// token (a photo takes a token or a signed URL), and every operation lists
+/// the errors any request may meet on its way (a malformed query or body,
+/// a missing token, a role or scope that does not allow it, a body too
+/// large or too slow, a busy database), each with the error schema.
+struct Truth;
+
+impl Modify for Truth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::Operation;
+        use utoipa::openapi::security::SecurityRequirement;
+        use utoipa::openapi::{Content, Ref, ResponseBuilder};
+        let error = |what: &str| {
+            ResponseBuilder::new()
+                .description(what)
+                .content(
+                    "application/json",
+                    Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+                )
+                .build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let ops: [(&str, &mut Option<Operation>); 6] = [
+                ("get", &mut item.get),
+                ("post", &mut item.post),
+                ("put", &mut item.put),
+                ("patch", &mut item.patch),
+                ("delete", &mut item.delete),
+                ("options", &mut item.options),
+            ];
+            let head = item.head.as_mut().map(|o| ("head", o));
+            let all = ops
+                .into_iter()
+                .filter_map(|(m, o)| o.as_mut().map(|o| (m, o)))
+                .chain(head);
+            for (method, op) in all {
+                let public = PUBLIC.contains(&(method, path.as_str()));
+                if public {
+                    op.security = Some(vec![SecurityRequirement::default()]);
+                } else if path.starts_with("/api/v1/photos/") {
+                    // A bearer token, or a signed URL in the query.
+                    op.security = Some(vec![
+                        SecurityRequirement::new("bearer", Vec::<String>::new()),
+                        SecurityRequirement::default(),
+                    ]);
+                }
+                let mut errors: Vec<(&str, &str)> = vec![
+                    ("400", "malformed request (query, path or body)"),
+                    ("404", "no such object, or outside the caller's scope"),
+                    ("408", "the request body stalled or came too slowly"),
+                    ("409", "a state conflict"),
+                    ("413", "too large"),
+                    ("415", "unsupported media type"),
+                    ("422", "invalid values"),
+                    ("429", "rate limited"),
+                    ("500", "the server's fault"),
+                    ("503", "busy or unavailable: retry after Retry-After"),
+                ];
+                if !public {
+                    errors.push(("401", "no, invalid or expired token"));
+                    errors.push(("403", "the caller's role may not do this"));
+                }
+                for (status, what) in errors {
+                    op.responses
+                        .responses
+                        .entry(status.to_string())
+                        .or_insert_with(|| error(what).into());
+                }
+                // Errors declared by the operation itself get the schema too.
+                for (status, r) in op.responses.responses.iter_mut() {
+                    if status.as_str() >= "400"
+                        && let utoipa::openapi::RefOr::T(resp) = r
+                        && resp.content.is_empty()
+                    {
+                        let what = if resp.description.is_empty() {
+                            "an error".to_string()
+                        } else {
+                            resp.description.clone()
+                        };
+                        *r = error(&what).into();
+                    }
+                }
+            }
+        }
+    }
+}
 
 struct BearerAuth;
 
@@ -73,63 +193,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_json_bytes: usize) {
             .error_handler(json_error),
     )
     .app_data(web::PathConfig::default().error_handler(path_error))
-    .app_data(web::QueryConfig::default().error_handler(query_error))
-    .service(auth::login)
-    .service(auth::refresh_session)
-    .service(auth::logout)
-    .service(groups::list)
-    .service(groups::create)
-    .service(groups::one)
-    .service(groups::update)
-    .service(groups::remove)
-    .service(users::list)
-    .service(users::create)
-    .service(users::me)
-    .service(users::one)
-    .service(users::update)
-    .service(sites::list)
-    .service(sites::create)
-    .service(sites::one)
-    .service(sites::update)
-    .service(sites::remove)
-    .service(templates::list)
-    .service(templates::create)
-    .service(templates::one)
-    .service(templates::update)
-    .service(templates::remove)
-    .service(routes::list)
-    .service(routes::create)
-    .service(routes::one)
-    .service(routes::update)
-    .service(routes::remove)
-    .service(sync::push_multipart)
-    .service(sync::push_batch)
-    .service(sync::pull_changes)
-    .service(sync::list_devices)
-    .service(photos::photo_bytes)
-    .service(review::list)
-    .service(review::one)
-    .service(review::review)
-    .service(review::conflicts_list)
-    .service(review::resolve)
-    .service(review::audit_log)
-    .service(review::followup_create)
-    .service(review::followup_list)
-    .service(review::followup_one)
-    .service(review::followup_update)
-    .service(review::followup_verification)
-    .service(review::report_csv)
-    .service(review::report_geojson)
-    .service(review::report_ledger)
-    .service(uploads::options)
-    .service(uploads::create)
-    .service(uploads::head)
-    .service(uploads::append)
-    .service(uploads::terminate)
-    .service(ops::healthz)
-    .service(ops::readyz)
-    .service(ops::metrics)
-    .service(ops::openapi);
+    .app_data(web::QueryConfig::default().error_handler(query_error));
+    mount(cfg);
 }
 
 /// Most bytes an auth body may have: a user name, a password and a device
@@ -201,14 +266,7 @@ fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
 pub async fn no_route(req: HttpRequest) -> actix_web::HttpResponse {
     static TABLE: OnceLock<Vec<(ResourceDef, Vec<&'static str>)>> = OnceLock::new();
     let table = TABLE.get_or_init(|| {
-        let mut doc = ApiDoc::openapi();
-        doc.paths.paths.insert(
-            "/api/v1/openapi.json".into(),
-            utoipa::openapi::path::PathItem::new(
-                utoipa::openapi::HttpMethod::Get,
-                utoipa::openapi::path::Operation::new(),
-            ),
-        );
+        let doc = ApiDoc::openapi();
         doc.paths
             .paths
             .iter()
@@ -216,10 +274,12 @@ pub async fn no_route(req: HttpRequest) -> actix_web::HttpResponse {
                 let mut methods = Vec::new();
                 for (m, op) in [
                     ("GET", &item.get),
+                    ("HEAD", &item.head),
                     ("POST", &item.post),
                     ("PUT", &item.put),
                     ("PATCH", &item.patch),
                     ("DELETE", &item.delete),
+                    ("OPTIONS", &item.options),
                 ] {
                     if op.is_some() {
                         methods.push(m);

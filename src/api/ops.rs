@@ -33,7 +33,7 @@ pub async fn readyz(st: web::Data<AppState>) -> AppResult<HttpResponse> {
 }
 
 /// Prometheus text format.
-#[utoipa::path(tag = "ops", responses((status = 200, content_type = "text/plain")))]
+#[utoipa::path(tag = "ops", responses((status = 200, content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8")))]
 #[get("/metrics")]
 pub async fn metrics(st: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
@@ -41,6 +41,8 @@ pub async fn metrics(st: web::Data<AppState>) -> HttpResponse {
         .body(st.metrics.render())
 }
 
+/// This document.
+#[utoipa::path(tag = "ops", responses((status = 200, content_type = "application/json")))]
 #[get("/api/v1/openapi.json")]
 pub async fn openapi() -> HttpResponse {
     HttpResponse::Ok().json(super::ApiDoc::openapi())

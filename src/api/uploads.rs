@@ -36,7 +36,8 @@ fn check_version(req: &HttpRequest) -> AppResult<()> {
     }
 }
 
-/// What this server supports.
+/// What this server supports (tus discovery; no token needed).
+#[utoipa::path(options, path = "/api/v1/uploads", tag = "photos", responses((status = 204, description = "Tus-Version, Tus-Extension, Tus-Checksum-Algorithm, Tus-Max-Size")))]
 #[route("/api/v1/uploads", method = "OPTIONS")]
 pub async fn options(st: web::Data<AppState>) -> HttpResponse {
     tus(HttpResponse::NoContent())
@@ -100,6 +101,7 @@ pub async fn create(
 }
 
 /// Where an upload stands (`Upload-Offset`).
+#[utoipa::path(head, path = "/api/v1/uploads/{id}", tag = "photos", params(("id" = uuid::Uuid, Path)), responses((status = 200, description = "Upload-Offset and Upload-Length")))]
 #[route("/api/v1/uploads/{id}", method = "HEAD")]
 pub async fn head(
     st: web::Data<AppState>,

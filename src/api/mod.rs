@@ -249,7 +249,17 @@ fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
     e.into()
 }
 
-fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
+fn path_error(err: PathError, req: &HttpRequest) -> actix_web::Error {
+    // A literal path the API has (`/api/v1/users/me`) that a template
+    // (`/api/v1/users/{id}`) caught under a method the literal one does not
+    // have: that is a wrong method, not a malformed id.
+    if let Some(methods) = literal_methods(req.path()) {
+        let mut e = AppError::from_status(StatusCode::METHOD_NOT_ALLOWED).error_response();
+        if let Ok(v) = header::HeaderValue::from_str(&methods.join(", ")) {
+            e.headers_mut().insert(header::ALLOW, v);
+        }
+        return actix_web::error::InternalError::from_response(err, e).into();
+    }
     let PathError::Deserialize(e) = &err else {
         return AppError::bad_request("invalid_path", "malformed path").into();
     };
@@ -260,12 +270,12 @@ fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
     AppError::bad_request("invalid_query", err.to_string()).into()
 }
 
-/// For requests no route took: 405 (with `Allow`) when the path exists
-/// under another method, else 404. The table comes from the OpenAPI
-/// document, which lists every route the server has.
-pub async fn no_route(req: HttpRequest) -> actix_web::HttpResponse {
-    static TABLE: OnceLock<Vec<(ResourceDef, Vec<&'static str>)>> = OnceLock::new();
-    let table = TABLE.get_or_init(|| {
+type RouteTable = Vec<(ResourceDef, bool, Vec<&'static str>)>;
+
+/// Every documented path with its methods (and whether it is literal).
+fn route_table() -> &'static RouteTable {
+    static TABLE: OnceLock<RouteTable> = OnceLock::new();
+    TABLE.get_or_init(|| {
         let doc = ApiDoc::openapi();
         doc.paths
             .paths
@@ -285,15 +295,36 @@ pub async fn no_route(req: HttpRequest) -> actix_web::HttpResponse {
                         methods.push(m);
                     }
                 }
-                (ResourceDef::new(path.as_str()), methods)
+                (
+                    ResourceDef::new(path.as_str()),
+                    !path.contains('{'),
+                    methods,
+                )
             })
             .collect()
-    });
-    let allowed: Vec<&str> = table
+    })
+}
+
+fn literal_methods(path: &str) -> Option<Vec<&'static str>> {
+    route_table()
         .iter()
-        .filter(|(def, _)| def.is_match(req.path()))
-        .flat_map(|(_, m)| m.iter().copied())
-        .collect();
+        .find(|(def, literal, _)| *literal && def.is_match(path))
+        .map(|(_, _, m)| m.clone())
+}
+
+/// For requests no route took: 405 (with `Allow`) when the path exists
+/// under another method, else 404. The table comes from the OpenAPI
+/// document, which lists every route the server has.
+pub async fn no_route(req: HttpRequest) -> actix_web::HttpResponse {
+    let table = route_table();
+    let allowed: Vec<&str> = match literal_methods(req.path()) {
+        Some(m) => m,
+        None => table
+            .iter()
+            .filter(|(def, _, _)| def.is_match(req.path()))
+            .flat_map(|(_, _, m)| m.iter().copied())
+            .collect(),
+    };
     if allowed.is_empty() {
         return AppError::from_status(StatusCode::NOT_FOUND).error_response();
     }

@@ -24,15 +24,20 @@ fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
 }
 
 /// Every request but OPTIONS names the protocol version it speaks.
+/// tus: a version the server does not speak is 412 (with `Tus-Version`);
+/// no version at all is a malformed request, 400.
 fn check_version(req: &HttpRequest) -> AppResult<()> {
-    if header(req, "Tus-Resumable") == Some(VERSION) {
-        Ok(())
-    } else {
-        Err(AppError::new(
-            StatusCode::PRECONDITION_FAILED,
+    match header(req, "Tus-Resumable").map(str::trim) {
+        Some(VERSION) => Ok(()),
+        None | Some("") => Err(AppError::bad_request(
             "tus_version",
             format!("send Tus-Resumable: {VERSION}"),
-        ))
+        )),
+        Some(_) => Err(AppError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "tus_version",
+            format!("this server speaks tus {VERSION}; send Tus-Resumable: {VERSION}"),
+        )),
     }
 }
 
@@ -49,7 +54,7 @@ pub async fn options(st: web::Data<AppState>) -> HttpResponse {
 }
 
 /// Creates an upload (`Upload-Length`, `Upload-Metadata` with `photo_id`).
-#[utoipa::path(tag = "photos", responses((status = 201, description = "Location of the new upload"), (status = 404), (status = 413)))]
+#[utoipa::path(tag = "photos", params(("Tus-Resumable" = String, Header, description = "1.0.0, the tus version"), ("Upload-Length" = u64, Header), ("Upload-Metadata" = String, Header, description = "photo_id <base64>")), responses((status = 201, description = "Location of the new upload"), (status = 404), (status = 413), (status = 412, description = "Tus-Resumable missing or not 1.0.0")))]
 #[post("/api/v1/uploads")]
 pub async fn create(
     st: web::Data<AppState>,
@@ -101,7 +106,7 @@ pub async fn create(
 }
 
 /// Where an upload stands (`Upload-Offset`).
-#[utoipa::path(head, path = "/api/v1/uploads/{id}", tag = "photos", params(("id" = uuid::Uuid, Path)), responses((status = 200, description = "Upload-Offset and Upload-Length")))]
+#[utoipa::path(head, path = "/api/v1/uploads/{id}", tag = "photos", params(("id" = uuid::Uuid, Path), ("Tus-Resumable" = String, Header, description = "1.0.0, the tus version")), responses((status = 200, description = "Upload-Offset and Upload-Length"), (status = 412, description = "Tus-Resumable missing or not 1.0.0")))]
 #[route("/api/v1/uploads/{id}", method = "HEAD")]
 pub async fn head(
     st: web::Data<AppState>,
@@ -174,8 +179,9 @@ async fn receive(
     Ok(None)
 }
 
-/// Appends bytes at `Upload-Offset`; the last byte binds them to the photo.
-#[utoipa::path(tag = "photos", responses((status = 204), (status = 409, description = "wrong Upload-Offset"), (status = 460, description = "checksum mismatch")))]
+/// Appends bytes at `Upload-Offset` (the body, sent as
+/// `application/offset+octet-stream`); the last byte binds them to the photo.
+#[utoipa::path(tag = "photos", params(("Tus-Resumable" = String, Header, description = "1.0.0, the tus version"), ("Upload-Offset" = u64, Header)), responses((status = 204), (status = 409, description = "wrong Upload-Offset, or another PATCH is writing"), (status = 460, description = "checksum mismatch"), (status = 412, description = "Tus-Resumable missing or not 1.0.0")))]
 #[patch("/api/v1/uploads/{id}")]
 pub async fn append(
     st: web::Data<AppState>,
@@ -273,7 +279,7 @@ pub async fn append(
 }
 
 /// Abandons an upload and removes its bytes.
-#[utoipa::path(tag = "photos", responses((status = 204), (status = 404)))]
+#[utoipa::path(tag = "photos", params(("Tus-Resumable" = String, Header, description = "1.0.0, the tus version")), responses((status = 204), (status = 404), (status = 412, description = "Tus-Resumable missing or not 1.0.0")))]
 #[delete("/api/v1/uploads/{id}")]
 pub async fn terminate(
     st: web::Data<AppState>,

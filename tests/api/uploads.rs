@@ -285,7 +285,19 @@ fn termination_expiry_and_refusals() {
         .header("Upload-Length", "10")
         .send_empty()
         .unwrap();
-    assert_eq!(r.status().as_u16(), 412);
+    assert_eq!(r.status().as_u16(), 400, "no version: malformed");
+    let r = agent
+        .post(app.url("/api/v1/uploads"))
+        .header("Authorization", format!("Bearer {t}"))
+        .header("Tus-Resumable", "0.2.2")
+        .header("Upload-Length", "10")
+        .send_empty()
+        .unwrap();
+    assert_eq!(
+        r.status().as_u16(),
+        412,
+        "a version this server does not speak"
+    );
     let meta = format!("photo_id {}", STANDARD.encode(uuid()));
     assert_eq!(
         tus_request(

@@ -9,6 +9,7 @@ mod crash;
 mod errors;
 mod fleet;
 mod invariants;
+mod matrix;
 mod openapi;
 mod ops;
 mod photos;

@@ -50,6 +50,7 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
     let workers = config
         .photo_workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let metrics = Arc::new(metrics::Metrics::new());
     let jobs = photos::jobs::Jobs::start(
         boot.db.clone(),
         store,
@@ -58,6 +59,7 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
         },
         config.exif_offset()?,
         workers,
+        metrics.decodes.clone(),
     )
     .map_err(|e| anyhow::anyhow!("cannot start the photo workers: {e}"))?;
     // Resumable uploads that expired while the server was down.
@@ -75,7 +77,7 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
             config.login_refill_secs,
         ),
         db: boot.db,
-        metrics: Arc::new(metrics::Metrics::new()),
+        metrics,
         config: Arc::new(config.clone()),
     });
     let max_json = config.max_json_bytes;

@@ -25,6 +25,8 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RequestLabels, Histogram, fn() -> Histogram>,
+    /// Photos decoded to make variants (jobs and requests together).
+    pub decodes: Counter,
 }
 
 impl Default for Metrics {
@@ -50,10 +52,17 @@ impl Metrics {
             "Time to answer an HTTP request",
             latency.clone(),
         );
+        let decodes = Counter::default();
+        registry.register(
+            "fieldsync_photo_decodes",
+            "Photos decoded to make their variants",
+            decodes.clone(),
+        );
         Metrics {
             registry,
             requests,
             latency,
+            decodes,
         }
     }
 

@@ -113,6 +113,8 @@ struct Decoder {
     state: Mutex<DecodeState>,
     cond: Condvar,
     slots: usize,
+    /// Counts the decodes (`fieldsync_photo_decodes_total`).
+    decodes: prometheus_client::metrics::counter::Counter,
 }
 
 #[derive(Default)]
@@ -185,6 +187,7 @@ impl Jobs {
         limits: variants::Limits,
         offset: FixedOffset,
         n: usize,
+        decodes: prometheus_client::metrics::counter::Counter,
     ) -> AppResult<Arc<Jobs>> {
         db.write_blocking(|c| {
             diesel::update(pj::table.filter(pj::status.eq("running")))
@@ -199,6 +202,7 @@ impl Jobs {
                 cond: Condvar::new(),
                 // Requests decode even when no worker runs jobs.
                 slots: n.max(1),
+                decodes,
             },
             store,
             limits,
@@ -256,6 +260,7 @@ impl Jobs {
             if have(self.store()) {
                 return Ok(());
             }
+            self.decoder.decodes.inc();
             ensure_variants(self.store(), sha, self.limits, self.offset).map(|_| ())
         })
     }
@@ -331,6 +336,12 @@ impl Jobs {
 
     fn process(&self, job: Claimed) {
         let outcome = self.decoder.run(&job.sha, None, || {
+            let have = ["thumb", "display"]
+                .iter()
+                .all(|v| self.store.exists(&blob::variant_key(&job.sha, v)));
+            if !have {
+                self.decoder.decodes.inc();
+            }
             ensure_variants(self.store.as_ref(), &job.sha, self.limits, self.offset)
         });
         let r = self.db.write_blocking(|c| {
@@ -401,6 +412,7 @@ mod tests {
             state: Mutex::new(DecodeState::default()),
             cond: Condvar::new(),
             slots,
+            decodes: Default::default(),
         })
     }
 

@@ -424,3 +424,49 @@ fn head_of_answer(s: &mut std::net::TcpStream) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+#[test]
+fn a_flood_of_variant_requests_decodes_each_photo_once() {
+    let app = std::sync::Arc::new(TestApp::spawn_with(|c| {
+        c.photo_workers = Some(1);
+        c.workers = Some(4);
+    }));
+    let d = District::new(&app);
+    let li = app.login("liming", PASSWORD);
+    let base = fixture("canon_sx530_IMG_1054.jpg");
+    let photos: Vec<String> = (0..3u8)
+        .map(|k| {
+            // Distinct bytes: a byte after the image's end.
+            let mut bytes = base.clone();
+            bytes.push(k);
+            push_photo(&app, &d, &li, &bytes, "image/jpeg").0
+        })
+        .collect();
+    let handles: Vec<_> = (0..24)
+        .map(|i| {
+            let (app, li, photo) = (
+                std::sync::Arc::clone(&app),
+                li.clone(),
+                photos[i % 3].clone(),
+            );
+            std::thread::spawn(move || {
+                app.get_bytes(&format!("/api/v1/photos/{photo}/display"), &li, &[])
+                    .0
+            })
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), 200);
+    }
+    for p in &photos {
+        assert_eq!(app.wait_photo(&li, p)["status"], "ready");
+    }
+    let metrics = app.get("/metrics", "").text;
+    let decodes = metrics
+        .lines()
+        .find(|l| l.starts_with("fieldsync_photo_decodes_total"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(decodes, "3", "one decode per photo: {metrics}");
+}

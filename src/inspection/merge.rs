@@ -126,6 +126,19 @@ fn rank(t: DateTime<Utc>, device: &str, value: &Value) -> (DateTime<Utc>, String
     (t, device.to_string(), value.to_string())
 }
 
+/// Writes a pushed value into the record, at version `version`, by `device`.
+fn set(rec: &mut Record, f: &FieldEdit, version: i64, device: &str, t: DateTime<Utc>) {
+    rec.fields.insert(f.path.clone(), f.value.clone());
+    rec.meta.insert(
+        f.path.clone(),
+        Meta {
+            version,
+            device: device.to_string(),
+            changed_at: t,
+        },
+    );
+}
+
 pub fn merge(current: &Record, edit: &Edit, now: DateTime<Utc>) -> Result<Merged, Refused> {
     if edit.base_version > current.version {
         return Err(Refused::BaseAhead {
@@ -182,15 +195,7 @@ pub fn merge(current: &Record, edit: &Edit, now: DateTime<Utc>) -> Result<Merged
             // Never written: nothing to conflict with (and a value equal to
             // the absent one is no write at all).
             if stored != f.value {
-                rec.fields.insert(f.path.clone(), f.value.clone());
-                rec.meta.insert(
-                    f.path.clone(),
-                    Meta {
-                        version: next,
-                        device: edit.device.clone(),
-                        changed_at: t,
-                    },
-                );
+                set(&mut rec, f, next, &edit.device, t);
                 changed = true;
             }
             continue;
@@ -225,15 +230,7 @@ pub fn merge(current: &Record, edit: &Edit, now: DateTime<Utc>) -> Result<Merged
                     open: true,
                 });
             }
-            rec.fields.insert(f.path.clone(), f.value.clone());
-            rec.meta.insert(
-                f.path.clone(),
-                Meta {
-                    version: next,
-                    device: edit.device.clone(),
-                    changed_at: t,
-                },
-            );
+            set(&mut rec, f, next, &edit.device, t);
             changed = true;
         } else {
             discards.push(Discard {

@@ -17,3 +17,10 @@ ALTER TABLE push_batches ADD COLUMN request_hash TEXT;
 -- an inspection's fields: a version and a per-field meta map.
 ALTER TABLE photos ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE photos ADD COLUMN field_meta TEXT NOT NULL DEFAULT '{}';
+
+-- Conflicts logged before this column: their field's version as it is
+-- now, so an override stays possible until the field changes again.
+UPDATE conflicts SET kept_version = COALESCE((
+    SELECT json_extract(i.field_meta, '$."' || conflicts.field || '".v')
+    FROM inspections i WHERE i.id = conflicts.inspection_id), 0)
+WHERE status = 'open';

@@ -17,6 +17,8 @@ pub struct AppError {
     pub details: Option<Value>,
     /// Seconds, for 429 and 503.
     pub retry_after: Option<u64>,
+    /// A header a protocol asks of this answer (tus' `Tus-Version` on 412).
+    pub header: Option<(&'static str, &'static str)>,
 }
 
 pub type AppResult<T> = Result<T, AppError>;
@@ -29,7 +31,13 @@ impl AppError {
             message: message.into(),
             details: None,
             retry_after: None,
+            header: None,
         }
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: &'static str) -> Self {
+        self.header = Some((name, value));
+        self
     }
 
     pub fn with_details(mut self, details: Value) -> Self {
@@ -184,6 +192,9 @@ impl ResponseError for AppError {
         }
         if self.status == StatusCode::UNAUTHORIZED {
             resp.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        if let Some(h) = self.header {
+            resp.insert_header(h);
         }
         resp.json(body)
     }

@@ -37,7 +37,8 @@ fn check_version(req: &HttpRequest) -> AppResult<()> {
             StatusCode::PRECONDITION_FAILED,
             "tus_version",
             format!("this server speaks tus {VERSION}; send Tus-Resumable: {VERSION}"),
-        )),
+        )
+        .with_header("Tus-Version", VERSION)),
     }
 }
 

@@ -18,7 +18,7 @@ pub struct AppError {
     /// Seconds, for 429 and 503.
     pub retry_after: Option<u64>,
     /// A header a protocol asks of this answer (tus' `Tus-Version` on 412).
-    pub header: Option<(&'static str, &'static str)>,
+    pub header: Option<Box<(&'static str, &'static str)>>,
 }
 
 pub type AppResult<T> = Result<T, AppError>;
@@ -36,7 +36,7 @@ impl AppError {
     }
 
     pub fn with_header(mut self, name: &'static str, value: &'static str) -> Self {
-        self.header = Some((name, value));
+        self.header = Some(Box::new((name, value)));
         self
     }
 
@@ -193,8 +193,8 @@ impl ResponseError for AppError {
         if self.status == StatusCode::UNAUTHORIZED {
             resp.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
-        if let Some(h) = self.header {
-            resp.insert_header(h);
+        if let Some(h) = &self.header {
+            resp.insert_header(**h);
         }
         resp.json(body)
     }

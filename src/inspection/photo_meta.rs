@@ -64,9 +64,9 @@ pub struct New<'a> {
     pub content_type: &'a str,
 }
 
-/// Writes a photo's metadata record (inserting the photo when `exists` is
-/// false).
-pub fn save(c: &mut Conn, id: &str, new: &New<'_>, exists: bool, rec: &Record) -> AppResult<()> {
+/// Writes a photo's metadata record: inserts the photo when `new` says
+/// what it is, else updates the stored one.
+pub fn save(c: &mut Conn, id: &str, new: Option<&New<'_>>, rec: &Record) -> AppResult<()> {
     let now = clock::now();
     let caption = rec
         .fields
@@ -84,37 +84,40 @@ pub fn save(c: &mut Conn, id: &str, new: &New<'_>, exists: bool, rec: &Record) -
         Some(v) => Some(v.to_string()),
     };
     let meta = serde_json::to_string(&rec.meta)?;
-    if exists {
-        diesel::update(photos::table.find(id))
-            .set((
-                photos::caption.eq(caption),
-                photos::taken_at.eq(taken_at),
-                photos::location.eq(location),
-                photos::deleted.eq(rec.deleted),
-                photos::version.eq(rec.version),
-                photos::field_meta.eq(meta),
-                photos::updated_at.eq(now),
-            ))
-            .execute(c)?;
-    } else {
-        diesel::insert_into(photos::table)
-            .values((
-                photos::id.eq(id),
-                photos::inspection_id.eq(new.inspection_id),
-                photos::sha256.eq(new.sha256),
-                photos::bytes.eq(new.bytes),
-                photos::content_type.eq(new.content_type),
-                photos::caption.eq(caption),
-                photos::taken_at.eq(taken_at),
-                photos::location.eq(location),
-                photos::deleted.eq(rec.deleted),
-                photos::status.eq("missing"),
-                photos::version.eq(rec.version),
-                photos::field_meta.eq(meta),
-                photos::created_at.eq(now),
-                photos::updated_at.eq(now),
-            ))
-            .execute(c)?;
+    match new {
+        None => {
+            diesel::update(photos::table.find(id))
+                .set((
+                    photos::caption.eq(caption),
+                    photos::taken_at.eq(taken_at),
+                    photos::location.eq(location),
+                    photos::deleted.eq(rec.deleted),
+                    photos::version.eq(rec.version),
+                    photos::field_meta.eq(meta),
+                    photos::updated_at.eq(now),
+                ))
+                .execute(c)?;
+        }
+        Some(new) => {
+            diesel::insert_into(photos::table)
+                .values((
+                    photos::id.eq(id),
+                    photos::inspection_id.eq(new.inspection_id),
+                    photos::sha256.eq(new.sha256),
+                    photos::bytes.eq(new.bytes),
+                    photos::content_type.eq(new.content_type),
+                    photos::caption.eq(caption),
+                    photos::taken_at.eq(taken_at),
+                    photos::location.eq(location),
+                    photos::deleted.eq(rec.deleted),
+                    photos::status.eq("missing"),
+                    photos::version.eq(rec.version),
+                    photos::field_meta.eq(meta),
+                    photos::created_at.eq(now),
+                    photos::updated_at.eq(now),
+                ))
+                .execute(c)?;
+        }
     }
     Ok(())
 }

@@ -245,18 +245,7 @@ pub fn resolve(
                     photo_meta::find(c, photo_id)?.ok_or_else(|| AppError::not_found("photo"))?;
                 let rec = stored.record()?;
                 let after = overridden(&rec, field, value, &logged, &device)?;
-                photo_meta::save(
-                    c,
-                    photo_id,
-                    &photo_meta::New {
-                        inspection_id: &stored.inspection_id,
-                        sha256: &stored.sha256,
-                        bytes: 0,
-                        content_type: "",
-                    },
-                    true,
-                    &after,
-                )?;
+                photo_meta::save(c, photo_id, None, &after)?;
                 journal::record_changed(c, Entity::Photo, photo_id, &row.tag(), false)?;
                 journal::record_changed(c, Entity::Inspection, &row.id, &row.tag(), false)?;
             }

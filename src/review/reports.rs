@@ -40,15 +40,7 @@ pub fn page(
     let filter = QueueFilter {
         limit: Some(PAGE),
         cursor,
-        bbox: f.bbox.clone(),
-        review_status: f.review_status,
-        group_id: f.group_id.clone(),
-        site_id: f.site_id.clone(),
-        route_id: f.route_id.clone(),
-        inspector_id: f.inspector_id.clone(),
-        from: f.from,
-        to: f.to,
-        has_conflicts: f.has_conflicts,
+        ..f.clone()
     };
     let page = queue::list(c, caller, &filter, signer)?;
     let (sites, users) = names(c, &page.items)?;

@@ -884,18 +884,14 @@ impl Ctx<'_> {
             return Err(Reject::locked(row.review_status()).into());
         }
         if old.is_none() || merged.record != record {
-            insp::photo_meta::save(
-                c,
-                id,
-                &insp::photo_meta::New {
-                    inspection_id: &inspection_id,
-                    sha256: &sha,
-                    bytes: item.bytes,
-                    content_type: &content_type,
-                },
-                old.is_some(),
-                &merged.record,
-            )?;
+            let new = insp::photo_meta::New {
+                inspection_id: &inspection_id,
+                sha256: &sha,
+                bytes: item.bytes,
+                content_type: &content_type,
+            };
+            let new = old.is_none().then_some(&new);
+            insp::photo_meta::save(c, id, new, &merged.record)?;
         }
         for d in &mut merged.discards {
             d.field = conflicts::photo_field(id, &d.field);

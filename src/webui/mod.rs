@@ -222,9 +222,6 @@ pub struct QueueQuery {
 }
 
 /// The start of a `yyyy-mm-dd` day (or of the next one, for an end).
-fn day(s: Option<&str>) -> Option<crate::clock::Bound> {
-    crate::clock::Bound::parse(s?)
-}
 
 #[get("/review")]
 pub async fn queue_page(st: web::Data<AppState>, user: WebUser, q: web::Query<QueueQuery>) -> Page {
@@ -237,8 +234,8 @@ pub async fn queue_page(st: web::Data<AppState>, user: WebUser, q: web::Query<Qu
     let filter = QueueFilter {
         review_status: serde_json::from_value(serde_json::Value::String(status.clone())).ok(),
         site_id: site.clone(),
-        from: day(q.from.as_deref()),
-        to: day(q.to.as_deref()),
+        from: q.from.as_deref().and_then(crate::clock::Bound::parse),
+        to: q.to.as_deref().and_then(crate::clock::Bound::parse),
         has_conflicts: q.conflicts.as_deref().map(|_| true),
         cursor: q.cursor.clone(),
         limit: Some(50),

@@ -30,6 +30,25 @@ pub fn district_offset() -> chrono::FixedOffset {
 
 use chrono::{NaiveDate, Offset, TimeZone};
 
+/// Today's date in the district. Debug builds read
+/// `FIELDSYNC_TEST_TODAY` (`yyyy-mm-dd`) instead, so a test can restart the
+/// server on a later day (schedules reach across a month boundary).
+pub fn today() -> NaiveDate {
+    #[cfg(debug_assertions)]
+    if let Some(d) = std::env::var("FIELDSYNC_TEST_TODAY")
+        .ok()
+        .and_then(|v| NaiveDate::parse_from_str(&v, "%Y-%m-%d").ok())
+    {
+        return d;
+    }
+    Utc::now().with_timezone(&district_offset()).date_naive()
+}
+
+/// The last instant of a district day, in UTC (a route's default due time).
+pub fn end_of_day(d: NaiveDate) -> DateTime<Utc> {
+    Bound::Day(d).end() - chrono::Duration::seconds(1)
+}
+
 /// A `from` or `to` of a query: an RFC 3339 time, or a date
 /// (`2026-11-20`), which means that whole day in the district's time zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

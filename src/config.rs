@@ -98,6 +98,17 @@ pub struct Config {
     #[arg(long, env = "FIELDSYNC_UPLOAD_EXPIRY_SECS", default_value_t = 86400)]
     pub upload_expiry_secs: i64,
 
+    /// Seconds between runs of the job that makes scheduled routes ahead
+    /// (it also runs at start).
+    #[arg(long, env = "FIELDSYNC_SCHEDULE_INTERVAL_SECS", default_value_t = 3600)]
+    pub schedule_interval_secs: u64,
+
+    /// Tile server URL template for the admin console's maps, e.g.
+    /// `https://tile.example.org/{z}/{x}/{y}.png`. Unset: maps are drawn on
+    /// a plain scaled plane with no tiles (no internet needed).
+    #[arg(long, env = "FIELDSYNC_MAP_TILES")]
+    pub map_tiles: Option<String>,
+
     /// Unfinished resumable uploads one user may have at once.
     #[arg(long, env = "FIELDSYNC_MAX_UPLOADS_PER_USER", default_value_t = 200)]
     pub max_uploads_per_user: i64,
@@ -160,6 +171,8 @@ impl Config {
             photo_workers: None,
             photo_url_ttl_secs: 86400,
             upload_expiry_secs: 86400,
+            schedule_interval_secs: 3600,
+            map_tiles: None,
             max_uploads_per_user: 200,
             max_upload_bytes_per_user: 2 * 1024 * 1024 * 1024,
             header_timeout_secs: 10,

@@ -431,6 +431,7 @@ pub fn load(db: &Db, password: &str) -> AppResult<Loaded> {
                         lat: *lat,
                         lon: *lon,
                         radius_m: *radius_m,
+                        code: None,
                     },
                 )?;
                 out.sites += 1;

@@ -249,3 +249,16 @@ impl From<serde_json::Error> for AppError {
         AppError::internal(e)
     }
 }
+
+/// Writing a CSV into memory fails only on a bug.
+impl From<csv::Error> for AppError {
+    fn from(e: csv::Error) -> Self {
+        AppError::internal(e)
+    }
+}
+
+impl From<std::io::Error> for AppError {
+    fn from(e: std::io::Error) -> Self {
+        AppError::internal(e)
+    }
+}

@@ -67,6 +67,17 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
     boot.db
         .write_blocking(|c| photos::tus::expire(c, &data_dir))
         .map_err(|e| anyhow::anyhow!("cannot sweep expired uploads: {e}"))?;
+    // Scheduled routes are made ahead before the first request is served.
+    let today = clock::today();
+    let ids = boot
+        .db
+        .write_blocking(reference::schedules::active_ids)
+        .map_err(|e| anyhow::anyhow!("cannot read the schedules: {e}"))?;
+    for id in ids {
+        boot.db
+            .write_blocking(move |c| reference::schedules::generate(c, &id, today))
+            .map_err(|e| anyhow::anyhow!("cannot make scheduled routes: {e}"))?;
+    }
     let state = web::Data::new(state::AppState {
         signer: photos::urls::Signer::new(&boot.jwt_secret, config.photo_url_ttl_secs),
         jobs: Arc::clone(&jobs),
@@ -97,6 +108,19 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
                 if let Err(e) = db.write(move |c| photos::tus::expire(c, &dir)).await {
                     tracing::warn!(error = %e, "sweeping expired uploads failed");
                 }
+            }
+        });
+    }
+    // And again while the server runs: days pass.
+    {
+        let db = state.db.clone();
+        let every = std::time::Duration::from_secs(config.schedule_interval_secs.max(1));
+        actix_web::rt::spawn(async move {
+            let mut tick = actix_web::rt::time::interval(every);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                reference::schedules::run_all(&db).await;
             }
         });
     }

@@ -7,7 +7,9 @@ pub mod ops;
 pub mod photos;
 pub mod review;
 pub mod routes;
+pub mod schedules;
 pub mod sites;
+pub mod streaming;
 pub mod sync;
 pub mod templates;
 pub mod uploads;
@@ -55,14 +57,16 @@ route_table! {
         auth::login, auth::refresh_session, auth::logout,
         groups::list, groups::one, groups::create, groups::update, groups::remove,
         users::list, users::me, users::one, users::create, users::update,
-        sites::list, sites::one, sites::create, sites::update, sites::remove,
+        sites::list, sites::one, sites::create, sites::update, sites::remove, sites::import,
         templates::list, templates::one, templates::create, templates::update, templates::remove,
         routes::list, routes::one, routes::create, routes::update, routes::remove,
+        schedules::list, schedules::one, schedules::create, schedules::update, schedules::remove,
         sync::push_batch, sync::pull_changes, sync::list_devices,
         photos::photo_bytes,
         review::list, review::one, review::review, review::conflicts_list, review::resolve, review::audit_log,
         review::followup_create, review::followup_list, review::followup_one, review::followup_update, review::followup_verification,
         review::report_csv, review::report_geojson, review::report_ledger,
+        review::report_coverage, review::report_coverage_csv, sites::export_csv, sites::export_geojson,
         uploads::options, uploads::create, uploads::head, uploads::append, uploads::terminate,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
     ],

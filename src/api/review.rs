@@ -8,6 +8,7 @@ use crate::inspection::reviews::Review;
 use crate::paging::{Page, PageQuery};
 use crate::review::actions::{self, NewReview, Resolve};
 use crate::review::audit::{self, AuditFilter, Entry};
+use crate::review::coverage::{self, CoverageFilter, SiteCoverage};
 use crate::review::followups::{
     self, Followup, FollowupFilter, FollowupPatch, NewFollowup, Verification,
 };
@@ -15,7 +16,6 @@ use crate::review::queue::{self, Detail, QueueFilter};
 use crate::review::reports::{self, LedgerQuery, LedgerRow};
 use crate::state::AppState;
 use actix_web::{HttpResponse, get, patch, post, web};
-use futures_util::StreamExt;
 use uuid::Uuid;
 
 /// The review queue, newest first.
@@ -213,45 +213,15 @@ async fn stream_report(
     f: QueueFilter,
     format: reports::Format,
 ) -> AppResult<HttpResponse> {
-    let (c2, f2, signer) = (caller.clone(), f.clone(), st.signer.clone());
-    let (first, next) = st
-        .db
-        .read(move |c| reports::page(c, &c2, &f2, None, &signer, format))
-        .await?;
-    let rest = futures_util::stream::unfold(next, move |cursor| {
-        let (st, caller, f) = (st.clone(), caller.clone(), f.clone());
-        async move {
-            let cursor = cursor?;
-            let signer = st.signer.clone();
-            let r = st
-                .db
-                .read(move |c| reports::page(c, &caller, &f, Some(cursor), &signer, format))
-                .await;
-            match r {
-                Ok((bytes, next)) => Some((Ok(web::Bytes::from(bytes)), next)),
-                Err(e) => {
-                    // The status is sent: all that is left is to cut the
-                    // answer short, so the file is visibly incomplete.
-                    tracing::warn!(error = %e, "a report stopped mid-way");
-                    Some((Err(actix_web::error::ErrorInternalServerError(e)), None))
-                }
-            }
-        }
-    });
-    let body =
-        futures_util::stream::once(
-            async move { Ok::<_, actix_web::Error>(web::Bytes::from(first)) },
-        )
-        .chain(rest);
-    let mut res = HttpResponse::Ok();
-    match format {
-        reports::Format::Csv => res.content_type("text/csv; charset=utf-8").insert_header((
-            "Content-Disposition",
-            "attachment; filename=\"inspections.csv\"",
-        )),
-        reports::Format::GeoJson => res.content_type("application/geo+json"),
+    let signer = st.signer.clone();
+    let (content_type, filename) = match format {
+        reports::Format::Csv => ("text/csv; charset=utf-8", Some("inspections.csv")),
+        reports::Format::GeoJson => ("application/geo+json", None),
     };
-    Ok(res.streaming(body))
+    super::streaming::pages(st, content_type, filename, move |c, cursor| {
+        reports::page(c, &caller, &f, cursor, &signer, format)
+    })
+    .await
 }
 
 /// The queue as CSV (UTF-8 with BOM), with the queue's filters, streamed:
@@ -276,6 +246,41 @@ pub async fn report_geojson(
     f: web::Query<QueueFilter>,
 ) -> AppResult<HttpResponse> {
     stream_report(st, caller, f.into_inner(), reports::Format::GeoJson).await
+}
+
+/// Per site: the last inspection, the last approved one, days since, and
+/// open and overdue follow-ups. With `stale_days`, only sites not
+/// inspected for that long (or never).
+#[utoipa::path(tag = "reports", params(PageQuery, CoverageFilter), responses((status = 200, body = Page<SiteCoverage>)))]
+#[get("/api/v1/reports/coverage")]
+pub async fn report_coverage(
+    st: web::Data<AppState>,
+    caller: Caller,
+    q: web::Query<PageQuery>,
+    f: web::Query<CoverageFilter>,
+) -> AppResult<web::Json<Page<SiteCoverage>>> {
+    let page = q.parse()?;
+    let f = f.into_inner();
+    Ok(web::Json(
+        st.db
+            .read(move |c| coverage::page(c, &caller, &f, &page))
+            .await?,
+    ))
+}
+
+/// The coverage as CSV (UTF-8 with BOM), streamed.
+#[utoipa::path(tag = "reports", params(CoverageFilter), responses((status = 200, content_type = "text/csv")))]
+#[get("/api/v1/reports/coverage.csv")]
+pub async fn report_coverage_csv(
+    st: web::Data<AppState>,
+    caller: Caller,
+    f: web::Query<CoverageFilter>,
+) -> AppResult<HttpResponse> {
+    let f = f.into_inner();
+    super::streaming::pages(st, "text/csv; charset=utf-8", Some("coverage.csv"), move |c, cursor| {
+        coverage::csv_page(c, &caller, &f, cursor)
+    })
+    .await
 }
 
 /// Per inspector for a date range.

@@ -1,8 +1,9 @@
 //! `/api/v1/sites`
 
 use crate::auth::{Admin, Caller};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::paging::{Page, PageQuery};
+use crate::reference::site_files::{self, ImportQuery, ImportReport};
 use crate::reference::sites::{self, NewSite, Site, SiteFilter, SitePatch};
 use crate::state::AppState;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
@@ -78,4 +79,86 @@ pub async fn remove(
     let id = id.to_string();
     st.db.write(move |c| sites::delete(c, &caller, &id)).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Imports sites from a CSV file (UTF-8 with or without BOM, or GBK;
+/// Chinese or English column names) or a GeoJSON FeatureCollection of
+/// points. With `dry_run=true` it only checks and reports every row (the
+/// preview); otherwise it writes all rows or, when any row has an error,
+/// none (422, the report in `details.report`). A row names the site it
+/// updates by its `id` column or by its site code, so importing the same
+/// file twice changes nothing the second time.
+#[utoipa::path(
+    tag = "sites",
+    params(ImportQuery),
+    request_body(content((String = "text/csv"), (String = "application/geo+json"))),
+    responses((status = 200, body = ImportReport), (status = 403), (status = 413), (status = 422))
+)]
+#[post("/api/v1/sites/import")]
+pub async fn import(
+    st: web::Data<AppState>,
+    Admin(caller): Admin,
+    q: web::Query<ImportQuery>,
+    body: web::Payload,
+) -> AppResult<web::Json<ImportReport>> {
+    let bytes = read_body(body, st.config.max_json_bytes).await?;
+    let q = q.into_inner();
+    Ok(web::Json(
+        st.db
+            .write(move |c| site_files::import(c, &caller, &bytes, &q))
+            .await?,
+    ))
+}
+
+/// Reads a whole body of at most `limit` bytes (413 above).
+pub async fn read_body(mut body: web::Payload, limit: usize) -> AppResult<web::BytesMut> {
+    use futures_util::StreamExt;
+    let mut buf = web::BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| AppError::bad_request("bad_body", e.to_string()))?;
+        if buf.len() + chunk.len() > limit {
+            return Err(AppError::too_large(format!("the file is larger than {limit} bytes")));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf)
+}
+
+/// The sites as CSV in the import's format (UTF-8 with BOM, Chinese
+/// headers): edit it in a spreadsheet and import it again.
+#[utoipa::path(tag = "reports", params(SiteFilter), responses((status = 200, content_type = "text/csv")))]
+#[get("/api/v1/reports/sites.csv")]
+pub async fn export_csv(
+    st: web::Data<AppState>,
+    caller: Caller,
+    f: web::Query<SiteFilter>,
+) -> AppResult<HttpResponse> {
+    export(st, caller, f.into_inner(), site_files::Format::Csv).await
+}
+
+/// The sites as GeoJSON points, in the import's format.
+#[utoipa::path(tag = "reports", params(SiteFilter), responses((status = 200, content_type = "application/geo+json")))]
+#[get("/api/v1/reports/sites.geojson")]
+pub async fn export_geojson(
+    st: web::Data<AppState>,
+    caller: Caller,
+    f: web::Query<SiteFilter>,
+) -> AppResult<HttpResponse> {
+    export(st, caller, f.into_inner(), site_files::Format::GeoJson).await
+}
+
+async fn export(
+    st: web::Data<AppState>,
+    caller: Caller,
+    f: SiteFilter,
+    format: site_files::Format,
+) -> AppResult<HttpResponse> {
+    let (content_type, name) = match format {
+        site_files::Format::Csv => ("text/csv; charset=utf-8", "sites.csv"),
+        site_files::Format::GeoJson => ("application/geo+json", "sites.geojson"),
+    };
+    super::streaming::pages(st, content_type, Some(name), move |c, cursor| {
+        site_files::export_page(c, &caller, &f, cursor, format)
+    })
+    .await
 }

@@ -54,6 +54,7 @@ diesel::table! {
         deleted -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        code -> Nullable<Text>,
     }
 }
 
@@ -89,6 +90,26 @@ diesel::table! {
         due_at -> Nullable<Timestamp>,
         status -> Text,
         deleted -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        schedule_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    schedules (id) {
+        id -> Text,
+        group_id -> Text,
+        name -> Text,
+        assignee_id -> Nullable<Text>,
+        stops -> Text,
+        freq -> Text,
+        weekdays -> Text,
+        month_day -> Nullable<Integer>,
+        horizon_days -> Integer,
+        active -> Bool,
+        deleted -> Bool,
+        generated_through -> Nullable<Date>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
     }
@@ -332,4 +353,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     followups,
     followup_history,
     web_sessions,
+    schedules,
 );

@@ -5,6 +5,8 @@
 
 pub mod groups;
 pub mod routes;
+pub mod schedules;
+pub mod site_files;
 pub mod sites;
 pub mod templates;
 pub mod users;

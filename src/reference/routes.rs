@@ -83,6 +83,8 @@ pub struct Route {
     pub due_at: Option<DateTime<Utc>>,
     pub status: RouteStatus,
     pub stops: Vec<Stop>,
+    /// The recurring schedule that made this route (null: planned by hand).
+    pub schedule_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
@@ -148,6 +150,7 @@ struct Row {
     due_at: Option<NaiveDateTime>,
     status: String,
     deleted: bool,
+    schedule_id: Option<String>,
 }
 
 #[derive(Queryable, Selectable, Debug, Clone)]
@@ -221,6 +224,7 @@ fn with_stops(c: &mut Conn, rows: Vec<Row>) -> AppResult<Vec<Route>> {
             name: r.name,
             assignee_id: r.assignee_id,
             scheduled_for: r.scheduled_for,
+            schedule_id: r.schedule_id,
         })
         .collect())
 }
@@ -303,7 +307,7 @@ pub fn stop_order(stops: &[StopInput]) -> AppResult<Vec<i32>> {
 }
 
 /// Checks that the assignee is an active inspector of the route's group.
-fn check_assignee(c: &mut Conn, group_id: &str, assignee: Option<&str>) -> AppResult<()> {
+pub fn check_assignee(c: &mut Conn, group_id: &str, assignee: Option<&str>) -> AppResult<()> {
     let Some(a) = assignee else { return Ok(()) };
     let row: Option<(String, Option<String>, bool)> = users::table
         .find(a)
@@ -320,19 +324,15 @@ fn check_assignee(c: &mut Conn, group_id: &str, assignee: Option<&str>) -> AppRe
     }
 }
 
-/// Checks the stops against the route's group and writes them, keeping
-/// the ids of stops that were already on this route.
-fn write_stops(
-    c: &mut Conn,
-    route_id: &str,
-    group_id: &str,
-    stops: &[StopInput],
-    replace: bool,
-) -> AppResult<()> {
-    if stops.len() > 200 {
-        return Err(AppError::invalid("stops", "at most 200 stops"));
+/// Checks that every stop names a live site of the group and a checklist
+/// the group may use (the rule for routes and the schedules that make them).
+pub fn check_stops(c: &mut Conn, group_id: &str, stops: &[StopInput]) -> AppResult<()> {
+    if stops.len() > MAX_STOPS {
+        return Err(AppError::invalid(
+            "stops",
+            format!("at most {MAX_STOPS} stops"),
+        ));
     }
-    let seqs = stop_order(stops)?;
     let site_ids: Vec<String> = stops.iter().map(|s| s.site_id.clone()).collect();
     let site_groups: HashMap<String, (String, bool)> = sites::table
         .filter(sites::id.eq_any(&site_ids))
@@ -343,17 +343,6 @@ fn write_stops(
         .collect();
     let template_ids: Vec<String> = stops.iter().map(|s| s.template_id.clone()).collect();
     let usable = templates::usable_by_group(c, &template_ids, group_id)?;
-    let existing: HashSet<String> = if replace {
-        rs::table
-            .filter(rs::route_id.eq(route_id))
-            .select(rs::id)
-            .load::<String>(c)?
-            .into_iter()
-            .collect()
-    } else {
-        HashSet::new()
-    };
-    let mut kept = HashSet::new();
     for (i, s) in stops.iter().enumerate() {
         match site_groups.get(&s.site_id) {
             Some((g, false)) if g == group_id => {}
@@ -370,6 +359,37 @@ fn write_stops(
                 "must be a live checklist of the district or the route's group",
             ));
         }
+        validate::optional_text(&format!("stops[{i}].notes"), &s.notes, 1000)?;
+    }
+    Ok(())
+}
+
+/// Most stops a route may have.
+pub const MAX_STOPS: usize = 200;
+
+/// Checks the stops against the route's group and writes them, keeping
+/// the ids of stops that were already on this route.
+fn write_stops(
+    c: &mut Conn,
+    route_id: &str,
+    group_id: &str,
+    stops: &[StopInput],
+    replace: bool,
+) -> AppResult<()> {
+    check_stops(c, group_id, stops)?;
+    let seqs = stop_order(stops)?;
+    let existing: HashSet<String> = if replace {
+        rs::table
+            .filter(rs::route_id.eq(route_id))
+            .select(rs::id)
+            .load::<String>(c)?
+            .into_iter()
+            .collect()
+    } else {
+        HashSet::new()
+    };
+    let mut kept = HashSet::new();
+    for (i, s) in stops.iter().enumerate() {
         if let Some(id) = &s.id {
             if !existing.contains(id) {
                 return Err(AppError::invalid(
@@ -420,6 +440,18 @@ fn write_stops(
 
 pub fn create(c: &mut Conn, caller: &Caller, input: NewRoute) -> AppResult<Route> {
     caller.require_admin()?;
+    let id = insert(c, Some(&caller.id), input, None)?;
+    get(c, caller, &id)
+}
+
+/// Writes a new route: an admin's (`actor`), or one a schedule makes
+/// (`schedule_id`; no actor: the schedule job).
+pub fn insert(
+    c: &mut Conn,
+    actor: Option<&str>,
+    input: NewRoute,
+    schedule_id: Option<&str>,
+) -> AppResult<String> {
     let name = validate::text("name", &input.name, 200)?;
     if !groups::exists(c, &input.group_id)? {
         return Err(AppError::invalid("group_id", "no such group"));
@@ -445,18 +477,27 @@ pub fn create(c: &mut Conn, caller: &Caller, input: NewRoute) -> AppResult<Route
             routes::deleted.eq(false),
             routes::created_at.eq(now),
             routes::updated_at.eq(now),
+            routes::schedule_id.eq(schedule_id),
         ))
         .execute(c)?;
     write_stops(c, &id, &input.group_id, &input.stops, false)?;
-    journal::admin_change(
+    journal::changed(c, Entity::Route, &id)?;
+    journal::audit(
         c,
-        &caller.id,
-        Entity::Route,
-        &id,
-        "route.create",
-        json!({ "name": name, "group_id": input.group_id, "assignee_id": input.assignee_id }),
+        journal::Audit {
+            actor_id: actor,
+            action: "route.create",
+            object_type: Entity::Route.as_str(),
+            object_id: Some(&id),
+            details: json!({
+                "name": name,
+                "group_id": input.group_id,
+                "assignee_id": input.assignee_id,
+                "schedule_id": schedule_id,
+            }),
+        },
     )?;
-    get(c, caller, &id)
+    Ok(id)
 }
 
 pub fn update(c: &mut Conn, caller: &Caller, id: &str, patch: RoutePatch) -> AppResult<Route> {

@@ -30,6 +30,9 @@ pub struct Site {
     pub lat: f64,
     pub lon: f64,
     pub radius_m: f64,
+    /// The district's own code for the site (from its spreadsheet): unique,
+    /// what a re-import matches on. null: none given.
+    pub code: Option<String>,
 }
 
 #[derive(Queryable, Selectable, Debug, Clone)]
@@ -44,6 +47,7 @@ pub struct Row {
     pub lon: f64,
     pub radius_m: f64,
     pub deleted: bool,
+    pub code: Option<String>,
 }
 
 impl Row {
@@ -57,6 +61,7 @@ impl Row {
             lat: self.lat,
             lon: self.lon,
             radius_m: self.radius_m,
+            code: self.code,
         }
     }
 }
@@ -72,6 +77,8 @@ pub struct NewSite {
     pub lat: f64,
     pub lon: f64,
     pub radius_m: f64,
+    #[serde(default)]
+    pub code: Option<String>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
@@ -84,15 +91,75 @@ pub struct SitePatch {
     pub lat: Option<f64>,
     pub lon: Option<f64>,
     pub radius_m: Option<f64>,
+    /// An empty string removes the code.
+    pub code: Option<String>,
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Clone, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SiteFilter {
     pub group_id: Option<String>,
+    pub kind: Option<String>,
+    /// Part of the name, address or code.
+    pub q: Option<String>,
 }
 
-fn radius(v: f64) -> AppResult<f64> {
+/// A site code: trimmed, at most 64 characters; empty is none.
+pub fn code(v: Option<&str>) -> AppResult<Option<String>> {
+    match v.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(c) => validate::text("code", c, 64).map(Some),
+    }
+}
+
+/// A code another site already has is refused before the unique index
+/// would answer with a 500.
+fn check_code_free(c: &mut Conn, code: Option<&str>, except: Option<&str>) -> AppResult<()> {
+    let Some(code) = code else { return Ok(()) };
+    let holder: Option<String> = sites::table
+        .filter(sites::code.eq(code))
+        .select(sites::id)
+        .first(c)
+        .optional()?;
+    match holder {
+        Some(h) if Some(h.as_str()) != except => Err(AppError::conflict(
+            "already_exists",
+            format!("another site has the code {code}"),
+        )
+        .with_details(json!({ "field": "code" }))),
+        _ => Ok(()),
+    }
+}
+
+/// The kinds of site the district uses, with their names on screen and in
+/// spreadsheets. `kind` stays free text: other kinds are kept as given.
+pub const KINDS: [(&str, &str); 6] = [
+    ("river_section", "河段"),
+    ("outfall", "排污口"),
+    ("enterprise", "企业"),
+    ("workshop", "作坊"),
+    ("forest_patrol", "护林点"),
+    ("quarantine_site", "隔离点"),
+];
+
+/// A kind's Chinese name (an unknown kind is shown as it is).
+pub fn kind_label(kind: &str) -> &str {
+    KINDS
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map_or(kind, |(_, l)| l)
+}
+
+/// A kind as a spreadsheet may give it: the code or its Chinese name.
+pub fn kind_from_text(text: &str) -> String {
+    let t = text.trim();
+    KINDS
+        .iter()
+        .find(|(k, l)| t.eq_ignore_ascii_case(k) || t == *l)
+        .map_or_else(|| t.to_string(), |(k, _)| (*k).to_string())
+}
+
+pub fn radius(v: f64) -> AppResult<f64> {
     if v.is_finite() && v > 0.0 && v <= MAX_RADIUS_M {
         Ok(v)
     } else {
@@ -137,6 +204,19 @@ pub fn list(
     if let Some(g) = &filter.group_id {
         q = q.filter(sites::group_id.eq(g.clone()));
     }
+    if let Some(k) = filter.kind.as_ref().filter(|k| !k.is_empty()) {
+        q = q.filter(sites::kind.eq(k.clone()));
+    }
+    if let Some(text) = filter.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        let like = format!("%{}%", text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        q = q.filter(
+            sites::name
+                .like(like.clone())
+                .escape('\\')
+                .or(sites::address.like(like.clone()).escape('\\'))
+                .or(sites::code.like(like).escape('\\')),
+        );
+    }
     if let Some(after) = &page.after {
         q = q.filter(sites::id.gt(after));
     }
@@ -164,7 +244,9 @@ pub fn create(c: &mut Conn, caller: &Caller, input: NewSite) -> AppResult<Site> 
     let lat = validate::latitude("lat", input.lat)?;
     let lon = validate::longitude("lon", input.lon)?;
     let radius_m = radius(input.radius_m)?;
+    let code = code(input.code.as_deref())?;
     check_group(c, &input.group_id)?;
+    check_code_free(c, code.as_deref(), None)?;
     let id = clock::new_id();
     let now = clock::now();
     diesel::insert_into(sites::table)
@@ -177,6 +259,7 @@ pub fn create(c: &mut Conn, caller: &Caller, input: NewSite) -> AppResult<Site> 
             sites::lat.eq(lat),
             sites::lon.eq(lon),
             sites::radius_m.eq(radius_m),
+            sites::code.eq(&code),
             sites::deleted.eq(false),
             sites::created_at.eq(now),
             sites::updated_at.eq(now),
@@ -223,6 +306,10 @@ pub fn update(c: &mut Conn, caller: &Caller, id: &str, patch: SitePatch) -> AppR
         .map(|v| validate::longitude("lon", v))
         .transpose()?;
     let radius_m = patch.radius_m.map(radius).transpose()?;
+    let new_code = patch.code.as_deref().map(|v| code(Some(v))).transpose()?;
+    if let Some(c2) = &new_code {
+        check_code_free(c, c2.as_deref(), Some(id))?;
+    }
     diesel::update(sites::table.find(id))
         .set((
             patch.group_id.as_ref().map(|g| sites::group_id.eq(g)),
@@ -232,6 +319,7 @@ pub fn update(c: &mut Conn, caller: &Caller, id: &str, patch: SitePatch) -> AppR
             lat.map(|v| sites::lat.eq(v)),
             lon.map(|v| sites::lon.eq(v)),
             radius_m.map(|v| sites::radius_m.eq(v)),
+            new_code.as_ref().map(|v| sites::code.eq(v)),
             sites::updated_at.eq(clock::now()),
         ))
         .execute(c)?;
@@ -258,6 +346,15 @@ pub fn delete(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<()> {
         .execute(c)?;
     journal::admin_change(c, &caller.id, Entity::Site, id, "site.delete", json!({}))?;
     Ok(())
+}
+
+/// Brings a hidden site back (an import names it again).
+pub fn restore(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<()> {
+    caller.require_admin()?;
+    diesel::update(sites::table.find(id))
+        .set((sites::deleted.eq(false), sites::updated_at.eq(clock::now())))
+        .execute(c)?;
+    journal::admin_change(c, &caller.id, Entity::Site, id, "site.restore", json!({}))
 }
 
 /// Rows by id, deleted ones included (pull hands those out as tombstones).

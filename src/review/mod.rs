@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod audit;
+pub mod coverage;
 pub mod followups;
 pub mod queue;
 pub mod reports;

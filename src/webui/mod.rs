@@ -252,7 +252,7 @@ pub async fn queue_page(st: web::Data<AppState>, user: WebUser, q: web::Query<Qu
                 limit: crate::paging::MAX_LIMIT,
                 after: None,
             };
-            let none = crate::reference::sites::SiteFilter { group_id: None };
+            let none = crate::reference::sites::SiteFilter::default();
             let sites: Vec<(String, String)> =
                 crate::reference::sites::list(c, &caller, &none, &all)?
                     .items

@@ -42,6 +42,7 @@ struct Ids {
     followup: String,
     photo: String,
     upload: String,
+    schedule: String,
 }
 
 fn fill(path: &str, d: &District, ids: &Ids) -> String {
@@ -60,6 +61,7 @@ fn fill(path: &str, d: &District, ids: &Ids) -> String {
         "followups" => ids.followup.as_str(),
         "photos" => ids.photo.as_str(),
         "uploads" => ids.upload.as_str(),
+        "schedules" => ids.schedule.as_str(),
         _ => "",
     };
     let _ = rest;
@@ -181,12 +183,21 @@ fn every_route_for_every_kind_of_caller() {
         .and_then(|l| l.rsplit('/').next())
         .unwrap()
         .to_string();
+    let schedule = id(app
+        .post(
+            "/api/v1/schedules",
+            &app.admin,
+            &json!({"group_id": d.group_a, "name": "每周二巡河", "stops": [{"site_id": d.site_a, "template_id": d.template}],
+                "recurrence": {"freq": "weekly", "weekdays": [2]}, "horizon_days": 7}),
+        )
+        .ok(201));
     let ids = Ids {
         inspection: insp,
         conflict,
         followup,
         photo,
         upload,
+        schedule,
     };
 
     // Nobody, inspector A, coordinator A, admin, inspector B.
@@ -380,6 +391,48 @@ fn every_route_for_every_kind_of_caller() {
         (
             ("get", "/api/v1/reports/ledger"),
             row([401, 200, 200, 200, 200]),
+        ),
+        (
+            ("get", "/api/v1/reports/coverage"),
+            row([401, 200, 200, 200, 200]),
+        ),
+        (
+            ("get", "/api/v1/reports/coverage.csv"),
+            row([401, 200, 200, 200, 200]),
+        ),
+        (
+            ("get", "/api/v1/reports/sites.csv"),
+            row([401, 200, 200, 200, 200]),
+        ),
+        (
+            ("get", "/api/v1/reports/sites.geojson"),
+            row([401, 200, 200, 200, 200]),
+        ),
+        (
+            ("post", "/api/v1/sites/import"),
+            // A JSON body is a GeoJSON file with no features: 422.
+            with([401, 403, 403, 422, 403], json!({"type": "FeatureCollection"})),
+        ),
+        (("get", "/api/v1/schedules"), row([401, 200, 200, 200, 200])),
+        (
+            ("post", "/api/v1/schedules"),
+            with(
+                [401, 403, 403, 201, 403],
+                json!({"group_id": d.group_b, "name": "每月巡山", "stops": [{"site_id": d.site_b, "template_id": d.template}],
+                    "recurrence": {"freq": "monthly", "month_day": 31}}),
+            ),
+        ),
+        (
+            ("get", "/api/v1/schedules/{id}"),
+            row([401, 200, 200, 200, 404]),
+        ),
+        (
+            ("patch", "/api/v1/schedules/{id}"),
+            with([401, 403, 403, 200, 403], json!({"horizon_days": 10})),
+        ),
+        (
+            ("delete", "/api/v1/schedules/{id}"),
+            row([401, 403, 403, 204, 403]),
         ),
         (
             ("options", "/api/v1/uploads"),

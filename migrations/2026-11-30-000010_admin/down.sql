@@ -1,0 +1,10 @@
+DROP INDEX followups_site;
+DROP INDEX inspections_site_time;
+DROP INDEX routes_open;
+DROP INDEX routes_schedule_date;
+ALTER TABLE routes DROP COLUMN schedule_id;
+DROP INDEX schedules_group;
+DROP TABLE schedules;
+DROP INDEX sites_group_kind;
+DROP INDEX sites_code;
+ALTER TABLE sites DROP COLUMN code;

@@ -131,12 +131,16 @@ pub struct RoutePatch {
     pub stops: Option<Vec<StopInput>>,
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RouteFilter {
     pub group_id: Option<String>,
     pub assignee_id: Option<String>,
     pub status: Option<RouteStatus>,
+    /// Planned on or after this day.
+    pub from: Option<NaiveDate>,
+    /// Planned on or before this day.
+    pub to: Option<NaiveDate>,
 }
 
 #[derive(Queryable, Selectable, Debug, Clone)]
@@ -264,6 +268,12 @@ pub fn list(
     }
     if let Some(s) = f.status {
         q = q.filter(routes::status.eq(s.as_str()));
+    }
+    if let Some(d) = f.from {
+        q = q.filter(routes::scheduled_for.ge(d));
+    }
+    if let Some(d) = f.to {
+        q = q.filter(routes::scheduled_for.le(d));
     }
     if let Some(after) = &page.after {
         q = q.filter(routes::id.gt(after));

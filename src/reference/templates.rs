@@ -227,6 +227,20 @@ pub fn get(c: &mut Conn, caller: &Caller, id: &str, at: Option<i32>) -> AppResul
     Ok(view(&h, v, name, &items))
 }
 
+/// Every version of a template: (version, name, made at), newest first.
+pub fn versions(
+    c: &mut Conn,
+    caller: &Caller,
+    id: &str,
+) -> AppResult<Vec<(i32, String, chrono::NaiveDateTime)>> {
+    head(c, caller, id)?;
+    Ok(tv::table
+        .filter(tv::template_id.eq(id))
+        .order(tv::version.desc())
+        .select((tv::version, tv::name, tv::created_at))
+        .load(c)?)
+}
+
 /// Current versions of the live templates in scope.
 pub fn list(c: &mut Conn, caller: &Caller, page: &PageRequest) -> AppResult<Page<Template>> {
     let mut q = templates::table

@@ -2,6 +2,8 @@
 //! CSS served by this binary, a cookie session with CSRF tokens on every
 //! form. It calls the same functions as the JSON API.
 
+pub mod admin;
+pub mod map;
 pub mod pages;
 pub mod session;
 
@@ -45,15 +47,22 @@ pub async fn security_headers(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let page = req.path().starts_with("/review") && !req.path().starts_with("/review/static/");
+    let path = req.path();
+    let page = (path.starts_with("/review") || path.starts_with("/admin"))
+        && !path.starts_with("/review/static/");
+    // Map tiles, when configured, are the one thing loaded from elsewhere.
+    let csp = req
+        .app_data::<web::Data<AppState>>()
+        .and_then(|st| st.config.map_tiles.as_deref().and_then(map::tile_origin))
+        .and_then(|origin| {
+            HeaderValue::from_str(&CSP.replace("img-src 'self'", &format!("img-src 'self' {origin}"))).ok()
+        })
+        .unwrap_or(HeaderValue::from_static(CSP));
     let mut res = next.call(req).await?;
     if page {
         let h = res.headers_mut();
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        h.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
-        );
+        h.insert(header::CONTENT_SECURITY_POLICY, csp);
         h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
         h.insert(
             header::REFERRER_POLICY,
@@ -84,7 +93,7 @@ fn login_page(st: &AppState, error: Option<&str>) -> HttpResponse {
     );
     let mut resp = pages::page("登录", None, pages::login(error, &token));
     let cookie = Cookie::build(LOGIN_CSRF, token)
-        .path("/review")
+        .path("/")
         .http_only(true)
         .secure(st.config.secure_cookies)
         .same_site(actix_web::cookie::SameSite::Strict)
@@ -181,7 +190,13 @@ pub async fn login(st: web::Data<AppState>, req: HttpRequest, form: web::Form<Lo
             session::start(c, &uid)
         })
         .await?;
-    let mut resp = back("/review");
+    // Admins start in their console, coordinators at the queue.
+    let home = if Role::parse(&user.role) == Some(Role::Admin) {
+        "/admin"
+    } else {
+        "/review"
+    };
+    let mut resp = back(home);
     let _ = resp.add_cookie(&session::cookie(token, st.config.secure_cookies));
     Ok(resp)
 }
@@ -504,4 +519,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(review_form)
         .service(resolve_form)
         .service(followup_form);
+    admin::configure(cfg);
 }

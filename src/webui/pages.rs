@@ -13,7 +13,7 @@ use serde_json::Value;
 
 pub const CSS: &str = include_str!("review.css");
 
-fn layout(title: &str, user: Option<&WebUser>, body: Markup) -> Markup {
+pub fn layout(title: &str, user: Option<&WebUser>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="zh-CN" {
@@ -27,6 +27,10 @@ fn layout(title: &str, user: Option<&WebUser>, body: Markup) -> Markup {
                 header.top {
                     a.brand href="/review" { "fieldsync 巡查审核" }
                     @if let Some(u) = user {
+                        nav.apps {
+                            a href="/review" { "审核" }
+                            @if u.caller.is_admin() { a href="/admin" { "管理" } }
+                        }
                         span.who { (u.display_name) }
                         form.inline method="post" action="/review/logout" {
                             input type="hidden" name="csrf" value=(u.csrf);

@@ -63,8 +63,9 @@ pub fn end(c: &mut Conn, token: &str) -> AppResult<()> {
 }
 
 pub fn cookie(value: String, secure: bool) -> Cookie<'static> {
+    // One session for the review page and the admin console.
     Cookie::build(COOKIE, value)
-        .path("/review")
+        .path("/")
         .http_only(true)
         .secure(secure)
         .same_site(SameSite::Strict)

@@ -1,0 +1,433 @@
+//! Checklists: an editor for items of all five kinds, where saving makes a
+//! new version (older ones stay, listed, for the inspections that used
+//! them), and a preview of the form as a phone shows it.
+
+use super::{AdminUser, Fields, Page, Problem, back, csrf, group_options, group_select, page};
+use crate::error::AppResult;
+use crate::paging::{MAX_LIMIT, PageRequest};
+use crate::reference::templates::{self, Item, ItemKind, NewTemplate, Template, TemplatePatch};
+use crate::state::AppState;
+use crate::webui::session::WebUser;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use maud::{Markup, html};
+use serde::Deserialize;
+
+const KINDS: [(ItemKind, &str, &str); 5] = [
+    (ItemKind::YesNo, "yes_no", "是/否"),
+    (ItemKind::Number, "number", "数值"),
+    (ItemKind::Score, "score", "评分"),
+    (ItemKind::Text, "text", "文字"),
+    (ItemKind::Choice, "choice", "单选"),
+];
+
+fn kind_name(k: ItemKind) -> &'static str {
+    KINDS.iter().find(|x| x.0 == k).map_or("text", |x| x.1)
+}
+
+fn kind_label(k: ItemKind) -> &'static str {
+    KINDS.iter().find(|x| x.0 == k).map_or("", |x| x.2)
+}
+
+/// Blank rows offered under the items, for new ones.
+const BLANK_ROWS: usize = 3;
+
+#[get("/admin/checklists")]
+async fn list(st: web::Data<AppState>, AdminUser(user): AdminUser) -> Page {
+    let caller = user.caller.clone();
+    let (list, groups) = st
+        .db
+        .read(move |c| {
+            let mut all = Vec::new();
+            let mut req = PageRequest { limit: MAX_LIMIT, after: None };
+            loop {
+                let p = templates::list(c, &caller, &req)?;
+                req.after = p.items.last().map(|t| t.id.clone());
+                all.extend(p.items);
+                if p.next_cursor.is_none() {
+                    break;
+                }
+            }
+            Ok((all, group_options(c)?))
+        })
+        .await?;
+    let gname = |g: &Option<String>| {
+        g.as_ref()
+            .and_then(|g| groups.iter().find(|(i, _)| i == g))
+            .map_or("全区通用", |(_, n)| n.as_str())
+    };
+    Ok(page(
+        "检查清单",
+        &user,
+        "/admin/checklists",
+        None,
+        html! {
+            section.card {
+                h1 { "检查清单" }
+                p.actions { a.button href="/admin/checklists/new" { "新建检查清单" } }
+                table.list {
+                    tr { th { "名称" } th { "适用" } th { "版本" } th { "检查项" } th {} }
+                    @for t in &list {
+                        tr {
+                            td { a href={ "/admin/checklists/" (t.id) } { (t.name) } }
+                            td { (gname(&t.group_id)) }
+                            td { "第 " (t.version) " 版" }
+                            td { (t.items.len()) }
+                            td { a href={ "/admin/checklists/" (t.id) "/preview" } { "手机预览" } }
+                        }
+                    }
+                }
+            }
+        },
+    ))
+}
+
+/// The editor's fields from a template.
+fn fields_of(t: &Template) -> Fields {
+    let mut f = Fields::default();
+    f.set("name", t.name.clone());
+    f.set("group_id", t.group_id.clone().unwrap_or_default());
+    for (i, item) in t.items.iter().enumerate() {
+        f.set(&format!("items[{i}].key"), item.key.clone());
+        f.set(&format!("items[{i}].label"), item.label.clone());
+        f.set(&format!("items[{i}].kind"), kind_name(item.kind));
+        if item.required {
+            f.set(&format!("items[{i}].required"), "1");
+        }
+        f.set(&format!("items[{i}].options"), item.options.clone().unwrap_or_default().join("、"));
+        f.set(&format!("items[{i}].min"), item.min.map(|v| v.to_string()).unwrap_or_default());
+        f.set(&format!("items[{i}].max"), item.max.map(|v| v.to_string()).unwrap_or_default());
+    }
+    f
+}
+
+fn row_count(f: &Fields) -> usize {
+    (0..)
+        .take_while(|i| f.has(&format!("items[{i}].key")) || f.has(&format!("items[{i}].label")))
+        .count()
+}
+
+/// The items a submitted editor holds, blank rows dropped, in order; the
+/// fields are renumbered to match (so an error about `items[2]` is shown
+/// on the row that was sent third among the filled ones).
+fn items_of(f: &Fields) -> AppResult<(Vec<Item>, Fields)> {
+    let mut items = Vec::new();
+    let mut kept = Fields::default();
+    kept.set("name", f.get("name"));
+    kept.set("group_id", f.get("group_id"));
+    for i in 0..row_count(f) {
+        let get = |k: &str| f.get(&format!("items[{i}].{k}")).trim().to_string();
+        if get("key").is_empty() && get("label").is_empty() {
+            continue;
+        }
+        let n = items.len();
+        for k in ["key", "label", "kind", "required", "options", "min", "max"] {
+            if f.has(&format!("items[{i}].{k}")) {
+                kept.set(&format!("items[{n}].{k}"), get(k));
+            }
+        }
+        let kind = KINDS
+            .iter()
+            .find(|x| x.1 == get("kind"))
+            .map_or(ItemKind::Text, |x| x.0);
+        let num = |k: &str| -> AppResult<Option<f64>> {
+            match get(k).as_str() {
+                "" => Ok(None),
+                v => v
+                    .parse::<f64>()
+                    .map(Some)
+                    .map_err(|_| crate::error::AppError::invalid(&format!("items[{n}].{k}"), "must be a number")),
+            }
+        };
+        let options: Vec<String> = get("options")
+            .split(['、', ',', ',', '\n'])
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(str::to_string)
+            .collect();
+        let (min, max) = match kind {
+            ItemKind::Number | ItemKind::Score => (num("min")?, num("max")?),
+            _ => (None, None),
+        };
+        items.push(Item {
+            key: get("key"),
+            label: get("label"),
+            kind,
+            required: !get("required").is_empty(),
+            options: (kind == ItemKind::Choice).then_some(options),
+            min,
+            max,
+        });
+    }
+    Ok((items, kept))
+}
+
+struct Editor<'a> {
+    id: Option<&'a str>,
+    groups: &'a [(String, String)],
+    versions: &'a [(i32, String, chrono::NaiveDateTime)],
+    extra: usize,
+}
+
+fn editor(user: &WebUser, e: &Editor, f: &Fields, p: Option<&Problem>) -> HttpResponse {
+    let rows = row_count(f) + e.extra;
+    let action = e.id.map_or("/admin/checklists".to_string(), |id| format!("/admin/checklists/{id}"));
+    let mut shown: Vec<String> = vec!["name".into(), "group_id".into(), "items".into()];
+    for i in 0..rows {
+        for k in ["key", "label", "kind", "options", "min", "max"] {
+            shown.push(format!("items[{i}].{k}"));
+        }
+    }
+    let shown_refs: Vec<&str> = shown.iter().map(String::as_str).collect();
+    page(
+        "编辑检查清单",
+        user,
+        "/admin/checklists",
+        p,
+        html! {
+            section.card {
+                p { a href="/admin/checklists" { "← 检查清单" } }
+                h1 { (if e.id.is_some() { "编辑检查清单" } else { "新建检查清单" }) }
+                @if e.id.is_some() { p.hint { "保存会生成新版本;已经用旧版本填写的记录不受影响。" } }
+                form method="post" action=(action) {
+                    (csrf(user))
+                    (Problem::banner(p, &shown_refs))
+                    (super::input("名称", "name", f.get("name"), p))
+                    label { "适用联络组" (group_select("group_id", e.groups, f.get("group_id"), Some("全区通用"))) (Problem::at(p, "group_id")) }
+                    (Problem::at(p, "items"))
+                    table.items {
+                        tr { th { "键(英文)" } th { "检查项" } th { "类型" } th { "必填" } th { "选项(单选,用、分隔)" } th { "最小" } th { "最大" } }
+                        @for i in 0..rows {
+                            @let n = |k: &str| format!("items[{i}].{k}");
+                            tr {
+                                td { input name=(n("key")) value=(f.get(&n("key"))) size="12"; (Problem::at(p, &n("key"))) }
+                                td { input name=(n("label")) value=(f.get(&n("label"))); (Problem::at(p, &n("label"))) }
+                                td {
+                                    select name=(n("kind")) {
+                                        @for (_, v, l) in KINDS { option value=(v) selected[f.get(&n("kind")) == v] { (l) } }
+                                    }
+                                }
+                                td { input type="checkbox" name=(n("required")) value="1" checked[!f.get(&n("required")).is_empty()]; }
+                                td { input name=(n("options")) value=(f.get(&n("options"))); (Problem::at(p, &n("options"))) }
+                                td { input name=(n("min")) value=(f.get(&n("min"))) size="4"; (Problem::at(p, &n("min"))) }
+                                td { input name=(n("max")) value=(f.get(&n("max"))) size="4"; (Problem::at(p, &n("max"))) }
+                            }
+                        }
+                    }
+                    p.hint { "清空某行的键和检查项即删除该项。" }
+                    div.buttons {
+                        button type="submit" name="action" value="save" id="save" { (if e.id.is_some() { "保存为新版本" } else { "保存" }) }
+                        button.secondary type="submit" name="action" value="more" { "再加 5 行" }
+                        @if e.id.is_some() { button.danger type="submit" name="action" value="retire" { "停用此清单" } }
+                    }
+                }
+            }
+            @if let Some(id) = e.id {
+                section.card {
+                    h2 { "历史版本" }
+                    ul {
+                        @for (v, name, at) in e.versions {
+                            li { "第 " (v) " 版 · " (name) " · " (at.format("%Y-%m-%d %H:%M")) " · "
+                                a href={ "/admin/checklists/" (id) "/preview?version=" (v) } { "预览" } }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+#[get("/admin/checklists/new")]
+async fn new_form(st: web::Data<AppState>, AdminUser(user): AdminUser) -> Page {
+    let groups = st.db.read(group_options).await?;
+    let e = Editor {
+        id: None,
+        groups: &groups,
+        versions: &[],
+        extra: 5,
+    };
+    Ok(editor(&user, &e, &Fields::default(), None))
+}
+
+#[get("/admin/checklists/{id}")]
+async fn edit_form(st: web::Data<AppState>, AdminUser(user): AdminUser, id: web::Path<uuid::Uuid>) -> Page {
+    let (caller, id) = (user.caller.clone(), id.to_string());
+    let tid = id.clone();
+    let (t, versions, groups) = st
+        .db
+        .read(move |c| {
+            Ok((
+                templates::get(c, &caller, &tid, None)?,
+                templates::versions(c, &caller, &tid)?,
+                group_options(c)?,
+            ))
+        })
+        .await?;
+    let e = Editor {
+        id: Some(&id),
+        groups: &groups,
+        versions: &versions,
+        extra: BLANK_ROWS,
+    };
+    Ok(editor(&user, &e, &fields_of(&t), None))
+}
+
+async fn save(st: web::Data<AppState>, req: HttpRequest, body: web::Payload, user: WebUser, id: Option<String>) -> Page {
+    let form = super::fields(&req, body).await?;
+    form.check_csrf(&user)?;
+    let caller = user.caller.clone();
+    let tid = id.clone();
+    let (groups, versions) = st
+        .db
+        .read(move |c| {
+            let v = match &tid {
+                Some(t) => templates::versions(c, &caller, t)?,
+                None => vec![],
+            };
+            Ok((group_options(c)?, v))
+        })
+        .await?;
+    let show = |f: &Fields, extra: usize, p: Option<&Problem>| {
+        let e = Editor {
+            id: id.as_deref(),
+            groups: &groups,
+            versions: &versions,
+            extra,
+        };
+        editor(&user, &e, f, p)
+    };
+    if form.get("action") == "more" {
+        return Ok(show(&form, 5, None));
+    }
+    let caller = user.caller.clone();
+    if form.get("action") == "retire"
+        && let Some(id) = id.clone()
+    {
+        st.db.write(move |c| templates::retire(c, &caller, &id)).await?;
+        return Ok(back("/admin/checklists"));
+    }
+    let (items, kept) = match items_of(&form) {
+        Ok(x) => x,
+        Err(e) => return Ok(show(&form, 0, Some(&Problem::of(&e)))),
+    };
+    let name = form.get("name").to_string();
+    let group_id = form.opt("group_id");
+    let result = match id.clone() {
+        None => {
+            st.db
+                .write(move |c| templates::create(c, &caller, NewTemplate { name, group_id, items }))
+                .await
+        }
+        Some(id) => {
+            st.db
+                .write(move |c| {
+                    templates::update(
+                        c,
+                        &caller,
+                        &id,
+                        TemplatePatch {
+                            name: Some(name),
+                            items: Some(items),
+                            group_id: Some(group_id),
+                        },
+                    )
+                })
+                .await
+        }
+    };
+    match result {
+        Ok(t) => Ok(back(&format!("/admin/checklists/{}", t.id))),
+        Err(e) if e.status == actix_web::http::StatusCode::NOT_FOUND => Err(e.into()),
+        Err(e) => Ok(show(&kept, BLANK_ROWS, Some(&Problem::of(&e)))),
+    }
+}
+
+#[post("/admin/checklists")]
+async fn create(st: web::Data<AppState>, req: HttpRequest, body: web::Payload, AdminUser(user): AdminUser) -> Page {
+    save(st, req, body, user, None).await
+}
+
+#[post("/admin/checklists/{id}")]
+async fn update(
+    st: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Payload,
+    AdminUser(user): AdminUser,
+    id: web::Path<uuid::Uuid>,
+) -> Page {
+    save(st, req, body, user, Some(id.to_string())).await
+}
+
+/// The form as the field app draws it from the template.
+pub fn phone_form(t: &Template) -> Markup {
+    html! {
+        div.phone {
+            div.phone-bar { (t.name) " · 第 " (t.version) " 版" }
+            @for item in &t.items {
+                div.q {
+                    div.q-label { (item.label) @if item.required { span.req { " *" } } }
+                    @match item.kind {
+                        ItemKind::YesNo => { div.seg { span { "是" } span { "否" } } }
+                        ItemKind::Number => {
+                            input type="number" disabled placeholder={
+                                @if let Some(lo) = item.min { (lo) } @else { "" } " – " @if let Some(hi) = item.max { (hi) } @else { "" }
+                            };
+                        }
+                        ItemKind::Score => {
+                            div.seg.score {
+                                @let (lo, hi) = (item.min.unwrap_or(0.0) as i64, item.max.unwrap_or(10.0) as i64);
+                                @for v in lo..=hi.min(lo + 10) { span { (v) } }
+                            }
+                        }
+                        ItemKind::Text => { textarea disabled rows="2" {} }
+                        ItemKind::Choice => {
+                            div.seg.choice { @for o in item.options.as_deref().unwrap_or_default() { span { (o) } } }
+                        }
+                    }
+                    div.q-kind { (kind_label(item.kind)) }
+                }
+            }
+            div.q { div.q-label { "照片" } div.seg { span { "拍照" } } }
+            div.phone-buttons { span { "存草稿" } span.primary { "提交" } }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct PreviewQuery {
+    version: Option<i32>,
+}
+
+#[get("/admin/checklists/{id}/preview")]
+async fn preview(
+    st: web::Data<AppState>,
+    AdminUser(user): AdminUser,
+    id: web::Path<uuid::Uuid>,
+    q: web::Query<PreviewQuery>,
+) -> Page {
+    let (caller, id, v) = (user.caller.clone(), id.to_string(), q.version);
+    let tid = id.clone();
+    let t = st.db.read(move |c| templates::get(c, &caller, &tid, v)).await?;
+    Ok(page(
+        "手机预览",
+        &user,
+        "/admin/checklists",
+        None,
+        html! {
+            section.card {
+                p { a href={ "/admin/checklists/" (id) } { "← 编辑" } }
+                h1 { "手机上的样子" }
+                p.hint { "巡查员在手机上看到的表单(宽 360 像素);带 * 的为必填,提交时检查。" }
+                (phone_form(&t))
+            }
+        },
+    ))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(list)
+        .service(new_form)
+        .service(create)
+        .service(preview)
+        .service(edit_form)
+        .service(update);
+}

@@ -1,0 +1,376 @@
+//! The admins' console at `/admin`: groups and users, sites (with import
+//! from a spreadsheet), checklists, routes and their schedules, and the
+//! coverage of what has not been inspected lately. Server-rendered like the
+//! review page and signed in with the same session; every form posts to
+//! the same functions the JSON API calls, and an error comes back next to
+//! the field it concerns.
+
+mod checklists;
+mod coverage;
+mod people;
+mod plans;
+mod sites;
+
+use super::pages;
+use super::session::{self, Refused, WebUser};
+use crate::db::Conn;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, get, web};
+use maud::{Markup, html};
+use std::future::Future;
+use std::pin::Pin;
+
+type Page = Result<HttpResponse, Refused>;
+
+/// A signed-in admin (anyone else: 403, or the login page).
+pub struct AdminUser(pub WebUser);
+
+impl FromRequest for AdminUser {
+    type Error = Refused;
+    type Future = Pin<Box<dyn Future<Output = Result<AdminUser, Refused>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let user = WebUser::from_request(req, payload);
+        Box::pin(async move {
+            let user = user.await?;
+            if user.caller.is_admin() {
+                Ok(AdminUser(user))
+            } else {
+                Err(AppError::forbidden("管理控制台仅供管理员使用").into())
+            }
+        })
+    }
+}
+
+/// A form's fields in order, as sent (a name may repeat: checkboxes).
+#[derive(Debug, Clone, Default)]
+pub struct Fields(pub Vec<(String, String)>);
+
+impl Fields {
+    pub fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == name)
+    }
+
+    pub fn set(&mut self, name: &str, value: impl Into<String>) {
+        self.0.retain(|(k, _)| k != name);
+        self.0.push((name.to_string(), value.into()));
+    }
+
+    pub fn push(&mut self, name: &str, value: impl Into<String>) {
+        self.0.push((name.to_string(), value.into()));
+    }
+
+    /// A trimmed optional value: empty is none.
+    pub fn opt(&self, name: &str) -> Option<String> {
+        Some(self.get(name).trim().to_string()).filter(|v| !v.is_empty())
+    }
+
+    /// A number the form must carry, or the error for its field.
+    pub fn number(&self, name: &str) -> AppResult<f64> {
+        self.get(name)
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .ok_or_else(|| AppError::invalid(name, "must be a number"))
+    }
+
+    pub fn check_csrf(&self, user: &WebUser) -> Result<(), Refused> {
+        session::check_csrf(user, self.get("csrf"))
+    }
+}
+
+/// An error as the console shows it: in Chinese, next to its field when
+/// it names one the form has.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub status: StatusCode,
+    pub field: Option<String>,
+    pub text: String,
+}
+
+impl Problem {
+    pub fn of(e: &AppError) -> Problem {
+        let details = e.details.clone().unwrap_or_default();
+        let field = details["field"].as_str().map(str::to_string);
+        let reason = details["reason"]
+            .as_str()
+            .map_or_else(|| e.message.clone(), str::to_string);
+        Problem {
+            status: e.status,
+            text: zh(e.code, &reason),
+            field,
+        }
+    }
+
+    /// The message under a field, if the problem is about it.
+    pub fn at(p: Option<&Problem>, field: &str) -> Markup {
+        html! {
+            @if let Some(p) = p.filter(|p| p.field.as_deref() == Some(field)) {
+                span.field-error role="alert" { (p.text) }
+            }
+        }
+    }
+
+    /// The message at the top of a form, when it is about no field shown.
+    pub fn banner(p: Option<&Problem>, shown: &[&str]) -> Markup {
+        html! {
+            @if let Some(p) = p.filter(|p| p.field.as_deref().is_none_or(|f| !shown.contains(&f))) {
+                p.error role="alert" {
+                    @if let Some(f) = &p.field { (field_label(f)) ": " }
+                    (p.text)
+                }
+            }
+        }
+    }
+}
+
+fn field_label(f: &str) -> &str {
+    match f {
+        "name" => "名称",
+        "group_id" | "group" => "联络组",
+        "username" => "用户名",
+        "password" => "密码",
+        "display_name" => "姓名",
+        "role" => "角色",
+        "lat" => "纬度",
+        "lon" => "经度",
+        "radius_m" => "半径",
+        "code" => "编码",
+        "kind" => "类型",
+        "address" => "地址",
+        "towns" => "镇街",
+        "stops" => "站点",
+        "items" => "检查项",
+        "assignee_id" => "负责人",
+        "scheduled_for" => "日期",
+        "file" => "文件",
+        other => other,
+    }
+}
+
+/// The API's reasons in the console's language; anything not listed is
+/// shown as the API says it (still next to its field).
+pub fn zh(code: &str, reason: &str) -> String {
+    const KNOWN: [(&str, &str); 24] = [
+        ("must not be empty", "不能为空"),
+        ("is missing", "缺少此项"),
+        ("must be a number", "必须是数字"),
+        ("no such group", "联络组不存在"),
+        ("no such user", "人员不存在"),
+        ("the user name is taken", "用户名已被占用"),
+        ("must be a latitude", "纬度须在 -90 到 90 之间"),
+        ("must be a longitude", "经度须在 -180 到 180 之间"),
+        ("must be positive and at most", "须大于 0 且不超过 50000 米"),
+        ("another site has the code", "编码已被其他点位使用"),
+        ("another site has this code", "编码已被其他点位使用"),
+        ("must be an active inspector of the route's group", "须是该联络组在岗的巡查员"),
+        ("must be a site of the route's group", "须是该联络组的点位"),
+        ("must be a live checklist", "须是可用的检查清单"),
+        ("a schedule needs at least one stop", "至少选择一个点位"),
+        ("a checklist needs at least one item", "至少需要一个检查项"),
+        ("a weekly schedule needs weekdays", "每周计划须选择星期"),
+        ("a monthly schedule needs a month_day", "每月计划须填写 1-31 日"),
+        ("must be between 0 and", "须在 0 到 92 天之间"),
+        ("must be a date", "须是日期"),
+        ("must be at most", "太长"),
+        ("inspectors and coordinators belong to a group", "巡查员须属于一个联络组"),
+        ("appears twice in the file", "文件中重复出现"),
+        ("rows have errors", "有错误的行,未导入任何数据"),
+    ];
+    if code == "last_admin" {
+        return "系统至少需要保留一名在岗管理员".into();
+    }
+    if code == "stale" {
+        return "数据已被他人修改,请刷新后重试".into();
+    }
+    if code == "invalid_transition" {
+        return format!("状态不能这样变更({reason})");
+    }
+    KNOWN
+        .iter()
+        .find(|(en, _)| reason.contains(en))
+        .map_or_else(|| reason.to_string(), |(_, z)| (*z).to_string())
+}
+
+/// The console's tabs.
+const TABS: [(&str, &str); 8] = [
+    ("/admin", "概览"),
+    ("/admin/groups", "联络组"),
+    ("/admin/users", "人员"),
+    ("/admin/sites", "点位"),
+    ("/admin/checklists", "检查清单"),
+    ("/admin/routes", "巡查路线"),
+    ("/admin/schedules", "周期计划"),
+    ("/admin/coverage", "巡查覆盖"),
+];
+
+/// A console page (status 200, or the error's status when a form comes
+/// back with a problem).
+pub fn page(title: &str, user: &WebUser, tab: &str, problem: Option<&Problem>, body: Markup) -> HttpResponse {
+    let status = problem.map_or(StatusCode::OK, |p| p.status);
+    let markup = pages::layout(
+        title,
+        Some(user),
+        html! {
+            nav.tabs {
+                @for (href, label) in TABS {
+                    a href=(href) class=(if href == tab { "on" } else { "" }) { (label) }
+                }
+            }
+            (body)
+        },
+    );
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(markup.into_string())
+}
+
+pub fn back(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header(("Location", to.to_string()))
+        .finish()
+}
+
+/// The hidden CSRF field every form carries.
+pub fn csrf(user: &WebUser) -> Markup {
+    html! { input type="hidden" name="csrf" value=(user.csrf); }
+}
+
+/// A labelled text input with its error.
+pub fn input(label: &str, name: &str, value: &str, p: Option<&Problem>) -> Markup {
+    html! {
+        label {
+            (label)
+            input name=(name) id=(name) value=(value);
+            (Problem::at(p, name))
+        }
+    }
+}
+
+/// Groups as (id, name), for selects.
+pub fn group_options(c: &mut Conn) -> AppResult<Vec<(String, String)>> {
+    use crate::db::schema::groups;
+    use diesel::prelude::*;
+    Ok(groups::table
+        .order(groups::name)
+        .select((groups::id, groups::name))
+        .load(c)?)
+}
+
+pub fn group_select(name: &str, groups: &[(String, String)], chosen: &str, blank: Option<&str>) -> Markup {
+    html! {
+        select name=(name) id=(name) {
+            @if let Some(b) = blank { option value="" { (b) } }
+            @for (id, n) in groups { option value=(id) selected[id == chosen] { (n) } }
+        }
+    }
+}
+
+/// The overview: counts, and what needs attention.
+#[get("/admin")]
+async fn overview(st: web::Data<AppState>, AdminUser(user): AdminUser) -> Page {
+    let caller = user.caller.clone();
+    let (counts, stale, late_routes, late_followups) = st
+        .db
+        .read(move |c| {
+            use crate::db::schema::{groups, routes, sites, users};
+            use diesel::prelude::*;
+            let counts = (
+                groups::table.count().get_result::<i64>(c)?,
+                users::table.filter(users::active.eq(true)).count().get_result::<i64>(c)?,
+                sites::table.filter(sites::deleted.eq(false)).count().get_result::<i64>(c)?,
+                routes::table
+                    .filter(routes::deleted.eq(false))
+                    .filter(routes::scheduled_for.ge(crate::clock::today()))
+                    .filter(routes::status.eq_any(["planned", "active"]))
+                    .count()
+                    .get_result::<i64>(c)?,
+            );
+            let filter = crate::review::coverage::CoverageFilter {
+                stale_days: Some(30),
+                ..Default::default()
+            };
+            let stale = crate::review::coverage::all(c, &caller, &filter)?.len();
+            let lr = crate::review::coverage::late_routes(c, &caller, None)?.len();
+            let lf = crate::review::coverage::late_followups(c, &caller, None)?.len();
+            Ok((counts, stale, lr, lf))
+        })
+        .await?;
+    let (g, u, s, r) = counts;
+    Ok(page(
+        "管理控制台",
+        &user,
+        "/admin",
+        None,
+        html! {
+            section.card {
+                h1 { "管理控制台" }
+                div.stats {
+                    a.stat href="/admin/groups" { strong { (g) } span { "联络组" } }
+                    a.stat href="/admin/users" { strong { (u) } span { "在岗人员" } }
+                    a.stat href="/admin/sites" { strong { (s) } span { "点位" } }
+                    a.stat href="/admin/routes" { strong { (r) } span { "待巡查路线" } }
+                }
+            }
+            section.card {
+                h2 { "需要关注" }
+                ul {
+                    li { a href="/admin/coverage?stale_days=30" { (stale) " 个点位 30 天以上未巡查(含从未巡查)" } }
+                    li { a href="/admin/coverage" { (late_routes) " 条路线已过期未完成" } }
+                    li { a href="/admin/coverage" { (late_followups) " 项整改已逾期" } }
+                }
+                p { "从表格开始:" a href="/admin/sites/import" { "导入点位" } ",再" a href="/admin/routes/new" { "规划路线" } "或" a href="/admin/schedules/new" { "设置周期计划" } "。" }
+            }
+        },
+    ))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(overview);
+    people::configure(cfg);
+    sites::configure(cfg);
+    checklists::configure(cfg);
+    plans::configure(cfg);
+    coverage::configure(cfg);
+}
+
+/// Reads a urlencoded form into [`Fields`] (any size up to 2 MB: a route
+/// plan lists hundreds of sites).
+pub async fn fields(req: &HttpRequest, payload: web::Payload) -> Result<Fields, Refused> {
+    let ct = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !ct.starts_with("application/x-www-form-urlencoded") {
+        return Err(AppError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "a form is expected",
+        )
+        .into());
+    }
+    let bytes = crate::api::sites::read_body(payload, 2 * 1024 * 1024).await?;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
+        .map_err(|e| AppError::bad_request("malformed_form", e.to_string()))?;
+    Ok(Fields(pairs))
+}

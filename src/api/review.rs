@@ -277,9 +277,12 @@ pub async fn report_coverage_csv(
     f: web::Query<CoverageFilter>,
 ) -> AppResult<HttpResponse> {
     let f = f.into_inner();
-    super::streaming::pages(st, "text/csv; charset=utf-8", Some("coverage.csv"), move |c, cursor| {
-        coverage::csv_page(c, &caller, &f, cursor)
-    })
+    super::streaming::pages(
+        st,
+        "text/csv; charset=utf-8",
+        Some("coverage.csv"),
+        move |c, cursor| coverage::csv_page(c, &caller, &f, cursor),
+    )
     .await
 }
 

@@ -3,9 +3,7 @@
 use crate::auth::{Admin, Caller};
 use crate::error::AppResult;
 use crate::paging::{Page, PageQuery};
-use crate::reference::schedules::{
-    self, NewSchedule, Schedule, ScheduleFilter, SchedulePatch,
-};
+use crate::reference::schedules::{self, NewSchedule, Schedule, ScheduleFilter, SchedulePatch};
 use crate::state::AppState;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use uuid::Uuid;

@@ -117,7 +117,9 @@ pub async fn read_body(mut body: web::Payload, limit: usize) -> AppResult<web::B
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| AppError::bad_request("bad_body", e.to_string()))?;
         if buf.len() + chunk.len() > limit {
-            return Err(AppError::too_large(format!("the file is larger than {limit} bytes")));
+            return Err(AppError::too_large(format!(
+                "the file is larger than {limit} bytes"
+            )));
         }
         buf.extend_from_slice(&chunk);
     }

@@ -41,10 +41,11 @@ where
             }
         }
     });
-    let body = futures_util::stream::once(async move {
-        Ok::<_, actix_web::Error>(web::Bytes::from(first))
-    })
-    .chain(rest);
+    let body =
+        futures_util::stream::once(
+            async move { Ok::<_, actix_web::Error>(web::Bytes::from(first)) },
+        )
+        .chain(rest);
     let mut res = HttpResponse::Ok();
     res.content_type(content_type);
     if let Some(name) = filename {

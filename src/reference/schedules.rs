@@ -279,11 +279,7 @@ pub fn list(
     let rows = q.order(schedules::id).limit(page.limit + 1).load(c)?;
     let page = Page::from_rows(rows, page, |r| &r.id);
     Ok(Page {
-        items: page
-            .items
-            .iter()
-            .map(Row::view)
-            .collect::<AppResult<_>>()?,
+        items: page.items.iter().map(Row::view).collect::<AppResult<_>>()?,
         next_cursor: page.next_cursor,
     })
 }
@@ -321,7 +317,10 @@ fn check(
     stops: &[ScheduleStop],
 ) -> AppResult<()> {
     if stops.is_empty() {
-        return Err(AppError::invalid("stops", "a schedule needs at least one stop"));
+        return Err(AppError::invalid(
+            "stops",
+            "a schedule needs at least one stop",
+        ));
     }
     routes::check_assignee(c, group_id, assignee)?;
     routes::check_stops(c, group_id, &stop_inputs(stops))
@@ -335,7 +334,12 @@ pub fn create(c: &mut Conn, caller: &Caller, input: NewSchedule) -> AppResult<Sc
     }
     let recurrence = input.recurrence.checked()?;
     let horizon_days = horizon(input.horizon_days)?;
-    check(c, &input.group_id, input.assignee_id.as_deref(), &input.stops)?;
+    check(
+        c,
+        &input.group_id,
+        input.assignee_id.as_deref(),
+        &input.stops,
+    )?;
     let id = clock::new_id();
     let now = clock::now();
     diesel::insert_into(schedules::table)
@@ -437,7 +441,8 @@ pub fn update(
         ))
         .execute(c)?;
     for (route_id, date) in future_planned(c, id, today)? {
-        if active && recurrence.occurs(date) && date <= today + Duration::days(horizon_days.into()) {
+        if active && recurrence.occurs(date) && date <= today + Duration::days(horizon_days.into())
+        {
             routes::update(
                 c,
                 caller,
@@ -453,7 +458,13 @@ pub fn update(
             release(c, caller, &route_id)?;
         }
     }
-    audit(c, caller, id, "schedule.update", serde_json::to_value(&patch)?)?;
+    audit(
+        c,
+        caller,
+        id,
+        "schedule.update",
+        serde_json::to_value(&patch)?,
+    )?;
     generate(c, id, today)?;
     get(c, caller, id)
 }
@@ -634,7 +645,12 @@ mod tests {
         assert_eq!(r.weekdays, Some(vec![2, 5]));
         assert_eq!(
             r.dates(d("2026-11-27"), d("2026-12-08")),
-            vec![d("2026-11-27"), d("2026-12-01"), d("2026-12-04"), d("2026-12-08")]
+            vec![
+                d("2026-11-27"),
+                d("2026-12-01"),
+                d("2026-12-04"),
+                d("2026-12-08")
+            ]
         );
     }
 
@@ -651,20 +667,54 @@ mod tests {
                 d("2027-03-31")
             ]
         );
-        assert_eq!(monthly(29).dates(d("2028-02-01"), d("2028-02-29")), vec![d("2028-02-29")]);
-        assert_eq!(monthly(1).dates(d("2026-12-31"), d("2027-01-01")), vec![d("2027-01-01")]);
+        assert_eq!(
+            monthly(29).dates(d("2028-02-01"), d("2028-02-29")),
+            vec![d("2028-02-29")]
+        );
+        assert_eq!(
+            monthly(1).dates(d("2026-12-31"), d("2027-01-01")),
+            vec![d("2027-01-01")]
+        );
     }
 
     #[test]
     fn bad_recurrences_are_refused() {
         let bad = [
-            Recurrence { freq: Freq::Weekly, weekdays: None, month_day: None },
-            Recurrence { freq: Freq::Weekly, weekdays: Some(vec![0]), month_day: None },
-            Recurrence { freq: Freq::Weekly, weekdays: Some(vec![8]), month_day: None },
-            Recurrence { freq: Freq::Weekly, weekdays: Some(vec![1]), month_day: Some(1) },
-            Recurrence { freq: Freq::Monthly, weekdays: None, month_day: None },
-            Recurrence { freq: Freq::Monthly, weekdays: None, month_day: Some(32) },
-            Recurrence { freq: Freq::Monthly, weekdays: Some(vec![1]), month_day: Some(3) },
+            Recurrence {
+                freq: Freq::Weekly,
+                weekdays: None,
+                month_day: None,
+            },
+            Recurrence {
+                freq: Freq::Weekly,
+                weekdays: Some(vec![0]),
+                month_day: None,
+            },
+            Recurrence {
+                freq: Freq::Weekly,
+                weekdays: Some(vec![8]),
+                month_day: None,
+            },
+            Recurrence {
+                freq: Freq::Weekly,
+                weekdays: Some(vec![1]),
+                month_day: Some(1),
+            },
+            Recurrence {
+                freq: Freq::Monthly,
+                weekdays: None,
+                month_day: None,
+            },
+            Recurrence {
+                freq: Freq::Monthly,
+                weekdays: None,
+                month_day: Some(32),
+            },
+            Recurrence {
+                freq: Freq::Monthly,
+                weekdays: Some(vec![1]),
+                month_day: Some(3),
+            },
         ];
         for r in bad {
             assert!(r.clone().checked().is_err(), "{r:?}");

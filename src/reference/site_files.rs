@@ -29,14 +29,39 @@ pub const DEFAULT_RADIUS_M: f64 = 100.0;
 /// without case, spaces or brackets' contents style differences).
 const COLUMNS: [(Col, &[&str]); 9] = [
     (Col::Id, &["id", "点位id", "系统编号"]),
-    (Col::Code, &["code", "site_code", "编码", "点位编码", "编号", "点位编号"]),
+    (
+        Col::Code,
+        &["code", "site_code", "编码", "点位编码", "编号", "点位编号"],
+    ),
     (Col::Name, &["name", "名称", "点位名称", "点位"]),
     (Col::Kind, &["kind", "type", "类型", "类别", "点位类型"]),
     (Col::Address, &["address", "地址", "位置", "详细地址"]),
     (Col::Lat, &["lat", "latitude", "纬度"]),
     (Col::Lon, &["lon", "lng", "long", "longitude", "经度"]),
-    (Col::Radius, &["radius_m", "radius", "半径", "半径米", "半径(米)", "半径（米）", "半径m"]),
-    (Col::Group, &["group", "group_id", "group_name", "联络组", "所属联络组", "组", "片区"]),
+    (
+        Col::Radius,
+        &[
+            "radius_m",
+            "radius",
+            "半径",
+            "半径米",
+            "半径(米)",
+            "半径（米）",
+            "半径m",
+        ],
+    ),
+    (
+        Col::Group,
+        &[
+            "group",
+            "group_id",
+            "group_name",
+            "联络组",
+            "所属联络组",
+            "组",
+            "片区",
+        ],
+    ),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -120,7 +145,8 @@ fn read_csv(text: &str) -> AppResult<Vec<Raw>> {
     }
     let mut out = Vec::new();
     for rec in r.records() {
-        let rec = rec.map_err(|e| AppError::invalid("file", format!("cannot read the CSV: {e}")))?;
+        let rec =
+            rec.map_err(|e| AppError::invalid("file", format!("cannot read the CSV: {e}")))?;
         if rec.iter().all(str::is_empty) {
             continue;
         }
@@ -136,7 +162,10 @@ fn read_csv(text: &str) -> AppResult<Vec<Raw>> {
         }
         out.push(raw);
         if out.len() > MAX_ROWS {
-            return Err(AppError::invalid("file", format!("at most {MAX_ROWS} rows")));
+            return Err(AppError::invalid(
+                "file",
+                format!("at most {MAX_ROWS} rows"),
+            ));
         }
     }
     Ok(out)
@@ -150,7 +179,10 @@ fn read_geojson(text: &str) -> AppResult<Vec<Raw>> {
         .and_then(Value::as_array)
         .ok_or_else(|| AppError::invalid("file", "a GeoJSON FeatureCollection is expected"))?;
     if features.len() > MAX_ROWS {
-        return Err(AppError::invalid("file", format!("at most {MAX_ROWS} features")));
+        return Err(AppError::invalid(
+            "file",
+            format!("at most {MAX_ROWS} features"),
+        ));
     }
     Ok(features
         .iter()
@@ -245,7 +277,12 @@ fn number(raw: &Raw, col: Col, given: Option<f64>) -> Result<Option<f64>, String
     if given.is_some() {
         return Ok(given);
     }
-    match raw.cells.get(&col).map(|s| s.trim()).filter(|s| !s.is_empty()) {
+    match raw
+        .cells
+        .get(&col)
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+    {
         None => Ok(None),
         Some(s) => s
             .parse::<f64>()
@@ -267,10 +304,14 @@ fn check_row(
         let d = e.details.clone().unwrap_or(Value::Null);
         errors.push(RowError {
             field: d["field"].as_str().unwrap_or("row").to_string(),
-            reason: d["reason"].as_str().map_or(e.message.clone(), str::to_string),
+            reason: d["reason"]
+                .as_str()
+                .map_or(e.message.clone(), str::to_string),
         });
     };
-    let name = validate::text("name", &cell(Col::Name), 200).map_err(&mut fail).ok();
+    let name = validate::text("name", &cell(Col::Name), 200)
+        .map_err(&mut fail)
+        .ok();
     let kind_text = cell(Col::Kind);
     let kind = if kind_text.trim().is_empty() {
         Some("other".to_string())
@@ -300,7 +341,10 @@ fn check_row(
             None
         }
     };
-    let code = sites::code(Some(&cell(Col::Code))).map_err(&mut fail).ok().flatten();
+    let code = sites::code(Some(&cell(Col::Code)))
+        .map_err(&mut fail)
+        .ok()
+        .flatten();
     if let Some(k) = &code
         && !seen_codes.insert(k.clone())
     {
@@ -311,7 +355,10 @@ fn check_row(
         "" => match default_group {
             Some(g) => Some(g.to_string()),
             None => {
-                fail(AppError::invalid("group", "is missing (choose a default group)"));
+                fail(AppError::invalid(
+                    "group",
+                    "is missing (choose a default group)",
+                ));
                 None
             }
         },
@@ -360,20 +407,24 @@ fn check_row(
         }
     }
     let new = match (name, kind, address, lat, lon, radius_m, group_id) {
-        (Some(name), Some(kind), Some(address), Some(lat), Some(lon), Some(radius_m), Some(group_id))
-            if errors.is_empty() =>
-        {
-            Some(NewSite {
-                group_id,
-                name,
-                kind,
-                address,
-                lat,
-                lon,
-                radius_m,
-                code: code.clone(),
-            })
-        }
+        (
+            Some(name),
+            Some(kind),
+            Some(address),
+            Some(lat),
+            Some(lon),
+            Some(radius_m),
+            Some(group_id),
+        ) if errors.is_empty() => Some(NewSite {
+            group_id,
+            name,
+            kind,
+            address,
+            lat,
+            lon,
+            radius_m,
+            code: code.clone(),
+        }),
         _ => None,
     };
     let action = match (&new, &target) {
@@ -446,7 +497,13 @@ pub fn import(
     let mut seen = HashSet::new();
     let mut checked = Vec::with_capacity(raws.len());
     for raw in &raws {
-        checked.push(check_row(c, raw, default_group.as_deref(), &group_names, &mut seen)?);
+        checked.push(check_row(
+            c,
+            raw,
+            default_group.as_deref(),
+            &group_names,
+            &mut seen,
+        )?);
     }
     let count = |a: Action| checked.iter().filter(|x| x.row.action == a).count();
     let mut report = ImportReport {
@@ -464,7 +521,9 @@ pub fn import(
                 "file",
                 format!("{} rows have errors; nothing was imported", report.errors),
             )
-            .with_details(json!({ "field": "file", "reason": "rows have errors", "report": report })));
+            .with_details(
+                json!({ "field": "file", "reason": "rows have errors", "report": report }),
+            ));
         }
         return Ok(report);
     }
@@ -504,7 +563,17 @@ pub fn import(
 
 /// The export's columns, in the import's terms (Chinese headers: the
 /// sheet is the district's).
-const HEAD: [&str; 9] = ["ID", "编码", "名称", "类型", "地址", "纬度", "经度", "半径(米)", "联络组"];
+const HEAD: [&str; 9] = [
+    "ID",
+    "编码",
+    "名称",
+    "类型",
+    "地址",
+    "纬度",
+    "经度",
+    "半径(米)",
+    "联络组",
+];
 
 /// A file format of sites.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

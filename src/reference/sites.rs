@@ -208,7 +208,12 @@ pub fn list(
         q = q.filter(sites::kind.eq(k.clone()));
     }
     if let Some(text) = filter.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        let like = format!("%{}%", text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        let like = format!(
+            "%{}%",
+            text.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
         q = q.filter(
             sites::name
                 .like(like.clone())

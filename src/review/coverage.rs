@@ -210,8 +210,7 @@ pub fn late_routes(
     if let Some(g) = group_id {
         q = q.filter(routes::group_id.eq(g.to_string()));
     }
-    Ok(q
-        .order(routes::scheduled_for.desc())
+    Ok(q.order(routes::scheduled_for.desc())
         .limit(200)
         .select((
             routes::id,
@@ -223,14 +222,16 @@ pub fn late_routes(
         ))
         .load::<(String, String, String, NaiveDate, Option<String>, String)>(c)?
         .into_iter()
-        .map(|(id, name, group_id, scheduled_for, assignee, status)| LateRoute {
-            id,
-            name,
-            group_id,
-            scheduled_for,
-            assignee,
-            status,
-        })
+        .map(
+            |(id, name, group_id, scheduled_for, assignee, status)| LateRoute {
+                id,
+                name,
+                group_id,
+                scheduled_for,
+                assignee,
+                status,
+            },
+        )
         .collect())
 }
 
@@ -262,8 +263,7 @@ pub fn late_followups(
     if let Some(g) = group_id {
         q = q.filter(followups::group_id.eq(g.to_string()));
     }
-    Ok(q
-        .order(followups::due_at)
+    Ok(q.order(followups::due_at)
         .limit(200)
         .select((
             followups::id,
@@ -330,9 +330,15 @@ pub fn csv_page(
                 cell(s.name.clone()),
                 cell(s.kind.clone()),
                 s.group_id.clone(),
-                s.last_inspected_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
-                s.last_approved_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
-                s.days_since_inspected.map(|d| d.to_string()).unwrap_or_default(),
+                s.last_inspected_at
+                    .map(|t| t.to_rfc3339())
+                    .unwrap_or_default(),
+                s.last_approved_at
+                    .map(|t| t.to_rfc3339())
+                    .unwrap_or_default(),
+                s.days_since_inspected
+                    .map(|d| d.to_string())
+                    .unwrap_or_default(),
                 s.open_followups.to_string(),
                 s.overdue_followups.to_string(),
             ])?;

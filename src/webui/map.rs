@@ -161,8 +161,10 @@ fn tiles(v: &View) -> Vec<(i64, i64, u32, f64, f64)> {
 pub fn tile_origin(template: &str) -> Option<String> {
     let (scheme, rest) = template.split_once("://")?;
     let host = rest.split('/').next()?;
-    (matches!(scheme, "http" | "https") && !host.is_empty() && !host.contains(['{', '}', '"', ' ', ';']))
-        .then(|| format!("{scheme}://{host}"))
+    (matches!(scheme, "http" | "https")
+        && !host.is_empty()
+        && !host.contains(['{', '}', '"', ' ', ';']))
+    .then(|| format!("{scheme}://{host}"))
 }
 
 /// Pin colours by class (attributes, so the SVG is right as an image too,
@@ -275,8 +277,15 @@ mod tests {
             let (la, lo) = v.to_latlon(x, y);
             assert!((la - lat).abs() < 1e-9 && (lo - lon).abs() < 1e-9);
         }
-        assert_eq!(View::decode(&v.encode()).map(|w| w.to_px(29.85, 107.08).0.round()), Some(v.to_px(29.85, 107.08).0.round()));
-        assert!(View::decode("1,2").is_none() && View::decode("a,b,c").is_none() && View::decode("0,0,0").is_none());
+        assert_eq!(
+            View::decode(&v.encode()).map(|w| w.to_px(29.85, 107.08).0.round()),
+            Some(v.to_px(29.85, 107.08).0.round())
+        );
+        assert!(
+            View::decode("1,2").is_none()
+                && View::decode("a,b,c").is_none()
+                && View::decode("0,0,0").is_none()
+        );
     }
 
     #[test]
@@ -297,7 +306,10 @@ mod tests {
         let z = t[0].2;
         assert!((v.scale - TILE * 2f64.powi(z as i32)).abs() < 1e-6);
         assert!(t.iter().any(|(_, _, _, l, tp)| *l <= 0.0 && *tp <= 0.0));
-        assert_eq!(tile_origin("https://t.example.org:8443/{z}/{x}/{y}.png").as_deref(), Some("https://t.example.org:8443"));
+        assert_eq!(
+            tile_origin("https://t.example.org:8443/{z}/{x}/{y}.png").as_deref(),
+            Some("https://t.example.org:8443")
+        );
         assert_eq!(tile_origin("javascript:alert(1)"), None);
     }
 }

@@ -55,7 +55,10 @@ pub async fn security_headers(
         .app_data::<web::Data<AppState>>()
         .and_then(|st| st.config.map_tiles.as_deref().and_then(map::tile_origin))
         .and_then(|origin| {
-            HeaderValue::from_str(&CSP.replace("img-src 'self'", &format!("img-src 'self' {origin}"))).ok()
+            HeaderValue::from_str(
+                &CSP.replace("img-src 'self'", &format!("img-src 'self' {origin}")),
+            )
+            .ok()
         })
         .unwrap_or(HeaderValue::from_static(CSP));
     let mut res = next.call(req).await?;

@@ -24,7 +24,8 @@ fn coverage_per_site_and_the_stale_filter() {
     )
     .ok(200);
     let page = |q: &str, token: &str| -> Vec<Value> {
-        app.get(&format!("/api/v1/reports/coverage{q}"), token).ok(200)["items"]
+        app.get(&format!("/api/v1/reports/coverage{q}"), token)
+            .ok(200)["items"]
             .as_array()
             .unwrap()
             .clone()
@@ -55,7 +56,10 @@ fn coverage_per_site_and_the_stale_filter() {
     let rows = page("", &coord);
     let a = row(&rows, &d.site_a).unwrap();
     assert!(a["last_approved_at"].is_string());
-    assert_eq!((a["open_followups"].clone(), a["overdue_followups"].clone()), (json!(1), json!(1)));
+    assert_eq!(
+        (a["open_followups"].clone(), a["overdue_followups"].clone()),
+        (json!(1), json!(1))
+    );
     // Scope: group A's coordinator never sees group B's sites.
     assert!(row(&rows, &d.site_b).is_none());
     assert!(row(&page("", &app.admin), &d.site_b).is_some());
@@ -66,11 +70,22 @@ fn coverage_per_site_and_the_stale_filter() {
     assert!(row(&stale, &d.site_a).is_none());
     assert!(row(&stale, &d.site_b).is_some(), "never inspected");
 
-    let csv = app.get("/api/v1/reports/coverage.csv?stale_days=1", &app.admin).text;
+    let csv = app
+        .get("/api/v1/reports/coverage.csv?stale_days=1", &app.admin)
+        .text;
     let mut lines = csv.lines();
-    assert!(lines.next().unwrap().starts_with("\u{feff}site_id,code,name"));
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("\u{feff}site_id,code,name")
+    );
     assert_eq!(lines.count(), stale.len());
 
     // Bad filters are 400, not a 500.
-    assert_eq!(app.get("/api/v1/reports/coverage?stale_days=x", &coord).status, 400);
+    assert_eq!(
+        app.get("/api/v1/reports/coverage?stale_days=x", &coord)
+            .status,
+        400
+    );
 }

@@ -2,10 +2,11 @@
 
 mod helpers;
 
+mod admin_console;
 mod auth;
 mod browser;
-mod coverage;
 mod cli;
+mod coverage;
 mod crash;
 mod errors;
 mod fleet;

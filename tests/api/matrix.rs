@@ -411,7 +411,10 @@ fn every_route_for_every_kind_of_caller() {
         (
             ("post", "/api/v1/sites/import"),
             // A JSON body is a GeoJSON file with no features: 422.
-            with([401, 403, 403, 422, 403], json!({"type": "FeatureCollection"})),
+            with(
+                [401, 403, 403, 422, 403],
+                json!({"type": "FeatureCollection"}),
+            ),
         ),
         (("get", "/api/v1/schedules"), row([401, 200, 200, 200, 200])),
         (

@@ -29,8 +29,16 @@ impl Remote {
         let r = match (method, body) {
             ("GET", _) => self.agent.get(url).header("Authorization", auth).call(),
             ("DELETE", _) => self.agent.delete(url).header("Authorization", auth).call(),
-            ("POST", Some(b)) => self.agent.post(url).header("Authorization", auth).send_json(b),
-            ("PATCH", Some(b)) => self.agent.patch(url).header("Authorization", auth).send_json(b),
+            ("POST", Some(b)) => self
+                .agent
+                .post(url)
+                .header("Authorization", auth)
+                .send_json(b),
+            ("PATCH", Some(b)) => self
+                .agent
+                .patch(url)
+                .header("Authorization", auth)
+                .send_json(b),
             _ => panic!("{method}"),
         }
         .expect("request");
@@ -90,11 +98,16 @@ fn schedules_make_each_date_once_across_a_month_and_restarts() {
     // Monday 27 January 2031.
     let (mut child, r) = serve(tmp.path(), "2031-01-27");
     let admin = r.login("admin", ADMIN_PASSWORD);
-    let post = |path: &str, body: Value| r.ok("POST", path, &admin, Some(&body), 201)["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let group = post("/api/v1/groups", json!({"name": "渡舟联络组", "towns": ["渡舟街道"]}));
+    let post = |path: &str, body: Value| {
+        r.ok("POST", path, &admin, Some(&body), 201)["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let group = post(
+        "/api/v1/groups",
+        json!({"name": "渡舟联络组", "towns": ["渡舟街道"]}),
+    );
     post(
         "/api/v1/users",
         json!({"username": "liming", "role": "inspector", "group_id": group, "password": PASSWORD}),
@@ -114,12 +127,19 @@ fn schedules_make_each_date_once_across_a_month_and_restarts() {
             json!({"group_id": group, "name": name, "stops": stops, "recurrence": recurrence, "horizon_days": horizon}),
         )
     };
-    let weekly = schedule("周二周五巡河", json!({"freq": "weekly", "weekdays": [5, 2]}), 7);
+    let weekly = schedule(
+        "周二周五巡河",
+        json!({"freq": "weekly", "weekdays": [5, 2]}),
+        7,
+    );
     let on_31 = schedule("月末巡查", json!({"freq": "monthly", "month_day": 31}), 7);
     let on_28 = schedule("每月28日", json!({"freq": "monthly", "month_day": 28}), 40);
     let expect = |w: &[&str], m31: &[&str], m28: &[&str]| {
         BTreeMap::from([
-            (weekly.clone(), w.iter().map(|s| s.to_string()).collect::<Vec<_>>()),
+            (
+                weekly.clone(),
+                w.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            ),
             (on_31.clone(), m31.iter().map(|s| s.to_string()).collect()),
             (on_28.clone(), m28.iter().map(|s| s.to_string()).collect()),
         ])
@@ -130,8 +150,17 @@ fn schedules_make_each_date_once_across_a_month_and_restarts() {
         &["2031-01-28", "2031-02-28"],
     );
     assert_eq!(dates_by_schedule(&r, &admin), day1);
-    let s = r.ok("GET", &format!("/api/v1/schedules/{weekly}"), &admin, None, 200);
-    assert_eq!(s["recurrence"], json!({"freq": "weekly", "weekdays": [2, 5]}));
+    let s = r.ok(
+        "GET",
+        &format!("/api/v1/schedules/{weekly}"),
+        &admin,
+        None,
+        200,
+    );
+    assert_eq!(
+        s["recurrence"],
+        json!({"freq": "weekly", "weekdays": [2, 5]})
+    );
     assert_eq!(s["generated_through"], "2031-02-03");
 
     // Killed, and back the same day: nothing new, nothing twice.
@@ -161,9 +190,15 @@ fn schedules_make_each_date_once_across_a_month_and_restarts() {
         .or_else(|| pulled["routes"].as_array())
         .map(|a| a.iter().collect())
         .unwrap_or_default();
-    let mine: Vec<&&Value> = routes.iter().filter(|x| x["schedule_id"] == json!(weekly)).collect();
+    let mine: Vec<&&Value> = routes
+        .iter()
+        .filter(|x| x["schedule_id"] == json!(weekly))
+        .collect();
     assert_eq!(mine.len(), 4, "{pulled}");
-    assert!(mine.iter().all(|x| x["stops"][0]["notes"] == "看排口" && x["assignee_id"].is_null()));
+    assert!(
+        mine.iter()
+            .all(|x| x["stops"][0]["notes"] == "看排口" && x["assignee_id"].is_null())
+    );
 
     // Tuesdays and Fridays become Wednesdays: the planned routes after
     // today follow; the past ones stay.
@@ -175,7 +210,10 @@ fn schedules_make_each_date_once_across_a_month_and_restarts() {
         200,
     );
     let after = dates_by_schedule(&r, &admin);
-    assert_eq!(after[&weekly], vec!["2031-01-28", "2031-01-31", "2031-02-05"]);
+    assert_eq!(
+        after[&weekly],
+        vec!["2031-01-28", "2031-01-31", "2031-02-05"]
+    );
     // An admin deletes one by hand: the job never brings it back.
     let routes = r.ok("GET", "/api/v1/routes?limit=500", &admin, None, 200);
     let wed = routes["items"]
@@ -196,18 +234,34 @@ fn schedules_make_each_date_once_across_a_month_and_restarts() {
             .unwrap()["name"],
         "周三巡河"
     );
-    r.ok("DELETE", &format!("/api/v1/routes/{wed}"), &admin, None, 204);
+    r.ok(
+        "DELETE",
+        &format!("/api/v1/routes/{wed}"),
+        &admin,
+        None,
+        204,
+    );
     child.kill().unwrap();
     child.wait().unwrap();
     let (mut child, r) = serve(tmp.path(), "2031-02-02");
     let admin = r.login("admin", ADMIN_PASSWORD);
-    assert_eq!(dates_by_schedule(&r, &admin)[&weekly], vec!["2031-01-28", "2031-01-31"]);
+    assert_eq!(
+        dates_by_schedule(&r, &admin)[&weekly],
+        vec!["2031-01-28", "2031-01-31"]
+    );
 
     // Deleting the schedule removes its planned future routes only.
-    r.ok("DELETE", &format!("/api/v1/schedules/{on_28}"), &admin, None, 204);
+    r.ok(
+        "DELETE",
+        &format!("/api/v1/schedules/{on_28}"),
+        &admin,
+        None,
+        204,
+    );
     assert_eq!(dates_by_schedule(&r, &admin)[&on_28], vec!["2031-01-28"]);
     assert_eq!(
-        r.call("GET", &format!("/api/v1/schedules/{on_28}"), &admin, None).0,
+        r.call("GET", &format!("/api/v1/schedules/{on_28}"), &admin, None)
+            .0,
         404
     );
     child.kill().unwrap();
@@ -227,13 +281,31 @@ fn schedule_errors_are_plain() {
         b
     };
     for (body, field) in [
-        (with("recurrence", json!({"freq": "weekly", "weekdays": []})), "recurrence.weekdays"),
-        (with("recurrence", json!({"freq": "weekly", "weekdays": [8]})), "recurrence.weekdays"),
-        (with("recurrence", json!({"freq": "monthly"})), "recurrence.month_day"),
-        (with("recurrence", json!({"freq": "monthly", "month_day": 0})), "recurrence.month_day"),
+        (
+            with("recurrence", json!({"freq": "weekly", "weekdays": []})),
+            "recurrence.weekdays",
+        ),
+        (
+            with("recurrence", json!({"freq": "weekly", "weekdays": [8]})),
+            "recurrence.weekdays",
+        ),
+        (
+            with("recurrence", json!({"freq": "monthly"})),
+            "recurrence.month_day",
+        ),
+        (
+            with("recurrence", json!({"freq": "monthly", "month_day": 0})),
+            "recurrence.month_day",
+        ),
         (with("horizon_days", json!(400)), "horizon_days"),
         (with("stops", json!([])), "stops"),
-        (with("stops", json!([{"site_id": d.site_b, "template_id": d.template}])), "stops[0].site_id"),
+        (
+            with(
+                "stops",
+                json!([{"site_id": d.site_b, "template_id": d.template}]),
+            ),
+            "stops[0].site_id",
+        ),
         (with("assignee_id", json!(d.inspector_b)), "assignee_id"),
         (with("name", json!(" ")), "name"),
     ] {
@@ -241,7 +313,10 @@ fn schedule_errors_are_plain() {
         assert_eq!(r.status, 422, "{field}: {}", r.text);
         assert_eq!(r.body["error"]["details"]["field"], field);
     }
-    assert_eq!(post(with("recurrence", json!({"freq": "daily"}))).status, 422);
+    assert_eq!(
+        post(with("recurrence", json!({"freq": "daily"}))).status,
+        422
+    );
     // Nothing was written by any of them.
     let list = app.get("/api/v1/schedules", &app.admin).ok(200);
     assert_eq!(list["items"], json!([]));

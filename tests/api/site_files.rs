@@ -34,7 +34,10 @@ fn a_sheet_is_previewed_imported_and_reimported_without_duplicates() {
 
     // The preview writes nothing.
     let r = import(&app, "?dry_run=true", "text/csv", SHEET.as_bytes()).ok(200);
-    assert_eq!((r["applied"].clone(), r["created"].clone()), (json!(false), json!(3)));
+    assert_eq!(
+        (r["applied"].clone(), r["created"].clone()),
+        (json!(false), json!(3))
+    );
     assert_eq!(sites(&app).len(), before);
 
     let r = import(&app, "", "text/csv", SHEET.as_bytes()).ok(200);
@@ -51,13 +54,22 @@ fn a_sheet_is_previewed_imported_and_reimported_without_duplicates() {
 
     // The same file again: nothing changes.
     let r = import(&app, "", "text/csv", SHEET.as_bytes()).ok(200);
-    assert_eq!((r["created"].clone(), r["unchanged"].clone()), (json!(0), json!(3)));
+    assert_eq!(
+        (r["created"].clone(), r["unchanged"].clone()),
+        (json!(0), json!(3))
+    );
     assert_eq!(sites(&app).len(), before + 3);
 
     // One row edited: that site is updated in place.
-    let edited = SHEET.replace("渡舟化工厂,企业,工业园区3号", "渡舟化工厂(搬迁),企业,工业园区9号");
+    let edited = SHEET.replace(
+        "渡舟化工厂,企业,工业园区3号",
+        "渡舟化工厂(搬迁),企业,工业园区9号",
+    );
     let r = import(&app, "", "text/csv", edited.as_bytes()).ok(200);
-    assert_eq!((r["updated"].clone(), r["unchanged"].clone()), (json!(1), json!(2)));
+    assert_eq!(
+        (r["updated"].clone(), r["unchanged"].clone()),
+        (json!(1), json!(2))
+    );
     let all = sites(&app);
     assert_eq!(all.len(), before + 3);
     let moved = all.iter().find(|s| s["code"] == "DZ-003").unwrap();
@@ -70,13 +82,7 @@ fn a_sheet_is_previewed_imported_and_reimported_without_duplicates() {
     assert_eq!(r["unchanged"], json!(before + 3), "{r}");
     let geo = app.get("/api/v1/reports/sites.geojson", &app.admin).ok(200);
     assert_eq!(geo["features"].as_array().unwrap().len(), before + 3);
-    let r = import(
-        &app,
-        "",
-        "application/geo+json",
-        geo.to_string().as_bytes(),
-    )
-    .ok(200);
+    let r = import(&app, "", "application/geo+json", geo.to_string().as_bytes()).ok(200);
     assert_eq!(r["unchanged"], json!(before + 3), "{r}");
 }
 
@@ -165,7 +171,13 @@ fn one_bad_row_writes_nothing_and_every_error_is_reported() {
         app.user("zhoumin", "coordinator", Some(&g));
         app.login("zhoumin", PASSWORD)
     };
-    let r = app.raw("POST", "/api/v1/sites/import", &coord, "text/csv", SHEET.as_bytes());
+    let r = app.raw(
+        "POST",
+        "/api/v1/sites/import",
+        &coord,
+        "text/csv",
+        SHEET.as_bytes(),
+    );
     assert_eq!(r.status, 403);
 }
 

@@ -3,20 +3,20 @@
 use crate::helpers::*;
 use serde_json::json;
 
-struct Web {
-    agent: ureq::Agent,
-    base: String,
+pub(crate) struct Web {
+    pub agent: ureq::Agent,
+    pub base: String,
 }
 
 #[derive(Debug)]
-struct Page {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
+pub(crate) struct Page {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
 }
 
 impl Page {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -24,7 +24,7 @@ impl Page {
     }
 
     /// `name=value` of a Set-Cookie, with its attributes.
-    fn set_cookie(&self, name: &str) -> Option<String> {
+    pub(crate) fn set_cookie(&self, name: &str) -> Option<String> {
         self.headers
             .iter()
             .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
@@ -33,7 +33,7 @@ impl Page {
     }
 
     /// The value of the first hidden `csrf` input.
-    fn csrf(&self) -> String {
+    pub(crate) fn csrf(&self) -> String {
         let at = self
             .body
             .find("name=\"csrf\" value=\"")
@@ -43,7 +43,7 @@ impl Page {
     }
 }
 
-fn enc(s: &str) -> String {
+pub(crate) fn enc(s: &str) -> String {
     s.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
@@ -56,7 +56,7 @@ fn enc(s: &str) -> String {
 }
 
 impl Web {
-    fn new(app: &TestApp) -> Web {
+    pub(crate) fn new(app: &TestApp) -> Web {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -68,7 +68,7 @@ impl Web {
         }
     }
 
-    fn finish(r: ureq::http::Response<ureq::Body>) -> Page {
+    pub(crate) fn finish(r: ureq::http::Response<ureq::Body>) -> Page {
         let mut r = r;
         let headers = r
             .headers()
@@ -82,7 +82,7 @@ impl Web {
         }
     }
 
-    fn get(&self, path: &str, cookie: &str) -> Page {
+    pub(crate) fn get(&self, path: &str, cookie: &str) -> Page {
         Self::finish(
             self.agent
                 .get(format!("{}{path}", self.base))
@@ -92,7 +92,7 @@ impl Web {
         )
     }
 
-    fn post(&self, path: &str, cookie: &str, form: &[(&str, &str)]) -> Page {
+    pub(crate) fn post(&self, path: &str, cookie: &str, form: &[(&str, &str)]) -> Page {
         let body: Vec<String> = form
             .iter()
             .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
@@ -108,7 +108,11 @@ impl Web {
     }
 
     /// Logs in; returns the session cookie (`name=value`).
-    fn login(&self, user: &str) -> Result<String, Page> {
+    pub(crate) fn login(&self, user: &str) -> Result<String, Page> {
+        self.login_as(user, PASSWORD)
+    }
+
+    pub(crate) fn login_as(&self, user: &str, password: &str) -> Result<String, Page> {
         let form = self.get("/review/login", "");
         let pre = form
             .set_cookie("fieldsync_login_csrf")
@@ -119,7 +123,7 @@ impl Web {
             &pre,
             &[
                 ("username", user),
-                ("password", PASSWORD),
+                ("password", password),
                 ("csrf", &form.csrf()),
             ],
         );

@@ -38,7 +38,10 @@ async fn list(st: web::Data<AppState>, AdminUser(user): AdminUser) -> Page {
         .db
         .read(move |c| {
             let mut all = Vec::new();
-            let mut req = PageRequest { limit: MAX_LIMIT, after: None };
+            let mut req = PageRequest {
+                limit: MAX_LIMIT,
+                after: None,
+            };
             loop {
                 let p = templates::list(c, &caller, &req)?;
                 req.after = p.items.last().map(|t| t.id.clone());
@@ -93,17 +96,37 @@ fn fields_of(t: &Template) -> Fields {
         if item.required {
             f.set(&format!("items[{i}].required"), "1");
         }
-        f.set(&format!("items[{i}].options"), item.options.clone().unwrap_or_default().join("、"));
-        f.set(&format!("items[{i}].min"), item.min.map(|v| v.to_string()).unwrap_or_default());
-        f.set(&format!("items[{i}].max"), item.max.map(|v| v.to_string()).unwrap_or_default());
+        f.set(
+            &format!("items[{i}].options"),
+            item.options.clone().unwrap_or_default().join("、"),
+        );
+        f.set(
+            &format!("items[{i}].min"),
+            item.min.map(|v| v.to_string()).unwrap_or_default(),
+        );
+        f.set(
+            &format!("items[{i}].max"),
+            item.max.map(|v| v.to_string()).unwrap_or_default(),
+        );
     }
     f
 }
 
+/// Rows the form holds: one past the highest `items[i]` it names (a row
+/// may be missing in between).
 fn row_count(f: &Fields) -> usize {
-    (0..)
-        .take_while(|i| f.has(&format!("items[{i}].key")) || f.has(&format!("items[{i}].label")))
-        .count()
+    f.0.iter()
+        .filter_map(|(k, _)| {
+            k.strip_prefix("items[")?
+                .split(']')
+                .next()?
+                .parse::<usize>()
+                .ok()
+        })
+        .map(|i| i + 1)
+        .max()
+        .unwrap_or(0)
+        .min(500)
 }
 
 /// The items a submitted editor holds, blank rows dropped, in order; the
@@ -132,10 +155,9 @@ fn items_of(f: &Fields) -> AppResult<(Vec<Item>, Fields)> {
         let num = |k: &str| -> AppResult<Option<f64>> {
             match get(k).as_str() {
                 "" => Ok(None),
-                v => v
-                    .parse::<f64>()
-                    .map(Some)
-                    .map_err(|_| crate::error::AppError::invalid(&format!("items[{n}].{k}"), "must be a number")),
+                v => v.parse::<f64>().map(Some).map_err(|_| {
+                    crate::error::AppError::invalid(&format!("items[{n}].{k}"), "must be a number")
+                }),
             }
         };
         let options: Vec<String> = get("options")
@@ -170,7 +192,9 @@ struct Editor<'a> {
 
 fn editor(user: &WebUser, e: &Editor, f: &Fields, p: Option<&Problem>) -> HttpResponse {
     let rows = row_count(f) + e.extra;
-    let action = e.id.map_or("/admin/checklists".to_string(), |id| format!("/admin/checklists/{id}"));
+    let action = e.id.map_or("/admin/checklists".to_string(), |id| {
+        format!("/admin/checklists/{id}")
+    });
     let mut shown: Vec<String> = vec!["name".into(), "group_id".into(), "items".into()];
     for i in 0..rows {
         for k in ["key", "label", "kind", "options", "min", "max"] {
@@ -249,7 +273,11 @@ async fn new_form(st: web::Data<AppState>, AdminUser(user): AdminUser) -> Page {
 }
 
 #[get("/admin/checklists/{id}")]
-async fn edit_form(st: web::Data<AppState>, AdminUser(user): AdminUser, id: web::Path<uuid::Uuid>) -> Page {
+async fn edit_form(
+    st: web::Data<AppState>,
+    AdminUser(user): AdminUser,
+    id: web::Path<uuid::Uuid>,
+) -> Page {
     let (caller, id) = (user.caller.clone(), id.to_string());
     let tid = id.clone();
     let (t, versions, groups) = st
@@ -271,7 +299,13 @@ async fn edit_form(st: web::Data<AppState>, AdminUser(user): AdminUser, id: web:
     Ok(editor(&user, &e, &fields_of(&t), None))
 }
 
-async fn save(st: web::Data<AppState>, req: HttpRequest, body: web::Payload, user: WebUser, id: Option<String>) -> Page {
+async fn save(
+    st: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Payload,
+    user: WebUser,
+    id: Option<String>,
+) -> Page {
     let form = super::fields(&req, body).await?;
     form.check_csrf(&user)?;
     let caller = user.caller.clone();
@@ -302,7 +336,9 @@ async fn save(st: web::Data<AppState>, req: HttpRequest, body: web::Payload, use
     if form.get("action") == "retire"
         && let Some(id) = id.clone()
     {
-        st.db.write(move |c| templates::retire(c, &caller, &id)).await?;
+        st.db
+            .write(move |c| templates::retire(c, &caller, &id))
+            .await?;
         return Ok(back("/admin/checklists"));
     }
     let (items, kept) = match items_of(&form) {
@@ -314,7 +350,17 @@ async fn save(st: web::Data<AppState>, req: HttpRequest, body: web::Payload, use
     let result = match id.clone() {
         None => {
             st.db
-                .write(move |c| templates::create(c, &caller, NewTemplate { name, group_id, items }))
+                .write(move |c| {
+                    templates::create(
+                        c,
+                        &caller,
+                        NewTemplate {
+                            name,
+                            group_id,
+                            items,
+                        },
+                    )
+                })
                 .await
         }
         Some(id) => {
@@ -342,7 +388,12 @@ async fn save(st: web::Data<AppState>, req: HttpRequest, body: web::Payload, use
 }
 
 #[post("/admin/checklists")]
-async fn create(st: web::Data<AppState>, req: HttpRequest, body: web::Payload, AdminUser(user): AdminUser) -> Page {
+async fn create(
+    st: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Payload,
+    AdminUser(user): AdminUser,
+) -> Page {
     save(st, req, body, user, None).await
 }
 
@@ -406,7 +457,10 @@ async fn preview(
 ) -> Page {
     let (caller, id, v) = (user.caller.clone(), id.to_string(), q.version);
     let tid = id.clone();
-    let t = st.db.read(move |c| templates::get(c, &caller, &tid, v)).await?;
+    let t = st
+        .db
+        .read(move |c| templates::get(c, &caller, &tid, v))
+        .await?;
     Ok(page(
         "手机预览",
         &user,

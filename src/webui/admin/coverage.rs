@@ -26,7 +26,10 @@ impl Query {
             group_id: self.group_id.clone().filter(|g| !g.is_empty()),
             kind: self.kind.clone().filter(|k| !k.is_empty()),
             q: None,
-            stale_days: self.stale_days.as_deref().and_then(|d| d.trim().parse().ok()),
+            stale_days: self
+                .stale_days
+                .as_deref()
+                .and_then(|d| d.trim().parse().ok()),
         }
     }
 }
@@ -59,9 +62,20 @@ async fn view(st: web::Data<AppState>, AdminUser(user): AdminUser, q: web::Query
         .await?;
     // Never inspected first, then the longest ago.
     sites.sort_by_key(|s| std::cmp::Reverse(s.days_since_inspected.unwrap_or(i64::MAX)));
-    let never = sites.iter().filter(|s| s.last_inspected_at.is_none()).count();
-    let gname = |id: &str| groups.iter().find(|(i, _)| i == id).map_or("", |(_, n)| n.as_str());
-    let view = View::fit(sites.iter().map(|s| (s.lat, s.lon)), st.config.map_tiles.is_some());
+    let never = sites
+        .iter()
+        .filter(|s| s.last_inspected_at.is_none())
+        .count();
+    let gname = |id: &str| {
+        groups
+            .iter()
+            .find(|(i, _)| i == id)
+            .map_or("", |(_, n)| n.as_str())
+    };
+    let view = View::fit(
+        sites.iter().map(|s| (s.lat, s.lon)),
+        st.config.map_tiles.is_some(),
+    );
     let pins: Vec<Pin> = sites
         .iter()
         .map(|s| Pin {
@@ -158,9 +172,12 @@ async fn view(st: web::Data<AppState>, AdminUser(user): AdminUser, q: web::Query
 async fn csv(st: web::Data<AppState>, AdminUser(user): AdminUser, q: web::Query<Query>) -> Page {
     let f = q.filter();
     let caller = user.caller;
-    Ok(crate::api::streaming::pages(st, "text/csv; charset=utf-8", Some("coverage.csv"), move |c, cursor| {
-        coverage::csv_page(c, &caller, &f, cursor)
-    })
+    Ok(crate::api::streaming::pages(
+        st,
+        "text/csv; charset=utf-8",
+        Some("coverage.csv"),
+        move |c, cursor| coverage::csv_page(c, &caller, &f, cursor),
+    )
     .await?)
 }
 

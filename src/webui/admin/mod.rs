@@ -170,7 +170,7 @@ fn field_label(f: &str) -> &str {
 /// The API's reasons in the console's language; anything not listed is
 /// shown as the API says it (still next to its field).
 pub fn zh(code: &str, reason: &str) -> String {
-    const KNOWN: [(&str, &str); 24] = [
+    const KNOWN: [(&str, &str); 25] = [
         ("must not be empty", "不能为空"),
         ("is missing", "缺少此项"),
         ("must be a number", "必须是数字"),
@@ -182,17 +182,27 @@ pub fn zh(code: &str, reason: &str) -> String {
         ("must be positive and at most", "须大于 0 且不超过 50000 米"),
         ("another site has the code", "编码已被其他点位使用"),
         ("another site has this code", "编码已被其他点位使用"),
-        ("must be an active inspector of the route's group", "须是该联络组在岗的巡查员"),
+        (
+            "must be an active inspector of the route's group",
+            "须是该联络组在岗的巡查员",
+        ),
         ("must be a site of the route's group", "须是该联络组的点位"),
         ("must be a live checklist", "须是可用的检查清单"),
         ("a schedule needs at least one stop", "至少选择一个点位"),
         ("a checklist needs at least one item", "至少需要一个检查项"),
         ("a weekly schedule needs weekdays", "每周计划须选择星期"),
-        ("a monthly schedule needs a month_day", "每月计划须填写 1-31 日"),
+        (
+            "a monthly schedule needs a month_day",
+            "每月计划须填写 1-31 日",
+        ),
         ("must be between 0 and", "须在 0 到 92 天之间"),
         ("must be a date", "须是日期"),
         ("must be at most", "太长"),
-        ("inspectors and coordinators belong to a group", "巡查员须属于一个联络组"),
+        ("belongs to a liaison group", "须选择所属联络组"),
+        (
+            "an admin is district-wide and has no group",
+            "管理员属于全区,不选联络组",
+        ),
         ("appears twice in the file", "文件中重复出现"),
         ("rows have errors", "有错误的行,未导入任何数据"),
     ];
@@ -225,7 +235,13 @@ const TABS: [(&str, &str); 8] = [
 
 /// A console page (status 200, or the error's status when a form comes
 /// back with a problem).
-pub fn page(title: &str, user: &WebUser, tab: &str, problem: Option<&Problem>, body: Markup) -> HttpResponse {
+pub fn page(
+    title: &str,
+    user: &WebUser,
+    tab: &str,
+    problem: Option<&Problem>,
+    body: Markup,
+) -> HttpResponse {
     let status = problem.map_or(StatusCode::OK, |p| p.status);
     let markup = pages::layout(
         title,
@@ -276,7 +292,12 @@ pub fn group_options(c: &mut Conn) -> AppResult<Vec<(String, String)>> {
         .load(c)?)
 }
 
-pub fn group_select(name: &str, groups: &[(String, String)], chosen: &str, blank: Option<&str>) -> Markup {
+pub fn group_select(
+    name: &str,
+    groups: &[(String, String)],
+    chosen: &str,
+    blank: Option<&str>,
+) -> Markup {
     html! {
         select name=(name) id=(name) {
             @if let Some(b) = blank { option value="" { (b) } }
@@ -296,8 +317,14 @@ async fn overview(st: web::Data<AppState>, AdminUser(user): AdminUser) -> Page {
             use diesel::prelude::*;
             let counts = (
                 groups::table.count().get_result::<i64>(c)?,
-                users::table.filter(users::active.eq(true)).count().get_result::<i64>(c)?,
-                sites::table.filter(sites::deleted.eq(false)).count().get_result::<i64>(c)?,
+                users::table
+                    .filter(users::active.eq(true))
+                    .count()
+                    .get_result::<i64>(c)?,
+                sites::table
+                    .filter(sites::deleted.eq(false))
+                    .count()
+                    .get_result::<i64>(c)?,
                 routes::table
                     .filter(routes::deleted.eq(false))
                     .filter(routes::scheduled_for.ge(crate::clock::today()))

@@ -1,6 +1,8 @@
 //! Liaison groups and the people in them.
 
-use super::{AdminUser, Fields, Page, Problem, back, csrf, group_options, group_select, input, page};
+use super::{
+    AdminUser, Fields, Page, Problem, back, csrf, group_options, group_select, input, page,
+};
 use crate::auth::Role;
 use crate::error::{AppError, AppResult};
 use crate::paging::{MAX_LIMIT, PageRequest};
@@ -21,7 +23,10 @@ fn towns(text: &str) -> Vec<String> {
 
 fn all_groups(c: &mut crate::db::Conn, caller: &crate::auth::Caller) -> AppResult<Vec<Group>> {
     let mut out = Vec::new();
-    let mut req = PageRequest { limit: MAX_LIMIT, after: None };
+    let mut req = PageRequest {
+        limit: MAX_LIMIT,
+        after: None,
+    };
     loop {
         let p = groups::list(c, caller, &req)?;
         req.after = p.items.last().map(|g| g.id.clone());
@@ -32,7 +37,12 @@ fn all_groups(c: &mut crate::db::Conn, caller: &crate::auth::Caller) -> AppResul
     }
 }
 
-fn groups_page(user: &WebUser, list: &[Group], form: &Fields, p: Option<&Problem>) -> actix_web::HttpResponse {
+fn groups_page(
+    user: &WebUser,
+    list: &[Group],
+    form: &Fields,
+    p: Option<&Problem>,
+) -> actix_web::HttpResponse {
     page(
         "联络组",
         user,
@@ -88,7 +98,11 @@ async fn groups_create(
         name: form.get("name").to_string(),
         towns: towns(form.get("towns")),
     };
-    match st.db.write(move |c| groups::create(c, &caller, input)).await {
+    match st
+        .db
+        .write(move |c| groups::create(c, &caller, input))
+        .await
+    {
         Ok(_) => Ok(back("/admin/groups")),
         Err(e) => {
             let caller = user.caller.clone();
@@ -98,7 +112,12 @@ async fn groups_create(
     }
 }
 
-fn group_edit(user: &WebUser, id: &str, form: &Fields, p: Option<&Problem>) -> actix_web::HttpResponse {
+fn group_edit(
+    user: &WebUser,
+    id: &str,
+    form: &Fields,
+    p: Option<&Problem>,
+) -> actix_web::HttpResponse {
     page(
         "编辑联络组",
         user,
@@ -124,7 +143,11 @@ fn group_edit(user: &WebUser, id: &str, form: &Fields, p: Option<&Problem>) -> a
 }
 
 #[get("/admin/groups/{id}")]
-async fn group_form(st: web::Data<AppState>, AdminUser(user): AdminUser, id: web::Path<uuid::Uuid>) -> Page {
+async fn group_form(
+    st: web::Data<AppState>,
+    AdminUser(user): AdminUser,
+    id: web::Path<uuid::Uuid>,
+) -> Page {
     let (caller, id) = (user.caller.clone(), id.to_string());
     let gid = id.clone();
     let g = st.db.read(move |c| groups::get(c, &caller, &gid)).await?;
@@ -192,7 +215,10 @@ async fn load_users(st: &AppState, user: &WebUser) -> Result<UsersView, AppError
     st.db
         .read(move |c| {
             let mut all = Vec::new();
-            let mut req = PageRequest { limit: MAX_LIMIT, after: None };
+            let mut req = PageRequest {
+                limit: MAX_LIMIT,
+                after: None,
+            };
             loop {
                 let p = users::list(c, &caller, &req)?;
                 req.after = p.items.last().map(|u| u.id.clone());
@@ -214,7 +240,13 @@ struct UsersQuery {
     group_id: Option<String>,
 }
 
-fn users_page(user: &WebUser, v: &UsersView, group: &str, form: &Fields, p: Option<&Problem>) -> actix_web::HttpResponse {
+fn users_page(
+    user: &WebUser,
+    v: &UsersView,
+    group: &str,
+    form: &Fields,
+    p: Option<&Problem>,
+) -> actix_web::HttpResponse {
     let gname = |id: &Option<String>| {
         id.as_ref()
             .and_then(|g| v.groups.iter().find(|(i, _)| i == g))
@@ -261,16 +293,27 @@ fn users_page(user: &WebUser, v: &UsersView, group: &str, form: &Fields, p: Opti
 }
 
 #[get("/admin/users")]
-async fn users_list(st: web::Data<AppState>, AdminUser(user): AdminUser, q: web::Query<UsersQuery>) -> Page {
+async fn users_list(
+    st: web::Data<AppState>,
+    AdminUser(user): AdminUser,
+    q: web::Query<UsersQuery>,
+) -> Page {
     let v = load_users(&st, &user).await?;
     let mut form = Fields::default();
     form.set("role", "inspector");
     form.set("group_id", q.group_id.clone().unwrap_or_default());
-    Ok(users_page(&user, &v, q.group_id.as_deref().unwrap_or(""), &form, None))
+    Ok(users_page(
+        &user,
+        &v,
+        q.group_id.as_deref().unwrap_or(""),
+        &form,
+        None,
+    ))
 }
 
 fn role_of(form: &Fields) -> AppResult<Role> {
-    Role::parse(form.get("role")).ok_or_else(|| AppError::invalid("role", "must be inspector, coordinator or admin"))
+    Role::parse(form.get("role"))
+        .ok_or_else(|| AppError::invalid("role", "must be inspector, coordinator or admin"))
 }
 
 #[post("/admin/users")]
@@ -308,7 +351,13 @@ async fn users_create(
     }
 }
 
-fn user_edit(user: &WebUser, id: &str, groups: &[(String, String)], form: &Fields, p: Option<&Problem>) -> actix_web::HttpResponse {
+fn user_edit(
+    user: &WebUser,
+    id: &str,
+    groups: &[(String, String)],
+    form: &Fields,
+    p: Option<&Problem>,
+) -> actix_web::HttpResponse {
     page(
         "编辑人员",
         user,
@@ -335,7 +384,11 @@ fn user_edit(user: &WebUser, id: &str, groups: &[(String, String)], form: &Field
 }
 
 #[get("/admin/users/{id}")]
-async fn user_form(st: web::Data<AppState>, AdminUser(user): AdminUser, id: web::Path<uuid::Uuid>) -> Page {
+async fn user_form(
+    st: web::Data<AppState>,
+    AdminUser(user): AdminUser,
+    id: web::Path<uuid::Uuid>,
+) -> Page {
     let (caller, id) = (user.caller.clone(), id.to_string());
     let uid = id.clone();
     let (u, groups) = st
@@ -388,7 +441,13 @@ async fn user_save(
         Err(e) if e.status == actix_web::http::StatusCode::NOT_FOUND => Err(e.into()),
         Err(e) => {
             let groups = st.db.read(group_options).await?;
-            Ok(user_edit(&user, &id, &groups, &form, Some(&Problem::of(&e))))
+            Ok(user_edit(
+                &user,
+                &id,
+                &groups,
+                &form,
+                Some(&Problem::of(&e)),
+            ))
         }
     }
 }

@@ -9,8 +9,12 @@ use crate::auth::Role;
 use crate::clock;
 use crate::error::{AppError, AppResult};
 use crate::paging::{MAX_LIMIT, PageRequest};
-use crate::reference::routes::{self, NewRoute, Route, RouteFilter, RoutePatch, RouteStatus, StopInput};
-use crate::reference::schedules::{self, Freq, NewSchedule, Recurrence, Schedule, ScheduleFilter, SchedulePatch, ScheduleStop};
+use crate::reference::routes::{
+    self, NewRoute, Route, RouteFilter, RoutePatch, RouteStatus, StopInput,
+};
+use crate::reference::schedules::{
+    self, Freq, NewSchedule, Recurrence, Schedule, ScheduleFilter, SchedulePatch, ScheduleStop,
+};
 use crate::reference::templates::{self, Template};
 use crate::review::coverage::{self, CoverageFilter, SiteCoverage};
 use crate::state::AppState;
@@ -50,7 +54,10 @@ async fn ctx(st: &AppState, user: &WebUser, group: &str) -> AppResult<Ctx> {
             };
             let sites = coverage::all(c, &caller, &f)?;
             let mut all = Vec::new();
-            let mut req = PageRequest { limit: MAX_LIMIT, after: None };
+            let mut req = PageRequest {
+                limit: MAX_LIMIT,
+                after: None,
+            };
             loop {
                 let p = templates::list(c, &caller, &req)?;
                 req.after = p.items.last().map(|t| t.id.clone());
@@ -87,7 +94,11 @@ fn stops_of(f: &Fields) -> Vec<StopInput> {
         .into_iter()
         .enumerate()
         .map(|(i, site)| {
-            let seq = f.get(&format!("seq.{site}")).trim().parse::<f64>().unwrap_or(f64::MAX);
+            let seq = f
+                .get(&format!("seq.{site}"))
+                .trim()
+                .parse::<f64>()
+                .unwrap_or(f64::MAX);
             (
                 seq,
                 i,
@@ -150,14 +161,21 @@ fn stop_picker(st: &AppState, ctx: &Ctx, f: &Fields, p: Option<&Problem>) -> Mar
             .map(|t| t.id.clone())
             .unwrap_or_default()
     };
-    let view = View::fit(shown.iter().map(|s| (s.lat, s.lon)), st.config.map_tiles.is_some());
+    let view = View::fit(
+        shown.iter().map(|s| (s.lat, s.lon)),
+        st.config.map_tiles.is_some(),
+    );
     let pins: Vec<Pin> = shown
         .iter()
         .map(|s| Pin {
             lat: s.lat,
             lon: s.lon,
             label: &s.name,
-            class: if chosen.contains(&s.site_id.as_str()) { "chosen" } else { stale_class(s) },
+            class: if chosen.contains(&s.site_id.as_str()) {
+                "chosen"
+            } else {
+                stale_class(s)
+            },
             href: None,
             named: shown.len() <= 40,
         })
@@ -228,7 +246,11 @@ struct RoutesQuery {
 }
 
 #[get("/admin/routes")]
-async fn routes_list(st: web::Data<AppState>, AdminUser(user): AdminUser, q: web::Query<RoutesQuery>) -> Page {
+async fn routes_list(
+    st: web::Data<AppState>,
+    AdminUser(user): AdminUser,
+    q: web::Query<RoutesQuery>,
+) -> Page {
     let today = clock::today();
     let from = q.from.unwrap_or(today - Duration::days(7));
     let to = q.to.unwrap_or(today + Duration::days(14));
@@ -244,7 +266,10 @@ async fn routes_list(st: web::Data<AppState>, AdminUser(user): AdminUser, q: web
         .db
         .read(move |c| {
             let mut all: Vec<Route> = Vec::new();
-            let mut req = PageRequest { limit: MAX_LIMIT, after: None };
+            let mut req = PageRequest {
+                limit: MAX_LIMIT,
+                after: None,
+            };
             loop {
                 let p = routes::list(c, &caller, &f, &req)?;
                 req.after = p.items.last().map(|r| r.id.clone());
@@ -265,8 +290,17 @@ async fn routes_list(st: web::Data<AppState>, AdminUser(user): AdminUser, q: web
             Ok((all, group_options(c)?, names))
         })
         .await?;
-    list.sort_by(|a, b| a.scheduled_for.cmp(&b.scheduled_for).then(a.name.cmp(&b.name)));
-    let gname = |id: &str| groups.iter().find(|(i, _)| i == id).map_or("", |(_, n)| n.as_str());
+    list.sort_by(|a, b| {
+        a.scheduled_for
+            .cmp(&b.scheduled_for)
+            .then(a.name.cmp(&b.name))
+    });
+    let gname = |id: &str| {
+        groups
+            .iter()
+            .find(|(i, _)| i == id)
+            .map_or("", |(_, n)| n.as_str())
+    };
     Ok(page(
         "巡查路线",
         &user,
@@ -307,11 +341,32 @@ struct RoutePage<'a> {
     route: Option<&'a Route>,
 }
 
-fn route_form(st: &AppState, user: &WebUser, ctx: &Ctx, r: &RoutePage, f: &Fields, p: Option<&Problem>) -> HttpResponse {
-    let action = r.id.map_or("/admin/routes".to_string(), |id| format!("/admin/routes/{id}"));
-    let shown = ["group_id", "name", "scheduled_for", "due", "assignee_id", "stops", "status"];
+fn route_form(
+    st: &AppState,
+    user: &WebUser,
+    ctx: &Ctx,
+    r: &RoutePage,
+    f: &Fields,
+    p: Option<&Problem>,
+) -> HttpResponse {
+    let action = r.id.map_or("/admin/routes".to_string(), |id| {
+        format!("/admin/routes/{id}")
+    });
+    let shown = [
+        "group_id",
+        "name",
+        "scheduled_for",
+        "due",
+        "assignee_id",
+        "stops",
+        "status",
+    ];
     page(
-        if r.id.is_some() { "编辑路线" } else { "规划路线" },
+        if r.id.is_some() {
+            "编辑路线"
+        } else {
+            "规划路线"
+        },
         user,
         "/admin/routes",
         p,
@@ -371,19 +426,35 @@ fn route_fields(r: &Route) -> Fields {
     f.set("scheduled_for", r.scheduled_for.to_string());
     f.set("assignee_id", r.assignee_id.clone().unwrap_or_default());
     if let Some(d) = r.due_at {
-        f.set("due", d.with_timezone(&clock::district_offset()).date_naive().to_string());
+        f.set(
+            "due",
+            d.with_timezone(&clock::district_offset())
+                .date_naive()
+                .to_string(),
+        );
     }
     let stops: Vec<_> = r
         .stops
         .iter()
-        .map(|s| (Some(s.id.clone()), s.site_id.clone(), s.template_id.clone(), s.notes.clone()))
+        .map(|s| {
+            (
+                Some(s.id.clone()),
+                s.site_id.clone(),
+                s.template_id.clone(),
+                s.notes.clone(),
+            )
+        })
         .collect();
     set_stops(&mut f, &stops);
     f
 }
 
 #[get("/admin/routes/new")]
-async fn route_new(st: web::Data<AppState>, AdminUser(user): AdminUser, q: web::Query<NewRouteQuery>) -> Page {
+async fn route_new(
+    st: web::Data<AppState>,
+    AdminUser(user): AdminUser,
+    q: web::Query<NewRouteQuery>,
+) -> Page {
     let q = q.into_inner();
     let mut f = match &q.copy {
         Some(id) => {
@@ -397,7 +468,10 @@ async fn route_new(st: web::Data<AppState>, AdminUser(user): AdminUser, q: web::
         }
         None => Fields::default(),
     };
-    f.set("scheduled_for", q.date.unwrap_or_else(clock::today).to_string());
+    f.set(
+        "scheduled_for",
+        q.date.unwrap_or_else(clock::today).to_string(),
+    );
     if let Some(g) = q.group_id.filter(|g| !g.is_empty()) {
         f.set("group_id", g);
     }
@@ -408,18 +482,28 @@ async fn route_new(st: web::Data<AppState>, AdminUser(user): AdminUser, q: web::
         f.set("group_id", g.clone());
         c = ctx(&st, &user, &g).await?;
     }
-    let r = RoutePage { id: None, route: None };
+    let r = RoutePage {
+        id: None,
+        route: None,
+    };
     Ok(route_form(&st, &user, &c, &r, &f, None))
 }
 
 #[get("/admin/routes/{id}")]
-async fn route_edit(st: web::Data<AppState>, AdminUser(user): AdminUser, id: web::Path<uuid::Uuid>) -> Page {
+async fn route_edit(
+    st: web::Data<AppState>,
+    AdminUser(user): AdminUser,
+    id: web::Path<uuid::Uuid>,
+) -> Page {
     let (caller, id) = (user.caller.clone(), id.to_string());
     let rid = id.clone();
     let route = st.db.read(move |c| routes::get(c, &caller, &rid)).await?;
     let f = route_fields(&route);
     let c = ctx(&st, &user, &route.group_id).await?;
-    let r = RoutePage { id: Some(&id), route: Some(&route) };
+    let r = RoutePage {
+        id: Some(&id),
+        route: Some(&route),
+    };
     Ok(route_form(&st, &user, &c, &r, &f, None))
 }
 
@@ -432,7 +516,13 @@ fn date(f: &Fields, name: &str) -> AppResult<Option<NaiveDate>> {
     }
 }
 
-async fn route_save(st: web::Data<AppState>, req: HttpRequest, body: web::Payload, user: WebUser, id: Option<String>) -> Page {
+async fn route_save(
+    st: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Payload,
+    user: WebUser,
+    id: Option<String>,
+) -> Page {
     let f = super::fields(&req, body).await?;
     f.check_csrf(&user)?;
     let c = ctx(&st, &user, f.get("group_id")).await?;
@@ -444,7 +534,10 @@ async fn route_save(st: web::Data<AppState>, req: HttpRequest, body: web::Payloa
         None => None,
     };
     let show = |p: Option<&Problem>| {
-        let r = RoutePage { id: id.as_deref(), route: existing.as_ref() };
+        let r = RoutePage {
+            id: id.as_deref(),
+            route: existing.as_ref(),
+        };
         route_form(&st, &user, &c, &r, &f, p)
     };
     if f.get("action") == "filter" {
@@ -452,17 +545,30 @@ async fn route_save(st: web::Data<AppState>, req: HttpRequest, body: web::Payloa
     }
     let caller = user.caller.clone();
     let result: AppResult<String> = async {
-        let scheduled_for = date(&f, "scheduled_for")?.ok_or_else(|| AppError::invalid("scheduled_for", "must be a date"))?;
+        let scheduled_for = date(&f, "scheduled_for")?
+            .ok_or_else(|| AppError::invalid("scheduled_for", "must be a date"))?;
         let due_at = date(&f, "due")?.map(clock::end_of_day);
         let stops = stops_of(&f);
         let assignee = f.opt("assignee_id");
         match (&id, f.get("action")) {
             (Some(id), a @ ("cancel" | "restore")) => {
-                let status = if a == "cancel" { RouteStatus::Cancelled } else { RouteStatus::Planned };
+                let status = if a == "cancel" {
+                    RouteStatus::Cancelled
+                } else {
+                    RouteStatus::Planned
+                };
                 let id = id.clone();
                 st.db
                     .write(move |c| {
-                        routes::update(c, &caller, &id, RoutePatch { status: Some(status), ..RoutePatch::default() })
+                        routes::update(
+                            c,
+                            &caller,
+                            &id,
+                            RoutePatch {
+                                status: Some(status),
+                                ..RoutePatch::default()
+                            },
+                        )
                     })
                     .await
                     .map(|r| r.id)
@@ -478,7 +584,10 @@ async fn route_save(st: web::Data<AppState>, req: HttpRequest, body: web::Payloa
                     stops: Some(stops),
                 };
                 let id = id.clone();
-                st.db.write(move |c| routes::update(c, &caller, &id, patch)).await.map(|r| r.id)
+                st.db
+                    .write(move |c| routes::update(c, &caller, &id, patch))
+                    .await
+                    .map(|r| r.id)
             }
             (None, _) => {
                 let new = NewRoute {
@@ -488,9 +597,15 @@ async fn route_save(st: web::Data<AppState>, req: HttpRequest, body: web::Payloa
                     scheduled_for,
                     due_at,
                     status: None,
-                    stops: stops.into_iter().map(|s| StopInput { id: None, ..s }).collect(),
+                    stops: stops
+                        .into_iter()
+                        .map(|s| StopInput { id: None, ..s })
+                        .collect(),
                 };
-                st.db.write(move |c| routes::create(c, &caller, new)).await.map(|r| r.id)
+                st.db
+                    .write(move |c| routes::create(c, &caller, new))
+                    .await
+                    .map(|r| r.id)
             }
         }
     }
@@ -503,7 +618,12 @@ async fn route_save(st: web::Data<AppState>, req: HttpRequest, body: web::Payloa
 }
 
 #[post("/admin/routes")]
-async fn route_create(st: web::Data<AppState>, req: HttpRequest, body: web::Payload, AdminUser(user): AdminUser) -> Page {
+async fn route_create(
+    st: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Payload,
+    AdminUser(user): AdminUser,
+) -> Page {
     route_save(st, req, body, user, None).await
 }
 
@@ -544,7 +664,10 @@ async fn schedules_list(st: web::Data<AppState>, AdminUser(user): AdminUser) -> 
         .db
         .read(move |c| {
             let mut all: Vec<Schedule> = Vec::new();
-            let mut req = PageRequest { limit: MAX_LIMIT, after: None };
+            let mut req = PageRequest {
+                limit: MAX_LIMIT,
+                after: None,
+            };
             loop {
                 let p = schedules::list(c, &caller, &ScheduleFilter::default(), &req)?;
                 req.after = p.items.last().map(|s| s.id.clone());
@@ -556,7 +679,12 @@ async fn schedules_list(st: web::Data<AppState>, AdminUser(user): AdminUser) -> 
             Ok((all, group_options(c)?))
         })
         .await?;
-    let gname = |id: &str| groups.iter().find(|(i, _)| i == id).map_or("", |(_, n)| n.as_str());
+    let gname = |id: &str| {
+        groups
+            .iter()
+            .find(|(i, _)| i == id)
+            .map_or("", |(_, n)| n.as_str())
+    };
     Ok(page(
         "周期计划",
         &user,
@@ -586,10 +714,25 @@ async fn schedules_list(st: web::Data<AppState>, AdminUser(user): AdminUser) -> 
     ))
 }
 
-fn schedule_form(st: &AppState, user: &WebUser, ctx: &Ctx, id: Option<&str>, f: &Fields, p: Option<&Problem>) -> HttpResponse {
-    let action = id.map_or("/admin/schedules".to_string(), |id| format!("/admin/schedules/{id}"));
+fn schedule_form(
+    st: &AppState,
+    user: &WebUser,
+    ctx: &Ctx,
+    id: Option<&str>,
+    f: &Fields,
+    p: Option<&Problem>,
+) -> HttpResponse {
+    let action = id.map_or("/admin/schedules".to_string(), |id| {
+        format!("/admin/schedules/{id}")
+    });
     let shown = [
-        "group_id", "name", "assignee_id", "stops", "recurrence.weekdays", "recurrence.month_day", "horizon_days",
+        "group_id",
+        "name",
+        "assignee_id",
+        "stops",
+        "recurrence.weekdays",
+        "recurrence.month_day",
+        "horizon_days",
     ];
     let weekly = f.get("freq") != "monthly";
     let days = f.all("wd");
@@ -651,7 +794,11 @@ struct NewScheduleQuery {
 }
 
 #[get("/admin/schedules/new")]
-async fn schedule_new(st: web::Data<AppState>, AdminUser(user): AdminUser, q: web::Query<NewScheduleQuery>) -> Page {
+async fn schedule_new(
+    st: web::Data<AppState>,
+    AdminUser(user): AdminUser,
+    q: web::Query<NewScheduleQuery>,
+) -> Page {
     let mut f = Fields::default();
     f.set("freq", "weekly");
     f.set("horizon_days", schedules::DEFAULT_HORIZON_DAYS.to_string());
@@ -670,19 +817,39 @@ async fn schedule_new(st: web::Data<AppState>, AdminUser(user): AdminUser, q: we
 }
 
 #[get("/admin/schedules/{id}")]
-async fn schedule_edit(st: web::Data<AppState>, AdminUser(user): AdminUser, id: web::Path<uuid::Uuid>) -> Page {
+async fn schedule_edit(
+    st: web::Data<AppState>,
+    AdminUser(user): AdminUser,
+    id: web::Path<uuid::Uuid>,
+) -> Page {
     let (caller, id) = (user.caller.clone(), id.to_string());
     let sid = id.clone();
-    let s = st.db.read(move |c| schedules::get(c, &caller, &sid)).await?;
+    let s = st
+        .db
+        .read(move |c| schedules::get(c, &caller, &sid))
+        .await?;
     let mut f = Fields::default();
     f.set("group_id", s.group_id.clone());
     f.set("name", s.name.clone());
     f.set("assignee_id", s.assignee_id.clone().unwrap_or_default());
-    f.set("freq", if s.recurrence.freq == Freq::Monthly { "monthly" } else { "weekly" });
+    f.set(
+        "freq",
+        if s.recurrence.freq == Freq::Monthly {
+            "monthly"
+        } else {
+            "weekly"
+        },
+    );
     for d in s.recurrence.weekdays.as_deref().unwrap_or_default() {
         f.push("wd", d.to_string());
     }
-    f.set("month_day", s.recurrence.month_day.map(|d| d.to_string()).unwrap_or_default());
+    f.set(
+        "month_day",
+        s.recurrence
+            .month_day
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
+    );
     f.set("horizon_days", s.horizon_days.to_string());
     if s.active {
         f.set("active", "1");
@@ -690,7 +857,14 @@ async fn schedule_edit(st: web::Data<AppState>, AdminUser(user): AdminUser, id: 
     let stops: Vec<_> = s
         .stops
         .iter()
-        .map(|x| (None, x.site_id.clone(), x.template_id.clone(), x.notes.clone()))
+        .map(|x| {
+            (
+                None,
+                x.site_id.clone(),
+                x.template_id.clone(),
+                x.notes.clone(),
+            )
+        })
         .collect();
     set_stops(&mut f, &stops);
     let c = ctx(&st, &user, &s.group_id).await?;
@@ -702,12 +876,12 @@ fn recurrence(f: &Fields) -> AppResult<Recurrence> {
         Recurrence {
             freq: Freq::Monthly,
             weekdays: None,
-            month_day: Some(
-                f.get("month_day")
-                    .trim()
-                    .parse()
-                    .map_err(|_| AppError::invalid("recurrence.month_day", "a monthly schedule needs a month_day from 1 to 31"))?,
-            ),
+            month_day: Some(f.get("month_day").trim().parse().map_err(|_| {
+                AppError::invalid(
+                    "recurrence.month_day",
+                    "a monthly schedule needs a month_day from 1 to 31",
+                )
+            })?),
         }
     } else {
         Recurrence {
@@ -718,7 +892,13 @@ fn recurrence(f: &Fields) -> AppResult<Recurrence> {
     })
 }
 
-async fn schedule_save(st: web::Data<AppState>, req: HttpRequest, body: web::Payload, user: WebUser, id: Option<String>) -> Page {
+async fn schedule_save(
+    st: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Payload,
+    user: WebUser,
+    id: Option<String>,
+) -> Page {
     let f = super::fields(&req, body).await?;
     f.check_csrf(&user)?;
     let c = ctx(&st, &user, f.get("group_id")).await?;
@@ -729,7 +909,9 @@ async fn schedule_save(st: web::Data<AppState>, req: HttpRequest, body: web::Pay
     let result: AppResult<String> = async {
         if let (Some(id), "delete") = (&id, f.get("action")) {
             let id = id.clone();
-            st.db.write(move |c| schedules::delete(c, &caller, &id)).await?;
+            st.db
+                .write(move |c| schedules::delete(c, &caller, &id))
+                .await?;
             return Ok(String::new());
         }
         let rec = recurrence(&f)?;
@@ -758,7 +940,10 @@ async fn schedule_save(st: web::Data<AppState>, req: HttpRequest, body: web::Pay
                     active: Some(f.has("active")),
                 };
                 let id = id.clone();
-                st.db.write(move |c| schedules::update(c, &caller, &id, patch)).await.map(|s| s.id)
+                st.db
+                    .write(move |c| schedules::update(c, &caller, &id, patch))
+                    .await
+                    .map(|s| s.id)
             }
             None => {
                 let new = NewSchedule {
@@ -770,7 +955,10 @@ async fn schedule_save(st: web::Data<AppState>, req: HttpRequest, body: web::Pay
                     horizon_days: horizon,
                     active: Some(f.has("active")),
                 };
-                st.db.write(move |c| schedules::create(c, &caller, new)).await.map(|s| s.id)
+                st.db
+                    .write(move |c| schedules::create(c, &caller, new))
+                    .await
+                    .map(|s| s.id)
             }
         }
     }
@@ -778,12 +966,24 @@ async fn schedule_save(st: web::Data<AppState>, req: HttpRequest, body: web::Pay
     match result {
         Ok(_) => Ok(back("/admin/schedules")),
         Err(e) if e.status == actix_web::http::StatusCode::NOT_FOUND => Err(e.into()),
-        Err(e) => Ok(schedule_form(&st, &user, &c, id.as_deref(), &f, Some(&Problem::of(&e)))),
+        Err(e) => Ok(schedule_form(
+            &st,
+            &user,
+            &c,
+            id.as_deref(),
+            &f,
+            Some(&Problem::of(&e)),
+        )),
     }
 }
 
 #[post("/admin/schedules")]
-async fn schedule_create(st: web::Data<AppState>, req: HttpRequest, body: web::Payload, AdminUser(user): AdminUser) -> Page {
+async fn schedule_create(
+    st: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Payload,
+    AdminUser(user): AdminUser,
+) -> Page {
     schedule_save(st, req, body, user, None).await
 }
 

@@ -1,7 +1,9 @@
 //! Sites: a searchable list with a map, a form whose position is typed or
 //! clicked on a map, and import from (and export to) a spreadsheet.
 
-use super::{AdminUser, Fields, Page, Problem, back, csrf, group_options, group_select, input, page};
+use super::{
+    AdminUser, Fields, Page, Problem, back, csrf, group_options, group_select, input, page,
+};
 use crate::error::{AppError, AppResult};
 use crate::paging::{PageQuery, PageRequest};
 use crate::reference::site_files::{self, Action, ImportQuery, ImportReport};
@@ -41,7 +43,11 @@ pub fn kind_select(name: &str, chosen: &str, blank: Option<&str>) -> Markup {
 }
 
 #[get("/admin/sites")]
-async fn list(st: web::Data<AppState>, AdminUser(user): AdminUser, q: web::Query<ListQuery>) -> Page {
+async fn list(
+    st: web::Data<AppState>,
+    AdminUser(user): AdminUser,
+    q: web::Query<ListQuery>,
+) -> Page {
     let q = q.into_inner();
     let filter = SiteFilter {
         group_id: q.group_id.clone().filter(|g| !g.is_empty()),
@@ -58,8 +64,16 @@ async fn list(st: web::Data<AppState>, AdminUser(user): AdminUser, q: web::Query
         .db
         .read(move |c| Ok((sites::list(c, &caller, &filter, &req)?, group_options(c)?)))
         .await?;
-    let gname = |id: &str| groups.iter().find(|(i, _)| i == id).map_or("", |(_, n)| n.as_str());
-    let view = View::fit(items.items.iter().map(|s| (s.lat, s.lon)), st.config.map_tiles.is_some());
+    let gname = |id: &str| {
+        groups
+            .iter()
+            .find(|(i, _)| i == id)
+            .map_or("", |(_, n)| n.as_str())
+    };
+    let view = View::fit(
+        items.items.iter().map(|s| (s.lat, s.lon)),
+        st.config.map_tiles.is_some(),
+    );
     let pins: Vec<Pin> = items
         .items
         .iter()
@@ -137,8 +151,16 @@ struct FormPage<'a> {
     notice: Option<&'a str>,
 }
 
-fn site_form(st: &AppState, user: &WebUser, f: &FormPage, form: &Fields, p: Option<&Problem>) -> HttpResponse {
-    let action = f.id.map_or("/admin/sites".to_string(), |id| format!("/admin/sites/{id}"));
+fn site_form(
+    st: &AppState,
+    user: &WebUser,
+    f: &FormPage,
+    form: &Fields,
+    p: Option<&Problem>,
+) -> HttpResponse {
+    let action = f.id.map_or("/admin/sites".to_string(), |id| {
+        format!("/admin/sites/{id}")
+    });
     let here = form
         .number("lat")
         .ok()
@@ -150,9 +172,15 @@ fn site_form(st: &AppState, user: &WebUser, f: &FormPage, form: &Fields, p: Opti
         urlencode(&f.view.encode()),
         urlencode(form.get("group_id"))
     );
-    let fields = ["name", "code", "kind", "address", "lat", "lon", "radius_m", "group_id"];
+    let fields = [
+        "name", "code", "kind", "address", "lat", "lon", "radius_m", "group_id",
+    ];
     page(
-        if f.id.is_some() { "编辑点位" } else { "新建点位" },
+        if f.id.is_some() {
+            "编辑点位"
+        } else {
+            "新建点位"
+        },
         user,
         "/admin/sites",
         p,
@@ -198,7 +226,11 @@ fn site_form(st: &AppState, user: &WebUser, f: &FormPage, form: &Fields, p: Opti
 }
 
 /// The group's sites (for the picker), and the groups.
-async fn context(st: &AppState, user: &WebUser, group: &str) -> AppResult<(Vec<(String, String)>, Vec<Site>)> {
+async fn context(
+    st: &AppState,
+    user: &WebUser,
+    group: &str,
+) -> AppResult<(Vec<(String, String)>, Vec<Site>)> {
     let caller = user.caller.clone();
     let group = Some(group.to_string()).filter(|g| !g.is_empty());
     st.db
@@ -228,9 +260,12 @@ fn fit(st: &AppState, neighbours: &[Site], form: &Fields) -> View {
     // Around the site itself when it has a position, else its group.
     let near: Vec<(f64, f64)> = match here {
         Some(h) => std::iter::once(h)
-            .chain(neighbours.iter().map(|s| (s.lat, s.lon)).filter(|(la, lo)| {
-                (la - h.0).abs() < 0.05 && (lo - h.1).abs() < 0.05
-            }))
+            .chain(
+                neighbours
+                    .iter()
+                    .map(|s| (s.lat, s.lon))
+                    .filter(|(la, lo)| (la - h.0).abs() < 0.05 && (lo - h.1).abs() < 0.05),
+            )
             .collect(),
         None => neighbours.iter().map(|s| (s.lat, s.lon)).collect(),
     };
@@ -243,7 +278,11 @@ struct NewQuery {
 }
 
 #[get("/admin/sites/new")]
-async fn new_form(st: web::Data<AppState>, AdminUser(user): AdminUser, q: web::Query<NewQuery>) -> Page {
+async fn new_form(
+    st: web::Data<AppState>,
+    AdminUser(user): AdminUser,
+    q: web::Query<NewQuery>,
+) -> Page {
     let (groups, _) = context(&st, &user, "").await?;
     let group = q
         .group_id
@@ -268,7 +307,11 @@ async fn new_form(st: web::Data<AppState>, AdminUser(user): AdminUser, q: web::Q
 }
 
 #[get("/admin/sites/{id}")]
-async fn edit_form(st: web::Data<AppState>, AdminUser(user): AdminUser, id: web::Path<uuid::Uuid>) -> Page {
+async fn edit_form(
+    st: web::Data<AppState>,
+    AdminUser(user): AdminUser,
+    id: web::Path<uuid::Uuid>,
+) -> Page {
     let (caller, id) = (user.caller.clone(), id.to_string());
     let sid = id.clone();
     let s = st.db.read(move |c| sites::get(c, &caller, &sid)).await?;
@@ -306,7 +349,13 @@ fn new_site(form: &Fields) -> AppResult<NewSite> {
     })
 }
 
-async fn save(st: web::Data<AppState>, req: HttpRequest, body: web::Payload, user: WebUser, id: Option<String>) -> Page {
+async fn save(
+    st: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Payload,
+    user: WebUser,
+    id: Option<String>,
+) -> Page {
     let mut form = super::fields(&req, body).await?;
     form.check_csrf(&user)?;
     let (groups, neighbours) = context(&st, &user, form.get("group_id")).await?;
@@ -354,12 +403,19 @@ async fn save(st: web::Data<AppState>, req: HttpRequest, body: web::Payload, use
             }
         }
         (None, _) => match new_site(&form) {
-            Ok(n) => st.db.write(move |c| sites::create(c, &caller, n).map(|_| ())).await,
+            Ok(n) => {
+                st.db
+                    .write(move |c| sites::create(c, &caller, n).map(|_| ()))
+                    .await
+            }
             Err(e) => Err(e),
         },
     };
     match result {
-        Ok(()) => Ok(back(&format!("/admin/sites?group_id={}", urlencode(form.get("group_id"))))),
+        Ok(()) => Ok(back(&format!(
+            "/admin/sites?group_id={}",
+            urlencode(form.get("group_id"))
+        ))),
         Err(e) if e.status == actix_web::http::StatusCode::NOT_FOUND => Err(e.into()),
         Err(e) => {
             let f = FormPage {
@@ -375,7 +431,12 @@ async fn save(st: web::Data<AppState>, req: HttpRequest, body: web::Payload, use
 }
 
 #[post("/admin/sites")]
-async fn create(st: web::Data<AppState>, req: HttpRequest, body: web::Payload, AdminUser(user): AdminUser) -> Page {
+async fn create(
+    st: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Payload,
+    AdminUser(user): AdminUser,
+) -> Page {
     save(st, req, body, user, None).await
 }
 
@@ -401,7 +462,11 @@ struct MapQuery {
 /// The picker's clickable layer: the group's sites and the chosen position
 /// on a clear background (the map itself is drawn under it in the page).
 #[get("/admin/map.svg")]
-async fn map_image(st: web::Data<AppState>, AdminUser(user): AdminUser, q: web::Query<MapQuery>) -> Page {
+async fn map_image(
+    st: web::Data<AppState>,
+    AdminUser(user): AdminUser,
+    q: web::Query<MapQuery>,
+) -> Page {
     let q = q.into_inner();
     let (_, neighbours) = context(&st, &user, q.group_id.as_deref().unwrap_or("")).await?;
     let view = q
@@ -448,7 +513,13 @@ struct ImportForm {
     content: Option<Text<String>>,
 }
 
-fn import_page(user: &WebUser, groups: &[(String, String)], group: &str, report: Option<(&ImportReport, &str)>, p: Option<&Problem>) -> HttpResponse {
+fn import_page(
+    user: &WebUser,
+    groups: &[(String, String)],
+    group: &str,
+    report: Option<(&ImportReport, &str)>,
+    p: Option<&Problem>,
+) -> HttpResponse {
     page(
         "导入点位",
         user,
@@ -511,16 +582,20 @@ async fn import_form(st: web::Data<AppState>, AdminUser(user): AdminUser) -> Pag
 }
 
 #[post("/admin/sites/import")]
-async fn import(st: web::Data<AppState>, AdminUser(user): AdminUser, form: MultipartForm<ImportForm>) -> Page {
+async fn import(
+    st: web::Data<AppState>,
+    AdminUser(user): AdminUser,
+    form: MultipartForm<ImportForm>,
+) -> Page {
     let form = form.into_inner();
     crate::webui::session::check_csrf(&user, &form.csrf)?;
     let group = form.group_id.map(|g| g.into_inner()).unwrap_or_default();
     let apply = form.action.is_some_and(|a| a.as_str() == "apply");
     let bytes: Vec<u8> = match (form.file, form.content) {
         (Some(f), _) if !f.data.is_empty() => f.data.to_vec(),
-        (_, Some(c)) => STANDARD
-            .decode(c.as_bytes())
-            .map_err(|_| AppError::bad_request("malformed_form", "the file did not come back intact"))?,
+        (_, Some(c)) => STANDARD.decode(c.as_bytes()).map_err(|_| {
+            AppError::bad_request("malformed_form", "the file did not come back intact")
+        })?,
         _ => Vec::new(),
     };
     let content = STANDARD.encode(&bytes);
@@ -530,13 +605,23 @@ async fn import(st: web::Data<AppState>, AdminUser(user): AdminUser, form: Multi
     };
     let caller = user.caller.clone();
     let result = if apply {
-        st.db.write(move |c| site_files::import(c, &caller, &bytes, &q)).await
+        st.db
+            .write(move |c| site_files::import(c, &caller, &bytes, &q))
+            .await
     } else {
-        st.db.read(move |c| site_files::import(c, &caller, &bytes, &q)).await
+        st.db
+            .read(move |c| site_files::import(c, &caller, &bytes, &q))
+            .await
     };
     let groups = st.db.read(group_options).await?;
     match result {
-        Ok(r) => Ok(import_page(&user, &groups, &group, Some((&r, &content)), None)),
+        Ok(r) => Ok(import_page(
+            &user,
+            &groups,
+            &group,
+            Some((&r, &content)),
+            None,
+        )),
         Err(e) => {
             // Rows with errors come back as a report, anything else as a
             // problem with the file.
@@ -545,7 +630,13 @@ async fn import(st: web::Data<AppState>, AdminUser(user): AdminUser, form: Multi
                 .as_ref()
                 .and_then(|d| serde_json::from_value(d["report"].clone()).ok());
             let p = Problem::of(&e);
-            Ok(import_page(&user, &groups, &group, report.as_ref().map(|r| (r, content.as_str())), Some(&p)))
+            Ok(import_page(
+                &user,
+                &groups,
+                &group,
+                report.as_ref().map(|r| (r, content.as_str())),
+                Some(&p),
+            ))
         }
     }
 }
@@ -557,7 +648,12 @@ struct ExportQuery {
     q: Option<String>,
 }
 
-async fn export(st: web::Data<AppState>, user: WebUser, q: ExportQuery, format: site_files::Format) -> Page {
+async fn export(
+    st: web::Data<AppState>,
+    user: WebUser,
+    q: ExportQuery,
+    format: site_files::Format,
+) -> Page {
     let f = SiteFilter {
         group_id: q.group_id.filter(|g| !g.is_empty()),
         kind: q.kind.filter(|k| !k.is_empty()),
@@ -568,19 +664,29 @@ async fn export(st: web::Data<AppState>, user: WebUser, q: ExportQuery, format: 
         site_files::Format::GeoJson => ("application/geo+json", "sites.geojson"),
     };
     let caller = user.caller;
-    Ok(crate::api::streaming::pages(st, ct, Some(name), move |c, cursor| {
-        site_files::export_page(c, &caller, &f, cursor, format)
-    })
-    .await?)
+    Ok(
+        crate::api::streaming::pages(st, ct, Some(name), move |c, cursor| {
+            site_files::export_page(c, &caller, &f, cursor, format)
+        })
+        .await?,
+    )
 }
 
 #[get("/admin/sites/export.csv")]
-async fn export_csv(st: web::Data<AppState>, AdminUser(user): AdminUser, q: web::Query<ExportQuery>) -> Page {
+async fn export_csv(
+    st: web::Data<AppState>,
+    AdminUser(user): AdminUser,
+    q: web::Query<ExportQuery>,
+) -> Page {
     export(st, user, q.into_inner(), site_files::Format::Csv).await
 }
 
 #[get("/admin/sites/export.geojson")]
-async fn export_geojson(st: web::Data<AppState>, AdminUser(user): AdminUser, q: web::Query<ExportQuery>) -> Page {
+async fn export_geojson(
+    st: web::Data<AppState>,
+    AdminUser(user): AdminUser,
+    q: web::Query<ExportQuery>,
+) -> Page {
     export(st, user, q.into_inner(), site_files::Format::GeoJson).await
 }
 

@@ -249,3 +249,160 @@ fn a_coordinator_returns_an_inspection_in_a_real_browser() {
     );
     assert_eq!(p["changes"]["inspections"][0]["review_status"], "returned");
 }
+
+impl Driver {
+    /// Waits until the page's text contains `text`.
+    fn wait_text(&self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self
+            .script("return document.body.innerText")
+            .as_str()
+            .unwrap_or_default()
+            .contains(text)
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the page never showed {text:?}: {}",
+                self.script("return document.body.innerText")
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Saves a screenshot of the page under `target/test-artifacts/`.
+    fn screenshot(&self, name: &str) {
+        let shot = self.call("GET", "/screenshot", json!({}));
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(shot.as_str().unwrap())
+            .unwrap();
+        assert!(png.starts_with(b"\x89PNG"));
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(name), &png).unwrap();
+    }
+}
+
+#[test]
+fn an_admin_imports_sites_plans_a_route_and_the_inspector_pulls_it() {
+    let Some(driver) = Driver::start() else {
+        assert!(
+            std::env::var_os("FIELDSYNC_REQUIRE_BROWSER").is_none(),
+            "chromium and chromium-driver are required here"
+        );
+        eprintln!("browser test skipped: install Debian's chromium and chromium-driver to run it");
+        return;
+    };
+    let app = TestApp::spawn();
+    let group = app.group("渡舟联络组");
+    let li_id = app.user("liming", "inspector", Some(&group));
+    app.user("wangfang", "inspector", Some(&group));
+    app.template(None);
+    let sheet = tempfile::Builder::new().suffix(".csv").tempfile().unwrap();
+    std::fs::write(
+        sheet.path(),
+        "\u{feff}编码,名称,类型,地址,纬度,经度,半径(米),联络组\n\
+         DZ-001,桃花河1号排口,排污口,渡舟街道桃花河大桥下,29.8572,107.0813,80,渡舟联络组\n\
+         DZ-002,长江渡舟段,河段,渡舟街道江边,29.8631,107.0921,300,渡舟联络组\n\
+         DZ-003,渡舟化工厂,企业,工业园区3号,29.8495,107.0712,150,渡舟联络组\n",
+    )
+    .unwrap();
+
+    let port = app.base.rsplit(':').next().unwrap().to_string();
+    let site = format!("http://localhost:{port}");
+    driver.go(&format!("{site}/review/login"));
+    driver.type_into("#username", "admin");
+    driver.type_into("#password", ADMIN_PASSWORD);
+    driver.click("#login");
+    driver.wait_text("管理控制台");
+    driver.screenshot("admin-overview.png");
+
+    // Import: preview first, then confirm.
+    driver.go(&format!("{site}/admin/sites/import"));
+    driver.type_into("#file", &sheet.path().display().to_string());
+    driver.click("#preview");
+    driver.wait_text("新建 3");
+    driver.screenshot("admin-import-preview.png");
+    driver.click("#apply");
+    driver.wait_text("已导入");
+    let found = app.get("/api/v1/sites?q=DZ-00", &app.admin).ok(200);
+    let ids: std::collections::HashMap<String, String> = found["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["code"].as_str().unwrap().to_string(),
+                s["id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(ids.len(), 3);
+    driver.go(&format!("{site}/admin/sites?group_id={group}"));
+    driver.wait_text("渡舟化工厂");
+    driver.screenshot("admin-sites.png");
+    driver.go(&format!("{site}/admin/sites/{}", ids["DZ-001"]));
+    driver.wait_text("在地图上点击");
+    driver.screenshot("admin-site-edit.png");
+
+    // A route from two of them, the outfall last, for liming.
+    driver.go(&format!("{site}/admin/routes/new?group_id={group}"));
+    driver.wait_text("长江渡舟段");
+    driver.type_into("#name", "渡舟周一巡河");
+    for (code, seq) in [("DZ-002", "1"), ("DZ-001", "2")] {
+        let id = &ids[code];
+        driver.click(&format!("input[name='site'][value='{id}']"));
+        driver.type_into(&format!("input[name='seq.{id}']"), seq);
+    }
+    driver.click(&format!("#assignee_id option[value='{li_id}']"));
+    driver.screenshot("admin-route-plan.png");
+    driver.click("#save");
+    driver.wait_text("编辑路线");
+
+    let li = app.login("liming", PASSWORD);
+    let (pages, _) = app.pull_pages(&li, None, 500);
+    let routes: Vec<Value> = pages
+        .iter()
+        .flat_map(|p| {
+            p["changes"]["routes"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter(|r| r["name"] == "渡舟周一巡河")
+        .collect();
+    assert_eq!(routes.len(), 1, "the inspector's pull carries the route");
+    let r = &routes[0];
+    assert_eq!(r["assignee_id"], json!(li_id));
+    let stops: Vec<&str> = r["stops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["site_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(stops, [ids["DZ-002"].as_str(), ids["DZ-001"].as_str()]);
+
+    // The other main pages, for the record.
+    for (path, text, name) in [
+        ("/admin/routes", "渡舟周一巡河", "admin-routes.png"),
+        ("/admin/groups", "渡舟联络组", "admin-groups.png"),
+        ("/admin/users", "liming", "admin-users.png"),
+        (
+            "/admin/checklists/new",
+            "新建检查清单",
+            "admin-checklist-editor.png",
+        ),
+        ("/admin/schedules/new", "新建周期计划", "admin-schedule.png"),
+        ("/admin/coverage", "从未巡查", "admin-coverage.png"),
+    ] {
+        driver.go(&format!("{site}{path}"));
+        driver.wait_text(text);
+        driver.screenshot(name);
+    }
+    let t = app.get("/api/v1/templates", &app.admin).ok(200)["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    driver.go(&format!("{site}/admin/checklists/{t}/preview"));
+    driver.wait_text("手机上的样子");
+    driver.screenshot("admin-checklist-phone.png");
+}

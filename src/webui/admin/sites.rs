@@ -193,7 +193,7 @@ fn site_form(
                     input type="hidden" name="view" value=(f.view.encode());
                     (Problem::banner(p, &fields))
                     @if let Some(n) = f.notice { p.notice role="status" { (n) } }
-                    div.cols {
+                    div.cols.with-map {
                         div {
                             label { "联络组" (group_select("group_id", f.groups, form.get("group_id"), None)) (Problem::at(p, "group_id")) }
                             (input("名称", "name", form.get("name"), p))

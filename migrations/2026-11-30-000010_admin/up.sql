@@ -30,5 +30,7 @@ ALTER TABLE routes ADD COLUMN schedule_id TEXT REFERENCES schedules (id);
 CREATE UNIQUE INDEX routes_schedule_date ON routes (schedule_id, scheduled_for)
     WHERE schedule_id IS NOT NULL;
 CREATE INDEX routes_open ON routes (status, scheduled_for);
-CREATE INDEX inspections_site_time ON inspections (site_id, created_at);
-CREATE INDEX followups_site ON followups (site_id, status);
+-- Coverage: the latest inspection per site and review status, from the
+-- index alone.
+CREATE INDEX inspections_site_time ON inspections (site_id, review_status, deleted, created_at);
+CREATE INDEX followups_site ON followups (site_id, status, due_at);

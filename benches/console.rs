@@ -14,7 +14,11 @@ const GROUPS: usize = 10;
 
 /// Signs in on the web page; returns the session cookie.
 fn web_login(cl: &common::Client) -> String {
-    let mut r = cl.agent.get(format!("{}/review/login", cl.base)).call().expect("login page");
+    let mut r = cl
+        .agent
+        .get(format!("{}/review/login", cl.base))
+        .call()
+        .expect("login page");
     let pre = r
         .headers()
         .get_all("set-cookie")
@@ -50,7 +54,12 @@ fn web_login(cl: &common::Client) -> String {
 }
 
 fn main() {
-    let env = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let env = |k: &str, d: usize| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
     let n_sites = env("CONSOLE_SITES", 5_000);
     let n_insp = env("CONSOLE_INSPECTIONS", 50_000);
     let (_tmp, cl) = common::start_server(PASSWORD);
@@ -61,7 +70,12 @@ fn main() {
     let mut sheet = String::from("编码,名称,类型,地址,纬度,经度,半径(米),联络组\n");
     for g in 0..GROUPS {
         let name = format!("第{g}联络组");
-        let id = cl.send("POST", "/api/v1/groups", &admin, Some(&json!({"name": name, "towns": [format!("第{g}街道")]})))["id"]
+        let id = cl.send(
+            "POST",
+            "/api/v1/groups",
+            &admin,
+            Some(&json!({"name": name, "towns": [format!("第{g}街道")]})),
+        )["id"]
             .as_str()
             .expect("group")
             .to_string();
@@ -87,8 +101,13 @@ fn main() {
         .expect("import");
     let report: Value = r.body_mut().read_json().expect("report");
     assert_eq!(report["created"], json!(n_sites), "{report}");
-    let tpl = cl.send("POST", "/api/v1/templates", &admin, Some(&json!({"name": "水环境巡查", "items": [
-        {"key": "ok", "label": "是否正常", "kind": "yes_no", "required": true}]})))["id"]
+    let tpl = cl.send(
+        "POST",
+        "/api/v1/templates",
+        &admin,
+        Some(&json!({"name": "水环境巡查", "items": [
+        {"key": "ok", "label": "是否正常", "kind": "yes_no", "required": true}]})),
+    )["id"]
         .as_str()
         .expect("template")
         .to_string();
@@ -97,8 +116,19 @@ fn main() {
     for (g, (gid, _)) in groups.iter().enumerate() {
         let mut cursor = String::new();
         loop {
-            let p = cl.send("GET", &format!("/api/v1/sites?group_id={gid}&limit=500&cursor={cursor}"), &admin, None);
-            by_group[g].extend(p["items"].as_array().expect("items").iter().map(|s| s["id"].as_str().unwrap_or_default().to_string()));
+            let p = cl.send(
+                "GET",
+                &format!("/api/v1/sites?group_id={gid}&limit=500&cursor={cursor}"),
+                &admin,
+                None,
+            );
+            by_group[g].extend(
+                p["items"]
+                    .as_array()
+                    .expect("items")
+                    .iter()
+                    .map(|s| s["id"].as_str().unwrap_or_default().to_string()),
+            );
             match p["next_cursor"].as_str() {
                 Some(c) => cursor = c.to_string(),
                 None => break,
@@ -127,9 +157,19 @@ fn main() {
     // A week of routes for each group.
     for (g, (gid, _)) in groups.iter().enumerate() {
         for day in 0..7 {
-            let stops: Vec<Value> = by_group[g].iter().skip(day * 10).take(10).map(|s| json!({"site_id": s, "template_id": tpl})).collect();
-            cl.send("POST", "/api/v1/routes", &admin, Some(&json!({"group_id": gid, "name": format!("第{day}天巡查"),
-                "scheduled_for": format!("2026-12-{:02}", day + 1), "stops": stops})));
+            let stops: Vec<Value> = by_group[g]
+                .iter()
+                .skip(day * 10)
+                .take(10)
+                .map(|s| json!({"site_id": s, "template_id": tpl}))
+                .collect();
+            cl.send(
+                "POST",
+                "/api/v1/routes",
+                &admin,
+                Some(&json!({"group_id": gid, "name": format!("第{day}天巡查"),
+                "scheduled_for": format!("2026-12-{:02}", day + 1), "stops": stops})),
+            );
         }
         cl.send("POST", "/api/v1/schedules", &admin, Some(&json!({"group_id": gid, "name": "每周巡河",
             "stops": [{"site_id": by_group[g][0], "template_id": tpl}], "recurrence": {"freq": "weekly", "weekdays": [1, 4]}})));
@@ -146,14 +186,23 @@ fn main() {
         ("groups", "/admin/groups".to_string()),
         ("users", "/admin/users".to_string()),
         ("sites (district, page of 200)", "/admin/sites".to_string()),
-        ("sites of a group (500, map)", format!("/admin/sites?group_id={g0}")),
+        (
+            "sites of a group (500, map)",
+            format!("/admin/sites?group_id={g0}"),
+        ),
         ("sites search", "/admin/sites?q=S-0012".to_string()),
         ("site form (picker)", format!("/admin/sites/{site0}")),
         ("checklists", "/admin/checklists".to_string()),
         ("routes (3 weeks)", "/admin/routes".to_string()),
-        ("route planner (500 sites)", format!("/admin/routes/new?group_id={g0}")),
+        (
+            "route planner (500 sites)",
+            format!("/admin/routes/new?group_id={g0}"),
+        ),
         ("schedules", "/admin/schedules".to_string()),
-        ("coverage of a group", format!("/admin/coverage?group_id={g0}")),
+        (
+            "coverage of a group",
+            format!("/admin/coverage?group_id={g0}"),
+        ),
         ("coverage, district", "/admin/coverage".to_string()),
     ];
     for (name, path) in pages {

@@ -689,9 +689,12 @@ mod tests {
     #[test]
     fn a_csv_without_coordinates_is_refused_whole() {
         assert!(read_csv("名称,地址\n甲,乙\n").is_err());
-        let rows = read_csv("名称,纬度,经度,备注\n甲,29.8,107.0,x\n\n乙,1,2,\n").unwrap();
+        let rows = read_csv("名称,纬度,经度,备注\n甲,29.8,107.0,x\n乙,1,2,\n").unwrap();
         assert_eq!(rows.len(), 2);
-        assert_eq!(rows[1].line, 4);
+        assert_eq!((rows[0].line, rows[1].line), (2, 3));
         assert_eq!(rows[0].cells[&Col::Name], "甲");
+        // Rows with every cell empty (a blank line, or `,,,`) are skipped.
+        let rows = read_csv("名称,纬度,经度\n甲,29.8,107.0\n\n,,\n乙,1,2\n").unwrap();
+        assert_eq!(rows.len(), 2);
     }
 }

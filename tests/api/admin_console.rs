@@ -834,3 +834,51 @@ fn map_tiles_are_allowed_by_the_policy_when_configured() {
 }
 
 use crate::webui::enc;
+
+#[test]
+fn sites_are_picked_for_a_plan_by_clicking_the_map() {
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let web = Web::new(&app);
+    let s = admin(&web);
+    let planner = format!("/admin/routes/new?group_id={}", d.group_b);
+    let page = web.get(&planner, &s);
+    let view = hidden(&page, "plan_view");
+    let checked = |p: &Page| {
+        p.body
+            .contains(&format!("name=\"site\" value=\"{}\" checked", d.site_b))
+    };
+    assert!(!checked(&page));
+    let click = |x: &str, y: &str, extra: &[(&str, &str)]| {
+        let mut form = vec![
+            ("group_id", d.group_b.as_str()),
+            ("name", "云台山巡山"),
+            ("scheduled_for", "2026-12-08"),
+            ("plan_view", view.as_str()),
+            ("mappick.x", x),
+            ("mappick.y", y),
+        ];
+        form.extend_from_slice(extra);
+        submit(&web, &s, &planner, "/admin/routes", &form)
+    };
+    // The group's one site sits in the middle of the fitted map.
+    let r = click("321", "199", &[]);
+    assert_eq!(r.status, 200, "a click saves nothing");
+    assert!(checked(&r), "{}", r.body);
+    assert_eq!(hidden(&r, "plan_view"), view, "the map does not move");
+    // Far from any site: nothing changes; on it again: left out.
+    let on = [("site", d.site_b.as_str())];
+    assert!(checked(&click("5", "5", &on)));
+    assert!(!checked(&click("320", "200", &on)));
+    let routes = app
+        .get(
+            &format!("/api/v1/routes?group_id={}", d.group_b),
+            &app.admin,
+        )
+        .ok(200);
+    assert_eq!(
+        routes["items"].as_array().unwrap().len(),
+        1,
+        "only the District's route"
+    );
+}

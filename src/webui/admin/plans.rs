@@ -139,18 +139,70 @@ fn stale_class(s: &SiteCoverage) -> &'static str {
 }
 
 /// The site table and map of a plan form, with the filters.
-fn stop_picker(st: &AppState, ctx: &Ctx, f: &Fields, p: Option<&Problem>) -> Markup {
+/// The group's sites a plan form shows: the chosen ones and those its
+/// filters (kind, days since the last inspection) keep.
+fn shown<'a>(ctx: &'a Ctx, f: &Fields) -> Vec<&'a SiteCoverage> {
     let chosen: Vec<&str> = f.all("site");
     let kind = f.get("kind");
     let stale: Option<i64> = f.get("stale_days").trim().parse().ok();
-    let shown: Vec<&SiteCoverage> = ctx
-        .sites
+    ctx.sites
         .iter()
         .filter(|s| {
             chosen.contains(&s.site_id.as_str())
                 || ((kind.is_empty() || s.kind == kind) && stale.is_none_or(|d| s.stale(d)))
         })
-        .collect();
+        .collect()
+}
+
+/// The map's view: kept across clicks on the map (so it does not jump),
+/// else fitted to the sites shown.
+fn plan_view(st: &AppState, f: &Fields, shown: &[&SiteCoverage]) -> View {
+    View::decode(f.get("plan_view"))
+        .filter(|_| f.has("mappick.x"))
+        .unwrap_or_else(|| {
+            View::fit(
+                shown.iter().map(|s| (s.lat, s.lon)),
+                st.config.map_tiles.is_some(),
+            )
+        })
+}
+
+/// A click on the plan's map chooses the site under it (within 15 pixels),
+/// or leaves it out if it was chosen: sites are picked from the map with
+/// no script.
+fn toggle_at(ctx: &Ctx, f: &mut Fields) {
+    let (Ok(x), Ok(y), Some(view)) = (
+        f.number("mappick.x"),
+        f.number("mappick.y"),
+        View::decode(f.get("plan_view")),
+    ) else {
+        return;
+    };
+    let nearest = shown(ctx, f)
+        .into_iter()
+        .map(|s| {
+            let (px, py) = view.to_px(s.lat, s.lon);
+            (
+                ((px - x).powi(2) + (py - y).powi(2)).sqrt(),
+                s.site_id.clone(),
+            )
+        })
+        .filter(|(d, _)| *d <= 15.0)
+        .min_by(|a, b| a.0.total_cmp(&b.0));
+    let Some((_, site)) = nearest else { return };
+    if f.all("site").contains(&site.as_str()) {
+        f.0.retain(|(k, v)| !(k == "site" && *v == site));
+    } else {
+        let next = f.all("site").len() + 1;
+        f.push("site", site.clone());
+        f.set(&format!("seq.{site}"), next.to_string());
+    }
+}
+
+fn stop_picker(st: &AppState, ctx: &Ctx, f: &Fields, p: Option<&Problem>) -> Markup {
+    let chosen: Vec<&str> = f.all("site");
+    let kind = f.get("kind");
+    let shown = shown(ctx, f);
     let default_tpl = |s: &SiteCoverage| {
         // The checklist named after the site's kind, else the first.
         let label = crate::reference::sites::kind_label(&s.kind);
@@ -161,10 +213,7 @@ fn stop_picker(st: &AppState, ctx: &Ctx, f: &Fields, p: Option<&Problem>) -> Mar
             .map(|t| t.id.clone())
             .unwrap_or_default()
     };
-    let view = View::fit(
-        shown.iter().map(|s| (s.lat, s.lon)),
-        st.config.map_tiles.is_some(),
-    );
+    let view = plan_view(st, f, &shown);
     let pins: Vec<Pin> = shown
         .iter()
         .map(|s| Pin {
@@ -188,7 +237,15 @@ fn stop_picker(st: &AppState, ctx: &Ctx, f: &Fields, p: Option<&Problem>) -> Mar
             button.secondary type="submit" name="action" value="filter" id="filter" { "筛选点位" }
         }
         (Problem::at(p, "stops"))
-        div.mapbox { (map::svg(&view, &pins, Backdrop::of(st.config.map_tiles.as_deref()))) }
+        input type="hidden" name="plan_view" value=(view.encode());
+        p.hint { "点击地图上的点位即可选中或取消。" }
+        div.mapbox {
+            div.picker {
+                (map::svg(&view, &pins, Backdrop::of(st.config.map_tiles.as_deref())))
+                input type="image" name="mappick" id="mappick" src="/admin/clear.svg" alt="在地图上点选点位"
+                    width=(map::WIDTH) height=(map::HEIGHT);
+            }
+        }
         p.legend {
             span.dot.chosen { "●" } " 已选 " span.dot.fresh { "●" } " 7 天内巡查 " span.dot.due { "●" } " 7–30 天 "
             span.dot.stale { "●" } " 30 天以上 " span.dot.never { "●" } " 从未巡查"
@@ -523,9 +580,13 @@ async fn route_save(
     user: WebUser,
     id: Option<String>,
 ) -> Page {
-    let f = super::fields(&req, body).await?;
+    let mut f = super::fields(&req, body).await?;
     f.check_csrf(&user)?;
     let c = ctx(&st, &user, f.get("group_id")).await?;
+    let picked = f.has("mappick.x");
+    if picked {
+        toggle_at(&c, &mut f);
+    }
     let existing = match &id {
         Some(id) => {
             let (caller, id) = (user.caller.clone(), id.clone());
@@ -540,7 +601,7 @@ async fn route_save(
         };
         route_form(&st, &user, &c, &r, &f, p)
     };
-    if f.get("action") == "filter" {
+    if picked || f.get("action") == "filter" {
         return Ok(show(None));
     }
     let caller = user.caller.clone();
@@ -899,9 +960,13 @@ async fn schedule_save(
     user: WebUser,
     id: Option<String>,
 ) -> Page {
-    let f = super::fields(&req, body).await?;
+    let mut f = super::fields(&req, body).await?;
     f.check_csrf(&user)?;
     let c = ctx(&st, &user, f.get("group_id")).await?;
+    if f.has("mappick.x") {
+        toggle_at(&c, &mut f);
+        return Ok(schedule_form(&st, &user, &c, id.as_deref(), &f, None));
+    }
     if f.get("action") == "filter" {
         return Ok(schedule_form(&st, &user, &c, id.as_deref(), &f, None));
     }
@@ -998,8 +1063,22 @@ async fn schedule_update(
     schedule_save(st, req, body, user, Some(id.to_string())).await
 }
 
+/// The clear layer over a plan's map that takes the click.
+#[get("/admin/clear.svg")]
+async fn clear_layer() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(format!(
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}"/>"#,
+            map::WIDTH,
+            map::HEIGHT
+        ))
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(routes_list)
+    cfg.service(clear_layer)
+        .service(routes_list)
         .service(route_new)
         .service(route_create)
         .service(route_edit)

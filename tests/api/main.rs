@@ -5,6 +5,7 @@ mod helpers;
 mod admin_console;
 mod auth;
 mod browser;
+mod client_js;
 mod cli;
 mod coverage;
 mod crash;

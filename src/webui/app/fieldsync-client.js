@@ -1,0 +1,685 @@
+// fieldsync-client.js: the reference client of the fieldsync sync protocol.
+// One ES module, no dependencies, no build step: it runs in a browser (with
+// IndexedDB) and under Node 20 (with the in-memory store), and it is what
+// the field app at /app uses. docs/CLIENT.md explains it.
+//
+// What it keeps (in a Store: IndexedDB in the browser):
+//   meta        device id, session (tokens), pull cursor, last sync, the
+//               batch in flight
+//   pending     the outbox: per inspection, the fields edited here and not
+//               yet acknowledged, each with its changed_at
+//   inspections the server's copy of each inspection (version, fields)
+//   photos      photos taken here (with their bytes until the server has
+//               them) and photos pulled
+//   notices     what the inspector must see: conflicts, rejected edits
+//   routes, sites, templates, groups, followups, reviews, conflicts:
+//               reference data as pulled
+//
+// Rules it follows (DESIGN.md, "Sync protocol"):
+//   - A batch is written to the store, with its batch_id, before it is sent,
+//     and sent again unchanged until an answer arrives: a lost answer is
+//     never a lost or doubled edit (the server answers a replay from its
+//     store).
+//   - base_version is the version the first unsent edit of a record was made
+//     against, kept until the server acknowledges the edit.
+//   - Network errors, 429 and 5xx are retried with exponential backoff and
+//     jitter, honouring Retry-After; 413 halves the batch.
+//   - Photos go up with tus 1.0 in chunks, each with its sha256; the upload
+//     URL and offset are stored after every chunk, so a drop or a closed app
+//     resumes where it stopped.
+//   - Pull runs until has_more is false; reset drops the pulled data (never
+//     the outbox) and starts over.
+
+export const TABLES = [
+  'meta', 'pending', 'inspections', 'photos', 'notices',
+  'routes', 'sites', 'templates', 'groups', 'followups', 'reviews', 'conflicts',
+];
+
+/** The tables a pull's `reset` empties (the outbox and photos not yet sent stay). */
+const PULLED = ['inspections', 'routes', 'sites', 'templates', 'groups', 'followups', 'reviews', 'conflicts'];
+
+/** A store in memory (tests, Node). */
+export class MemoryStore {
+  constructor() { this.t = new Map(TABLES.map((n) => [n, new Map()])); }
+  async get(table, key) { return structuredClone(this.t.get(table).get(key)); }
+  async put(table, key, value) { this.t.get(table).set(key, structuredClone(value)); }
+  async delete(table, key) { this.t.get(table).delete(key); }
+  async all(table) { return [...this.t.get(table).values()].map((v) => structuredClone(v)); }
+  async clear(table) { this.t.get(table).clear(); }
+}
+
+/** A store in IndexedDB: one object store per table, keyed by id. */
+export class IdbStore {
+  static open(name = 'fieldsync') {
+    return new Promise((resolve, reject) => {
+      const req = indexedDB.open(name, 1);
+      req.onupgradeneeded = () => {
+        for (const t of TABLES) if (!req.result.objectStoreNames.contains(t)) req.result.createObjectStore(t);
+      };
+      req.onsuccess = () => resolve(new IdbStore(req.result));
+      req.onerror = () => reject(req.error);
+    });
+  }
+  constructor(db) { this.db = db; }
+  run(table, mode, f) {
+    return new Promise((resolve, reject) => {
+      const tx = this.db.transaction(table, mode);
+      const r = f(tx.objectStore(table));
+      tx.oncomplete = () => resolve(r && 'result' in r ? r.result : undefined);
+      tx.onerror = () => reject(tx.error);
+      tx.onabort = () => reject(tx.error);
+    });
+  }
+  get(table, key) { return this.run(table, 'readonly', (s) => s.get(key)); }
+  put(table, key, value) { return this.run(table, 'readwrite', (s) => s.put(value, key)); }
+  delete(table, key) { return this.run(table, 'readwrite', (s) => s.delete(key)); }
+  all(table) { return this.run(table, 'readonly', (s) => s.getAll()); }
+  clear(table) { return this.run(table, 'readwrite', (s) => s.clear()); }
+}
+
+/** An answer the client gave up on for now (offline, server busy, signed out). */
+export class SyncError extends Error {
+  constructor(message, { status = 0, code = 'offline', retryAfter = null } = {}) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.retryAfter = retryAfter;
+  }
+}
+
+const RETRYABLE = new Set([408, 429, 500, 502, 503, 504]);
+
+function uuid() {
+  return globalThis.crypto.randomUUID();
+}
+
+function hex(buf) {
+  return [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function b64(buf) {
+  let s = '';
+  for (const b of new Uint8Array(buf)) s += String.fromCharCode(b);
+  return btoa(s);
+}
+
+function utf8b64(text) {
+  return b64(new TextEncoder().encode(text));
+}
+
+/** Bytes of a Blob, an ArrayBuffer or a typed array. */
+async function bytesOf(data) {
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return new Uint8Array(await data.arrayBuffer());
+}
+
+export async function sha256Hex(data) {
+  return hex(await globalThis.crypto.subtle.digest('SHA-256', await bytesOf(data)));
+}
+
+/** Backoff before try `n` (from 0): 1 s, 2 s, 4 s ... at most 60 s, with jitter. */
+export function backoff(n, retryAfter, random = Math.random) {
+  if (retryAfter != null && Number.isFinite(retryAfter)) return Math.min(retryAfter, 300) * 1000;
+  const base = Math.min(60_000, 1000 * 2 ** n);
+  return base / 2 + random() * (base / 2);
+}
+
+/** What an error code means to the inspector. */
+export function explain(code) {
+  return {
+    locked: '这条记录已被审核通过或驳回,不能再修改',
+    invalid_value: '有一项内容不符合要求',
+    validation_failed: '有一项内容不符合要求',
+    not_found: '记录所属的点位或路线已不存在',
+    forbidden: '没有权限修改这条记录',
+    conflict: '与其他设备的修改冲突',
+  }[code] ?? `服务器拒绝了这项修改(${code})`;
+}
+
+export class FieldsyncClient {
+  /**
+   * @param {object} o
+   * @param {string} [o.baseUrl] the server ('' in the browser: same origin)
+   * @param {object} o.store a MemoryStore or IdbStore
+   * @param {Function} [o.fetch] fetch (tests wrap it to lose answers)
+   * @param {Function} [o.now] the clock (a Date)
+   * @param {Function} [o.sleep] waits ms
+   * @param {number} [o.batchSize] inspections per push
+   * @param {number} [o.chunkSize] bytes per tus PATCH
+   * @param {number} [o.maxRetries] tries of one request before giving up
+   */
+  constructor({ baseUrl = '', store, fetch = globalThis.fetch.bind(globalThis), now = () => new Date(),
+    sleep = (ms) => new Promise((r) => setTimeout(r, ms)), random = Math.random,
+    batchSize = 100, chunkSize = 256 * 1024, maxRetries = 4 } = {}) {
+    Object.assign(this, { baseUrl, store, fetchFn: fetch, now, sleep, random, batchSize, chunkSize, maxRetries });
+    this.listeners = new Set();
+    this.progress = { photos: 0, done: 0, total: 0 };
+    this.syncing = null;
+    this.lastError = null;
+  }
+
+  // ---- state for the screen ----
+
+  onChange(f) { this.listeners.add(f); return () => this.listeners.delete(f); }
+
+  async emit() {
+    const s = await this.status();
+    for (const f of this.listeners) f(s);
+  }
+
+  /** Items waiting, photos uploading (with bytes done of total), last sync, last error. */
+  async status() {
+    const pending = await this.store.all('pending');
+    const photos = await this.store.all('photos');
+    const unsent = photos.filter((p) => p.local && (p.dirty || p.needs_upload)).length;
+    return {
+      waiting: pending.length + unsent,
+      uploading: { ...this.progress },
+      lastSync: await this.store.get('meta', 'last_sync') ?? null,
+      error: this.lastError,
+      signedIn: Boolean(await this.store.get('meta', 'session')),
+      syncing: Boolean(this.syncing),
+    };
+  }
+
+  // ---- device and session ----
+
+  async deviceId() {
+    let id = await this.store.get('meta', 'device_id');
+    if (!id) {
+      id = uuid();
+      await this.store.put('meta', 'device_id', id);
+    }
+    return id;
+  }
+
+  async user() {
+    return (await this.store.get('meta', 'session'))?.user ?? null;
+  }
+
+  async login(username, password) {
+    const r = await this.request('/api/v1/auth/login', {
+      method: 'POST', auth: false,
+      json: { username, password, device_id: await this.deviceId() },
+    });
+    if (r.status !== 200) throw new SyncError(r.body?.error?.message ?? '登录失败', { status: r.status, code: r.body?.error?.code ?? 'login_failed' });
+    await this.saveSession(r.body);
+    await this.emit();
+    return r.body.user;
+  }
+
+  async saveSession(t) {
+    await this.store.put('meta', 'session', {
+      access_token: t.access_token,
+      refresh_token: t.refresh_token,
+      expires_at: this.now().getTime() + (t.expires_in - 30) * 1000,
+      user: t.user,
+    });
+  }
+
+  /** Signs out: ends the refresh token; the outbox stays for the next login. */
+  async logout() {
+    const s = await this.store.get('meta', 'session');
+    await this.store.delete('meta', 'session');
+    if (s) {
+      try {
+        await this.request('/api/v1/auth/logout', { method: 'POST', auth: false, json: { refresh_token: s.refresh_token }, retries: 0 });
+      } catch { /* offline: the token expires on its own */ }
+    }
+    await this.emit();
+  }
+
+  /** Rotates the refresh token; the new pair is stored before it is used. */
+  async refresh() {
+    const s = await this.store.get('meta', 'session');
+    if (!s) throw new SyncError('请先登录', { status: 401, code: 'signed_out' });
+    const r = await this.request('/api/v1/auth/refresh', { method: 'POST', auth: false, json: { refresh_token: s.refresh_token } });
+    if (r.status === 200) {
+      await this.saveSession(r.body);
+      return;
+    }
+    if (r.status === 401) {
+      await this.store.delete('meta', 'session');
+      throw new SyncError('登录已失效,请重新登录', { status: 401, code: 'signed_out' });
+    }
+    throw new SyncError(r.body?.error?.message ?? `刷新登录失败(${r.status})`, { status: r.status, code: 'refresh_failed' });
+  }
+
+  async accessToken() {
+    const s = await this.store.get('meta', 'session');
+    if (!s) throw new SyncError('请先登录', { status: 401, code: 'signed_out' });
+    if (this.now().getTime() >= s.expires_at) {
+      await this.refresh();
+      return (await this.store.get('meta', 'session')).access_token;
+    }
+    return s.access_token;
+  }
+
+  // ---- HTTP ----
+
+  /**
+   * One request with retries: network errors, 408/429/5xx wait (Retry-After
+   * or backoff) and try again, up to maxRetries; a 401 refreshes once.
+   * Answers {status, headers, body}; throws SyncError when it gives up.
+   */
+  async request(path, { method = 'GET', json, body, headers = {}, auth = true, retries = this.maxRetries } = {}) {
+    let refreshed = false;
+    for (let attempt = 0; ; attempt++) {
+      const h = { ...headers };
+      if (json !== undefined) h['Content-Type'] = 'application/json';
+      if (auth) h.Authorization = `Bearer ${await this.accessToken()}`;
+      let res;
+      try {
+        res = await this.fetchFn(this.baseUrl + path, { method, headers: h, body: json !== undefined ? JSON.stringify(json) : body });
+      } catch (e) {
+        if (attempt >= retries) throw new SyncError('网络不可用,稍后自动重试', { code: 'offline' });
+        await this.sleep(backoff(attempt, null, this.random));
+        continue;
+      }
+      if (res.status === 401 && auth && !refreshed) {
+        refreshed = true;
+        await this.refresh();
+        attempt--;
+        continue;
+      }
+      if (RETRYABLE.has(res.status)) {
+        const ra = Number(res.headers.get('Retry-After'));
+        if (attempt >= retries) {
+          throw new SyncError(`服务器忙(${res.status}),稍后自动重试`, { status: res.status, code: 'busy', retryAfter: Number.isFinite(ra) ? ra : null });
+        }
+        await this.sleep(backoff(attempt, res.headers.get('Retry-After') != null ? ra : null, this.random));
+        continue;
+      }
+      const text = method === 'HEAD' ? '' : await res.text();
+      let parsed = null;
+      try { parsed = text ? JSON.parse(text) : null; } catch { parsed = null; }
+      return { status: res.status, headers: res.headers, body: parsed };
+    }
+  }
+
+  // ---- local edits ----
+
+  /** The inspection as the phone shows it: the server's fields under the edits not yet sent. */
+  async inspection(id) {
+    const server = await this.store.get('inspections', id);
+    const p = await this.store.get('pending', id);
+    if (!server && !p) return null;
+    return {
+      ...(server ?? {}),
+      ...(p ? { site_id: p.site_id, route_id: p.route_id, stop_id: p.stop_id, template_id: p.template_id } : {}),
+      id,
+      version: server?.version ?? 0,
+      deleted: p?.deleted ?? server?.deleted ?? false,
+      fields: { ...(server?.fields ?? {}), ...(p?.fields ?? {}) },
+      unsent: p ? Object.keys(p.fields) : [],
+    };
+  }
+
+  /** All inspections known here (pulled or made here), as shown. */
+  async inspections() {
+    const ids = new Set([...(await this.store.all('inspections')).map((i) => i.id), ...(await this.store.all('pending')).map((p) => p.id)]);
+    const out = [];
+    for (const id of ids) {
+      const i = await this.inspection(id);
+      if (i && !i.deleted) out.push(i);
+    }
+    return out;
+  }
+
+  /**
+   * Records edits of fields (`{"answers.ph": 7, "status": "submitted"}`),
+   * each with the time it was made. `meta` gives a new record's site,
+   * route, stop and checklist. Returns the inspection id.
+   */
+  async edit(id, fields, meta = {}) {
+    id = id ?? uuid();
+    const at = this.now().toISOString();
+    const server = await this.store.get('inspections', id);
+    const p = (await this.store.get('pending', id)) ?? {
+      id,
+      base_version: server?.version ?? 0,
+      site_id: meta.site_id ?? server?.site_id,
+      route_id: meta.route_id ?? server?.route_id ?? null,
+      stop_id: meta.stop_id ?? server?.stop_id ?? null,
+      template_id: meta.template_id ?? server?.template_id,
+      fields: {},
+      changed_at: {},
+    };
+    for (const [k, v] of Object.entries(fields)) {
+      p.fields[k] = v;
+      p.changed_at[k] = at;
+    }
+    await this.store.put('pending', id, p);
+    await this.emit();
+    return id;
+  }
+
+  async remove(id) {
+    const server = await this.store.get('inspections', id);
+    const p = (await this.store.get('pending', id)) ?? { id, base_version: server?.version ?? 0, fields: {}, changed_at: {} };
+    p.deleted = true;
+    await this.store.put('pending', id, p);
+    await this.emit();
+  }
+
+  /** Adds a photo (a Blob or bytes) to an inspection. Returns its id. */
+  async addPhoto(inspectionId, data, { caption = '', taken_at = null, location = null, content_type } = {}) {
+    const bytes = await bytesOf(data);
+    const id = uuid();
+    const at = this.now().toISOString();
+    await this.store.put('photos', id, {
+      id,
+      inspection_id: inspectionId,
+      sha256: await sha256Hex(bytes),
+      bytes: bytes.byteLength,
+      content_type: content_type ?? data.type ?? 'image/jpeg',
+      caption,
+      taken_at: taken_at ?? at,
+      location,
+      deleted: false,
+      data: typeof Blob !== 'undefined' && data instanceof Blob ? data : bytes,
+      local: true,
+      dirty: true,
+      changed_at: { caption: at, taken_at: at, location: at, deleted: at },
+      needs_upload: true,
+      upload: null,
+    });
+    await this.emit();
+    return id;
+  }
+
+  async editPhoto(id, changes) {
+    const p = await this.store.get('photos', id);
+    if (!p) return;
+    const at = this.now().toISOString();
+    for (const [k, v] of Object.entries(changes)) {
+      p[k] = v;
+      p.changed_at = { ...(p.changed_at ?? {}), [k]: at };
+    }
+    p.local = true;
+    p.dirty = true;
+    await this.store.put('photos', id, p);
+    await this.emit();
+  }
+
+  async photos(inspectionId) {
+    return (await this.store.all('photos')).filter((p) => p.inspection_id === inspectionId && !p.deleted);
+  }
+
+  async notices() {
+    return (await this.store.all('notices')).sort((a, b) => (a.at < b.at ? 1 : -1));
+  }
+
+  async dismiss(id) {
+    await this.store.delete('notices', id);
+    await this.emit();
+  }
+
+  // ---- sync ----
+
+  /**
+   * Push the outbox, upload the photos the server lacks, pull until up to
+   * date. One at a time: a call while a sync runs waits for that one.
+   */
+  sync() {
+    if (!this.syncing) {
+      this.syncing = (async () => {
+        try {
+          await this.emit();
+          await this.pushAll();
+          await this.uploadAll();
+          await this.pullAll();
+          await this.store.put('meta', 'last_sync', this.now().toISOString());
+          this.lastError = null;
+          return true;
+        } catch (e) {
+          this.lastError = e instanceof SyncError ? { code: e.code, message: e.message, status: e.status } : { code: 'error', message: String(e?.message ?? e) };
+          return false;
+        } finally {
+          this.syncing = null;
+          this.progress = { photos: 0, done: 0, total: 0 };
+          await this.emit();
+        }
+      })();
+    }
+    return this.syncing;
+  }
+
+  /** The batch to send: the one in flight (a retry) or a new one from the outbox. */
+  async nextBatch() {
+    const inflight = await this.store.get('meta', 'batch');
+    if (inflight) return inflight;
+    const pending = (await this.store.all('pending')).slice(0, this.batchSize);
+    const inspections = pending.map((p) => {
+      const item = { id: p.id, base_version: p.base_version, fields: p.fields, changed_at: p.changed_at };
+      for (const k of ['site_id', 'route_id', 'stop_id', 'template_id']) if (p[k]) item[k] = p[k];
+      if (p.deleted) item.deleted = true;
+      return item;
+    });
+    const photos = (await this.store.all('photos'))
+      .filter((p) => p.local && p.dirty)
+      .slice(0, this.batchSize)
+      .map((p) => ({
+        id: p.id, inspection_id: p.inspection_id, sha256: p.sha256, bytes: p.bytes, content_type: p.content_type,
+        caption: p.caption, taken_at: p.taken_at, location: p.location, deleted: p.deleted, changed_at: p.changed_at,
+      }));
+    if (!inspections.length && !photos.length) return null;
+    const batch = { batch_id: uuid(), inspections, photos };
+    // Stored before it is sent: after a lost answer the same batch goes again.
+    await this.store.put('meta', 'batch', batch);
+    return batch;
+  }
+
+  async pushAll() {
+    for (let guard = 0; guard < 10_000; guard++) {
+      const batch = await this.nextBatch();
+      if (!batch) return;
+      const r = await this.request('/api/v1/sync/push', {
+        method: 'POST',
+        json: { device_id: await this.deviceId(), ...batch },
+      });
+      if (r.status === 413 && this.batchSize > 1) {
+        // Nothing was applied: split it.
+        await this.store.delete('meta', 'batch');
+        this.batchSize = Math.max(1, Math.floor(this.batchSize / 2));
+        continue;
+      }
+      if (r.status !== 200) {
+        throw new SyncError(r.body?.error?.message ?? `上传失败(${r.status})`, { status: r.status, code: r.body?.error?.code ?? 'push_failed' });
+      }
+      await this.applyPush(batch, r.body);
+      await this.store.delete('meta', 'batch');
+      await this.emit();
+    }
+  }
+
+  /** Applies a push's answer: versions and merged fields, conflicts and rejections as notices. */
+  async applyPush(batch, answer) {
+    const sent = new Map(batch.inspections.map((i) => [i.id, i]));
+    for (const res of answer.results ?? []) {
+      if (res.kind === 'photo') {
+        if (res.status === 'rejected') await this.notice('rejected', res.id, null, { code: res.error?.code, message: res.error?.message, photo: true });
+        continue;
+      }
+      const item = sent.get(res.id);
+      if (!item) continue;
+      if (res.status !== 'rejected') {
+        const old = (await this.store.get('inspections', res.id)) ?? {};
+        await this.store.put('inspections', res.id, {
+          ...old,
+          id: res.id,
+          version: res.version,
+          fields: res.fields ?? old.fields ?? {},
+          deleted: res.deleted ?? false,
+          site_id: item.site_id ?? old.site_id,
+          route_id: item.route_id ?? old.route_id,
+          stop_id: item.stop_id ?? old.stop_id,
+          template_id: item.template_id ?? old.template_id,
+        });
+        for (const c of res.conflicts ?? []) {
+          await this.notice('conflict', res.id, c.field, { kept: c.kept, discarded: c.discarded, conflict_id: c.conflict_id });
+        }
+      } else {
+        await this.notice('rejected', res.id, res.error?.details?.field ?? null, {
+          code: res.error?.code, message: explain(res.error?.code), server: res.error?.message, values: item.fields,
+        });
+      }
+      // The fields sent leave the outbox unless edited again since.
+      const p = await this.store.get('pending', res.id);
+      if (p) {
+        for (const [k, at] of Object.entries(item.changed_at ?? {})) {
+          if (p.changed_at[k] === at) {
+            delete p.fields[k];
+            delete p.changed_at[k];
+          }
+        }
+        if (item.deleted && p.deleted) delete p.deleted;
+        if (Object.keys(p.fields).length || p.deleted) await this.store.put('pending', res.id, p);
+        else await this.store.delete('pending', res.id);
+      }
+    }
+    const missing = new Set(answer.photos_missing ?? []);
+    for (const ph of batch.photos) {
+      const p = await this.store.get('photos', ph.id);
+      if (!p) continue;
+      // Sent unless changed again meanwhile.
+      if (JSON.stringify(p.changed_at) === JSON.stringify(ph.changed_at)) p.dirty = false;
+      p.needs_upload = missing.has(ph.id) && p.data != null;
+      await this.store.put('photos', ph.id, p);
+    }
+  }
+
+  async notice(kind, inspectionId, field, extra) {
+    const id = uuid();
+    await this.store.put('notices', id, { id, kind, inspection_id: inspectionId, field, at: this.now().toISOString(), ...extra });
+  }
+
+  // ---- photos (tus) ----
+
+  async uploadAll() {
+    const todo = (await this.store.all('photos')).filter((p) => p.needs_upload && p.data != null && !p.dirty);
+    this.progress = { photos: todo.length, done: 0, total: todo.reduce((n, p) => n + p.bytes, 0) };
+    await this.emit();
+    for (const p of todo) {
+      await this.upload(p.id);
+    }
+  }
+
+  async uploadHead(url) {
+    const r = await this.request(url, { method: 'HEAD', headers: { 'Tus-Resumable': '1.0.0' } });
+    if (r.status === 200) return Number(r.headers.get('Upload-Offset'));
+    return null;
+  }
+
+  /** Uploads one photo's bytes, resuming a stored upload. */
+  async upload(id) {
+    let p = await this.store.get('photos', id);
+    const bytes = await bytesOf(p.data);
+    let offset = 0;
+    if (p.upload?.url) {
+      const at = await this.uploadHead(p.upload.url);
+      if (at == null) p.upload = null; // expired or gone: start again
+      else offset = at;
+    }
+    if (!p.upload?.url) {
+      const r = await this.request('/api/v1/uploads', {
+        method: 'POST',
+        headers: { 'Tus-Resumable': '1.0.0', 'Upload-Length': String(bytes.byteLength), 'Upload-Metadata': `photo_id ${utf8b64(id)}` },
+      });
+      if (r.status !== 201) throw new SyncError(r.body?.error?.message ?? `照片上传失败(${r.status})`, { status: r.status, code: r.body?.error?.code ?? 'upload_failed' });
+      p.upload = { url: r.headers.get('Location'), offset: 0 };
+      offset = 0;
+      await this.store.put('photos', id, p);
+    }
+    const before = this.progress.done;
+    while (offset < bytes.byteLength) {
+      const chunk = bytes.slice(offset, Math.min(offset + this.chunkSize, bytes.byteLength));
+      const sum = b64(await globalThis.crypto.subtle.digest('SHA-256', chunk));
+      const r = await this.request(p.upload.url, {
+        method: 'PATCH',
+        body: chunk,
+        headers: { 'Tus-Resumable': '1.0.0', 'Upload-Offset': String(offset), 'Content-Type': 'application/offset+octet-stream', 'Upload-Checksum': `sha256 ${sum}` },
+      });
+      if (r.status === 204) {
+        offset = Number(r.headers.get('Upload-Offset'));
+      } else if (r.status === 409 || r.status === 460) {
+        // Our offset was stale (a PATCH whose answer was lost) or the chunk
+        // was damaged on the way: ask where the upload stands.
+        const at = await this.uploadHead(p.upload.url);
+        if (at == null) throw new SyncError('照片上传中断,稍后重试', { status: r.status, code: 'upload_lost' });
+        offset = at;
+      } else if (r.status === 404) {
+        p.upload = null;
+        await this.store.put('photos', id, p);
+        throw new SyncError('照片上传已过期,将重新开始', { status: 404, code: 'upload_expired' });
+      } else {
+        throw new SyncError(r.body?.error?.message ?? `照片上传失败(${r.status})`, { status: r.status, code: r.body?.error?.code ?? 'upload_failed' });
+      }
+      p = await this.store.get('photos', id);
+      p.upload = { ...p.upload, offset };
+      await this.store.put('photos', id, p);
+      this.progress.done = before + offset;
+      await this.emit();
+    }
+    p.needs_upload = false;
+    p.upload = null;
+    await this.store.put('photos', id, p);
+    this.progress.done = before + bytes.byteLength;
+  }
+
+  // ---- pull ----
+
+  async pullAll(limit = 200) {
+    for (let guard = 0; guard < 100_000; guard++) {
+      const cursor = await this.store.get('meta', 'cursor');
+      const q = `limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+      const r = await this.request(`/api/v1/sync/pull?${q}`);
+      if (r.status !== 200) throw new SyncError(r.body?.error?.message ?? `同步失败(${r.status})`, { status: r.status, code: r.body?.error?.code ?? 'pull_failed' });
+      const page = r.body;
+      if (page.reset) {
+        for (const t of PULLED) await this.store.clear(t);
+        for (const p of await this.store.all('photos')) if (!p.local) await this.store.delete('photos', p.id);
+        await this.store.delete('meta', 'cursor');
+        continue;
+      }
+      await this.applyPull(page);
+      await this.store.put('meta', 'cursor', page.cursor);
+      if (!page.has_more) return;
+    }
+  }
+
+  async applyPull(page) {
+    const c = page.changes ?? {};
+    for (const t of ['groups', 'sites', 'templates', 'routes', 'followups', 'reviews', 'conflicts']) {
+      for (const o of c[t] ?? []) await this.store.put(t, o.id, o);
+    }
+    for (const o of c.inspections ?? []) await this.store.put('inspections', o.id, o);
+    for (const o of c.photos ?? []) {
+      const mine = await this.store.get('photos', o.id);
+      const merged = { ...(mine ?? {}), ...o, local: mine?.local ?? false };
+      // The bytes are kept until the server holds them.
+      if (mine?.data != null && !mine.needs_upload && o.status !== 'missing') delete merged.data;
+      if (mine?.dirty) {
+        // Edits not yet sent stay on top.
+        for (const k of ['caption', 'taken_at', 'location', 'deleted']) merged[k] = mine[k];
+      }
+      await this.store.put('photos', o.id, merged);
+    }
+    const d = page.deleted ?? {};
+    // A record deleted on the server leaves this phone; edits of it not yet
+    // sent stay in the outbox and go up (the server keeps them in its
+    // conflict log: nothing typed here is lost).
+    for (const id of d.inspections ?? []) await this.store.delete('inspections', id);
+    for (const id of d.routes ?? []) await this.store.delete('routes', id);
+    for (const id of d.photos ?? []) await this.store.delete('photos', id);
+    for (const t of ['sites', 'templates', 'groups', 'followups', 'reviews', 'conflicts']) {
+      for (const id of d[t] ?? []) await this.store.delete(t, id);
+    }
+  }
+
+  // ---- reading reference data ----
+
+  async all(table) { return this.store.all(table); }
+  async get(table, id) { return this.store.get(table, id); }
+}

@@ -3,6 +3,7 @@
 //! form. It calls the same functions as the JSON API.
 
 pub mod admin;
+pub mod field_app;
 pub mod map;
 pub mod pages;
 pub mod session;
@@ -50,6 +51,7 @@ pub async fn security_headers(
     let path = req.path();
     let page = (path.starts_with("/review") || path.starts_with("/admin"))
         && !path.starts_with("/review/static/");
+    let field_app = path == "/app" || path.starts_with("/app/");
     // Map tiles, when configured, are the one thing loaded from elsewhere.
     let csp = req
         .app_data::<web::Data<AppState>>()
@@ -62,6 +64,9 @@ pub async fn security_headers(
         })
         .unwrap_or(HeaderValue::from_static(CSP));
     let mut res = next.call(req).await?;
+    if field_app {
+        field_app::headers(res.headers_mut());
+    }
     if page {
         let h = res.headers_mut();
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -523,4 +528,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resolve_form)
         .service(followup_form);
     admin::configure(cfg);
+    field_app::configure(cfg);
 }

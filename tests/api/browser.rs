@@ -26,6 +26,11 @@ struct Driver {
 
 impl Driver {
     fn start() -> Option<Driver> {
+        Self::start_sized("1100,1800")
+    }
+
+    /// A browser with a window of `size` (`width,height` in CSS pixels).
+    fn start_sized(size: &str) -> Option<Driver> {
         let (Ok(_), true) = (
             which("chromedriver"),
             std::path::Path::new("/usr/bin/chromium").exists(),
@@ -59,7 +64,7 @@ impl Driver {
             "binary": "/usr/bin/chromium",
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
                      "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     format!("--user-data-dir={}", profile.path().display()), "--window-size=1100,1800"]}}}});
+                     format!("--user-data-dir={}", profile.path().display()),  format!("--window-size={size}")]}}}});
         let mut r = agent
             .post(format!("{base}/session"))
             .send_json(&caps)
@@ -118,6 +123,22 @@ impl Driver {
     fn click(&self, css: &str) {
         let e = self.find(css);
         self.call("POST", &format!("/element/{e}/click"), json!({}));
+    }
+
+    /// A Chrome DevTools command (network off, a position, permissions).
+    fn cdp(&self, cmd: &str, params: Value) -> Value {
+        self.call(
+            "POST",
+            "/goog/cdp/execute",
+            json!({"cmd": cmd, "params": params}),
+        )
+    }
+
+    fn offline(&self, off: bool) {
+        self.cdp(
+            "Network.emulateNetworkConditions",
+            json!({"offline": off, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}),
+        );
     }
 
     fn script(&self, js: &str) -> Value {
@@ -405,4 +426,180 @@ fn an_admin_imports_sites_plans_a_route_and_the_inspector_pulls_it() {
     driver.go(&format!("{site}/admin/checklists/{t}/preview"));
     driver.wait_text("手机上的样子");
     driver.screenshot("admin-checklist-phone.png");
+}
+
+/// Waits until `js` (a function body) returns something truthy.
+fn wait_until(driver: &Driver, what: &str, js: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let v = driver.script(js);
+        if !(v.is_null() || v == json!(false) || v == json!(0)) {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn an_inspector_completes_a_stop_offline_and_it_syncs_on_reconnect() {
+    let Some(driver) = Driver::start_sized("412,915") else {
+        assert!(
+            std::env::var_os("FIELDSYNC_REQUIRE_BROWSER").is_none(),
+            "chromium and chromium-driver are required here"
+        );
+        eprintln!("browser test skipped: install Debian's chromium and chromium-driver to run it");
+        return;
+    };
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let route = app
+        .get(&format!("/api/v1/routes/{}", d.route_a), &app.admin)
+        .ok(200);
+    let stop = route["stops"][0]["id"].as_str().unwrap().to_string();
+    let port = app.base.rsplit(':').next().unwrap().to_string();
+    let site = format!("http://localhost:{port}");
+
+    driver.go(&format!("{site}/app/"));
+    driver.wait_text("巡查员登录");
+    driver.screenshot("app-login.png");
+    driver.type_into("#username", "liming");
+    driver.type_into("#password", PASSWORD);
+    driver.click("#login");
+    driver.wait_text("桃花河巡查");
+    wait_until(
+        &driver,
+        "the service worker",
+        "return !!navigator.serviceWorker.controller",
+    );
+    driver.screenshot("app-home.png");
+    driver.cdp(
+        "Browser.grantPermissions",
+        json!({"origin": site, "permissions": ["geolocation"]}),
+    );
+    driver.cdp(
+        "Emulation.setGeolocationOverride",
+        json!({"latitude": 29.8572, "longitude": 107.0813, "accuracy": 6}),
+    );
+
+    // At the stop, with signal: a position and a draft, synced.
+    driver.go(&format!("{site}/app/#/stop/{}/{stop}", d.route_a));
+    driver.wait_text("记录当前位置");
+    driver.click("#locate");
+    driver.wait_text("已定位");
+    driver.wait_text("在范围内");
+    driver.click("#save-draft");
+    driver.wait_text("已全部上传");
+    let coord = app.login("zhoumin", PASSWORD);
+    let listed = app
+        .get(
+            &format!("/api/v1/inspections?route_id={}", d.route_a),
+            &coord,
+        )
+        .ok(200);
+    let id = listed["items"][0]["id"]
+        .as_str()
+        .expect("the draft reached the server")
+        .to_string();
+
+    // No signal: answers, notes, two photos, submit.
+    driver.offline(true);
+    driver.go(&format!("{site}/app/#/stop/{}/{stop}", d.route_a));
+    driver.wait_text("记录当前位置");
+    driver.click("input[name='answers.outfall_flowing'][value='true'] + span");
+    driver.click("input[name='answers.water_color'][value='发黑'] + span");
+    driver.click("input[name='answers.score'][value='3'] + span");
+    driver.type_into("#notes", "排口有黑色污水流出,有异味");
+    driver.script("document.activeElement.blur()");
+    let fixture_path = |name: &str| {
+        std::fs::canonicalize(format!(
+            "{}/../shared/fixtures/photos/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+        .display()
+        .to_string()
+    };
+    let (jpg, small) = (
+        fixture_path("canon_sx530_IMG_1054.jpg"),
+        fixture_path("synthetic_orientation_6.jpg"),
+    );
+    driver.type_into("#camera", &format!("{jpg}\n{small}"));
+    wait_until(
+        &driver,
+        "two photos",
+        "return document.querySelectorAll('#photos figure').length === 2",
+    );
+    driver.type_into("#photos figure:first-child .caption", "排口近景");
+    driver.script("document.activeElement.blur()");
+    driver.screenshot("app-stop.png");
+    driver.click("#submit");
+    driver.wait_text("已提交");
+    driver.wait_text("离线");
+
+    // Meanwhile a tablet edits the notes, a minute later than the phone.
+    let later = (chrono::Utc::now() + chrono::Duration::seconds(60)).to_rfc3339();
+    let li = app.login("liming", PASSWORD);
+    app.push(
+        &li,
+        &uuid(),
+        vec![edit(&id, 1, json!({"notes": "平板:排口已封堵"}), &later)],
+        vec![],
+    )
+    .ok(200);
+
+    // The app is closed and opened again, still with no signal.
+    driver.go("about:blank");
+    driver.go(&format!("{site}/app/"));
+    driver.wait_text("桃花河巡查");
+    let load = driver.script(
+        "const n = performance.getEntriesByType('navigation')[0]; return n ? n.domContentLoadedEventEnd : null;",
+    );
+    println!("the app opened offline from its cache: DOMContentLoaded at {load} ms");
+    let waiting = driver.script("return document.getElementById('waiting').textContent");
+    assert!(
+        waiting.as_str().unwrap_or_default().contains("待上传"),
+        "{waiting}"
+    );
+    driver.screenshot("app-offline.png");
+
+    // Signal again: it syncs by itself.
+    driver.offline(false);
+    driver.wait_text("已全部上传");
+    driver.wait_text("「备注」与另一台设备的修改冲突");
+    driver.screenshot("app-conflict.png");
+    let detail = app
+        .get(&format!("/api/v1/inspections/{id}"), &coord)
+        .ok(200);
+    let record = if detail["inspection"].is_object() {
+        &detail["inspection"]
+    } else {
+        &detail
+    };
+    assert_eq!(record["fields"]["status"], "submitted");
+    assert_eq!(record["fields"]["answers.water_color"], "发黑");
+    assert_eq!(record["fields"]["answers.outfall_flowing"], true);
+    assert_eq!(record["fields"]["notes"], "平板:排口已封堵");
+    assert!(record["fields"]["location"]["lat"].is_number());
+    let photos: Vec<String> = record["photos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(photos.len(), 2);
+    for p in &photos {
+        let ready = app.wait_photo(&coord, p);
+        assert_eq!(ready["status"], "ready", "{ready}");
+    }
+    let conflicts = app.get("/api/v1/conflicts?status=open", &coord).ok(200);
+    assert!(
+        conflicts["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["inspection_id"] == json!(id)
+                && c["discarded"] == "排口有黑色污水流出,有异味"),
+        "{conflicts}"
+    );
 }

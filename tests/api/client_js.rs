@@ -15,7 +15,13 @@ pub fn node() -> Option<std::path::PathBuf> {
         .output()
         .ok()?;
     let v = String::from_utf8_lossy(&out.stdout);
-    let major: u32 = v.trim().trim_start_matches('v').split('.').next()?.parse().ok()?;
+    let major: u32 = v
+        .trim()
+        .trim_start_matches('v')
+        .split('.')
+        .next()?
+        .parse()
+        .ok()?;
     (out.status.success() && major >= 20).then(|| "node".into())
 }
 
@@ -31,7 +37,9 @@ fn the_reference_client_against_the_server() {
     };
     let app = TestApp::spawn();
     let d = District::new(&app);
-    let route = app.get(&format!("/api/v1/routes/{}", d.route_a), &app.admin).ok(200);
+    let route = app
+        .get(&format!("/api/v1/routes/{}", d.route_a), &app.admin)
+        .ok(200);
     let stop = route["stops"][0]["id"].as_str().unwrap().to_string();
     let root = env!("CARGO_MANIFEST_DIR");
     let out = std::process::Command::new(node)
@@ -45,7 +53,10 @@ fn the_reference_client_against_the_server() {
         .env("FIELDSYNC_GROUP_B", &d.group_b)
         .env("FIELDSYNC_PASSWORD", PASSWORD)
         .env("FIELDSYNC_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("FIELDSYNC_FIXTURES", format!("{root}/../shared/fixtures/photos"))
+        .env(
+            "FIELDSYNC_FIXTURES",
+            format!("{root}/../shared/fixtures/photos"),
+        )
         .output()
         .expect("run node");
     let text = format!(
@@ -55,5 +66,8 @@ fn the_reference_client_against_the_server() {
     );
     println!("{text}");
     assert!(out.status.success(), "node --test failed:\n{text}");
-    assert!(text.contains("ℹ fail 0\n") && !text.contains("ℹ pass 0\n"), "{text}");
+    assert!(
+        text.contains("ℹ fail 0\n") && !text.contains("ℹ pass 0\n"),
+        "{text}"
+    );
 }

@@ -244,3 +244,33 @@ test('pull pages until has_more is false; a reset drops pulled data but not the 
   assert.ok(!(await c.all('sites')).some((s) => s.id === SITE), 'group A sites are gone');
   assert.equal((await c.status()).waiting, 1, 'the outbox stays');
 });
+
+test('a day of 10 stops with 5 photos each syncs in one go', async () => {
+  const bytes = readFileSync(`${FIXTURES}/canon_sx530_IMG_1054.jpg`);
+  const c = client();
+  await c.login('liming', PASSWORD);
+  const ids = [];
+  for (let s = 0; s < 10; s++) {
+    const id = await c.edit(null, { title: `第${s + 1}站`, status: 'submitted', 'answers.outfall_flowing': s % 2 === 0 }, meta);
+    ids.push(id);
+    for (let p = 0; p < 5; p++) {
+      // Each photo its own bytes, as a camera makes them.
+      const own = new Uint8Array(bytes);
+      own[own.length - 3] = s;
+      own[own.length - 4] = p;
+      await c.addPhoto(id, new Blob([own], { type: 'image/jpeg' }), { caption: `第${s + 1}站 照片${p + 1}` });
+    }
+  }
+  assert.equal((await c.status()).waiting, 60);
+  const started = Date.now();
+  assert.ok(await c.sync(), JSON.stringify(c.lastError));
+  console.log(`a day (10 inspections, 50 photos of ${bytes.length} bytes) synced in ${Date.now() - started} ms`);
+  assert.equal((await c.status()).waiting, 0);
+  const coord = await token('zhoumin');
+  for (const id of ids) {
+    const d = await api('GET', `/api/v1/inspections/${id}`, coord);
+    const rec = d.body.inspection ?? d.body;
+    assert.equal(rec.photos.length, 5);
+    assert.ok(rec.photos.every((p) => p.status !== 'missing'), JSON.stringify(rec.photos.map((p) => p.status)));
+  }
+});

@@ -1,0 +1,420 @@
+// The field app: screens for an inspection walk, built on the reference
+// client. Everything is kept in IndexedDB at once (an edit is never only
+// on the screen), and sync runs on start, on reconnect, every minute and
+// after a submit. No framework: a small element builder and a hash router.
+
+import { FieldsyncClient, IdbStore } from './fieldsync-client.js';
+
+const KIND = { river_section: '河段', outfall: '排污口', enterprise: '企业', workshop: '作坊', forest_patrol: '护林点', quarantine_site: '隔离点' };
+const SEVERITY = [['low', '低'], ['medium', '中'], ['high', '高'], ['critical', '严重']];
+const ROUTE_STATUS = { planned: '待巡查', active: '进行中', done: '已完成', cancelled: '已取消' };
+const FOLLOWUP_STATUS = { open: '待整改', in_progress: '整改中', resolved: '已整改', verified: '已核实' };
+
+const store = await IdbStore.open();
+const client = new FieldsyncClient({ store });
+const view = document.getElementById('view');
+const bar = document.getElementById('state');
+
+/** An element: h('button', {class: 'big', onclick: f}, '提交'). Text is never parsed as HTML. */
+function h(tag, attrs = {}, ...kids) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs ?? {})) {
+    if (v == null || v === false) continue;
+    if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else if (k === 'class') e.className = v;
+    else if (v === true) e.setAttribute(k, '');
+    else e.setAttribute(k, String(v));
+  }
+  for (const kid of kids.flat(Infinity)) {
+    if (kid == null || kid === false) continue;
+    e.append(kid instanceof Node ? kid : String(kid));
+  }
+  return e;
+}
+
+function show(...nodes) {
+  view.replaceChildren(...nodes.flat(Infinity).filter((n) => n != null && n !== false));
+  window.scrollTo(0, 0);
+}
+
+function today() {
+  const d = new Date();
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+}
+
+function hhmm(iso) {
+  if (!iso) return '';
+  const d = new Date(iso);
+  return `${d.getMonth() + 1}月${d.getDate()}日 ${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+}
+
+/** Metres between two positions (haversine). */
+function distance(a, b) {
+  const r = 6_371_000;
+  const rad = (x) => (x * Math.PI) / 180;
+  const dLat = rad(b.lat - a.lat);
+  const dLon = rad(b.lon - a.lon);
+  const s = Math.sin(dLat / 2) ** 2 + Math.cos(rad(a.lat)) * Math.cos(rad(b.lat)) * Math.sin(dLon / 2) ** 2;
+  return 2 * r * Math.asin(Math.sqrt(s));
+}
+
+// ---- the sync bar ----
+
+function renderState(s) {
+  const online = navigator.onLine;
+  const parts = [];
+  parts.push(h('span', { class: online ? 'dot on' : 'dot off' }, online ? '在线' : '离线'));
+  parts.push(h('span', { id: 'waiting' }, s.waiting ? `待上传 ${s.waiting} 项` : '已全部上传'));
+  if (s.uploading.total > 0 && s.syncing) {
+    parts.push(h('span', {}, `照片上传 ${Math.round((100 * s.uploading.done) / s.uploading.total)}%`));
+    parts.push(h('progress', { id: 'upload', max: s.uploading.total, value: s.uploading.done }));
+  }
+  if (s.syncing) parts.push(h('span', { class: 'busy' }, '同步中…'));
+  if (s.lastSync) parts.push(h('span', { class: 'muted', id: 'last-sync' }, `上次同步 ${hhmm(s.lastSync)}`));
+  if (s.error) parts.push(h('span', { class: 'error', id: 'sync-error' }, s.error.message));
+  bar.replaceChildren(...parts);
+  bar.className = s.error ? 'has-error' : '';
+}
+
+client.onChange(renderState);
+
+let editing = false;
+
+async function syncNow() {
+  if (!(await client.user())) return;
+  const ok = await client.sync();
+  if (!ok && client.lastError?.code === 'signed_out') {
+    await render();
+    return;
+  }
+  // The stop being filled in is never redrawn under the inspector's fingers.
+  if (!editing) await render();
+}
+
+document.getElementById('sync').addEventListener('click', syncNow);
+window.addEventListener('online', syncNow);
+window.addEventListener('offline', () => client.emit());
+setInterval(() => { if (navigator.onLine) syncNow(); }, 60_000);
+
+// ---- screens ----
+
+function loginScreen(message) {
+  const user = h('input', { id: 'username', name: 'username', autocomplete: 'username', required: true, autocapitalize: 'none' });
+  const pass = h('input', { id: 'password', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
+  const err = h('p', { class: 'error', id: 'login-error' }, message ?? '');
+  const form = h('form', {
+    class: 'card',
+    onsubmit: async (ev) => {
+      ev.preventDefault();
+      err.textContent = '';
+      try {
+        await client.login(user.value.trim(), pass.value);
+        location.hash = '#/';
+        await syncNow();
+        await render();
+      } catch (e) {
+        err.textContent = e.code === 'offline' ? '没有网络,首次登录需要信号' : e.message;
+      }
+    },
+  },
+  h('h1', {}, '巡查员登录'),
+  h('label', {}, '用户名', user),
+  h('label', {}, '密码', pass),
+  err,
+  h('button', { class: 'big primary', id: 'login', type: 'submit' }, '登录'),
+  h('p', { class: 'muted' }, '登录一次即可离线使用数周;回到有信号的地方会自动同步。'));
+  show(form);
+}
+
+const FIELD = { title: '事项', notes: '备注', severity: '严重程度', status: '状态', location: '位置', started_at: '开始时间', finished_at: '结束时间' };
+
+/** A field path as the inspector knows it: `answers.ph` is its checklist item's label. */
+function fieldLabel(path, templates) {
+  if (!path) return '';
+  if (path.startsWith('answers.')) {
+    const key = path.slice(8);
+    for (const t of templates) {
+      const item = t.items?.find((i) => i.key === key);
+      if (item) return item.label;
+    }
+    return key;
+  }
+  if (path.startsWith('photos.')) return '照片说明';
+  return FIELD[path] ?? path;
+}
+
+function noticeCard(n, templates) {
+  const text = n.kind === 'conflict'
+    ? [`「${fieldLabel(n.field, templates)}」与另一台设备的修改冲突:保留了「${fmt(n.kept)}」,你填写的「${fmt(n.discarded)}」已交协调员处理。`]
+    : [`修改未被接受:${n.message}`, n.values ? `(内容:${Object.entries(n.values).map(([k, v]) => `${fieldLabel(k, templates)}=${fmt(v)}`).join(',')})` : ''];
+  return h('div', { class: `notice ${n.kind}` },
+    h('p', {}, ...text),
+    h('button', { class: 'small', onclick: async () => { await client.dismiss(n.id); await render(); } }, '知道了'));
+}
+
+function fmt(v) {
+  if (v === true) return '是';
+  if (v === false) return '否';
+  if (v == null) return '(空)';
+  if (typeof v === 'object') return JSON.stringify(v);
+  return String(v);
+}
+
+async function homeScreen() {
+  const user = await client.user();
+  const routes = (await client.all('routes')).filter((r) => r.status !== 'cancelled');
+  const notices = await client.notices();
+  const templates = await client.all('templates');
+  const followups = await client.all('followups');
+  const mine = await client.inspections();
+  const t = today();
+  const done = (r) => r.stops.length > 0 && r.stops.every((s) => s.done || mine.some((i) => i.stop_id === s.id && i.fields.status === 'submitted'));
+  const todays = routes.filter((r) => r.scheduled_for === t).sort((a, b) => a.name.localeCompare(b.name));
+  const later = routes.filter((r) => r.scheduled_for > t).sort((a, b) => a.scheduled_for.localeCompare(b.scheduled_for));
+  const open = routes.filter((r) => r.scheduled_for < t && r.status !== 'done' && !done(r));
+  const weekAgo = new Date(Date.now() - 7 * 86_400_000).toISOString().slice(0, 10);
+  const recent = routes
+    .filter((r) => r.scheduled_for < t && r.scheduled_for >= weekAgo && (r.status === 'done' || done(r)))
+    .sort((a, b) => b.scheduled_for.localeCompare(a.scheduled_for));
+  const routeLink = (r) => h('a', { class: 'row', href: `#/route/${r.id}` },
+    h('strong', {}, r.name),
+    h('span', { class: 'muted' }, `${r.scheduled_for} · ${r.stops.filter((s) => s.done).length}/${r.stops.length} 站 · ${ROUTE_STATUS[r.status] ?? r.status}`));
+  const drafts = mine.filter((i) => i.fields.status !== 'submitted');
+  show(
+    ...notices.map((n) => noticeCard(n, templates)),
+    h('section', { class: 'card' },
+      h('h2', {}, '今天的路线'),
+      todays.length ? todays.map(routeLink) : h('p', { class: 'muted' }, '今天没有路线'),
+      open.length ? [h('h3', {}, '未完成的'), open.map(routeLink)] : null,
+      later.length ? [h('h3', {}, '之后的'), later.slice(0, 20).map(routeLink)] : null,
+      recent.length ? [h('h3', {}, '最近完成'), recent.map(routeLink)] : null),
+    followups.length ? h('section', { class: 'card' },
+      h('h2', {}, '整改跟踪'),
+      followups.map((f) => h('div', { class: 'row' },
+        h('strong', {}, f.title),
+        h('span', { class: 'muted' }, `${f.department} · ${FOLLOWUP_STATUS[f.status] ?? f.status}${f.due_at ? ` · 期限 ${f.due_at.slice(0, 10)}` : ''}`)))) : null,
+    drafts.length ? h('section', { class: 'card' },
+      h('h2', {}, '草稿'),
+      drafts.map((i) => h('a', { class: 'row', href: i.route_id && i.stop_id ? `#/stop/${i.route_id}/${i.stop_id}` : '#/' },
+        h('strong', {}, i.fields.title ?? '未命名'), h('span', { class: 'muted' }, i.unsent.length ? '未上传' : '已保存')))) : null,
+    h('p', { class: 'muted center' }, `${user.display_name}(${user.username})`,
+      h('button', { class: 'link', id: 'logout', onclick: async () => { if (confirm('退出后需要有信号才能再登录。确定退出?')) { await client.logout(); await render(); } } }, '退出登录')),
+  );
+}
+
+async function routeScreen(id) {
+  const r = await client.get('routes', id);
+  if (!r) return show(h('p', {}, '路线不存在或已取消'), h('a', { href: '#/' }, '返回'));
+  const mine = await client.inspections();
+  const stops = [];
+  for (const s of [...r.stops].sort((a, b) => a.seq - b.seq)) {
+    const site = await client.get('sites', s.site_id);
+    const rec = mine.find((i) => i.stop_id === s.id);
+    const state = s.done || rec?.fields.status === 'submitted' ? '已提交' : rec ? '草稿' : '未开始';
+    stops.push(h('a', { class: `row stop ${state === '已提交' ? 'done' : ''}`, href: `#/stop/${r.id}/${s.id}` },
+      h('strong', {}, `${s.seq}. ${site?.name ?? '点位'}`),
+      h('span', { class: 'muted' }, `${KIND[site?.kind] ?? site?.kind ?? ''} · ${state}${s.notes ? ` · ${s.notes}` : ''}`)));
+  }
+  show(h('section', { class: 'card' },
+    h('a', { href: '#/' }, '← 返回'),
+    h('h1', {}, r.name),
+    h('p', { class: 'muted' }, `${r.scheduled_for} · ${ROUTE_STATUS[r.status] ?? r.status}`),
+    stops));
+}
+
+function here() {
+  return new Promise((resolve, reject) => {
+    if (!navigator.geolocation) return reject(new Error('此设备不能定位'));
+    navigator.geolocation.getCurrentPosition(
+      (p) => resolve({
+        lat: p.coords.latitude, lon: p.coords.longitude, accuracy_m: Math.round(p.coords.accuracy),
+        ...(p.coords.altitude != null ? { altitude_m: p.coords.altitude } : {}),
+        captured_at: new Date(p.timestamp).toISOString(),
+      }),
+      (e) => reject(new Error(e.code === 1 ? '没有定位权限' : '定位失败,请到开阔处重试')),
+      { enableHighAccuracy: true, timeout: 20_000, maximumAge: 30_000 });
+  });
+}
+
+/** The form of one checklist item; `set` records a change. */
+function itemInput(item, value, set) {
+  const name = `answers.${item.key}`;
+  const radios = (choices) => h('div', { class: 'choices', role: 'radiogroup' },
+    choices.map(([v, label]) => h('label', { class: 'choice' },
+      h('input', { type: 'radio', name, value: String(v), checked: value === v, onchange: () => set(v) }),
+      h('span', {}, label))));
+  switch (item.kind) {
+    case 'yes_no':
+      return radios([[true, '是'], [false, '否']]);
+    case 'score': {
+      const lo = item.min ?? 0;
+      const hi = item.max ?? 10;
+      const out = [];
+      for (let v = lo; v <= hi && out.length < 21; v++) out.push([v, String(v)]);
+      return radios(out);
+    }
+    case 'choice':
+      return radios((item.options ?? []).map((o) => [o, o]));
+    case 'number':
+      return h('input', {
+        type: 'number', inputmode: 'decimal', name, step: 'any', min: item.min, max: item.max, value: value ?? '',
+        onchange: (e) => set(e.target.value === '' ? null : Number(e.target.value)),
+      });
+    default:
+      return h('textarea', { name, rows: 3, onchange: (e) => set(e.target.value) }, value ?? '');
+  }
+}
+
+function missing(v) {
+  return v == null || v === '' || (typeof v === 'number' && Number.isNaN(v));
+}
+
+async function stopScreen(routeId, stopId) {
+  const route = await client.get('routes', routeId);
+  const stop = route?.stops.find((s) => s.id === stopId);
+  if (!stop) return show(h('p', {}, '站点不存在'), h('a', { href: '#/' }, '返回'));
+  const site = await client.get('sites', stop.site_id);
+  const template = await client.get('templates', stop.template_id);
+  let rec = (await client.inspections()).find((i) => i.stop_id === stopId) ?? null;
+  let id = rec?.id ?? null;
+  const metaOf = { site_id: stop.site_id, route_id: routeId, stop_id: stopId, template_id: stop.template_id };
+  const values = { ...(rec?.fields ?? {}) };
+  editing = true;
+
+  async function set(path, value) {
+    values[path] = value;
+    if (!id) {
+      const first = { title: values.title ?? site?.name ?? '巡查记录', status: 'draft', started_at: new Date().toISOString() };
+      Object.assign(values, first, { [path]: value });
+      id = await client.edit(null, { ...first, [path]: value }, metaOf);
+    } else {
+      await client.edit(id, { [path]: value });
+    }
+  }
+
+  const distanceLine = h('p', { class: 'muted', id: 'distance' });
+  const showDistance = (loc) => {
+    if (loc && site) {
+      const m = distance(loc, site);
+      distanceLine.textContent = `距点位 ${m < 1000 ? `${Math.round(m)} 米` : `${(m / 1000).toFixed(1)} 公里`}${m > site.radius_m ? '(不在点位范围内)' : '(在范围内)'}`;
+    }
+  };
+  showDistance(values.location);
+
+  const locLine = h('p', { id: 'location' }, values.location ? `已定位(精度 ${values.location.accuracy_m} 米)` : '尚未定位');
+  const locate = h('button', {
+    type: 'button', class: 'big', id: 'locate',
+    onclick: async () => {
+      locLine.textContent = '定位中…';
+      try {
+        const loc = await here();
+        await set('location', loc);
+        locLine.textContent = `已定位(精度 ${loc.accuracy_m} 米)`;
+        showDistance(loc);
+      } catch (e) {
+        locLine.textContent = e.message;
+      }
+    },
+  }, '记录当前位置');
+
+  const items = (template?.items ?? []).map((item) => h('fieldset', { class: 'item', 'data-key': item.key },
+    h('legend', {}, item.label, item.required ? h('span', { class: 'req' }, ' *') : null),
+    itemInput(item, values[`answers.${item.key}`], (v) => set(`answers.${item.key}`, v)),
+    h('p', { class: 'field-error' })));
+
+  const photoList = h('div', { class: 'photos', id: 'photos' });
+  async function drawPhotos() {
+    if (!id) return photoList.replaceChildren();
+    const list = await client.photos(id);
+    photoList.replaceChildren(...list.map((p) => {
+      const src = p.data instanceof Blob ? URL.createObjectURL(p.data) : p.urls?.thumb;
+      return h('figure', {},
+        src ? h('img', { src, alt: p.caption || '照片' }) : h('div', { class: 'pending' }, '照片'),
+        h('input', { class: 'caption', placeholder: '照片说明', value: p.caption ?? '', onchange: (e) => client.editPhoto(p.id, { caption: e.target.value }) }),
+        h('span', { class: 'muted' }, p.needs_upload ? '待上传' : '已上传'),
+        h('button', { type: 'button', class: 'small', onclick: async () => { await client.editPhoto(p.id, { deleted: true }); await drawPhotos(); } }, '删除'));
+    }));
+  }
+  const camera = h('input', {
+    type: 'file', accept: 'image/*', capture: 'environment', multiple: true, id: 'camera',
+    onchange: async (e) => {
+      if (!id) await set('title', values.title ?? site?.name ?? '巡查记录');
+      let loc = values.location ?? null;
+      for (const file of e.target.files) {
+        await client.addPhoto(id, file, { caption: '', taken_at: new Date(file.lastModified || Date.now()).toISOString(), location: loc, content_type: file.type || 'image/jpeg' });
+      }
+      e.target.value = '';
+      await drawPhotos();
+    },
+  });
+
+  const message = h('p', { class: 'error', id: 'form-error' });
+  async function save(submit) {
+    for (const f of view.querySelectorAll('.item')) f.classList.remove('missing');
+    if (submit) {
+      const gaps = (template?.items ?? []).filter((i) => i.required && missing(values[`answers.${i.key}`]));
+      for (const g of gaps) {
+        const f = view.querySelector(`.item[data-key="${CSS.escape(g.key)}"]`);
+        f.classList.add('missing');
+        f.querySelector('.field-error').textContent = '必填';
+      }
+      if (gaps.length) {
+        message.textContent = `还有 ${gaps.length} 项必填未填写`;
+        view.querySelector('.item.missing')?.scrollIntoView({ behavior: 'smooth', block: 'center' });
+        return;
+      }
+    }
+    await set('status', submit ? 'submitted' : 'draft');
+    if (submit) await set('finished_at', new Date().toISOString());
+    editing = false;
+    location.hash = `#/route/${routeId}`;
+    if (navigator.onLine) syncNow();
+  }
+
+  show(h('section', { class: 'card' },
+    h('a', { href: `#/route/${routeId}`, onclick: () => { editing = false; } }, '← 返回路线'),
+    h('h1', {}, site?.name ?? '点位'),
+    h('p', { class: 'muted' }, `${KIND[site?.kind] ?? site?.kind ?? ''} · ${site?.address ?? ''}`),
+    stop.notes ? h('p', { class: 'hint' }, stop.notes) : null,
+    distanceLine,
+    locLine, locate),
+  h('section', { class: 'card' },
+    h('label', {}, '事项', h('input', { name: 'title', id: 'title', value: values.title ?? site?.name ?? '', onchange: (e) => set('title', e.target.value) })),
+    h('fieldset', { class: 'item' }, h('legend', {}, '严重程度'),
+      h('div', { class: 'choices' }, SEVERITY.map(([v, l]) => h('label', { class: 'choice' },
+        h('input', { type: 'radio', name: 'severity', value: v, checked: values.severity === v, onchange: () => set('severity', v) }), h('span', {}, l))))),
+    h('h2', {}, template ? `${template.name}(第 ${template.version} 版)` : '检查清单'),
+    items,
+    h('label', {}, '备注', h('textarea', { name: 'notes', id: 'notes', rows: 4, onchange: (e) => set('notes', e.target.value) }, values.notes ?? ''))),
+  h('section', { class: 'card' },
+    h('h2', {}, '照片'),
+    h('label', { class: 'big camera' }, '拍照 / 选择照片', camera),
+    photoList),
+  h('section', { class: 'card actions' },
+    message,
+    h('button', { type: 'button', class: 'big', id: 'save-draft', onclick: () => save(false) }, '存草稿'),
+    h('button', { type: 'button', class: 'big primary', id: 'submit', onclick: () => save(true) }, '提交')));
+  await drawPhotos();
+}
+
+async function render() {
+  if (!(await client.user())) {
+    editing = false;
+    return loginScreen(client.lastError?.code === 'signed_out' ? client.lastError.message : null);
+  }
+  const [, page, a, b] = location.hash.split('/');
+  if (page !== 'stop') editing = false;
+  if (page === 'route' && a) return routeScreen(a);
+  if (page === 'stop' && a && b) return stopScreen(a, b);
+  return homeScreen();
+}
+
+window.addEventListener('hashchange', render);
+
+if ('serviceWorker' in navigator) {
+  navigator.serviceWorker.register('/app/sw.js', { scope: '/app/' }).catch(() => {});
+}
+
+await client.emit();
+await render();
+if (navigator.onLine && (await client.user())) syncNow();

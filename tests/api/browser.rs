@@ -473,6 +473,15 @@ fn an_inspector_completes_a_stop_offline_and_it_syncs_on_reconnect() {
         "return !!navigator.serviceWorker.controller",
     );
     driver.screenshot("app-home.png");
+    // Installable: a manifest Chromium reads without errors.
+    let manifest = driver.cdp("Page.getAppManifest", json!({}));
+    assert_eq!(manifest["errors"], json!([]), "{manifest}");
+    let installable = driver.cdp("Page.getInstallabilityErrors", json!({}));
+    assert_eq!(
+        installable["installabilityErrors"],
+        json!([]),
+        "{installable}"
+    );
     driver.cdp(
         "Browser.grantPermissions",
         json!({"origin": site, "permissions": ["geolocation"]}),

@@ -349,7 +349,7 @@ fn template_for(kind: &str) -> usize {
 /// the demo is for an empty district.
 pub fn load(db: &Db, password: &str) -> AppResult<Loaded> {
     let hash = crate::auth::password::hash(password)?;
-    db.write_blocking(|c| {
+    db.write_blocking(move |c| {
         let n: i64 = groups_table::table.count().get_result(c)?;
         if n > 0 {
             return Err(AppError::conflict(

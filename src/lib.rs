@@ -50,7 +50,9 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
     let workers = config
         .photo_workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let metrics = Arc::new(metrics::Metrics::new());
+    let mut metrics = metrics::Metrics::new();
+    metrics.register_writer(boot.db.stats());
+    let metrics = Arc::new(metrics);
     let jobs = photos::jobs::Jobs::start(
         boot.db.clone(),
         store,
@@ -65,7 +67,7 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
     // Resumable uploads that expired while the server was down.
     let data_dir = config.data_dir.clone();
     boot.db
-        .write_blocking(|c| photos::tus::expire(c, &data_dir))
+        .write_blocking(move |c| photos::tus::expire(c, &data_dir))
         .map_err(|e| anyhow::anyhow!("cannot sweep expired uploads: {e}"))?;
     // Scheduled routes are made ahead before the first request is served.
     let today = clock::today();

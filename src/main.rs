@@ -190,7 +190,7 @@ fn create_user(
     let hash = password::hash(&pw).map_err(|e| anyhow::anyhow!("{e}"))?;
     let db = fieldsync::bootstrap::open_db(&config)?;
     let user = db
-        .write_blocking(|c| {
+        .write_blocking(move |c| {
             let group_id = match &group {
                 Some(g) => Some(fieldsync::reference::groups::resolve(c, g)?),
                 None => None,

@@ -36,6 +36,25 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Adds the writer's figures: writes waiting, writes per commit, commits.
+    pub fn register_writer(&mut self, w: &crate::db::WriterStats) {
+        self.registry.register(
+            "fieldsync_db_writes_queued",
+            "Writes waiting for the database writer",
+            w.queued.clone(),
+        );
+        self.registry.register(
+            "fieldsync_db_commit_group_size",
+            "Writes that shared one commit (group commit)",
+            w.group_size.clone(),
+        );
+        self.registry.register(
+            "fieldsync_db_commits",
+            "Commits of the database writer",
+            w.commits.clone(),
+        );
+    }
+
     pub fn new() -> Self {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();

@@ -6,6 +6,12 @@
 //! write lock up front means a transaction never has to upgrade from read to
 //! write (the upgrade is what deadlocks and answers SQLITE_BUSY at once).
 //! `synchronous = FULL` makes an answered write survive a power cut.
+//!
+//! Group commit: the writer is a thread with a queue. Writes that arrive
+//! while a commit is in flight share the next transaction, each in a
+//! savepoint of its own (one that fails rolls back alone), and the group
+//! pays for one fsync. No write is answered before the commit that holds it
+//! is durable: each gets its result only after the group's COMMIT.
 
 pub mod schema;
 
@@ -15,21 +21,67 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc;
 use std::time::Duration;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
 pub type Conn = SqliteConnection;
 
+/// Most writes one commit takes: a bound on how long the last of them
+/// waits for the others.
+pub const MAX_GROUP: usize = 64;
+/// Writes that may wait for the writer before new ones are refused with
+/// 503 (memory stays bounded under any flood).
+pub const MAX_QUEUE: i64 = 10_000;
+
+/// What the writer reports to `/metrics`.
+#[derive(Clone, Debug)]
+pub struct WriterStats {
+    /// Writes waiting for the writer.
+    pub queued: Gauge,
+    /// Writes per commit.
+    pub group_size: Histogram,
+    /// Commits (groups) made.
+    pub commits: Counter,
+}
+
+impl Default for WriterStats {
+    fn default() -> Self {
+        WriterStats {
+            queued: Gauge::default(),
+            group_size: Histogram::new(exponential_buckets(1.0, 2.0, 8)),
+            commits: Counter::default(),
+        }
+    }
+}
+
+/// A write for the writer thread. `Grouped` runs inside the group's
+/// transaction (in its own savepoint) and answers how it went once the
+/// group's fate is known; `Alone` runs outside any transaction (VACUUM).
+enum Job {
+    Grouped(Box<dyn FnOnce(&mut Conn) -> Ran + Send>),
+    Alone(Box<dyn FnOnce(&mut Conn) + Send>),
+}
+
+/// A grouped write that has run: it sends its answer when told whether the
+/// commit held (`None`) or failed (`Some`). `poisoned`: it panicked, the
+/// connection can no longer be trusted.
+struct Ran {
+    finish: Box<dyn FnOnce(Option<&AppError>) + Send>,
+    poisoned: bool,
+}
+
 #[derive(Clone)]
 pub struct Db {
-    writer: Arc<Mutex<SqliteConnection>>,
+    jobs: mpsc::Sender<Job>,
     readers: Pool<ConnectionManager<SqliteConnection>>,
-    url: Arc<str>,
-    busy_timeout_ms: u32,
+    stats: WriterStats,
 }
 
 #[derive(Debug)]
@@ -56,6 +108,91 @@ impl Pragmas {
 impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
     fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
         self.apply(conn).map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+fn panic_text(cause: &(dyn std::any::Any + Send)) -> String {
+    cause
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| cause.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
+}
+
+/// The writer thread: takes what is queued (up to `MAX_GROUP`), runs it in
+/// one transaction, commits once, then answers each.
+fn writer_loop(
+    mut conn: SqliteConnection,
+    rx: mpsc::Receiver<Job>,
+    url: String,
+    busy_timeout_ms: u32,
+    stats: WriterStats,
+) {
+    while let Ok(first) = rx.recv() {
+        stats.queued.dec();
+        let mut group: Vec<Box<dyn FnOnce(&mut Conn) -> Ran + Send>> = Vec::new();
+        let mut alone: Option<Box<dyn FnOnce(&mut Conn) + Send>> = None;
+        match first {
+            Job::Grouped(f) => group.push(f),
+            Job::Alone(f) => alone = Some(f),
+        }
+        while alone.is_none() && group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(Job::Grouped(f)) => {
+                    stats.queued.dec();
+                    group.push(f);
+                }
+                Ok(Job::Alone(f)) => {
+                    stats.queued.dec();
+                    alone = Some(f);
+                }
+                Err(_) => break,
+            }
+        }
+        if !group.is_empty() {
+            stats.group_size.observe(group.len() as f64);
+            let mut ran: Vec<Box<dyn FnOnce(Option<&AppError>) + Send>> = Vec::new();
+            let mut poisoned = false;
+            let outcome = conn.immediate_transaction(|c| {
+                for f in group {
+                    let r = f(c);
+                    ran.push(r.finish);
+                    if r.poisoned {
+                        poisoned = true;
+                        return Err(AppError::internal("a write in this group panicked"));
+                    }
+                }
+                Ok(())
+            });
+            stats.commits.inc();
+            if poisoned {
+                // Diesel does not unwind its transaction state after a panic:
+                // closing the connection rolls back, a fresh one takes over.
+                // The others of the group were rolled back with it and are
+                // told to retry.
+                match open_writer(&url, busy_timeout_ms) {
+                    Ok(fresh) => conn = fresh,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot reopen the writer");
+                        let _ = conn.batch_execute("ROLLBACK;");
+                    }
+                }
+                let retry = AppError::unavailable(
+                    "the write was rolled back with another that failed; retry",
+                );
+                for finish in ran {
+                    finish(Some(&retry));
+                }
+            } else {
+                let failed = outcome.err();
+                for finish in ran {
+                    finish(failed.as_ref());
+                }
+            }
+        }
+        if let Some(f) = alone {
+            f(&mut conn);
+        }
     }
 }
 
@@ -90,12 +227,22 @@ impl Db {
             }))
             .build(ConnectionManager::<SqliteConnection>::new(url.clone()))
             .context("cannot open the read pool")?;
+        let stats = WriterStats::default();
+        let (tx, rx) = mpsc::channel();
+        let s = stats.clone();
+        std::thread::Builder::new()
+            .name("fieldsync-writer".into())
+            .spawn(move || writer_loop(writer, rx, url, busy_timeout_ms, s))
+            .context("cannot start the writer thread")?;
         Ok(Db {
-            writer: Arc::new(Mutex::new(writer)),
+            jobs: tx,
             readers,
-            url: url.into(),
-            busy_timeout_ms,
+            stats,
         })
+    }
+
+    pub fn stats(&self) -> &WriterStats {
+        &self.stats
     }
 
     /// Runs `f` in one read transaction, off the async executor: all it
@@ -110,15 +257,20 @@ impl Db {
         actix_web::web::block(move || db.read_blocking(f)).await?
     }
 
-    /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the writer, off the
-    /// async executor. An error rolls everything back.
+    /// Runs `f` on the writer, in a savepoint of the next commit, and
+    /// answers once that commit is durable. An error rolls back `f`'s
+    /// writes only.
     pub async fn write<T, F>(&self, f: F) -> AppResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Conn) -> AppResult<T> + Send + 'static,
     {
-        let db = self.clone();
-        actix_web::web::block(move || db.write_blocking(f)).await?
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.submit(f, move |r| {
+            let _ = tx.send(r);
+        })?;
+        rx.await
+            .unwrap_or_else(|_| Err(AppError::unavailable("the writer stopped; retry")))
     }
 
     pub fn read_blocking<T>(&self, f: impl FnOnce(&mut Conn) -> AppResult<T>) -> AppResult<T> {
@@ -128,31 +280,79 @@ impl Db {
         conn.transaction(f)
     }
 
-    pub fn write_blocking<T>(&self, f: impl FnOnce(&mut Conn) -> AppResult<T>) -> AppResult<T> {
-        let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        match panic::catch_unwind(AssertUnwindSafe(|| conn.immediate_transaction(f))) {
-            Ok(r) => r,
-            Err(cause) => {
-                // Diesel does not roll back when the closure unwinds: the
-                // connection is left inside the transaction. Closing it
-                // rolls the transaction back; a fresh one takes its place.
-                let what = cause
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| cause.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
-                tracing::error!(panic = %what, "a write transaction panicked; rolled back");
-                match open_writer(&self.url, self.busy_timeout_ms) {
-                    Ok(fresh) => *conn = fresh,
-                    Err(e) => {
-                        // Keep the old connection but leave its transaction.
-                        tracing::error!(error = %e, "cannot reopen the writer");
-                        let _ = conn.batch_execute("ROLLBACK;");
+    /// [`Db::write`] for a thread that may block (start-up, the CLI, jobs).
+    pub fn write_blocking<T, F>(&self, f: F) -> AppResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Conn) -> AppResult<T> + Send + 'static,
+    {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.submit(f, move |r| {
+            let _ = tx.send(r);
+        })?;
+        rx.recv()
+            .unwrap_or_else(|_| Err(AppError::unavailable("the writer stopped; retry")))
+    }
+
+    fn submit<T, F>(&self, f: F, reply: impl FnOnce(AppResult<T>) + Send + 'static) -> AppResult<()>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Conn) -> AppResult<T> + Send + 'static,
+    {
+        if self.stats.queued.get() >= MAX_QUEUE {
+            return Err(AppError::unavailable(
+                "too many writes are waiting; retry shortly",
+            ));
+        }
+        let job = Job::Grouped(Box::new(move |c: &mut Conn| {
+            // Its own savepoint: an error here rolls back this write only.
+            match panic::catch_unwind(AssertUnwindSafe(|| c.transaction(f))) {
+                Ok(r) => Ran {
+                    finish: Box::new(move |commit: Option<&AppError>| {
+                        reply(match (r, commit) {
+                            (Ok(v), None) => Ok(v),
+                            (Ok(_), Some(e)) => Err(e.clone()),
+                            (Err(e), _) => Err(e),
+                        })
+                    }),
+                    poisoned: false,
+                },
+                Err(cause) => {
+                    let what = panic_text(&*cause);
+                    tracing::error!(panic = %what, "a write transaction panicked; rolled back");
+                    Ran {
+                        finish: Box::new(move |_| {
+                            reply(Err(AppError::internal(format!("a write failed: {what}"))))
+                        }),
+                        poisoned: true,
                     }
                 }
-                Err(AppError::internal(format!("a write failed: {what}")))
             }
-        }
+        }));
+        self.stats.queued.inc();
+        self.jobs.send(job).map_err(|_| {
+            self.stats.queued.dec();
+            AppError::unavailable("the writer stopped; retry")
+        })
+    }
+
+    /// Runs `f` on the writer outside any transaction, alone.
+    fn alone<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Conn) -> AppResult<T> + Send + 'static,
+    ) -> AppResult<T> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.stats.queued.inc();
+        self.jobs
+            .send(Job::Alone(Box::new(move |c| {
+                let _ = tx.send(f(c));
+            })))
+            .map_err(|_| {
+                self.stats.queued.dec();
+                AppError::unavailable("the writer stopped; retry")
+            })?;
+        rx.recv()
+            .unwrap_or_else(|_| Err(AppError::unavailable("the writer stopped; retry")))
     }
 
     /// `/readyz`: both kinds of connection answer.
@@ -161,8 +361,7 @@ impl Db {
             c.batch_execute("SELECT 1;")?;
             Ok(())
         })?;
-        let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        w.batch_execute("SELECT 1;").map_err(AppError::from)
+        self.alone(|w| w.batch_execute("SELECT 1;").map_err(AppError::from))
     }
 }
 
@@ -195,9 +394,7 @@ impl Db {
             .to_str()
             .ok_or_else(|| AppError::invalid("to", "path is not UTF-8"))?
             .replace('\'', "''");
-        let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        w.batch_execute(&format!("VACUUM INTO '{path}';"))?;
-        Ok(())
+        self.alone(move |w| Ok(w.batch_execute(&format!("VACUUM INTO '{path}';"))?))
     }
 }
 
@@ -208,12 +405,13 @@ mod tests {
     #[test]
     fn migrations_go_down_and_up_again() {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&dir.path().join("t.db"), 1, 1000).unwrap();
-        let mut w = db.writer.lock().unwrap();
+        let path = dir.path().join("t.db");
+        drop(Db::open(&path, 1, 1000).unwrap());
+        let mut w = open_writer(path.to_str().unwrap(), 1000).unwrap();
         w.revert_all_migrations(MIGRATIONS).unwrap();
         assert!(!w.run_pending_migrations(MIGRATIONS).unwrap().is_empty());
         let mode: Vec<String> = diesel::sql_query("PRAGMA journal_mode")
-            .load::<JournalMode>(&mut *w)
+            .load::<JournalMode>(&mut w)
             .unwrap()
             .into_iter()
             .map(|m| m.journal_mode)
@@ -256,6 +454,121 @@ mod tests {
     struct V {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         v: i64,
+    }
+
+    fn count(db: &Db) -> Vec<i64> {
+        db.read_blocking(|c| {
+            Ok(diesel::sql_query("SELECT y AS v FROM x ORDER BY y")
+                .load::<V>(c)?
+                .into_iter()
+                .map(|r| r.v)
+                .collect())
+        })
+        .unwrap()
+    }
+
+    /// Writes that arrive while one is in flight share the next commit;
+    /// one that fails rolls back alone; one that panics takes its group
+    /// down (told to retry) and the writer goes on.
+    #[test]
+    fn concurrent_writes_share_a_commit_and_fail_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.db"), 1, 1000).unwrap();
+        db.write_blocking(|c| Ok(c.batch_execute("CREATE TABLE x (y INTEGER);")?))
+            .unwrap();
+        let before = db.stats().commits.get();
+        // A slow write holds the writer while twenty queue up behind it.
+        let (started_tx, started_rx) = mpsc::channel();
+        let slow = {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                db.write_blocking(move |c| {
+                    started_tx.send(()).unwrap();
+                    std::thread::sleep(Duration::from_millis(300));
+                    Ok(c.batch_execute("INSERT INTO x VALUES (0);")?)
+                })
+            })
+        };
+        started_rx.recv().unwrap();
+        let writers: Vec<_> = (1..=20)
+            .map(|i| {
+                let db = db.clone();
+                std::thread::spawn(move || {
+                    db.write_blocking(move |c| {
+                        c.batch_execute(&format!("INSERT INTO x VALUES ({i});"))?;
+                        if i == 7 {
+                            return Err(AppError::invalid("y", "seven is refused"));
+                        }
+                        Ok(())
+                    })
+                })
+            })
+            .collect();
+        // Let them all queue before the slow one commits.
+        while db.stats().queued.get() < 20 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        slow.join().unwrap().unwrap();
+        let results: Vec<AppResult<()>> = writers.into_iter().map(|w| w.join().unwrap()).collect();
+        assert!(results[6].is_err());
+        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 19);
+        assert_eq!(
+            db.stats().commits.get() - before,
+            2,
+            "the twenty shared one commit"
+        );
+        let mut want: Vec<i64> = (0..=20).filter(|i| *i != 7).collect();
+        assert_eq!(count(&db), want);
+
+        // A panic: its group is rolled back and told to retry.
+        let (started_tx, started_rx) = mpsc::channel();
+        let slow = {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                db.write_blocking(move |c| {
+                    started_tx.send(()).unwrap();
+                    std::thread::sleep(Duration::from_millis(200));
+                    Ok(c.batch_execute("INSERT INTO x VALUES (100);")?)
+                })
+            })
+        };
+        started_rx.recv().unwrap();
+        let ok = {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                db.write_blocking(|c| Ok(c.batch_execute("INSERT INTO x VALUES (101);")?))
+            })
+        };
+        while db.stats().queued.get() < 1 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let bad = {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                db.write_blocking(|c| -> AppResult<()> {
+                    c.batch_execute("INSERT INTO x VALUES (102);")?;
+                    panic!("a bug");
+                })
+            })
+        };
+        while db.stats().queued.get() < 2 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        slow.join().unwrap().unwrap();
+        let ok = ok.join().unwrap();
+        let bad = bad.join().unwrap();
+        assert_eq!(bad.unwrap_err().status.as_u16(), 500);
+        assert_eq!(
+            ok.unwrap_err().status.as_u16(),
+            503,
+            "rolled back with the panic: retry"
+        );
+        want.push(100);
+        assert_eq!(count(&db), want);
+        db.write_blocking(|c| Ok(c.batch_execute("INSERT INTO x VALUES (103);")?))
+            .unwrap();
+        want.push(103);
+        assert_eq!(count(&db), want, "the writer goes on");
     }
 
     #[test]

@@ -344,7 +344,8 @@ impl Jobs {
             }
             ensure_variants(self.store.as_ref(), &job.sha, self.limits, self.offset)
         });
-        let r = self.db.write_blocking(|c| {
+        let (job_id, photo_id, attempts) = (job.id.clone(), job.photo_id.clone(), job.attempts);
+        let r = self.db.write_blocking(move |c| {
             let now = clock::now();
             let (photo_status, job_status, error, retry_at) = match &outcome {
                 Ok((w, h, info)) => {
@@ -352,7 +353,7 @@ impl Jobs {
                         json!({"lat": info.lat, "lon": info.lon, "taken_at": info.taken_at})
                             .to_string()
                     });
-                    diesel::update(photos::table.find(&job.photo_id))
+                    diesel::update(photos::table.find(&photo_id))
                         .set((
                             photos::width.eq(*w as i32),
                             photos::height.eq(*h as i32),
@@ -362,15 +363,15 @@ impl Jobs {
                     ("ready", "done", None, now)
                 }
                 Err(JobError::Refused(r)) => ("failed", "failed", Some(r.message.clone()), now),
-                Err(JobError::Io(e)) if job.attempts < MAX_ATTEMPTS => {
-                    let backoff = Duration::seconds(2i64.pow(job.attempts as u32).min(300));
+                Err(JobError::Io(e)) if attempts < MAX_ATTEMPTS => {
+                    let backoff = Duration::seconds(2i64.pow(attempts as u32).min(300));
                     ("stored", "queued", Some(e.to_string()), now + backoff)
                 }
                 Err(JobError::Io(e)) => ("failed", "failed", Some(e.to_string()), now),
                 // Not reachable for jobs, which wait for their slot.
                 Err(JobError::Busy) => ("stored", "queued", None, now),
             };
-            diesel::update(pj::table.find(&job.id))
+            diesel::update(pj::table.find(&job_id))
                 .set((
                     pj::status.eq(job_status),
                     pj::last_error.eq(error),
@@ -378,14 +379,14 @@ impl Jobs {
                     pj::updated_at.eq(now),
                 ))
                 .execute(c)?;
-            diesel::update(photos::table.find(&job.photo_id))
+            diesel::update(photos::table.find(&photo_id))
                 .set((photos::status.eq(photo_status), photos::updated_at.eq(now)))
                 .execute(c)?;
             let insp: String = photos::table
-                .find(&job.photo_id)
+                .find(&photo_id)
                 .select(photos::inspection_id)
                 .first(c)?;
-            journal::changed(c, Entity::Photo, &job.photo_id)?;
+            journal::changed(c, Entity::Photo, &photo_id)?;
             journal::changed(c, Entity::Inspection, &insp)?;
             Ok(())
         });

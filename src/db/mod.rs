@@ -65,15 +65,20 @@ impl Default for WriterStats {
 /// transaction (in its own savepoint) and answers how it went once the
 /// group's fate is known; `Alone` runs outside any transaction (VACUUM).
 enum Job {
-    Grouped(Box<dyn FnOnce(&mut Conn) -> Ran + Send>),
-    Alone(Box<dyn FnOnce(&mut Conn) + Send>),
+    Grouped(GroupedJob),
+    Alone(AloneJob),
 }
+
+type GroupedJob = Box<dyn FnOnce(&mut Conn) -> Ran + Send>;
+type AloneJob = Box<dyn FnOnce(&mut Conn) + Send>;
+/// Sends a grouped write's answer, given the commit's outcome.
+type Finish = Box<dyn FnOnce(Option<&AppError>) + Send>;
 
 /// A grouped write that has run: it sends its answer when told whether the
 /// commit held (`None`) or failed (`Some`). `poisoned`: it panicked, the
 /// connection can no longer be trusted.
 struct Ran {
-    finish: Box<dyn FnOnce(Option<&AppError>) + Send>,
+    finish: Finish,
     poisoned: bool,
 }
 
@@ -130,8 +135,8 @@ fn writer_loop(
 ) {
     while let Ok(first) = rx.recv() {
         stats.queued.dec();
-        let mut group: Vec<Box<dyn FnOnce(&mut Conn) -> Ran + Send>> = Vec::new();
-        let mut alone: Option<Box<dyn FnOnce(&mut Conn) + Send>> = None;
+        let mut group: Vec<GroupedJob> = Vec::new();
+        let mut alone: Option<AloneJob> = None;
         match first {
             Job::Grouped(f) => group.push(f),
             Job::Alone(f) => alone = Some(f),
@@ -151,7 +156,7 @@ fn writer_loop(
         }
         if !group.is_empty() {
             stats.group_size.observe(group.len() as f64);
-            let mut ran: Vec<Box<dyn FnOnce(Option<&AppError>) + Send>> = Vec::new();
+            let mut ran: Vec<Finish> = Vec::new();
             let mut poisoned = false;
             let outcome = conn.immediate_transaction(|c| {
                 for f in group {

@@ -68,11 +68,17 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 /// Starts the server with 2 workers on a new temporary directory.
 pub fn start_server(admin_password: &str) -> (tempfile::TempDir, Client) {
+    start_server_with(admin_password, |_| {})
+}
+
+/// [`start_server`] with settings changed by `f`.
+pub fn start_server_with(admin_password: &str, f: impl FnOnce(&mut Config)) -> (tempfile::TempDir, Client) {
     let tmp = tempfile::tempdir().expect("tempdir");
     let mut config = Config::for_data_dir(tmp.path());
     config.bind = "127.0.0.1:0".into();
     config.admin_password = Some(admin_password.into());
     config.workers = Some(2);
+    f(&mut config);
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {

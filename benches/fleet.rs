@@ -20,7 +20,13 @@ fn item(site: &str, tpl: &str, i: usize) -> Value {
     let f = json!({"title": format!("傍晚巡查{i}"), "status": "submitted", "severity": "medium",
         "notes": "排口正常,无异味。", "answers.outfall_flowing": false,
         "location": {"lat": 29.8571, "lon": 107.0812, "accuracy_m": 6, "captured_at": at}});
-    let changed: Value = f.as_object().unwrap().keys().map(|k| (k.clone(), json!(at))).collect::<serde_json::Map<_, _>>().into();
+    let changed: Value = f
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| (k.clone(), json!(at)))
+        .collect::<serde_json::Map<_, _>>()
+        .into();
     json!({"id": uuid::Uuid::new_v4().to_string(), "site_id": site, "template_id": tpl, "fields": f, "changed_at": changed})
 }
 
@@ -40,9 +46,16 @@ struct Phone {
 fn pull(cl: &common::Client, p: &mut Phone) -> usize {
     let mut n = 0;
     loop {
-        let v = cl.send("GET", &format!("/api/v1/sync/pull?limit=500&cursor={}", p.cursor), &p.token, None);
+        let v = cl.send(
+            "GET",
+            &format!("/api/v1/sync/pull?limit=500&cursor={}", p.cursor),
+            &p.token,
+            None,
+        );
         p.cursor = v["cursor"].as_str().unwrap_or_default().to_string();
-        n += v["changes"].as_object().map_or(0, |c| c.values().map(|a| a.as_array().map_or(0, Vec::len)).sum());
+        n += v["changes"].as_object().map_or(0, |c| {
+            c.values().map(|a| a.as_array().map_or(0, Vec::len)).sum()
+        });
         if v["has_more"] != json!(true) {
             return n;
         }
@@ -50,7 +63,12 @@ fn pull(cl: &common::Client, p: &mut Phone) -> usize {
 }
 
 fn main() {
-    let env = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let env = |k: &str, d: usize| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
     let phones_n = env("FLEET_PHONES", 300);
     let rounds = env("FLEET_ROUNDS", 5);
     // FLEET_PULL=0: pushes only (to see what the pulls cost).
@@ -69,7 +87,9 @@ fn main() {
     let logins: Vec<_> = (1..users)
         .map(|u| {
             let (base, agent) = (cl.base.clone(), cl.agent.clone());
-            std::thread::spawn(move || common::Client { base, agent }.login(&format!("insp{u}"), PASSWORD))
+            std::thread::spawn(move || {
+                common::Client { base, agent }.login(&format!("insp{u}"), PASSWORD)
+            })
         })
         .collect();
     tokens.extend(logins.into_iter().map(|h| h.join().expect("login")));
@@ -84,7 +104,11 @@ fn main() {
     let single = (big * 500) as f64 / started.elapsed().as_secs_f64();
 
     let mut phones: Vec<Phone> = (0..phones_n)
-        .map(|i| Phone { token: tokens[i % users].clone(), device: uuid::Uuid::new_v4().to_string(), cursor: String::new() })
+        .map(|i| Phone {
+            token: tokens[i % users].clone(),
+            device: uuid::Uuid::new_v4().to_string(),
+            cursor: String::new(),
+        })
         .collect();
     for p in phones.iter_mut() {
         pull(&cl, p);
@@ -130,7 +154,12 @@ fn main() {
         }
         let secs = t.elapsed().as_secs_f64();
         fleet_secs += secs;
-        println!("  round {}: {:.0} records/s ({:.2} s)", round + 1, (phones.len() * PER_PUSH) as f64 / secs, secs);
+        println!(
+            "  round {}: {:.0} records/s ({:.2} s)",
+            round + 1,
+            (phones.len() * PER_PUSH) as f64 / secs,
+            secs
+        );
     }
     all_ms.sort_by(f64::total_cmp);
     let fleet = (phones_n * PER_PUSH * rounds) as f64 / fleet_secs;
@@ -141,7 +170,13 @@ fn main() {
         percentile(&all_ms, 0.5),
         percentile(&all_ms, 0.99)
     );
-    let m = cl.agent.get(format!("{}/metrics", cl.base)).call().ok().and_then(|mut r| r.body_mut().read_to_string().ok()).unwrap_or_default();
+    let m = cl
+        .agent
+        .get(format!("{}/metrics", cl.base))
+        .call()
+        .ok()
+        .and_then(|mut r| r.body_mut().read_to_string().ok())
+        .unwrap_or_default();
     for line in m.lines().filter(|l| l.starts_with("fieldsync_db_commit")) {
         println!("  {line}");
     }

@@ -80,21 +80,42 @@ enum UserCommand {
     },
 }
 
+/// Logs to stderr: one line per event and one per request (when its span
+/// closes: method, route, status, request id, time taken). Colour only on a
+/// terminal; `FIELDSYNC_LOG_FORMAT=json` writes one JSON object per line
+/// for log shippers, with the request's span (and so its request id) on
+/// every line logged while serving it, database work included.
+fn init_logs() {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FIELDSYNC_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let spans = tracing_subscriber::fmt::format::FmtSpan::CLOSE;
+    let json = std::env::var("FIELDSYNC_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    if json {
+        tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_span_events(spans)
+            .init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_span_events(spans)
+            .init();
+    }
+}
+
 fn parse_role(s: &str) -> Result<Role, String> {
     Role::parse(s).ok_or_else(|| "one of inspector, coordinator, admin".to_string())
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("FIELDSYNC_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        // One line per request when its span closes: method, route,
-        // status, request id and time taken (from tracing-actix-web).
-        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
-        .init();
+    init_logs();
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

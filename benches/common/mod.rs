@@ -72,7 +72,10 @@ pub fn start_server(admin_password: &str) -> (tempfile::TempDir, Client) {
 }
 
 /// [`start_server`] with settings changed by `f`.
-pub fn start_server_with(admin_password: &str, f: impl FnOnce(&mut Config)) -> (tempfile::TempDir, Client) {
+pub fn start_server_with(
+    admin_password: &str,
+    f: impl FnOnce(&mut Config),
+) -> (tempfile::TempDir, Client) {
     let tmp = tempfile::tempdir().expect("tempdir");
     let mut config = Config::for_data_dir(tmp.path());
     config.bind = "127.0.0.1:0".into();

@@ -259,7 +259,21 @@ impl Db {
         F: FnOnce(&mut Conn) -> AppResult<T> + Send + 'static,
     {
         let db = self.clone();
-        actix_web::web::block(move || db.read_blocking(f)).await?
+        // The request's span goes along, so what is logged there carries
+        // its request id.
+        let span = tracing::Span::current();
+        actix_web::web::block(move || {
+            let _in = span.enter();
+            let started = std::time::Instant::now();
+            let r = db.read_blocking(f);
+            tracing::debug!(
+                ms = started.elapsed().as_secs_f64() * 1000.0,
+                ok = r.is_ok(),
+                "database read"
+            );
+            r
+        })
+        .await?
     }
 
     /// Runs `f` on the writer, in a savepoint of the next commit, and
@@ -309,9 +323,20 @@ impl Db {
                 "too many writes are waiting; retry shortly",
             ));
         }
+        let span = tracing::Span::current();
+        let queued_at = std::time::Instant::now();
         let job = Job::Grouped(Box::new(move |c: &mut Conn| {
+            let _in = span.enter();
+            let started = std::time::Instant::now();
             // Its own savepoint: an error here rolls back this write only.
-            match panic::catch_unwind(AssertUnwindSafe(|| c.transaction(f))) {
+            let result = panic::catch_unwind(AssertUnwindSafe(|| c.transaction(f)));
+            tracing::debug!(
+                waited_ms = (started - queued_at).as_secs_f64() * 1000.0,
+                ms = started.elapsed().as_secs_f64() * 1000.0,
+                ok = matches!(result, Ok(Ok(_))),
+                "database write"
+            );
+            match result {
                 Ok(r) => Ran {
                     finish: Box::new(move |commit: Option<&AppError>| {
                         reply(match (r, commit) {

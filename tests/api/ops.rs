@@ -45,3 +45,91 @@ fn health_ready_metrics_openapi() {
     }
     assert!(doc["components"]["schemas"].get("Route").is_some());
 }
+
+/// Logs for machines: with `FIELDSYNC_LOG_FORMAT=json` every line is one
+/// JSON object, and the lines logged while serving a request (those of its
+/// database work on other threads too) carry its request id. Without a
+/// terminal there are no colour codes.
+#[test]
+fn json_logs_carry_the_request_id_into_database_work() {
+    use std::time::{Duration, Instant};
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut child, base, lines) = spawn_serve_with(
+        tmp.path(),
+        &[
+            ("FIELDSYNC_LOG_FORMAT", "json"),
+            ("FIELDSYNC_LOG", "info,fieldsync::db=debug"),
+        ],
+    );
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let r = agent
+        .post(format!("{base}/api/v1/auth/login"))
+        .send_json(serde_json::json!({"username": "admin", "password": ADMIN_PASSWORD}))
+        .unwrap();
+    let id = r
+        .headers()
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let mut seen: Vec<serde_json::Value> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut all = Vec::new();
+    while Instant::now() < deadline {
+        let Ok(line) = lines.recv_timeout(Duration::from_millis(200)) else {
+            if seen
+                .iter()
+                .any(|l| l["fields"]["message"] == "database write")
+            {
+                break;
+            }
+            continue;
+        };
+        assert!(
+            !line.contains('\u{1b}'),
+            "a colour code in a log file: {line}"
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        if line.contains(&id) {
+            seen.push(v);
+        }
+        all.push(line);
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let messages: Vec<&str> = seen
+        .iter()
+        .filter_map(|l| l["fields"]["message"].as_str())
+        .collect();
+    assert!(
+        messages.contains(&"database read"),
+        "{messages:?}\n{all:#?}"
+    );
+    assert!(messages.contains(&"database write"), "{messages:?}");
+    // And the request line itself, when its span closes.
+    assert!(
+        seen.iter().any(|l| l["fields"]["message"] == "close"),
+        "{seen:#?}"
+    );
+}
+
+#[test]
+fn plain_logs_have_no_colour_codes_without_a_terminal() {
+    use std::time::Duration;
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut child, base, lines) = spawn_serve_with(tmp.path(), &[("FIELDSYNC_LOG", "info")]);
+    let _ = ureq::get(format!("{base}/healthz")).call();
+    let mut got = Vec::new();
+    while let Ok(line) = lines.recv_timeout(Duration::from_millis(500)) {
+        got.push(line);
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!got.is_empty());
+    assert!(got.iter().all(|l| !l.contains('\u{1b}')), "{got:#?}");
+}

@@ -46,9 +46,16 @@ async fn apply(
     uploads: Uploads,
 ) -> AppResult<HttpResponse> {
     let max_photo = st.config.max_photo_bytes;
+    // The batch's hash is made before it queues for the writer: the one
+    // writer thread does only what must happen inside the transaction.
+    let (req, hash) = web::block(move || {
+        let hash = req.content_hash();
+        (req, hash)
+    })
+    .await?;
     let json = st
         .db
-        .write(move |c| push::push(c, &caller, req, &uploads, max_photo))
+        .write(move |c| push::push(c, &caller, req, &hash, &uploads, max_photo))
         .await?;
     st.jobs.notify();
     Ok(HttpResponse::Ok()

@@ -333,17 +333,19 @@ fn test_delay() {
 /// [`PushResponse`]), made once: the same bytes are stored, deflated, for a
 /// replay. Runs inside the writer's transaction: the items that apply commit
 /// together with the stored answer, or nothing does.
+/// Applies a batch; `hash` is its [`PushRequest::content_hash`], made by the
+/// caller outside the write transaction.
 pub fn push(
     c: &mut Conn,
     caller: &Caller,
     req: PushRequest,
+    hash: &str,
     uploads: &Uploads,
     max_photo_bytes: u64,
 ) -> AppResult<Vec<u8>> {
     check_batch(&req)?;
     let device = req.device_id.to_string();
     let batch = req.batch_id.to_string();
-    let hash = req.content_hash();
     // An error below rolls back the whole transaction, this included.
     devices::touch(c, &device, &caller.id, Activity::Push)?;
     let stored: Option<(Vec<u8>, Option<String>)> = push_batches::table
@@ -452,7 +454,7 @@ pub fn push(
             push_batches::user_id.eq(&caller.id),
             push_batches::response.eq(deflate(&json)?),
             push_batches::created_at.eq(clock::now()),
-            push_batches::request_hash.eq(&hash),
+            push_batches::request_hash.eq(hash),
         ))
         .execute(c)?;
     Ok(json)

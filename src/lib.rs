@@ -62,6 +62,7 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
         config.exif_offset()?,
         workers,
         metrics.decodes.clone(),
+        metrics.photo_backlog.clone(),
     )
     .map_err(|e| anyhow::anyhow!("cannot start the photo workers: {e}"))?;
     // Resumable uploads that expired while the server was down.

@@ -27,6 +27,8 @@ pub struct Metrics {
     latency: Family<RequestLabels, Histogram, fn() -> Histogram>,
     /// Photos decoded to make variants (jobs and requests together).
     pub decodes: Counter,
+    /// Photo jobs waiting.
+    pub photo_backlog: prometheus_client::metrics::gauge::Gauge,
 }
 
 impl Default for Metrics {
@@ -77,11 +79,18 @@ impl Metrics {
             "Photos decoded to make their variants",
             decodes.clone(),
         );
+        let photo_backlog = prometheus_client::metrics::gauge::Gauge::default();
+        registry.register(
+            "fieldsync_photo_jobs_queued",
+            "Photo variant jobs waiting",
+            photo_backlog.clone(),
+        );
         Metrics {
             registry,
             requests,
             latency,
             decodes,
+            photo_backlog,
         }
     }
 

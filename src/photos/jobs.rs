@@ -173,6 +173,8 @@ pub struct Jobs {
     store: Arc<dyn BlobStore>,
     limits: variants::Limits,
     offset: FixedOffset,
+    /// Jobs queued, as last seen by a worker.
+    backlog: prometheus_client::metrics::gauge::Gauge,
     wake: Mutex<u64>,
     cond: Condvar,
     stop: AtomicBool,
@@ -188,6 +190,7 @@ impl Jobs {
         offset: FixedOffset,
         n: usize,
         decodes: prometheus_client::metrics::counter::Counter,
+        backlog: prometheus_client::metrics::gauge::Gauge,
     ) -> AppResult<Arc<Jobs>> {
         db.write_blocking(|c| {
             diesel::update(pj::table.filter(pj::status.eq("running")))
@@ -207,6 +210,7 @@ impl Jobs {
             store,
             limits,
             offset,
+            backlog,
             wake: Mutex::new(0),
             cond: Condvar::new(),
             stop: AtomicBool::new(false),
@@ -305,8 +309,15 @@ impl Jobs {
     }
 
     fn claim(&self) -> AppResult<Option<Claimed>> {
-        self.db.write_blocking(|c| {
+        let backlog = self.backlog.clone();
+        self.db.write_blocking(move |c| {
             let now = clock::now();
+            // Jobs waiting (due or not), for /metrics.
+            let queued: i64 = pj::table
+                .filter(pj::status.eq("queued"))
+                .count()
+                .get_result(c)?;
+            backlog.set(queued);
             let next: Option<(String, String, i32, String)> = pj::table
                 .inner_join(photos::table)
                 .filter(pj::status.eq("queued"))

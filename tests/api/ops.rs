@@ -24,6 +24,20 @@ fn health_ready_metrics_openapi() {
         m.text
             .contains("fieldsync_http_request_duration_seconds_bucket")
     );
+    // The writer and the photo jobs: writes waiting, writes per commit
+    // (the admin's login wrote at least once), commits, jobs waiting.
+    let value = |name: &str| -> f64 {
+        m.text
+            .lines()
+            .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing: {}", m.text))
+    };
+    assert_eq!(value("fieldsync_db_writes_queued"), 0.0);
+    assert!(value("fieldsync_db_commits_total") >= 1.0);
+    assert!(value("fieldsync_db_commit_group_size_count") >= 1.0);
+    assert_eq!(value("fieldsync_photo_jobs_queued"), 0.0);
 
     let doc = app.get("/api/v1/openapi.json", "").ok(200);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));

@@ -108,6 +108,26 @@ pub fn decode(bytes: &[u8]) -> AppResult<String> {
     Ok(text.into_owned())
 }
 
+/// A file's rows, as read: GeoJSON when it starts with `{`, else CSV.
+fn read_file(bytes: &[u8]) -> AppResult<Vec<Raw>> {
+    let text = decode(bytes)?;
+    let raws = if text.trim_start().starts_with('{') {
+        read_geojson(&text)?
+    } else {
+        read_csv(&text)?
+    };
+    if raws.is_empty() {
+        return Err(AppError::invalid("file", "has no rows"));
+    }
+    Ok(raws)
+}
+
+/// How many rows a file has, or why it cannot be read (for the fuzzer:
+/// any bytes at all must give one or the other).
+pub fn count_rows(bytes: &[u8]) -> AppResult<usize> {
+    read_file(bytes).map(|r| r.len())
+}
+
 /// One row of a file, as read (before it is checked).
 #[derive(Debug, Clone, Default)]
 struct Raw {
@@ -471,15 +491,7 @@ pub fn import(
     q: &ImportQuery,
 ) -> AppResult<ImportReport> {
     caller.require_admin()?;
-    let text = decode(bytes)?;
-    let raws = if text.trim_start().starts_with('{') {
-        read_geojson(&text)?
-    } else {
-        read_csv(&text)?
-    };
-    if raws.is_empty() {
-        return Err(AppError::invalid("file", "has no rows"));
-    }
+    let raws = read_file(bytes)?;
     let default_group = match q.group_id.as_deref().filter(|g| !g.is_empty()) {
         Some(g) if groups::exists(c, g)? => Some(g.to_string()),
         Some(_) => return Err(AppError::invalid("group_id", "no such group")),

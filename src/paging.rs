@@ -54,6 +54,30 @@ pub fn encode(last_id: &str) -> String {
     URL_SAFE_NO_PAD.encode(format!("id:{last_id}"))
 }
 
+/// Every item of a paged list, page by page, at most `cap` of them: for
+/// screens that show a bounded whole (a district's groups, users,
+/// checklists, a window of routes).
+pub fn collect<T>(
+    cap: usize,
+    mut page: impl FnMut(&PageRequest) -> AppResult<Page<T>>,
+    id: impl Fn(&T) -> &str,
+) -> AppResult<Vec<T>> {
+    let mut out = Vec::new();
+    let mut req = PageRequest {
+        limit: MAX_LIMIT,
+        after: None,
+    };
+    loop {
+        let p = page(&req)?;
+        req.after = p.items.last().map(|x| id(x).to_string());
+        out.extend(p.items);
+        if p.next_cursor.is_none() || out.len() >= cap {
+            out.truncate(cap);
+            return Ok(out);
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,

@@ -4,7 +4,6 @@
 
 use super::{AdminUser, Fields, Page, Problem, back, csrf, group_options, group_select, page};
 use crate::error::AppResult;
-use crate::paging::{MAX_LIMIT, PageRequest};
 use crate::reference::templates::{self, Item, ItemKind, NewTemplate, Template, TemplatePatch};
 use crate::state::AppState;
 use crate::webui::session::WebUser;
@@ -37,19 +36,11 @@ async fn list(st: web::Data<AppState>, AdminUser(user): AdminUser) -> Page {
     let (list, groups) = st
         .db
         .read(move |c| {
-            let mut all = Vec::new();
-            let mut req = PageRequest {
-                limit: MAX_LIMIT,
-                after: None,
-            };
-            loop {
-                let p = templates::list(c, &caller, &req)?;
-                req.after = p.items.last().map(|t| t.id.clone());
-                all.extend(p.items);
-                if p.next_cursor.is_none() {
-                    break;
-                }
-            }
+            let all = crate::paging::collect(
+                usize::MAX,
+                |req| templates::list(c, &caller, req),
+                |x| &x.id,
+            )?;
             Ok((all, group_options(c)?))
         })
         .await?;

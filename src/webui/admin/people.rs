@@ -5,7 +5,6 @@ use super::{
 };
 use crate::auth::Role;
 use crate::error::{AppError, AppResult};
-use crate::paging::{MAX_LIMIT, PageRequest};
 use crate::reference::groups::{self, Group, GroupPatch, NewGroup};
 use crate::reference::users::{self, NewUser, User, UserPatch};
 use crate::state::AppState;
@@ -22,19 +21,7 @@ fn towns(text: &str) -> Vec<String> {
 }
 
 fn all_groups(c: &mut crate::db::Conn, caller: &crate::auth::Caller) -> AppResult<Vec<Group>> {
-    let mut out = Vec::new();
-    let mut req = PageRequest {
-        limit: MAX_LIMIT,
-        after: None,
-    };
-    loop {
-        let p = groups::list(c, caller, &req)?;
-        req.after = p.items.last().map(|g| g.id.clone());
-        out.extend(p.items);
-        if p.next_cursor.is_none() {
-            return Ok(out);
-        }
-    }
+    crate::paging::collect(usize::MAX, |req| groups::list(c, caller, req), |g| &g.id)
 }
 
 fn groups_page(
@@ -214,19 +201,8 @@ async fn load_users(st: &AppState, user: &WebUser) -> Result<UsersView, AppError
     let caller = user.caller.clone();
     st.db
         .read(move |c| {
-            let mut all = Vec::new();
-            let mut req = PageRequest {
-                limit: MAX_LIMIT,
-                after: None,
-            };
-            loop {
-                let p = users::list(c, &caller, &req)?;
-                req.after = p.items.last().map(|u| u.id.clone());
-                all.extend(p.items);
-                if p.next_cursor.is_none() {
-                    break;
-                }
-            }
+            let all =
+                crate::paging::collect(usize::MAX, |req| users::list(c, &caller, req), |x| &x.id)?;
             Ok(UsersView {
                 users: all,
                 groups: group_options(c)?,

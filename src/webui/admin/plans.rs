@@ -8,12 +8,11 @@ use super::{AdminUser, Fields, Page, Problem, back, csrf, group_options, group_s
 use crate::auth::Role;
 use crate::clock;
 use crate::error::{AppError, AppResult};
-use crate::paging::{MAX_LIMIT, PageRequest};
 use crate::reference::routes::{
     self, NewRoute, Route, RouteFilter, RoutePatch, RouteStatus, StopInput,
 };
 use crate::reference::schedules::{
-    self, Freq, NewSchedule, Recurrence, Schedule, ScheduleFilter, SchedulePatch, ScheduleStop,
+    self, Freq, NewSchedule, Recurrence, ScheduleFilter, SchedulePatch, ScheduleStop,
 };
 use crate::reference::templates::{self, Template};
 use crate::review::coverage::{self, CoverageFilter, SiteCoverage};
@@ -53,19 +52,11 @@ async fn ctx(st: &AppState, user: &WebUser, group: &str) -> AppResult<Ctx> {
                 ..CoverageFilter::default()
             };
             let sites = coverage::all(c, &caller, &f)?;
-            let mut all = Vec::new();
-            let mut req = PageRequest {
-                limit: MAX_LIMIT,
-                after: None,
-            };
-            loop {
-                let p = templates::list(c, &caller, &req)?;
-                req.after = p.items.last().map(|t| t.id.clone());
-                all.extend(p.items);
-                if p.next_cursor.is_none() {
-                    break;
-                }
-            }
+            let mut all = crate::paging::collect(
+                usize::MAX,
+                |req| templates::list(c, &caller, req),
+                |x| &x.id,
+            )?;
             all.retain(|t| t.group_id.as_deref().is_none_or(|g| g == group));
             use crate::db::schema::users;
             use diesel::prelude::*;
@@ -322,19 +313,8 @@ async fn routes_list(
     let (mut list, groups, names) = st
         .db
         .read(move |c| {
-            let mut all: Vec<Route> = Vec::new();
-            let mut req = PageRequest {
-                limit: MAX_LIMIT,
-                after: None,
-            };
-            loop {
-                let p = routes::list(c, &caller, &f, &req)?;
-                req.after = p.items.last().map(|r| r.id.clone());
-                all.extend(p.items);
-                if p.next_cursor.is_none() || all.len() >= 2000 {
-                    break;
-                }
-            }
+            let all =
+                crate::paging::collect(2000, |req| routes::list(c, &caller, &f, req), |x| &x.id)?;
             use crate::db::schema::users;
             use diesel::prelude::*;
             let ids: Vec<String> = all.iter().filter_map(|r| r.assignee_id.clone()).collect();
@@ -724,19 +704,11 @@ async fn schedules_list(st: web::Data<AppState>, AdminUser(user): AdminUser) -> 
     let (list, groups) = st
         .db
         .read(move |c| {
-            let mut all: Vec<Schedule> = Vec::new();
-            let mut req = PageRequest {
-                limit: MAX_LIMIT,
-                after: None,
-            };
-            loop {
-                let p = schedules::list(c, &caller, &ScheduleFilter::default(), &req)?;
-                req.after = p.items.last().map(|s| s.id.clone());
-                all.extend(p.items);
-                if p.next_cursor.is_none() {
-                    break;
-                }
-            }
+            let all = crate::paging::collect(
+                usize::MAX,
+                |req| schedules::list(c, &caller, &ScheduleFilter::default(), req),
+                |x| &x.id,
+            )?;
             Ok((all, group_options(c)?))
         })
         .await?;

@@ -289,7 +289,7 @@ impl Db {
             let _ = tx.send(r);
         })?;
         rx.await
-            .unwrap_or_else(|_| Err(AppError::unavailable("the writer stopped; retry")))
+            .unwrap_or_else(|_| Err(AppError::unavailable("the database could not take the write (busy or stopping); retry")))
     }
 
     pub fn read_blocking<T>(&self, f: impl FnOnce(&mut Conn) -> AppResult<T>) -> AppResult<T> {
@@ -310,7 +310,7 @@ impl Db {
             let _ = tx.send(r);
         })?;
         rx.recv()
-            .unwrap_or_else(|_| Err(AppError::unavailable("the writer stopped; retry")))
+            .unwrap_or_else(|_| Err(AppError::unavailable("the database could not take the write (busy or stopping); retry")))
     }
 
     fn submit<T, F>(&self, f: F, reply: impl FnOnce(AppResult<T>) + Send + 'static) -> AppResult<()>

@@ -288,8 +288,11 @@ impl Db {
         self.submit(f, move |r| {
             let _ = tx.send(r);
         })?;
-        rx.await
-            .unwrap_or_else(|_| Err(AppError::unavailable("the database could not take the write (busy or stopping); retry")))
+        rx.await.unwrap_or_else(|_| {
+            Err(AppError::unavailable(
+                "the database could not take the write (busy or stopping); retry",
+            ))
+        })
     }
 
     pub fn read_blocking<T>(&self, f: impl FnOnce(&mut Conn) -> AppResult<T>) -> AppResult<T> {
@@ -309,8 +312,11 @@ impl Db {
         self.submit(f, move |r| {
             let _ = tx.send(r);
         })?;
-        rx.recv()
-            .unwrap_or_else(|_| Err(AppError::unavailable("the database could not take the write (busy or stopping); retry")))
+        rx.recv().unwrap_or_else(|_| {
+            Err(AppError::unavailable(
+                "the database could not take the write (busy or stopping); retry",
+            ))
+        })
     }
 
     fn submit<T, F>(&self, f: F, reply: impl FnOnce(AppResult<T>) + Send + 'static) -> AppResult<()>

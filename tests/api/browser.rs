@@ -135,6 +135,9 @@ impl Driver {
     }
 
     fn offline(&self, off: bool) {
+        // Without Network.enable the page's requests are not held to the
+        // emulated conditions (only navigator.onLine follows them).
+        self.cdp("Network.enable", json!({}));
         self.cdp(
             "Network.emulateNetworkConditions",
             json!({"offline": off, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}),
@@ -611,4 +614,107 @@ fn an_inspector_completes_a_stop_offline_and_it_syncs_on_reconnect() {
                 && c["discarded"] == "排口有黑色污水流出,有异味"),
         "{conflicts}"
     );
+}
+
+/// A photo upload cut in the middle (the network drops during a chunk)
+/// goes on from where it stopped once the network is back: one tus upload
+/// is created, never a second.
+#[test]
+fn a_photo_upload_cut_in_the_middle_resumes() {
+    let Some(driver) = Driver::start_sized("412,915") else {
+        assert!(
+            std::env::var_os("FIELDSYNC_REQUIRE_BROWSER").is_none(),
+            "chromium and chromium-driver are required here"
+        );
+        eprintln!("browser test skipped: install Debian's chromium and chromium-driver to run it");
+        return;
+    };
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let route = app
+        .get(&format!("/api/v1/routes/{}", d.route_a), &app.admin)
+        .ok(200);
+    let stop = route["stops"][0]["id"].as_str().unwrap().to_string();
+    let port = app.base.rsplit(':').next().unwrap().to_string();
+    let site = format!("http://localhost:{port}");
+    driver.go(&format!("{site}/app/"));
+    driver.wait_text("巡查员登录");
+    driver.type_into("#username", "liming");
+    driver.type_into("#password", PASSWORD);
+    driver.click("#login");
+    driver.wait_text("桃花河巡查");
+    driver.go(&format!("{site}/app/#/stop/{}/{stop}", d.route_a));
+    driver.wait_text("记录当前位置");
+    driver.click("input[name='answers.outfall_flowing'][value='false'] + span");
+    driver.click("input[name='answers.water_color'][value='清澈'] + span");
+    let jpg = std::fs::canonicalize(format!(
+        "{}/../shared/fixtures/photos/canon_sx530_IMG_1054.jpg",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    driver.type_into("#camera", &jpg.display().to_string());
+    wait_until(
+        &driver,
+        "the photo",
+        "return document.querySelectorAll('#photos figure').length === 1",
+    );
+    // A slow link: 600 ms a round trip, so each 256 KiB chunk is in
+    // flight long enough to be cut.
+    driver.cdp("Network.enable", json!({}));
+    driver.cdp(
+        "Network.emulateNetworkConditions",
+        json!({"offline": false, "latency": 600, "downloadThroughput": -1, "uploadThroughput": -1}),
+    );
+    driver.click("#submit");
+    // The first chunk is in; the network drops during the second.
+    wait_until(
+        &driver,
+        "a partial upload",
+        "const p = document.getElementById('upload'); return p && p.value >= 262144 && p.value < p.max;",
+    );
+    driver.offline(true);
+    let at = driver.script("return document.getElementById('upload').value");
+    driver.screenshot("app-upload-cut.png");
+    std::thread::sleep(Duration::from_millis(1500));
+    let still =
+        driver.script("const p = document.getElementById('upload'); return p ? p.value : null;");
+    println!("cut at {at}; 1.5 s offline later {still}");
+    // Offline, the upload stopped short of its end (and the bytes are
+    // waiting on the phone).
+    assert!(
+        still.as_f64().is_some_and(|v| v < 689_275.0),
+        "cut at {at}, yet the upload went on: {still}"
+    );
+    driver.cdp(
+        "Network.emulateNetworkConditions",
+        json!({"offline": false, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}),
+    );
+    driver.click("#sync");
+    driver.wait_text("已全部上传");
+    let coord = app.login("zhoumin", PASSWORD);
+    let listed = app
+        .get(
+            &format!("/api/v1/inspections?route_id={}", d.route_a),
+            &coord,
+        )
+        .ok(200);
+    let id = listed["items"][0]["id"].as_str().unwrap().to_string();
+    let detail = app
+        .get(&format!("/api/v1/inspections/{id}"), &coord)
+        .ok(200);
+    let record = if detail["inspection"].is_object() {
+        &detail["inspection"]
+    } else {
+        &detail
+    };
+    let photo = record["photos"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(app.wait_photo(&coord, &photo)["status"], "ready");
+    let metrics = app.get("/metrics", "").text;
+    let created = metrics
+        .lines()
+        .find(|l| l.starts_with("fieldsync_http_requests_total{method=\"POST\",route=\"/api/v1/uploads\",status=\"201\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .unwrap_or("0")
+        .to_string();
+    assert_eq!(created, "1", "resumed, not started again: {metrics}");
 }

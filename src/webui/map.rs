@@ -8,6 +8,8 @@ use maud::{Markup, html};
 
 pub const WIDTH: f64 = 640.0;
 pub const HEIGHT: f64 = 400.0;
+/// The closest a map comes: zoom level 22.
+const MAX_SCALE: f64 = TILE * 4_194_304.0;
 /// Tile size of the usual slippy-map servers.
 const TILE: f64 = 256.0;
 /// The equator's length in metres (Web Mercator's sphere).
@@ -103,12 +105,12 @@ impl View {
             cy: it.next()??,
             scale: it.next()??,
         };
-        (v.cx.is_finite()
-            && v.cy.is_finite()
-            && v.scale.is_finite()
-            && v.scale > 0.0
-            && v.scale < 1e12)
-            .then_some(v)
+        // A view comes back from a form: only what a map can show (near
+        // the unit square, the whole world down to a street) is taken.
+        ((-1.0..=2.0).contains(&v.cx)
+            && (-1.0..=2.0).contains(&v.cy)
+            && (1.0..=MAX_SCALE).contains(&v.scale))
+        .then_some(v)
     }
 }
 
@@ -132,15 +134,19 @@ fn scale_bar(v: &View) -> (f64, String) {
 
 /// Tiles covering the view: (x, y, z, left, top) in pixels.
 fn tiles(v: &View) -> Vec<(i64, i64, u32, f64, f64)> {
-    let z = (v.scale / TILE).log2().round() as u32;
+    let z = (v.scale / TILE).log2().round().clamp(0.0, 22.0) as u32;
     let n = 2f64.powi(z as i32);
     let size = v.scale / n;
     let left = v.cx * n - WIDTH / 2.0 / size;
     let top = v.cy * n - HEIGHT / 2.0 / size;
+    // At most a few tiles across, whatever view a form sent back.
+    let cols = ((WIDTH / size).ceil() as i64 + 1).clamp(1, 8);
+    let rows = ((HEIGHT / size).ceil() as i64 + 1).clamp(1, 8);
+    let (x0, y0) = (left.floor() as i64, top.floor() as i64);
     let mut out = Vec::new();
-    for ty in top.floor() as i64..=(top + HEIGHT / size).floor() as i64 {
-        for tx in left.floor() as i64..=(left + WIDTH / size).floor() as i64 {
-            if ty < 0 || ty as f64 >= n || out.len() >= 60 {
+    for ty in y0..y0 + rows {
+        for tx in x0..x0 + cols {
+            if ty < 0 || ty as f64 >= n {
                 continue;
             }
             let wrapped = tx.rem_euclid(n as i64);

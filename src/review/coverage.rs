@@ -67,6 +67,17 @@ impl SiteCoverage {
     pub fn stale(&self, days: i64) -> bool {
         self.days_since_inspected.is_none_or(|d| d >= days)
     }
+
+    /// How overdue the site is, as the console colours it: inspected in
+    /// the last 7 days, 7 to 30 days ago, longer ago, or never.
+    pub fn freshness(&self) -> &'static str {
+        match self.days_since_inspected {
+            None => "never",
+            Some(d) if d >= 30 => "stale",
+            Some(d) if d >= 7 => "due",
+            _ => "fresh",
+        }
+    }
 }
 
 const UNRESOLVED: [&str; 2] = ["open", "in_progress"];

@@ -3,7 +3,7 @@
 //! follow-ups overdue. A table, a map and a CSV.
 
 use super::{AdminUser, Page, group_options, group_select, page};
-use crate::review::coverage::{self, CoverageFilter, SiteCoverage};
+use crate::review::coverage::{self, CoverageFilter};
 use crate::state::AppState;
 use crate::webui::map::{self, Backdrop, Pin, View};
 use actix_web::{get, web};
@@ -31,15 +31,6 @@ impl Query {
                 .as_deref()
                 .and_then(|d| d.trim().parse().ok()),
         }
-    }
-}
-
-fn class(s: &SiteCoverage) -> &'static str {
-    match s.days_since_inspected {
-        None => "never",
-        Some(d) if d >= 30 => "stale",
-        Some(d) if d >= 7 => "due",
-        _ => "fresh",
     }
 }
 
@@ -82,7 +73,7 @@ async fn view(st: web::Data<AppState>, AdminUser(user): AdminUser, q: web::Query
             lat: s.lat,
             lon: s.lon,
             label: &s.name,
-            class: class(s),
+            class: s.freshness(),
             href: Some(format!("/admin/sites/{}", s.site_id)),
             named: sites.len() <= 30,
         })
@@ -127,7 +118,7 @@ async fn view(st: web::Data<AppState>, AdminUser(user): AdminUser, q: web::Query
                             td { (gname(&s.group_id)) }
                             td { (s.last_inspected_at.map(|t| t.with_timezone(&crate::clock::district_offset()).format("%Y-%m-%d").to_string()).unwrap_or_else(|| "从未".into())) }
                             td { (s.last_approved_at.map(|t| t.with_timezone(&crate::clock::district_offset()).format("%Y-%m-%d").to_string()).unwrap_or_default()) }
-                            td class=(class(s)) { @match s.days_since_inspected { Some(d) => { (d) " 天" }, None => { "—" } } }
+                            td class=(s.freshness()) { @match s.days_since_inspected { Some(d) => { (d) " 天" }, None => { "—" } } }
                             td { (s.open_followups) }
                             td class=(if s.overdue_followups > 0 { "stale" } else { "" }) { (s.overdue_followups) }
                         }

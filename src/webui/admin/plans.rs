@@ -120,15 +120,6 @@ fn set_stops(f: &mut Fields, stops: &[(Option<String>, String, String, String)])
     }
 }
 
-fn stale_class(s: &SiteCoverage) -> &'static str {
-    match s.days_since_inspected {
-        None => "never",
-        Some(d) if d >= 30 => "stale",
-        Some(d) if d >= 7 => "due",
-        _ => "fresh",
-    }
-}
-
 /// The site table and map of a plan form, with the filters.
 /// The group's sites a plan form shows: the chosen ones and those its
 /// filters (kind, days since the last inspection) keep.
@@ -214,7 +205,7 @@ fn stop_picker(st: &AppState, ctx: &Ctx, f: &Fields, p: Option<&Problem>) -> Mar
             class: if chosen.contains(&s.site_id.as_str()) {
                 "chosen"
             } else {
-                stale_class(s)
+                s.freshness()
             },
             href: None,
             named: shown.len() <= 40,
@@ -252,7 +243,7 @@ fn stop_picker(st: &AppState, ctx: &Ctx, f: &Fields, p: Option<&Problem>) -> Mar
                     td { input type="number" name={ "seq." (id) } value=(if on { f.get(&format!("seq.{id}")).to_string() } else { String::new() }) min="1" size="3"; }
                     td { (s.name) @if let Some(c) = &s.code { " " small { (c) } } }
                     td { (crate::reference::sites::kind_label(&s.kind)) }
-                    td class=(stale_class(s)) { @match s.days_since_inspected { Some(d) => { (d) " 天" }, None => { "从未" } } }
+                    td class=(s.freshness()) { @match s.days_since_inspected { Some(d) => { (d) " 天" }, None => { "从未" } } }
                     td {
                         select name={ "tpl." (id) } {
                             @for t in &ctx.templates { option value=(t.id) selected[t.id == tpl] { (t.name) } }

@@ -87,6 +87,20 @@ impl Caller {
             Scope::Nothing => false,
         }
     }
+
+    /// Whether the caller sees a route or a schedule of `group_id` assigned
+    /// to `assignee` (None: the whole group).
+    pub fn sees_assignment(&self, group_id: &str, assignee: Option<&str>) -> bool {
+        self.sees_group(group_id) && assignment_reaches(self.role, &self.id, assignee)
+    }
+}
+
+/// The rule for routes and schedules: an inspector sees those assigned to
+/// them or to the whole group; coordinators and admins all of their
+/// group's. (The list queries say the same in SQL: `assignee_id IS NULL OR
+/// assignee_id = caller`.)
+pub fn assignment_reaches(role: Role, user_id: &str, assignee: Option<&str>) -> bool {
+    role != Role::Inspector || assignee.is_none_or(|a| a == user_id)
 }
 
 fn bearer(req: &HttpRequest) -> AppResult<String> {

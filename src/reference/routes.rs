@@ -171,10 +171,7 @@ struct StopRow {
 /// Inspectors see their group's routes that are assigned to them or to
 /// the whole group; coordinators and admins every route in their scope.
 fn visible(caller: &Caller, r: &Row) -> bool {
-    !r.deleted
-        && caller.sees_group(&r.group_id)
-        && (caller.role != Role::Inspector
-            || r.assignee_id.as_deref().is_none_or(|a| a == caller.id))
+    !r.deleted && caller.sees_assignment(&r.group_id, r.assignee_id.as_deref())
 }
 
 fn find_visible(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<Row> {
@@ -560,7 +557,7 @@ pub fn update(c: &mut Conn, caller: &Caller, id: &str, patch: RoutePatch) -> App
         .execute(c)?;
     // Whoever could see the route and no longer can must start over.
     let sees = |uid: &str, role: Role, g: &str, a: Option<&str>| {
-        g == old.group_id && (role != Role::Inspector || a.is_none_or(|a| a == uid))
+        g == old.group_id && crate::auth::caller::assignment_reaches(role, uid, a)
     };
     let losers: Vec<String> = user_ref::members(c, &old.group_id)?
         .into_iter()

@@ -223,10 +223,7 @@ impl Row {
 /// Inspectors see their group's schedules that are theirs or the whole
 /// group's (as with routes); coordinators and admins every one in scope.
 fn visible(caller: &Caller, r: &Row) -> bool {
-    !r.deleted
-        && caller.sees_group(&r.group_id)
-        && (caller.role != Role::Inspector
-            || r.assignee_id.as_deref().is_none_or(|a| a == caller.id))
+    !r.deleted && caller.sees_assignment(&r.group_id, r.assignee_id.as_deref())
 }
 
 fn find_visible(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<Row> {

@@ -591,14 +591,24 @@ async fn import(
     crate::webui::session::check_csrf(&user, &form.csrf)?;
     let group = form.group_id.map(|g| g.into_inner()).unwrap_or_default();
     let apply = form.action.is_some_and(|a| a.as_str() == "apply");
-    let bytes: Vec<u8> = match (form.file, form.content) {
-        (Some(f), _) if !f.data.is_empty() => f.data.to_vec(),
-        (_, Some(c)) => STANDARD.decode(c.as_bytes()).map_err(|_| {
-            AppError::bad_request("malformed_form", "the file did not come back intact")
-        })?,
-        _ => Vec::new(),
-    };
-    let content = STANDARD.encode(&bytes);
+    // A sheet may be tens of megabytes: its base64 is made off the executor.
+    let (file, carried) = (
+        form.file.map(|f| f.data),
+        form.content.map(|c| c.into_inner()),
+    );
+    let (bytes, content) = web::block(move || -> Result<(Vec<u8>, String), AppError> {
+        let bytes = match (file, carried) {
+            (Some(f), _) if !f.is_empty() => f.to_vec(),
+            (_, Some(c)) => STANDARD.decode(c.as_bytes()).map_err(|_| {
+                AppError::bad_request("malformed_form", "the file did not come back intact")
+            })?,
+            _ => Vec::new(),
+        };
+        let content = STANDARD.encode(&bytes);
+        Ok((bytes, content))
+    })
+    .await
+    .map_err(AppError::from)??;
     let q = ImportQuery {
         dry_run: Some(!apply),
         group_id: Some(group.clone()).filter(|g| !g.is_empty()),

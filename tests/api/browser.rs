@@ -518,6 +518,18 @@ fn an_inspector_completes_a_stop_offline_and_it_syncs_on_reconnect() {
     driver.offline(true);
     driver.go(&format!("{site}/app/#/stop/{}/{stop}", d.route_a));
     driver.wait_text("记录当前位置");
+    // Submitting with required items unanswered is refused on the phone.
+    driver.click("#submit");
+    driver.wait_text("还有 2 项必填未填写");
+    let marked = driver.script("return document.querySelectorAll('fieldset.item.missing').length");
+    assert_eq!(marked, json!(2), "both required items are marked");
+    assert!(
+        driver
+            .script("return location.hash")
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("#/stop/")
+    );
     driver.click("input[name='answers.outfall_flowing'][value='true'] + span");
     driver.click("input[name='answers.water_color'][value='发黑'] + span");
     driver.click("input[name='answers.score'][value='3'] + span");

@@ -209,3 +209,23 @@ fn codes_are_unique_through_the_api_too() {
     assert_eq!(found["items"].as_array().unwrap().len(), 1);
     assert_eq!(found["items"][0]["id"], first["id"]);
 }
+
+#[test]
+fn two_admins_importing_the_same_sheet_at_once_make_each_site_once() {
+    let app = TestApp::spawn();
+    app.group("渡舟联络组");
+    let before = sites(&app).len();
+    let answers: Vec<Value> = std::thread::scope(|s| {
+        let runs: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| import(&app, "", "text/csv", SHEET.as_bytes()).ok(200)))
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    let created: u64 = answers.iter().map(|a| a["created"].as_u64().unwrap()).sum();
+    let unchanged: u64 = answers
+        .iter()
+        .map(|a| a["unchanged"].as_u64().unwrap())
+        .sum();
+    assert_eq!((created, unchanged), (3, 9), "{answers:?}");
+    assert_eq!(sites(&app).len(), before + 3);
+}

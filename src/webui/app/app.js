@@ -360,7 +360,7 @@ async function stopScreen(routeId, stopId) {
       }
       if (gaps.length) {
         message.textContent = `还有 ${gaps.length} 项必填未填写`;
-        view.querySelector('.item.missing')?.scrollIntoView({ behavior: 'smooth', block: 'center' });
+        view.querySelector('.item.missing')?.scrollIntoView({ block: 'center' });
         return;
       }
     }

@@ -31,11 +31,7 @@ pub fn open_db(config: &Config) -> anyhow::Result<Db> {
         .mode(0o700)
         .create(&config.data_dir)
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
-    Db::open(
-        &config.database_path(),
-        config.read_pool,
-        config.busy_timeout_ms,
-    )
+    Db::open(&config.database(), config.read_pool, config.busy_timeout_ms)
 }
 
 pub fn prepare(config: &Config) -> anyhow::Result<Prepared> {

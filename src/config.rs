@@ -13,8 +13,8 @@ pub struct Config {
     #[arg(long, env = "FIELDSYNC_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
 
-    /// SQLite database file (a path or `sqlite://path`); default
-    /// `<data dir>/fieldsync.db`.
+    /// The database: a SQLite file (a path or `sqlite://path`; default
+    /// `<data dir>/fieldsync.db`) or PostgreSQL (`postgres://...`).
     #[arg(long, env = "FIELDSYNC_DATABASE_URL")]
     pub database_url: Option<String>,
 
@@ -184,12 +184,9 @@ impl Config {
         }
     }
 
-    /// The database file path.
-    pub fn database_path(&self) -> PathBuf {
-        match &self.database_url {
-            Some(url) => PathBuf::from(url.strip_prefix("sqlite://").unwrap_or(url)),
-            None => self.data_dir.join("fieldsync.db"),
-        }
+    /// The database the settings name.
+    pub fn database(&self) -> crate::db::Target {
+        crate::db::Target::parse(self.database_url.as_deref(), &self.data_dir)
     }
 }
 

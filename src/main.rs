@@ -130,10 +130,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { config } => serve(config),
         Command::Migrate { config } => {
             fieldsync::bootstrap::open_db(&config)?;
-            println!(
-                "database {} is up to date",
-                config.database_path().display()
-            );
+            println!("database {} is up to date", config.database().describe());
             Ok(())
         }
         Command::User {

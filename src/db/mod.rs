@@ -1,11 +1,10 @@
 //! The database: one writer connection, a pool of readers, embedded
-//! migrations, and the only place that knows it is SQLite.
+//! migrations. SQLite (the embedded default) or PostgreSQL (several
+//! servers), chosen by the URL; what differs between them is in `conn.rs`.
 //!
-//! Every write goes through the single writer in a `BEGIN IMMEDIATE`
-//! transaction: SQLite allows one writer at a time anyway, and taking the
-//! write lock up front means a transaction never has to upgrade from read to
-//! write (the upgrade is what deadlocks and answers SQLITE_BUSY at once).
-//! `synchronous = FULL` makes an answered write survive a power cut.
+//! Every write goes through the single writer of this process in a write
+//! transaction (`conn::begin`: SQLite's `BEGIN IMMEDIATE`, PostgreSQL's
+//! cluster-wide write lock), so write transactions never interleave.
 //!
 //! Group commit: the writer is a thread with a queue. Writes that arrive
 //! while a commit is in flight share the next transaction, each in a
@@ -13,14 +12,17 @@
 //! pays for one fsync. No write is answered before the commit that holds it
 //! is durable: each gets its result only after the group's COMMIT.
 
+mod conn;
 pub mod schema;
+
+pub use conn::{DbConn, Target};
 
 use crate::error::{AppError, AppResult};
 use anyhow::Context;
+use conn::{Kind, Manager, Role, Setup, in_transaction};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
-use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use diesel::r2d2::Pool;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
@@ -29,9 +31,7 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
 
-pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
-
-pub type Conn = SqliteConnection;
+pub type Conn = DbConn;
 
 /// Most writes one commit takes: a bound on how long the last of them
 /// waits for the others.
@@ -85,35 +85,9 @@ struct Ran {
 #[derive(Clone)]
 pub struct Db {
     jobs: mpsc::Sender<Job>,
-    readers: Pool<ConnectionManager<SqliteConnection>>,
+    readers: Pool<Manager>,
     stats: WriterStats,
-}
-
-#[derive(Debug)]
-struct Pragmas {
-    busy_timeout_ms: u32,
-    read_only: bool,
-}
-
-impl Pragmas {
-    fn apply(&self, conn: &mut SqliteConnection) -> QueryResult<()> {
-        // A page cache of 64 MiB for the writer (8 MiB per reader) keeps hot
-        // index pages in memory as the database grows, with a bounded
-        // footprint (no mmap: its resident pages would grow with the file).
-        conn.batch_execute(&format!(
-            "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; \
-             PRAGMA query_only = {}; PRAGMA cache_size = {}; PRAGMA temp_store = MEMORY;",
-            self.busy_timeout_ms,
-            if self.read_only { "ON" } else { "OFF" },
-            if self.read_only { -8192 } else { -65536 },
-        ))
-    }
-}
-
-impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
-    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
-        self.apply(conn).map_err(diesel::r2d2::Error::QueryError)
-    }
+    target: Target,
 }
 
 fn panic_text(cause: &(dyn std::any::Any + Send)) -> String {
@@ -126,13 +100,7 @@ fn panic_text(cause: &(dyn std::any::Any + Send)) -> String {
 
 /// The writer thread: takes what is queued (up to `MAX_GROUP`), runs it in
 /// one transaction, commits once, then answers each.
-fn writer_loop(
-    mut conn: SqliteConnection,
-    rx: mpsc::Receiver<Job>,
-    url: String,
-    busy_timeout_ms: u32,
-    stats: WriterStats,
-) {
+fn writer_loop(mut conn: DbConn, rx: mpsc::Receiver<Job>, setup: Setup, stats: WriterStats) {
     while let Ok(first) = rx.recv() {
         stats.queued.dec();
         let mut group: Vec<GroupedJob> = Vec::new();
@@ -158,7 +126,7 @@ fn writer_loop(
             stats.group_size.observe(group.len() as f64);
             let mut ran: Vec<Finish> = Vec::new();
             let mut poisoned = false;
-            let outcome = conn.immediate_transaction(|c| {
+            let outcome = in_transaction(&mut conn, Kind::Write, |c| {
                 for f in group {
                     let r = f(c);
                     ran.push(r.finish);
@@ -175,7 +143,7 @@ fn writer_loop(
                 // closing the connection rolls back, a fresh one takes over.
                 // The others of the group were rolled back with it and are
                 // told to retry.
-                match open_writer(&url, busy_timeout_ms) {
+                match setup.connect(Role::Writer) {
                     Ok(fresh) => conn = fresh,
                     Err(e) => {
                         tracing::error!(error = %e, "cannot reopen the writer");
@@ -202,48 +170,51 @@ fn writer_loop(
 }
 
 impl Db {
-    /// Opens (creating if needed) the database file, switches it to WAL and
-    /// runs the embedded migrations.
-    pub fn open(path: &Path, read_pool: u32, busy_timeout_ms: u32) -> anyhow::Result<Db> {
-        if let Some(dir) = path.parent()
+    /// Opens (creating if needed) the database, switches a SQLite file to
+    /// WAL and runs the embedded migrations of its backend.
+    pub fn open(target: &Target, read_pool: u32, busy_timeout_ms: u32) -> anyhow::Result<Db> {
+        if let Target::Sqlite(path) = target
+            && let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
         {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        let url = path
-            .to_str()
-            .with_context(|| format!("database path {} is not UTF-8", path.display()))?
-            .to_string();
-        let mut writer = open_writer(&url, busy_timeout_ms)?;
-        writer
-            .batch_execute("PRAGMA journal_mode = WAL;")
-            .with_context(|| format!("cannot switch {url} to WAL"))?;
-        writer
-            .run_pending_migrations(MIGRATIONS)
-            .map_err(|e| anyhow::anyhow!("migrating {url} failed: {e}"))?;
+        let setup = Setup {
+            target: target.clone(),
+            busy_timeout_ms,
+        };
+        let describe = target.describe();
+        let mut writer = setup
+            .connect(Role::Writer)
+            .with_context(|| format!("cannot open database {describe}"))?;
+        setup.migrate(&mut writer)?;
 
         let readers = Pool::builder()
             .max_size(read_pool.max(1))
             .connection_timeout(Duration::from_secs(10))
-            .connection_customizer(Box::new(Pragmas {
-                busy_timeout_ms,
-                read_only: true,
-            }))
-            .build(ConnectionManager::<SqliteConnection>::new(url.clone()))
+            .build(Manager {
+                setup: setup.clone(),
+                role: Role::Reader,
+            })
             .context("cannot open the read pool")?;
         let stats = WriterStats::default();
         let (tx, rx) = mpsc::channel();
         let s = stats.clone();
         std::thread::Builder::new()
             .name("fieldsync-writer".into())
-            .spawn(move || writer_loop(writer, rx, url, busy_timeout_ms, s))
+            .spawn(move || writer_loop(writer, rx, setup, s))
             .context("cannot start the writer thread")?;
         Ok(Db {
             jobs: tx,
             readers,
             stats,
+            target: target.clone(),
         })
+    }
+
+    pub fn target(&self) -> &Target {
+        &self.target
     }
 
     pub fn stats(&self) -> &WriterStats {
@@ -297,9 +268,7 @@ impl Db {
 
     pub fn read_blocking<T>(&self, f: impl FnOnce(&mut Conn) -> AppResult<T>) -> AppResult<T> {
         let mut conn = self.readers.get()?;
-        // In WAL mode the first read of a transaction fixes its snapshot.
-        let conn: &mut Conn = &mut conn;
-        conn.transaction(f)
+        in_transaction(&mut conn, Kind::Read, f)
     }
 
     /// [`Db::write`] for a thread that may block (start-up, the CLI, jobs).
@@ -401,21 +370,6 @@ impl Db {
     }
 }
 
-/// The writer connection, configured. The busy timeout first: another
-/// process (a backup, `user create`, a server still shutting down) may
-/// hold a lock for a moment.
-fn open_writer(url: &str, busy_timeout_ms: u32) -> anyhow::Result<SqliteConnection> {
-    let mut writer =
-        SqliteConnection::establish(url).with_context(|| format!("cannot open database {url}"))?;
-    Pragmas {
-        busy_timeout_ms,
-        read_only: false,
-    }
-    .apply(&mut writer)
-    .with_context(|| format!("cannot configure {url}"))?;
-    Ok(writer)
-}
-
 impl Db {
     /// A consistent copy of the live database (`VACUUM INTO`), safe while
     /// the server writes.
@@ -430,7 +384,13 @@ impl Db {
             .to_str()
             .ok_or_else(|| AppError::invalid("to", "path is not UTF-8"))?
             .replace('\'', "''");
-        self.alone(move |w| Ok(w.batch_execute(&format!("VACUUM INTO '{path}';"))?))
+        self.alone(move |w| match w {
+            DbConn::Sqlite(w) => Ok(w.batch_execute(&format!("VACUUM INTO '{path}';"))?),
+            DbConn::Pg(_) => Err(AppError::invalid(
+                "to",
+                "the database is PostgreSQL: back it up with pg_dump",
+            )),
+        })
     }
 }
 
@@ -442,10 +402,15 @@ mod tests {
     fn migrations_go_down_and_up_again() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
-        drop(Db::open(&path, 1, 1000).unwrap());
-        let mut w = open_writer(path.to_str().unwrap(), 1000).unwrap();
-        w.revert_all_migrations(MIGRATIONS).unwrap();
-        assert!(!w.run_pending_migrations(MIGRATIONS).unwrap().is_empty());
+        drop(Db::open(&Target::Sqlite(path.clone()), 1, 1000).unwrap());
+        let mut w = diesel::SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+        use diesel_migrations::MigrationHarness;
+        w.revert_all_migrations(conn::SQLITE_MIGRATIONS).unwrap();
+        assert!(
+            !w.run_pending_migrations(conn::SQLITE_MIGRATIONS)
+                .unwrap()
+                .is_empty()
+        );
         let mode: Vec<String> = diesel::sql_query("PRAGMA journal_mode")
             .load::<JournalMode>(&mut w)
             .unwrap()
@@ -464,7 +429,7 @@ mod tests {
     #[test]
     fn a_panic_inside_a_write_rolls_back_and_the_writer_keeps_serving() {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&dir.path().join("t.db"), 1, 1000).unwrap();
+        let db = Db::open(&Target::Sqlite(dir.path().join("t.db")), 1, 1000).unwrap();
         db.write_blocking(|c| Ok(c.batch_execute("CREATE TABLE x (y INTEGER);")?))
             .unwrap();
         let r: AppResult<()> = db.write_blocking(|c| {
@@ -509,7 +474,7 @@ mod tests {
     #[test]
     fn concurrent_writes_share_a_commit_and_fail_alone() {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&dir.path().join("t.db"), 1, 1000).unwrap();
+        let db = Db::open(&Target::Sqlite(dir.path().join("t.db")), 1, 1000).unwrap();
         db.write_blocking(|c| Ok(c.batch_execute("CREATE TABLE x (y INTEGER);")?))
             .unwrap();
         let before = db.stats().commits.get();
@@ -610,7 +575,7 @@ mod tests {
     #[test]
     fn readers_cannot_write() {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&dir.path().join("t.db"), 1, 1000).unwrap();
+        let db = Db::open(&Target::Sqlite(dir.path().join("t.db")), 1, 1000).unwrap();
         let r = db.read_blocking(|c| Ok(c.batch_execute("CREATE TABLE x (y INTEGER);")?));
         assert!(r.is_err());
         db.write_blocking(|c| Ok(c.batch_execute("CREATE TABLE x (y INTEGER);")?))

@@ -257,6 +257,7 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        lease_until -> Nullable<Timestamp>,
     }
 }
 

@@ -1,0 +1,2 @@
+DROP INDEX photo_jobs_lease;
+ALTER TABLE photo_jobs DROP COLUMN lease_until;

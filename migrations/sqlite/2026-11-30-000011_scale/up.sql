@@ -1,0 +1,7 @@
+-- Several servers on one database: a photo job is claimed for a while
+-- (its lease), renewed while it runs, and taken over by any server once
+-- the lease has run out (its server died). Jobs left "running" by an
+-- older version get a lease that has already ended.
+ALTER TABLE photo_jobs ADD COLUMN lease_until TIMESTAMP;
+UPDATE photo_jobs SET lease_until = updated_at WHERE status = 'running';
+CREATE INDEX photo_jobs_lease ON photo_jobs (status, lease_until);

@@ -7,6 +7,19 @@ pub fn now() -> NaiveDateTime {
     Utc::now().naive_utc().trunc_subsecs(6)
 }
 
+/// [`now`] as a UTC time: every time the server makes is at the precision
+/// both databases keep, so what it compares after a round trip is equal.
+pub fn now_utc() -> DateTime<Utc> {
+    now().and_utc()
+}
+
+/// Whether two times are the same instant as a database column keeps it
+/// (PostgreSQL: microseconds): a phone's time may carry nanoseconds that
+/// its copy in a column lost.
+pub fn same_instant(a: NaiveDateTime, b: NaiveDateTime) -> bool {
+    a.trunc_subsecs(6) == b.trunc_subsecs(6)
+}
+
 pub fn utc(t: NaiveDateTime) -> DateTime<Utc> {
     t.and_utc()
 }

@@ -216,6 +216,10 @@ impl From<diesel::result::Error> for AppError {
                 "in_use",
                 "the change would break a reference between objects",
             ),
+            Error::DatabaseError(
+                DatabaseErrorKind::SerializationFailure | DatabaseErrorKind::ClosedConnection,
+                _,
+            ) => AppError::unavailable("the database is busy, retry shortly"),
             Error::DatabaseError(_, ref info) if is_busy(info.message()) => {
                 AppError::unavailable("the database is busy, retry shortly")
             }
@@ -224,8 +228,16 @@ impl From<diesel::result::Error> for AppError {
     }
 }
 
+/// SQLite's and PostgreSQL's ways of saying "not now": a lock held too
+/// long (SQLite's busy timeout, PostgreSQL's `lock_timeout`), a full disk,
+/// a server shutting down or refusing connections.
 fn is_busy(message: &str) -> bool {
     message.contains("database is locked")
+        || message.contains("due to lock timeout")
+        || message.contains("terminating connection")
+        || message.contains("the database system is")
+        || message.contains("too many clients")
+        || message.contains("No space left on device")
         || message.contains("database is busy")
         || message.contains("disk is full")
         || message.contains("database or disk is full")

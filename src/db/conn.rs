@@ -189,7 +189,13 @@ pub fn begin(conn: &mut DbConn, kind: Kind) -> QueryResult<()> {
         }
         (DbConn::Pg(c), Kind::Write) => {
             AnsiTransactionManager::begin_transaction_sql(c, "BEGIN READ WRITE")?;
-            c.batch_execute(&format!("SELECT pg_advisory_xact_lock({WRITE_LOCK});"))
+            let locked = c.batch_execute(&format!("SELECT pg_advisory_xact_lock({WRITE_LOCK});"));
+            if locked.is_err() {
+                // Not taken in time (`lock_timeout`): the transaction is
+                // over before it began.
+                let _ = AnsiTransactionManager::rollback_transaction(c);
+            }
+            locked
         }
         (DbConn::Pg(c), Kind::Read) => AnsiTransactionManager::begin_transaction_sql(
             c,

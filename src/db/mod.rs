@@ -33,6 +33,13 @@ use std::time::Duration;
 
 pub type Conn = DbConn;
 
+/// Begins a write transaction on a connection of one's own, as the writer
+/// does: it holds the database's write lock until it ends (tools; tests
+/// that play another process holding it).
+pub fn begin_write(c: &mut DbConn) -> QueryResult<()> {
+    conn::begin(c, Kind::Write)
+}
+
 /// Most writes one commit takes: a bound on how long the last of them
 /// waits for the others.
 pub const MAX_GROUP: usize = 64;
@@ -215,6 +222,12 @@ impl Db {
 
     pub fn target(&self) -> &Target {
         &self.target
+    }
+
+    /// Whether other servers may be using this database (PostgreSQL) or it
+    /// is this server's alone (a SQLite file).
+    pub fn shared(&self) -> bool {
+        self.target.is_postgres()
     }
 
     pub fn stats(&self) -> &WriterStats {
@@ -404,6 +417,8 @@ mod tests {
         let path = dir.path().join("t.db");
         drop(Db::open(&Target::Sqlite(path.clone()), 1, 1000).unwrap());
         let mut w = diesel::SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+        // The writer thread of the dropped Db closes its connection soon.
+        w.batch_execute("PRAGMA busy_timeout = 5000;").unwrap();
         use diesel_migrations::MigrationHarness;
         w.revert_all_migrations(conn::SQLITE_MIGRATIONS).unwrap();
         assert!(

@@ -10,7 +10,7 @@ use crate::db::schema::{photo_jobs as pj, photos};
 use crate::db::{Conn, Db};
 use crate::error::AppResult;
 use crate::journal::{self, Entity};
-use chrono::{Duration, FixedOffset};
+use chrono::{Duration, FixedOffset, NaiveDateTime};
 use diesel::prelude::*;
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,6 +18,11 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
 pub const MAX_ATTEMPTS: i32 = 5;
+/// How long a claimed job is its server's. Far above a job's time (a
+/// 50-megapixel photo decodes in a few seconds); if a slow one outlives it
+/// and is taken again, the variants are made twice, identically (they are
+/// named by the photo's hash), and only the later claim's outcome counts.
+pub const LEASE: Duration = Duration::seconds(120);
 
 /// Queues a job for a photo (in the caller's transaction).
 pub fn enqueue(c: &mut Conn, photo_id: &str) -> AppResult<()> {
@@ -182,7 +187,9 @@ pub struct Jobs {
 }
 
 impl Jobs {
-    /// Starts `n` workers. Jobs left `running` by a crash are queued again.
+    /// Starts `n` workers. A job is claimed for [`LEASE`]: one whose server
+    /// died while running it is taken again by any server once its lease
+    /// has run out (at once on a database of one server's own).
     pub fn start(
         db: Db,
         store: Arc<dyn BlobStore>,
@@ -192,12 +199,20 @@ impl Jobs {
         decodes: prometheus_client::metrics::counter::Counter,
         backlog: prometheus_client::metrics::gauge::Gauge,
     ) -> AppResult<Arc<Jobs>> {
-        db.write_blocking(|c| {
-            diesel::update(pj::table.filter(pj::status.eq("running")))
-                .set(pj::status.eq("queued"))
-                .execute(c)?;
-            Ok(())
-        })?;
+        if !db.shared() {
+            // This server is the database's only one: what is left running
+            // was cut short by its own last stop, and need not wait for
+            // its lease to run out.
+            db.write_blocking(|c| {
+                diesel::update(pj::table.filter(pj::status.eq("running")))
+                    .set((
+                        pj::status.eq("queued"),
+                        pj::lease_until.eq(None::<NaiveDateTime>),
+                    ))
+                    .execute(c)?;
+                Ok(())
+            })?;
+        }
         let jobs = Arc::new(Jobs {
             db,
             decoder: Decoder {
@@ -318,10 +333,17 @@ impl Jobs {
                 .count()
                 .get_result(c)?;
             backlog.set(queued);
+            // Due and waiting, or running on a server whose lease ran out.
+            // Write transactions never overlap (`db::conn::begin`), so two
+            // servers can never both see a job free and both take it.
             let next: Option<(String, String, i32, String)> = pj::table
                 .inner_join(photos::table)
-                .filter(pj::status.eq("queued"))
-                .filter(pj::next_attempt_at.le(now))
+                .filter(
+                    pj::status
+                        .eq("queued")
+                        .and(pj::next_attempt_at.le(now))
+                        .or(pj::status.eq("running").and(pj::lease_until.lt(now))),
+                )
                 .order(pj::next_attempt_at)
                 .select((pj::id, pj::photo_id, pj::attempts, photos::sha256))
                 .first(c)
@@ -333,6 +355,7 @@ impl Jobs {
                 .set((
                     pj::status.eq("running"),
                     pj::attempts.eq(attempts + 1),
+                    pj::lease_until.eq(now + LEASE),
                     pj::updated_at.eq(now),
                 ))
                 .execute(c)?;
@@ -382,14 +405,25 @@ impl Jobs {
                 // Not reachable for jobs, which wait for their slot.
                 Err(JobError::Busy) => ("stored", "queued", None, now),
             };
-            diesel::update(pj::table.find(&job_id))
-                .set((
-                    pj::status.eq(job_status),
-                    pj::last_error.eq(error),
-                    pj::next_attempt_at.eq(retry_at),
-                    pj::updated_at.eq(now),
-                ))
-                .execute(c)?;
+            // Only while the claim is still this worker's: a job whose
+            // lease ran out may have been taken (and counted) by another.
+            let still_ours = diesel::update(
+                pj::table
+                    .find(&job_id)
+                    .filter(pj::status.eq("running"))
+                    .filter(pj::attempts.eq(attempts)),
+            )
+            .set((
+                pj::status.eq(job_status),
+                pj::last_error.eq(error),
+                pj::next_attempt_at.eq(retry_at),
+                pj::lease_until.eq(None::<NaiveDateTime>),
+                pj::updated_at.eq(now),
+            ))
+            .execute(c)?;
+            if still_ours == 0 {
+                return Ok(());
+            }
             diesel::update(photos::table.find(&photo_id))
                 .set((photos::status.eq(photo_status), photos::updated_at.eq(now)))
                 .execute(c)?;

@@ -13,7 +13,6 @@ use crate::inspection::write::{self, Before, Header};
 use crate::inspection::{ReviewStatus, conflicts, photo_meta};
 use crate::journal::{self, Audit, Entity};
 use crate::reference::validate;
-use chrono::Utc;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -125,10 +124,10 @@ pub fn review(c: &mut Conn, caller: &Caller, id: &str, input: NewReview) -> AppR
             fields: vec![FieldEdit {
                 path: "status".into(),
                 value: json!("draft"),
-                changed_at: Utc::now(),
+                changed_at: clock::now_utc(),
             }],
         };
-        merge::merge(&before.record, &edit, Utc::now())
+        merge::merge(&before.record, &edit, clock::now_utc())
             .map_err(|_| AppError::internal("a review's edit is based on the stored version"))?
             .record
     } else {
@@ -194,7 +193,8 @@ pub fn overridden(
     let mut out = rec.clone();
     if rec.deleted {
         let same_deletion = rec.meta.get(DELETED).is_some_and(|m| {
-            m.device == logged.kept_device_id && m.changed_at.naive_utc() == logged.kept_changed_at
+            m.device == logged.kept_device_id
+                && clock::same_instant(m.changed_at.naive_utc(), logged.kept_changed_at)
         });
         if !logged.against_deletion || !same_deletion {
             return Err(stale(
@@ -211,7 +211,7 @@ pub fn overridden(
         Meta {
             version: out.version,
             device: device.to_string(),
-            changed_at: Utc::now(),
+            changed_at: clock::now_utc(),
         },
     );
     Ok(out)

@@ -368,7 +368,7 @@ pub fn push(
         return Ok(json);
     }
 
-    let now = Utc::now();
+    let now = clock::now_utc();
     let mut ctx = Ctx {
         caller,
         uploads,

@@ -1,5 +1,6 @@
-//! A real server on a real SQLite file in a temporary directory, bound to
-//! a free port, driven over HTTP.
+//! A real server on a real SQLite file in a temporary directory (or, with
+//! `FIELDSYNC_TEST_DATABASE_URL`, a database of its own on that PostgreSQL
+//! server), bound to a free port, driven over HTTP.
 
 use fieldsync::config::Config;
 use serde_json::{Value, json};
@@ -68,8 +69,42 @@ impl Resp {
     }
 }
 
+/// The PostgreSQL server the suite runs on, if any: a URL of any database
+/// on it whose user may create databases.
+fn test_postgres() -> Option<String> {
+    std::env::var("FIELDSYNC_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// With `FIELDSYNC_TEST_DATABASE_URL`, the URL of a database of the test's
+/// own on that server, named after its data directory (so a server and the
+/// CLI on one directory share it) and made on first use. Without: None,
+/// the SQLite file in the data directory.
+pub fn test_database(dir: &Path) -> Option<String> {
+    use diesel::Connection;
+    use diesel::connection::SimpleConnection;
+    use sha2::Digest;
+    let server = test_postgres()?;
+    let name = format!(
+        "fs_{}",
+        &hex::encode(sha2::Sha256::digest(dir.to_string_lossy().as_bytes()))[..24]
+    );
+    let (base, _) = server.rsplit_once('/').expect("a database URL");
+    let mut admin = diesel::PgConnection::establish(&server).expect("the test PostgreSQL");
+    // Two processes of one test may race to make it: the loser's "already
+    // exists" is as good.
+    let _ = admin.batch_execute(&format!("CREATE DATABASE {name}"));
+    Some(format!("{base}/{name}"))
+}
+
+pub fn on_postgres() -> bool {
+    test_postgres().is_some()
+}
+
 pub fn test_config(dir: &Path) -> Config {
     let mut c = Config::for_data_dir(dir);
+    c.database_url = test_database(dir);
     c.bind = "127.0.0.1:0".into();
     c.admin_password = Some(ADMIN_PASSWORD.into());
     c.jwt_secret = Some(JWT_SECRET.into());
@@ -452,16 +487,32 @@ impl TestApp {
         (pages, cursor.unwrap_or_default())
     }
 
-    /// Runs SQL on the server's database file, for states the API cannot
-    /// make yet (the review API comes later).
+    /// Runs SQL on the server's database, for states the API cannot make
+    /// (years of records, a record changed behind the API's back).
     pub fn sql(&self, sql: &str) {
-        use diesel::Connection;
         use diesel::connection::SimpleConnection;
-        let mut c =
-            diesel::SqliteConnection::establish(self.dir.join("fieldsync.db").to_str().unwrap())
-                .unwrap();
-        c.batch_execute(&format!("PRAGMA busy_timeout = 5000; {sql}"))
-            .unwrap();
+        match self.db() {
+            fieldsync::db::DbConn::Sqlite(mut c) => c
+                .batch_execute(&format!("PRAGMA busy_timeout = 5000; {sql}"))
+                .unwrap(),
+            c => {
+                let mut c = c;
+                c.batch_execute(sql).unwrap()
+            }
+        }
+    }
+
+    /// A connection of the test's own to the server's database.
+    pub fn db(&self) -> fieldsync::db::DbConn {
+        use diesel::Connection;
+        match self.config.database() {
+            fieldsync::db::Target::Sqlite(p) => fieldsync::db::DbConn::Sqlite(
+                diesel::SqliteConnection::establish(p.to_str().unwrap()).unwrap(),
+            ),
+            fieldsync::db::Target::Postgres(u) => {
+                fieldsync::db::DbConn::Pg(diesel::PgConnection::establish(&u).unwrap())
+            }
+        }
     }
 }
 
@@ -485,6 +536,9 @@ pub fn fieldsync_cmd(dir: &Path) -> std::process::Command {
         .env("FIELDSYNC_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env("FIELDSYNC_JWT_SECRET", JWT_SECRET)
         .env("FIELDSYNC_LOG", "warn");
+    if let Some(url) = test_database(dir) {
+        c.env("FIELDSYNC_DATABASE_URL", url);
+    }
     c
 }
 
@@ -658,10 +712,8 @@ struct TextRow {
 impl TestApp {
     /// The first column `v` of a query on the server's database file.
     pub fn sql_text(&self, sql: &str) -> Option<String> {
-        use diesel::{Connection, RunQueryDsl};
-        let mut c =
-            diesel::SqliteConnection::establish(self.dir.join("fieldsync.db").to_str().unwrap())
-                .unwrap();
+        use diesel::RunQueryDsl;
+        let mut c = self.db();
         diesel::sql_query(sql)
             .load::<TextRow>(&mut c)
             .unwrap()

@@ -389,3 +389,41 @@ fn a_job_that_cannot_read_its_bytes_is_retried_with_backoff() {
     std::fs::rename(&aside, &original).unwrap();
     assert_eq!(app.wait_photo(&t, &photo)["status"], "ready");
 }
+
+/// Several servers share the job queue: a job another server is running
+/// (its lease still good) is left alone; once the lease runs out (that
+/// server died) this one takes it and finishes it, and a late outcome of
+/// the earlier claim no longer counts.
+#[test]
+fn a_running_job_is_taken_over_only_when_its_lease_runs_out() {
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let t = app.login("liming", PASSWORD);
+    let bytes = fixture("synthetic_orientation_3.jpg");
+    let (_, photo, _) = push_with_photo(&app, &d, &t, &bytes, "image/jpeg");
+    assert_eq!(app.wait_photo(&t, &photo)["status"], "ready");
+
+    let at = |secs: i64| {
+        (chrono::Utc::now() + chrono::Duration::seconds(secs))
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
+    };
+    // Another server claimed it an hour ago for another hour.
+    app.sql(&format!(
+        "UPDATE photo_jobs SET status = 'running', attempts = 1, lease_until = '{}';
+         UPDATE photos SET status = 'stored' WHERE id = '{photo}';",
+        at(3600)
+    ));
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let job = || {
+        app.sql_text("SELECT status || ' ' || attempts AS v FROM photo_jobs")
+            .unwrap()
+    };
+    assert_eq!(job(), "running 1", "a good lease is respected");
+    assert_eq!(app.pulled_photos(&t)[&photo]["status"], "stored");
+
+    // That server died: its lease runs out and this one takes the job.
+    app.sql(&format!("UPDATE photo_jobs SET lease_until = '{}'", at(-1)));
+    assert_eq!(app.wait_photo(&t, &photo)["status"], "ready");
+    assert_eq!(job(), "done 2");
+}

@@ -261,19 +261,27 @@ fn reports_stream_at_any_size_and_take_dates() {
     let d = District::new(&app);
     let coord = app.login("zhoumin", PASSWORD);
     // Years of records: 50,000 written straight into the database.
-    app.sql(&format!(
-        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50000)
-         INSERT INTO inspections (id, version, group_id, inspector_id, site_id, template_id,
-             template_version, deleted, fields, field_meta, status, review_status, created_at, updated_at)
-         SELECT printf('00000000-0000-4000-8000-%012d', i), 1, '{g}', '{u}', '{s}', '{t}', 1, 0,
-             '{{\"title\":\"排口' || i || '\"}}', '{{}}', 'draft', 'pending',
-             datetime('2025-01-01', '+' || (i % 700) || ' days'), datetime('now')
-         FROM n;",
-        g = d.group_a,
-        u = d.inspector_a,
-        s = d.site_a,
-        t = d.template
-    ));
+    let (g, u, s, t) = (&d.group_a, &d.inspector_a, &d.site_a, &d.template);
+    app.sql(&if on_postgres() {
+        format!(
+            "INSERT INTO inspections (id, version, group_id, inspector_id, site_id, template_id,
+                 template_version, deleted, fields, field_meta, status, review_status, created_at, updated_at)
+             SELECT format('00000000-0000-4000-8000-%s', lpad(i::text, 12, '0')), 1, '{g}', '{u}', '{s}',
+                 '{t}', 1, false, '{{\"title\":\"排口' || i || '\"}}', '{{}}', 'draft', 'pending',
+                 TIMESTAMP '2025-01-01' + (i % 700) * INTERVAL '1 day', now() AT TIME ZONE 'UTC'
+             FROM generate_series(1, 50000) AS i;"
+        )
+    } else {
+        format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50000)
+             INSERT INTO inspections (id, version, group_id, inspector_id, site_id, template_id,
+                 template_version, deleted, fields, field_meta, status, review_status, created_at, updated_at)
+             SELECT printf('00000000-0000-4000-8000-%012d', i), 1, '{g}', '{u}', '{s}', '{t}', 1, 0,
+                 '{{\"title\":\"排口' || i || '\"}}', '{{}}', 'draft', 'pending',
+                 datetime('2025-01-01', '+' || (i % 700) || ' days'), datetime('now')
+             FROM n;"
+        )
+    });
     let (s, hs, body) = app.get_bytes("/api/v1/reports/inspections.csv", &coord, &[]);
     assert_eq!(s, 200);
     assert!(

@@ -858,16 +858,14 @@ fn devices_show_who_synced_when() {
 
 #[test]
 fn a_busy_database_answers_503_and_commits_nothing() {
-    use diesel::Connection;
     use diesel::connection::SimpleConnection;
     let app = TestApp::spawn_with(|c| c.busy_timeout_ms = 200);
     let d = District::new(&app);
     let t = app.login("liming", PASSWORD);
-    // Another process holds the write lock (a backup, a migration, ...).
-    let mut other =
-        diesel::SqliteConnection::establish(app.dir.join("fieldsync.db").to_str().unwrap())
-            .unwrap();
-    other.batch_execute("BEGIN IMMEDIATE;").unwrap();
+    // Another process holds the write lock (a backup, a migration, another
+    // server, ...).
+    let mut other = app.db();
+    fieldsync::db::begin_write(&mut other).unwrap();
     let (dev, batch, id) = (uuid(), uuid(), uuid());
     let items = vec![new_inspection(&id, &d, json!({"notes": "x"}), T0)];
     let r = app.push_batch(&t, &dev, &batch, items.clone(), vec![]);

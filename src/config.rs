@@ -18,6 +18,17 @@ pub struct Config {
     #[arg(long, env = "FIELDSYNC_DATABASE_URL")]
     pub database_url: Option<String>,
 
+    /// Where photo bytes are kept: `file://<dir>` or `s3://<bucket>/<prefix>`
+    /// (credentials and region from the usual `AWS_*` variables). Default
+    /// `<data dir>/blobs`.
+    #[arg(long, env = "FIELDSYNC_BLOB_URL")]
+    pub blob_url: Option<String>,
+
+    /// An S3-compatible server's endpoint (`http://127.0.0.1:9000`), for
+    /// `s3://` blob URLs not on AWS.
+    #[arg(long, env = "FIELDSYNC_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+
     /// HS256 key (its UTF-8 bytes, at least 32). Default: generated once and
     /// kept in `<data dir>/jwt-secret`.
     #[arg(long, env = "FIELDSYNC_JWT_SECRET", hide_env_values = true)]
@@ -153,6 +164,8 @@ impl Config {
             bind: "127.0.0.1:8080".into(),
             data_dir: data_dir.into(),
             database_url: None,
+            blob_url: None,
+            s3_endpoint: None,
             jwt_secret: None,
             admin_password: None,
             access_ttl_secs: 900,

@@ -45,8 +45,7 @@ pub struct Started {
 pub fn start(config: Config) -> anyhow::Result<Started> {
     let boot = bootstrap::prepare(&config)?;
     clock::set_district_offset(config.exif_offset()?);
-    let store: Arc<dyn photos::blob::BlobStore> =
-        Arc::new(photos::blob::FsStore::new(config.data_dir.join("blobs"))?);
+    let store = photos::blob::open(&config)?;
     let workers = config
         .photo_workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
@@ -66,10 +65,11 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
     )
     .map_err(|e| anyhow::anyhow!("cannot start the photo workers: {e}"))?;
     // Resumable uploads that expired while the server was down.
-    let data_dir = config.data_dir.clone();
-    boot.db
-        .write_blocking(move |c| photos::tus::expire(c, &data_dir))
+    photos::tus::sweep(&boot.db, jobs.store())
         .map_err(|e| anyhow::anyhow!("cannot sweep expired uploads: {e}"))?;
+    // Upload bytes of versions before parts in the blob store (the
+    // migration started those uploads again from 0).
+    let _ = std::fs::remove_dir_all(config.data_dir.join("uploads"));
     // Scheduled routes are made ahead before the first request is served.
     let today = clock::today();
     let ids = boot
@@ -102,14 +102,17 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
     });
     // Unfinished uploads expire while the server runs, not only at start.
     {
-        let (db, dir) = (state.db.clone(), config.data_dir.clone());
+        let (db, jobs) = (state.db.clone(), Arc::clone(&state.jobs));
         actix_web::rt::spawn(async move {
             let mut every = actix_web::rt::time::interval(std::time::Duration::from_secs(600));
             loop {
                 every.tick().await;
-                let dir = dir.clone();
-                if let Err(e) = db.write(move |c| photos::tus::expire(c, &dir)).await {
-                    tracing::warn!(error = %e, "sweeping expired uploads failed");
+                let (db, jobs) = (db.clone(), Arc::clone(&jobs));
+                let swept = actix_web::web::block(move || photos::tus::sweep(&db, jobs.store()));
+                match swept.await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => tracing::warn!(error = %e, "sweeping expired uploads failed"),
+                    Err(e) => tracing::warn!(error = %e, "sweeping expired uploads failed"),
                 }
             }
         });

@@ -19,14 +19,19 @@ pub async fn healthz() -> HttpResponse {
 pub async fn readyz(st: web::Data<AppState>) -> AppResult<HttpResponse> {
     let db = st.db.clone();
     let dir = st.config.data_dir.clone();
+    let store = st.jobs.store_arc();
     web::block(move || {
         db.check()?;
+        let unavailable = |what: &str, e: std::io::Error| {
+            crate::error::AppError::unavailable(format!("{what}: {e}"))
+        };
         let probe = dir.join(".readyz");
         std::fs::write(&probe, b"ok")
             .and_then(|_| std::fs::remove_file(&probe))
-            .map_err(|e| {
-                crate::error::AppError::unavailable(format!("data directory not writable: {e}"))
-            })
+            .map_err(|e| unavailable("data directory not writable", e))?;
+        store
+            .check()
+            .map_err(|e| unavailable("photo store not usable", e))
     })
     .await??;
     Ok(HttpResponse::Ok().json(json!({ "status": "ready" })))

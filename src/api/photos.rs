@@ -3,14 +3,15 @@
 use crate::auth::Caller;
 use crate::db::schema::{inspections, photos};
 use crate::error::{AppError, AppResult};
-use crate::photos::blob;
+use crate::photos::blob::{self, BlobStore, Opened};
 use crate::photos::inspect;
 use crate::photos::jobs::JobError;
 use crate::state::AppState;
 use actix_web::dev::Payload;
-use actix_web::http::header;
+use actix_web::http::{StatusCode, header};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, get, web};
 use diesel::prelude::*;
+use futures_util::StreamExt;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -122,8 +123,9 @@ pub async fn photo_bytes(
         ));
     }
     let jobs = std::sync::Arc::clone(&st.jobs);
+    let store = jobs.store_arc();
     let v = variant.clone();
-    let file = web::block(move || -> AppResult<(std::fs::File, std::path::PathBuf)> {
+    let (opened, key) = web::block(move || -> AppResult<(Opened, String)> {
         let store = jobs.store();
         let key = if v == "original" {
             blob::original_key(&sha)
@@ -143,28 +145,51 @@ pub async fn photo_bytes(
             })?;
             blob::variant_key(&sha, &v)
         };
-        store.open(&key).map_err(AppError::internal)
+        let opened = store
+            .open(&key)
+            .map_err(|e| AppError::unavailable(format!("cannot read the photo: {e}")))?;
+        Ok((opened, key))
     })
     .await??;
-    let content_type = if variant == "original" {
-        let (f, _) = &file;
-        let mut head = [0u8; 32];
-        let n = std::io::Read::read(&mut &*f, &mut head).map_err(AppError::internal)?;
-        std::io::Seek::rewind(&mut &*f).map_err(AppError::internal)?;
-        inspect::sniff(&head[..n]).map_or("application/octet-stream", |f| f.content_type())
-    } else {
-        "image/jpeg"
+    let original = variant == "original";
+    let mut res = match opened {
+        Opened::File(f, path) => {
+            let content_type = if original {
+                let mut head = [0u8; 32];
+                let n = std::io::Read::read(&mut &f, &mut head).map_err(AppError::internal)?;
+                std::io::Seek::rewind(&mut &f).map_err(AppError::internal)?;
+                sniffed(&head[..n])
+            } else {
+                "image/jpeg"
+            };
+            // Streamed from the file in pieces, with `Range` (a resumed
+            // download of a large original); the ETag is ours, by content.
+            actix_files::NamedFile::from_file(f, path)
+                .map_err(AppError::internal)?
+                .use_etag(false)
+                .use_last_modified(false)
+                .disable_content_disposition()
+                .set_content_type(content_type.parse().map_err(AppError::internal)?)
+                .into_response(&req)
+        }
+        Opened::Remote { size } => {
+            let content_type = if original && size > 0 {
+                let mut head = store
+                    .stream(&key, 0..size.min(32))
+                    .map_err(AppError::internal)?;
+                let mut first = Vec::new();
+                while let Some(piece) = head.next().await {
+                    first.extend_from_slice(&piece.map_err(AppError::internal)?);
+                }
+                sniffed(&first)
+            } else if original {
+                "application/octet-stream"
+            } else {
+                "image/jpeg"
+            };
+            remote(&req, store.as_ref(), &key, size, content_type)?
+        }
     };
-    let (f, path) = file;
-    // Streamed from the file in pieces, with `Range` (a resumed download
-    // of a large original); the ETag is ours, by content.
-    let named = actix_files::NamedFile::from_file(f, path)
-        .map_err(AppError::internal)?
-        .use_etag(false)
-        .use_last_modified(false)
-        .disable_content_disposition()
-        .set_content_type(content_type.parse().map_err(AppError::internal)?);
-    let mut res = named.into_response(&req);
     let h = res.headers_mut();
     h.insert(
         header::ETAG,
@@ -179,6 +204,51 @@ pub async fn photo_bytes(
         header::HeaderValue::from_static("nosniff"),
     );
     Ok(res)
+}
+
+fn sniffed(head: &[u8]) -> &'static str {
+    inspect::sniff(head).map_or("application/octet-stream", |f| f.content_type())
+}
+
+/// A blob in the object store, streamed as it arrives, with one `Range`
+/// as actix-files serves a local one (several ranges: the whole blob).
+fn remote(
+    req: &HttpRequest,
+    store: &dyn BlobStore,
+    key: &str,
+    size: u64,
+    content_type: &str,
+) -> AppResult<HttpResponse> {
+    let range = req
+        .headers()
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| actix_files::HttpRange::parse(v, size));
+    let (status, start, len) = match range {
+        Some(Ok(r)) if r.len() == 1 => (StatusCode::PARTIAL_CONTENT, r[0].start, r[0].length),
+        Some(Err(_)) => {
+            return Ok(HttpResponse::RangeNotSatisfiable()
+                .insert_header((header::CONTENT_RANGE, format!("bytes */{size}")))
+                .finish());
+        }
+        _ => (StatusCode::OK, 0, size),
+    };
+    let mut res = HttpResponse::build(status);
+    res.insert_header((header::CONTENT_TYPE, content_type))
+        .insert_header((header::ACCEPT_RANGES, "bytes"));
+    if status == StatusCode::PARTIAL_CONTENT {
+        res.insert_header((
+            header::CONTENT_RANGE,
+            format!("bytes {start}-{}/{size}", start + len - 1),
+        ));
+    }
+    if len == 0 {
+        return Ok(res.finish());
+    }
+    let body = store
+        .stream(key, start..start + len)
+        .map_err(|e| AppError::unavailable(format!("cannot read the photo: {e}")))?;
+    Ok(res.body(actix_web::body::SizedStream::new(len, body)))
 }
 
 /// How long a request waits for a decode slot before answering 503.

@@ -11,7 +11,6 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
-use std::io::Seek;
 use std::sync::Arc;
 
 fn tus(mut b: HttpResponseBuilder) -> HttpResponseBuilder {
@@ -92,13 +91,13 @@ pub async fn create(
         max_uploads: st.config.max_uploads_per_user,
         max_bytes: st.config.max_upload_bytes_per_user,
     };
-    let data_dir = st.config.data_dir.clone();
+    // Expired uploads go first: their bytes are freed as soon as they are
+    // no use, whenever the periodic sweep comes.
+    let (db, store) = (st.db.clone(), st.jobs.store_arc());
+    web::block(move || tus::sweep(&db, store.as_ref())).await??;
     let up = st
         .db
-        .write(move |c| {
-            tus::expire(c, &data_dir)?;
-            tus::create(c, &caller, &photo_id, length, &metadata, &limits)
-        })
+        .write(move |c| tus::create(c, &caller, &photo_id, length, &metadata, &limits))
         .await?;
     Ok(tus(HttpResponse::Created())
         .insert_header(("Location", format!("/api/v1/uploads/{}", up.id)))
@@ -126,31 +125,28 @@ pub async fn head(
         .finish())
 }
 
-/// Writes the body at the upload's offset; returns how many bytes were
-/// kept (None: the chunk failed its checksum and was discarded).
+/// What a PATCH brought: how many bytes, stored as which part.
+struct Received {
+    bytes: u64,
+    part: Option<String>,
+}
+
+/// Stages the body in a local file, then stores it whole as a new part of
+/// the upload; returns what was kept (None: the chunk failed its checksum
+/// and was discarded). A dropped connection keeps what arrived.
 async fn receive(
     st: &AppState,
     id: &str,
     up: &tus::Upload,
     checksum: Option<Vec<u8>>,
     body: &mut web::Payload,
-) -> AppResult<Option<u64>> {
-    let path = tus::part_path(&st.config.data_dir, id);
-    let start = up.offset_ as u64;
-    // Bytes past the durable offset (a crash mid-append) are dropped.
-    let file = web::block(move || -> std::io::Result<std::fs::File> {
-        std::fs::create_dir_all(path.parent().unwrap_or(std::path::Path::new(".")))?;
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)?;
-        f.set_len(start)?;
-        f.seek(std::io::SeekFrom::Start(start))?;
-        Ok(f)
-    })
-    .await?
-    .map_err(AppError::internal)?;
+) -> AppResult<Option<Received>> {
+    let store = st.jobs.store_arc();
+    let s = Arc::clone(&store);
+    let (path, file) = web::block(move || s.temp())
+        .await?
+        .map_err(|e| AppError::unavailable(format!("cannot stage the upload: {e}")))?;
+    let staged = upload::Staged(path.clone());
     let room = (up.length - up.offset_) as u64;
     let mut received: u64 = 0;
     let mut hasher = Sha256::new();
@@ -166,18 +162,29 @@ async fn receive(
         hasher.update(&chunk);
         spool.write(&chunk).await?;
     }
-    let f = spool.finish().await?;
-    if checksum.is_none_or(|want| hasher.finalize()[..] == want[..]) {
-        return Ok(Some(received));
+    spool.finish().await?;
+    if checksum.is_some_and(|want| hasher.finalize()[..] != want[..]) {
+        return Ok(None);
     }
-    // The chunk is discarded: back to where it started.
-    web::block(move || -> std::io::Result<()> {
-        f.set_len(start)?;
-        f.sync_all()
+    if received == 0 {
+        return Ok(Some(Received {
+            bytes: 0,
+            part: None,
+        }));
+    }
+    let key = tus::part_key(id, up.offset_);
+    let k = key.clone();
+    web::block(move || {
+        let r = store.put_file(&k, &path);
+        drop(staged);
+        r
     })
     .await?
-    .map_err(AppError::internal)?;
-    Ok(None)
+    .map_err(|e| AppError::unavailable(format!("cannot store the upload: {e}")))?;
+    Ok(Some(Received {
+        bytes: received,
+        part: Some(key),
+    }))
 }
 
 /// Appends bytes at `Upload-Offset` (the body, sent as
@@ -223,23 +230,23 @@ pub async fn append(
         .write(move |c| tus::claim(c, &c2, &uid, offset))
         .await?;
     // Whatever happens below, the lease ends at the offset reached.
-    let received = receive(&st, &id, &up, checksum, &mut body).await;
-    let new_offset = match &received {
-        Ok(Some(kept)) => up.offset_ + *kept as i64,
-        _ => up.offset_,
+    let mut received = receive(&st, &id, &up, checksum, &mut body).await;
+    let (new_offset, part) = match &mut received {
+        Ok(Some(kept)) => (up.offset_ + kept.bytes as i64, kept.part.take()),
+        _ => (up.offset_, None),
     };
     let (uid, from) = (id.clone(), up.offset_);
-    // The last byte keeps the lease while the whole file is checked.
+    // The last byte keeps the lease while the parts are checked.
     let done = new_offset == up.length;
-    st.db
-        .write(move |c| tus::release(c, &uid, from, new_offset, done))
+    let parts = st
+        .db
+        .write(move |c| tus::release(c, &uid, from, new_offset, part, done))
         .await?;
     if received?.is_none() {
         return Ok(tus(HttpResponse::build(StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST)))
             .insert_header(("Upload-Offset", up.offset_.to_string()))
             .json(serde_json::json!({"error": {"code": "checksum_mismatch", "message": "the chunk does not match Upload-Checksum; it was discarded", "details": {}}})));
     }
-    let path = tus::part_path(&st.config.data_dir, &id);
     if new_offset < up.length {
         return Ok(tus(HttpResponse::NoContent())
             .insert_header(("Upload-Offset", new_offset.to_string()))
@@ -251,8 +258,9 @@ pub async fn append(
     let sha = st.db.read(move |c| tus::photo_sha(c, &photo)).await?;
     let jobs_ = Arc::clone(&st.jobs);
     let max_pixels = st.config.max_photo_pixels;
-    let (p3, sha2) = (path.clone(), sha.clone());
-    let verdict = web::block(move || tus::finish(&p3, &sha2, jobs_.store(), max_pixels)).await??;
+    let (uid, sha2) = (id.clone(), sha.clone());
+    let verdict =
+        web::block(move || tus::finish(&uid, &parts, &sha2, jobs_.store(), max_pixels)).await??;
     let uid = id.clone();
     let stored = verdict.is_ok();
     let photo = up.photo_id.clone();
@@ -265,7 +273,6 @@ pub async fn append(
             Ok(())
         })
         .await?;
-    let _ = std::fs::remove_file(&path);
     st.jobs.notify();
     match verdict {
         Ok(()) => Ok(tus(HttpResponse::NoContent())
@@ -290,13 +297,21 @@ pub async fn terminate(
 ) -> AppResult<HttpResponse> {
     check_version(&req)?;
     let id = id.to_string();
-    let path = tus::part_path(&st.config.data_dir, &id);
+    let uid = id.clone();
     st.db
         .write(move |c| {
-            tus::find(c, &caller, &id)?;
-            tus::remove(c, &id)
+            tus::find(c, &caller, &uid)?;
+            tus::remove(c, &uid)
         })
         .await?;
-    let _ = std::fs::remove_file(path);
+    let store = st.jobs.store_arc();
+    // The row is gone: its bytes are garbage whatever happens here (a
+    // failure leaves them to no one; logged).
+    web::block(move || {
+        if let Err(e) = store.delete_dir(&tus::parts_dir(&id)) {
+            tracing::warn!(error = %e, upload = %id, "could not remove an upload's parts");
+        }
+    })
+    .await?;
     Ok(tus(HttpResponse::NoContent()).finish())
 }

@@ -273,6 +273,7 @@ diesel::table! {
         expires_at -> Timestamp,
         created_at -> Timestamp,
         busy_until -> Nullable<Timestamp>,
+        parts -> Text,
     }
 }
 

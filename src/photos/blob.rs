@@ -1,40 +1,139 @@
-//! Content-addressed blob storage. Bytes are written to a temporary file,
-//! fsynced and renamed into place, so a crash never leaves a half photo
-//! under a real name; one copy however many records point at the same
-//! bytes. Behind a trait so an object store can take its place.
+//! Content-addressed blob storage, behind one trait with two homes: files
+//! under a directory (the embedded default) and an S3-compatible object
+//! store (`s3.rs`, several servers). Bytes are staged in a local temporary
+//! file and only then stored under their real name, in one step (a rename;
+//! a single or multipart PUT), so a crash never leaves half a photo under a
+//! real name; one copy however many records point at the same bytes.
+//! Every method blocks: call them off the async executor.
 
+use actix_web::web::Bytes;
+use futures_util::stream::BoxStream;
 use std::fs::File;
 use std::io::{self, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+/// A blob's bytes on their way out, in pieces.
+pub type ByteStream = BoxStream<'static, io::Result<Bytes>>;
+
+/// A blob opened for serving.
+pub enum Opened {
+    /// A local file: served in pieces with `Range` by actix-files.
+    File(File, PathBuf),
+    /// A remote object of this size: served with [`BlobStore::stream`].
+    Remote { size: u64 },
+}
+
 pub trait BlobStore: Send + Sync {
-    /// Moves a complete, fsynced temporary file into place under `key`
-    /// (a no-op when `key` already exists: content addressing).
+    /// Stores a complete, fsynced local file under `key`; a no-op when
+    /// `key` already exists (content addressing). The file may be moved
+    /// (the caller removes it if it is still there).
     fn put_file(&self, key: &str, tmp: &Path) -> io::Result<()>;
+    /// The whole blob (a photo to decode, which is decoded whole anyway).
     fn read(&self, key: &str) -> io::Result<Vec<u8>>;
-    /// The blob opened for reading in pieces (served with `Range`, never
-    /// read whole into memory), with its path.
-    fn open(&self, key: &str) -> io::Result<(File, PathBuf)>;
-    fn exists(&self, key: &str) -> bool;
-    /// A new temporary file on the same file system.
+    /// The blob for serving, never read whole into memory.
+    fn open(&self, key: &str) -> io::Result<Opened>;
+    /// `range` of a blob that [`BlobStore::open`] answered `Remote`.
+    fn stream(&self, key: &str, range: Range<u64>) -> io::Result<ByteStream>;
+    /// Appends the blob to `out`, in pieces; returns how many bytes.
+    fn copy_to(&self, key: &str, out: &mut File) -> io::Result<u64>;
+    fn exists(&self, key: &str) -> io::Result<bool>;
+    /// Removes every blob whose key starts with `prefix` + `/`.
+    fn delete_dir(&self, prefix: &str) -> io::Result<()>;
+    /// The keys that start with `prefix` + `/`, in no order.
+    fn list_dir(&self, prefix: &str) -> io::Result<Vec<String>>;
+    /// A new local temporary file to stage bytes in.
     fn temp(&self) -> io::Result<(PathBuf, File)>;
+    /// `/readyz`: a probe written, read back and removed.
+    fn check(&self) -> io::Result<()>;
+    /// For logs: where the blobs are.
+    fn describe(&self) -> String;
 
     fn put_bytes(&self, key: &str, bytes: &[u8]) -> io::Result<()> {
-        if self.exists(key) {
+        if self.exists(key)? {
             return Ok(());
         }
         let (path, mut f) = self.temp()?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        let r = self.put_file(key, &path);
+        let r = f
+            .write_all(bytes)
+            .and_then(|_| f.sync_all())
+            .and_then(|_| self.put_file(key, &path));
         let _ = std::fs::remove_file(&path);
         r
     }
 }
 
+/// Where blobs live, from `FIELDSYNC_BLOB_URL`: `file://<dir>` (default:
+/// `<data dir>/blobs`) or `s3://<bucket>/<prefix>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BlobTarget {
+    Dir(PathBuf),
+    S3 { bucket: String, prefix: String },
+}
+
+impl BlobTarget {
+    pub fn parse(url: Option<&str>, data_dir: &Path) -> Result<BlobTarget, String> {
+        let Some(url) = url.filter(|u| !u.is_empty()) else {
+            return Ok(BlobTarget::Dir(data_dir.join("blobs")));
+        };
+        if let Some(dir) = url.strip_prefix("file://") {
+            return Ok(BlobTarget::Dir(PathBuf::from(dir)));
+        }
+        if let Some(rest) = url.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(format!("{url}: no bucket"));
+            }
+            return Ok(BlobTarget::S3 {
+                bucket: bucket.to_string(),
+                prefix: prefix.trim_matches('/').to_string(),
+            });
+        }
+        Err(format!(
+            "{url}: a blob URL is file://<dir> or s3://<bucket>/<prefix>"
+        ))
+    }
+}
+
+/// Checks a key's shape: no empty, `.` or `..` parts (a key names a file
+/// under the root, never one outside it).
+pub fn checked(key: &str) -> io::Result<&str> {
+    if key
+        .split('/')
+        .any(|p| p.is_empty() || p == ".." || p == ".")
+    {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "bad blob key"));
+    }
+    Ok(key)
+}
+
 pub fn original_key(sha: &str) -> String {
     format!("originals/{}/{sha}", &sha[..2.min(sha.len())])
+}
+
+/// Whether both variants of `sha` are stored.
+pub fn have_variants(store: &dyn BlobStore, sha: &str) -> io::Result<bool> {
+    for v in ["thumb", "display"] {
+        if !store.exists(&variant_key(sha, v))? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Opens the blob store the settings name.
+pub fn open(config: &crate::config::Config) -> anyhow::Result<std::sync::Arc<dyn BlobStore>> {
+    let target = BlobTarget::parse(config.blob_url.as_deref(), &config.data_dir)
+        .map_err(anyhow::Error::msg)?;
+    Ok(match target {
+        BlobTarget::Dir(dir) => std::sync::Arc::new(FsStore::new(dir)?),
+        BlobTarget::S3 { bucket, prefix } => std::sync::Arc::new(super::s3::S3Store::new(
+            &bucket,
+            &prefix,
+            config.s3_endpoint.as_deref(),
+            config.data_dir.join("staging"),
+        )?),
+    })
 }
 
 pub fn variant_key(sha: &str, variant: &str) -> String {
@@ -58,13 +157,7 @@ impl FsStore {
     }
 
     fn path(&self, key: &str) -> io::Result<PathBuf> {
-        if key
-            .split('/')
-            .any(|p| p.is_empty() || p == ".." || p == ".")
-        {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "bad blob key"));
-        }
-        Ok(self.root.join(key))
+        Ok(self.root.join(checked(key)?))
     }
 }
 
@@ -88,19 +181,66 @@ impl BlobStore for FsStore {
         std::fs::read(self.path(key)?)
     }
 
-    fn open(&self, key: &str) -> io::Result<(File, PathBuf)> {
+    fn open(&self, key: &str) -> io::Result<Opened> {
         let path = self.path(key)?;
-        Ok((File::open(&path)?, path))
+        Ok(Opened::File(File::open(&path)?, path))
     }
 
-    fn exists(&self, key: &str) -> bool {
-        self.path(key).map(|p| p.exists()).unwrap_or(false)
+    fn stream(&self, _key: &str, _range: Range<u64>) -> io::Result<ByteStream> {
+        Err(io::Error::other("local blobs are served as files"))
+    }
+
+    fn copy_to(&self, key: &str, out: &mut File) -> io::Result<u64> {
+        io::copy(&mut File::open(self.path(key)?)?, out)
+    }
+
+    fn exists(&self, key: &str) -> io::Result<bool> {
+        self.path(key)?.try_exists()
+    }
+
+    fn delete_dir(&self, prefix: &str) -> io::Result<()> {
+        match std::fs::remove_dir_all(self.path(prefix)?) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            r => r,
+        }
+    }
+
+    fn list_dir(&self, prefix: &str) -> io::Result<Vec<String>> {
+        fn walk(dir: &Path, key: &str, out: &mut Vec<String>) -> io::Result<()> {
+            let entries = match std::fs::read_dir(dir) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+                r => r?,
+            };
+            for e in entries {
+                let e = e?;
+                let k = format!("{key}/{}", e.file_name().to_string_lossy());
+                if e.file_type()?.is_dir() {
+                    walk(&e.path(), &k, out)?;
+                } else {
+                    out.push(k);
+                }
+            }
+            Ok(())
+        }
+        let mut out = Vec::new();
+        walk(&self.path(prefix)?, prefix, &mut out)?;
+        Ok(out)
     }
 
     fn temp(&self) -> io::Result<(PathBuf, File)> {
         let path = self.root.join("tmp").join(uuid::Uuid::new_v4().to_string());
         let f = File::options().write(true).create_new(true).open(&path)?;
         Ok((path, f))
+    }
+
+    fn check(&self) -> io::Result<()> {
+        let probe = self.root.join("tmp").join(".readyz");
+        std::fs::write(&probe, b"ok")?;
+        std::fs::remove_file(&probe)
+    }
+
+    fn describe(&self) -> String {
+        self.root.display().to_string()
     }
 }
 
@@ -113,7 +253,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = FsStore::new(dir.path()).unwrap();
         let key = original_key("abcdef");
-        assert!(!s.exists(&key));
+        assert!(!s.exists(&key).unwrap());
         s.put_bytes(&key, b"one").unwrap();
         s.put_bytes(&key, b"two").unwrap();
         assert_eq!(s.read(&key).unwrap(), b"one");

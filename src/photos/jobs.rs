@@ -69,10 +69,7 @@ pub fn ensure_variants(
     offset: FixedOffset,
 ) -> Result<(u32, u32, exif::Info), JobError> {
     let bytes = store.read(&blob::original_key(sha)).map_err(JobError::Io)?;
-    let have = [variants::Variant::Thumb, variants::Variant::Display]
-        .iter()
-        .all(|v| store.exists(&blob::variant_key(sha, v.as_str())));
-    if have {
+    if blob::have_variants(store, sha).map_err(JobError::Io)? {
         let (format, w, h) =
             inspect::check(&bytes, limits.max_pixels).map_err(JobError::Refused)?;
         let _ = format;
@@ -266,17 +263,13 @@ impl Jobs {
     /// for one before its job ran: through the same bounded decode slots
     /// as the jobs, waiting at most `wait` for one (blocking).
     pub fn variants_now(&self, sha: &str, wait: std::time::Duration) -> Result<(), JobError> {
-        let have = |s: &dyn BlobStore| {
-            ["thumb", "display"]
-                .iter()
-                .all(|v| s.exists(&blob::variant_key(sha, v)))
-        };
-        if have(self.store()) {
+        let have = |s: &dyn BlobStore| blob::have_variants(s, sha).map_err(JobError::Io);
+        if have(self.store())? {
             return Ok(());
         }
         self.decoder.run(sha, Some(wait), || {
             // Another thread may have made them while this one waited.
-            if have(self.store()) {
+            if have(self.store())? {
                 return Ok(());
             }
             self.decoder.decodes.inc();
@@ -370,10 +363,7 @@ impl Jobs {
 
     fn process(&self, job: Claimed) {
         let outcome = self.decoder.run(&job.sha, None, || {
-            let have = ["thumb", "display"]
-                .iter()
-                .all(|v| self.store.exists(&blob::variant_key(&job.sha, v)));
-            if !have {
+            if !blob::have_variants(self.store.as_ref(), &job.sha).unwrap_or(false) {
                 self.decoder.decodes.inc();
             }
             ensure_variants(self.store.as_ref(), &job.sha, self.limits, self.offset)

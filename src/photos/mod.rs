@@ -5,6 +5,7 @@ pub mod blob;
 pub mod exif;
 pub mod inspect;
 pub mod jobs;
+pub mod s3;
 pub mod tus;
 pub mod upload;
 pub mod urls;

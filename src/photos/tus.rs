@@ -1,19 +1,21 @@
 //! Resumable uploads (tus 1.0: core, creation, termination, checksum with
-//! sha256, expiration). The bytes received so far are a file under the
-//! data directory; the row's `offset` says how many of them are durable.
+//! sha256, expiration). An upload's state is its row (any server answers
+//! any request); its bytes are parts in the blob store, one per PATCH,
+//! each stored whole before the row's `offset` moves past it and listed in
+//! the row's `parts`; the last byte assembles them and checks the photo.
 
 use super::blob::BlobStore;
 use super::upload;
 use crate::auth::Caller;
 use crate::clock;
-use crate::db::Conn;
 use crate::db::schema::{inspections, photos, uploads};
+use crate::db::{Conn, Db};
 use crate::error::{AppError, AppResult};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
-use std::path::{Path, PathBuf};
+use std::io::Write;
 
 pub const VERSION: &str = "1.0.0";
 pub const EXTENSIONS: &str = "creation,termination,checksum,expiration";
@@ -29,12 +31,16 @@ pub struct Upload {
     pub expires_at: NaiveDateTime,
 }
 
-pub fn dir(data_dir: &Path) -> PathBuf {
-    data_dir.join("uploads")
+/// Where an upload's parts are: every key under it is one of its parts.
+pub fn parts_dir(id: &str) -> String {
+    format!("uploads/{id}")
 }
 
-pub fn part_path(data_dir: &Path, id: &str) -> PathBuf {
-    dir(data_dir).join(format!("{id}.part"))
+/// A new part of `id` starting at `start`: named anew by every PATCH, so a
+/// part stored by a PATCH whose answer was lost never stands in for a later
+/// one; only the parts the row lists count.
+pub fn part_key(id: &str, start: i64) -> String {
+    format!("{}/{start:012}-{}", parts_dir(id), uuid::Uuid::new_v4())
 }
 
 /// `Upload-Metadata`: comma-separated `key base64(value)` pairs.
@@ -171,20 +177,33 @@ pub fn claim(c: &mut Conn, caller: &Caller, id: &str, offset: i64) -> AppResult<
 }
 
 /// Moves a PATCH's upload to the offset it reached (compare-and-set from
-/// the offset it started at) and ends its lease, unless `keep` (the last
-/// byte arrived: the lease lasts while the file is checked and bound).
-pub fn release(c: &mut Conn, id: &str, from: i64, to: i64, keep: bool) -> AppResult<()> {
+/// the offset it started at), lists its stored part, and ends its lease,
+/// unless `keep` (the last byte arrived: the lease lasts while the parts
+/// are assembled and checked). Returns the upload's parts, in order.
+pub fn release(
+    c: &mut Conn,
+    id: &str,
+    from: i64,
+    to: i64,
+    part: Option<String>,
+    keep: bool,
+) -> AppResult<Vec<String>> {
+    let listed: String = uploads::table.find(id).select(uploads::parts).first(c)?;
+    let mut parts: Vec<String> = serde_json::from_str(&listed)?;
+    parts.extend(part);
     let q = diesel::update(uploads::table.find(id).filter(uploads::offset_.eq(from)));
-    if keep {
-        q.set(uploads::offset_.eq(to)).execute(c)?;
+    let busy = if keep {
+        uploads::busy_until.eq(Some(clock::now() + Duration::seconds(LEASE_SECS)))
     } else {
-        q.set((
-            uploads::offset_.eq(to),
-            uploads::busy_until.eq(None::<NaiveDateTime>),
-        ))
-        .execute(c)?;
-    }
-    Ok(())
+        uploads::busy_until.eq(None::<NaiveDateTime>)
+    };
+    q.set((
+        uploads::offset_.eq(to),
+        uploads::parts.eq(serde_json::to_string(&parts)?),
+        busy,
+    ))
+    .execute(c)?;
+    Ok(parts)
 }
 
 pub fn remove(c: &mut Conn, id: &str) -> AppResult<()> {
@@ -192,17 +211,33 @@ pub fn remove(c: &mut Conn, id: &str) -> AppResult<()> {
     Ok(())
 }
 
-/// Removes expired uploads and their bytes. Returns how many.
-pub fn expire(c: &mut Conn, data_dir: &Path) -> AppResult<usize> {
-    let gone: Vec<String> = uploads::table
-        .filter(uploads::expires_at.le(clock::now()))
-        .select(uploads::id)
-        .load(c)?;
+/// Removes expired uploads: their bytes first, then their rows (a sweep
+/// cut short in between is finished by the next). Blocking; the store is
+/// never called inside a transaction.
+pub fn sweep(db: &Db, store: &dyn BlobStore) -> AppResult<usize> {
+    let now = clock::now();
+    let gone: Vec<String> = db.read_blocking(move |c| {
+        Ok(uploads::table
+            .filter(uploads::expires_at.le(now))
+            .select(uploads::id)
+            .load(c)?)
+    })?;
     for id in &gone {
-        let _ = std::fs::remove_file(part_path(data_dir, id));
+        store
+            .delete_dir(&parts_dir(id))
+            .map_err(|e| AppError::unavailable(format!("cannot remove an upload's bytes: {e}")))?;
     }
-    diesel::delete(uploads::table.filter(uploads::id.eq_any(&gone))).execute(c)?;
-    Ok(gone.len())
+    let n = gone.len();
+    db.write_blocking(move |c| {
+        diesel::delete(
+            uploads::table
+                .filter(uploads::id.eq_any(&gone))
+                .filter(uploads::expires_at.le(now)),
+        )
+        .execute(c)?;
+        Ok(())
+    })?;
+    Ok(n)
 }
 
 /// The photo's expected sha256.
@@ -213,14 +248,37 @@ pub fn photo_sha(c: &mut Conn, photo_id: &str) -> AppResult<String> {
         .first(c)?)
 }
 
-/// The last byte arrived: check the whole file and keep it (blocking).
+/// The last byte arrived: the parts assembled in order into one local
+/// file, checked whole and kept as the photo's original; then the parts go
+/// (blocking).
 pub fn finish(
-    path: &Path,
+    id: &str,
+    parts: &[String],
     sha: &str,
     store: &dyn BlobStore,
     max_pixels: u64,
 ) -> AppResult<Result<(), super::inspect::Refusal>> {
-    upload::check_file(path, sha, store, max_pixels)
+    let unavailable =
+        |e: std::io::Error| AppError::unavailable(format!("cannot read the upload: {e}"));
+    let (path, mut file) = store.temp().map_err(unavailable)?;
+    let assembled = (|| {
+        for key in parts {
+            store.copy_to(key, &mut file)?;
+        }
+        file.flush()?;
+        file.sync_all()
+    })();
+    let verdict = assembled
+        .map_err(unavailable)
+        .and_then(|()| upload::check_file(&path, sha, store, max_pixels));
+    let _ = std::fs::remove_file(&path);
+    let verdict = verdict?;
+    // Kept or refused, the parts are done with (a refused photo is sent
+    // again from the start).
+    if let Err(e) = store.delete_dir(&parts_dir(id)) {
+        tracing::warn!(error = %e, upload = id, "could not remove an upload's parts");
+    }
+    Ok(verdict)
 }
 
 #[cfg(test)]

@@ -21,6 +21,15 @@ pub struct Part {
     pub path: PathBuf,
 }
 
+/// A staged file that goes away with its owner, whatever happens.
+pub struct Staged(pub PathBuf);
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// Temporary files that go away with the request, whatever happens.
 #[derive(Default)]
 pub struct Parts(pub Vec<Part>);

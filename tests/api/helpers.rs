@@ -502,6 +502,38 @@ impl TestApp {
         }
     }
 
+    /// The keys under `prefix` in the server's blob store (an object
+    /// store: through a store of the test's own on the same bucket).
+    pub fn blobs(&self, prefix: &str) -> Vec<String> {
+        match &self.config.blob_url {
+            Some(url) if url.starts_with("s3://") => {
+                let mut cfg = self.config.clone();
+                // Its own staging directory: a store clears its own at start.
+                cfg.data_dir = self.dir.join("test-staging");
+                fieldsync::photos::blob::open(&cfg)
+                    .unwrap()
+                    .list_dir(prefix)
+                    .unwrap()
+            }
+            _ => {
+                let root = self.dir.join("blobs");
+                let mut out = Vec::new();
+                let mut dirs = vec![root.join(prefix)];
+                while let Some(d) = dirs.pop() {
+                    for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                        if e.path().is_dir() {
+                            dirs.push(e.path());
+                        } else {
+                            let rel = e.path().strip_prefix(&root).unwrap().to_path_buf();
+                            out.push(rel.to_string_lossy().into_owned());
+                        }
+                    }
+                }
+                out
+            }
+        }
+    }
+
     /// A connection of the test's own to the server's database.
     pub fn db(&self) -> fieldsync::db::DbConn {
         use diesel::Connection;

@@ -258,11 +258,8 @@ fn termination_expiry_and_refusals() {
 
     let (_, loc) = start(&app, &d, &t, &bytes);
     patch(&app, &loc, &t, 0, &bytes[..100], None);
-    let part = app
-        .dir
-        .join("uploads")
-        .join(format!("{}.part", loc.rsplit('/').next().unwrap()));
-    assert!(part.exists());
+    let parts = format!("uploads/{}", loc.rsplit('/').next().unwrap());
+    assert_eq!(app.blobs(&parts).len(), 1, "a part in the blob store");
     std::thread::sleep(std::time::Duration::from_millis(1500));
     assert_eq!(
         tus_request(&app, "HEAD", &loc, &t, &[], b"").0,
@@ -270,7 +267,10 @@ fn termination_expiry_and_refusals() {
         "expired"
     );
     start(&app, &d, &t, &bytes); // creating sweeps expired uploads
-    assert!(!part.exists(), "an expired upload's bytes are removed");
+    assert!(
+        app.blobs(&parts).is_empty(),
+        "an expired upload's bytes are removed"
+    );
 
     // No protocol version, an unknown photo, another user's upload.
     let (s, _) = tus_request(&app, "OPTIONS", "/api/v1/uploads", "", &[], b"");

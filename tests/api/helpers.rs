@@ -102,9 +102,31 @@ pub fn on_postgres() -> bool {
     test_postgres().is_some()
 }
 
+/// With `FIELDSYNC_TEST_BLOB_URL` (`s3://<bucket>`, its server at
+/// `FIELDSYNC_S3_ENDPOINT`, keys in `AWS_*`), every test server keeps its
+/// blobs under a prefix of its own in that bucket, named after its data
+/// directory. Without: files under the data directory.
+pub fn test_blob_url(dir: &Path) -> Option<String> {
+    use sha2::Digest;
+    let base = std::env::var("FIELDSYNC_TEST_BLOB_URL")
+        .ok()
+        .filter(|u| !u.is_empty())?;
+    Some(format!(
+        "{}/t-{}",
+        base.trim_end_matches('/'),
+        &hex::encode(sha2::Sha256::digest(dir.to_string_lossy().as_bytes()))[..24]
+    ))
+}
+
+pub fn on_object_store() -> bool {
+    test_blob_url(Path::new("/")).is_some()
+}
+
 pub fn test_config(dir: &Path) -> Config {
     let mut c = Config::for_data_dir(dir);
     c.database_url = test_database(dir);
+    c.blob_url = test_blob_url(dir);
+    c.s3_endpoint = std::env::var("FIELDSYNC_S3_ENDPOINT").ok();
     c.bind = "127.0.0.1:0".into();
     c.admin_password = Some(ADMIN_PASSWORD.into());
     c.jwt_secret = Some(JWT_SECRET.into());
@@ -534,6 +556,15 @@ impl TestApp {
         }
     }
 
+    /// Where the server stages bytes on their way into its blob store.
+    pub fn staging_dir(&self) -> PathBuf {
+        if on_object_store() {
+            self.dir.join("staging")
+        } else {
+            self.dir.join("blobs/tmp")
+        }
+    }
+
     /// A connection of the test's own to the server's database.
     pub fn db(&self) -> fieldsync::db::DbConn {
         use diesel::Connection;
@@ -570,6 +601,14 @@ pub fn fieldsync_cmd(dir: &Path) -> std::process::Command {
         .env("FIELDSYNC_LOG", "warn");
     if let Some(url) = test_database(dir) {
         c.env("FIELDSYNC_DATABASE_URL", url);
+    }
+    if let Some(url) = test_blob_url(dir) {
+        c.env("FIELDSYNC_BLOB_URL", url);
+        for (k, v) in std::env::vars() {
+            if k.starts_with("AWS_") || k == "FIELDSYNC_S3_ENDPOINT" {
+                c.env(k, v);
+            }
+        }
     }
     c
 }

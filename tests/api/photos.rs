@@ -317,7 +317,7 @@ fn the_same_bytes_are_stored_once() {
     for p in &photos {
         assert_eq!(app.wait_photo(&t, p)["status"], "ready");
     }
-    let originals = walk(&app.dir.join("blobs/originals"));
+    let originals = app.blobs("originals");
     assert_eq!(originals.len(), 1, "{originals:?}");
 
     // Metadata alone for the same bytes: knowing a hash grants nothing,
@@ -339,24 +339,16 @@ fn the_same_bytes_are_stored_once() {
         .ok(200);
     assert_eq!(r["photos_missing"], json!([]));
     assert_eq!(app.wait_photo(&t, &photo)["status"], "ready");
-    assert_eq!(walk(&app.dir.join("blobs/originals")).len(), 1);
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
+    assert_eq!(app.blobs("originals").len(), 1);
 }
 
 #[test]
 fn a_job_that_cannot_read_its_bytes_is_retried_with_backoff() {
+    if on_object_store() {
+        // The lost volume is played by moving a file away; an object
+        // store's unavailability is not played here.
+        return;
+    }
     let app = TestApp::spawn_with(|c| c.photo_workers = Some(0));
     let d = District::new(&app);
     let t = app.login("liming", PASSWORD);

@@ -329,7 +329,7 @@ fn a_multipart_push_of_countless_empty_parts_is_refused_early() {
         "{}",
         r.text
     );
-    let spool: Vec<_> = std::fs::read_dir(app.dir.join("blobs/tmp"))
+    let spool: Vec<_> = std::fs::read_dir(app.staging_dir())
         .map(|d| d.flatten().collect())
         .unwrap_or_default();
     assert!(spool.is_empty(), "temporary files left: {}", spool.len());

@@ -100,6 +100,16 @@ pub struct Config {
     #[arg(long, env = "FIELDSYNC_PHOTO_WORKERS")]
     pub photo_workers: Option<usize>,
 
+    /// Seconds a server holds a photo job it took; a job whose server died
+    /// is taken by another once this has passed.
+    #[arg(long, env = "FIELDSYNC_JOB_LEASE_SECS", default_value_t = 120)]
+    pub job_lease_secs: i64,
+
+    /// Seconds a PATCH holds a resumable upload; one whose server died
+    /// mid-PATCH can be resumed (on any server) once this has passed.
+    #[arg(long, env = "FIELDSYNC_UPLOAD_LEASE_SECS", default_value_t = 300)]
+    pub upload_lease_secs: i64,
+
     /// Lifetime of signed photo URLs in seconds.
     #[arg(long, env = "FIELDSYNC_PHOTO_URL_TTL_SECS", default_value_t = 86400)]
     pub photo_url_ttl_secs: i64,
@@ -182,6 +192,8 @@ impl Config {
             max_photo_pixels: 64_000_000,
             max_multipart_bytes: 256 * 1024 * 1024,
             photo_workers: None,
+            job_lease_secs: 120,
+            upload_lease_secs: 300,
             photo_url_ttl_secs: 86400,
             upload_expiry_secs: 86400,
             schedule_interval_secs: 3600,

@@ -55,11 +55,14 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
     let jobs = photos::jobs::Jobs::start(
         boot.db.clone(),
         store,
-        photos::variants::Limits {
-            max_pixels: config.max_photo_pixels,
+        photos::jobs::Settings {
+            limits: photos::variants::Limits {
+                max_pixels: config.max_photo_pixels,
+            },
+            offset: config.exif_offset()?,
+            workers,
+            lease: chrono::Duration::seconds(config.job_lease_secs.max(1)),
         },
-        config.exif_offset()?,
-        workers,
         metrics.decodes.clone(),
         metrics.photo_backlog.clone(),
     )

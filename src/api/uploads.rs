@@ -225,9 +225,10 @@ pub async fn append(
     };
     let id = id.to_string();
     let (uid, c2) = (id.clone(), caller.clone());
+    let lease = chrono::Duration::seconds(st.config.upload_lease_secs.max(1));
     let up = st
         .db
-        .write(move |c| tus::claim(c, &c2, &uid, offset))
+        .write(move |c| tus::claim(c, &c2, &uid, offset, lease))
         .await?;
     // Whatever happens below, the lease ends at the offset reached.
     let mut received = receive(&st, &id, &up, checksum, &mut body).await;
@@ -240,7 +241,7 @@ pub async fn append(
     let done = new_offset == up.length;
     let parts = st
         .db
-        .write(move |c| tus::release(c, &uid, from, new_offset, part, done))
+        .write(move |c| tus::release(c, &uid, from, new_offset, part, done.then_some(lease)))
         .await?;
     if received?.is_none() {
         return Ok(tus(HttpResponse::build(StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST)))

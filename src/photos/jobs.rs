@@ -18,11 +18,21 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
 pub const MAX_ATTEMPTS: i32 = 5;
-/// How long a claimed job is its server's. Far above a job's time (a
-/// 50-megapixel photo decodes in a few seconds); if a slow one outlives it
-/// and is taken again, the variants are made twice, identically (they are
-/// named by the photo's hash), and only the later claim's outcome counts.
-pub const LEASE: Duration = Duration::seconds(120);
+
+/// How the photo workers run.
+pub struct Settings {
+    pub limits: variants::Limits,
+    /// What an EXIF time without an offset means.
+    pub offset: FixedOffset,
+    /// Worker threads (0: none; jobs wait in the database).
+    pub workers: usize,
+    /// How long a claimed job is its server's (`FIELDSYNC_JOB_LEASE_SECS`,
+    /// 120 s: far above a job's time, a 50-megapixel photo decodes in a few
+    /// seconds). If a slow one outlives it and is taken again, the variants
+    /// are made twice, identically (they are named by the photo's hash),
+    /// and only the later claim's outcome counts.
+    pub lease: Duration,
+}
 
 /// Queues a job for a photo (in the caller's transaction).
 pub fn enqueue(c: &mut Conn, photo_id: &str) -> AppResult<()> {
@@ -175,6 +185,7 @@ pub struct Jobs {
     store: Arc<dyn BlobStore>,
     limits: variants::Limits,
     offset: FixedOffset,
+    lease: Duration,
     /// Jobs queued, as last seen by a worker.
     backlog: prometheus_client::metrics::gauge::Gauge,
     wake: Mutex<u64>,
@@ -184,18 +195,22 @@ pub struct Jobs {
 }
 
 impl Jobs {
-    /// Starts `n` workers. A job is claimed for [`LEASE`]: one whose server
+    /// Starts the workers. A job is claimed for a lease: one whose server
     /// died while running it is taken again by any server once its lease
     /// has run out (at once on a database of one server's own).
     pub fn start(
         db: Db,
         store: Arc<dyn BlobStore>,
-        limits: variants::Limits,
-        offset: FixedOffset,
-        n: usize,
+        settings: Settings,
         decodes: prometheus_client::metrics::counter::Counter,
         backlog: prometheus_client::metrics::gauge::Gauge,
     ) -> AppResult<Arc<Jobs>> {
+        let Settings {
+            limits,
+            offset,
+            workers: n,
+            lease,
+        } = settings;
         if !db.shared() {
             // This server is the database's only one: what is left running
             // was cut short by its own last stop, and need not wait for
@@ -222,6 +237,7 @@ impl Jobs {
             store,
             limits,
             offset,
+            lease,
             backlog,
             wake: Mutex::new(0),
             cond: Condvar::new(),
@@ -317,7 +333,7 @@ impl Jobs {
     }
 
     fn claim(&self) -> AppResult<Option<Claimed>> {
-        let backlog = self.backlog.clone();
+        let (backlog, lease) = (self.backlog.clone(), self.lease);
         self.db.write_blocking(move |c| {
             let now = clock::now();
             // Jobs waiting (due or not), for /metrics.
@@ -348,7 +364,7 @@ impl Jobs {
                 .set((
                     pj::status.eq("running"),
                     pj::attempts.eq(attempts + 1),
-                    pj::lease_until.eq(now + LEASE),
+                    pj::lease_until.eq(now + lease),
                     pj::updated_at.eq(now),
                 ))
                 .execute(c)?;

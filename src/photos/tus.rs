@@ -136,16 +136,20 @@ pub fn find(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<Upload> {
         .ok_or_else(|| AppError::not_found("upload"))
 }
 
-/// How long a PATCH may hold an upload; a server that died mid-PATCH
-/// frees it after this.
-pub const LEASE_SECS: i64 = 300;
-
 /// Takes the caller's upload for one PATCH at `offset`: 409 when the
 /// upload is elsewhere (`upload_offset`, with the offset) or another PATCH
 /// is writing to it (`upload_busy`). The lease is a compare-and-set in the
 /// database, so two PATCHes never write the same file at once, whichever
 /// server they reach.
-pub fn claim(c: &mut Conn, caller: &Caller, id: &str, offset: i64) -> AppResult<Upload> {
+/// `lease`: how long a PATCH may hold the upload (`FIELDSYNC_UPLOAD_LEASE_SECS`);
+/// a server that died mid-PATCH frees it after this.
+pub fn claim(
+    c: &mut Conn,
+    caller: &Caller,
+    id: &str,
+    offset: i64,
+    lease: Duration,
+) -> AppResult<Upload> {
     let up = find(c, caller, id)?;
     if offset != up.offset_ {
         return Err(AppError::conflict(
@@ -165,7 +169,7 @@ pub fn claim(c: &mut Conn, caller: &Caller, id: &str, offset: i64) -> AppResult<
                     .or(uploads::busy_until.le(now)),
             ),
     )
-    .set(uploads::busy_until.eq(now + Duration::seconds(LEASE_SECS)))
+    .set(uploads::busy_until.eq(now + lease))
     .execute(c)?;
     if taken == 0 {
         return Err(AppError::conflict(
@@ -178,7 +182,7 @@ pub fn claim(c: &mut Conn, caller: &Caller, id: &str, offset: i64) -> AppResult<
 
 /// Moves a PATCH's upload to the offset it reached (compare-and-set from
 /// the offset it started at), lists its stored part, and ends its lease,
-/// unless `keep` (the last byte arrived: the lease lasts while the parts
+/// unless `keep` (the last byte arrived: a new lease lasts while the parts
 /// are assembled and checked). Returns the upload's parts, in order.
 pub fn release(
     c: &mut Conn,
@@ -186,17 +190,13 @@ pub fn release(
     from: i64,
     to: i64,
     part: Option<String>,
-    keep: bool,
+    keep: Option<Duration>,
 ) -> AppResult<Vec<String>> {
     let listed: String = uploads::table.find(id).select(uploads::parts).first(c)?;
     let mut parts: Vec<String> = serde_json::from_str(&listed)?;
     parts.extend(part);
     let q = diesel::update(uploads::table.find(id).filter(uploads::offset_.eq(from)));
-    let busy = if keep {
-        uploads::busy_until.eq(Some(clock::now() + Duration::seconds(LEASE_SECS)))
-    } else {
-        uploads::busy_until.eq(None::<NaiveDateTime>)
-    };
+    let busy = uploads::busy_until.eq(keep.map(|lease| clock::now() + lease));
     q.set((
         uploads::offset_.eq(to),
         uploads::parts.eq(serde_json::to_string(&parts)?),

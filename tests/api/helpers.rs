@@ -377,6 +377,7 @@ pub fn id(v: Value) -> String {
 
 /// A district of two groups, A and B, with an inspector, a coordinator,
 /// a site and a route in each, and one district-wide checklist.
+#[derive(Clone)]
 pub struct District {
     pub group_a: String,
     pub group_b: String,

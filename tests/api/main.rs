@@ -7,6 +7,7 @@ mod auth;
 mod browser;
 mod cli;
 mod client_js;
+mod cluster;
 mod coverage;
 mod crash;
 mod errors;

@@ -143,7 +143,22 @@ fn main() {
     );
     println!("rss at end: {:.1} MB", rss_mb());
 
-    // 4. The physical reference: the same rows by the sqlite3 tool.
+    // 4. The physical reference: the same rows by the database's own
+    // command-line tool, in transactions of the same size.
+    if let Some(url) = common::bench_database() {
+        match reference_pg(tmp.path(), &url, rows.min(100_000)) {
+            Some(rate) => {
+                println!(
+                    "psql reference insert:     {rate:>9.0} rows/s (same schema, batch size, server)"
+                );
+                println!("ratio push/raw:            {:>9.2}", fresh_rate / rate);
+            }
+            None => println!(
+                "psql reference: psql is not installed (apt-get install postgresql-client)"
+            ),
+        }
+        return;
+    }
     match reference(tmp.path(), rows.min(100_000)) {
         Some(rate) => {
             println!(
@@ -157,6 +172,66 @@ fn main() {
     }
 }
 
+const META: &str = r#"{"answers.outfall_flowing":{"v":1,"d":"dev","t":"2026-11-20T02:14:09Z"},"answers.score":{"v":1,"d":"dev","t":"2026-11-20T02:14:09Z"},"answers.water_color":{"v":1,"d":"dev","t":"2026-11-20T02:14:09Z"},"location":{"v":1,"d":"dev","t":"2026-11-20T02:14:09Z"},"notes":{"v":1,"d":"dev","t":"2026-11-20T02:14:09Z"},"severity":{"v":1,"d":"dev","t":"2026-11-20T02:14:09Z"},"status":{"v":1,"d":"dev","t":"2026-11-20T02:14:09Z"},"title":{"v":1,"d":"dev","t":"2026-11-20T02:14:09Z"}}"#;
+
+/// The rows of the reference, in transactions of `BATCH`.
+fn reference_rows(f: &mut impl Write, n: usize, begin: &str) -> Option<()> {
+    for b in 0..n / BATCH {
+        writeln!(f, "{begin}").ok()?;
+        for i in 0..BATCH {
+            let k = b * BATCH + i;
+            let fields = fields(k).to_string().replace('\'', "''");
+            writeln!(
+                f,
+                "INSERT INTO inspections (id, version, group_id, inspector_id, site_id, template_id, template_version, fields, field_meta, status, lat, lon, review_status, created_at, updated_at) VALUES ('{}', 1, 'g', 'u', 's', 't', 1, '{fields}', '{META}', 'submitted', 29.8571, 107.0812, 'submitted', '2026-11-20 02:14:09', '2026-11-20 02:14:09');",
+                uuid::Uuid::new_v4()
+            )
+            .ok()?;
+        }
+        writeln!(f, "COMMIT;").ok()?;
+    }
+    Some(())
+}
+
+/// Inserts `n` inspection rows shaped like the server's into a new
+/// database at `url` with the server's PostgreSQL schema, in transactions
+/// of `BATCH`, by psql over the same connection kind the server uses.
+fn reference_pg(dir: &std::path::Path, url: &str, n: usize) -> Option<f64> {
+    let script = dir.join("reference-pg.sql");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&script).ok()?);
+    let sql = std::fs::read_to_string(format!(
+        "{}/migrations/postgres/2026-11-30-000010_initial/up.sql",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .ok()?;
+    writeln!(f, "{sql}").ok()?;
+    writeln!(
+        f,
+        "INSERT INTO groups VALUES ('g', 'g', '[]', '2026-11-20 00:00:00', '2026-11-20 00:00:00');
+         INSERT INTO users (id, username, display_name, role, group_id, password_hash, created_at, updated_at)
+           VALUES ('u', 'u', 'u', 'inspector', 'g', 'x', '2026-11-20 00:00:00', '2026-11-20 00:00:00');
+         INSERT INTO sites (id, group_id, name, kind, lat, lon, radius_m, created_at, updated_at)
+           VALUES ('s', 'g', 's', 'outfall', 29.8, 107.0, 60, '2026-11-20 00:00:00', '2026-11-20 00:00:00');
+         INSERT INTO templates VALUES ('t', NULL, 1, FALSE, '2026-11-20 00:00:00', '2026-11-20 00:00:00');"
+    )
+    .ok()?;
+    reference_rows(&mut f, n, "BEGIN;")?;
+    f.flush().ok()?;
+    drop(f);
+    let started = Instant::now();
+    let out = std::process::Command::new("psql")
+        .args(["-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f"])
+        .arg(&script)
+        .output()
+        .ok()?;
+    let took = started.elapsed();
+    if !out.status.success() {
+        eprintln!("psql failed: {}", String::from_utf8_lossy(&out.stderr));
+        return None;
+    }
+    Some((n / BATCH * BATCH) as f64 / took.as_secs_f64())
+}
+
 /// Inserts `n` inspection rows shaped like the server's, in transactions
 /// of `BATCH`, with WAL and synchronous=FULL, by the sqlite3 tool.
 fn reference(dir: &std::path::Path, n: usize) -> Option<f64> {
@@ -168,13 +243,17 @@ fn reference(dir: &std::path::Path, n: usize) -> Option<f64> {
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
     )
     .ok()?;
-    for m in ["2026-11-25-000001_foundation", "2026-11-25-000002_sync"] {
-        let sql = std::fs::read_to_string(format!(
-            "{}/migrations/{m}/up.sql",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .ok()?;
-        writeln!(f, "{sql}").ok()?;
+    // Every migration, as the server's database has: the same indexes to
+    // keep up.
+    let dir = format!("{}/migrations/sqlite", env!("CARGO_MANIFEST_DIR"));
+    let mut migrations: Vec<_> = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    migrations.sort();
+    for m in migrations {
+        writeln!(f, "{}", std::fs::read_to_string(m.join("up.sql")).ok()?).ok()?;
     }
     writeln!(
         f,
@@ -186,21 +265,7 @@ fn reference(dir: &std::path::Path, n: usize) -> Option<f64> {
          INSERT INTO templates VALUES ('t', NULL, 1, 0, '2026-11-20 00:00:00', '2026-11-20 00:00:00');"
     )
     .ok()?;
-    let meta = r#"{"answers.outfall_flowing":{"v":1,"d":"dev","t":"2026-11-20T02:14:09Z"},"answers.score":{"v":1,"d":"dev","t":"2026-11-20T02:14:09Z"},"answers.water_color":{"v":1,"d":"dev","t":"2026-11-20T02:14:09Z"},"location":{"v":1,"d":"dev","t":"2026-11-20T02:14:09Z"},"notes":{"v":1,"d":"dev","t":"2026-11-20T02:14:09Z"},"severity":{"v":1,"d":"dev","t":"2026-11-20T02:14:09Z"},"status":{"v":1,"d":"dev","t":"2026-11-20T02:14:09Z"},"title":{"v":1,"d":"dev","t":"2026-11-20T02:14:09Z"}}"#;
-    for b in 0..n / BATCH {
-        writeln!(f, "BEGIN IMMEDIATE;").ok()?;
-        for i in 0..BATCH {
-            let k = b * BATCH + i;
-            let fields = fields(k).to_string().replace('\'', "''");
-            writeln!(
-                f,
-                "INSERT INTO inspections (id, version, group_id, inspector_id, site_id, template_id, template_version, fields, field_meta, status, lat, lon, review_status, created_at, updated_at) VALUES ('{}', 1, 'g', 'u', 's', 't', 1, '{fields}', '{meta}', 'submitted', 29.8571, 107.0812, 'submitted', '2026-11-20 02:14:09', '2026-11-20 02:14:09');",
-                uuid::Uuid::new_v4()
-            )
-            .ok()?;
-        }
-        writeln!(f, "COMMIT;").ok()?;
-    }
+    reference_rows(&mut f, n, "BEGIN IMMEDIATE;")?;
     f.flush().ok()?;
     drop(f);
     let input = std::fs::File::open(&script).ok()?;

@@ -55,6 +55,11 @@ impl Metrics {
             "Commits of the database writer",
             w.commits.clone(),
         );
+        self.registry.register(
+            "fieldsync_db_read_pool_wait_seconds",
+            "Time a read waited for a connection of the read pool",
+            w.pool_wait.clone(),
+        );
     }
 
     pub fn new() -> Self {

@@ -66,7 +66,35 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i]
 }
 
-/// Starts the server with 2 workers on a new temporary directory.
+/// `BENCH_DATABASE_URL` (a PostgreSQL server's URL; its user may create
+/// databases): the URL of a new, empty database there. Unset: None, and
+/// the server runs on SQLite in its data directory.
+pub fn bench_database() -> Option<String> {
+    use diesel::Connection;
+    use diesel::connection::SimpleConnection;
+    let server = std::env::var("BENCH_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())?;
+    let name = format!("bench_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = diesel::PgConnection::establish(&server).expect("BENCH_DATABASE_URL");
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .expect("create the bench database");
+    let (base, _) = server.rsplit_once('/').expect("a database URL");
+    Some(format!("{base}/{name}"))
+}
+
+/// Which backend a bench runs on, for its first line.
+pub fn backend(config: &Config) -> &'static str {
+    if config.database().is_postgres() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    }
+}
+
+/// Starts the server with 2 workers on a new temporary directory (and a
+/// new database on `BENCH_DATABASE_URL` when set).
 pub fn start_server(admin_password: &str) -> (tempfile::TempDir, Client) {
     start_server_with(admin_password, |_| {})
 }
@@ -81,7 +109,9 @@ pub fn start_server_with(
     config.bind = "127.0.0.1:0".into();
     config.admin_password = Some(admin_password.into());
     config.workers = Some(2);
+    config.database_url = bench_database();
     f(&mut config);
+    println!("backend: {}", backend(&config));
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {

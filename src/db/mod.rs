@@ -56,6 +56,9 @@ pub struct WriterStats {
     pub group_size: Histogram,
     /// Commits (groups) made.
     pub commits: Counter,
+    /// Seconds a read waited for a pooled connection (a timeout counts
+    /// with the time it waited).
+    pub pool_wait: Histogram,
 }
 
 impl Default for WriterStats {
@@ -64,6 +67,7 @@ impl Default for WriterStats {
             queued: Gauge::default(),
             group_size: Histogram::new(exponential_buckets(1.0, 2.0, 8)),
             commits: Counter::default(),
+            pool_wait: Histogram::new(exponential_buckets(0.0001, 4.0, 9)),
         }
     }
 }
@@ -95,6 +99,20 @@ pub struct Db {
     readers: Pool<Manager>,
     stats: WriterStats,
     target: Target,
+}
+
+/// Feeds the read pool's checkout waits to `/metrics`.
+#[derive(Debug)]
+struct PoolWaits(Histogram);
+
+impl diesel::r2d2::HandleEvent for PoolWaits {
+    fn handle_checkout(&self, event: diesel::r2d2::event::CheckoutEvent) {
+        self.0.observe(event.duration().as_secs_f64());
+    }
+
+    fn handle_timeout(&self, event: diesel::r2d2::event::TimeoutEvent) {
+        self.0.observe(event.timeout().as_secs_f64());
+    }
 }
 
 fn panic_text(cause: &(dyn std::any::Any + Send)) -> String {
@@ -197,15 +215,16 @@ impl Db {
             .with_context(|| format!("cannot open database {describe}"))?;
         setup.migrate(&mut writer)?;
 
+        let stats = WriterStats::default();
         let readers = Pool::builder()
             .max_size(read_pool.max(1))
             .connection_timeout(Duration::from_secs(10))
+            .event_handler(Box::new(PoolWaits(stats.pool_wait.clone())))
             .build(Manager {
                 setup: setup.clone(),
                 role: Role::Reader,
             })
             .context("cannot open the read pool")?;
-        let stats = WriterStats::default();
         let (tx, rx) = mpsc::channel();
         let s = stats.clone();
         std::thread::Builder::new()

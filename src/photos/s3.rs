@@ -62,7 +62,16 @@ impl S3Store {
         endpoint: Option<&str>,
         staging: PathBuf,
     ) -> anyhow::Result<S3Store> {
-        let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket);
+        // A few quick retries, not the crate's ten over three minutes: a
+        // request waits on a blocking thread, and a phone retries anyway.
+        let retry = object_store::RetryConfig {
+            max_retries: 3,
+            retry_timeout: std::time::Duration::from_secs(15),
+            ..Default::default()
+        };
+        let mut b = AmazonS3Builder::from_env()
+            .with_bucket_name(bucket)
+            .with_retry(retry);
         if let Some(e) = endpoint.filter(|e| !e.is_empty()) {
             b = b
                 .with_endpoint(e)

@@ -15,7 +15,7 @@ pub struct Config {
 
     /// The database: a SQLite file (a path or `sqlite://path`; default
     /// `<data dir>/fieldsync.db`) or PostgreSQL (`postgres://...`).
-    #[arg(long, env = "FIELDSYNC_DATABASE_URL")]
+    #[arg(long, env = "FIELDSYNC_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
 
     /// Where photo bytes are kept: `file://<dir>` or `s3://<bucket>/<prefix>`

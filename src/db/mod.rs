@@ -15,7 +15,7 @@
 mod conn;
 pub mod schema;
 
-pub use conn::{DbConn, Target};
+pub use conn::{DbConn, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS, Target};
 
 use crate::error::{AppError, AppResult};
 use anyhow::Context;

@@ -168,3 +168,26 @@ fn readyz_fails_when_the_photo_store_cannot_take_bytes() {
     std::fs::create_dir(&tmp).unwrap();
     assert_eq!(app.get("/readyz", "").ok(200)["status"], "ready");
 }
+
+/// The PostgreSQL migrations go down and up again (SQLite's: a unit test
+/// in `db`).
+#[test]
+fn postgres_migrations_go_down_and_up_again() {
+    use diesel::Connection;
+    use diesel_migrations::MigrationHarness;
+    if !on_postgres() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let url = test_database(tmp.path()).unwrap();
+    let mut c = diesel::PgConnection::establish(&url).unwrap();
+    use fieldsync::db::POSTGRES_MIGRATIONS as M;
+    assert!(!c.run_pending_migrations(M).unwrap().is_empty());
+    c.revert_all_migrations(M).unwrap();
+    assert!(!c.run_pending_migrations(M).unwrap().is_empty());
+    // And the server runs on what they made.
+    let mut config = test_config(tmp.path());
+    config.database_url = Some(url);
+    let app = TestApp::start(config);
+    assert_eq!(app.get("/readyz", "").ok(200)["status"], "ready");
+}

@@ -174,8 +174,20 @@ fn main() {
 
 const META: &str = r#"{"answers.outfall_flowing":{"v":1,"d":"dev","t":"2026-11-20T02:14:09Z"},"answers.score":{"v":1,"d":"dev","t":"2026-11-20T02:14:09Z"},"answers.water_color":{"v":1,"d":"dev","t":"2026-11-20T02:14:09Z"},"location":{"v":1,"d":"dev","t":"2026-11-20T02:14:09Z"},"notes":{"v":1,"d":"dev","t":"2026-11-20T02:14:09Z"},"severity":{"v":1,"d":"dev","t":"2026-11-20T02:14:09Z"},"status":{"v":1,"d":"dev","t":"2026-11-20T02:14:09Z"},"title":{"v":1,"d":"dev","t":"2026-11-20T02:14:09Z"}}"#;
 
-/// The rows of the reference, in transactions of `BATCH`.
-fn reference_rows(f: &mut impl Write, n: usize, begin: &str) -> Option<()> {
+/// The rows of the reference: what they refer to, then `n` inspections in
+/// transactions of `BATCH` (`no`: the dialect's false, `begin` its write
+/// transaction).
+fn reference_rows(f: &mut impl Write, n: usize, no: &str, begin: &str) -> Option<()> {
+    writeln!(
+        f,
+        "INSERT INTO groups VALUES ('g', 'g', '[]', '2026-11-20 00:00:00', '2026-11-20 00:00:00');
+         INSERT INTO users (id, username, display_name, role, group_id, password_hash, created_at, updated_at)
+           VALUES ('u', 'u', 'u', 'inspector', 'g', 'x', '2026-11-20 00:00:00', '2026-11-20 00:00:00');
+         INSERT INTO sites (id, group_id, name, kind, lat, lon, radius_m, created_at, updated_at)
+           VALUES ('s', 'g', 's', 'outfall', 29.8, 107.0, 60, '2026-11-20 00:00:00', '2026-11-20 00:00:00');
+         INSERT INTO templates VALUES ('t', NULL, 1, {no}, '2026-11-20 00:00:00', '2026-11-20 00:00:00');"
+    )
+    .ok()?;
     for b in 0..n / BATCH {
         writeln!(f, "{begin}").ok()?;
         for i in 0..BATCH {
@@ -205,17 +217,7 @@ fn reference_pg(dir: &std::path::Path, url: &str, n: usize) -> Option<f64> {
     ))
     .ok()?;
     writeln!(f, "{sql}").ok()?;
-    writeln!(
-        f,
-        "INSERT INTO groups VALUES ('g', 'g', '[]', '2026-11-20 00:00:00', '2026-11-20 00:00:00');
-         INSERT INTO users (id, username, display_name, role, group_id, password_hash, created_at, updated_at)
-           VALUES ('u', 'u', 'u', 'inspector', 'g', 'x', '2026-11-20 00:00:00', '2026-11-20 00:00:00');
-         INSERT INTO sites (id, group_id, name, kind, lat, lon, radius_m, created_at, updated_at)
-           VALUES ('s', 'g', 's', 'outfall', 29.8, 107.0, 60, '2026-11-20 00:00:00', '2026-11-20 00:00:00');
-         INSERT INTO templates VALUES ('t', NULL, 1, FALSE, '2026-11-20 00:00:00', '2026-11-20 00:00:00');"
-    )
-    .ok()?;
-    reference_rows(&mut f, n, "BEGIN;")?;
+    reference_rows(&mut f, n, "FALSE", "BEGIN;")?;
     f.flush().ok()?;
     drop(f);
     let started = Instant::now();
@@ -255,17 +257,7 @@ fn reference(dir: &std::path::Path, n: usize) -> Option<f64> {
     for m in migrations {
         writeln!(f, "{}", std::fs::read_to_string(m.join("up.sql")).ok()?).ok()?;
     }
-    writeln!(
-        f,
-        "INSERT INTO groups VALUES ('g', 'g', '[]', '2026-11-20 00:00:00', '2026-11-20 00:00:00');
-         INSERT INTO users (id, username, display_name, role, group_id, password_hash, created_at, updated_at)
-           VALUES ('u', 'u', 'u', 'inspector', 'g', 'x', '2026-11-20 00:00:00', '2026-11-20 00:00:00');
-         INSERT INTO sites (id, group_id, name, kind, lat, lon, radius_m, created_at, updated_at)
-           VALUES ('s', 'g', 's', 'outfall', 29.8, 107.0, 60, '2026-11-20 00:00:00', '2026-11-20 00:00:00');
-         INSERT INTO templates VALUES ('t', NULL, 1, 0, '2026-11-20 00:00:00', '2026-11-20 00:00:00');"
-    )
-    .ok()?;
-    reference_rows(&mut f, n, "BEGIN IMMEDIATE;")?;
+    reference_rows(&mut f, n, "0", "BEGIN IMMEDIATE;")?;
     f.flush().ok()?;
     drop(f);
     let input = std::fs::File::open(&script).ok()?;

@@ -96,6 +96,22 @@ struct Phone {
 }
 
 impl Phone {
+    fn new(servers: Servers, token: String, seed: u64) -> Phone {
+        Phone {
+            device: uuid(),
+            token,
+            agent: agent(),
+            servers,
+            rng: StdRng::seed_from_u64(seed),
+            local: BTreeMap::new(),
+            cursor: None,
+            acked: BTreeMap::new(),
+            photos: Vec::new(),
+            unanswered: 0,
+            answered: BTreeMap::new(),
+        }
+    }
+
     fn server(&mut self) -> String {
         let s = self.servers.lock().unwrap();
         s[self.rng.random_range(0..s.len())].clone()
@@ -310,19 +326,7 @@ fn three_servers_share_one_database_and_bucket_and_survive_a_kill_9() {
             let (d, photo_bytes) = (d.clone(), photo_bytes.clone());
             let progress = Arc::clone(&progress);
             std::thread::spawn(move || {
-                let mut p = Phone {
-                    device: uuid(),
-                    token,
-                    agent: agent(),
-                    servers,
-                    rng: StdRng::seed_from_u64(i as u64),
-                    local: BTreeMap::new(),
-                    cursor: None,
-                    acked: BTreeMap::new(),
-                    photos: Vec::new(),
-                    unanswered: 0,
-                    answered: BTreeMap::new(),
-                };
+                let mut p = Phone::new(servers, token, i as u64);
                 for round in 0..rounds {
                     let photo = (round == 2 || round == 5).then(uuid);
                     let insp = p.acked.keys().next().cloned();
@@ -350,19 +354,7 @@ fn three_servers_share_one_database_and_bucket_and_survive_a_kill_9() {
         let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let d2 = Arc::clone(&done);
         let h = std::thread::spawn(move || {
-            let mut p = Phone {
-                device: uuid(),
-                token,
-                agent: agent(),
-                servers,
-                rng: StdRng::seed_from_u64(99),
-                local: BTreeMap::new(),
-                cursor: None,
-                acked: BTreeMap::new(),
-                photos: Vec::new(),
-                unanswered: 0,
-                answered: BTreeMap::new(),
-            };
+            let mut p = Phone::new(servers, token, 99);
             while !d2.load(std::sync::atomic::Ordering::SeqCst) {
                 p.pull();
                 std::thread::sleep(Duration::from_millis(20));

@@ -230,38 +230,51 @@ pub async fn append(
         .db
         .write(move |c| tus::claim(c, &c2, &uid, offset, lease))
         .await?;
-    // Whatever happens below, the lease ends at the offset reached.
     let mut received = receive(&st, &id, &up, checksum, &mut body).await;
     let (new_offset, part) = match &mut received {
         Ok(Some(kept)) => (up.offset_ + kept.bytes as i64, kept.part.take()),
         _ => (up.offset_, None),
     };
     let (uid, from) = (id.clone(), up.offset_);
-    // The last byte keeps the lease while the parts are checked.
-    let done = new_offset == up.length;
-    let parts = st
-        .db
-        .write(move |c| tus::release(c, &uid, from, new_offset, part, done.then_some(lease)))
-        .await?;
-    if received?.is_none() {
-        return Ok(tus(HttpResponse::build(StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST)))
-            .insert_header(("Upload-Offset", up.offset_.to_string()))
-            .json(serde_json::json!({"error": {"code": "checksum_mismatch", "message": "the chunk does not match Upload-Checksum; it was discarded", "details": {}}})));
-    }
-    if new_offset < up.length {
+    if new_offset < up.length || !matches!(received, Ok(Some(_))) {
+        // Whatever happened, the lease ends at the offset reached.
+        st.db
+            .write(move |c| tus::release(c, &uid, from, new_offset, part))
+            .await?;
+        if received?.is_none() {
+            return Ok(tus(HttpResponse::build(StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST)))
+                .insert_header(("Upload-Offset", up.offset_.to_string()))
+                .json(serde_json::json!({"error": {"code": "checksum_mismatch", "message": "the chunk does not match Upload-Checksum; it was discarded", "details": {}}})));
+        }
         return Ok(tus(HttpResponse::NoContent())
             .insert_header(("Upload-Offset", new_offset.to_string()))
             .finish());
     }
 
-    // Complete: check the bytes against the photo and keep them.
+    // The last bytes. The row's offset never says "complete" before the
+    // photo is stored: the upload stays where it was (leased to this
+    // PATCH) while its parts and these bytes are checked and kept, and goes
+    // away with the photo's bytes marked arrived, in one write. A server
+    // dying in between leaves an upload whose phone sends the last bytes
+    // again (after the lease), on any server.
+    let listed = st.db.read(move |c| tus::parts(c, &uid)).await?;
+    let parts: Vec<String> = listed.into_iter().chain(part).collect();
     let photo = up.photo_id.clone();
     let sha = st.db.read(move |c| tus::photo_sha(c, &photo)).await?;
     let jobs_ = Arc::clone(&st.jobs);
     let max_pixels = st.config.max_photo_pixels;
-    let (uid, sha2) = (id.clone(), sha.clone());
-    let verdict =
-        web::block(move || tus::finish(&uid, &parts, &sha2, jobs_.store(), max_pixels)).await??;
+    let checked = web::block(move || tus::finish(&parts, &sha, jobs_.store(), max_pixels)).await?;
+    let verdict = match checked {
+        Ok(v) => v,
+        Err(e) => {
+            // Ours (the store): the upload is free to be finished again.
+            let uid = id.clone();
+            st.db
+                .write(move |c| tus::release(c, &uid, from, from, None))
+                .await?;
+            return Err(e);
+        }
+    };
     let uid = id.clone();
     let stored = verdict.is_ok();
     let photo = up.photo_id.clone();
@@ -275,6 +288,15 @@ pub async fn append(
         })
         .await?;
     st.jobs.notify();
+    // Kept or refused, the parts are done with (a refused photo is sent
+    // again from the start).
+    let store = st.jobs.store_arc();
+    web::block(move || {
+        if let Err(e) = store.delete_dir(&tus::parts_dir(&id)) {
+            tracing::warn!(error = %e, upload = %id, "could not remove an upload's parts");
+        }
+    })
+    .await?;
     match verdict {
         Ok(()) => Ok(tus(HttpResponse::NoContent())
             .insert_header(("Upload-Offset", new_offset.to_string()))

@@ -181,29 +181,26 @@ pub fn claim(
 }
 
 /// Moves a PATCH's upload to the offset it reached (compare-and-set from
-/// the offset it started at), lists its stored part, and ends its lease,
-/// unless `keep` (the last byte arrived: a new lease lasts while the parts
-/// are assembled and checked). Returns the upload's parts, in order.
-pub fn release(
-    c: &mut Conn,
-    id: &str,
-    from: i64,
-    to: i64,
-    part: Option<String>,
-    keep: Option<Duration>,
-) -> AppResult<Vec<String>> {
-    let listed: String = uploads::table.find(id).select(uploads::parts).first(c)?;
-    let mut parts: Vec<String> = serde_json::from_str(&listed)?;
+/// the offset it started at), lists its stored part and ends its lease.
+/// Never for the last bytes: the offset reaches the length only by the row
+/// going away with the photo stored (see `api/uploads.rs`).
+pub fn release(c: &mut Conn, id: &str, from: i64, to: i64, part: Option<String>) -> AppResult<()> {
+    let mut parts = parts(c, id)?;
     parts.extend(part);
-    let q = diesel::update(uploads::table.find(id).filter(uploads::offset_.eq(from)));
-    let busy = uploads::busy_until.eq(keep.map(|lease| clock::now() + lease));
-    q.set((
-        uploads::offset_.eq(to),
-        uploads::parts.eq(serde_json::to_string(&parts)?),
-        busy,
-    ))
-    .execute(c)?;
-    Ok(parts)
+    diesel::update(uploads::table.find(id).filter(uploads::offset_.eq(from)))
+        .set((
+            uploads::offset_.eq(to),
+            uploads::parts.eq(serde_json::to_string(&parts)?),
+            uploads::busy_until.eq(None::<NaiveDateTime>),
+        ))
+        .execute(c)?;
+    Ok(())
+}
+
+/// The upload's stored parts, in order.
+pub fn parts(c: &mut Conn, id: &str) -> AppResult<Vec<String>> {
+    let listed: String = uploads::table.find(id).select(uploads::parts).first(c)?;
+    Ok(serde_json::from_str(&listed)?)
 }
 
 pub fn remove(c: &mut Conn, id: &str) -> AppResult<()> {
@@ -249,10 +246,10 @@ pub fn photo_sha(c: &mut Conn, photo_id: &str) -> AppResult<String> {
 }
 
 /// The last byte arrived: the parts assembled in order into one local
-/// file, checked whole and kept as the photo's original; then the parts go
-/// (blocking).
+/// file, checked whole and kept as the photo's original (blocking). The
+/// parts stay until the upload's row is gone: a server dying before that
+/// leaves an upload its phone can finish again.
 pub fn finish(
-    id: &str,
     parts: &[String],
     sha: &str,
     store: &dyn BlobStore,
@@ -272,13 +269,7 @@ pub fn finish(
         .map_err(unavailable)
         .and_then(|()| upload::check_file(&path, sha, store, max_pixels));
     let _ = std::fs::remove_file(&path);
-    let verdict = verdict?;
-    // Kept or refused, the parts are done with (a refused photo is sent
-    // again from the start).
-    if let Err(e) = store.delete_dir(&parts_dir(id)) {
-        tracing::warn!(error = %e, upload = id, "could not remove an upload's parts");
-    }
-    Ok(verdict)
+    verdict
 }
 
 #[cfg(test)]

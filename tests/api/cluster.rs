@@ -93,6 +93,10 @@ struct Phone {
     unanswered: usize,
     /// Answers by server.
     answered: BTreeMap<String, usize>,
+    /// The server that answered the last request.
+    last: String,
+    /// A server not to send to (an upload goes on elsewhere than it began).
+    avoid: Option<String>,
 }
 
 impl Phone {
@@ -109,12 +113,18 @@ impl Phone {
             photos: Vec::new(),
             unanswered: 0,
             answered: BTreeMap::new(),
+            last: String::new(),
+            avoid: None,
         }
     }
 
     fn server(&mut self) -> String {
         let s = self.servers.lock().unwrap();
-        s[self.rng.random_range(0..s.len())].clone()
+        let choices: Vec<&String> = s
+            .iter()
+            .filter(|u| Some(*u) != self.avoid.as_ref())
+            .collect();
+        choices[self.rng.random_range(0..choices.len())].clone()
     }
 
     /// A request to a random server, again on another until one answers
@@ -133,7 +143,8 @@ impl Phone {
             let r = call(&self.agent, method, &url, &hs, body);
             if r.is_some() {
                 let base = url.split("/api/").next().unwrap_or_default().to_string();
-                *self.answered.entry(base).or_default() += 1;
+                *self.answered.entry(base.clone()).or_default() += 1;
+                self.last = base;
             }
             match r {
                 Some((503, _, _)) => std::thread::sleep(Duration::from_millis(50)),
@@ -236,11 +247,14 @@ impl Phone {
             Some(b""),
         );
         assert_eq!(s, 201, "{}", String::from_utf8_lossy(&b));
+        let began_on = self.last.clone();
         let loc = header(&hs, "location").unwrap();
         let half = bytes.len() / 2;
         let mut offset = 0usize;
         while offset < bytes.len() {
             let end = if offset < half { half } else { bytes.len() };
+            // The rest goes to another server than the one it began on.
+            self.avoid = (offset >= half).then(|| began_on.clone());
             let (s, hs, b) = self.send(
                 "PATCH",
                 &loc,
@@ -261,12 +275,20 @@ impl Phone {
                 409 => {
                     std::thread::sleep(Duration::from_millis(200));
                     let (s, hs, _) = self.send("HEAD", &loc, std::slice::from_ref(&tus), None);
-                    assert_eq!(s, 200);
-                    offset = header(&hs, "upload-offset").unwrap().parse().unwrap();
+                    match s {
+                        200 => offset = header(&hs, "upload-offset").unwrap().parse().unwrap(),
+                        // Gone: the last PATCH did finish, its answer was
+                        // lost with its server (the photo's status says).
+                        404 => break,
+                        _ => panic!("HEAD answered {s}"),
+                    }
                 }
+                404 => break,
                 _ => panic!("PATCH answered {s}: {}", String::from_utf8_lossy(&b)),
             }
         }
+        self.avoid = None;
+        assert_ne!(self.last, began_on, "finished on another server");
         self.photos.push((photo.to_string(), bytes.to_vec()));
     }
 }

@@ -419,3 +419,57 @@ fn a_user_cannot_open_uploads_without_bound() {
     );
     assert_eq!(s, 409);
 }
+
+/// The offset says "complete" only once the photo is stored: when keeping
+/// the last bytes fails on the server's side, the upload stays where it
+/// was, free at once, and the phone sends the last bytes again. A replay
+/// of the last PATCH whose answer was lost finds the upload gone (404)
+/// and the photo kept.
+#[test]
+fn the_last_bytes_complete_an_upload_only_once_the_photo_is_stored() {
+    if on_object_store() {
+        // The failure is played with a file in the local store's way.
+        return;
+    }
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let t = app.login("liming", PASSWORD);
+    let bytes = fixture("synthetic_orientation_6.jpg");
+    let (photo, loc) = start(&app, &d, &t, &bytes);
+    let half = bytes.len() / 2;
+    assert_eq!(patch(&app, &loc, &t, 0, &bytes[..half], None).0, 204);
+
+    // The originals cannot be written (a full or broken volume).
+    let originals = app.dir.join("blobs/originals");
+    let _ = std::fs::remove_dir_all(&originals);
+    std::fs::write(&originals, b"in the way").unwrap();
+    let (s, _) = patch(&app, &loc, &t, half, &bytes[half..], None);
+    assert_eq!(s, 503);
+    let (s, hs) = tus_request(&app, "HEAD", &loc, &t, &[], b"");
+    assert_eq!(
+        (s, h(&hs, "upload-offset")),
+        (200, Some(half.to_string().as_str())),
+        "not complete: the photo was not stored"
+    );
+    assert_eq!(app.pulled_photos(&t)[&photo]["status"], "missing");
+
+    // The volume is back: the same last bytes again, at once.
+    std::fs::remove_file(&originals).unwrap();
+    let (s, hs) = patch(&app, &loc, &t, half, &bytes[half..], None);
+    assert_eq!(
+        (s, h(&hs, "upload-offset")),
+        (204, Some(bytes.len().to_string().as_str()))
+    );
+    assert_eq!(app.wait_photo(&t, &photo)["status"], "ready");
+    // Its answer lost, the phone sends them once more: the upload is gone
+    // and the photo kept.
+    assert_eq!(patch(&app, &loc, &t, half, &bytes[half..], None).0, 404);
+    assert_eq!(tus_request(&app, "HEAD", &loc, &t, &[], b"").0, 404);
+    let (_, _, original) = app.get_bytes(&format!("/api/v1/photos/{photo}/original"), &t, &[]);
+    assert_eq!(original, bytes);
+    assert!(
+        app.blobs(&format!("uploads/{}", loc.rsplit('/').next().unwrap()))
+            .is_empty(),
+        "its parts are gone"
+    );
+}

@@ -419,3 +419,43 @@ fn a_running_job_is_taken_over_only_when_its_lease_runs_out() {
     assert_eq!(app.wait_photo(&t, &photo)["status"], "ready");
     assert_eq!(job(), "done 2");
 }
+
+/// A resumed download of an original asks for a range: the same bytes and
+/// headers whichever store keeps them (files, or an object store).
+#[test]
+fn originals_are_served_in_ranges() {
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let t = app.login("liming", PASSWORD);
+    let bytes = fixture("canon_sx530_IMG_1054.jpg");
+    let (_, photo, _) = push_with_photo(&app, &d, &t, &bytes, "image/jpeg");
+    let path = format!("/api/v1/photos/{photo}/original");
+    let header = |hs: &[(String, String)], k: &str| {
+        hs.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v.clone())
+    };
+    let n = bytes.len();
+
+    let (s, hs, body) = app.get_bytes(&path, &t, &[]);
+    assert_eq!(s, 200);
+    assert_eq!(body, bytes);
+    assert_eq!(header(&hs, "content-type").as_deref(), Some("image/jpeg"));
+    assert_eq!(header(&hs, "accept-ranges").as_deref(), Some("bytes"));
+
+    let (s, hs, body) = app.get_bytes(&path, &t, &[("Range", "bytes=1000-1999")]);
+    assert_eq!(s, 206);
+    assert_eq!(body, &bytes[1000..2000]);
+    assert_eq!(
+        header(&hs, "content-range"),
+        Some(format!("bytes 1000-1999/{n}"))
+    );
+    let (s, _, body) = app.get_bytes(&path, &t, &[("Range", &format!("bytes={}-", n - 10))]);
+    assert_eq!((s, body.as_slice()), (206, &bytes[n - 10..]));
+    let (s, _, body) = app.get_bytes(&path, &t, &[("Range", "bytes=-5")]);
+    assert_eq!((s, body.as_slice()), (206, &bytes[n - 5..]));
+
+    let (s, hs, _) = app.get_bytes(&path, &t, &[("Range", &format!("bytes={}-", n + 10))]);
+    assert_eq!(s, 416);
+    assert_eq!(header(&hs, "content-range"), Some(format!("bytes */{n}")));
+}

@@ -459,3 +459,51 @@ fn originals_are_served_in_ranges() {
     assert_eq!(s, 416);
     assert_eq!(header(&hs, "content-range"), Some(format!("bytes */{n}")));
 }
+
+/// The blob store the suite runs on (files, or the object store) takes a
+/// file larger than one PUT in pieces and gives it back whole, in pieces
+/// and in ranges; a directory of keys is listed and removed.
+#[test]
+fn the_blob_store_keeps_large_files_whole() {
+    use futures_util::StreamExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let config = test_config(tmp.path());
+    let store = fieldsync::photos::blob::open(&config).unwrap();
+    // 20 MiB that repeat no 64 KiB piece: a part mixed up would show.
+    let big: Vec<u8> = (0..20u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 ^ (i >> 16) as u8)
+        .collect();
+    let (path, mut f) = store.temp().unwrap();
+    std::io::Write::write_all(&mut f, &big).unwrap();
+    f.sync_all().unwrap();
+    store.put_file("uploads/big/whole", &path).unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert!(store.exists("uploads/big/whole").unwrap());
+    assert_eq!(store.read("uploads/big/whole").unwrap().len(), big.len());
+
+    let (back, mut out) = store.temp().unwrap();
+    assert_eq!(
+        store.copy_to("uploads/big/whole", &mut out).unwrap(),
+        big.len() as u64
+    );
+    assert!(std::fs::read(&back).unwrap() == big, "copied back whole");
+    let _ = std::fs::remove_file(&back);
+    match store.open("uploads/big/whole").unwrap() {
+        fieldsync::photos::blob::Opened::File(..) => {}
+        fieldsync::photos::blob::Opened::Remote { size } => {
+            assert_eq!(size, big.len() as u64);
+            let range = 9_000_000u64..13_000_000;
+            let pieces = store.stream("uploads/big/whole", range.clone()).unwrap();
+            let got: Vec<u8> = actix_web::rt::System::new()
+                .block_on(async { pieces.map(|p| p.unwrap().to_vec()).concat().await });
+            assert!(got == big[9_000_000..13_000_000], "a range streamed");
+        }
+    }
+    store.put_bytes("uploads/big/small", b"x").unwrap();
+    let mut keys = store.list_dir("uploads/big").unwrap();
+    keys.sort();
+    assert_eq!(keys, ["uploads/big/small", "uploads/big/whole"]);
+    store.delete_dir("uploads/big").unwrap();
+    assert!(store.list_dir("uploads/big").unwrap().is_empty());
+    assert!(!store.exists("uploads/big/whole").unwrap());
+}

@@ -186,6 +186,15 @@ fn writer_loop(mut conn: DbConn, rx: mpsc::Receiver<Job>, setup: Setup, stats: W
                 for finish in ran {
                     finish(failed.as_ref());
                 }
+                if failed.is_some() && conn.batch_execute("SELECT 1;").is_err() {
+                    // The connection itself is gone (PostgreSQL restarted,
+                    // a network cut): a new one takes over, and the writes
+                    // that failed with it are retried by their phones.
+                    match setup.connect(Role::Writer) {
+                        Ok(fresh) => conn = fresh,
+                        Err(e) => tracing::error!(error = %e, "cannot reopen the writer"),
+                    }
+                }
             }
         }
         if let Some(f) = alone {

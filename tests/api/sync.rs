@@ -880,3 +880,39 @@ fn a_busy_database_answers_503_and_commits_nothing() {
     let r = app.push_batch(&t, &dev, &batch, items, vec![]).ok(200);
     assert_eq!(result(&r, 0)["status"], "applied");
 }
+
+/// The database drops the server's connections (a PostgreSQL restart, a
+/// network cut): a push may be told to retry once, then both writes and
+/// reads go on with new connections. Nothing half-done is kept.
+#[test]
+fn lost_database_connections_are_replaced() {
+    use diesel::connection::SimpleConnection;
+    if !on_postgres() {
+        return;
+    }
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let t = app.login("liming", PASSWORD);
+    let mut admin = app.db();
+    admin
+        .batch_execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid();",
+        )
+        .unwrap();
+    let (dev, batch, id) = (uuid(), uuid(), uuid());
+    let items = vec![new_inspection(&id, &d, json!({"notes": "断线后"}), T0)];
+    let mut answers = Vec::new();
+    let r = loop {
+        let r = app.push_batch(&t, &dev, &batch, items.clone(), vec![]);
+        answers.push(r.status);
+        if r.status != 503 || answers.len() > 3 {
+            break r;
+        }
+    };
+    assert!(answers.len() <= 2, "at most one retry: {answers:?}");
+    let r = r.ok(200);
+    assert_eq!(result(&r, 0)["status"], "applied");
+    let (pages, _) = app.pull_all(&t, None);
+    assert_eq!(pulled(&pages, "changes", "inspections"), vec![id]);
+}

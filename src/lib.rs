@@ -68,8 +68,21 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
     )
     .map_err(|e| anyhow::anyhow!("cannot start the photo workers: {e}"))?;
     // Resumable uploads that expired while the server was down.
-    photos::tus::sweep(&boot.db, jobs.store())
-        .map_err(|e| anyhow::anyhow!("cannot sweep expired uploads: {e}"))?;
+    // A store that does not answer now is reported by /readyz; the sweep
+    // runs again every ten minutes.
+    // `start` runs on the executor: blocking store calls go to a thread.
+    let swept = std::thread::scope(|t| {
+        t.spawn(|| {
+            photos::tus::sweep(&boot.db, jobs.store())
+                .and_then(|_| photos::tus::sweep_orphans(&boot.db, jobs.store()))
+        })
+        .join()
+    });
+    match swept {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "sweeping uploads at start failed"),
+        Err(_) => tracing::warn!("sweeping uploads at start panicked"),
+    }
     // Upload bytes of versions before parts in the blob store (the
     // migration started those uploads again from 0).
     let _ = std::fs::remove_dir_all(config.data_dir.join("uploads"));
@@ -111,7 +124,10 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
             loop {
                 every.tick().await;
                 let (db, jobs) = (db.clone(), Arc::clone(&jobs));
-                let swept = actix_web::web::block(move || photos::tus::sweep(&db, jobs.store()));
+                let swept = actix_web::web::block(move || {
+                    photos::tus::sweep(&db, jobs.store())?;
+                    photos::tus::sweep_orphans(&db, jobs.store())
+                });
                 match swept.await {
                     Ok(Ok(_)) => {}
                     Ok(Err(e)) => tracing::warn!(error = %e, "sweeping expired uploads failed"),

@@ -208,33 +208,70 @@ pub fn remove(c: &mut Conn, id: &str) -> AppResult<()> {
     Ok(())
 }
 
-/// Removes expired uploads: their bytes first, then their rows (a sweep
+fn unavailable(e: std::io::Error) -> AppError {
+    AppError::unavailable(format!("cannot remove an upload's bytes: {e}"))
+}
+
+/// Removes expired uploads, their bytes first, then their rows (a sweep
 /// cut short in between is finished by the next). Blocking; the store is
-/// never called inside a transaction.
+/// never called inside a transaction. Returns how many.
 pub fn sweep(db: &Db, store: &dyn BlobStore) -> AppResult<usize> {
     let now = clock::now();
-    let gone: Vec<String> = db.read_blocking(move |c| {
+    let expired: Vec<String> = db.read_blocking(move |c| {
         Ok(uploads::table
             .filter(uploads::expires_at.le(now))
             .select(uploads::id)
             .load(c)?)
     })?;
-    for id in &gone {
-        store
-            .delete_dir(&parts_dir(id))
-            .map_err(|e| AppError::unavailable(format!("cannot remove an upload's bytes: {e}")))?;
+    for id in &expired {
+        store.delete_dir(&parts_dir(id)).map_err(unavailable)?;
     }
-    let n = gone.len();
+    let n = expired.len();
     db.write_blocking(move |c| {
         diesel::delete(
             uploads::table
-                .filter(uploads::id.eq_any(&gone))
+                .filter(uploads::id.eq_any(&expired))
                 .filter(uploads::expires_at.le(now)),
         )
         .execute(c)?;
         Ok(())
     })?;
     Ok(n)
+}
+
+/// Removes the bytes of uploads whose rows are gone (a server that died
+/// between removing an upload's row and its parts). It lists every part in
+/// the store: for the periodic sweep, not for requests. Returns how many
+/// uploads' bytes went.
+pub fn sweep_orphans(db: &Db, store: &dyn BlobStore) -> AppResult<usize> {
+    // Parts are stored only while their row exists, so a row missing now
+    // never comes back for them.
+    let mut stored: Vec<String> = store
+        .list_dir("uploads")
+        .map_err(unavailable)?
+        .iter()
+        .filter_map(|k| k.split('/').nth(1).map(str::to_string))
+        .collect();
+    stored.sort();
+    stored.dedup();
+    let mut orphans = Vec::new();
+    for chunk in stored.chunks(500) {
+        let ids = chunk.to_vec();
+        let live: std::collections::HashSet<String> = db
+            .read_blocking(move |c| {
+                Ok(uploads::table
+                    .filter(uploads::id.eq_any(&ids))
+                    .select(uploads::id)
+                    .load::<String>(c)?)
+            })?
+            .into_iter()
+            .collect();
+        orphans.extend(chunk.iter().filter(|id| !live.contains(*id)).cloned());
+    }
+    for id in &orphans {
+        store.delete_dir(&parts_dir(id)).map_err(unavailable)?;
+    }
+    Ok(orphans.len())
 }
 
 /// The photo's expected sha256.

@@ -473,3 +473,28 @@ fn the_last_bytes_complete_an_upload_only_once_the_photo_is_stored() {
         "its parts are gone"
     );
 }
+
+/// Bytes of an upload whose row is gone (its server died between removing
+/// the row and the parts) are swept away when a server starts.
+#[test]
+fn parts_without_an_upload_are_swept() {
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let t = app.login("liming", PASSWORD);
+    let bytes = fixture("synthetic_orientation_6.jpg");
+    let (_, loc) = start(&app, &d, &t, &bytes);
+    let (_, live) = start(&app, &d, &t, &bytes);
+    patch(&app, &loc, &t, 0, &bytes[..100], None);
+    patch(&app, &live, &t, 0, &bytes[..100], None);
+    let id = loc.rsplit('/').next().unwrap().to_string();
+    app.sql(&format!("DELETE FROM uploads WHERE id = '{id}'"));
+    assert_eq!(app.blobs(&format!("uploads/{id}")).len(), 1);
+    let app = app.restart();
+    assert!(app.blobs(&format!("uploads/{id}")).is_empty(), "swept");
+    let other = live.rsplit('/').next().unwrap();
+    assert_eq!(
+        app.blobs(&format!("uploads/{other}")).len(),
+        1,
+        "a live upload's bytes stay"
+    );
+}

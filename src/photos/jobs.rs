@@ -333,31 +333,27 @@ impl Jobs {
     }
 
     fn claim(&self) -> AppResult<Option<Claimed>> {
-        let (backlog, lease) = (self.backlog.clone(), self.lease);
-        self.db.write_blocking(move |c| {
-            let now = clock::now();
+        let lease = self.lease;
+        // Looked for on a reader first: an idle worker's poll never takes
+        // the write lock (on PostgreSQL, every server's writes wait on it).
+        let now = clock::now();
+        let (queued, due) = self.db.read_blocking(move |c| {
             // Jobs waiting (due or not), for /metrics.
             let queued: i64 = pj::table
                 .filter(pj::status.eq("queued"))
                 .count()
                 .get_result(c)?;
-            backlog.set(queued);
-            // Due and waiting, or running on a server whose lease ran out.
+            Ok((queued, next_job(c, now)?.is_some()))
+        })?;
+        self.backlog.set(queued);
+        if !due {
+            return Ok(None);
+        }
+        self.db.write_blocking(move |c| {
+            let now = clock::now();
             // Write transactions never overlap (`db::conn::begin`), so two
             // servers can never both see a job free and both take it.
-            let next: Option<(String, String, i32, String)> = pj::table
-                .inner_join(photos::table)
-                .filter(
-                    pj::status
-                        .eq("queued")
-                        .and(pj::next_attempt_at.le(now))
-                        .or(pj::status.eq("running").and(pj::lease_until.lt(now))),
-                )
-                .order(pj::next_attempt_at)
-                .select((pj::id, pj::photo_id, pj::attempts, photos::sha256))
-                .first(c)
-                .optional()?;
-            let Some((id, photo_id, attempts, sha)) = next else {
+            let Some((id, photo_id, attempts, sha)) = next_job(c, now)? else {
                 return Ok(None);
             };
             diesel::update(pj::table.find(&id))
@@ -445,6 +441,23 @@ impl Jobs {
             tracing::warn!(error = %e, job = %job.id, "could not record a photo job's outcome");
         }
     }
+}
+
+/// The job to take next: due and waiting, or running on a server whose
+/// lease ran out. (id, photo, attempts so far, the photo's hash)
+fn next_job(c: &mut Conn, now: NaiveDateTime) -> AppResult<Option<(String, String, i32, String)>> {
+    Ok(pj::table
+        .inner_join(photos::table)
+        .filter(
+            pj::status
+                .eq("queued")
+                .and(pj::next_attempt_at.le(now))
+                .or(pj::status.eq("running").and(pj::lease_until.lt(now))),
+        )
+        .order(pj::next_attempt_at)
+        .select((pj::id, pj::photo_id, pj::attempts, photos::sha256))
+        .first(c)
+        .optional()?)
 }
 
 struct Claimed {

@@ -45,7 +45,7 @@ pub struct Started {
 pub fn start(config: Config) -> anyhow::Result<Started> {
     let boot = bootstrap::prepare(&config)?;
     clock::set_district_offset(config.exif_offset()?);
-    let store = photos::blob::open(&config)?;
+    let store = photos::blob::store_for(&config)?;
     let workers = config
         .photo_workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));

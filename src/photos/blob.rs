@@ -122,7 +122,7 @@ pub fn have_variants(store: &dyn BlobStore, sha: &str) -> io::Result<bool> {
 }
 
 /// Opens the blob store the settings name.
-pub fn open(config: &crate::config::Config) -> anyhow::Result<std::sync::Arc<dyn BlobStore>> {
+pub fn store_for(config: &crate::config::Config) -> anyhow::Result<std::sync::Arc<dyn BlobStore>> {
     let target = BlobTarget::parse(config.blob_url.as_deref(), &config.data_dir)
         .map_err(anyhow::Error::msg)?;
     Ok(match target {

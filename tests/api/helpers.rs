@@ -533,7 +533,7 @@ impl TestApp {
                 let mut cfg = self.config.clone();
                 // Its own staging directory: a store clears its own at start.
                 cfg.data_dir = self.dir.join("test-staging");
-                fieldsync::photos::blob::open(&cfg)
+                fieldsync::photos::blob::store_for(&cfg)
                     .unwrap()
                     .list_dir(prefix)
                     .unwrap()

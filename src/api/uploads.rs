@@ -257,17 +257,21 @@ pub async fn append(
     // away with the photo's bytes marked arrived, in one write. A server
     // dying in between leaves an upload whose phone sends the last bytes
     // again (after the lease), on any server.
-    let listed = st.db.read(move |c| tus::parts(c, &uid)).await?;
-    let parts: Vec<String> = listed.into_iter().chain(part).collect();
     let photo = up.photo_id.clone();
-    let sha = st.db.read(move |c| tus::photo_sha(c, &photo)).await?;
-    let jobs_ = Arc::clone(&st.jobs);
-    let max_pixels = st.config.max_photo_pixels;
-    let checked = web::block(move || tus::finish(&parts, &sha, jobs_.store(), max_pixels)).await?;
+    let checked = async {
+        let listed = st.db.read(move |c| tus::parts(c, &uid)).await?;
+        let parts: Vec<String> = listed.into_iter().chain(part).collect();
+        let sha = st.db.read(move |c| tus::photo_sha(c, &photo)).await?;
+        let jobs_ = Arc::clone(&st.jobs);
+        let max_pixels = st.config.max_photo_pixels;
+        web::block(move || tus::finish(&parts, &sha, jobs_.store(), max_pixels)).await?
+    }
+    .await;
     let verdict = match checked {
         Ok(v) => v,
         Err(e) => {
-            // Ours (the store): the upload is free to be finished again.
+            // Ours (the database, the store): the upload is free to be
+            // finished again at once.
             let uid = id.clone();
             st.db
                 .write(move |c| tus::release(c, &uid, from, from, None))

@@ -140,12 +140,14 @@ pub fn record_changed(
 }
 
 fn forget(c: &mut Conn, entity: Entity, id: &str) -> AppResult<()> {
-    diesel::delete(
-        change_log::table
-            .filter(change_log::entity.eq(entity.as_str()))
-            .filter(change_log::entity_id.eq(id)),
-    )
-    .execute(c)?;
+    crate::db::execute(
+        c,
+        diesel::delete(
+            change_log::table
+                .filter(change_log::entity.eq(entity.as_str()))
+                .filter(change_log::entity_id.eq(id)),
+        ),
+    )?;
     Ok(())
 }
 
@@ -156,15 +158,16 @@ fn insert(
     group_id: Option<&str>,
     owner_id: Option<&str>,
 ) -> AppResult<()> {
-    diesel::insert_into(change_log::table)
-        .values((
+    crate::db::execute(
+        c,
+        diesel::insert_into(change_log::table).values((
             change_log::entity.eq(entity.as_str()),
             change_log::entity_id.eq(id),
             change_log::group_id.eq(group_id),
             change_log::owner_id.eq(owner_id),
             change_log::changed_at.eq(clock::now()),
-        ))
-        .execute(c)?;
+        )),
+    )?;
     Ok(())
 }
 

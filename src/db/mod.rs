@@ -33,6 +33,22 @@ use std::time::Duration;
 
 pub type Conn = DbConn;
 
+/// Runs a statement on the connection's own backend, not through
+/// `MultiConnection`'s translation (which writes the statement's SQL and
+/// binds again on every run, cached or not): for the statements a push
+/// runs per record. The same Diesel statement, written once.
+pub fn execute<Q>(c: &mut DbConn, q: Q) -> QueryResult<usize>
+where
+    Q: diesel::query_dsl::methods::ExecuteDsl<diesel::SqliteConnection>
+        + diesel::query_dsl::methods::ExecuteDsl<diesel::PgConnection>,
+{
+    use diesel::query_dsl::methods::ExecuteDsl;
+    match c {
+        DbConn::Sqlite(s) => ExecuteDsl::<diesel::SqliteConnection>::execute(q, s),
+        DbConn::Pg(p) => ExecuteDsl::<diesel::PgConnection>::execute(q, p),
+    }
+}
+
 /// Begins a write transaction on a connection of one's own, as the writer
 /// does: it holds the database's write lock until it ends (tools; tests
 /// that play another process holding it).

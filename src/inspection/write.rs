@@ -121,8 +121,9 @@ pub fn save(
         new_review == ReviewStatus::Submitted && old_review != ReviewStatus::Submitted;
     match before {
         None => {
-            diesel::insert_into(inspections::table)
-                .values((
+            crate::db::execute(
+                c,
+                diesel::insert_into(inspections::table).values((
                     inspections::id.eq(&h.id),
                     inspections::version.eq(after.version),
                     inspections::group_id.eq(&h.group_id),
@@ -142,12 +143,13 @@ pub fn save(
                     inspections::submitted_at.eq(submitted_now.then_some(now)),
                     inspections::created_at.eq(now),
                     inspections::updated_at.eq(now),
-                ))
-                .execute(c)?;
+                )),
+            )?;
         }
         Some(_) => {
-            diesel::update(inspections::table.find(&h.id))
-                .set((
+            crate::db::execute(
+                c,
+                diesel::update(inspections::table.find(&h.id)).set((
                     inspections::version.eq(after.version),
                     inspections::deleted.eq(after.deleted),
                     inspections::fields.eq(&fields_json),
@@ -157,8 +159,8 @@ pub fn save(
                     inspections::lon.eq(lon),
                     inspections::review_status.eq(new_review.as_str()),
                     inspections::updated_at.eq(now),
-                ))
-                .execute(c)?;
+                )),
+            )?;
             if submitted_now {
                 diesel::update(inspections::table.find(&h.id))
                     .set(inspections::submitted_at.eq(now))

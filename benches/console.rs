@@ -54,12 +54,7 @@ fn web_login(cl: &common::Client) -> String {
 }
 
 fn main() {
-    let env = |k: &str, d: usize| {
-        std::env::var(k)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(d)
-    };
+    let env = common::env_usize;
     let n_sites = env("CONSOLE_SITES", 5_000);
     let n_insp = env("CONSOLE_INSPECTIONS", 50_000);
     let (_tmp, cl) = common::start_server(PASSWORD);

@@ -63,12 +63,7 @@ fn pull(cl: &common::Client, p: &mut Phone) -> usize {
 }
 
 fn main() {
-    let env = |k: &str, d: usize| {
-        std::env::var(k)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(d)
-    };
+    let env = common::env_usize;
     let phones_n = env("FLEET_PHONES", 300);
     let rounds = env("FLEET_ROUNDS", 5);
     // FLEET_PULL=0: pushes only (to see what the pulls cost).

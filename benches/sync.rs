@@ -38,10 +38,7 @@ fn changed_at(f: &Value, at: &str) -> Value {
 }
 
 fn main() {
-    let rows: usize = std::env::var("BENCH_ROWS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000);
+    let rows = common::env_usize("BENCH_ROWS", 10_000);
     let rows = rows.div_ceil(BATCH) * BATCH;
     let (tmp, cl) = common::start_server(PASSWORD);
 

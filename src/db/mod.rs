@@ -527,6 +527,22 @@ mod tests {
         .unwrap()
     }
 
+    /// A write that holds the writer for `ms` (inserting `y`), once it has
+    /// begun: what others queue behind.
+    fn hold_writer(db: &Db, ms: u64, y: i64) -> std::thread::JoinHandle<AppResult<()>> {
+        let (started_tx, started_rx) = mpsc::channel();
+        let db = db.clone();
+        let slow = std::thread::spawn(move || {
+            db.write_blocking(move |c| {
+                started_tx.send(()).unwrap();
+                std::thread::sleep(Duration::from_millis(ms));
+                Ok(c.batch_execute(&format!("INSERT INTO x VALUES ({y});"))?)
+            })
+        });
+        started_rx.recv().unwrap();
+        slow
+    }
+
     /// Writes that arrive while one is in flight share the next commit;
     /// one that fails rolls back alone; one that panics takes its group
     /// down (told to retry) and the writer goes on.
@@ -538,18 +554,7 @@ mod tests {
             .unwrap();
         let before = db.stats().commits.get();
         // A slow write holds the writer while twenty queue up behind it.
-        let (started_tx, started_rx) = mpsc::channel();
-        let slow = {
-            let db = db.clone();
-            std::thread::spawn(move || {
-                db.write_blocking(move |c| {
-                    started_tx.send(()).unwrap();
-                    std::thread::sleep(Duration::from_millis(300));
-                    Ok(c.batch_execute("INSERT INTO x VALUES (0);")?)
-                })
-            })
-        };
-        started_rx.recv().unwrap();
+        let slow = hold_writer(&db, 300, 0);
         let writers: Vec<_> = (1..=20)
             .map(|i| {
                 let db = db.clone();
@@ -581,18 +586,7 @@ mod tests {
         assert_eq!(count(&db), want);
 
         // A panic: its group is rolled back and told to retry.
-        let (started_tx, started_rx) = mpsc::channel();
-        let slow = {
-            let db = db.clone();
-            std::thread::spawn(move || {
-                db.write_blocking(move |c| {
-                    started_tx.send(()).unwrap();
-                    std::thread::sleep(Duration::from_millis(200));
-                    Ok(c.batch_execute("INSERT INTO x VALUES (100);")?)
-                })
-            })
-        };
-        started_rx.recv().unwrap();
+        let slow = hold_writer(&db, 200, 100);
         let ok = {
             let db = db.clone();
             std::thread::spawn(move || {

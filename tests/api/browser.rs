@@ -29,8 +29,24 @@ impl Driver {
         Self::start_sized("1100,1800")
     }
 
-    /// A browser with a window of `size` (`width,height` in CSS pixels).
+    /// A browser with a window of `size` (`width,height` in CSS pixels), or
+    /// None (the test is skipped) when Chromium is not installed, which
+    /// `FIELDSYNC_REQUIRE_BROWSER` (CI) does not allow.
     fn start_sized(size: &str) -> Option<Driver> {
+        let driver = Self::launch(size);
+        if driver.is_none() {
+            assert!(
+                std::env::var_os("FIELDSYNC_REQUIRE_BROWSER").is_none(),
+                "chromium and chromium-driver are required here"
+            );
+            eprintln!(
+                "browser test skipped: install Debian's chromium and chromium-driver to run it"
+            );
+        }
+        driver
+    }
+
+    fn launch(size: &str) -> Option<Driver> {
         let (Ok(_), true) = (
             which("chromedriver"),
             std::path::Path::new("/usr/bin/chromium").exists(),
@@ -171,11 +187,6 @@ fn which(cmd: &str) -> Result<(), ()> {
 #[test]
 fn a_coordinator_returns_an_inspection_in_a_real_browser() {
     let Some(driver) = Driver::start() else {
-        assert!(
-            std::env::var_os("FIELDSYNC_REQUIRE_BROWSER").is_none(),
-            "chromium and chromium-driver are required here"
-        );
-        eprintln!("browser test skipped: install Debian's chromium and chromium-driver to run it");
         return;
     };
     let app = TestApp::spawn();
@@ -309,11 +320,6 @@ impl Driver {
 #[test]
 fn an_admin_imports_sites_plans_a_route_and_the_inspector_pulls_it() {
     let Some(driver) = Driver::start() else {
-        assert!(
-            std::env::var_os("FIELDSYNC_REQUIRE_BROWSER").is_none(),
-            "chromium and chromium-driver are required here"
-        );
-        eprintln!("browser test skipped: install Debian's chromium and chromium-driver to run it");
         return;
     };
     let app = TestApp::spawn();
@@ -447,19 +453,11 @@ fn wait_until(driver: &Driver, what: &str, js: &str) -> Value {
 #[test]
 fn an_inspector_completes_a_stop_offline_and_it_syncs_on_reconnect() {
     let Some(driver) = Driver::start_sized("412,915") else {
-        assert!(
-            std::env::var_os("FIELDSYNC_REQUIRE_BROWSER").is_none(),
-            "chromium and chromium-driver are required here"
-        );
-        eprintln!("browser test skipped: install Debian's chromium and chromium-driver to run it");
         return;
     };
     let app = TestApp::spawn();
     let d = District::new(&app);
-    let route = app
-        .get(&format!("/api/v1/routes/{}", d.route_a), &app.admin)
-        .ok(200);
-    let stop = route["stops"][0]["id"].as_str().unwrap().to_string();
+    let stop = app.first_stop(&d.route_a);
     let port = app.base.rsplit(':').next().unwrap().to_string();
     let site = format!("http://localhost:{port}");
 
@@ -634,19 +632,11 @@ fn an_inspector_completes_a_stop_offline_and_it_syncs_on_reconnect() {
 #[test]
 fn a_photo_upload_cut_in_the_middle_resumes() {
     let Some(driver) = Driver::start_sized("412,915") else {
-        assert!(
-            std::env::var_os("FIELDSYNC_REQUIRE_BROWSER").is_none(),
-            "chromium and chromium-driver are required here"
-        );
-        eprintln!("browser test skipped: install Debian's chromium and chromium-driver to run it");
         return;
     };
     let app = TestApp::spawn();
     let d = District::new(&app);
-    let route = app
-        .get(&format!("/api/v1/routes/{}", d.route_a), &app.admin)
-        .ok(200);
-    let stop = route["stops"][0]["id"].as_str().unwrap().to_string();
+    let stop = app.first_stop(&d.route_a);
     let port = app.base.rsplit(':').next().unwrap().to_string();
     let site = format!("http://localhost:{port}");
     driver.go(&format!("{site}/app/"));

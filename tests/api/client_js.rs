@@ -37,10 +37,7 @@ fn the_reference_client_against_the_server() {
     };
     let app = TestApp::spawn();
     let d = District::new(&app);
-    let route = app
-        .get(&format!("/api/v1/routes/{}", d.route_a), &app.admin)
-        .ok(200);
-    let stop = route["stops"][0]["id"].as_str().unwrap().to_string();
+    let stop = app.first_stop(&d.route_a);
     let root = env!("CARGO_MANIFEST_DIR");
     let out = std::process::Command::new(node)
         .current_dir(root)

@@ -84,18 +84,20 @@ fn test_postgres() -> Option<String> {
 pub fn test_database(dir: &Path) -> Option<String> {
     use diesel::Connection;
     use diesel::connection::SimpleConnection;
-    use sha2::Digest;
     let server = test_postgres()?;
-    let name = format!(
-        "fs_{}",
-        &hex::encode(sha2::Sha256::digest(dir.to_string_lossy().as_bytes()))[..24]
-    );
+    let name = format!("fs_{}", dir_key(dir));
     let (base, _) = server.rsplit_once('/').expect("a database URL");
     let mut admin = diesel::PgConnection::establish(&server).expect("the test PostgreSQL");
     // Two processes of one test may race to make it: the loser's "already
     // exists" is as good.
     let _ = admin.batch_execute(&format!("CREATE DATABASE {name}"));
     Some(format!("{base}/{name}"))
+}
+
+/// A test's own name on a shared server, from its data directory.
+fn dir_key(dir: &Path) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(dir.to_string_lossy().as_bytes()))[..24].to_string()
 }
 
 pub fn on_postgres() -> bool {
@@ -107,15 +109,10 @@ pub fn on_postgres() -> bool {
 /// blobs under a prefix of its own in that bucket, named after its data
 /// directory. Without: files under the data directory.
 pub fn test_blob_url(dir: &Path) -> Option<String> {
-    use sha2::Digest;
     let base = std::env::var("FIELDSYNC_TEST_BLOB_URL")
         .ok()
         .filter(|u| !u.is_empty())?;
-    Some(format!(
-        "{}/t-{}",
-        base.trim_end_matches('/'),
-        &hex::encode(sha2::Sha256::digest(dir.to_string_lossy().as_bytes()))[..24]
-    ))
+    Some(format!("{}/t-{}", base.trim_end_matches('/'), dir_key(dir)))
 }
 
 pub fn on_object_store() -> bool {
@@ -555,6 +552,14 @@ impl TestApp {
                 out
             }
         }
+    }
+
+    /// The id of a route's first stop.
+    pub fn first_stop(&self, route: &str) -> String {
+        let r = self
+            .get(&format!("/api/v1/routes/{route}"), &self.admin)
+            .ok(200);
+        r["stops"][0]["id"].as_str().unwrap().to_string()
     }
 
     /// Where the server stages bytes on their way into its blob store.

@@ -27,10 +27,7 @@ fn a_moved_route_reaches_its_new_group_whatever_else_touches_it() {
     let app = TestApp::spawn();
     let d = District::new(&app);
     let li = app.login("liming", PASSWORD);
-    let route = app
-        .get(&format!("/api/v1/routes/{}", d.route_a), &app.admin)
-        .ok(200);
-    let stop = route["stops"][0]["id"].as_str().unwrap().to_string();
+    let stop = app.first_stop(&d.route_a);
     // Liming submits an inspection at the route's stop.
     let id = uuid();
     let mut item = new_inspection(&id, &d, json!({"title": "排口", "status": "submitted"}), T0);

@@ -236,6 +236,21 @@ pub async fn append(
         _ => (up.offset_, None),
     };
     let (uid, from) = (id.clone(), up.offset_);
+    if new_offset < up.length && up.must_finish() && matches!(received, Ok(Some(_))) {
+        // Too many parts already: these bytes are not kept (their part is
+        // removed with the others when the upload ends).
+        st.db
+            .write(move |c| tus::release(c, &uid, from, from, None))
+            .await?;
+        return Err(AppError::conflict(
+            "upload_parts",
+            format!(
+                "this upload is in {} parts already; send all that is left in one PATCH",
+                tus::MAX_PARTS - 1
+            ),
+        )
+        .with_details(serde_json::json!({ "offset": from })));
+    }
     if new_offset < up.length || !matches!(received, Ok(Some(_))) {
         // Whatever happened, the lease ends at the offset reached.
         st.db

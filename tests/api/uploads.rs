@@ -498,3 +498,30 @@ fn parts_without_an_upload_are_swept() {
         "a live upload's bytes stay"
     );
 }
+
+/// A client sending its photo a byte at a time cannot make an upload of
+/// endless parts: after 999 the rest must come in one PATCH (409 with the
+/// offset otherwise, nothing kept), and then the photo is whole.
+#[test]
+fn an_upload_has_a_bounded_number_of_parts() {
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let t = app.login("liming", PASSWORD);
+    let bytes = fixture("synthetic_orientation_6.jpg");
+    let (photo, loc) = start(&app, &d, &t, &bytes);
+    let n = fieldsync::photos::tus::MAX_PARTS - 1;
+    for i in 0..n {
+        assert_eq!(patch(&app, &loc, &t, i, &bytes[i..i + 1], None).0, 204);
+    }
+    let (s, _) = patch(&app, &loc, &t, n, &bytes[n..n + 1], None);
+    assert_eq!(s, 409, "a thousandth small part is refused");
+    let (s, hs) = tus_request(&app, "HEAD", &loc, &t, &[], b"");
+    assert_eq!(
+        (s, h(&hs, "upload-offset")),
+        (200, Some(n.to_string().as_str()))
+    );
+    assert_eq!(patch(&app, &loc, &t, n, &bytes[n..], None).0, 204);
+    assert_eq!(app.wait_photo(&t, &photo)["status"], "ready");
+    let (_, _, original) = app.get_bytes(&format!("/api/v1/photos/{photo}/original"), &t, &[]);
+    assert_eq!(original, bytes);
+}

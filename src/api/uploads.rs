@@ -189,7 +189,7 @@ async fn receive(
 
 /// Appends bytes at `Upload-Offset` (the body, sent as
 /// `application/offset+octet-stream`); the last byte binds them to the photo.
-#[utoipa::path(tag = "photos", params(("Tus-Resumable" = String, Header, description = "1.0.0, the tus version"), ("Upload-Offset" = u64, Header)), responses((status = 204), (status = 409, description = "wrong Upload-Offset, or another PATCH is writing"), (status = 460, description = "checksum mismatch"), (status = 412, description = "Tus-Resumable missing or not 1.0.0")))]
+#[utoipa::path(tag = "photos", params(("Tus-Resumable" = String, Header, description = "1.0.0, the tus version"), ("Upload-Offset" = u64, Header)), responses((status = 204), (status = 409, description = "wrong Upload-Offset, another PATCH is writing, or the upload has 999 parts and this PATCH does not carry all that is left"), (status = 460, description = "checksum mismatch"), (status = 412, description = "Tus-Resumable missing or not 1.0.0")))]
 #[patch("/api/v1/uploads/{id}")]
 pub async fn append(
     st: web::Data<AppState>,

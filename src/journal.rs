@@ -211,6 +211,26 @@ pub fn audit(c: &mut Conn, a: Audit<'_>) -> AppResult<()> {
 
 /// An admin's change to a synced object: the change log entry that pull
 /// hands out and the audit entry, both in the caller's transaction.
+/// Whether a user or a site (`object_type`) was ever put in `group_id`:
+/// its creation and every change of its group are audited with the group
+/// in their details. Read only where offline work must be placed after a
+/// move (a handful of rows per object, by the audit log's object index).
+pub fn was_in_group(
+    c: &mut Conn,
+    object_type: &str,
+    object_id: &str,
+    group_id: &str,
+) -> AppResult<bool> {
+    use crate::db::schema::audit_log as a;
+    let hits: i64 = a::table
+        .filter(a::object_type.eq(object_type))
+        .filter(a::object_id.eq(object_id))
+        .filter(a::details.like(format!("%\"group_id\":\"{group_id}\"%")))
+        .count()
+        .get_result(c)?;
+    Ok(hits > 0)
+}
+
 pub fn admin_change(
     c: &mut Conn,
     actor_id: &str,

@@ -87,15 +87,24 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
     // migration started those uploads again from 0).
     let _ = std::fs::remove_dir_all(config.data_dir.join("uploads"));
     // Scheduled routes are made ahead before the first request is served.
+    // Another server (or `fieldsync` command) may hold the write lock for
+    // longer than the busy timeout (a 20,000-row import does): the server
+    // starts all the same, and the schedule job catches up a minute later.
     let today = clock::today();
     let ids = boot
         .db
-        .write_blocking(reference::schedules::active_ids)
+        .read_blocking(reference::schedules::active_ids)
         .map_err(|e| anyhow::anyhow!("cannot read the schedules: {e}"))?;
+    let mut behind = false;
     for id in ids {
-        boot.db
+        if let Err(e) = boot
+            .db
             .write_blocking(move |c| reference::schedules::generate(c, &id, today))
-            .map_err(|e| anyhow::anyhow!("cannot make scheduled routes: {e}"))?;
+        {
+            tracing::warn!(error = %e, "cannot make scheduled routes at start; trying again in a minute");
+            behind = true;
+            break;
+        }
     }
     let state = web::Data::new(state::AppState {
         signer: photos::urls::Signer::new(&boot.jwt_secret, config.photo_url_ttl_secs),
@@ -140,9 +149,16 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
     {
         let db = state.db.clone();
         let every = std::time::Duration::from_secs(config.schedule_interval_secs.max(1));
+        let first = if behind {
+            std::time::Duration::from_secs(60).min(every)
+        } else {
+            every
+        };
         actix_web::rt::spawn(async move {
-            let mut tick = actix_web::rt::time::interval(every);
-            tick.tick().await;
+            let mut tick = actix_web::rt::time::interval_at(
+                actix_web::rt::time::Instant::now() + first,
+                every,
+            );
             loop {
                 tick.tick().await;
                 reference::schedules::run_all(&db).await;

@@ -86,6 +86,22 @@ pub fn rotate(c: &mut Conn, token: &str, ttl_secs: i64, grace_secs: i64) -> AppR
         return Ok(Rotation::Invalid);
     };
     if row.revoked_at.is_some() {
+        // A token revoked while its family lives on was retired by a grace
+        // answer to its predecessor: two holders of one family, one of
+        // them a thief. Revoke the family (logout and deactivation revoke
+        // it whole, so they stay a plain `Invalid`).
+        let live: i64 = rt::table
+            .filter(rt::family_id.eq(&row.family_id))
+            .filter(rt::revoked_at.is_null())
+            .filter(rt::expires_at.gt(now))
+            .count()
+            .get_result(c)?;
+        if live > 0 {
+            revoke_family(c, &row.family_id)?;
+            return Ok(Rotation::Reused {
+                user_id: row.user_id,
+            });
+        }
         return Ok(Rotation::Invalid);
     }
     if row.expires_at <= now {

@@ -20,18 +20,57 @@ pub enum DbConn {
     Sqlite(diesel::SqliteConnection),
 }
 
-/// The database a URL names: `postgres://…` / `postgresql://…` is
-/// PostgreSQL; a path or `sqlite://path` is a SQLite file.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The database a URL names: `postgres://…` / `postgresql://…` or a libpq
+/// key/value string (`host=db dbname=fieldsync`) is PostgreSQL; a path or
+/// `sqlite://path` is a SQLite file.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Target {
     Sqlite(PathBuf),
     Postgres(String),
 }
 
+/// Never prints a PostgreSQL password (a `Setup` or a `Target` in a log).
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Sqlite(p) => f.debug_tuple("Sqlite").field(p).finish(),
+            Target::Postgres(_) => f.debug_tuple("Postgres").field(&self.describe()).finish(),
+        }
+    }
+}
+
+/// libpq's connection keywords: a string of `keyword=value` pairs that
+/// starts with one of them is a PostgreSQL conninfo, never a file name.
+const LIBPQ_KEYWORDS: &[&str] = &[
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "passfile",
+    "service",
+    "sslmode",
+    "application_name",
+    "connect_timeout",
+    "options",
+    "target_session_attrs",
+];
+
+fn is_conninfo(s: &str) -> bool {
+    let s = s.trim_start();
+    s.split_once('=')
+        .is_some_and(|(k, _)| LIBPQ_KEYWORDS.contains(&k.trim()))
+}
+
 impl Target {
     pub fn parse(url: Option<&str>, data_dir: &Path) -> Target {
         match url {
-            Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
+            Some(u)
+                if u.starts_with("postgres://")
+                    || u.starts_with("postgresql://")
+                    || is_conninfo(u) =>
+            {
                 Target::Postgres(u.to_string())
             }
             Some(u) => Target::Sqlite(PathBuf::from(u.strip_prefix("sqlite://").unwrap_or(u))),
@@ -52,18 +91,100 @@ impl Target {
     }
 }
 
-/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
-fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let Some((auth, host)) = rest.rsplit_once('@') else {
-        return url.to_string();
-    };
-    match auth.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_string(),
+/// Hides every password a PostgreSQL connection string can carry: the
+/// URL's `user:secret@`, its `?password=` (or `&password=`) parameter, and
+/// a key/value string's `password=secret` or `password = 'se cret'`.
+pub fn redact(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let (main, query) = match rest.split_once('?') {
+            Some((m, q)) => (m, Some(q)),
+            None => (rest, None),
+        };
+        let main = match main.rsplit_once('@') {
+            Some((auth, host)) => match auth.split_once(':') {
+                Some((user, _)) => format!("{user}:***@{host}"),
+                None => main.to_string(),
+            },
+            None => main.to_string(),
+        };
+        let query = query.map(|q| {
+            q.split('&')
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    _ => kv.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join("&")
+        });
+        return match query {
+            Some(q) => format!("{scheme}://{main}?{q}"),
+            None => format!("{scheme}://{main}"),
+        };
     }
+    redact_conninfo(url)
+}
+
+/// `host=db password='a b' user=x` → `host=db password=*** user=x`
+/// (libpq's syntax: spaces around `=`, single quotes, backslash escapes).
+fn redact_conninfo(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while chars.peek().is_some() {
+        // Whitespace between pairs.
+        while let Some(c) = chars.peek().copied().filter(|c| c.is_whitespace()) {
+            out.push(c);
+            chars.next();
+        }
+        let mut key = String::new();
+        while let Some(c) = chars
+            .peek()
+            .copied()
+            .filter(|c| *c != '=' && !c.is_whitespace())
+        {
+            key.push(c);
+            chars.next();
+        }
+        out.push_str(&key);
+        while let Some(c) = chars.peek().copied().filter(|c| c.is_whitespace()) {
+            out.push(c);
+            chars.next();
+        }
+        if chars.peek() != Some(&'=') {
+            continue;
+        }
+        out.push('=');
+        chars.next();
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let mut value = String::new();
+        if chars.peek() == Some(&'\'') {
+            chars.next();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => {
+                        if let Some(n) = chars.next() {
+                            value.push(n);
+                        }
+                    }
+                    '\'' => break,
+                    c => value.push(c),
+                }
+            }
+            value = format!("'{value}'");
+        } else {
+            while let Some(c) = chars.peek().copied().filter(|c| !c.is_whitespace()) {
+                value.push(c);
+                chars.next();
+            }
+        }
+        if key.eq_ignore_ascii_case("password") {
+            out.push_str("***");
+        } else {
+            out.push_str(&value);
+        }
+    }
+    out
 }
 
 /// What a connection is for.
@@ -279,6 +400,24 @@ mod tests {
         assert!(pg.is_postgres());
         assert_eq!(pg.describe(), "postgres://fs:***@db:5432/fieldsync");
         assert!(Target::parse(Some("postgresql://db/fieldsync"), dir).is_postgres());
+        // A password in the query or in a key/value string is hidden too,
+        // and a key/value string is never a SQLite file name.
+        let q = Target::parse(
+            Some("postgres://db/fs?user=fs&password=s3cret&sslmode=require"),
+            dir,
+        );
+        assert_eq!(
+            q.describe(),
+            "postgres://db/fs?user=fs&password=***&sslmode=require"
+        );
+        let kv = Target::parse(Some("host=db dbname=fs user=fs password=s3cret"), dir);
+        assert!(kv.is_postgres());
+        assert_eq!(kv.describe(), "host=db dbname=fs user=fs password=***");
+        let quoted = Target::parse(Some("password = 'se cr\\'et' host=db"), dir);
+        assert!(quoted.is_postgres());
+        assert_eq!(quoted.describe(), "password =*** host=db");
+        assert!(!format!("{quoted:?}").contains("cr"));
+        assert!(!format!("{kv:?}").contains("s3cret"));
         assert_eq!(
             Target::parse(Some("postgresql://db/fieldsync"), dir).describe(),
             "postgresql://db/fieldsync"

@@ -5,7 +5,7 @@ use super::merge::Fields;
 use super::{PhotoRow, ReviewStatus, Row};
 use crate::clock;
 use crate::db::Conn;
-use crate::db::schema::{inspections, photos, sites};
+use crate::db::schema::{inspections, photos, route_stops, routes, sites, template_versions as tv};
 use crate::error::AppResult;
 use crate::photos::urls::Signer;
 use chrono::{DateTime, Utc};
@@ -22,6 +22,14 @@ pub struct Checks {
     pub within_site_radius: Option<bool>,
     pub photos_off_site: i64,
     pub photos_outside_time_window: i64,
+    /// The record names a stop its route no longer has at this site (the
+    /// stop was removed or moved after the phone pulled the route).
+    pub stop_removed: bool,
+    /// The record's route is cancelled or deleted.
+    pub route_cancelled: bool,
+    /// The record was made against a checklist version older than the one
+    /// that was current when it reached the server.
+    pub template_outdated: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -200,8 +208,78 @@ fn sites_geo(c: &mut Conn, ids: Vec<&String>) -> AppResult<HashMap<String, SiteG
         .collect())
 }
 
+/// What an admin's edits since a record was made did to the plan it was
+/// made under: read for a page of records in three queries.
+struct PlanChecks {
+    /// Live stops: id -> (route id, site id).
+    stops: HashMap<String, (String, String)>,
+    /// Routes that are cancelled or deleted.
+    cancelled: std::collections::HashSet<String>,
+    /// Checklist versions: template id -> [(version, created_at)].
+    versions: HashMap<String, Vec<(i32, chrono::NaiveDateTime)>>,
+}
+
+impl PlanChecks {
+    fn read(c: &mut Conn, rows: &[Row]) -> AppResult<PlanChecks> {
+        let stop_ids: Vec<&String> = rows.iter().filter_map(|r| r.stop_id.as_ref()).collect();
+        let route_ids: Vec<&String> = rows.iter().filter_map(|r| r.route_id.as_ref()).collect();
+        let mut template_ids: Vec<&String> = rows.iter().map(|r| &r.template_id).collect();
+        template_ids.sort();
+        template_ids.dedup();
+        let stops = route_stops::table
+            .filter(route_stops::id.eq_any(stop_ids))
+            .select((route_stops::id, route_stops::route_id, route_stops::site_id))
+            .load::<(String, String, String)>(c)?
+            .into_iter()
+            .map(|(id, route, site)| (id, (route, site)))
+            .collect();
+        let cancelled =
+            routes::table
+                .filter(routes::id.eq_any(route_ids))
+                .filter(routes::deleted.eq(true).or(
+                    routes::status.eq(crate::reference::routes::RouteStatus::Cancelled.as_str()),
+                ))
+                .select(routes::id)
+                .load::<String>(c)?
+                .into_iter()
+                .collect();
+        let mut versions: HashMap<String, Vec<(i32, chrono::NaiveDateTime)>> = HashMap::new();
+        for (t, v, at) in tv::table
+            .filter(tv::template_id.eq_any(template_ids))
+            .select((tv::template_id, tv::version, tv::created_at))
+            .load::<(String, i32, chrono::NaiveDateTime)>(c)?
+        {
+            versions.entry(t).or_default().push((v, at));
+        }
+        Ok(PlanChecks {
+            stops,
+            cancelled,
+            versions,
+        })
+    }
+
+    /// `(stop_removed, route_cancelled, template_outdated)` of one record.
+    fn of(&self, r: &Row) -> (bool, bool, bool) {
+        let stop_removed = r.stop_id.as_ref().is_some_and(|s| {
+            self.stops.get(s).is_none_or(|(route, site)| {
+                Some(route) != r.route_id.as_ref() || *site != r.site_id
+            })
+        });
+        let route_cancelled = r
+            .route_id
+            .as_ref()
+            .is_some_and(|route| self.cancelled.contains(route));
+        let template_outdated = self.versions.get(&r.template_id).is_some_and(|vs| {
+            vs.iter()
+                .any(|(v, at)| *v > r.template_version && *at <= r.created_at)
+        });
+        (stop_removed, route_cancelled, template_outdated)
+    }
+}
+
 /// The API view of each of `rows`, with photos and checks, in a few queries.
 pub fn views(c: &mut Conn, rows: Vec<Row>, signer: &Signer) -> AppResult<Vec<Inspection>> {
+    let plan = PlanChecks::read(c, &rows)?;
     let ids: Vec<&String> = rows.iter().map(|r| &r.id).collect();
     let photo_rows: Vec<PhotoRow> = photos::table
         .filter(photos::inspection_id.eq_any(&ids))
@@ -250,6 +328,7 @@ pub fn views(c: &mut Conn, rows: Vec<Row>, signer: &Signer) -> AppResult<Vec<Ins
             let photos_outside_time_window = live
                 .filter(|p| p.checks.within_time_window == Some(false))
                 .count() as i64;
+            let (stop_removed, route_cancelled, template_outdated) = plan.of(&r);
             Ok(Inspection {
                 review_status: r.review_status(),
                 id: r.id,
@@ -271,6 +350,9 @@ pub fn views(c: &mut Conn, rows: Vec<Row>, signer: &Signer) -> AppResult<Vec<Ins
                     within_site_radius,
                     photos_off_site,
                     photos_outside_time_window,
+                    stop_removed,
+                    route_cancelled,
+                    template_outdated,
                 },
             })
         })

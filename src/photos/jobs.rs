@@ -214,16 +214,29 @@ impl Jobs {
         if !db.shared() {
             // This server is the database's only one: what is left running
             // was cut short by its own last stop, and need not wait for
-            // its lease to run out.
-            db.write_blocking(|c| {
-                diesel::update(pj::table.filter(pj::status.eq("running")))
-                    .set((
-                        pj::status.eq("queued"),
-                        pj::lease_until.eq(None::<NaiveDateTime>),
-                    ))
-                    .execute(c)?;
-                Ok(())
+            // its lease to run out. Read first: a start takes the write
+            // lock only when there is something to free (another process
+            // may hold it for long), and one it cannot take leaves the
+            // jobs to their leases.
+            let running: i64 = db.read_blocking(|c| {
+                Ok(pj::table
+                    .filter(pj::status.eq("running"))
+                    .count()
+                    .get_result(c)?)
             })?;
+            if running > 0
+                && let Err(e) = db.write_blocking(|c| {
+                    diesel::update(pj::table.filter(pj::status.eq("running")))
+                        .set((
+                            pj::status.eq("queued"),
+                            pj::lease_until.eq(None::<NaiveDateTime>),
+                        ))
+                        .execute(c)?;
+                    Ok(())
+                })
+            {
+                tracing::warn!(error = %e, "cannot free the photo jobs cut short by the last stop; their leases will");
+            }
         }
         let jobs = Arc::new(Jobs {
             db,

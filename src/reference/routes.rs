@@ -374,8 +374,33 @@ pub fn check_stops(c: &mut Conn, group_id: &str, stops: &[StopInput]) -> AppResu
 /// Most stops a route may have.
 pub const MAX_STOPS: usize = 200;
 
+/// The id each stop of a new list keeps: the one it names, or else the
+/// first stop of the route at the same site (in the route's order) that no
+/// other stop of the list keeps; `None` for a stop that is new. This is the
+/// one rule by which a stop keeps its id through every edit that keeps the
+/// stop (rename, reorder, a schedule's edit, a form saved unchanged), so
+/// the work phones hold on it offline still names a stop of the route.
+/// `old` is the route's stops as `(id, site_id)` in their order; ids given
+/// in `new` are assumed to be among them (checked by the caller).
+pub fn keep_stop_ids(old: &[(String, String)], new: &[StopInput]) -> Vec<Option<String>> {
+    let named: HashSet<&str> = new.iter().filter_map(|s| s.id.as_deref()).collect();
+    let mut free: Vec<&(String, String)> = old
+        .iter()
+        .filter(|(id, _)| !named.contains(id.as_str()))
+        .collect();
+    new.iter()
+        .map(|s| match &s.id {
+            Some(id) => Some(id.clone()),
+            None => {
+                let at = free.iter().position(|(_, site)| *site == s.site_id)?;
+                Some(free.remove(at).0.clone())
+            }
+        })
+        .collect()
+}
+
 /// Checks the stops against the route's group and writes them, keeping
-/// the ids of stops that were already on this route.
+/// the ids of stops that were already on this route ([`keep_stop_ids`]).
 fn write_stops(
     c: &mut Conn,
     route_id: &str,
@@ -385,26 +410,25 @@ fn write_stops(
 ) -> AppResult<()> {
     check_stops(c, group_id, stops)?;
     let seqs = stop_order(stops)?;
-    let existing: HashSet<String> = if replace {
+    let existing: Vec<(String, String)> = if replace {
         rs::table
             .filter(rs::route_id.eq(route_id))
-            .select(rs::id)
-            .load::<String>(c)?
-            .into_iter()
-            .collect()
+            .order(rs::seq)
+            .select((rs::id, rs::site_id))
+            .load(c)?
     } else {
-        HashSet::new()
+        Vec::new()
     };
-    let mut kept = HashSet::new();
+    let mut named = HashSet::new();
     for (i, s) in stops.iter().enumerate() {
         if let Some(id) = &s.id {
-            if !existing.contains(id) {
+            if !existing.iter().any(|(e, _)| e == id) {
                 return Err(AppError::invalid(
                     &format!("stops[{i}].id"),
                     "is not a stop of this route",
                 ));
             }
-            if !kept.insert(id.clone()) {
+            if !named.insert(id.clone()) {
                 return Err(AppError::invalid(
                     &format!("stops[{i}].id"),
                     "is listed twice",
@@ -412,12 +436,18 @@ fn write_stops(
             }
         }
     }
+    let ids = keep_stop_ids(&existing, stops);
+    let kept: HashSet<&String> = ids.iter().flatten().collect();
     // Stops left out go; the kept ones are rewritten in their new order.
-    let gone: Vec<&String> = existing.iter().filter(|id| !kept.contains(*id)).collect();
+    let gone: Vec<&String> = existing
+        .iter()
+        .map(|(id, _)| id)
+        .filter(|id| !kept.contains(id))
+        .collect();
     diesel::delete(rs::table.filter(rs::id.eq_any(gone))).execute(c)?;
-    for (s, seq) in stops.iter().zip(seqs) {
+    for ((s, seq), id) in stops.iter().zip(seqs).zip(&ids) {
         let notes = validate::optional_text("notes", &s.notes, 1000)?;
-        match &s.id {
+        match id {
             Some(id) => {
                 diesel::update(rs::table.find(id))
                     .set((
@@ -526,7 +556,12 @@ pub fn update(c: &mut Conn, caller: &Caller, id: &str, patch: RoutePatch) -> App
         Some(a) => a.clone(),
         None => old.assignee_id.clone(),
     };
-    check_assignee(c, &group_id, assignee.as_deref())?;
+    // Only a new assignee or a new group is checked: cancelling a route,
+    // or any edit that keeps both, stays possible after its inspector was
+    // deactivated or moved.
+    if patch.assignee_id.is_some() || group_id != old.group_id {
+        check_assignee(c, &group_id, assignee.as_deref())?;
+    }
     let old_status = RouteStatus::parse(&old.status);
     if let Some(next) = patch.status
         && !old_status.can_become(next)
@@ -661,6 +696,63 @@ mod tests {
         assert!(stop_order(&[stop(Some(1)), stop(Some(1))]).is_err());
         assert!(stop_order(&[stop(Some(1)), stop(None)]).is_err());
         assert!(stop_order(&[stop(Some(0))]).is_err());
+    }
+
+    fn at(site: &str, id: Option<&str>) -> StopInput {
+        StopInput {
+            id: id.map(str::to_string),
+            site_id: site.into(),
+            ..stop(None)
+        }
+    }
+
+    #[test]
+    fn stops_keep_their_ids_by_site_visit() {
+        let old = vec![
+            ("s1".to_string(), "a".to_string()),
+            ("s2".to_string(), "b".to_string()),
+            ("s3".to_string(), "a".to_string()),
+        ];
+        // Saved unchanged without ids: every stop keeps its own.
+        let same = [at("a", None), at("b", None), at("a", None)];
+        let ids: Vec<_> = keep_stop_ids(&old, &same).into_iter().flatten().collect();
+        assert_eq!(ids, ["s1", "s2", "s3"]);
+        // Named ids win; the other visit to the same site keeps the rest.
+        let named = [at("a", Some("s3")), at("a", None), at("c", None)];
+        assert_eq!(
+            keep_stop_ids(&old, &named),
+            [Some("s3".to_string()), Some("s1".to_string()), None]
+        );
+    }
+
+    proptest::proptest! {
+        /// Any reorder of a route's stops, sent without ids, keeps every id,
+        /// each on a stop at the same site.
+        #[test]
+        fn a_reorder_keeps_every_stop_id(
+            sites in proptest::collection::vec(0u8..4, 0..12),
+            seed in proptest::prelude::any::<u64>(),
+        ) {
+            use rand::{SeedableRng, seq::SliceRandom};
+            let old: Vec<(String, String)> = sites
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (format!("id{i}"), format!("site{s}")))
+                .collect();
+            let mut new: Vec<StopInput> = old.iter().map(|(_, s)| at(s, None)).collect();
+            new.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
+            let ids = keep_stop_ids(&old, &new);
+            let mut kept: Vec<String> = ids.iter().flatten().cloned().collect();
+            kept.sort();
+            let mut all: Vec<String> = old.iter().map(|(i, _)| i.clone()).collect();
+            all.sort();
+            proptest::prop_assert_eq!(kept, all);
+            for (s, id) in new.iter().zip(&ids) {
+                let id = id.as_deref().unwrap_or_default();
+                let site = &old.iter().find(|(i, _)| i == id).map(|(_, s)| s.clone());
+                proptest::prop_assert_eq!(Some(&s.site_id), site.as_ref());
+            }
+        }
     }
 
     #[test]

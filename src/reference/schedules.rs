@@ -313,13 +313,17 @@ fn check(
     assignee: Option<&str>,
     stops: &[ScheduleStop],
 ) -> AppResult<()> {
+    routes::check_assignee(c, group_id, assignee)?;
+    check_stops(c, group_id, stops)
+}
+
+fn check_stops(c: &mut Conn, group_id: &str, stops: &[ScheduleStop]) -> AppResult<()> {
     if stops.is_empty() {
         return Err(AppError::invalid(
             "stops",
             "a schedule needs at least one stop",
         ));
     }
-    routes::check_assignee(c, group_id, assignee)?;
     routes::check_stops(c, group_id, &stop_inputs(stops))
 }
 
@@ -420,7 +424,17 @@ pub fn update(
     };
     let horizon_days = horizon(patch.horizon_days.or(Some(old.horizon_days)))?;
     let active = patch.active.unwrap_or(old.active);
-    check(c, &old.group_id, assignee.as_deref(), &stops)?;
+    // Only what changes is checked (and passed on to the routes): pausing
+    // or renaming a schedule stays possible whoever its assignee was, and
+    // a route's stops are rewritten only when the schedule's stops change.
+    let stops_changed = stops != old.stops;
+    let assignee_changed = assignee != old.assignee_id;
+    if stops_changed {
+        check_stops(c, &old.group_id, &stops)?;
+    }
+    if assignee_changed {
+        routes::check_assignee(c, &old.group_id, assignee.as_deref())?;
+    }
     let today = clock::today();
     diesel::update(schedules::table.find(id))
         .set((
@@ -445,9 +459,11 @@ pub fn update(
                 caller,
                 &route_id,
                 RoutePatch {
-                    name: Some(name.clone()),
-                    assignee_id: Some(assignee.clone()),
-                    stops: Some(stop_inputs(&stops)),
+                    name: (name != old.name).then(|| name.clone()),
+                    assignee_id: assignee_changed.then(|| assignee.clone()),
+                    // Without ids: each stop keeps the id of the route's
+                    // stop at the same site (routes::keep_stop_ids).
+                    stops: stops_changed.then(|| stop_inputs(&stops)),
                     ..RoutePatch::default()
                 },
             )?;

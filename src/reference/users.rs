@@ -327,6 +327,22 @@ pub fn members(c: &mut Conn, group_id: &str) -> AppResult<Vec<(String, Role)>> {
         .collect())
 }
 
+/// Whether the user belongs to `group_id` now or ever did (their creation
+/// and every change of their group are in the audit log). A phone's
+/// offline work on a route of the group its inspector has since left is
+/// still theirs to hand in.
+pub fn was_member(c: &mut Conn, user_id: &str, group_id: &str) -> AppResult<bool> {
+    let now: Option<Option<String>> = users::table
+        .find(user_id)
+        .select(users::group_id)
+        .first(c)
+        .optional()?;
+    if now.flatten().as_deref() == Some(group_id) {
+        return Ok(true);
+    }
+    journal::was_in_group(c, "user", user_id, group_id)
+}
+
 /// Everybody who loses sight of an object that moves out of `group_id`.
 pub fn bump_group(c: &mut Conn, group_id: &str) -> AppResult<()> {
     let ids: Vec<String> = members(c, group_id)?

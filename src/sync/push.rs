@@ -21,6 +21,7 @@ use crate::journal::{self, Entity};
 use crate::photos::inspect::Refusal;
 use crate::photos::jobs;
 use crate::reference::templates::{self, Item};
+use crate::reference::users;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -519,6 +520,25 @@ impl Ctx<'_> {
         review.locked() && self.caller.role == Role::Inspector
     }
 
+    /// The group of a route the caller may hand work in on: one they see
+    /// now, one assigned to them, or a whole-group route of a group they
+    /// have belonged to. Cancelled and deleted routes count (the phone
+    /// held them); `None` for any other.
+    fn route_group(&mut self, c: &mut Conn, route: &str) -> AppResult<Option<String>> {
+        let row: Option<(String, Option<String>)> = routes::table
+            .find(route)
+            .select((routes::group_id, routes::assignee_id))
+            .first(c)
+            .optional()?;
+        let Some((group, assignee)) = row else {
+            return Ok(None);
+        };
+        let ok = self.caller.sees_assignment(&group, assignee.as_deref())
+            || assignee.as_deref() == Some(self.caller.id.as_str())
+            || (assignee.is_none() && users::was_member(c, &self.caller.id, &group)?);
+        Ok(ok.then_some(group))
+    }
+
     fn new_header(&mut self, c: &mut Conn, item: &InspectionPush) -> Result<Header, ItemFail> {
         let id = item.id.to_string();
         let site_id = item
@@ -553,9 +573,34 @@ impl Ctx<'_> {
                 s
             }
         };
-        let group_id = match site {
-            Some((g, false)) if self.caller.sees_group(&g) => g,
-            _ => return Err(Reject::field("not_found", "site_id", "no such site").into()),
+        // Work a phone made offline is handed in whatever an admin changed
+        // since it pulled (DESIGN "Edits while phones hold them"): a site
+        // that moved or was removed, a route cancelled or deleted, a stop
+        // removed, a checklist's newer version, the inspector's own move
+        // to another group. The record keeps the group it was made under:
+        // its route's, else its site's where the caller belongs (or did),
+        // else the caller's own (a site that moved away since).
+        let Some((site_group, _)) = site else {
+            return Err(Reject::field("not_found", "site_id", "no such site").into());
+        };
+        let route_id = item.route_id.map(|r| r.to_string());
+        let stop_id = item.stop_id.map(|s| s.to_string());
+        let site_left_callers_group = match (&route_id, &self.caller.group_id) {
+            (None, Some(own)) if !self.caller.sees_group(&site_group) => {
+                journal::was_in_group(c, "site", &site_id, own)?
+            }
+            _ => false,
+        };
+        let group_id = match &route_id {
+            Some(route) => self
+                .route_group(c, route)?
+                .ok_or_else(|| Reject::field("not_found", "route_id", "no such route"))?,
+            None if self.caller.sees_group(&site_group) => site_group,
+            // The site moved away from the caller's group since.
+            None if site_left_callers_group => self.caller.group_id.clone().unwrap_or_default(),
+            // The caller moved away from the site's group since.
+            None if users::was_member(c, &self.caller.id, &site_group)? => site_group,
+            None => return Err(Reject::field("not_found", "site_id", "no such site").into()),
         };
         let key = (template_id.clone(), group_id.clone());
         let current = match self.current.get(&key) {
@@ -566,6 +611,9 @@ impl Ctx<'_> {
                 v
             }
         };
+        // The checklist as the phone had it: the version it names (an
+        // older one stays valid: `checks.template_outdated`), else the
+        // current one.
         let template_version = match current {
             Some(cur) => item.template_version.unwrap_or(cur),
             None => {
@@ -585,45 +633,25 @@ impl Ctx<'_> {
             )
             .into());
         }
-        let route_id = item.route_id.map(|r| r.to_string());
-        let stop_id = item.stop_id.map(|s| s.to_string());
-        if let Some(route) = &route_id {
-            let row: Option<(String, Option<String>, bool)> = routes::table
-                .find(route)
-                .select((routes::group_id, routes::assignee_id, routes::deleted))
-                .first(c)
-                .optional()?;
-            let visible = match &row {
-                Some((g, assignee, false)) => {
-                    *g == group_id
-                        && (self.caller.role != Role::Inspector
-                            || assignee.as_deref().is_none_or(|a| a == self.caller.id))
-                }
-                _ => false,
-            };
-            if !visible {
-                return Err(
-                    Reject::field("not_found", "route_id", "no such route for this site").into(),
-                );
-            }
-        }
         if let Some(stop) = &stop_id {
             let Some(route) = &route_id else {
                 return Err(
                     Reject::field("invalid_value", "stop_id", "a stop needs its route_id").into(),
                 );
             };
+            // A stop since removed (or moved to another site) is applied
+            // and flagged (`checks.stop_removed`); a stop of another route
+            // is a client's mistake.
             let on_route: Option<String> = route_stops::table
                 .find(stop)
-                .filter(route_stops::route_id.eq(route))
-                .select(route_stops::site_id)
+                .select(route_stops::route_id)
                 .first(c)
                 .optional()?;
-            if on_route.as_deref() != Some(site_id.as_str()) {
+            if on_route.is_some_and(|r| r != *route) {
                 return Err(Reject::field(
-                    "not_found",
+                    "invalid_value",
                     "stop_id",
-                    "no such stop at this site on this route",
+                    "the stop belongs to another route",
                 )
                 .into());
             }

@@ -159,23 +159,70 @@ fn refresh_reused_within_grace_is_a_lost_answer() {
     let app = TestApp::spawn();
     let first = app.login_full("admin", ADMIN_PASSWORD);
     let r1 = first["refresh_token"].as_str().unwrap();
-    let lost = app
+    let _lost = app
         .post("/api/v1/auth/refresh", "", &json!({ "refresh_token": r1 }))
         .ok(200);
-    // The phone never saw `lost`, so it sends r1 again.
+    // The phone never saw `_lost`, so it sends r1 again.
     let again = app
         .post("/api/v1/auth/refresh", "", &json!({ "refresh_token": r1 }))
         .ok(200);
     let r3 = again["refresh_token"].as_str().unwrap();
-    // The unused successor is retired; the new one works.
+    // The new one works, and goes on working.
+    let next = app
+        .post("/api/v1/auth/refresh", "", &json!({ "refresh_token": r3 }))
+        .ok(200);
+    app.post(
+        "/api/v1/auth/refresh",
+        "",
+        &json!({ "refresh_token": next["refresh_token"] }),
+    )
+    .ok(200);
+}
+
+/// A thief replays a rotated token within the grace window while the
+/// rightful phone holds its unused successor: the grace answer retires the
+/// phone's token, and the phone presenting it revokes the whole family, so
+/// the thief's fresh token dies with it.
+#[test]
+fn a_grace_replay_by_a_thief_revokes_the_family_when_the_phone_returns() {
+    let app = TestApp::spawn();
+    let first = app.login_full("admin", ADMIN_PASSWORD);
+    let r1 = first["refresh_token"].as_str().unwrap();
+    let phone = app
+        .post("/api/v1/auth/refresh", "", &json!({ "refresh_token": r1 }))
+        .ok(200);
+    let thief = app
+        .post("/api/v1/auth/refresh", "", &json!({ "refresh_token": r1 }))
+        .ok(200);
     let r = app.post(
         "/api/v1/auth/refresh",
         "",
-        &json!({ "refresh_token": lost["refresh_token"] }),
+        &json!({ "refresh_token": phone["refresh_token"] }),
     );
     assert_eq!(r.status, 401);
-    app.post("/api/v1/auth/refresh", "", &json!({ "refresh_token": r3 }))
-        .ok(200);
+    assert_eq!(r.code(), "refresh_reused");
+    let r = app.post(
+        "/api/v1/auth/refresh",
+        "",
+        &json!({ "refresh_token": thief["refresh_token"] }),
+    );
+    assert_eq!(
+        r.status, 401,
+        "the thief's token is revoked with its family"
+    );
+    // A token revoked by logout stays a plain invalid one.
+    let s = app.login_full("admin", ADMIN_PASSWORD);
+    app.post(
+        "/api/v1/auth/logout",
+        "",
+        &json!({ "refresh_token": s["refresh_token"] }),
+    );
+    let r = app.post(
+        "/api/v1/auth/refresh",
+        "",
+        &json!({ "refresh_token": s["refresh_token"] }),
+    );
+    assert_eq!(r.code(), "refresh_invalid");
 }
 
 #[test]

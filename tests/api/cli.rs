@@ -172,3 +172,42 @@ fn serve_prints_its_address_and_stops_gracefully_on_sigterm() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// A PostgreSQL password is never printed, wherever the connection string
+/// carries it, and a libpq key/value string is never taken for a SQLite
+/// file name (nothing is created in the working directory).
+#[test]
+fn a_database_password_never_shows_in_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    for url in [
+        "postgres://fs:s3cret-a@127.0.0.1:1/fs",
+        "postgres://fs@127.0.0.1:1/fs?password=s3cret-b&connect_timeout=2",
+        "host=127.0.0.1 port=1 user=fs password=s3cret-c dbname=fs",
+        "host=127.0.0.1 port=1 password = 's3cret d' dbname=fs",
+    ] {
+        let out = fieldsync_cmd(dir.path())
+            .current_dir(dir.path())
+            .env("FIELDSYNC_DATABASE_URL", url)
+            .arg("migrate")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{url}: no server listens on port 1");
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!all.contains("s3cret"), "{url}: {all}");
+        assert!(
+            all.contains("***") || all.contains("127.0.0.1"),
+            "{url}: {all}"
+        );
+    }
+    let strays: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.contains("host="))
+        .collect();
+    assert!(strays.is_empty(), "{strays:?}");
+}

@@ -21,7 +21,7 @@ pub struct TestApp {
     thread: Option<JoinHandle<()>>,
     agent: ureq::Agent,
     pub admin: String,
-    config: Config,
+    pub config: Config,
 }
 
 #[derive(Debug)]
@@ -148,6 +148,14 @@ impl TestApp {
 
     /// Serves an existing data directory (kept by the caller).
     pub fn start(config: Config) -> TestApp {
+        let mut app = Self::start_signed_out(config);
+        app.admin = app.login("admin", ADMIN_PASSWORD);
+        app
+    }
+
+    /// [`Self::start`] without signing the admin in (a login is a write:
+    /// for tests where another process holds the write lock).
+    pub fn start_signed_out(config: Config) -> TestApp {
         let (tx, rx) = mpsc::channel();
         let cfg = config.clone();
         let thread = std::thread::spawn(move || {
@@ -173,7 +181,7 @@ impl TestApp {
             .timeout_global(Some(Duration::from_secs(60)))
             .build()
             .into();
-        let mut app = TestApp {
+        TestApp {
             base: format!("http://{addr}"),
             dir: config.data_dir.clone(),
             _tmp: None,
@@ -182,9 +190,7 @@ impl TestApp {
             agent,
             admin: String::new(),
             config,
-        };
-        app.admin = app.login("admin", ADMIN_PASSWORD);
-        app
+        }
     }
 
     /// Stops the server (gracefully) and starts a new one on the same data
@@ -356,7 +362,7 @@ impl TestApp {
             "/api/v1/routes",
             &self.admin,
             &json!({ "group_id": group, "name": "桃花河巡查", "assignee_id": assignee,
-                     "scheduled_for": "2026-11-26", "stops": stops }),
+                     "scheduled_for": district_today(), "stops": stops }),
         )
         .ok(201)
     }
@@ -420,6 +426,14 @@ impl District {
             route_a2,
         }
     }
+}
+
+/// Today in the district's time zone (+08:00), as the server and the
+/// field app count days: routes planned for it are "today's".
+pub fn district_today() -> String {
+    (chrono::Utc::now() + chrono::Duration::hours(8))
+        .date_naive()
+        .to_string()
 }
 
 pub fn uuid() -> String {

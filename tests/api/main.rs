@@ -12,6 +12,7 @@ mod coverage;
 mod crash;
 mod errors;
 mod fleet;
+mod handoffs;
 mod invariants;
 mod matrix;
 mod openapi;

@@ -68,3 +68,48 @@ fn restart_finds_everything() {
     app.get(&format!("/api/v1/sites/{}", d.site_b), &app.admin)
         .ok(200);
 }
+
+/// Another server (or a long import) holds the write lock for longer than
+/// the busy timeout: a server starting meanwhile comes up and serves reads
+/// (its start-up only reads, and making scheduled routes waits for the
+/// schedule job), and writes go through once the lock is free.
+#[test]
+fn a_server_starts_while_another_holds_the_write_lock() {
+    use diesel::connection::SimpleConnection;
+    let mut app = TestApp::spawn_with(|c| c.busy_timeout_ms = 300);
+    let d = District::new(&app);
+    app.post(
+        "/api/v1/schedules",
+        &app.admin,
+        &json!({"group_id": d.group_a, "name": "每日巡河",
+                "stops": [{"site_id": d.site_a, "template_id": d.template}],
+                "recurrence": {"freq": "weekly", "weekdays": [1,2,3,4,5,6,7]}, "horizon_days": 2}),
+    )
+    .ok(201);
+    let admin = app.admin.clone();
+    app.stop();
+    // Days pass (the schedule has dates to make) while another process
+    // holds the lock.
+    app.sql("UPDATE schedules SET generated_through = NULL;");
+    let mut other = app.db();
+    fieldsync::db::begin_write(&mut other).unwrap();
+    let started = std::time::Instant::now();
+    let mut second = TestApp::start_signed_out(app.config.clone());
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    assert_eq!(second.get("/healthz", "").status, 200);
+    second.get("/api/v1/routes", &admin).ok(200);
+    assert_eq!(
+        second
+            .post(
+                "/api/v1/auth/login",
+                "",
+                &json!({"username": "admin", "password": ADMIN_PASSWORD})
+            )
+            .status,
+        503
+    );
+    other.batch_execute("ROLLBACK;").unwrap();
+    second.admin = second.login("admin", ADMIN_PASSWORD);
+    second.get("/api/v1/groups", &second.admin).ok(200);
+    second.stop();
+}

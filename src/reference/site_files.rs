@@ -175,9 +175,13 @@ fn read_csv(text: &str) -> AppResult<Vec<Raw>> {
             line,
             ..Raw::default()
         };
-        for (i, v) in rec.iter().enumerate() {
-            if let Some(Some(c)) = cols.get(i) {
-                raw.cells.insert(*c, v.to_string());
+        // Every column of the header is in every row (a short row's
+        // missing cells are empty): a column the sheet lacks is absent.
+        for (i, c) in cols.iter().enumerate() {
+            if let Some(c) = c {
+                let v = rec.get(i).unwrap_or_default();
+                raw.cells
+                    .insert(*c, crate::review::reports::uncell(v).to_string());
             }
         }
         out.push(raw);
@@ -216,7 +220,7 @@ fn read_geojson(text: &str) -> AppResult<Vec<Raw>> {
                 for (k, v) in props {
                     let Some(c) = column(k) else { continue };
                     let text = match v {
-                        Value::String(s) => s.trim().to_string(),
+                        Value::String(s) => crate::review::reports::uncell(s.trim()).to_string(),
                         Value::Null => String::new(),
                         other => other.to_string(),
                     };
@@ -311,12 +315,36 @@ fn number(raw: &Raw, col: Col, given: Option<f64>) -> Result<Option<f64>, String
     }
 }
 
+/// What a row says of one column: the column is not in the sheet, its cell
+/// is empty, or it holds text.
+enum Given<'a> {
+    Absent,
+    Empty,
+    Text(&'a str),
+}
+
+fn given(raw: &Raw, col: Col) -> Given<'_> {
+    match raw.cells.get(&col).map(|s| s.trim()) {
+        None => Given::Absent,
+        Some("") => Given::Empty,
+        Some(t) => Given::Text(t),
+    }
+}
+
+/// Checks one row. A row that names an existing site (by `ID`, else by
+/// code) changes only what the sheet has: a column the sheet lacks keeps
+/// the site's value, an empty kind, radius or group cell keeps it too (an
+/// empty address or code clears it), and the site moves to another group
+/// only when its row names one. A new site takes the defaults (kind
+/// `other`, radius 100 m, the import's group). No two rows may name one
+/// site.
 fn check_row(
     c: &mut Conn,
     raw: &Raw,
     default_group: Option<&str>,
     group_names: &HashMap<String, String>,
     seen_codes: &mut HashSet<String>,
+    seen_sites: &mut HashSet<String>,
 ) -> AppResult<Checked> {
     let cell = |col: Col| raw.cells.get(&col).cloned().unwrap_or_default();
     let mut errors: Vec<RowError> = Vec::new();
@@ -329,38 +357,7 @@ fn check_row(
                 .map_or(e.message.clone(), str::to_string),
         });
     };
-    let name = validate::text("name", &cell(Col::Name), 200)
-        .map_err(&mut fail)
-        .ok();
-    let kind_text = cell(Col::Kind);
-    let kind = if kind_text.trim().is_empty() {
-        Some("other".to_string())
-    } else {
-        validate::text("kind", &sites::kind_from_text(&kind_text), 64)
-            .map_err(&mut fail)
-            .ok()
-    };
-    let address = validate::optional_text("address", &cell(Col::Address), 500)
-        .map_err(&mut fail)
-        .ok();
-    let coord = |col: Col, given: Option<f64>, field: &str| -> AppResult<f64> {
-        match number(raw, col, given) {
-            Ok(Some(v)) if col == Col::Lat => validate::latitude(field, v),
-            Ok(Some(v)) => validate::longitude(field, v),
-            Ok(None) => Err(AppError::invalid(field, "is missing")),
-            Err(e) => Err(AppError::invalid(field, e)),
-        }
-    };
-    let lat = coord(Col::Lat, raw.lat, "lat").map_err(&mut fail).ok();
-    let lon = coord(Col::Lon, raw.lon, "lon").map_err(&mut fail).ok();
-    let radius_m = match number(raw, Col::Radius, None) {
-        Ok(None) => Some(DEFAULT_RADIUS_M),
-        Ok(Some(v)) => sites::radius(v).map_err(&mut fail).ok(),
-        Err(e) => {
-            fail(AppError::invalid("radius_m", e));
-            None
-        }
-    };
+    let code_given = given(raw, Col::Code);
     let code = sites::code(Some(&cell(Col::Code)))
         .map_err(&mut fail)
         .ok()
@@ -370,26 +367,6 @@ fn check_row(
     {
         fail(AppError::invalid("code", "appears twice in the file"));
     }
-    let group_text = cell(Col::Group);
-    let group_id = match group_text.trim() {
-        "" => match default_group {
-            Some(g) => Some(g.to_string()),
-            None => {
-                fail(AppError::invalid(
-                    "group",
-                    "is missing (choose a default group)",
-                ));
-                None
-            }
-        },
-        g => match group_names.get(g) {
-            Some(id) => Some(id.clone()),
-            None => {
-                fail(AppError::invalid("group", format!("no group `{g}`")));
-                None
-            }
-        },
-    };
     // The site this row names: by id, else by code.
     let id_text = cell(Col::Id);
     let mut target: Option<sites::Row> = None;
@@ -412,6 +389,14 @@ fn check_row(
             .first(c)
             .optional()?;
     }
+    if let Some(t) = &target
+        && !seen_sites.insert(t.id.clone())
+    {
+        fail(AppError::invalid(
+            "id",
+            "another row of the file names the same site",
+        ));
+    }
     if let (Some(t), Some(k)) = (&target, &code)
         && t.code.as_deref() != Some(k.as_str())
     {
@@ -426,6 +411,84 @@ fn check_row(
             fail(AppError::invalid("code", "another site has this code"));
         }
     }
+    let t = target.as_ref();
+
+    let name = match (given(raw, Col::Name), t) {
+        (Given::Absent, Some(t)) => Some(t.name.clone()),
+        _ => validate::text("name", &cell(Col::Name), 200)
+            .map_err(&mut fail)
+            .ok(),
+    };
+    let kind = match (given(raw, Col::Kind), t) {
+        (Given::Absent | Given::Empty, Some(t)) => Some(t.kind.clone()),
+        (Given::Absent | Given::Empty, None) => Some("other".to_string()),
+        (Given::Text(k), _) => validate::text("kind", &sites::kind_from_text(k), 64)
+            .map_err(&mut fail)
+            .ok(),
+    };
+    let address = match (given(raw, Col::Address), t) {
+        (Given::Absent, Some(t)) => Some(t.address.clone()),
+        _ => validate::optional_text("address", &cell(Col::Address), 500)
+            .map_err(&mut fail)
+            .ok(),
+    };
+    let coord = |col: Col, given: Option<f64>, field: &str| -> AppResult<Option<f64>> {
+        match number(raw, col, given) {
+            Ok(Some(v)) if col == Col::Lat => validate::latitude(field, v).map(Some),
+            Ok(Some(v)) => validate::longitude(field, v).map(Some),
+            Ok(None) => Ok(None),
+            Err(e) => Err(AppError::invalid(field, e)),
+        }
+    };
+    let mut position = |col: Col, given: Option<f64>, field: &str, old: Option<f64>| match coord(
+        col, given, field,
+    ) {
+        Ok(Some(v)) => Some(v),
+        Ok(None) if old.is_some() && !raw.cells.contains_key(&col) => old,
+        Ok(None) => {
+            fail(AppError::invalid(field, "is missing"));
+            None
+        }
+        Err(e) => {
+            fail(e);
+            None
+        }
+    };
+    let lat = position(Col::Lat, raw.lat, "lat", t.map(|t| t.lat));
+    let lon = position(Col::Lon, raw.lon, "lon", t.map(|t| t.lon));
+    let radius_m = match (number(raw, Col::Radius, None), t) {
+        (Ok(None), Some(t)) => Some(t.radius_m),
+        (Ok(None), None) => Some(DEFAULT_RADIUS_M),
+        (Ok(Some(v)), _) => sites::radius(v).map_err(&mut fail).ok(),
+        (Err(e), _) => {
+            fail(AppError::invalid("radius_m", e));
+            None
+        }
+    };
+    let code = match (code_given, t) {
+        (Given::Absent, Some(t)) => t.code.clone(),
+        _ => code,
+    };
+    let group_id = match (given(raw, Col::Group), t) {
+        (Given::Absent | Given::Empty, Some(t)) => Some(t.group_id.clone()),
+        (Given::Absent | Given::Empty, None) => match default_group {
+            Some(g) => Some(g.to_string()),
+            None => {
+                fail(AppError::invalid(
+                    "group",
+                    "is missing (choose a default group)",
+                ));
+                None
+            }
+        },
+        (Given::Text(g), _) => match group_names.get(g) {
+            Some(id) => Some(id.clone()),
+            None => {
+                fail(AppError::invalid("group", format!("no group `{g}`")));
+                None
+            }
+        },
+    };
     let new = match (name, kind, address, lat, lon, radius_m, group_id) {
         (
             Some(name),
@@ -506,7 +569,7 @@ pub fn import(
         group_names.insert(name, id.clone());
         group_names.insert(id.clone(), id);
     }
-    let mut seen = HashSet::new();
+    let (mut seen_codes, mut seen_sites) = (HashSet::new(), HashSet::new());
     let mut checked = Vec::with_capacity(raws.len());
     for raw in &raws {
         checked.push(check_row(
@@ -514,7 +577,8 @@ pub fn import(
             raw,
             default_group.as_deref(),
             &group_names,
-            &mut seen,
+            &mut seen_codes,
+            &mut seen_sites,
         )?);
     }
     let count = |a: Action| checked.iter().filter(|x| x.row.action == a).count();

@@ -880,3 +880,40 @@ fn sites_are_picked_for_a_plan_by_clicking_the_map() {
         "only the District's route"
     );
 }
+
+/// The console's import keeps the API's limit on a sheet
+/// (`FIELDSYNC_MAX_JSON_BYTES`), and says so in the form, in Chinese.
+#[test]
+fn a_sheet_over_the_limit_is_refused_in_the_form() {
+    let app = TestApp::spawn_with(|c| c.max_json_bytes = 2048);
+    let g = app.group("云集联络组");
+    let web = Web::new(&app);
+    let s = admin(&web);
+    let csrf = web.get("/admin/sites/import", &s).csrf();
+    let mut sheet = String::from("编码,名称,类型,纬度,经度\n");
+    for i in 0..100 {
+        sheet.push_str(&format!("YJ-{i},云台山护林点{i},护林点,29.9,107.1\n"));
+    }
+    assert!(sheet.len() > 2048);
+    let r = upload(
+        &web,
+        &s,
+        &[
+            ("csrf", None, csrf.as_bytes()),
+            ("action", None, b"preview"),
+            ("group_id", None, g.as_bytes()),
+            ("file", Some("点位.csv"), sheet.as_bytes()),
+        ],
+    );
+    assert_eq!(r.status, 413, "{}", r.body);
+    assert_eq!(
+        error_at(&r, "file").as_deref(),
+        Some("文件太大,超过服务器允许的上限")
+    );
+    assert!(
+        app.get("/api/v1/sites", &app.admin).ok(200)["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}

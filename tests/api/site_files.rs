@@ -229,3 +229,124 @@ fn two_admins_importing_the_same_sheet_at_once_make_each_site_once() {
     assert_eq!((created, unchanged), (3, 9), "{answers:?}");
     assert_eq!(sites(&app).len(), before + 3);
 }
+
+/// A sheet changes only what it has: a sheet of names and positions leaves
+/// each site's kind, address, radius and group as they were (the import's
+/// default group is for new sites only), even when a member's planned
+/// routes hold those sites.
+#[test]
+fn a_sheet_changes_only_the_cells_it_has() {
+    let app = TestApp::spawn();
+    let a = app.group("渡舟联络组");
+    let b = app.group("云集联络组");
+    import(&app, "", "text/csv", SHEET.as_bytes()).ok(200);
+    let before = sites(&app);
+    let outfall = before
+        .iter()
+        .find(|s| s["code"] == "DZ-001")
+        .unwrap()
+        .clone();
+
+    let partial = "编码,名称,纬度,经度\nDZ-001,桃花河1号排口（东）,29.857,107.081\n";
+    let r = import(
+        &app,
+        &format!("?group_id={b}"),
+        "text/csv",
+        partial.as_bytes(),
+    )
+    .ok(200);
+    assert_eq!(
+        (r["updated"].clone(), r["created"].clone()),
+        (json!(1), json!(0)),
+        "{r}"
+    );
+    let now = sites(&app);
+    let after = now.iter().find(|s| s["code"] == "DZ-001").unwrap();
+    assert_eq!(after["name"], "桃花河1号排口（东）");
+    for field in ["kind", "address", "radius_m", "group_id", "lat", "lon"] {
+        assert_eq!(after[field], outfall[field], "{field}");
+    }
+    assert_eq!(after["group_id"], json!(a));
+
+    // Empty kind, radius and group cells keep what the site has too; a
+    // group the row names moves it.
+    let blanks = "编码,名称,类型,半径(米),联络组,纬度,经度\n\
+                  DZ-001,桃花河1号排口（东）,,,,29.857,107.081\n\
+                  DZ-003,渡舟化工厂,,,云集联络组,29.85,107.07\n";
+    let r = import(&app, "", "text/csv", blanks.as_bytes()).ok(200);
+    assert_eq!(
+        (r["unchanged"].clone(), r["updated"].clone()),
+        (json!(1), json!(1)),
+        "{r}"
+    );
+    let now = sites(&app);
+    let moved = now.iter().find(|s| s["code"] == "DZ-003").unwrap();
+    assert_eq!(moved["group_id"], json!(b));
+    assert_eq!(moved["kind"], "enterprise");
+    assert_eq!(moved["radius_m"], json!(150.0));
+}
+
+/// An exported sheet imported back unchanged is unchanged, the cells the
+/// export kept from running as formulas included (its `'` is its own).
+#[test]
+fn an_export_with_formula_like_cells_imports_back_unchanged() {
+    let app = TestApp::spawn();
+    let g = app.group("渡舟联络组");
+    for (name, address) in [
+        ("-1号排口", "=渡舟街道"),
+        ("+2号排口", "@江边"),
+        ("'引号点", "普通地址"),
+    ] {
+        app.post(
+            "/api/v1/sites",
+            &app.admin,
+            &json!({"group_id": g, "name": name, "kind": "outfall", "address": address,
+                    "lat": 29.857, "lon": 107.081, "radius_m": 80.0}),
+        )
+        .ok(201);
+    }
+    let before = sites(&app);
+    let csv = app.get("/api/v1/reports/sites.csv", &app.admin);
+    assert_eq!(csv.status, 200);
+    assert!(csv.text.contains("'-1号排口"), "{}", csv.text);
+    let r = import(&app, "", "text/csv", csv.text.as_bytes()).ok(200);
+    assert_eq!(r["unchanged"], json!(3), "{r}");
+    assert_eq!(r["updated"], json!(0), "{r}");
+    let after = sites(&app);
+    for s in &before {
+        let a = after.iter().find(|x| x["id"] == s["id"]).unwrap();
+        assert_eq!(a["name"], s["name"]);
+        assert_eq!(a["address"], s["address"]);
+    }
+}
+
+/// Two rows naming one site (the same `ID`, or an `ID` and the code of the
+/// same site) are refused: neither silently wins.
+#[test]
+fn two_rows_naming_one_site_are_refused() {
+    let app = TestApp::spawn();
+    app.group("渡舟联络组");
+    import(&app, "", "text/csv", SHEET.as_bytes()).ok(200);
+    let id = sites(&app).iter().find(|s| s["code"] == "DZ-001").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for sheet in [
+        format!("ID,名称,纬度,经度\n{id},甲,29.85,107.08\n{id},乙,29.85,107.08\n"),
+        format!("ID,编码,名称,纬度,经度\n{id},,甲,29.85,107.08\n,DZ-001,乙,29.85,107.08\n"),
+    ] {
+        let r = import(&app, "", "text/csv", sheet.as_bytes());
+        assert_eq!(r.status, 422, "{}", r.text);
+        let rows = r.body["error"]["details"]["report"]["rows"]
+            .as_array()
+            .unwrap()
+            .clone();
+        assert_eq!(rows[1]["action"], "error", "{rows:?}");
+        assert_eq!(rows[1]["errors"][0]["field"], "id");
+    }
+    let site = sites(&app)
+        .into_iter()
+        .find(|s| s["id"] == id.as_str())
+        .unwrap();
+    assert_eq!(site["name"], "桃花河1号排口");
+}

@@ -170,7 +170,7 @@ fn field_label(f: &str) -> &str {
 /// The API's reasons in the console's language; anything not listed is
 /// shown as the API says it (still next to its field).
 pub fn zh(code: &str, reason: &str) -> String {
-    const KNOWN: [(&str, &str); 25] = [
+    const KNOWN: [(&str, &str); 27] = [
         ("must not be empty", "不能为空"),
         ("is missing", "缺少此项"),
         ("must be a number", "必须是数字"),
@@ -205,6 +205,11 @@ pub fn zh(code: &str, reason: &str) -> String {
         ),
         ("appears twice in the file", "文件中重复出现"),
         ("rows have errors", "有错误的行,未导入任何数据"),
+        ("too large", "文件太大,超过服务器允许的上限"),
+        (
+            "another row of the file names the same site",
+            "文件中另一行指向同一个点位",
+        ),
     ];
     if code == "last_admin" {
         return "系统至少需要保留一名在岗管理员".into();

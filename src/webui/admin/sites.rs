@@ -596,7 +596,9 @@ async fn import(
         form.file.map(|f| f.data),
         form.content.map(|c| c.into_inner()),
     );
-    let (bytes, content) = web::block(move || -> Result<(Vec<u8>, String), AppError> {
+    // The API's limit on a sheet holds here too (FIELDSYNC_MAX_JSON_BYTES).
+    let max = st.config.max_json_bytes;
+    let read = web::block(move || -> Result<(Vec<u8>, String), AppError> {
         let bytes = match (file, carried) {
             (Some(f), _) if !f.is_empty() => f.to_vec(),
             (_, Some(c)) => STANDARD.decode(c.as_bytes()).map_err(|_| {
@@ -604,11 +606,26 @@ async fn import(
             })?,
             _ => Vec::new(),
         };
+        if bytes.len() > max {
+            return Err(AppError::too_large(format!(
+                "the file is larger than {} MB",
+                max.div_ceil(1024 * 1024)
+            ))
+            .with_details(serde_json::json!({"field": "file", "reason": "too large"})));
+        }
         let content = STANDARD.encode(&bytes);
         Ok((bytes, content))
     })
     .await
-    .map_err(AppError::from)??;
+    .map_err(AppError::from)?;
+    let (bytes, content) = match read {
+        Ok(read) => read,
+        Err(e) => {
+            let groups = st.db.read(group_options).await?;
+            let p = Problem::of(&e);
+            return Ok(import_page(&user, &groups, &group, None, Some(&p)));
+        }
+    };
     let q = ImportQuery {
         dry_run: Some(!apply),
         group_id: Some(group.clone()).filter(|g| !g.is_empty()),

@@ -7,6 +7,7 @@ pub mod field_app;
 pub mod map;
 pub mod pages;
 pub mod session;
+pub mod words;
 
 use crate::auth::{Role, password};
 use crate::db::schema::{sites, users};
@@ -242,6 +243,8 @@ pub struct QueueQuery {
     to: Option<String>,
     conflicts: Option<String>,
     cursor: Option<String>,
+    /// Set after the last waiting record was decided.
+    done: Option<String>,
 }
 
 /// The start of a `yyyy-mm-dd` day (or of the next one, for an end).
@@ -301,6 +304,7 @@ pub async fn queue_page(st: web::Data<AppState>, user: WebUser, q: web::Query<Qu
         to: q.to.unwrap_or_default(),
         conflicts: q.conflicts.is_some(),
         sites: site_list,
+        all_done: q.done.is_some(),
     };
     Ok(pages::page(
         "巡查记录",
@@ -339,6 +343,8 @@ struct Loaded {
     site: Option<(f64, f64, f64)>,
     inspector: String,
     template: Option<templates::Template>,
+    /// Display names of the reviewers and of who changed the follow-ups.
+    names: HashMap<String, String>,
 }
 
 async fn load(st: &AppState, user: &WebUser, id: uuid::Uuid) -> Result<Loaded, Refused> {
@@ -361,24 +367,43 @@ async fn load(st: &AppState, user: &WebUser, id: uuid::Uuid) -> Result<Loaded, R
                 .first(c)?;
             let template =
                 templates::get(c, &caller, &i.template_id, Some(i.template_version)).ok();
+            let people: Vec<&String> = detail
+                .reviews
+                .iter()
+                .map(|r| &r.reviewer_id)
+                .chain(
+                    detail
+                        .followups
+                        .iter()
+                        .flat_map(|f| f.history.iter().map(|h| &h.by)),
+                )
+                .collect();
+            let names = users::table
+                .filter(users::id.eq_any(people))
+                .select((users::id, users::display_name))
+                .load::<(String, String)>(c)?
+                .into_iter()
+                .collect();
             Ok(Loaded {
                 site_name: site.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
                 site: site.map(|s| (s.1, s.2, s.3)),
                 inspector,
                 template,
+                names,
                 detail,
             })
         })
         .await?)
 }
 
-#[get("/review/inspections/{id}")]
-pub async fn inspection_page(
-    st: web::Data<AppState>,
-    user: WebUser,
-    id: web::Path<uuid::Uuid>,
-) -> Page {
-    let l = load(&st, &user, id.into_inner()).await?;
+/// The record's page; with a problem, the refused form is shown again
+/// with what went wrong (status 4xx, as the API would answer).
+fn detail_page(
+    l: &Loaded,
+    user: &WebUser,
+    problem: Option<(&pages::Problem, actix_web::http::StatusCode)>,
+    comment: &str,
+) -> HttpResponse {
     let title = l
         .detail
         .inspection
@@ -393,9 +418,26 @@ pub async fn inspection_page(
         site: l.site,
         inspector: &l.inspector,
         template: l.template.as_ref(),
-        user: &user,
+        user,
+        names: &l.names,
+        problem: problem.map(|(p, _)| p),
+        comment,
     });
-    Ok(pages::page(&title, Some(&user), body))
+    let mut resp = pages::page(&title, Some(user), body);
+    if let Some((_, status)) = problem {
+        *resp.status_mut() = status;
+    }
+    resp
+}
+
+#[get("/review/inspections/{id}")]
+pub async fn inspection_page(
+    st: web::Data<AppState>,
+    user: WebUser,
+    id: web::Path<uuid::Uuid>,
+) -> Page {
+    let l = load(&st, &user, id.into_inner()).await?;
+    Ok(detail_page(&l, &user, None, ""))
 }
 
 #[get("/review/inspections/{id}/print")]
@@ -403,7 +445,37 @@ pub async fn print_page(st: web::Data<AppState>, user: WebUser, id: web::Path<uu
     let l = load(&st, &user, id.into_inner()).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
-        .body(pages::print(&l.detail, &l.site_name, &l.inspector).into_string()))
+        .body(
+            pages::print(&pages::PrintPage {
+                detail: &l.detail,
+                site_name: &l.site_name,
+                inspector: &l.inspector,
+                template: l.template.as_ref(),
+                names: &l.names,
+                printed_at: chrono::Utc::now(),
+            })
+            .into_string(),
+        ))
+}
+
+/// A form's action refused for a reason the person can fix (a missing
+/// comment, a record changed meanwhile, a bad date): the record's page
+/// again, with the problem at that form. Anything else is an error page.
+async fn refused_form(
+    st: &AppState,
+    user: &WebUser,
+    id: uuid::Uuid,
+    form: String,
+    e: AppError,
+    comment: &str,
+) -> Page {
+    let fixable = e.status.is_client_error() && !matches!(e.status.as_u16(), 401 | 403 | 404 | 429);
+    if !fixable {
+        return Err(e.into());
+    }
+    let l = load(st, user, id).await?;
+    let p = pages::Problem::of(form, &e);
+    Ok(detail_page(&l, user, Some((&p, e.status)), comment))
 }
 
 #[derive(Deserialize)]
@@ -426,9 +498,10 @@ pub async fn review_form(
 ) -> Page {
     let form = form.into_inner();
     session::check_csrf(&user, &form.csrf)?;
-    let id = id.to_string();
-    let (caller, iid) = (user.caller.clone(), id.clone());
-    st.db
+    let uid = id.into_inner();
+    let (caller, iid, comment) = (user.caller.clone(), uid.to_string(), form.comment.clone());
+    let done = st
+        .db
         .write(move |c| {
             actions::review(
                 c,
@@ -441,8 +514,47 @@ pub async fn review_form(
                 },
             )
         })
+        .await;
+    match done {
+        // On to the next record waiting for review.
+        Ok(_) => Ok(back(&format!("/review/next?after={uid}"))),
+        Err(e) => refused_form(&st, &user, uid, "review".into(), e, &comment).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    after: Option<uuid::Uuid>,
+}
+
+/// The next record waiting for review (the oldest first, as the queue
+/// lists them), other than the one just decided; the queue when none is
+/// left.
+#[get("/review/next")]
+pub async fn next_page(st: web::Data<AppState>, user: WebUser, q: web::Query<NextQuery>) -> Page {
+    let caller = user.caller.clone();
+    let signer = st.signer.clone();
+    let after = q.after.map(|a| a.to_string());
+    let next = st
+        .db
+        .read(move |c| {
+            let filter = QueueFilter {
+                review_status: Some(crate::inspection::ReviewStatus::Submitted),
+                limit: Some(2),
+                ..QueueFilter::default()
+            };
+            let page = queue::list(c, &caller, &filter, &signer)?;
+            Ok(page
+                .items
+                .into_iter()
+                .map(|i| i.id)
+                .find(|i| Some(i) != after.as_ref()))
+        })
         .await?;
-    Ok(back(&format!("/review/inspections/{id}")))
+    Ok(match next {
+        Some(id) => back(&format!("/review/inspections/{id}")),
+        None => back("/review?review_status=submitted&done=1"),
+    })
 }
 
 #[derive(Deserialize)]
@@ -463,9 +575,34 @@ pub async fn resolve_form(
     let (cid, keep) = (id.to_string(), form.keep);
     let c = st
         .db
-        .write(move |c| actions::resolve(c, &caller, &cid, keep))
+        .write(move |c| {
+            use crate::db::schema::conflicts as cf;
+            let iid: Option<String> = cf::table
+                .find(&cid)
+                .select(cf::inspection_id)
+                .first(c)
+                .optional()?;
+            Ok((
+                iid.unwrap_or_default(),
+                actions::resolve(c, &caller, &cid, keep),
+            ))
+        })
         .await?;
-    Ok(back(&format!("/review/inspections/{}", c.inspection_id)))
+    match c {
+        (iid, Ok(_)) => Ok(back(&format!("/review/inspections/{iid}"))),
+        (iid, Err(e)) => {
+            let iid = uuid::Uuid::parse_str(&iid).map_err(|_| AppError::not_found("inspection"))?;
+            refused_form(
+                &st,
+                &user,
+                iid,
+                format!("conflict:{}", id.into_inner()),
+                e,
+                "",
+            )
+            .await
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -477,6 +614,16 @@ pub struct FollowupForm {
     due: String,
 }
 
+/// A date typed in a form: the end of that day in the district.
+fn due_date(d: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>, AppError> {
+    match d.trim() {
+        "" => Ok(None),
+        d => chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .map(|d| Some(crate::clock::end_of_day(d)))
+            .map_err(|_| AppError::invalid("due", "must be a date")),
+    }
+}
+
 #[post("/review/inspections/{id}/followups")]
 pub async fn followup_form(
     st: web::Data<AppState>,
@@ -486,19 +633,14 @@ pub async fn followup_form(
 ) -> Page {
     let form = form.into_inner();
     session::check_csrf(&user, &form.csrf)?;
-    let due_at = match form.due.trim() {
-        "" => None,
-        d => Some(
-            chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
-                .map_err(|_| AppError::invalid("due", "must be a date"))?
-                .and_hms_opt(23, 59, 59)
-                .map(|t| t.and_utc())
-                .ok_or_else(|| AppError::invalid("due", "must be a date"))?,
-        ),
+    let uid = id.into_inner();
+    let due_at = match due_date(&form.due) {
+        Ok(d) => d,
+        Err(e) => return refused_form(&st, &user, uid, "followup".into(), e, "").await,
     };
-    let id = id.to_string();
-    let (caller, iid) = (user.caller.clone(), id.clone());
-    st.db
+    let (caller, iid) = (user.caller.clone(), uid.to_string());
+    let done = st
+        .db
         .write(move |c| {
             followups::create(
                 c,
@@ -512,8 +654,72 @@ pub async fn followup_form(
                 },
             )
         })
+        .await;
+    match done {
+        Ok(_) => Ok(back(&format!("/review/inspections/{uid}#followups"))),
+        Err(e) => refused_form(&st, &user, uid, "followup".into(), e, "").await,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct FollowupUpdateForm {
+    csrf: String,
+    status: followups::Status,
+    #[serde(default)]
+    note: String,
+    #[serde(default)]
+    due: String,
+}
+
+/// A follow-up moved on from the record's page: its status (with a note
+/// for the history) and its due date.
+#[post("/review/followups/{id}")]
+pub async fn followup_update_form(
+    st: web::Data<AppState>,
+    user: WebUser,
+    id: web::Path<uuid::Uuid>,
+    form: web::Form<FollowupUpdateForm>,
+) -> Page {
+    let form = form.into_inner();
+    session::check_csrf(&user, &form.csrf)?;
+    let (caller, fid) = (user.caller.clone(), id.to_string());
+    let due = due_date(&form.due);
+    let done = st
+        .db
+        .write(move |c| {
+            let f = followups::get(c, &caller, &fid)?;
+            let result = due.and_then(|due| {
+                let patch = followups::FollowupPatch {
+                    status: Some(form.status),
+                    note: form.note,
+                    // An unchanged date is not a change of the due date.
+                    due_at: (due.map(words::date) != f.due_at.map(words::date)).then_some(due),
+                    ..followups::FollowupPatch::default()
+                };
+                followups::update(c, &caller, &fid, patch)
+            });
+            Ok((f.inspection_id, result))
+        })
         .await?;
-    Ok(back(&format!("/review/inspections/{id}")))
+    let (iid, result) = done;
+    let iid = uuid::Uuid::parse_str(&iid).map_err(|_| AppError::not_found("inspection"))?;
+    match result {
+        Ok(_) => Ok(back(&format!(
+            "/review/inspections/{iid}#followup-{}",
+            id.into_inner()
+        ))),
+        Err(e) => {
+            refused_form(
+                &st,
+                &user,
+                iid,
+                format!("followup:{}", id.into_inner()),
+                e,
+                "",
+            )
+            .await
+        }
+    }
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -526,7 +732,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(inspection_page)
         .service(review_form)
         .service(resolve_form)
-        .service(followup_form);
+        .service(followup_form)
+        .service(followup_update_form)
+        .service(next_page);
     admin::configure(cfg);
     field_app::configure(cfg);
 }

@@ -2,14 +2,15 @@
 //! default). Everything it needs is served by this binary.
 
 use super::session::WebUser;
+use super::words;
 use crate::error::AppError;
 use crate::inspection::{Inspection, Photo};
 use crate::reference::templates::Template;
-use crate::review::followups::Followup;
 use crate::review::queue::Detail;
 use actix_web::HttpResponse;
 use maud::{DOCTYPE, Markup, html};
 use serde_json::Value;
+use std::collections::HashMap;
 
 pub const CSS: &str = include_str!("review.css");
 
@@ -55,9 +56,9 @@ pub fn error_page(e: &AppError) -> HttpResponse {
         .content_type("text/html; charset=utf-8")
         .body(
             layout(
-                "错误",
+                "出错了",
                 None,
-                html! { section.card { h1 { (e.status.as_u16()) } p { (e.message) } p { a href="/review" { "返回" } } } },
+                html! { section.card { h1 { "出错了" } p { (words::error(e)) } p { a href="/review" { "返回" } } } },
             )
             .into_string(),
         )
@@ -79,14 +80,7 @@ pub fn login(error: Option<&str>, csrf: &str) -> Markup {
 }
 
 fn status_label(s: &str) -> &'static str {
-    match s {
-        "pending" => "未提交",
-        "submitted" => "待审核",
-        "approved" => "已通过",
-        "returned" => "已退回",
-        "rejected" => "已驳回",
-        _ => "",
-    }
+    words::review_status(s)
 }
 
 fn text(v: Option<&Value>) -> String {
@@ -113,11 +107,14 @@ pub struct QueueFilters {
     pub to: String,
     pub conflicts: bool,
     pub sites: Vec<(String, String)>,
+    /// The reviewer just decided the last record waiting.
+    pub all_done: bool,
 }
 
 pub fn queue(rows: &[QueueRow], f: &QueueFilters, next: Option<&str>) -> Markup {
     let status = f.status.as_str();
     html! {
+        @if f.all_done { p.notice id="all-done" { "待审核的记录已全部处理完毕。" } }
         section.card {
             h1 { "巡查记录" }
             form.filters method="get" action="/review" {
@@ -145,11 +142,12 @@ pub fn queue(rows: &[QueueRow], f: &QueueFilters, next: Option<&str>) -> Markup 
                     li {
                         a.row href={ "/review/inspections/" (r.inspection.id) } {
                             span.title { (text(r.inspection.fields.get("title"))) }
-                            span.meta { (r.site) " · " (r.inspector) " · " (r.inspection.created_at.format("%Y-%m-%d %H:%M")) }
+                            span.meta { (r.site) " · " (r.inspector) " · " (words::time(r.inspection.created_at)) }
                             span class={ "badge " (r.inspection.review_status.as_str()) } { (status_label(r.inspection.review_status.as_str())) }
                             @if r.inspection.checks.within_site_radius == Some(false) || r.inspection.checks.photos_off_site > 0 {
                                 span.badge.warn { "位置异常" }
                             }
+                            @if plan_changed(&r.inspection) { span.badge.warn { "计划已变更" } }
                         }
                     }
                 }
@@ -177,6 +175,7 @@ fn photo_grid(photos: &[Photo]) -> Markup {
                     }
                     figcaption {
                         (p.caption)
+                        (photo_facts(p))
                         @if p.checks.within_site_radius == Some(false) {
                             span.flag { " ⚠ 拍摄地点不在点位范围内" }
                         }
@@ -236,6 +235,51 @@ fn position(d: &Detail, site: Option<(f64, f64, f64)>) -> Markup {
     }
 }
 
+/// Whether an admin's edit since the record was made changed its plan: the
+/// reviewer is told (`checks` of DESIGN "Edits while phones hold them").
+fn plan_changed(i: &Inspection) -> bool {
+    i.checks.stop_removed || i.checks.route_cancelled || i.checks.template_outdated
+}
+
+/// When and where a photo says it was taken (its EXIF), in district time.
+fn photo_facts(p: &Photo) -> Markup {
+    let exif = p.exif.as_ref();
+    let taken = exif
+        .and_then(|e| e.get("taken_at"))
+        .and_then(Value::as_str)
+        .map(words::time_text);
+    let place = crate::inspection::position(exif);
+    html! {
+        @if let Some(t) = taken { span.meta { " · 拍摄于 " (t) } }
+        @else if let Some(t) = p.taken_at { span.meta { " · 手机记录 " (words::time(t)) } }
+        @if let Some((lat, lon)) = place { span.meta { " · 北纬 " (format!("{lat:.5}")) ",东经 " (format!("{lon:.5}")) } }
+    }
+}
+
+/// What a page says about a form that was refused: which form and why.
+pub struct Problem {
+    /// `review`, `followup`, `followup:<id>` or `conflict:<id>`.
+    pub form: String,
+    pub text: String,
+}
+
+impl Problem {
+    pub fn of(form: impl Into<String>, e: &AppError) -> Problem {
+        Problem {
+            form: form.into(),
+            text: words::error(e),
+        }
+    }
+
+    fn at(p: Option<&Problem>, form: &str) -> Markup {
+        html! {
+            @if let Some(p) = p.filter(|p| p.form == form) {
+                p.error role="alert" id={ "problem-" (form.split(':').next().unwrap_or(form)) } { (p.text) }
+            }
+        }
+    }
+}
+
 pub struct DetailPage<'a> {
     pub detail: &'a Detail,
     pub site_name: &'a str,
@@ -243,6 +287,69 @@ pub struct DetailPage<'a> {
     pub inspector: &'a str,
     pub template: Option<&'a Template>,
     pub user: &'a WebUser,
+    /// Display names of the people the page names (reviewers, follow-up
+    /// history).
+    pub names: &'a HashMap<String, String>,
+    pub problem: Option<&'a Problem>,
+    /// What the reviewer wrote in a refused form, shown again.
+    pub comment: &'a str,
+}
+
+fn who<'a>(names: &'a HashMap<String, String>, id: &str) -> &'a str {
+    names.get(id).map_or("(未知)", String::as_str)
+}
+
+/// The checks a reviewer needs, in words.
+fn checks(i: &Inspection) -> Markup {
+    html! {
+        ul.checks {
+            @match i.checks.distance_to_site_m {
+                Some(dm) => li class=(if i.checks.within_site_radius == Some(true) { "ok" } else { "bad" }) {
+                    "记录位置距点位 " (format!("{dm:.0}")) " 米,"
+                    (if i.checks.within_site_radius == Some(true) { "在范围内" } else { "不在范围内" })
+                },
+                None => li { "记录没有位置" },
+            }
+            li class=(if i.checks.photos_off_site == 0 { "ok" } else { "bad" }) { "不在点位范围内拍摄的照片:" (i.checks.photos_off_site) }
+            li class=(if i.checks.photos_outside_time_window == 0 { "ok" } else { "bad" }) { "不在巡查时段内拍摄的照片:" (i.checks.photos_outside_time_window) }
+            @if i.checks.stop_removed { li.bad { "该站点在巡查后已从路线中移除" } }
+            @if i.checks.route_cancelled { li.bad { "所属路线已取消" } }
+            @if i.checks.template_outdated { li.bad { "按旧版检查清单(第 " (i.template_version) " 版)填写" } }
+        }
+    }
+}
+
+/// The checklist's answers with their labels, then the standard fields.
+fn answers(i: &Inspection, template: Option<&Template>) -> Markup {
+    html! {
+        table.answers {
+            @if let Some(t) = template {
+                @for item in &t.items {
+                    @let path = format!("answers.{}", item.key);
+                    tr { th { (item.label) } td { (words::value(&path, i.fields.get(&path))) } }
+                }
+            }
+            tr { th { "严重程度" } td { (words::value("severity", i.fields.get("severity"))) } }
+            tr { th { "位置" } td { (words::value("location", i.fields.get("location"))) } }
+            tr { th { "开始时间" } td { (words::value("started_at", i.fields.get("started_at"))) } }
+            tr { th { "结束时间" } td { (words::value("finished_at", i.fields.get("finished_at"))) } }
+            tr { th { "备注" } td { (words::value("notes", i.fields.get("notes"))) } }
+        }
+    }
+}
+
+fn reviews(d: &Detail, names: &HashMap<String, String>) -> Markup {
+    html! {
+        ul.reviews {
+            @for r in &d.reviews {
+                li {
+                    span.meta { (words::time(r.created_at)) " · " (who(names, &r.reviewer_id)) " · " }
+                    strong { (words::decision(&r.decision)) }
+                    @if !r.comment.is_empty() { ":" (r.comment) }
+                }
+            }
+        }
+    }
 }
 
 pub fn detail(p: &DetailPage) -> Markup {
@@ -254,42 +361,25 @@ pub fn detail(p: &DetailPage) -> Markup {
             p { a href="/review" { "← 返回列表" } " · " a href={ "/review/inspections/" (i.id) "/print" } { "打印照片报告" } }
             h1 { (text(i.fields.get("title"))) }
             p.meta {
-                (p.site_name) " · " (p.inspector) " · " (i.created_at.format("%Y-%m-%d %H:%M"))
+                (p.site_name) " · " (p.inspector) " · " (words::time(i.created_at))
                 " · " span class={ "badge " (i.review_status.as_str()) } { (status_label(i.review_status.as_str())) }
             }
             h2 { "位置核验" }
-            ul.checks {
-                @match i.checks.distance_to_site_m {
-                    Some(dm) => li class=(if i.checks.within_site_radius == Some(true) { "ok" } else { "bad" }) {
-                        "记录位置距点位 " (format!("{dm:.0}")) " 米,"
-                        (if i.checks.within_site_radius == Some(true) { "在范围内" } else { "不在范围内" })
-                    },
-                    None => li { "记录没有位置" },
-                }
-                li class=(if i.checks.photos_off_site == 0 { "ok" } else { "bad" }) { "不在点位范围内拍摄的照片: " (i.checks.photos_off_site) }
-                li class=(if i.checks.photos_outside_time_window == 0 { "ok" } else { "bad" }) { "不在巡查时段内拍摄的照片: " (i.checks.photos_outside_time_window) }
-            }
+            (checks(i))
             (position(d, p.site))
             h2 { "照片" }
             (photo_grid(&i.photos))
             h2 { "检查项" }
-            table.answers {
-                @if let Some(t) = p.template {
-                    @for item in &t.items {
-                        tr { th { (item.label) } td { (text(i.fields.get(&format!("answers.{}", item.key)))) } }
-                    }
-                }
-                tr { th { "严重程度" } td { (text(i.fields.get("severity"))) } }
-                tr { th { "备注" } td { (text(i.fields.get("notes"))) } }
-            }
+            (answers(i, p.template))
         }
         @if i.review_status.as_str() == "submitted" {
             section.card id="review" {
                 h2 { "审核" }
+                (Problem::at(p.problem, "review"))
                 form method="post" action={ "/review/inspections/" (i.id) "/review" } {
                     input type="hidden" name="csrf" value=(csrf);
                     input type="hidden" name="version" value=(d.inspection.version);
-                    label { "意见" textarea id="comment" name="comment" rows="3" {} }
+                    label { "意见(退回或驳回时必填)" textarea id="comment" name="comment" rows="3" { (p.comment) } }
                     div.buttons {
                         button id="approve" name="decision" value="approve" type="submit" { "通过" }
                         button.secondary id="return" name="decision" value="return" type="submit" { "退回补充" }
@@ -301,7 +391,7 @@ pub fn detail(p: &DetailPage) -> Markup {
         @if !d.reviews.is_empty() {
             section.card {
                 h2 { "审核记录" }
-                ul { @for r in &d.reviews { li { (r.created_at.format("%m-%d %H:%M")) " " (r.decision) ": " (r.comment) } } }
+                (reviews(d, p.names))
             }
         }
         @if d.conflicts.iter().any(|c| c.status == "open") {
@@ -309,7 +399,12 @@ pub fn detail(p: &DetailPage) -> Markup {
                 h2 { "冲突" }
                 @for c in d.conflicts.iter().filter(|c| c.status == "open") {
                     div.conflict {
-                        p { strong { (c.field) } ": 保留 " code { (c.kept) } ", 被覆盖 " code { (c.discarded) } }
+                        (Problem::at(p.problem, &format!("conflict:{}", c.id)))
+                        p {
+                            strong { (words::field(&c.field, p.template)) } ":保留 "
+                            code { (words::value(&c.field, Some(&c.kept))) }
+                            ",被覆盖 " code { (words::value(&c.field, Some(&c.discarded))) }
+                        }
                         form.inline method="post" action={ "/review/conflicts/" (c.id) "/resolve" } {
                             input type="hidden" name="csrf" value=(csrf);
                             button name="keep" value="kept" type="submit" { "保留当前值" }
@@ -319,9 +414,42 @@ pub fn detail(p: &DetailPage) -> Markup {
                 }
             }
         }
-        section.card {
+        section.card id="followups" {
             h2 { "整改跟踪" }
-            (followups(&d.followups))
+            @if d.followups.is_empty() { p.empty { "暂无" } }
+            @for f in &d.followups {
+                div.followup id={ "followup-" (f.id) } {
+                    p {
+                        strong { (f.title) } " · " (f.department) " · "
+                        span.status { (words::followup_status(f.status)) }
+                        @if let Some(due) = f.due_at { " · 期限 " (words::date(due)) }
+                        @if f.overdue { span.flag { " 已逾期" } }
+                    }
+                    ul.history {
+                        @for h in &f.history {
+                            li.meta { (words::time(h.at)) " · " (who(p.names, &h.by)) " · " (words::followup_status(h.status)) @if !h.note.is_empty() { ":" (h.note) } }
+                        }
+                    }
+                    (Problem::at(p.problem, &format!("followup:{}", f.id)))
+                    @if f.status != crate::review::followups::Status::Verified {
+                        form.followup method="post" action={ "/review/followups/" (f.id) } {
+                            input type="hidden" name="csrf" value=(csrf);
+                            label { "状态"
+                                select name="status" {
+                                    @for st in words::FOLLOWUP_STATUSES {
+                                        option value=(st.as_str()) selected[st == f.status] { (words::followup_status(st)) }
+                                    }
+                                }
+                            }
+                            label { "期限" input name="due" type="date" value=(f.due_at.map(words::date).unwrap_or_default()); }
+                            label { "说明" input name="note"; }
+                            button type="submit" { "更新" }
+                        }
+                    }
+                }
+            }
+            h3 { "新建整改事项" }
+            (Problem::at(p.problem, "followup"))
             form method="post" action={ "/review/inspections/" (i.id) "/followups" } {
                 input type="hidden" name="csrf" value=(csrf);
                 label { "事项" input name="title" required; }
@@ -333,50 +461,70 @@ pub fn detail(p: &DetailPage) -> Markup {
     }
 }
 
-fn followups(list: &[Followup]) -> Markup {
-    html! {
-        @if list.is_empty() { p.empty { "暂无" } }
-        ul {
-            @for f in list {
-                li {
-                    strong { (f.title) } " · " (f.department) " · " (f.status.as_str())
-                    @if f.overdue { span.flag { " 已逾期" } }
-                }
-            }
-        }
-    }
+pub struct PrintPage<'a> {
+    pub detail: &'a Detail,
+    pub site_name: &'a str,
+    pub inspector: &'a str,
+    pub template: Option<&'a Template>,
+    pub names: &'a HashMap<String, String>,
+    /// When the report was printed.
+    pub printed_at: chrono::DateTime<chrono::Utc>,
 }
 
-/// The printable photo report: the record's facts, then its photos at
-/// display size, a few to a page.
-pub fn print(d: &Detail, site_name: &str, inspector: &str) -> Markup {
+/// The printable report, complete enough to file: the record's facts, its
+/// checklist with labels, the location check, its photos with when and
+/// where each was taken, the reviews, the follow-ups and lines to sign;
+/// every time in district time. A4 on paper, one column on a phone.
+pub fn print(p: &PrintPage) -> Markup {
+    let d = p.detail;
     let i = &d.inspection;
     html! {
         (DOCTYPE)
         html lang="zh-CN" {
             head {
                 meta charset="utf-8";
-                title { "照片报告 · " (text(i.fields.get("title"))) }
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "巡查照片报告 · " (text(i.fields.get("title"))) }
                 link rel="stylesheet" href="/review/static/review.css";
             }
             body.print {
                 h1 { "巡查照片报告" }
                 table.answers {
                     tr { th { "事项" } td { (text(i.fields.get("title"))) } }
-                    tr { th { "点位" } td { (site_name) } }
-                    tr { th { "巡查人" } td { (inspector) } }
-                    tr { th { "时间" } td { (i.created_at.format("%Y-%m-%d %H:%M")) } }
-                    tr { th { "审核" } td { (status_label(i.review_status.as_str())) } }
-                    tr { th { "备注" } td { (text(i.fields.get("notes"))) } }
+                    tr { th { "点位" } td { (p.site_name) } }
+                    tr { th { "巡查人" } td { (p.inspector) } }
+                    tr { th { "提交时间" } td { (words::time(i.created_at)) } }
+                    tr { th { "审核状态" } td { (status_label(i.review_status.as_str())) } }
                 }
+                h2 { "位置核验" }
+                (checks(i))
+                h2 { "检查项" }
+                (answers(i, p.template))
+                h2 { "现场照片" }
                 div.sheet {
-                    @for p in i.photos.iter().filter(|p| !p.deleted) {
+                    @for ph in i.photos.iter().filter(|ph| !ph.deleted) {
                         figure.printed {
-                            @if let Some(u) = &p.urls { img src=(text(u.get("display"))) alt=(p.caption); }
-                            figcaption { (p.caption) @if let Some(t) = p.taken_at { " · " (t.format("%Y-%m-%d %H:%M")) } }
+                            @if let Some(u) = &ph.urls { img src=(text(u.get("display"))) alt=(ph.caption); }
+                            figcaption { (ph.caption) (photo_facts(ph)) }
                         }
                     }
                 }
+                h2 { "审核意见" }
+                @if d.reviews.is_empty() { p.empty { "暂无" } } @else { (reviews(d, p.names)) }
+                h2 { "整改跟踪" }
+                @if d.followups.is_empty() { p.empty { "暂无" } }
+                @for f in &d.followups {
+                    p {
+                        strong { (f.title) } " · " (f.department) " · " (words::followup_status(f.status))
+                        @if let Some(due) = f.due_at { " · 期限 " (words::date(due)) }
+                        @if f.overdue { " · 已逾期" }
+                    }
+                }
+                div.signatures {
+                    p { "巡查人签字:" span.line {} "日期:" span.line.short {} }
+                    p { "审核人签字:" span.line {} "日期:" span.line.short {} }
+                }
+                p.meta { "打印时间 " (words::time(p.printed_at)) }
             }
         }
     }

@@ -21,6 +21,7 @@ mod photos;
 mod reference;
 mod restart;
 mod review;
+mod review_page;
 mod routes;
 mod schedules;
 mod scope;

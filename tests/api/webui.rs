@@ -267,9 +267,20 @@ fn a_coordinator_reviews_on_the_web_page() {
             ("version", &version),
         ],
     );
+    // On to the next record waiting: none is left, so back to the queue.
     assert_eq!(
         (r.status, r.header("location")),
-        (303, Some(format!("/review/inspections/{id}").as_str()))
+        (303, Some(format!("/review/next?after={id}").as_str()))
+    );
+    let next = web.get(&format!("/review/next?after={id}"), &session);
+    assert_eq!(
+        next.header("location"),
+        Some("/review?review_status=submitted&done=1")
+    );
+    assert!(
+        web.get("/review?review_status=submitted&done=1", &session)
+            .body
+            .contains("已全部处理完毕")
     );
     let p = app
         .get(&format!("/api/v1/sync/pull?cursor={cursor}"), &li)

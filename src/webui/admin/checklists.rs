@@ -241,7 +241,7 @@ fn editor(user: &WebUser, e: &Editor, f: &Fields, p: Option<&Problem>) -> HttpRe
                     h2 { "历史版本" }
                     ul {
                         @for (v, name, at) in e.versions {
-                            li { "第 " (v) " 版 · " (name) " · " (at.format("%Y-%m-%d %H:%M")) " · "
+                            li { "第 " (v) " 版 · " (name) " · " (crate::webui::words::time(crate::clock::utc(*at))) " · "
                                 a href={ "/admin/checklists/" (id) "/preview?version=" (v) } { "预览" } }
                         }
                     }

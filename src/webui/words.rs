@@ -1,0 +1,201 @@
+//! What the web pages say to a person: every state, kind and error in
+//! Chinese, every time in the district's time zone. The one home of these
+//! words for `/review` and `/admin` (the field app has its own, in
+//! JavaScript); the API keeps its stable codes and English messages.
+
+use crate::clock;
+use crate::error::AppError;
+use crate::reference::templates::Template;
+use crate::review::followups::Status;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+/// A time as a person in the district reads it: `2026-11-20 10:14`.
+pub fn time(t: DateTime<Utc>) -> String {
+    t.with_timezone(&clock::district_offset())
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
+/// A day in the district: `2026-11-20`.
+pub fn date(t: DateTime<Utc>) -> String {
+    t.with_timezone(&clock::district_offset())
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+/// An RFC 3339 time as the API or a phone wrote it, in district time; any
+/// other text as it is.
+pub fn time_text(s: &str) -> String {
+    DateTime::parse_from_rfc3339(s).map_or_else(|_| s.to_string(), |t| time(t.to_utc()))
+}
+
+pub fn review_status(s: &str) -> &'static str {
+    match s {
+        "pending" => "未提交",
+        "submitted" => "待审核",
+        "approved" => "已通过",
+        "returned" => "已退回",
+        "rejected" => "已驳回",
+        _ => "未知状态",
+    }
+}
+
+pub fn decision(s: &str) -> &'static str {
+    match s {
+        "approve" => "通过",
+        "return" => "退回补充",
+        "reject" => "驳回",
+        _ => "审核",
+    }
+}
+
+pub fn followup_status(s: Status) -> &'static str {
+    match s {
+        Status::Open => "待整改",
+        Status::InProgress => "整改中",
+        Status::Resolved => "已整改",
+        Status::Verified => "已核实",
+    }
+}
+
+pub const FOLLOWUP_STATUSES: [Status; 4] = [
+    Status::Open,
+    Status::InProgress,
+    Status::Resolved,
+    Status::Verified,
+];
+
+pub fn severity(s: &str) -> &'static str {
+    match s {
+        "low" => "低",
+        "medium" => "中",
+        "high" => "高",
+        "critical" => "严重",
+        _ => "",
+    }
+}
+
+pub fn route_status(s: &str) -> &'static str {
+    match s {
+        "planned" => "待巡查",
+        "active" => "进行中",
+        "done" => "已完成",
+        "cancelled" => "已取消",
+        _ => "未知状态",
+    }
+}
+
+/// A field path of a record as a person knows it: a checklist item's
+/// label, or the name of a standard field.
+pub fn field(path: &str, template: Option<&Template>) -> String {
+    if let Some(key) = path.strip_prefix("answers.") {
+        return template
+            .and_then(|t| t.items.iter().find(|i| i.key == key))
+            .map_or_else(|| format!("检查项 {key}"), |i| i.label.clone());
+    }
+    match path {
+        "title" => "事项",
+        "notes" => "备注",
+        "severity" => "严重程度",
+        "status" => "状态",
+        "location" => "位置",
+        "started_at" => "开始时间",
+        "finished_at" => "结束时间",
+        "deleted" => "删除",
+        _ => "字段",
+    }
+    .to_string()
+}
+
+/// A value of a record as the page shows it: yes/no, severities and times
+/// in words, a position as coordinates.
+pub fn value(path: &str, v: Option<&Value>) -> String {
+    match v {
+        Some(Value::String(s)) if path == "severity" => severity(s).to_string(),
+        Some(Value::String(s)) if path == "status" => match s.as_str() {
+            "submitted" => "已提交".into(),
+            "draft" => "草稿".into(),
+            other => other.to_string(),
+        },
+        Some(Value::String(s)) if path.ends_with("_at") => time_text(s),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Bool(true)) => "是".into(),
+        Some(Value::Bool(false)) => "否".into(),
+        Some(Value::Null) | None => String::new(),
+        Some(Value::Object(o)) if o.contains_key("lat") => {
+            let n = |k: &str| o.get(k).and_then(Value::as_f64);
+            match (n("lat"), n("lon")) {
+                (Some(lat), Some(lon)) => match n("accuracy_m") {
+                    Some(a) => format!("北纬 {lat:.5},东经 {lon:.5}(精度 {a:.0} 米)"),
+                    None => format!("北纬 {lat:.5},东经 {lon:.5}"),
+                },
+                _ => String::new(),
+            }
+        }
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|x| value("", Some(x)))
+            .collect::<Vec<_>>()
+            .join("、"),
+        Some(v) => v.to_string(),
+    }
+}
+
+/// A form field's name as the page labels it.
+pub fn form_field(f: &str) -> &'static str {
+    match f {
+        "comment" => "意见",
+        "decision" => "审核结论",
+        "version" => "记录版本",
+        "title" => "事项",
+        "department" => "责任部门",
+        "due" | "due_at" => "期限",
+        "note" => "说明",
+        "status" => "状态",
+        "keep" => "保留哪一个",
+        _ => "内容",
+    }
+}
+
+/// An error as a person reads it: by its code, with the field it is about.
+/// The API's English message never reaches the page.
+pub fn error(e: &AppError) -> String {
+    let field = e
+        .details
+        .as_ref()
+        .and_then(|d| d.get("field"))
+        .and_then(Value::as_str);
+    let reason = e
+        .details
+        .as_ref()
+        .and_then(|d| d.get("reason"))
+        .and_then(Value::as_str)
+        .unwrap_or(&e.message);
+    match e.code {
+        "validation_failed" => {
+            let what = field.map_or("内容", form_field);
+            if reason.contains("say what") || reason.contains("must not be empty") {
+                format!("请填写{what}")
+            } else if reason.contains("must be a date") {
+                format!("{what}须是日期")
+            } else if reason.contains("at most") {
+                format!("{what}太长")
+            } else {
+                format!("{what}不符合要求")
+            }
+        }
+        "stale" => "记录已被他人修改,请查看最新内容后再操作".into(),
+        "invalid_transition" => "当前状态下不能这样操作".into(),
+        "not_found" => "记录不存在,或不在你的范围内".into(),
+        "forbidden" => "没有权限进行此操作".into(),
+        "unauthorized" | "invalid_token" | "token_expired" => "请重新登录".into(),
+        "rate_limited" => "尝试次数过多,请稍后再试".into(),
+        "payload_too_large" => "内容太大,超过服务器允许的上限".into(),
+        "unavailable" => "服务器正忙,请稍后重试".into(),
+        "csrf" | "invalid_csrf" => "页面已过期,请刷新后重试".into(),
+        "already_exists" => "已存在同名的记录".into(),
+        "internal" => "服务器出错,请稍后重试".into(),
+        _ => "操作未完成,请检查后重试".into(),
+    }
+}

@@ -3,7 +3,7 @@
 
 use crate::clock;
 use crate::db::Conn;
-use crate::db::schema::reviews;
+use crate::db::schema::{reviews, users};
 use crate::error::AppResult;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -18,11 +18,24 @@ pub struct Review {
     pub decision: String,
     pub comment: String,
     pub reviewer_id: String,
+    /// The reviewer's display name: an inspector's phone cannot read the
+    /// coordinators' accounts, and a returned record says who sent it back.
+    pub reviewer_name: String,
     pub created_at: DateTime<Utc>,
 }
 
 pub fn by_ids(c: &mut Conn, ids: &[String]) -> AppResult<Vec<Review>> {
-    let rows: Vec<(String, String, String, String, String, NaiveDateTime)> = reviews::table
+    type Line = (
+        String,
+        String,
+        String,
+        String,
+        String,
+        NaiveDateTime,
+        Option<String>,
+    );
+    let rows: Vec<Line> = reviews::table
+        .left_join(users::table.on(users::id.eq(reviews::reviewer_id)))
         .filter(reviews::id.eq_any(ids))
         .order(reviews::id)
         .select((
@@ -32,6 +45,7 @@ pub fn by_ids(c: &mut Conn, ids: &[String]) -> AppResult<Vec<Review>> {
             reviews::comment,
             reviews::reviewer_id,
             reviews::created_at,
+            users::display_name.nullable(),
         ))
         .load(c)?;
     Ok(rows
@@ -43,6 +57,7 @@ pub fn by_ids(c: &mut Conn, ids: &[String]) -> AppResult<Vec<Review>> {
             comment: r.3,
             reviewer_id: r.4,
             created_at: clock::utc(r.5),
+            reviewer_name: r.6.unwrap_or_default(),
         })
         .collect())
 }

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use std::sync::OnceLock;
 
 /// The app's files: path under `/app/`, content type, contents.
-const FILES: [(&str, &str, &str); 7] = [
+const FILES: [(&str, &str, &str); 8] = [
     (
         "index.html",
         "text/html; charset=utf-8",
@@ -25,6 +25,11 @@ const FILES: [(&str, &str, &str); 7] = [
         "fieldsync-client.js",
         "text/javascript; charset=utf-8",
         include_str!("app/fieldsync-client.js"),
+    ),
+    (
+        "exif.js",
+        "text/javascript; charset=utf-8",
+        include_str!("app/exif.js"),
     ),
     (
         "app.css",

@@ -720,3 +720,109 @@ fn a_photo_upload_cut_in_the_middle_resumes() {
         .to_string();
     assert_eq!(created, "1", "resumed, not started again: {metrics}");
 }
+
+/// The relay back to the phone: a coordinator returns a record, and the
+/// inspector's app shows it as 已退回 with the comment, who and when, on
+/// the home screen, the route and the stop, until it is submitted again.
+/// Then the phone is shared: liming signs out with a draft unsent (told
+/// what waits and for whom), wangfang signs in and is told it is his, and
+/// her sync never sends it.
+#[test]
+fn a_returned_record_reaches_the_phone_and_a_shared_phone_keeps_work_apart() {
+    let Some(driver) = Driver::start_sized("412,915") else {
+        return;
+    };
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let stop = app.first_stop(&d.route_a);
+    let li = app.login("liming", PASSWORD);
+    let id = uuid();
+    let mut item = new_inspection(
+        &id,
+        &d,
+        json!({"title": "桃花河1号排口 污水溢流", "status": "submitted", "answers.outfall_flowing": true, "answers.water_color": "发黑"}),
+        T0,
+    );
+    item["route_id"] = json!(d.route_a);
+    item["stop_id"] = json!(stop);
+    app.push(&li, &uuid(), vec![item], vec![]).ok(200);
+    let port = app.base.rsplit(':').next().unwrap().to_string();
+    let site = format!("http://localhost:{port}");
+    driver.go(&format!("{site}/app/"));
+    driver.wait_text("巡查员登录");
+    driver.type_into("#username", "liming");
+    driver.type_into("#password", PASSWORD);
+    driver.click("#login");
+    driver.wait_text("桃花河巡查");
+    driver.wait_text("1/1 站");
+
+    let coord = app.login("zhoumin", PASSWORD);
+    let rec = app
+        .get(&format!("/api/v1/inspections/{id}"), &coord)
+        .ok(200);
+    app.post(
+        &format!("/api/v1/inspections/{id}/reviews"),
+        &coord,
+        &json!({"decision": "return", "comment": "请到现场补拍", "version": rec["version"]}),
+    )
+    .ok(201);
+    driver.click("#sync");
+    driver.wait_text("已退回 1 条");
+    driver.wait_text("「请到现场补拍」");
+    driver.wait_text("0/1 站");
+    driver.screenshot("app-returned-home.png");
+    driver.go(&format!("{site}/app/#/route/{}", d.route_a));
+    driver.wait_text("已退回");
+    driver.go(&format!("{site}/app/#/stop/{}/{stop}", d.route_a));
+    driver.wait_text("已退回,请补充后重新提交");
+    driver.wait_text("「请到现场补拍」");
+    driver.screenshot("app-returned-stop.png");
+
+    // Offline, liming fixes the record and signs out before it is sent.
+    driver.offline(true);
+    driver.type_into("#notes", "已补拍近景");
+    driver.script("document.getElementById('notes').dispatchEvent(new Event('change'));");
+    driver.click("#save-draft");
+    driver.wait_text("待上传");
+    driver.go(&format!("{site}/app/#/outbox"));
+    driver.wait_text("桃花河巡查 · 第 1 站 · 桃花河1号排口");
+    driver.screenshot("app-outbox.png");
+    driver.go(&format!("{site}/app/#/"));
+    driver.wait_text("退出登录");
+    driver.script("window.confirm = (t) => { window.__asked = t; return true; };");
+    driver.click("#logout");
+    driver.wait_text("巡查员登录");
+    let asked = driver.script("return window.__asked");
+    let asked = asked.as_str().unwrap_or_default();
+    assert!(
+        asked.contains("1 条记录") && asked.contains("liming") && asked.contains("保留在本机"),
+        "{asked}"
+    );
+    driver.wait_text("本机还有 liming(liming)未上传的 1 条记录");
+    driver.screenshot("app-shared-login.png");
+
+    // wangfang signs in on the same phone, with signal.
+    driver.offline(false);
+    driver.type_into("#username", "wangfang");
+    driver.type_into("#password", PASSWORD);
+    driver.click("#login");
+    driver.wait_text("wangfang(wangfang)");
+    driver.wait_text("已全部上传");
+    assert!(
+        !driver
+            .script("return document.body.innerText")
+            .as_str()
+            .unwrap_or_default()
+            .contains("污水溢流"),
+        "liming's record is not shown to her"
+    );
+    let now = app
+        .get(&format!("/api/v1/inspections/{id}"), &coord)
+        .ok(200);
+    assert_eq!(
+        now["fields"]["notes"],
+        Value::Null,
+        "not sent under her name"
+    );
+    assert_eq!(now["review_status"], "returned");
+}

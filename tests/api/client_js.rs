@@ -35,7 +35,11 @@ fn the_reference_client_against_the_server() {
         eprintln!("JavaScript tests skipped: install Node 20 or later to run them");
         return;
     };
-    let app = TestApp::spawn();
+    // Two test files log the same people in many times, at once.
+    let app = TestApp::spawn_with(|c| {
+        c.login_burst_per_user = 200;
+        c.login_burst_per_ip = 1000;
+    });
     let d = District::new(&app);
     let stop = app.first_stop(&d.route_a);
     let root = env!("CARGO_MANIFEST_DIR");
@@ -48,6 +52,7 @@ fn the_reference_client_against_the_server() {
         .env("FIELDSYNC_ROUTE", &d.route_a)
         .env("FIELDSYNC_STOP", &stop)
         .env("FIELDSYNC_GROUP_B", &d.group_b)
+        .env("FIELDSYNC_GROUP_A", &d.group_a)
         .env("FIELDSYNC_PASSWORD", PASSWORD)
         .env("FIELDSYNC_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env(

@@ -160,14 +160,14 @@ test('photos go up in chunks and a cut upload resumes where it stopped', async (
   const id = await c.edit(null, { title: '带照片的记录', status: 'submitted' }, meta);
   const photo = await c.addPhoto(id, new Blob([bytes], { type: 'image/jpeg' }), { caption: '排口近景' });
   assert.equal(await c.sync(), false, 'the upload was cut');
-  const half = await store.get('photos', photo);
+  const half = await c.store.get('photos', photo);
   assert.ok(half.needs_upload && half.upload.offset === 2 * 64 * 1024, JSON.stringify(half.upload));
   // The app is closed and opened again: a new client on the same store.
   cut = false;
   const again = new FieldsyncClient({ baseUrl: URL, store, fetch: faulty, chunkSize: 64 * 1024, ...noSleep });
   assert.ok(await again.sync(), JSON.stringify(again.lastError));
   assert.equal(sentBytes, bytes.length, 'every byte sent once: resumed, not restarted');
-  const done = await store.get('photos', photo);
+  const done = await again.store.get('photos', photo);
   assert.equal(done.needs_upload, false);
   assert.equal(done.sha256, await sha256Hex(bytes));
   // The server has the bytes (and makes the variants).
@@ -183,7 +183,7 @@ test('photos go up in chunks and a cut upload resumes where it stopped', async (
   assert.equal(status, 'ready');
   // After the pull, the phone no longer needs its copy of the bytes.
   assert.ok(await again.sync());
-  assert.equal((await store.get('photos', photo)).data, undefined);
+  assert.equal((await again.store.get('photos', photo)).data, undefined);
 });
 
 test('an expired access token is refreshed and the refresh token rotated', async () => {

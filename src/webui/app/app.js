@@ -4,6 +4,7 @@
 // after a submit. No framework: a small element builder and a hash router.
 
 import { FieldsyncClient, IdbStore } from './fieldsync-client.js';
+import { exifTakenAt } from './exif.js';
 
 const KIND = { river_section: '河段', outfall: '排污口', enterprise: '企业', workshop: '作坊', forest_patrol: '护林点', quarantine_site: '隔离点' };
 const SEVERITY = [['low', '低'], ['medium', '中'], ['high', '高'], ['critical', '严重']];
@@ -12,6 +13,17 @@ const FOLLOWUP_STATUS = { open: '待整改', in_progress: '整改中', resolved:
 
 const store = await IdbStore.open();
 const client = new FieldsyncClient({ store });
+await client.open();
+
+/** The district's UTC offset in minutes (Chongqing: +08:00): every date and time the app shows is the district's. */
+const DISTRICT_MINUTES = 8 * 60;
+const DISTRICT_OFFSET = '+08:00';
+
+/** A time as district wall-clock fields (the phone's own time zone may differ). */
+function district(t) {
+  const d = new Date(new Date(t).getTime() + DISTRICT_MINUTES * 60_000);
+  return { y: d.getUTCFullYear(), mo: d.getUTCMonth() + 1, d: d.getUTCDate(), h: d.getUTCHours(), mi: d.getUTCMinutes() };
+}
 const view = document.getElementById('view');
 const bar = document.getElementById('state');
 
@@ -38,14 +50,31 @@ function show(...nodes) {
 }
 
 function today() {
-  const d = new Date();
-  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+  const t = district(Date.now());
+  return `${t.y}-${String(t.mo).padStart(2, '0')}-${String(t.d).padStart(2, '0')}`;
 }
 
 function hhmm(iso) {
   if (!iso) return '';
-  const d = new Date(iso);
-  return `${d.getMonth() + 1}月${d.getDate()}日 ${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+  const t = district(iso);
+  return `${t.mo}月${t.d}日 ${String(t.h).padStart(2, '0')}:${String(t.mi).padStart(2, '0')}`;
+}
+
+/**
+ * Where a stop stands, the one rule for the home screen, the route and the
+ * stop: 已退回 (sent back, not yet submitted again), 已提交, 草稿, 未开始.
+ */
+function stopState(stop, recs) {
+  const rec = recs.find((i) => i.stop_id === stop.id);
+  if (rec && rec.review_status === 'returned' && rec.fields.status !== 'submitted') return '已退回';
+  if (rec?.fields.status === 'submitted' || (stop.done && !rec)) return '已提交';
+  if (rec) return '草稿';
+  return '未开始';
+}
+
+function routeProgress(route, recs) {
+  const done = route.stops.filter((s) => stopState(s, recs) === '已提交').length;
+  return { done, total: route.stops.length, complete: route.stops.length > 0 && done === route.stops.length };
 }
 
 /** Metres between two positions (haversine). */
@@ -64,7 +93,9 @@ function renderState(s) {
   const online = navigator.onLine;
   const parts = [];
   parts.push(h('span', { class: online ? 'dot on' : 'dot off' }, online ? '在线' : '离线'));
-  parts.push(h('span', { id: 'waiting' }, s.waiting ? `待上传 ${s.waiting} 项` : '已全部上传'));
+  parts.push(s.waiting
+    ? h('a', { id: 'waiting', href: '#/outbox' }, `待上传 ${s.waiting} 项`)
+    : h('span', { id: 'waiting' }, '已全部上传'));
   if (s.uploading.total > 0 && s.syncing) {
     parts.push(h('span', {}, `照片上传 ${Math.round((100 * s.uploading.done) / s.uploading.total)}%`));
     parts.push(h('progress', { id: 'upload', max: s.uploading.total, value: s.uploading.done }));
@@ -98,7 +129,8 @@ setInterval(() => { if (navigator.onLine) syncNow(); }, 60_000);
 
 // ---- screens ----
 
-function loginScreen(message) {
+async function loginScreen(message) {
+  const others = await client.waitingOthers();
   const user = h('input', { id: 'username', name: 'username', autocomplete: 'username', required: true, autocapitalize: 'none' });
   const pass = h('input', { id: 'password', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
   const err = h('p', { class: 'error', id: 'login-error' }, message ?? '');
@@ -122,8 +154,17 @@ function loginScreen(message) {
   h('label', {}, '密码', pass),
   err,
   h('button', { class: 'big primary', id: 'login', type: 'submit' }, '登录'),
-  h('p', { class: 'muted' }, '登录一次即可离线使用数周;回到有信号的地方会自动同步。'));
+  h('p', { class: 'muted' }, '登录一次即可离线使用数周;回到有信号的地方会自动同步。'),
+  others.length ? h('div', { class: 'notice', id: 'waiting-others' },
+    others.map((o) => h('p', {}, `本机还有 ${o.display_name}(${o.username})未上传的 ${describeUnsent(o.records, o.photos)},等其本人登录后上传,其他人登录不会上传或看到。`))) : null);
   show(form);
+}
+
+function describeUnsent(records, photos) {
+  const parts = [];
+  if (records) parts.push(`${records} 条记录`);
+  if (photos) parts.push(`${photos} 张照片`);
+  return parts.join('、') || '内容';
 }
 
 const FIELD = { title: '事项', notes: '备注', severity: '严重程度', status: '状态', location: '位置', started_at: '开始时间', finished_at: '结束时间' };
@@ -168,7 +209,7 @@ async function homeScreen() {
   const followups = await client.all('followups');
   const mine = await client.inspections();
   const t = today();
-  const done = (r) => r.stops.length > 0 && r.stops.every((s) => s.done || mine.some((i) => i.stop_id === s.id && i.fields.status === 'submitted'));
+  const done = (r) => routeProgress(r, mine).complete;
   const todays = routes.filter((r) => r.scheduled_for === t).sort((a, b) => a.name.localeCompare(b.name));
   const later = routes.filter((r) => r.scheduled_for > t).sort((a, b) => a.scheduled_for.localeCompare(b.scheduled_for));
   const open = routes.filter((r) => r.scheduled_for < t && r.status !== 'done' && !done(r));
@@ -176,11 +217,27 @@ async function homeScreen() {
   const recent = routes
     .filter((r) => r.scheduled_for < t && r.scheduled_for >= weekAgo && (r.status === 'done' || done(r)))
     .sort((a, b) => b.scheduled_for.localeCompare(a.scheduled_for));
-  const routeLink = (r) => h('a', { class: 'row', href: `#/route/${r.id}` },
-    h('strong', {}, r.name),
-    h('span', { class: 'muted' }, `${r.scheduled_for} · ${r.stops.filter((s) => s.done).length}/${r.stops.length} 站 · ${ROUTE_STATUS[r.status] ?? r.status}`));
-  const drafts = mine.filter((i) => i.fields.status !== 'submitted');
+  const routeLink = (r) => {
+    const p = routeProgress(r, mine);
+    return h('a', { class: 'row', href: `#/route/${r.id}` },
+      h('strong', {}, r.name),
+      h('span', { class: 'muted progress' }, `${r.scheduled_for} · ${p.done}/${p.total} 站 · ${ROUTE_STATUS[r.status] ?? '未知状态'}`));
+  };
+  const returned = [];
+  for (const i of mine) {
+    const back = await client.returned(i);
+    if (back) returned.push([i, back]);
+  }
+  const drafts = mine.filter((i) => i.fields.status !== 'submitted' && !returned.some(([r]) => r.id === i.id));
+  const sites = new Map((await client.all('sites')).map((x) => [x.id, x]));
+  const recordLink = (i) => (i.route_id && i.stop_id ? `#/stop/${i.route_id}/${i.stop_id}` : `#/`);
   show(
+    returned.length ? h('section', { class: 'card returned', id: 'returned' },
+      h('h2', {}, `已退回 ${returned.length} 条,请补充后重新提交`),
+      returned.map(([i, back]) => h('a', { class: 'row', href: recordLink(i) },
+        h('strong', {}, `已退回 · ${i.fields.title ?? sites.get(i.site_id)?.name ?? '巡查记录'}`),
+        h('span', { class: 'comment' }, `「${back.comment || '(无意见)'}」`),
+        h('span', { class: 'muted' }, `${back.by} · ${hhmm(back.at)}`)))) : null,
     ...notices.map((n) => noticeCard(n, templates)),
     h('section', { class: 'card' },
       h('h2', {}, '今天的路线'),
@@ -188,18 +245,63 @@ async function homeScreen() {
       open.length ? [h('h3', {}, '未完成的'), open.map(routeLink)] : null,
       later.length ? [h('h3', {}, '之后的'), later.slice(0, 20).map(routeLink)] : null,
       recent.length ? [h('h3', {}, '最近完成'), recent.map(routeLink)] : null),
-    followups.length ? h('section', { class: 'card' },
+    followups.length ? h('section', { class: 'card', id: 'followups' },
       h('h2', {}, '整改跟踪'),
       followups.map((f) => h('div', { class: 'row' },
         h('strong', {}, f.title),
-        h('span', { class: 'muted' }, `${f.department} · ${FOLLOWUP_STATUS[f.status] ?? f.status}${f.due_at ? ` · 期限 ${f.due_at.slice(0, 10)}` : ''}`)))) : null,
+        h('span', { class: 'muted' }, `${f.department} · ${FOLLOWUP_STATUS[f.status] ?? '未知状态'}${f.due_at ? ` · 期限 ${hhmm(f.due_at).split(' ')[0]}` : ''}${f.overdue ? ' · 已逾期' : ''}`)))) : null,
     drafts.length ? h('section', { class: 'card' },
       h('h2', {}, '草稿'),
-      drafts.map((i) => h('a', { class: 'row', href: i.route_id && i.stop_id ? `#/stop/${i.route_id}/${i.stop_id}` : '#/' },
+      drafts.map((i) => h('a', { class: 'row', href: recordLink(i) },
         h('strong', {}, i.fields.title ?? '未命名'), h('span', { class: 'muted' }, i.unsent.length ? '未上传' : '已保存')))) : null,
     h('p', { class: 'muted center' }, `${user.display_name}(${user.username})`,
-      h('button', { class: 'link', id: 'logout', onclick: async () => { if (confirm('退出后需要有信号才能再登录。确定退出?')) { await client.logout(); await render(); } } }, '退出登录')),
+      h('button', { class: 'link', id: 'logout', onclick: signOut }, '退出登录')),
   );
+}
+
+/** Signing out says what will wait, and for whom; the work stays on the phone. */
+async function signOut() {
+  const user = await client.user();
+  const { records, photos } = await client.unsent();
+  const waiting = records.length + photos.length;
+  const text = waiting
+    ? `你还有 ${describeUnsent(records.length, photos.length)}未上传。退出后它们保留在本机,等 ${user.display_name} 再次登录后上传;其他人登录不会上传或看到它们。退出后需要有信号才能再登录。确定退出?`
+    : '退出后需要有信号才能再登录。确定退出?';
+  if (!confirm(text)) return;
+  await client.logout();
+  await render();
+}
+
+/** What is waiting to go up: each record with its route and stop, each photo with its record. */
+async function outboxScreen() {
+  const { records, photos } = await client.unsent();
+  const routes = new Map((await client.all('routes')).map((r) => [r.id, r]));
+  const sites = new Map((await client.all('sites')).map((x) => [x.id, x]));
+  const titleOf = async (id) => (await client.inspection(id))?.fields.title ?? '巡查记录';
+  const where = (p) => {
+    const route = routes.get(p.route_id);
+    const stop = route?.stops.find((x) => x.id === p.stop_id);
+    const site = sites.get(stop?.site_id ?? p.site_id);
+    return [route?.name, stop ? `第 ${stop.seq} 站` : null, site?.name].filter(Boolean).join(' · ') || '路上发现';
+  };
+  const recordRows = [];
+  for (const p of records) {
+    recordRows.push(h('a', { class: 'row', href: p.route_id && p.stop_id ? `#/stop/${p.route_id}/${p.stop_id}` : `#/` },
+      h('strong', {}, await titleOf(p.id)), h('span', { class: 'muted' }, `${where(p)} · ${p.deleted ? '待删除' : `${Object.keys(p.fields).length} 项修改`}`)));
+  }
+  const photoRows = [];
+  for (const p of photos) {
+    photoRows.push(h('div', { class: 'row' },
+      h('strong', {}, p.caption || '照片'),
+      h('span', { class: 'muted' }, `${await titleOf(p.inspection_id)} · ${hhmm(p.taken_at)} · ${p.needs_upload && !p.dirty ? '照片待上传' : '信息待上传'}`)));
+  }
+  show(h('section', { class: 'card', id: 'outbox' },
+    h('a', { href: '#/' }, '← 返回'),
+    h('h1', {}, '待上传'),
+    records.length + photos.length ? null : h('p', { class: 'muted' }, '已全部上传'),
+    records.length ? [h('h2', {}, `记录 ${records.length} 条`), recordRows] : null,
+    photos.length ? [h('h2', {}, `照片 ${photos.length} 张`), photoRows] : null,
+    h('p', { class: 'muted' }, '有信号时会自动上传,也可以点上方的「同步」。')));
 }
 
 async function routeScreen(id) {
@@ -209,16 +311,15 @@ async function routeScreen(id) {
   const stops = [];
   for (const s of [...r.stops].sort((a, b) => a.seq - b.seq)) {
     const site = await client.get('sites', s.site_id);
-    const rec = mine.find((i) => i.stop_id === s.id);
-    const state = s.done || rec?.fields.status === 'submitted' ? '已提交' : rec ? '草稿' : '未开始';
-    stops.push(h('a', { class: `row stop ${state === '已提交' ? 'done' : ''}`, href: `#/stop/${r.id}/${s.id}` },
+    const state = stopState(s, mine);
+    stops.push(h('a', { class: `row stop ${state === '已提交' ? 'done' : ''} ${state === '已退回' ? 'returned' : ''}`, href: `#/stop/${r.id}/${s.id}` },
       h('strong', {}, `${s.seq}. ${site?.name ?? '点位'}`),
-      h('span', { class: 'muted' }, `${KIND[site?.kind] ?? site?.kind ?? ''} · ${state}${s.notes ? ` · ${s.notes}` : ''}`)));
+      h('span', { class: 'muted' }, `${KIND[site?.kind] ?? '其他'} · ${state}${s.notes ? ` · ${s.notes}` : ''}`)));
   }
   show(h('section', { class: 'card' },
     h('a', { href: '#/' }, '← 返回'),
     h('h1', {}, r.name),
-    h('p', { class: 'muted' }, `${r.scheduled_for} · ${ROUTE_STATUS[r.status] ?? r.status}`),
+    h('p', { class: 'muted progress' }, `${r.scheduled_for} · ${routeProgress(r, mine).done}/${r.stops.length} 站 · ${ROUTE_STATUS[r.status] ?? '未知状态'}`),
     stops));
 }
 
@@ -277,7 +378,9 @@ async function stopScreen(routeId, stopId) {
   const template = await client.get('templates', stop.template_id);
   let rec = (await client.inspections()).find((i) => i.stop_id === stopId) ?? null;
   let id = rec?.id ?? null;
-  const metaOf = { site_id: stop.site_id, route_id: routeId, stop_id: stopId, template_id: stop.template_id };
+  const metaOf = { site_id: stop.site_id, route_id: routeId, stop_id: stopId, template_id: stop.template_id, template_version: template?.version };
+  const back = await client.returned(rec);
+  const followups = rec ? (await client.all('followups')).filter((f) => f.inspection_id === rec.id) : [];
   const values = { ...(rec?.fields ?? {}) };
   editing = true;
 
@@ -331,7 +434,7 @@ async function stopScreen(routeId, stopId) {
       return h('figure', {},
         src ? h('img', { src, alt: p.caption || '照片' }) : h('div', { class: 'pending' }, '照片'),
         h('input', { class: 'caption', placeholder: '照片说明', value: p.caption ?? '', onchange: (e) => client.editPhoto(p.id, { caption: e.target.value }) }),
-        h('span', { class: 'muted' }, p.needs_upload ? '待上传' : '已上传'),
+        h('span', { class: 'muted' }, `${hhmm(p.taken_at)} · ${p.needs_upload || p.dirty ? '待上传' : '已上传'}`),
         h('button', { type: 'button', class: 'small', onclick: async () => { await client.editPhoto(p.id, { deleted: true }); await drawPhotos(); } }, '删除'));
     }));
   }
@@ -341,7 +444,10 @@ async function stopScreen(routeId, stopId) {
       if (!id) await set('title', values.title ?? site?.name ?? '巡查记录');
       let loc = values.location ?? null;
       for (const file of e.target.files) {
-        await client.addPhoto(id, file, { caption: '', taken_at: new Date(file.lastModified || Date.now()).toISOString(), location: loc, content_type: file.type || 'image/jpeg' });
+        // When the camera says it was taken; the file's date is when it was saved.
+        const head = new Uint8Array(await file.slice(0, 256 * 1024).arrayBuffer());
+        const taken = exifTakenAt(head, DISTRICT_OFFSET) ?? new Date(file.lastModified || Date.now()).toISOString();
+        await client.addPhoto(id, file, { caption: '', taken_at: taken, location: loc, content_type: file.type || 'image/jpeg' });
       }
       e.target.value = '';
       await drawPhotos();
@@ -371,10 +477,14 @@ async function stopScreen(routeId, stopId) {
     if (navigator.onLine) syncNow();
   }
 
-  show(h('section', { class: 'card' },
+  show(back ? h('section', { class: 'card returned', id: 'returned-banner' },
+    h('h2', {}, '已退回,请补充后重新提交'),
+    h('p', { class: 'comment' }, `「${back.comment || '(无意见)'}」`),
+    h('p', { class: 'muted' }, `${back.by} · ${hhmm(back.at)}`)) : null,
+  h('section', { class: 'card' },
     h('a', { href: `#/route/${routeId}`, onclick: () => { editing = false; } }, '← 返回路线'),
     h('h1', {}, site?.name ?? '点位'),
-    h('p', { class: 'muted' }, `${KIND[site?.kind] ?? site?.kind ?? ''} · ${site?.address ?? ''}`),
+    h('p', { class: 'muted' }, `${KIND[site?.kind] ?? '其他'} · ${site?.address ?? ''}`),
     stop.notes ? h('p', { class: 'hint' }, stop.notes) : null,
     distanceLine,
     locLine, locate),
@@ -390,6 +500,9 @@ async function stopScreen(routeId, stopId) {
     h('h2', {}, '照片'),
     h('label', { class: 'big camera' }, '拍照 / 选择照片', camera),
     photoList),
+  followups.length ? h('section', { class: 'card' },
+    h('h2', {}, '整改跟踪'),
+    followups.map((f) => h('p', {}, h('strong', {}, f.title), ` · ${f.department} · ${FOLLOWUP_STATUS[f.status] ?? '未知状态'}${f.overdue ? ' · 已逾期' : ''}`))) : null,
   h('section', { class: 'card actions' },
     message,
     h('button', { type: 'button', class: 'big', id: 'save-draft', onclick: () => save(false) }, '存草稿'),
@@ -406,6 +519,7 @@ async function render() {
   if (page !== 'stop') editing = false;
   if (page === 'route' && a) return routeScreen(a);
   if (page === 'stop' && a && b) return stopScreen(a, b);
+  if (page === 'outbox') return outboxScreen();
   return homeScreen();
 }
 

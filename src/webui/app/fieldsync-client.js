@@ -3,7 +3,12 @@
 // IndexedDB) and under Node 20 (with the in-memory store), and it is what
 // the field app at /app uses. docs/CLIENT.md explains it.
 //
-// What it keeps (in a Store: IndexedDB in the browser):
+// What it keeps (in a Store: IndexedDB in the browser), apart for each
+// user signed in on this phone (a liaison group often shares one): every
+// key of a user's data starts with `<user id>/` (UserStore), and only
+// `~current` (who is signed in) and `~users` (who has signed in here, with
+// their device id) are the phone's own. A user's outbox is sent only while
+// that user is signed in, under that user's device id.
 //   meta        device id, session (tokens), pull cursor, last sync, the
 //               batch in flight
 //   pending     the outbox: per inspection, the fields edited here and not
@@ -46,6 +51,13 @@ export class MemoryStore {
   async delete(table, key) { this.t.get(table).delete(key); }
   async all(table) { return [...this.t.get(table).values()].map((v) => structuredClone(v)); }
   async clear(table) { this.t.get(table).clear(); }
+  async keys(table) { return [...this.t.get(table).keys()]; }
+  async allPrefixed(table, prefix) {
+    return [...this.t.get(table)].filter(([k]) => k.startsWith(prefix)).map(([, v]) => structuredClone(v));
+  }
+  async clearPrefixed(table, prefix) {
+    for (const k of [...this.t.get(table).keys()]) if (k.startsWith(prefix)) this.t.get(table).delete(k);
+  }
 }
 
 /** A store in IndexedDB: one object store per table, keyed by id. */
@@ -75,7 +87,28 @@ export class IdbStore {
   delete(table, key) { return this.run(table, 'readwrite', (s) => s.delete(key)); }
   all(table) { return this.run(table, 'readonly', (s) => s.getAll()); }
   clear(table) { return this.run(table, 'readwrite', (s) => s.clear()); }
+  keys(table) { return this.run(table, 'readonly', (s) => s.getAllKeys()); }
+  allPrefixed(table, prefix) {
+    return this.run(table, 'readonly', (s) => s.getAll(IDBKeyRange.bound(prefix, `${prefix}\uffff`)));
+  }
+  clearPrefixed(table, prefix) {
+    return this.run(table, 'readwrite', (s) => s.delete(IDBKeyRange.bound(prefix, `${prefix}\uffff`)));
+  }
 }
+
+/** One user's part of a store: the same tables, every key under `<user id>/`. */
+export class UserStore {
+  constructor(base, userId) { this.base = base; this.p = `${userId}/`; }
+  get(table, key) { return this.base.get(table, this.p + key); }
+  put(table, key, value) { return this.base.put(table, this.p + key, value); }
+  delete(table, key) { return this.base.delete(table, this.p + key); }
+  all(table) { return this.base.allPrefixed(table, this.p); }
+  clear(table) { return this.base.clearPrefixed(table, this.p); }
+}
+
+/** Keys of the phone's own (not any user's). */
+const CURRENT = '~current';
+const USERS = '~users';
 
 /** An answer the client gave up on for now (offline, server busy, signed out). */
 export class SyncError extends Error {
@@ -134,6 +167,10 @@ export function explain(code) {
     not_found: '记录所属的点位或路线已不存在',
     forbidden: '没有权限修改这条记录',
     conflict: '与其他设备的修改冲突',
+    invalid_credentials: '用户名或密码不对',
+    rate_limited: '尝试次数过多,请稍后再试',
+    device_taken: '这台手机的编号已属于另一位成员,请重新登录',
+    payload_too_large: '内容太大,无法上传',
   }[code] ?? `服务器拒绝了这项修改(${code})`;
 }
 
@@ -152,7 +189,10 @@ export class FieldsyncClient {
   constructor({ baseUrl = '', store, fetch = globalThis.fetch.bind(globalThis), now = () => new Date(),
     sleep = (ms) => new Promise((r) => setTimeout(r, ms)), random = Math.random,
     batchSize = 100, chunkSize = 256 * 1024, maxRetries = 4 } = {}) {
-    Object.assign(this, { baseUrl, store, fetchFn: fetch, now, sleep, random, batchSize, chunkSize, maxRetries });
+    Object.assign(this, { baseUrl, base: store, fetchFn: fetch, now, sleep, random, batchSize, chunkSize, maxRetries });
+    /** The signed-in user's id (their part of the store), once read. */
+    this.uid = null;
+    this.opened = null;
     this.listeners = new Set();
     this.progress = { photos: 0, done: 0, total: 0 };
     this.syncing = null;
@@ -170,43 +210,145 @@ export class FieldsyncClient {
 
   /** Items waiting, photos uploading (with bytes done of total), last sync, last error. */
   async status() {
-    const pending = await this.store.all('pending');
-    const photos = await this.store.all('photos');
-    const unsent = photos.filter((p) => p.local && (p.dirty || p.needs_upload)).length;
+    const store = await this.open();
+    const { records, photos } = await this.unsent();
     return {
-      waiting: pending.length + unsent,
+      waiting: records.length + photos.length,
       uploading: { ...this.progress },
-      lastSync: await this.store.get('meta', 'last_sync') ?? null,
+      lastSync: await store.get('meta', 'last_sync') ?? null,
       error: this.lastError,
-      signedIn: Boolean(await this.store.get('meta', 'session')),
+      signedIn: Boolean(await store.get('meta', 'session')),
       syncing: Boolean(this.syncing),
     };
   }
 
+  /** What the signed-in user has not sent yet: records and photos, each with what a person needs to find it. */
+  async unsent() {
+    const store = await this.open();
+    const records = await store.all('pending');
+    const photos = (await store.all('photos')).filter((p) => p.local && (p.dirty || p.needs_upload));
+    return { records, photos };
+  }
+
+  // ---- the phone's users ----
+
+  /**
+   * The signed-in user's part of the store. The first call reads who is
+   * signed in, and moves data kept before users were kept apart into its
+   * owner's part.
+   */
+  open() {
+    if (!this.opened) {
+      this.opened = (async () => {
+        await this.adoptLegacy(null);
+        this.uid = (await this.base.get('meta', CURRENT)) ?? null;
+      })();
+    }
+    return this.opened.then(() => this.store);
+  }
+
+  /** The signed-in user's store; an empty part when nobody is. */
+  get store() { return new UserStore(this.base, this.uid ?? '~nobody'); }
+
+  /** Everybody who has signed in on this phone: `{id: {username, display_name, device_id}}`. */
+  async users() { return (await this.base.get('meta', USERS)) ?? {}; }
+
+  /**
+   * Data kept before users were kept apart (keys without a `/`): it is
+   * moved to its owner's part: the user of its session, else the owner of
+   * its records, else (`signingIn`) the first user who signs in.
+   */
+  async adoptLegacy(signingIn) {
+    const legacy = {};
+    let any = false;
+    for (const t of TABLES) {
+      legacy[t] = (await this.base.keys(t)).filter((k) => typeof k === 'string' && !k.includes('/') && !k.startsWith('~'));
+      any ||= legacy[t].length > 0;
+    }
+    if (!any) return;
+    const session = await this.base.get('meta', 'session');
+    let owner = session?.user?.id ?? null;
+    if (!owner) {
+      for (const k of legacy.inspections) {
+        const i = await this.base.get('inspections', k);
+        if (i?.inspector_id) { owner = i.inspector_id; break; }
+      }
+    }
+    owner ??= signingIn;
+    if (!owner || (signingIn && owner !== signingIn)) return;
+    for (const t of TABLES) {
+      for (const k of legacy[t]) {
+        await this.base.put(t, `${owner}/${k}`, await this.base.get(t, k));
+        await this.base.delete(t, k);
+      }
+    }
+    const users = await this.users();
+    const device = await this.base.get('meta', `${owner}/device_id`);
+    users[owner] = { ...(users[owner] ?? {}), ...(session?.user ? { username: session.user.username, display_name: session.user.display_name } : {}), device_id: device };
+    await this.base.put('meta', USERS, users);
+    if (session) await this.base.put('meta', CURRENT, owner);
+  }
+
+  /** The other users of this phone with work waiting for them: [{display_name, username, waiting}]. */
+  async waitingOthers() {
+    await this.open();
+    const out = [];
+    for (const [id, u] of Object.entries(await this.users())) {
+      if (id === this.uid) continue;
+      const part = new UserStore(this.base, id);
+      const records = (await part.all('pending')).length;
+      const photos = (await part.all('photos')).filter((p) => p.local && (p.dirty || p.needs_upload)).length;
+      if (records + photos > 0) out.push({ id, username: u.username, display_name: u.display_name ?? u.username, records, photos });
+    }
+    return out;
+  }
+
   // ---- device and session ----
 
+  /** The signed-in user's device id on this phone (a device id belongs to one user). */
   async deviceId() {
-    let id = await this.store.get('meta', 'device_id');
+    const store = await this.open();
+    let id = await store.get('meta', 'device_id');
     if (!id) {
       id = uuid();
-      await this.store.put('meta', 'device_id', id);
+      await store.put('meta', 'device_id', id);
     }
     return id;
   }
 
   async user() {
-    return (await this.store.get('meta', 'session'))?.user ?? null;
+    return (await (await this.open()).get('meta', 'session'))?.user ?? null;
   }
 
   async login(username, password) {
+    await this.open();
+    // A sync under way finishes in its own user's part first.
+    if (this.syncing) await this.syncing;
+    const name = username.trim();
+    const users = await this.users();
+    // The device id this user had here, or a new one: never another user's.
+    const known = Object.values(users).find((u) => u.username === name);
+    const device = known?.device_id ?? uuid();
     const r = await this.request('/api/v1/auth/login', {
       method: 'POST', auth: false,
-      json: { username, password, device_id: await this.deviceId() },
+      json: { username: name, password, device_id: device },
     });
-    if (r.status !== 200) throw new SyncError(r.body?.error?.message ?? '登录失败', { status: r.status, code: r.body?.error?.code ?? 'login_failed' });
+    if (r.status !== 200) {
+      const code = r.body?.error?.code ?? 'login_failed';
+      throw new SyncError(explain(code), { status: r.status, code });
+    }
+    const u = r.body.user;
+    // Whoever was signed in is signed out (their work stays theirs).
+    this.uid = u.id;
+    await this.base.put('meta', CURRENT, u.id);
+    await this.adoptLegacy(u.id);
+    const store = this.store;
+    if (!(await store.get('meta', 'device_id'))) await store.put('meta', 'device_id', device);
+    users[u.id] = { username: u.username, display_name: u.display_name, device_id: await store.get('meta', 'device_id') };
+    await this.base.put('meta', USERS, users);
     await this.saveSession(r.body);
     await this.emit();
-    return r.body.user;
+    return u;
   }
 
   async saveSession(t) {
@@ -218,20 +360,42 @@ export class FieldsyncClient {
     });
   }
 
-  /** Signs out: ends the refresh token; the outbox stays for the next login. */
+  /**
+   * Signs out: ends the refresh token. The user's unsent work stays in
+   * their part of the phone, sent when they sign in again; answers what
+   * waits (`{records, photos}`).
+   */
   async logout() {
-    const s = await this.store.get('meta', 'session');
-    await this.store.delete('meta', 'session');
+    await this.open();
+    if (this.syncing) await this.syncing;
+    const store = this.store;
+    const s = await store.get('meta', 'session');
+    const { records, photos } = await this.unsent();
+    await store.delete('meta', 'session');
+    await this.base.delete('meta', CURRENT);
+    this.uid = null;
     if (s) {
       try {
         await this.request('/api/v1/auth/logout', { method: 'POST', auth: false, json: { refresh_token: s.refresh_token }, retries: 0 });
       } catch { /* offline: the token expires on its own */ }
     }
     await this.emit();
+    return { records: records.length, photos: photos.length };
+  }
+
+  /** Discards the signed-in user's unsent records and photos: an explicit act, never a side effect. */
+  async discardUnsent() {
+    const store = await this.open();
+    const { records, photos } = await this.unsent();
+    for (const r of records) await store.delete('pending', r.id);
+    for (const p of photos) await store.delete('photos', p.id);
+    await store.delete('meta', 'batch');
+    await this.emit();
   }
 
   /** Rotates the refresh token; the new pair is stored before it is used. */
   async refresh() {
+    await this.open();
     const s = await this.store.get('meta', 'session');
     if (!s) throw new SyncError('请先登录', { status: 401, code: 'signed_out' });
     const r = await this.request('/api/v1/auth/refresh', { method: 'POST', auth: false, json: { refresh_token: s.refresh_token } });
@@ -247,6 +411,7 @@ export class FieldsyncClient {
   }
 
   async accessToken() {
+    await this.open();
     const s = await this.store.get('meta', 'session');
     if (!s) throw new SyncError('请先登录', { status: 401, code: 'signed_out' });
     if (this.now().getTime() >= s.expires_at) {
@@ -302,6 +467,7 @@ export class FieldsyncClient {
 
   /** The inspection as the phone shows it: the server's fields under the edits not yet sent. */
   async inspection(id) {
+    await this.open();
     const server = await this.store.get('inspections', id);
     const p = await this.store.get('pending', id);
     if (!server && !p) return null;
@@ -318,6 +484,7 @@ export class FieldsyncClient {
 
   /** All inspections known here (pulled or made here), as shown. */
   async inspections() {
+    await this.open();
     const ids = new Set([...(await this.store.all('inspections')).map((i) => i.id), ...(await this.store.all('pending')).map((p) => p.id)]);
     const out = [];
     for (const id of ids) {
@@ -333,16 +500,22 @@ export class FieldsyncClient {
    * route, stop and checklist. Returns the inspection id.
    */
   async edit(id, fields, meta = {}) {
+    await this.open();
     id = id ?? uuid();
     const at = this.now().toISOString();
     const server = await this.store.get('inspections', id);
+    const templateId = meta.template_id ?? server?.template_id;
     const p = (await this.store.get('pending', id)) ?? {
       id,
       base_version: server?.version ?? 0,
       site_id: meta.site_id ?? server?.site_id,
       route_id: meta.route_id ?? server?.route_id ?? null,
       stop_id: meta.stop_id ?? server?.stop_id ?? null,
-      template_id: meta.template_id ?? server?.template_id,
+      template_id: templateId,
+      // The checklist version the answers are made on: an admin's new
+      // version while the phone is offline must not refuse them.
+      template_version: meta.template_version ?? server?.template_version
+        ?? (templateId ? (await this.store.get('templates', templateId))?.version : undefined) ?? null,
       fields: {},
       changed_at: {},
     };
@@ -356,6 +529,7 @@ export class FieldsyncClient {
   }
 
   async remove(id) {
+    await this.open();
     const server = await this.store.get('inspections', id);
     const p = (await this.store.get('pending', id)) ?? { id, base_version: server?.version ?? 0, fields: {}, changed_at: {} };
     p.deleted = true;
@@ -365,6 +539,7 @@ export class FieldsyncClient {
 
   /** Adds a photo (a Blob or bytes) to an inspection. Returns its id. */
   async addPhoto(inspectionId, data, { caption = '', taken_at = null, location = null, content_type } = {}) {
+    await this.open();
     const bytes = await bytesOf(data);
     const id = uuid();
     const at = this.now().toISOString();
@@ -390,6 +565,7 @@ export class FieldsyncClient {
   }
 
   async editPhoto(id, changes) {
+    await this.open();
     const p = await this.store.get('photos', id);
     if (!p) return;
     const at = this.now().toISOString();
@@ -404,14 +580,17 @@ export class FieldsyncClient {
   }
 
   async photos(inspectionId) {
+    await this.open();
     return (await this.store.all('photos')).filter((p) => p.inspection_id === inspectionId && !p.deleted);
   }
 
   async notices() {
+    await this.open();
     return (await this.store.all('notices')).sort((a, b) => (a.at < b.at ? 1 : -1));
   }
 
   async dismiss(id) {
+    await this.open();
     await this.store.delete('notices', id);
     await this.emit();
   }
@@ -426,6 +605,12 @@ export class FieldsyncClient {
     if (!this.syncing) {
       this.syncing = (async () => {
         try {
+          await this.open();
+          if (globalThis.navigator?.onLine === false) {
+            // No network: said at once, not after a minute of retries.
+            throw new SyncError('没有网络,恢复信号后会自动同步', { code: 'offline' });
+          }
+          if (!this.uid) throw new SyncError('请先登录', { status: 401, code: 'signed_out' });
           await this.emit();
           await this.pushAll();
           await this.uploadAll();
@@ -453,7 +638,7 @@ export class FieldsyncClient {
     const pending = (await this.store.all('pending')).slice(0, this.batchSize);
     const inspections = pending.map((p) => {
       const item = { id: p.id, base_version: p.base_version, fields: p.fields, changed_at: p.changed_at };
-      for (const k of ['site_id', 'route_id', 'stop_id', 'template_id']) if (p[k]) item[k] = p[k];
+      for (const k of ['site_id', 'route_id', 'stop_id', 'template_id', 'template_version']) if (p[k]) item[k] = p[k];
       if (p.deleted) item.deleted = true;
       return item;
     });
@@ -633,7 +818,8 @@ export class FieldsyncClient {
   async pullAll(limit = 200) {
     for (let guard = 0; guard < 100_000; guard++) {
       const cursor = await this.store.get('meta', 'cursor');
-      const q = `limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+      // The device id tells the server this phone synced (its devices list).
+      const q = `limit=${limit}&device_id=${await this.deviceId()}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
       const r = await this.request(`/api/v1/sync/pull?${q}`);
       if (r.status !== 200) throw new SyncError(r.body?.error?.message ?? `同步失败(${r.status})`, { status: r.status, code: r.body?.error?.code ?? 'pull_failed' });
       const page = r.body;
@@ -680,6 +866,19 @@ export class FieldsyncClient {
 
   // ---- reading reference data ----
 
-  async all(table) { return this.store.all(table); }
-  async get(table, id) { return this.store.get(table, id); }
+  async all(table) { return (await this.open()).all(table); }
+  async get(table, id) { return (await this.open()).get(table, id); }
+
+  /**
+   * The coordinator's last word on a record, when it sent the record back
+   * and the inspector has not submitted it again: `{comment, by, at}`.
+   */
+  async returned(record) {
+    if (!record || record.review_status !== 'returned' || record.fields?.status === 'submitted') return null;
+    const reviews = (await this.all('reviews'))
+      .filter((r) => r.inspection_id === record.id && r.decision === 'return')
+      .sort((a, b) => (a.created_at < b.created_at ? 1 : -1));
+    const r = reviews[0];
+    return { comment: r?.comment ?? '', by: r?.reviewer_name ?? '协调员', at: r?.created_at ?? null };
+  }
 }

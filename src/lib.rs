@@ -171,6 +171,7 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
             .app_data(body_rules.clone())
             .wrap(ErrorHandlers::new().default_handler(api::json_fallback))
             .wrap(from_fn(slow::guard_bodies))
+            .wrap(from_fn(webui::admin::saved_notice))
             .wrap(from_fn(webui::security_headers))
             .wrap(from_fn(metrics::track))
             .wrap(TracingLogger::default())

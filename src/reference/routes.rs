@@ -360,6 +360,12 @@ pub fn check_stops(c: &mut Conn, group_id: &str, stops: &[StopInput]) -> AppResu
                 ));
             }
         }
+        if s.template_id.trim().is_empty() {
+            return Err(AppError::invalid(
+                &format!("stops[{i}].template_id"),
+                "choose a checklist",
+            ));
+        }
         if usable.get(&s.template_id) != Some(&true) {
             return Err(AppError::invalid(
                 &format!("stops[{i}].template_id"),

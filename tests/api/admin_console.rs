@@ -39,8 +39,104 @@ fn error_at(p: &Page, field: &str) -> Option<String> {
     })
 }
 
+/// The fields a browser would send from the form posting to `action`, as
+/// the page shows them (checked boxes, selected options, typed values):
+/// a form saved unchanged.
+fn form_fields(p: &Page, action: &str) -> Vec<(String, String)> {
+    let at = p
+        .body
+        .find(&format!("action=\"{action}\""))
+        .expect("the form");
+    let start = p.body[..at].rfind("<form").unwrap();
+    let end = at + p.body[at..].find("</form>").unwrap();
+    let form = &p.body[start..end];
+    let unescape = |v: &str| {
+        v.replace("&quot;", "\"")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&#39;", "'")
+            .replace("&amp;", "&")
+    };
+    let attrs = |tag: &str| -> Vec<(String, Option<String>)> {
+        let mut out = Vec::new();
+        let mut rest = tag;
+        while let Some(i) = rest.find(|c: char| c.is_ascii_alphabetic()) {
+            rest = &rest[i..];
+            let name_end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+                .unwrap_or(rest.len());
+            let name = rest[..name_end].to_string();
+            rest = &rest[name_end..];
+            if let Some(r) = rest.strip_prefix("=\"") {
+                let close = r.find('"').unwrap_or(r.len());
+                out.push((name, Some(unescape(&r[..close]))));
+                rest = &r[(close + 1).min(r.len())..];
+            } else {
+                out.push((name, None));
+            }
+        }
+        out
+    };
+    let get = |a: &[(String, Option<String>)], k: &str| {
+        a.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone().unwrap_or_default())
+    };
+    let mut fields = Vec::new();
+    let mut i = 0;
+    while let Some(lt) = form[i..].find('<') {
+        let tag_start = i + lt;
+        let tag_end = tag_start + form[tag_start..].find('>').unwrap();
+        let tag = &form[tag_start + 1..tag_end];
+        i = tag_end + 1;
+        let (kind, rest) = tag.split_once(' ').unwrap_or((tag, ""));
+        let a = attrs(rest);
+        let Some(name) = get(&a, "name") else {
+            continue;
+        };
+        match kind {
+            "input" => {
+                let ty = get(&a, "type").unwrap_or_default();
+                let on = a.iter().any(|(n, _)| n == "checked");
+                match ty.as_str() {
+                    "checkbox" | "radio" if !on => {}
+                    "image" | "submit" | "file" => {}
+                    _ => fields.push((name, get(&a, "value").unwrap_or_default())),
+                }
+            }
+            "textarea" => {
+                let close = form[i..].find("</textarea>").unwrap();
+                fields.push((name, unescape(&form[i..i + close])));
+            }
+            "select" => {
+                let close = i + form[i..].find("</select>").unwrap();
+                let options = &form[i..close];
+                let mut first = None;
+                let mut chosen = None;
+                for o in options.split("<option").skip(1) {
+                    let head = &o[..o.find('>').unwrap()];
+                    let oa = attrs(head);
+                    let v = get(&oa, "value").unwrap_or_default();
+                    first.get_or_insert(v.clone());
+                    if oa.iter().any(|(n, _)| n == "selected") {
+                        chosen = Some(v);
+                    }
+                }
+                fields.push((name, chosen.or(first).unwrap_or_default()));
+            }
+            _ => {}
+        }
+    }
+    fields
+}
+
+/// Where a form sent the browser, without the `saved=1` that makes the
+/// next page confirm the save.
 fn location(p: &Page) -> &str {
-    p.header("location").unwrap_or_default()
+    let l = p.header("location").unwrap_or_default();
+    l.strip_suffix("?saved=1")
+        .or_else(|| l.strip_suffix("&saved=1"))
+        .unwrap_or(l)
 }
 
 #[test]
@@ -148,6 +244,10 @@ fn groups_and_users_with_their_errors_in_place() {
         &[("name", "渡舟联络组"), ("towns", "渡舟街道、凤城街道")],
     );
     assert_eq!((r.status, location(&r)), (303, "/admin/groups"));
+    // The next page confirms the save.
+    let next = web.get(r.header("location").unwrap(), &s);
+    assert!(next.body.contains("id=\"saved\""), "{}", next.body);
+    assert!(!web.get("/admin/groups", &s).body.contains("id=\"saved\""));
     let groups = app.get("/api/v1/groups", &app.admin).ok(200);
     let g = groups["items"]
         .as_array()
@@ -638,8 +738,8 @@ fn a_route_is_planned_assigned_copied_and_cancelled() {
         ("scheduled_for", "2026-12-07"),
         ("due", ""),
         ("assignee_id", &d.inspector_a),
-        ("site", &d.site_a),
-        ("site", &far),
+        ("row", &d.site_a),
+        ("row", &far),
         (&seq_a, "2"),
         (&seq_far, "1"),
         (&tpl_a, &d.template),
@@ -689,10 +789,7 @@ fn a_route_is_planned_assigned_copied_and_cancelled() {
     // The copy starts with the same stops, for a new day.
     let copy = web.get(&format!("/admin/routes/new?copy={id}"), &s);
     assert!(copy.body.contains("先看江边") && copy.body.contains("周一巡河"));
-    assert!(
-        !copy.body.contains(&format!("name=\"stop.{far}\"")),
-        "a copy has new stops"
-    );
+    assert!(!copy.body.contains("name=\"stop."), "a copy has new stops");
     // Cancelled from its page: the phone learns it.
     let page = format!("/admin/routes/{id}");
     let mut cancel = base.clone();
@@ -709,18 +806,28 @@ fn a_route_is_planned_assigned_copied_and_cancelled() {
     restore.retain(|(k, _)| *k != "action");
     restore.push(("action", "restore"));
     assert_eq!(submit(&web, &s, &page, &page, &restore).status, 303);
+    // The edit page saved with the two stops' numbers swapped.
     let edit = web.get(&page, &s);
-    let stop_a = format!("stop.{}", d.site_a);
-    let stop_far = format!("stop.{far}");
-    let (sa, sf) = (hidden(&edit, &stop_a), hidden(&edit, &stop_far));
-    let mut reorder = base.clone();
-    reorder.retain(|(k, _)| *k != seq_a && *k != seq_far);
-    reorder.extend([
-        (seq_a.as_str(), "1"),
-        (seq_far.as_str(), "2"),
-        (stop_a.as_str(), sa.as_str()),
-        (stop_far.as_str(), sf.as_str()),
-    ]);
+    let (first, second) = (
+        before[0]["id"].as_str().unwrap(),
+        before[1]["id"].as_str().unwrap(),
+    );
+    let mut fields = form_fields(&edit, &page);
+    for (k, v) in fields.iter_mut() {
+        if *k == format!("seq.{first}") {
+            *v = "2".into();
+        } else if *k == format!("seq.{second}") {
+            *v = "1".into();
+        } else if k == "action" {
+            *v = "save".into();
+        }
+    }
+    fields.retain(|(k, _)| k != "csrf");
+    fields.push(("action".into(), "save".into()));
+    let reorder: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     assert_eq!(submit(&web, &s, &page, &page, &reorder).status, 303);
     let after = app.get(&format!("/api/v1/routes/{id}"), &app.admin).ok(200);
     assert_eq!(after["status"], "planned");
@@ -750,7 +857,7 @@ fn a_schedule_from_the_console_makes_its_routes_and_coverage_shows_the_gaps() {
         ("wd", "7"),
         ("month_day", ""),
         ("horizon_days", "6"),
-        ("site", d.site_a.as_str()),
+        ("row", d.site_a.as_str()),
         (tpl.as_str(), d.template.as_str()),
         ("action", "save"),
     ];
@@ -844,7 +951,7 @@ fn sites_are_picked_for_a_plan_by_clicking_the_map() {
     let view = hidden(&page, "plan_view");
     let checked = |p: &Page| {
         p.body
-            .contains(&format!("name=\"site\" value=\"{}\" checked", d.site_b))
+            .contains(&format!("name=\"row\" value=\"{}\" checked", d.site_b))
     };
     assert!(!checked(&page));
     let click = |x: &str, y: &str, extra: &[(&str, &str)]| {
@@ -865,7 +972,7 @@ fn sites_are_picked_for_a_plan_by_clicking_the_map() {
     assert!(checked(&r), "{}", r.body);
     assert_eq!(hidden(&r, "plan_view"), view, "the map does not move");
     // Far from any site: nothing changes; on it again: left out.
-    let on = [("site", d.site_b.as_str())];
+    let on = [("row", d.site_b.as_str())];
     assert!(checked(&click("5", "5", &on)));
     assert!(!checked(&click("320", "200", &on)));
     let routes = app
@@ -916,4 +1023,127 @@ fn a_sheet_over_the_limit_is_refused_in_the_form() {
             .unwrap()
             .is_empty()
     );
+}
+
+/// A route that visits one site twice, saved from its page unchanged,
+/// keeps all its stops with their ids, order and notes (stops are rows of
+/// their own, never keyed by their site).
+#[test]
+fn a_route_visiting_a_site_twice_is_saved_unchanged() {
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let far = app.site(&d.group_a, "长江渡舟段");
+    let r = app
+        .post(
+            "/api/v1/routes",
+            &app.admin,
+            &json!({"group_id": d.group_a, "name": "早晚两次", "scheduled_for": "2026-12-08",
+            "stops": [
+                {"site_id": d.site_a, "template_id": d.template, "notes": "早上"},
+                {"site_id": far, "template_id": d.template},
+                {"site_id": d.site_a, "template_id": d.template, "notes": "傍晚"},
+            ]}),
+        )
+        .ok(201);
+    let id = r["id"].as_str().unwrap();
+    let web = Web::new(&app);
+    let s = admin(&web);
+    let page = format!("/admin/routes/{id}");
+    let edit = web.get(&page, &s);
+    let mut fields = form_fields(&edit, &page);
+    fields.retain(|(k, _)| k != "csrf");
+    fields.push(("action".into(), "save".into()));
+    let form: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let saved = submit(&web, &s, &page, &page, &form);
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let after = app.get(&format!("/api/v1/routes/{id}"), &app.admin).ok(200);
+    let pick = |v: &Value| -> Vec<(Value, Value, Value)> {
+        v["stops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (s["id"].clone(), s["site_id"].clone(), s["notes"].clone()))
+            .collect()
+    };
+    assert_eq!(pick(&after), pick(&r));
+    // And the page said it was saved.
+    let next = web.get(saved.header("location").unwrap(), &s);
+    assert!(next.body.contains("已保存"));
+}
+
+/// A new stop's checklist is the one last planned for its kind of site in
+/// the group, never a guess by name or by place in the list; a kind never
+/// planned waits for the admin to choose.
+#[test]
+fn the_default_checklist_of_a_stop_follows_its_sites_kind() {
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let forest = id(app
+        .post(
+            "/api/v1/sites",
+            &app.admin,
+            &json!({"group_id": d.group_a, "name": "云台山护林点", "kind": "forest_patrol",
+                    "lat": 29.9, "lon": 107.1, "radius_m": 200.0}),
+        )
+        .ok(201));
+    let works = id(app
+        .post(
+            "/api/v1/sites",
+            &app.admin,
+            &json!({"group_id": d.group_a, "name": "渡舟化工厂", "kind": "enterprise",
+                    "lat": 29.85, "lon": 107.07, "radius_m": 150.0}),
+        )
+        .ok(201));
+    let fire = id(app
+        .post(
+            "/api/v1/templates",
+            &app.admin,
+            &json!({"name": "森林防火巡查", "group_id": null, "items": [
+                {"key": "fire", "label": "有无火情", "kind": "yes_no", "required": true}]}),
+        )
+        .ok(201));
+    app.route(&d.group_a, None, &[(&forest, &fire)]);
+    let web = Web::new(&app);
+    let s = admin(&web);
+    let page = web.get(&format!("/admin/routes/new?group_id={}", d.group_a), &s);
+    let chosen = |site: &str| -> String {
+        let f = form_fields(&page, "/admin/routes");
+        f.into_iter()
+            .find(|(k, _)| *k == format!("tpl.{site}"))
+            .map(|(_, v)| v)
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        chosen(&forest),
+        fire,
+        "the forest point gets the fire checklist"
+    );
+    assert_eq!(chosen(&d.site_a), d.template, "the outfall the water one");
+    assert_eq!(
+        chosen(&works),
+        "",
+        "a kind never planned: the admin chooses"
+    );
+    assert!(page.body.contains("请选择检查清单"));
+    // Saved without a choice: said at that stop, in Chinese.
+    let r = submit(
+        &web,
+        &s,
+        &format!("/admin/routes/new?group_id={}", d.group_a),
+        "/admin/routes",
+        &[
+            ("group_id", &d.group_a),
+            ("name", "化工厂检查"),
+            ("scheduled_for", "2026-12-09"),
+            ("row", &works),
+            (&format!("tpl.{works}"), ""),
+            ("action", "save"),
+        ],
+    );
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("请选择检查清单"), "{}", r.body);
+    assert!(!r.body.contains("template_id"));
 }

@@ -380,7 +380,7 @@ fn an_admin_imports_sites_plans_a_route_and_the_inspector_pulls_it() {
     driver.type_into("#name", "渡舟周一巡河");
     for (code, seq) in [("DZ-002", "1"), ("DZ-001", "2")] {
         let id = &ids[code];
-        driver.click(&format!("input[name='site'][value='{id}']"));
+        driver.click(&format!("input[name='row'][value='{id}']"));
         driver.type_into(&format!("input[name='seq.{id}']"), seq);
     }
     driver.click(&format!("#assignee_id option[value='{li_id}']"));

@@ -2,7 +2,9 @@
 //! new version (older ones stay, listed, for the inspections that used
 //! them), and a preview of the form as a phone shows it.
 
-use super::{AdminUser, Fields, Page, Problem, back, csrf, group_options, group_select, page};
+use super::{
+    AdminUser, Fields, Page, Problem, back, csrf, group_options, group_select, page, saved,
+};
 use crate::error::AppResult;
 use crate::reference::templates::{self, Item, ItemKind, NewTemplate, Template, TemplatePatch};
 use crate::state::AppState;
@@ -372,7 +374,7 @@ async fn save(
         }
     };
     match result {
-        Ok(t) => Ok(back(&format!("/admin/checklists/{}", t.id))),
+        Ok(t) => Ok(saved(&format!("/admin/checklists/{}", t.id))),
         Err(e) if e.status == actix_web::http::StatusCode::NOT_FOUND => Err(e.into()),
         Err(e) => Ok(show(&kept, BLANK_ROWS, Some(&Problem::of(&e)))),
     }

@@ -135,7 +135,7 @@ impl Problem {
         html! {
             @if let Some(p) = p.filter(|p| p.field.as_deref().is_none_or(|f| !shown.contains(&f))) {
                 p.error role="alert" {
-                    @if let Some(f) = &p.field { (field_label(f)) ": " }
+                    @if let Some(f) = &p.field { (field_label(f)) ":" }
                     (p.text)
                 }
             }
@@ -143,7 +143,21 @@ impl Problem {
     }
 }
 
-fn field_label(f: &str) -> &str {
+/// A field as the console labels it; `stops[2].template_id` is "第 3 站的
+/// 检查清单". Never the API's English name.
+pub fn field_label(f: &str) -> String {
+    if let Some(rest) = f.strip_prefix("stops[")
+        && let Some((n, sub)) = rest.split_once("].")
+        && let Ok(n) = n.parse::<usize>()
+    {
+        return format!("第 {} 站的{}", n + 1, field_label(sub));
+    }
+    if let Some(rest) = f.strip_prefix("items[")
+        && let Some((n, sub)) = rest.split_once("].")
+        && let Ok(n) = n.parse::<usize>()
+    {
+        return format!("第 {} 个检查项的{}", n + 1, field_label(sub));
+    }
     match f {
         "name" => "名称",
         "group_id" | "group" => "联络组",
@@ -162,19 +176,37 @@ fn field_label(f: &str) -> &str {
         "items" => "检查项",
         "assignee_id" => "负责人",
         "scheduled_for" => "日期",
+        "due" | "due_at" => "截止日期",
         "file" => "文件",
-        other => other,
+        "site_id" => "点位",
+        "template_id" => "检查清单",
+        "notes" => "备注",
+        "key" => "编号",
+        "label" => "题目",
+        "options" => "选项",
+        "min" => "最小值",
+        "max" => "最大值",
+        "id" => "编号",
+        "horizon_days" => "提前生成天数",
+        "recurrence" | "recurrence.weekdays" => "规则",
+        "recurrence.month_day" => "每月几日",
+        "active" => "启用",
+        "row" => "行",
+        _ => "此项",
     }
+    .to_string()
 }
 
-/// The API's reasons in the console's language; anything not listed is
-/// shown as the API says it (still next to its field).
+/// The API's reasons in the console's language. A reason not listed is
+/// shown as "不符合要求": English never reaches the page.
 pub fn zh(code: &str, reason: &str) -> String {
-    const KNOWN: [(&str, &str); 27] = [
+    const KNOWN: [(&str, &str); 56] = [
         ("must not be empty", "不能为空"),
         ("is missing", "缺少此项"),
         ("must be a number", "必须是数字"),
+        ("is not a number", "必须是数字"),
         ("no such group", "联络组不存在"),
+        ("no group", "没有这个联络组"),
         ("no such user", "人员不存在"),
         ("the user name is taken", "用户名已被占用"),
         ("must be a latitude", "纬度须在 -90 到 90 之间"),
@@ -187,6 +219,7 @@ pub fn zh(code: &str, reason: &str) -> String {
             "须是该联络组在岗的巡查员",
         ),
         ("must be a site of the route's group", "须是该联络组的点位"),
+        ("choose a checklist", "请选择检查清单"),
         ("must be a live checklist", "须是可用的检查清单"),
         ("a schedule needs at least one stop", "至少选择一个点位"),
         ("a checklist needs at least one item", "至少需要一个检查项"),
@@ -195,9 +228,19 @@ pub fn zh(code: &str, reason: &str) -> String {
             "a monthly schedule needs a month_day",
             "每月计划须填写 1-31 日",
         ),
+        (
+            "only a monthly schedule has a month_day",
+            "只有每月计划需要填写日期",
+        ),
+        (
+            "only a weekly schedule has weekdays",
+            "只有每周计划需要选择星期",
+        ),
         ("must be between 0 and", "须在 0 到 92 天之间"),
         ("must be a date", "须是日期"),
+        ("must be at least", "至少 8 个字符"),
         ("must be at most", "太长"),
+        ("at most", "数量超过上限"),
         ("belongs to a liaison group", "须选择所属联络组"),
         (
             "an admin is district-wide and has no group",
@@ -210,20 +253,57 @@ pub fn zh(code: &str, reason: &str) -> String {
             "another row of the file names the same site",
             "文件中另一行指向同一个点位",
         ),
+        ("no site has this id", "没有这个编号的点位"),
+        ("must not contain spaces", "不能包含空格"),
+        ("must not contain control characters", "不能包含控制字符"),
+        (
+            "must be inspector, coordinator or admin",
+            "须是巡查员、协调员或管理员",
+        ),
+        ("must be an active user", "须是在岗人员"),
+        ("is used twice", "重复了"),
+        ("is listed twice", "重复了"),
+        (
+            "give seq for every stop or for none",
+            "顺序须全部填写或全部留空",
+        ),
+        ("seq must run", "顺序须从 1 开始连续编号"),
+        ("is not a stop of this route", "不是本路线的站点"),
+        ("has no rows", "文件中没有数据行"),
+        ("cannot read the CSV", "无法读取 CSV 文件"),
+        ("cannot read the header row", "无法读取表头"),
+        ("the header row needs", "表头须有名称、纬度、经度三列"),
+        ("not valid GeoJSON", "不是有效的 GeoJSON 文件"),
+        ("FeatureCollection is expected", "须是 GeoJSON 要素集合"),
+        ("not UTF-8", "文件编码无法识别"),
+        (
+            "must be a route of the follow-up's group",
+            "须是该整改所属联络组的路线",
+        ),
+        ("must be open or resolved", "状态须是待处理或已处理"),
+        ("did not come back intact", "文件传输不完整,请重新上传"),
+        ("say what the inspector should do", "请填写意见"),
+        ("is not one of the options", "须是给定的选项之一"),
     ];
-    if code == "last_admin" {
-        return "系统至少需要保留一名在岗管理员".into();
+    match code {
+        "last_admin" => return "系统至少需要保留一名在岗管理员".into(),
+        "stale" => return "数据已被他人修改,请刷新后重试".into(),
+        "invalid_transition" => return "当前状态下不能这样变更".into(),
+        "payload_too_large" => return "文件太大,超过服务器允许的上限".into(),
+        "unavailable" => return "服务器正忙,请稍后重试".into(),
+        "forbidden" => return "没有权限进行此操作".into(),
+        "not_found" => return "不存在或已被删除".into(),
+        _ => {}
     }
-    if code == "stale" {
-        return "数据已被他人修改,请刷新后重试".into();
-    }
-    if code == "invalid_transition" {
-        return format!("状态不能这样变更({reason})");
-    }
+    let fallback = match code {
+        "already_exists" => "已被占用,请换一个",
+        "in_use" => "仍在使用中,不能删除",
+        _ => "不符合要求",
+    };
     KNOWN
         .iter()
         .find(|(en, _)| reason.contains(en))
-        .map_or_else(|| reason.to_string(), |(_, z)| (*z).to_string())
+        .map_or_else(|| fallback.to_string(), |(_, z)| (*z).to_string())
 }
 
 /// The console's tabs.
@@ -269,6 +349,50 @@ pub fn back(to: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header(("Location", to.to_string()))
         .finish()
+}
+
+/// After a save: back to `to`, which then says it was saved.
+pub fn saved(to: &str) -> HttpResponse {
+    let (path, frag) = to.split_once('#').map_or((to, None), |(p, f)| (p, Some(f)));
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let frag = frag.map(|f| format!("#{f}")).unwrap_or_default();
+    back(&format!("{path}{sep}saved=1{frag}"))
+}
+
+/// The notice a page shows after a save (`?saved=1`): an admin sees that
+/// the change was kept. Added to the console's pages as they leave.
+pub async fn saved_notice(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let wanted = req.path().starts_with("/admin")
+        && req.method() == actix_web::http::Method::GET
+        && req.query_string().split('&').any(|kv| kv == "saved=1");
+    let res = next.call(req).await?.map_into_boxed_body();
+    let html = res
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if !wanted || !html || res.status() != StatusCode::OK {
+        return Ok(res);
+    }
+    let (req, res) = res.into_parts();
+    let (head, body) = res.into_parts();
+    // A console page is a few kilobytes of HTML.
+    let bytes = actix_web::body::to_bytes_limited(body, 4 * 1024 * 1024)
+        .await
+        .map_err(|_| actix_web::error::ErrorInternalServerError("page too large"))?
+        .map_err(actix_web::error::ErrorInternalServerError)?;
+    let page = String::from_utf8_lossy(&bytes).replacen(
+        "<main>",
+        "<main><p class=\"notice\" id=\"saved\" role=\"status\">已保存</p>",
+        1,
+    );
+    Ok(actix_web::dev::ServiceResponse::new(
+        req,
+        head.set_body(page).map_into_boxed_body(),
+    ))
 }
 
 /// The hidden CSRF field every form carries.

@@ -1,7 +1,7 @@
 //! Liaison groups and the people in them.
 
 use super::{
-    AdminUser, Fields, Page, Problem, back, csrf, group_options, group_select, input, page,
+    AdminUser, Fields, Page, Problem, csrf, group_options, group_select, input, page, saved,
 };
 use crate::auth::Role;
 use crate::error::{AppError, AppResult};
@@ -90,7 +90,7 @@ async fn groups_create(
         .write(move |c| groups::create(c, &caller, input))
         .await
     {
-        Ok(_) => Ok(back("/admin/groups")),
+        Ok(_) => Ok(saved("/admin/groups")),
         Err(e) => {
             let caller = user.caller.clone();
             let list = st.db.read(move |c| all_groups(c, &caller)).await?;
@@ -168,7 +168,7 @@ async fn group_save(
             .await
     };
     match r {
-        Ok(()) => Ok(back("/admin/groups")),
+        Ok(()) => Ok(saved("/admin/groups")),
         Err(e) if e.status == actix_web::http::StatusCode::NOT_FOUND => Err(e.into()),
         Err(e) => Ok(group_edit(&user, &id, &form, Some(&Problem::of(&e)))),
     }
@@ -319,7 +319,7 @@ async fn users_create(
     }
     .await;
     match result {
-        Ok(()) => Ok(back("/admin/users")),
+        Ok(()) => Ok(saved("/admin/users")),
         Err(e) => {
             let v = load_users(&st, &user).await?;
             Ok(users_page(&user, &v, "", &form, Some(&Problem::of(&e))))
@@ -413,7 +413,7 @@ async fn user_save(
     }
     .await;
     match result {
-        Ok(()) => Ok(back("/admin/users")),
+        Ok(()) => Ok(saved("/admin/users")),
         Err(e) if e.status == actix_web::http::StatusCode::NOT_FOUND => Err(e.into()),
         Err(e) => {
             let groups = st.db.read(group_options).await?;

@@ -4,7 +4,7 @@
 //! inspector or the whole group; copy, reassign, cancel. Schedules take the
 //! same stops and a rule (weekly on weekdays, monthly on a day).
 
-use super::{AdminUser, Fields, Page, Problem, back, csrf, group_options, group_select, page};
+use super::{AdminUser, Fields, Page, Problem, csrf, group_options, group_select, page, saved};
 use crate::auth::Role;
 use crate::clock;
 use crate::error::{AppError, AppResult};
@@ -31,6 +31,10 @@ struct Ctx {
     sites: Vec<SiteCoverage>,
     templates: Vec<Template>,
     inspectors: Vec<(String, String)>,
+    /// The checklist last planned for each kind of site in this group: a
+    /// new stop's default (a water checklist is never offered for a
+    /// forest-fire point because of its name or its place in a list).
+    last_for_kind: std::collections::HashMap<String, String>,
 }
 
 async fn ctx(st: &AppState, user: &WebUser, group: &str) -> AppResult<Ctx> {
@@ -45,6 +49,7 @@ async fn ctx(st: &AppState, user: &WebUser, group: &str) -> AppResult<Ctx> {
                     sites: vec![],
                     templates: vec![],
                     inspectors: vec![],
+                    last_for_kind: Default::default(),
                 });
             }
             let f = CoverageFilter {
@@ -67,26 +72,73 @@ async fn ctx(st: &AppState, user: &WebUser, group: &str) -> AppResult<Ctx> {
                 .order(users::display_name)
                 .select((users::id, users::display_name))
                 .load(c)?;
+            let last_for_kind = last_checklist_per_kind(c, &group, &all)?;
             Ok(Ctx {
                 groups,
                 sites,
                 templates: all,
                 inspectors,
+                last_for_kind,
             })
         })
         .await
 }
 
-/// The stops a plan form holds: the checked sites, by their order number
+/// The checklist most recently planned for each kind of site of the
+/// group (among those it may still use), from its routes' stops, newest
+/// route first.
+fn last_checklist_per_kind(
+    c: &mut crate::db::Conn,
+    group: &str,
+    usable: &[Template],
+) -> AppResult<std::collections::HashMap<String, String>> {
+    use crate::db::schema::{route_stops, routes as routes_t, sites as sites_t};
+    use diesel::prelude::*;
+    let rows: Vec<(String, String)> = route_stops::table
+        .inner_join(routes_t::table.on(routes_t::id.eq(route_stops::route_id)))
+        .inner_join(sites_t::table.on(sites_t::id.eq(route_stops::site_id)))
+        .filter(routes_t::group_id.eq(group))
+        .filter(routes_t::deleted.eq(false))
+        .order((routes_t::created_at.desc(), route_stops::seq))
+        .select((sites_t::kind, route_stops::template_id))
+        .limit(2000)
+        .load(c)?;
+    let mut out = std::collections::HashMap::new();
+    for (kind, tpl) in rows {
+        if usable.iter().any(|t| t.id == tpl) {
+            out.entry(kind).or_insert(tpl);
+        }
+    }
+    Ok(out)
+}
+
+/// A plan form names each stop by a row key, never by its site: a route
+/// may visit one site twice. An existing stop's row is its stop id; a
+/// site picked anew is its site id (`<site>~2`, `~3`... for more visits).
+/// Per row: `site.<row>`, `seq.<row>`, `tpl.<row>`, `notes.<row>`, and
+/// `stop.<row>` for a stop that already exists; the checked rows are the
+/// `row` values.
+fn chosen_rows(f: &Fields) -> Vec<&str> {
+    f.all("row")
+}
+
+/// The site of a row (a new row's key is its site, with a `~n` suffix).
+fn row_site<'a>(f: &'a Fields, row: &'a str) -> &'a str {
+    match f.get(&format!("site.{row}")) {
+        "" => row.split('~').next().unwrap_or(row),
+        s => s,
+    }
+}
+
+/// The stops a plan form holds: the checked rows, by their order number
 /// (then by their place in the list), each with its checklist and notes.
 fn stops_of(f: &Fields) -> Vec<StopInput> {
-    let mut chosen: Vec<(f64, usize, StopInput)> = f
-        .all("site")
+    let mut chosen: Vec<(f64, usize, StopInput)> = chosen_rows(f)
         .into_iter()
         .enumerate()
-        .map(|(i, site)| {
+        .map(|(i, row)| {
             let seq = f
-                .get(&format!("seq.{site}"))
+                .get(&format!("seq.{row}"))
                 .trim()
                 .parse::<f64>()
                 .unwrap_or(f64::MAX);
@@ -94,11 +146,11 @@ fn stops_of(f: &Fields) -> Vec<StopInput> {
                 seq,
                 i,
                 StopInput {
-                    id: f.opt(&format!("stop.{site}")),
+                    id: f.opt(&format!("stop.{row}")),
                     seq: None,
-                    site_id: site.to_string(),
-                    template_id: f.get(&format!("tpl.{site}")).to_string(),
-                    notes: f.get(&format!("notes.{site}")).to_string(),
+                    site_id: row_site(f, row).to_string(),
+                    template_id: f.get(&format!("tpl.{row}")).to_string(),
+                    notes: f.get(&format!("notes.{row}")).to_string(),
                 },
             )
         })
@@ -107,33 +159,89 @@ fn stops_of(f: &Fields) -> Vec<StopInput> {
     chosen.into_iter().map(|(_, _, s)| s).collect()
 }
 
-/// Puts stops into a form (for an existing route or a copy).
+/// The checked rows in the order `stops_of` gives them (an error about
+/// `stops[i]` is shown at the i-th).
+fn ordered_rows(f: &Fields) -> Vec<&str> {
+    let mut rows: Vec<(f64, usize, &str)> = chosen_rows(f)
+        .into_iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let seq = f
+                .get(&format!("seq.{row}"))
+                .trim()
+                .parse::<f64>()
+                .unwrap_or(f64::MAX);
+            (seq, i, row)
+        })
+        .collect();
+    rows.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    rows.into_iter().map(|(_, _, r)| r).collect()
+}
+
+/// A row key for a new visit to `site`, not yet used in the form.
+fn new_row(f: &Fields, site: &str) -> String {
+    let rows = chosen_rows(f);
+    (1..)
+        .map(|n| {
+            if n == 1 {
+                site.to_string()
+            } else {
+                format!("{site}~{n}")
+            }
+        })
+        .find(|k| !rows.contains(&k.as_str()))
+        .unwrap_or_else(|| site.to_string())
+}
+
+/// Puts stops into a form (for an existing route, a schedule or a copy).
 fn set_stops(f: &mut Fields, stops: &[(Option<String>, String, String, String)]) {
     for (i, (id, site, tpl, notes)) in stops.iter().enumerate() {
-        f.push("site", site.clone());
-        f.set(&format!("seq.{site}"), (i + 1).to_string());
-        f.set(&format!("tpl.{site}"), tpl.clone());
-        f.set(&format!("notes.{site}"), notes.clone());
+        let row = match id {
+            Some(id) => id.clone(),
+            None => new_row(f, site),
+        };
+        f.push("row", row.clone());
+        f.set(&format!("site.{row}"), site.clone());
+        f.set(&format!("seq.{row}"), (i + 1).to_string());
+        f.set(&format!("tpl.{row}"), tpl.clone());
+        f.set(&format!("notes.{row}"), notes.clone());
         if let Some(id) = id {
-            f.set(&format!("stop.{site}"), id.clone());
+            f.set(&format!("stop.{row}"), id.clone());
         }
     }
 }
 
-/// The site table and map of a plan form, with the filters.
-/// The group's sites a plan form shows: the chosen ones and those its
-/// filters (kind, days since the last inspection) keep.
-fn shown<'a>(ctx: &'a Ctx, f: &Fields) -> Vec<&'a SiteCoverage> {
-    let chosen: Vec<&str> = f.all("site");
+/// The sites of the checked rows.
+fn chosen_sites(f: &Fields) -> Vec<&str> {
+    chosen_rows(f).into_iter().map(|r| row_site(f, r)).collect()
+}
+
+/// The group's sites a plan form offers: those its filters (kind, days
+/// since the last inspection) keep, and not already chosen.
+fn offered<'a>(ctx: &'a Ctx, f: &Fields) -> Vec<&'a SiteCoverage> {
+    let chosen = chosen_sites(f);
     let kind = f.get("kind");
     let stale: Option<i64> = f.get("stale_days").trim().parse().ok();
     ctx.sites
         .iter()
         .filter(|s| {
-            chosen.contains(&s.site_id.as_str())
-                || ((kind.is_empty() || s.kind == kind) && stale.is_none_or(|d| s.stale(d)))
+            !chosen.contains(&s.site_id.as_str())
+                && (kind.is_empty() || s.kind == kind)
+                && stale.is_none_or(|d| s.stale(d))
         })
         .collect()
+}
+
+/// The sites on the map: the chosen ones and the offered ones.
+fn shown<'a>(ctx: &'a Ctx, f: &Fields) -> Vec<&'a SiteCoverage> {
+    let chosen = chosen_sites(f);
+    let mut out: Vec<&SiteCoverage> = ctx
+        .sites
+        .iter()
+        .filter(|s| chosen.contains(&s.site_id.as_str()))
+        .collect();
+    out.extend(offered(ctx, f));
+    out
 }
 
 /// The map's view: kept across clicks on the map (so it does not jump),
@@ -149,9 +257,9 @@ fn plan_view(st: &AppState, f: &Fields, shown: &[&SiteCoverage]) -> View {
         })
 }
 
-/// A click on the plan's map chooses the site under it (within 15 pixels),
-/// or leaves it out if it was chosen: sites are picked from the map with
-/// no script.
+/// A click on the plan's map adds a visit to the site under it (within 15
+/// pixels), or takes out its last visit if it was chosen: sites are picked
+/// from the map with no script.
 fn toggle_at(ctx: &Ctx, f: &mut Fields) {
     let (Ok(x), Ok(y), Some(view)) = (
         f.number("mappick.x"),
@@ -172,29 +280,40 @@ fn toggle_at(ctx: &Ctx, f: &mut Fields) {
         .filter(|(d, _)| *d <= 15.0)
         .min_by(|a, b| a.0.total_cmp(&b.0));
     let Some((_, site)) = nearest else { return };
-    if f.all("site").contains(&site.as_str()) {
-        f.0.retain(|(k, v)| !(k == "site" && *v == site));
+    let visits: Vec<String> = chosen_rows(f)
+        .into_iter()
+        .filter(|r| row_site(f, r) == site)
+        .map(str::to_string)
+        .collect();
+    if let Some(last) = visits.last() {
+        f.0.retain(|(k, v)| !(k == "row" && v == last));
     } else {
-        let next = f.all("site").len() + 1;
-        f.push("site", site.clone());
-        f.set(&format!("seq.{site}"), next.to_string());
+        let next = chosen_rows(f).len() + 1;
+        let row = new_row(f, &site);
+        f.push("row", row.clone());
+        f.set(&format!("site.{row}"), site.clone());
+        f.set(&format!("seq.{row}"), next.to_string());
+    }
+}
+
+/// The checklist a stop at `s` gets unless the admin chooses: the one last
+/// planned for its kind here; none (the admin must choose) for a kind
+/// never planned.
+fn default_checklist(ctx: &Ctx, s: &SiteCoverage) -> String {
+    match (ctx.last_for_kind.get(&s.kind), ctx.templates.as_slice()) {
+        (Some(t), _) => t.clone(),
+        // The group's only checklist is no guess.
+        (None, [only]) => only.id.clone(),
+        (None, _) => String::new(),
     }
 }
 
 fn stop_picker(st: &AppState, ctx: &Ctx, f: &Fields, p: Option<&Problem>) -> Markup {
-    let chosen: Vec<&str> = f.all("site");
+    let chosen = chosen_sites(f);
     let kind = f.get("kind");
     let shown = shown(ctx, f);
-    let default_tpl = |s: &SiteCoverage| {
-        // The checklist named after the site's kind, else the first.
-        let label = crate::reference::sites::kind_label(&s.kind);
-        ctx.templates
-            .iter()
-            .find(|t| t.name.contains(label))
-            .or(ctx.templates.first())
-            .map(|t| t.id.clone())
-            .unwrap_or_default()
-    };
+    let offered = offered(ctx, f);
+    let site_of = |id: &str| ctx.sites.iter().find(|s| s.site_id == id);
     let view = plan_view(st, f, &shown);
     let pins: Vec<Pin> = shown
         .iter()
@@ -211,6 +330,14 @@ fn stop_picker(st: &AppState, ctx: &Ctx, f: &Fields, p: Option<&Problem>) -> Mar
             named: shown.len() <= 40,
         })
         .collect();
+    let checklist = |name: &str, chosen: &str| {
+        html! {
+            select name=(name) {
+                @if chosen.is_empty() { option value="" selected { "请选择检查清单" } }
+                @for t in &ctx.templates { option value=(t.id) selected[t.id == chosen] { (t.name) } }
+            }
+        }
+    };
     html! {
         fieldset.picker-filters {
             legend { "选择点位" }
@@ -220,7 +347,7 @@ fn stop_picker(st: &AppState, ctx: &Ctx, f: &Fields, p: Option<&Problem>) -> Mar
         }
         (Problem::at(p, "stops"))
         input type="hidden" name="plan_view" value=(view.encode());
-        p.hint { "点击地图上的点位即可选中或取消。" }
+        p.hint { "点击地图上的点位即可选中或取消;同一点位可以在路线中出现多次(在下表中再勾选一次)。" }
         div.mapbox {
             div.picker {
                 (map::svg(&view, &pins, Backdrop::of(st.config.map_tiles.as_deref())))
@@ -232,28 +359,48 @@ fn stop_picker(st: &AppState, ctx: &Ctx, f: &Fields, p: Option<&Problem>) -> Mar
             span.dot.chosen { "●" } " 已选 " span.dot.fresh { "●" } " 7 天内巡查 " span.dot.due { "●" } " 7–30 天 "
             span.dot.stale { "●" } " 30 天以上 " span.dot.never { "●" } " 从未巡查"
         }
+        div.scroll {
         table.list.stops id="stops" {
             tr { th { "选" } th { "顺序" } th { "点位" } th { "类型" } th { "距上次巡查" } th { "检查清单" } th { "备注" } }
-            @for (i, s) in shown.iter().enumerate() {
-                @let id = &s.site_id;
-                @let on = chosen.contains(&id.as_str());
-                @let tpl = if on { f.get(&format!("tpl.{id}")).to_string() } else { default_tpl(s) };
-                tr class=(if on { "on" } else { "" }) {
-                    td { input type="checkbox" name="site" value=(id) checked[on] aria-label=(s.name); }
-                    td { input type="number" name={ "seq." (id) } value=(if on { f.get(&format!("seq.{id}")).to_string() } else { String::new() }) min="1" size="3"; }
-                    td { (s.name) @if let Some(c) = &s.code { " " small { (c) } } }
-                    td { (crate::reference::sites::kind_label(&s.kind)) }
-                    td class=(s.freshness()) { @match s.days_since_inspected { Some(d) => { (d) " 天" }, None => { "从未" } } }
+            // The stops chosen, one row each (a site visited twice has two).
+            @for (i, row) in ordered_rows(f).into_iter().enumerate() {
+                @let site = row_site(f, row);
+                @let s = site_of(site);
+                tr.on {
                     td {
-                        select name={ "tpl." (id) } {
-                            @for t in &ctx.templates { option value=(t.id) selected[t.id == tpl] { (t.name) } }
-                        }
+                        input type="checkbox" name="row" value=(row) checked aria-label=(s.map_or(site, |s| s.name.as_str()));
+                        input type="hidden" name={ "site." (row) } value=(site);
+                        @if let Some(stop) = f.opt(&format!("stop.{row}")) { input type="hidden" name={ "stop." (row) } value=(stop); }
+                    }
+                    td { input type="number" name={ "seq." (row) } value=(f.get(&format!("seq.{row}"))) min="1" size="3"; }
+                    td { (s.map_or("(点位已不在本组)", |s| s.name.as_str())) @if let Some(c) = s.and_then(|s| s.code.as_ref()) { " " small { (c) } } }
+                    td { (s.map_or("", |s| crate::reference::sites::kind_label(&s.kind))) }
+                    td class=(s.map_or("", |s| s.freshness())) { @match s.and_then(|s| s.days_since_inspected) { Some(d) => { (d) " 天" }, None => { "从未" } } }
+                    td {
+                        (checklist(&format!("tpl.{row}"), f.get(&format!("tpl.{row}"))))
                         (Problem::at(p, &format!("stops[{i}].template_id")))
                     }
-                    td { input name={ "notes." (id) } value=(f.get(&format!("notes.{id}"))); }
-                    @if let Some(stop) = f.opt(&format!("stop.{id}")) { input type="hidden" name={ "stop." (id) } value=(stop); }
+                    td { input name={ "notes." (row) } value=(f.get(&format!("notes.{row}"))); }
                 }
             }
+            // The group's other sites (and each chosen one once more, for
+            // a second visit), to add.
+            @for s in offered.iter().copied().chain(ctx.sites.iter().filter(|s| chosen.contains(&s.site_id.as_str()))) {
+                @let row = new_row(f, &s.site_id);
+                tr {
+                    td {
+                        input type="checkbox" name="row" value=(row) aria-label=(s.name);
+                        input type="hidden" name={ "site." (row) } value=(s.site_id);
+                    }
+                    td { input type="number" name={ "seq." (row) } value="" min="1" size="3"; }
+                    td { (s.name) @if let Some(c) = &s.code { " " small { (c) } } @if chosen.contains(&s.site_id.as_str()) { " " small.tag { "再次巡查" } } }
+                    td { (crate::reference::sites::kind_label(&s.kind)) }
+                    td class=(s.freshness()) { @match s.days_since_inspected { Some(d) => { (d) " 天" }, None => { "从未" } } }
+                    td { (checklist(&format!("tpl.{row}"), &default_checklist(ctx, s))) }
+                    td { input name={ "notes." (row) } value=""; }
+                }
+            }
+        }
         }
         @if shown.is_empty() { p.empty { "没有符合条件的点位" } }
     }
@@ -643,7 +790,7 @@ async fn route_save(
     }
     .await;
     match result {
-        Ok(rid) => Ok(back(&format!("/admin/routes/{rid}"))),
+        Ok(rid) => Ok(saved(&format!("/admin/routes/{rid}"))),
         Err(e) if e.status == actix_web::http::StatusCode::NOT_FOUND => Err(e.into()),
         Err(e) => Ok(show(Some(&Problem::of(&e)))),
     }
@@ -992,7 +1139,7 @@ async fn schedule_save(
     }
     .await;
     match result {
-        Ok(_) => Ok(back("/admin/schedules")),
+        Ok(_) => Ok(saved("/admin/schedules")),
         Err(e) if e.status == actix_web::http::StatusCode::NOT_FOUND => Err(e.into()),
         Err(e) => Ok(schedule_form(
             &st,

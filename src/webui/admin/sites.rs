@@ -2,7 +2,7 @@
 //! clicked on a map, and import from (and export to) a spreadsheet.
 
 use super::{
-    AdminUser, Fields, Page, Problem, back, csrf, group_options, group_select, input, page,
+    AdminUser, Fields, Page, Problem, csrf, group_options, group_select, input, page, saved,
 };
 use crate::error::{AppError, AppResult};
 use crate::paging::{PageQuery, PageRequest};
@@ -412,7 +412,7 @@ async fn save(
         },
     };
     match result {
-        Ok(()) => Ok(back(&format!(
+        Ok(()) => Ok(saved(&format!(
             "/admin/sites?group_id={}",
             urlencode(form.get("group_id"))
         ))),
@@ -565,7 +565,7 @@ fn import_page(
                             tr class=(if row.action == Action::Error { "bad" } else { "" }) {
                                 td { (row.line) } td { (row.code.clone().unwrap_or_default()) } td { (row.name) }
                                 td { (match row.action { Action::Create => "新建", Action::Update => "更新", Action::Unchanged => "不变", Action::Error => "错误" }) }
-                                td { @for e in &row.errors { span.field-error { (super::field_label(&e.field)) ": " (super::zh("", &e.reason)) } " " } }
+                                td { @for e in &row.errors { span.field-error { (super::field_label(&e.field)) ":" (super::zh("", &e.reason)) } " " } }
                             }
                         }
                     }

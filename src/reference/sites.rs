@@ -133,13 +133,14 @@ fn check_code_free(c: &mut Conn, code: Option<&str>, except: Option<&str>) -> Ap
 
 /// The kinds of site the district uses, with their names on screen and in
 /// spreadsheets. `kind` stays free text: other kinds are kept as given.
-pub const KINDS: [(&str, &str); 6] = [
+pub const KINDS: [(&str, &str); 7] = [
     ("river_section", "河段"),
     ("outfall", "排污口"),
     ("enterprise", "企业"),
     ("workshop", "作坊"),
     ("forest_patrol", "护林点"),
     ("quarantine_site", "隔离点"),
+    ("other", "其他"),
 ];
 
 /// A kind's Chinese name (an unknown kind is shown as it is).

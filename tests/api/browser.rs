@@ -826,3 +826,59 @@ fn a_returned_record_reaches_the_phone_and_a_shared_phone_keeps_work_apart() {
     );
     assert_eq!(now["review_status"], "returned");
 }
+
+/// Every page of the console and of the review page fits a phone held
+/// upright (412 px): wide tables and maps scroll inside their card, the
+/// page itself never gets wider.
+#[test]
+fn the_console_and_the_review_pages_fit_a_phone() {
+    let Some(driver) = Driver::start_sized("412,915") else {
+        return;
+    };
+    // Headless Chromium's window is at least 500 px wide: the phone's
+    // width is emulated.
+    driver.cdp(
+        "Emulation.setDeviceMetricsOverride",
+        json!({"width": 412, "height": 915, "deviceScaleFactor": 1, "mobile": true}),
+    );
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let route = d.route_a.clone();
+    let port = app.base.rsplit(':').next().unwrap().to_string();
+    let site = format!("http://localhost:{port}");
+    driver.go(&format!("{site}/review/login"));
+    driver.type_into("#username", "admin");
+    driver.type_into("#password", ADMIN_PASSWORD);
+    driver.click("#login");
+    driver.wait_text("概览");
+    let mut wide = Vec::new();
+    for path in [
+        "/admin".to_string(),
+        "/admin/groups".into(),
+        "/admin/users".into(),
+        "/admin/sites".into(),
+        "/admin/sites/new".into(),
+        "/admin/sites/import".into(),
+        "/admin/checklists".into(),
+        "/admin/checklists/new".into(),
+        format!("/admin/checklists/{}", d.template),
+        "/admin/routes".into(),
+        format!("/admin/routes/new?group_id={}", d.group_a),
+        format!("/admin/routes/{route}"),
+        "/admin/schedules".into(),
+        format!("/admin/schedules/new?group_id={}", d.group_a),
+        "/admin/coverage".into(),
+        "/review".into(),
+    ] {
+        driver.go(&format!("{site}{path}"));
+        let w = driver.script("return document.documentElement.scrollWidth");
+        if w.as_i64().unwrap_or(0) > 412 {
+            wide.push(format!("{path}: {w}"));
+            let name = path
+                .trim_start_matches('/')
+                .replace(['/', '?', '=', '&'], "-");
+            driver.screenshot(&format!("narrow-{name}.png"));
+        }
+    }
+    assert!(wide.is_empty(), "wider than a phone: {wide:?}");
+}

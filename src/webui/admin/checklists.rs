@@ -211,6 +211,7 @@ fn editor(user: &WebUser, e: &Editor, f: &Fields, p: Option<&Problem>) -> HttpRe
                     (super::input("名称", "name", f.get("name"), p))
                     label { "适用联络组" (group_select("group_id", e.groups, f.get("group_id"), Some("全区通用"))) (Problem::at(p, "group_id")) }
                     (Problem::at(p, "items"))
+                    div.scroll {
                     table.items {
                         tr { th { "键(英文)" } th { "检查项" } th { "类型" } th { "必填" } th { "选项(单选,用、分隔)" } th { "最小" } th { "最大" } }
                         @for i in 0..rows {
@@ -229,6 +230,7 @@ fn editor(user: &WebUser, e: &Editor, f: &Fields, p: Option<&Problem>) -> HttpRe
                                 td { input name=(n("max")) value=(f.get(&n("max"))) size="4"; (Problem::at(p, &n("max"))) }
                             }
                         }
+                    }
                     }
                     p.hint { "清空某行的键和检查项即删除该项。" }
                     div.buttons {

@@ -206,9 +206,11 @@ fn site_form(
                         }
                         div {
                             p.hint { "在地图上点击即可选定位置(不需要网络)。" }
-                            div.picker {
-                                (map::svg(&f.view, &[], Backdrop::of(st.config.map_tiles.as_deref())))
-                                input type="image" name="pick" id="pick" src=(img) alt="在地图上选点" width=(map::WIDTH) height=(map::HEIGHT);
+                            div.mapbox {
+                                div.picker {
+                                    (map::svg(&f.view, &[], Backdrop::of(st.config.map_tiles.as_deref())))
+                                    input type="image" name="pick" id="pick" src=(img) alt="在地图上选点" width=(map::WIDTH) height=(map::HEIGHT);
+                                }
                             }
                             p.hint { "灰点:本组其他点位(" (f.neighbours.len()) ");蓝点:当前位置。" }
                         }

@@ -6,7 +6,7 @@
 import { FieldsyncClient, IdbStore } from './fieldsync-client.js';
 import { exifTakenAt } from './exif.js';
 
-const KIND = { river_section: '河段', outfall: '排污口', enterprise: '企业', workshop: '作坊', forest_patrol: '护林点', quarantine_site: '隔离点' };
+const KIND = { river_section: '河段', outfall: '排污口', enterprise: '企业', workshop: '作坊', forest_patrol: '护林点', quarantine_site: '隔离点', other: '其他' };
 const SEVERITY = [['low', '低'], ['medium', '中'], ['high', '高'], ['critical', '严重']];
 const ROUTE_STATUS = { planned: '待巡查', active: '进行中', done: '已完成', cancelled: '已取消' };
 const FOLLOWUP_STATUS = { open: '待整改', in_progress: '整改中', resolved: '已整改', verified: '已核实' };

@@ -6,13 +6,19 @@ use crate::helpers::*;
 use crate::webui::{Page, Web};
 use serde_json::{Value, json};
 
-fn admin(web: &Web) -> String {
+pub(crate) fn admin(web: &Web) -> String {
     web.login_as("admin", ADMIN_PASSWORD)
         .expect("admin logs in")
 }
 
 /// A form post with the session's CSRF token (taken from `page`).
-fn submit(web: &Web, cookie: &str, page: &str, action: &str, form: &[(&str, &str)]) -> Page {
+pub(crate) fn submit(
+    web: &Web,
+    cookie: &str,
+    page: &str,
+    action: &str,
+    form: &[(&str, &str)],
+) -> Page {
     let csrf = web.get(page, cookie).csrf();
     let mut all = vec![("csrf", csrf.as_str())];
     all.extend_from_slice(form);
@@ -499,7 +505,7 @@ fn a_site_is_placed_by_a_click_on_the_map_and_saved() {
 }
 
 /// A multipart form post (the import's file upload).
-fn upload(web: &Web, cookie: &str, parts: &[(&str, Option<&str>, &[u8])]) -> Page {
+pub(crate) fn upload(web: &Web, cookie: &str, parts: &[(&str, Option<&str>, &[u8])]) -> Page {
     let boundary = "fieldsyncboundary7MA4YWxkTrZu0gW";
     let mut body = Vec::new();
     for (name, file, data) in parts {

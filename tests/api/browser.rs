@@ -305,6 +305,20 @@ impl Driver {
     }
 
     /// Saves a screenshot of the page under `target/test-artifacts/`.
+    /// Fails on any English word the screen shows a person (its text and
+    /// the attributes a browser shows: placeholder, alt, title, label).
+    fn assert_chinese(&self, screen: &str) {
+        let text = self.script(
+            "return document.body.innerText + ' ' + [...document.querySelectorAll('[placeholder],[alt],[title],[aria-label]')]
+               .map((e) => ['placeholder', 'alt', 'title', 'aria-label'].map((a) => e.getAttribute(a) ?? '').join(' ')).join(' ')",
+        );
+        let words = crate::language::english_words(
+            text.as_str().unwrap_or_default(),
+            &["liming", "wangfang", "zhoumin", "chengang", "admin"],
+        );
+        assert!(words.is_empty(), "{screen} shows English: {words:?}");
+    }
+
     fn screenshot(&self, name: &str) {
         let shot = self.call("GET", "/screenshot", json!({}));
         let png = base64::engine::general_purpose::STANDARD
@@ -584,12 +598,14 @@ fn an_inspector_completes_a_stop_offline_and_it_syncs_on_reconnect() {
         "{waiting}"
     );
     driver.screenshot("app-offline.png");
+    driver.assert_chinese("the app offline");
 
     // Signal again: it syncs by itself.
     driver.offline(false);
     driver.wait_text("已全部上传");
     driver.wait_text("「备注」与另一台设备的修改冲突");
     driver.screenshot("app-conflict.png");
+    driver.assert_chinese("a conflict notice");
     let detail = app
         .get(&format!("/api/v1/inspections/{id}"), &coord)
         .ok(200);
@@ -771,12 +787,15 @@ fn a_returned_record_reaches_the_phone_and_a_shared_phone_keeps_work_apart() {
     driver.wait_text("「请到现场补拍」");
     driver.wait_text("0/1 站");
     driver.screenshot("app-returned-home.png");
+    driver.assert_chinese("the home screen");
     driver.go(&format!("{site}/app/#/route/{}", d.route_a));
     driver.wait_text("已退回");
+    driver.assert_chinese("the route");
     driver.go(&format!("{site}/app/#/stop/{}/{stop}", d.route_a));
     driver.wait_text("已退回,请补充后重新提交");
     driver.wait_text("「请到现场补拍」");
     driver.screenshot("app-returned-stop.png");
+    driver.assert_chinese("the stop");
 
     // Offline, liming fixes the record and signs out before it is sent.
     driver.offline(true);
@@ -787,6 +806,7 @@ fn a_returned_record_reaches_the_phone_and_a_shared_phone_keeps_work_apart() {
     driver.go(&format!("{site}/app/#/outbox"));
     driver.wait_text("桃花河巡查 · 第 1 站 · 桃花河1号排口");
     driver.screenshot("app-outbox.png");
+    driver.assert_chinese("the outbox");
     driver.go(&format!("{site}/app/#/"));
     driver.wait_text("退出登录");
     driver.script("window.confirm = (t) => { window.__asked = t; return true; };");
@@ -800,9 +820,18 @@ fn a_returned_record_reaches_the_phone_and_a_shared_phone_keeps_work_apart() {
     );
     driver.wait_text("本机还有 liming(liming)未上传的 1 条记录");
     driver.screenshot("app-shared-login.png");
+    driver.assert_chinese("the login screen");
+
+    // A wrong password is said in Chinese.
+    driver.offline(false);
+    driver.type_into("#username", "wangfang");
+    driver.type_into("#password", "not-her-password");
+    driver.click("#login");
+    driver.wait_text("用户名或密码不对");
+    driver.assert_chinese("a refused login");
+    driver.script("document.getElementById('username').value = ''; document.getElementById('password').value = '';");
 
     // wangfang signs in on the same phone, with signal.
-    driver.offline(false);
     driver.type_into("#username", "wangfang");
     driver.type_into("#password", PASSWORD);
     driver.click("#login");

@@ -14,6 +14,7 @@ mod errors;
 mod fleet;
 mod handoffs;
 mod invariants;
+mod language;
 mod matrix;
 mod openapi;
 mod ops;

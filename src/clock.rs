@@ -57,6 +57,13 @@ pub fn today() -> NaiveDate {
     Utc::now().with_timezone(&district_offset()).date_naive()
 }
 
+/// A time for a sheet people read (a CSV export): RFC 3339 with the
+/// district's offset (`2026-11-20T10:13:00+08:00`), the same instant a
+/// program reads and the wall-clock time a person expects.
+pub fn for_reading(t: DateTime<Utc>) -> String {
+    t.with_timezone(&district_offset()).to_rfc3339()
+}
+
 /// The last instant of a district day, in UTC (a route's default due time).
 pub fn end_of_day(d: NaiveDate) -> DateTime<Utc> {
     Bound::Day(d).end() - chrono::Duration::seconds(1)

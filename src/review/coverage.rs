@@ -342,10 +342,10 @@ pub fn csv_page(
                 cell(s.kind.clone()),
                 s.group_id.clone(),
                 s.last_inspected_at
-                    .map(|t| t.to_rfc3339())
+                    .map(crate::clock::for_reading)
                     .unwrap_or_default(),
                 s.last_approved_at
-                    .map(|t| t.to_rfc3339())
+                    .map(crate::clock::for_reading)
                     .unwrap_or_default(),
                 s.days_since_inspected
                     .map(|d| d.to_string())

@@ -157,7 +157,7 @@ fn csv_rows(
         let loc = r.fields.get("location");
         w.write_record([
             r.id.clone(),
-            r.created_at.to_rfc3339(),
+            crate::clock::for_reading(r.created_at),
             cell(site_names.get(&r.site_id).cloned().unwrap_or_default()),
             cell(user_names.get(&r.inspector_id).cloned().unwrap_or_default()),
             cell(text(r.fields.get("title"))),

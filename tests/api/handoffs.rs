@@ -531,3 +531,126 @@ fn a_deactivated_inspectors_route_and_schedule_can_be_cancelled_and_paused() {
     assert_eq!(bad.status, 422);
     assert_eq!(bad.code(), "validation_failed");
 }
+
+#[test]
+fn an_inspector_made_coordinator_or_a_site_removed_keeps_offline_work() {
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let site2 = app.site(&d.group_a, "桃花河2号排口");
+    let token = app.login("liming", PASSWORD);
+    let held = Held::pull(&app, &token);
+    let stop = held.route(&d.route_a)["stops"][0]["id"].clone();
+    // While liming is offline he is made a coordinator, and the second
+    // outfall is removed from the district's list.
+    app.patch(
+        &format!("/api/v1/users/{}", d.inspector_a),
+        &app.admin,
+        &json!({"role": "coordinator"}),
+    )
+    .ok(200);
+    app.delete(&format!("/api/v1/sites/{site2}"), &app.admin);
+    let token = app.login("liming", PASSWORD);
+    let on_route = applied(app.push(
+        &token,
+        &uuid(),
+        vec![on_stop(
+            &d.site_a,
+            &d.template,
+            &d.route_a,
+            stop.as_str().unwrap(),
+            "升任前",
+        )],
+        vec![],
+    ));
+    let mut seen = new_inspection(&uuid(), &d, json!({"title": "已撤销的点位"}), T0);
+    seen["site_id"] = json!(site2);
+    let seen = applied(app.push(&token, &uuid(), vec![seen], vec![]));
+    let coord = app.login("zhoumin", PASSWORD);
+    for r in [&on_route, &seen] {
+        let rec = app
+            .get(
+                &format!("/api/v1/inspections/{}", r["id"].as_str().unwrap()),
+                &coord,
+            )
+            .ok(200);
+        assert_eq!(rec["inspector_id"], d.inspector_a);
+        assert_eq!(rec["group_id"], d.group_a);
+    }
+}
+
+/// The console cancels the route and pauses the schedule of an inspector
+/// since deactivated (the same rule as the API: a status change never
+/// re-checks the assignee).
+#[test]
+fn the_console_cancels_a_deactivated_inspectors_route_and_pauses_the_schedule() {
+    use crate::admin_console::{admin, submit};
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let s = app
+        .post(
+            "/api/v1/schedules",
+            &app.admin,
+            &json!({"group_id": d.group_a, "name": "王芳周巡", "assignee_id": d.inspector_a2,
+                    "stops": [{"site_id": d.site_a, "template_id": d.template}],
+                    "recurrence": {"freq": "weekly", "weekdays": [1, 3, 5]}, "horizon_days": 7}),
+        )
+        .ok(201);
+    app.patch(
+        &format!("/api/v1/users/{}", d.inspector_a2),
+        &app.admin,
+        &json!({"active": false}),
+    )
+    .ok(200);
+    let web = crate::webui::Web::new(&app);
+    let cookie = admin(&web);
+    let page = format!("/admin/routes/{}", d.route_a2);
+    let stop = app.first_stop(&d.route_a2);
+    let r = submit(
+        &web,
+        &cookie,
+        &page,
+        &page,
+        &[
+            ("group_id", &d.group_a),
+            ("name", "桃花河巡查"),
+            ("scheduled_for", "2026-12-08"),
+            ("assignee_id", &d.inspector_a2),
+            ("row", &stop),
+            (&format!("site.{stop}"), &d.site_a),
+            (&format!("stop.{stop}"), &stop),
+            (&format!("tpl.{stop}"), &d.template),
+            ("action", "cancel"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let route = app
+        .get(&format!("/api/v1/routes/{}", d.route_a2), &app.admin)
+        .ok(200);
+    assert_eq!(route["status"], "cancelled");
+    let sid = s["id"].as_str().unwrap();
+    let spage = format!("/admin/schedules/{sid}");
+    let r = submit(
+        &web,
+        &cookie,
+        &spage,
+        &spage,
+        &[
+            ("group_id", &d.group_a),
+            ("name", "王芳周巡"),
+            ("assignee_id", &d.inspector_a2),
+            ("freq", "weekly"),
+            ("wd", "1"),
+            ("wd", "3"),
+            ("wd", "5"),
+            ("horizon_days", "7"),
+            ("row", &d.site_a),
+            (&format!("tpl.{}", d.site_a), &d.template),
+            ("action", "save"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let s = app
+        .get(&format!("/api/v1/schedules/{sid}"), &app.admin)
+        .ok(200);
+    assert_eq!(s["active"], false, "unchecked: paused");
+}

@@ -632,6 +632,14 @@ fn reports_parse_back_with_their_filters() {
     assert_eq!(&row_a[col("title")], "桃花河,排口 \"一号\"");
     assert_eq!(&row_a[col("review_status")], "approved");
     assert_eq!(&row_a[col("site")], "桃花河1号排口");
+    // Times in the sheet are district time, the same instant as the API's.
+    let created = &row_a[col("created_at")];
+    assert!(created.ends_with("+08:00"), "{created}");
+    let api = app.get(&format!("/api/v1/inspections/{a}"), &coord).ok(200);
+    assert_eq!(
+        chrono::DateTime::parse_from_rfc3339(created).unwrap(),
+        chrono::DateTime::parse_from_rfc3339(api["created_at"].as_str().unwrap()).unwrap()
+    );
     let (_, _, filtered) = app.get_bytes(
         "/api/v1/reports/inspections.csv?review_status=approved",
         &coord,

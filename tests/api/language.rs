@@ -62,11 +62,12 @@ pub fn visible_text(html: &str) -> String {
                 out.push(' ');
             }
         }
-        if tag.contains("type=\"submit\"") && tag.starts_with("<input") {
-            if let Some(at) = tag.find("value=\"") {
-                let v = &tag[at + 7..];
-                out.push_str(&v[..v.find('"').unwrap_or(v.len())]);
-            }
+        if tag.contains("type=\"submit\"")
+            && tag.starts_with("<input")
+            && let Some(at) = tag.find("value=\"")
+        {
+            let v = &tag[at + 7..];
+            out.push_str(&v[..v.find('"').unwrap_or(v.len())]);
         }
         rest = &rest[(gt + 1).min(rest.len())..];
     }
@@ -271,7 +272,9 @@ fn every_page_and_every_form_error_is_in_chinese() {
         check(&mut found, &path, &p);
     }
     let planner = format!("/admin/routes/new?group_id={}", d.group_a);
-    let forms: Vec<(&str, String, String, Vec<(&str, &str)>)> = vec![
+    /// What a form is, the page it is on, where it posts, what it sends.
+    type Form<'a> = (&'a str, String, String, Vec<(&'a str, &'a str)>);
+    let forms: Vec<Form> = vec![
         (
             "group without a name",
             "/admin/groups".into(),

@@ -802,6 +802,12 @@ fn a_returned_record_reaches_the_phone_and_a_shared_phone_keeps_work_apart() {
     driver.type_into("#notes", "已补拍近景");
     driver.script("document.getElementById('notes').dispatchEvent(new Event('change'));");
     driver.click("#save-draft");
+    // Saved: the app goes back to the route.
+    wait_until(
+        &driver,
+        "the route after saving",
+        "return location.hash.startsWith('#/route/')",
+    );
     driver.wait_text("待上传");
     driver.go(&format!("{site}/app/#/outbox"));
     driver.wait_text("桃花河巡查 · 第 1 站 · 桃花河1号排口");

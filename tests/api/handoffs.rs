@@ -486,17 +486,16 @@ fn an_inspector_moved_to_another_group_hands_in_the_old_groups_work() {
     assert_eq!(body["results"][0]["error"]["field"], "route_id");
 }
 
-#[test]
-fn a_deactivated_inspectors_route_and_schedule_can_be_cancelled_and_paused() {
-    let app = TestApp::spawn();
-    let d = District::new(&app);
+/// wangfang (inspector_a2) has a weekly schedule and route_a2; then she is
+/// deactivated. Returns the schedule.
+fn wangfang_leaves_her_schedule(app: &TestApp, d: &District) -> Value {
     let s = app
         .post(
             "/api/v1/schedules",
             &app.admin,
             &json!({"group_id": d.group_a, "name": "王芳周巡", "assignee_id": d.inspector_a2,
                     "stops": [{"site_id": d.site_a, "template_id": d.template}],
-                    "recurrence": {"freq": "weekly", "weekdays": [1,3,5]}, "horizon_days": 7}),
+                    "recurrence": {"freq": "weekly", "weekdays": [1, 3, 5]}, "horizon_days": 7}),
         )
         .ok(201);
     app.patch(
@@ -505,6 +504,14 @@ fn a_deactivated_inspectors_route_and_schedule_can_be_cancelled_and_paused() {
         &json!({"active": false}),
     )
     .ok(200);
+    s
+}
+
+#[test]
+fn a_deactivated_inspectors_route_and_schedule_can_be_cancelled_and_paused() {
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let s = wangfang_leaves_her_schedule(&app, &d);
     let r = app
         .patch(
             &format!("/api/v1/routes/{}", d.route_a2),
@@ -586,21 +593,7 @@ fn the_console_cancels_a_deactivated_inspectors_route_and_pauses_the_schedule() 
     use crate::admin_console::{admin, submit};
     let app = TestApp::spawn();
     let d = District::new(&app);
-    let s = app
-        .post(
-            "/api/v1/schedules",
-            &app.admin,
-            &json!({"group_id": d.group_a, "name": "王芳周巡", "assignee_id": d.inspector_a2,
-                    "stops": [{"site_id": d.site_a, "template_id": d.template}],
-                    "recurrence": {"freq": "weekly", "weekdays": [1, 3, 5]}, "horizon_days": 7}),
-        )
-        .ok(201);
-    app.patch(
-        &format!("/api/v1/users/{}", d.inspector_a2),
-        &app.admin,
-        &json!({"active": false}),
-    )
-    .ok(200);
+    let s = wangfang_leaves_her_schedule(&app, &d);
     let web = crate::webui::Web::new(&app);
     let cookie = admin(&web);
     let page = format!("/admin/routes/{}", d.route_a2);

@@ -9,41 +9,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { FieldsyncClient, MemoryStore, backoff, explain, sha256Hex } from '../../src/webui/app/fieldsync-client.js';
 
-const URL = process.env.FIELDSYNC_URL;
-const env = (k) => {
-  const v = process.env[k];
-  if (!v) throw new Error(`${k} is not set: run through cargo test`);
-  return v;
-};
-const SITE = env('FIELDSYNC_SITE');
-const TEMPLATE = env('FIELDSYNC_TEMPLATE');
-const ROUTE = env('FIELDSYNC_ROUTE');
-const STOP = env('FIELDSYNC_STOP');
-const PASSWORD = env('FIELDSYNC_PASSWORD');
-const FIXTURES = env('FIELDSYNC_FIXTURES');
-const meta = { site_id: SITE, template_id: TEMPLATE, route_id: ROUTE, stop_id: STOP };
+import { URL, SITE, TEMPLATE, ROUTE, STOP, PASSWORD, ADMIN_PASSWORD, FIXTURES, meta, token, api } from './env.mjs';
 
 const noSleep = { sleep: async () => {} };
 
 function client(opts = {}) {
   return new FieldsyncClient({ baseUrl: URL, store: new MemoryStore(), ...noSleep, ...opts });
-}
-
-async function api(method, path, token, body) {
-  const r = await fetch(URL + path, {
-    method,
-    headers: { Authorization: `Bearer ${token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await r.text();
-  return { status: r.status, body: text ? JSON.parse(text) : null };
-}
-
-async function token(user, password = PASSWORD) {
-  const r = await fetch(`${URL}/api/v1/auth/login`, {
-    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username: user, password }),
-  });
-  return (await r.json()).access_token;
 }
 
 test('backoff grows, has jitter, and Retry-After wins', () => {

@@ -10,20 +10,8 @@ import { readFileSync } from 'node:fs';
 import { FieldsyncClient, MemoryStore } from '../../src/webui/app/fieldsync-client.js';
 import { exifTakenAt } from '../../src/webui/app/exif.js';
 
-const URL = process.env.FIELDSYNC_URL;
-const env = (k) => {
-  const v = process.env[k];
-  if (!v) throw new Error(`${k} is not set: run through cargo test`);
-  return v;
-};
-const SITE = env('FIELDSYNC_SITE');
-const TEMPLATE = env('FIELDSYNC_TEMPLATE');
-const ROUTE = env('FIELDSYNC_ROUTE');
-const STOP = env('FIELDSYNC_STOP');
-const PASSWORD = env('FIELDSYNC_PASSWORD');
-const ADMIN_PASSWORD = env('FIELDSYNC_ADMIN_PASSWORD');
-const FIXTURES = env('FIELDSYNC_FIXTURES');
-const meta = { site_id: SITE, template_id: TEMPLATE, route_id: ROUTE, stop_id: STOP };
+import { URL, SITE, TEMPLATE, ROUTE, STOP, PASSWORD, ADMIN_PASSWORD, FIXTURES, meta, token, api } from './env.mjs';
+
 const noSleep = { sleep: async () => {} };
 
 /** A fetch that is offline while `net.down` is true. */
@@ -39,23 +27,6 @@ function network() {
 
 function phone(store, net, opts = {}) {
   return new FieldsyncClient({ baseUrl: URL, store, fetch: net.fetch, maxRetries: 0, ...noSleep, ...opts });
-}
-
-async function token(user, password = PASSWORD) {
-  const r = await fetch(`${URL}/api/v1/auth/login`, {
-    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username: user, password }),
-  });
-  return (await r.json()).access_token;
-}
-
-async function api(method, path, tok, body) {
-  const r = await fetch(URL + path, {
-    method,
-    headers: { Authorization: `Bearer ${tok}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await r.text();
-  return { status: r.status, body: text ? JSON.parse(text) : null };
 }
 
 test('a shared phone keeps each member\'s work apart and sends it only under its owner', async () => {

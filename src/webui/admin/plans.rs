@@ -130,37 +130,9 @@ fn row_site<'a>(f: &'a Fields, row: &'a str) -> &'a str {
     }
 }
 
-/// The stops a plan form holds: the checked rows, by their order number
-/// (then by their place in the list), each with its checklist and notes.
-fn stops_of(f: &Fields) -> Vec<StopInput> {
-    let mut chosen: Vec<(f64, usize, StopInput)> = chosen_rows(f)
-        .into_iter()
-        .enumerate()
-        .map(|(i, row)| {
-            let seq = f
-                .get(&format!("seq.{row}"))
-                .trim()
-                .parse::<f64>()
-                .unwrap_or(f64::MAX);
-            (
-                seq,
-                i,
-                StopInput {
-                    id: f.opt(&format!("stop.{row}")),
-                    seq: None,
-                    site_id: row_site(f, row).to_string(),
-                    template_id: f.get(&format!("tpl.{row}")).to_string(),
-                    notes: f.get(&format!("notes.{row}")).to_string(),
-                },
-            )
-        })
-        .collect();
-    chosen.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    chosen.into_iter().map(|(_, _, s)| s).collect()
-}
-
-/// The checked rows in the order `stops_of` gives them (an error about
-/// `stops[i]` is shown at the i-th).
+/// The checked rows by their order number, then by their place in the
+/// list: the stops' order, and the order in which an error about
+/// `stops[i]` is shown at the i-th row.
 fn ordered_rows(f: &Fields) -> Vec<&str> {
     let mut rows: Vec<(f64, usize, &str)> = chosen_rows(f)
         .into_iter()
@@ -176,6 +148,20 @@ fn ordered_rows(f: &Fields) -> Vec<&str> {
         .collect();
     rows.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     rows.into_iter().map(|(_, _, r)| r).collect()
+}
+
+/// The stops a plan form holds, in order, each with its checklist and notes.
+fn stops_of(f: &Fields) -> Vec<StopInput> {
+    ordered_rows(f)
+        .into_iter()
+        .map(|row| StopInput {
+            id: f.opt(&format!("stop.{row}")),
+            seq: None,
+            site_id: row_site(f, row).to_string(),
+            template_id: f.get(&format!("tpl.{row}")).to_string(),
+            notes: f.get(&format!("notes.{row}")).to_string(),
+        })
+        .collect()
 }
 
 /// A row key for a new visit to `site`, not yet used in the form.

@@ -195,3 +195,26 @@ test('a photo\'s time is when the camera took it (EXIF), not the file\'s date', 
   for (let i = 20; i < noisy.length; i += 13) noisy[i] ^= 0x5a;
   assert.doesNotThrow(() => exifTakenAt(noisy));
 });
+
+test('unsent work is discarded only when asked, and only the signed-in user\'s', async () => {
+  const store = new MemoryStore();
+  const net = network();
+  const a = phone(store, net);
+  await a.login('liming', PASSWORD);
+  net.down = true;
+  await a.edit(null, { title: '李明:留着', status: 'draft' }, meta);
+  await a.logout();
+  net.down = false;
+  const b = phone(store, net);
+  await b.login('wangfang', PASSWORD);
+  const gone = await b.edit(null, { title: '王芳:不要了', status: 'draft' }, meta);
+  assert.equal((await b.status()).waiting, 1);
+  await b.discardUnsent();
+  assert.equal((await b.status()).waiting, 0);
+  assert.equal(await b.sync(), true);
+  const r = await api('GET', `/api/v1/inspections/${gone}`, await token('zhoumin'));
+  assert.equal(r.status, 404, 'discarded, never sent');
+  const others = await b.waitingOthers();
+  assert.equal(others.length, 1, 'liming\'s work is untouched');
+  assert.equal(others[0].records, 1);
+});

@@ -301,7 +301,17 @@ async function outboxScreen() {
     records.length + photos.length ? null : h('p', { class: 'muted' }, '已全部上传'),
     records.length ? [h('h2', {}, `记录 ${records.length} 条`), recordRows] : null,
     photos.length ? [h('h2', {}, `照片 ${photos.length} 张`), photoRows] : null,
-    h('p', { class: 'muted' }, '有信号时会自动上传,也可以点上方的「同步」。')));
+    h('p', { class: 'muted' }, '有信号时会自动上传,也可以点上方的「同步」。'),
+    records.length + photos.length ? h('button', {
+      class: 'link danger', id: 'discard',
+      onclick: async () => {
+        // Never a side effect of anything else: asked twice, then gone.
+        if (!confirm(`放弃这 ${describeUnsent(records.length, photos.length)}?放弃后无法恢复。`)) return;
+        if (!confirm('再次确认:放弃后这些内容不会上传,也无法找回。')) return;
+        await client.discardUnsent();
+        await render();
+      },
+    }, '放弃未上传的内容') : null));
 }
 
 async function routeScreen(id) {

@@ -578,8 +578,9 @@ impl Ctx<'_> {
         // that moved or was removed, a route cancelled or deleted, a stop
         // removed, a checklist's newer version, the inspector's own move
         // to another group. The record keeps the group it was made under:
-        // its route's, else its site's where the caller belongs (or did),
-        // else the caller's own (a site that moved away since).
+        // its route's; else its site's, when the caller sees it; else the
+        // caller's own, when the site was in it before it moved; else the
+        // site's, when the caller was in it before they moved.
         let Some((site_group, _)) = site else {
             return Err(Reject::field("not_found", "site_id", "no such site").into());
         };
@@ -592,9 +593,22 @@ impl Ctx<'_> {
             _ => false,
         };
         let group_id = match &route_id {
-            Some(route) => self
-                .route_group(c, route)?
-                .ok_or_else(|| Reject::field("not_found", "route_id", "no such route"))?,
+            Some(route) => {
+                let group = self
+                    .route_group(c, route)?
+                    .ok_or_else(|| Reject::field("not_found", "route_id", "no such route"))?;
+                // The site is the route's group's, now or before it moved:
+                // a route is no pass to another group's sites.
+                if site_group != group && !journal::was_in_group(c, "site", &site_id, &group)? {
+                    return Err(Reject::field(
+                        "not_found",
+                        "site_id",
+                        "no such site for this route",
+                    )
+                    .into());
+                }
+                group
+            }
             None if self.caller.sees_group(&site_group) => site_group,
             // The site moved away from the caller's group since.
             None if site_left_callers_group => self.caller.group_id.clone().unwrap_or_default(),

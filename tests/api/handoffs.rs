@@ -466,6 +466,24 @@ fn an_inspector_moved_to_another_group_hands_in_the_old_groups_work() {
     assert_eq!(rec["group_id"], d.group_a);
     assert_eq!(rec["inspector_id"], d.inspector_a);
 
+    // A route is no pass to another group's sites.
+    let body = app
+        .push(
+            &token,
+            &uuid(),
+            vec![on_stop(
+                &d.site_b,
+                &d.template,
+                &d.route_a,
+                stop.as_str().unwrap(),
+                "别组的点位",
+            )],
+            vec![],
+        )
+        .ok(200);
+    assert_eq!(body["results"][0]["status"], "rejected", "{body}");
+    assert_eq!(body["results"][0]["error"]["field"], "site_id");
+
     // An inspector who never belonged to group A cannot file into it.
     let other = app.login("chengang", PASSWORD);
     let body = app

@@ -917,3 +917,82 @@ fn the_console_and_the_review_pages_fit_a_phone() {
     }
     assert!(wide.is_empty(), "wider than a phone: {wide:?}");
 }
+
+/// A draft begun on a stop that an admin then removed, against a checklist
+/// the admin then changed: the phone still opens it, says why, and submits
+/// it; the server applies it as made and flags both to the reviewer.
+#[test]
+fn a_draft_on_a_removed_stop_and_an_old_checklist_is_finished_on_the_phone() {
+    let Some(driver) = Driver::start_sized("412,915") else {
+        return;
+    };
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let stop = app.first_stop(&d.route_a);
+    let site2 = app.site(&d.group_a, "桃花河2号排口");
+    let port = app.base.rsplit(':').next().unwrap().to_string();
+    let site = format!("http://localhost:{port}");
+    driver.go(&format!("{site}/app/"));
+    driver.wait_text("巡查员登录");
+    driver.type_into("#username", "liming");
+    driver.type_into("#password", PASSWORD);
+    driver.click("#login");
+    driver.wait_text("桃花河巡查");
+    driver.offline(true);
+    driver.go(&format!("{site}/app/#/stop/{}/{stop}", d.route_a));
+    driver.wait_text("记录当前位置");
+    driver.click("input[name='answers.outfall_flowing'][value='true'] + span");
+    driver.click("#save-draft");
+    wait_until(
+        &driver,
+        "the route after saving",
+        "return location.hash.startsWith('#/route/')",
+    );
+
+    // Meanwhile the admin replaces the stop and drops a question.
+    app.patch(
+        &format!("/api/v1/routes/{}", d.route_a),
+        &app.admin,
+        &json!({"stops": [{"site_id": site2, "template_id": d.template}]}),
+    )
+    .ok(200);
+    app.patch(
+        &format!("/api/v1/templates/{}", d.template),
+        &app.admin,
+        &json!({"items": [{"key": "water_color", "label": "水体颜色", "kind": "choice", "required": true, "options": ["清澈", "浑浊", "发黑"]}]}),
+    )
+    .ok(200);
+
+    // Back in coverage: the draft syncs as a draft, the new plan comes down.
+    driver.offline(false);
+    driver.go(&format!("{site}/app/#/route/{}", d.route_a));
+    driver.click("#sync");
+    // The route as it is now (drawn again when the sync is done).
+    driver.wait_text("桃花河2号排口");
+    driver.go(&format!("{site}/app/#/stop/{}/{stop}", d.route_a));
+    driver.wait_text("这个站点已从路线中移除");
+    driver.wait_text("这条记录按第 1 版填写");
+    driver.screenshot("app-stop-removed.png");
+    driver.assert_chinese("a stop removed since");
+    driver.click("#submit");
+    wait_until(
+        &driver,
+        "the route after submitting",
+        "return location.hash.startsWith('#/route/')",
+    );
+    driver.click("#sync");
+    driver.wait_text("已全部上传");
+    let coord = app.login("zhoumin", PASSWORD);
+    let listed = app
+        .get(
+            &format!("/api/v1/inspections?route_id={}", d.route_a),
+            &coord,
+        )
+        .ok(200);
+    let rec = &listed["items"][0];
+    assert_eq!(rec["fields"]["status"], "submitted", "{listed}");
+    assert_eq!(rec["fields"]["answers.outfall_flowing"], true);
+    assert_eq!(rec["template_version"], 1);
+    assert_eq!(rec["checks"]["stop_removed"], true);
+    assert_eq!(rec["checks"]["template_outdated"], true);
+}

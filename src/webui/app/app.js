@@ -382,11 +382,21 @@ function missing(v) {
 
 async function stopScreen(routeId, stopId) {
   const route = await client.get('routes', routeId);
-  const stop = route?.stops.find((s) => s.id === stopId);
+  let rec = (await client.inspections()).find((i) => i.stop_id === stopId) ?? null;
+  // A stop an admin removed (or a route cancelled) since this record was
+  // begun: the record stays the inspector's to finish; the server applies
+  // it and tells the reviewer.
+  const planned = route && route.status !== 'cancelled' ? route.stops.find((s) => s.id === stopId) : null;
+  const stop = planned ?? (rec ? { id: stopId, seq: 0, site_id: rec.site_id, template_id: rec.template_id, notes: '' } : null);
   if (!stop) return show(h('p', {}, '站点不存在'), h('a', { href: '#/' }, '返回'));
   const site = await client.get('sites', stop.site_id);
-  const template = await client.get('templates', stop.template_id);
-  let rec = (await client.inspections()).find((i) => i.stop_id === stopId) ?? null;
+  // The checklist as this record was begun on: after an admin's new
+  // version the phone holds only the new one, whose items the record's
+  // version would refuse; its answers stay, and the rest of it can still
+  // be finished and submitted.
+  const held = await client.get('templates', stop.template_id);
+  const outdated = Boolean(rec?.template_version && held && held.version !== rec.template_version);
+  const template = outdated ? null : held;
   let id = rec?.id ?? null;
   const metaOf = { site_id: stop.site_id, route_id: routeId, stop_id: stopId, template_id: stop.template_id, template_version: template?.version };
   const back = await client.returned(rec);
@@ -487,7 +497,9 @@ async function stopScreen(routeId, stopId) {
     if (navigator.onLine) syncNow();
   }
 
-  show(back ? h('section', { class: 'card returned', id: 'returned-banner' },
+  show(planned ? null : h('section', { class: 'card notice', id: 'plan-changed' },
+    h('p', {}, route && route.status !== 'cancelled' ? '这个站点已从路线中移除。记录仍会上传,协调员会看到。' : '这条路线已取消。记录仍会上传,协调员会看到。')),
+  back ? h('section', { class: 'card returned', id: 'returned-banner' },
     h('h2', {}, '已退回,请补充后重新提交'),
     h('p', { class: 'comment' }, `「${back.comment || '(无意见)'}」`),
     h('p', { class: 'muted' }, `${back.by} · ${hhmm(back.at)}`)) : null,
@@ -504,6 +516,7 @@ async function stopScreen(routeId, stopId) {
       h('div', { class: 'choices' }, SEVERITY.map(([v, l]) => h('label', { class: 'choice' },
         h('input', { type: 'radio', name: 'severity', value: v, checked: values.severity === v, onchange: () => set('severity', v) }), h('span', {}, l))))),
     h('h2', {}, template ? `${template.name}(第 ${template.version} 版)` : '检查清单'),
+    outdated ? h('p', { class: 'hint', id: 'template-outdated' }, `检查清单已更新为第 ${held.version} 版;这条记录按第 ${rec.template_version} 版填写,已填的答案会保留并上传。`) : null,
     items,
     h('label', {}, '备注', h('textarea', { name: 'notes', id: 'notes', rows: 4, onchange: (e) => set('notes', e.target.value) }, values.notes ?? ''))),
   h('section', { class: 'card' },
@@ -520,7 +533,18 @@ async function stopScreen(routeId, stopId) {
   await drawPhotos();
 }
 
-async function render() {
+/**
+ * Draws the screen the address names. Draws run one after another: two
+ * that overlapped (a sync's redraw and a tap) could otherwise finish in the
+ * wrong order and leave the screen of an address already left.
+ */
+let drawing = Promise.resolve();
+function render() {
+  drawing = drawing.then(draw, draw);
+  return drawing;
+}
+
+async function draw() {
   if (!(await client.user())) {
     editing = false;
     return loginScreen(client.lastError?.code === 'signed_out' ? client.lastError.message : null);

@@ -474,6 +474,7 @@ export class FieldsyncClient {
     return {
       ...(server ?? {}),
       ...(p ? { site_id: p.site_id, route_id: p.route_id, stop_id: p.stop_id, template_id: p.template_id } : {}),
+      template_version: server?.template_version ?? p?.template_version ?? null,
       id,
       version: server?.version ?? 0,
       deleted: p?.deleted ?? server?.deleted ?? false,

@@ -1,6 +1,9 @@
-//! The coordinators' review page at `/review`: server-rendered HTML, its
-//! CSS served by this binary, a cookie session with CSRF tokens on every
-//! form. It calls the same functions as the JSON API.
+//! The web faces, by audience: the coordinators' review page at `/review`
+//! (this file, `pages.rs`, `words.rs`), the admins' console at `/admin`
+//! (`admin/`), and the inspectors' field app at `/app` (`field_app.rs`,
+//! `app/`). Server-rendered HTML (maud) with its CSS served by this binary,
+//! a cookie session with CSRF tokens on every form; the pages call the same
+//! functions as the JSON API.
 
 pub mod admin;
 pub mod field_app;

@@ -46,13 +46,18 @@ impl ReviewStatus {
         }
     }
 
-    pub fn parse(s: &str) -> ReviewStatus {
+    /// A stored value; one this server does not know is an error, never
+    /// quietly "pending" (a record must not lose its review by a typo).
+    pub fn parse(s: &str) -> crate::error::AppResult<ReviewStatus> {
         match s {
-            "submitted" => ReviewStatus::Submitted,
-            "approved" => ReviewStatus::Approved,
-            "returned" => ReviewStatus::Returned,
-            "rejected" => ReviewStatus::Rejected,
-            _ => ReviewStatus::Pending,
+            "pending" => Ok(ReviewStatus::Pending),
+            "submitted" => Ok(ReviewStatus::Submitted),
+            "approved" => Ok(ReviewStatus::Approved),
+            "returned" => Ok(ReviewStatus::Returned),
+            "rejected" => Ok(ReviewStatus::Rejected),
+            other => Err(crate::error::AppError::internal(format!(
+                "unknown stored review status {other:?}"
+            ))),
         }
     }
 
@@ -125,7 +130,7 @@ impl Row {
         })
     }
 
-    pub fn review_status(&self) -> ReviewStatus {
+    pub fn review_status(&self) -> crate::error::AppResult<ReviewStatus> {
         ReviewStatus::parse(&self.review_status)
     }
 
@@ -179,6 +184,16 @@ pub fn by_ids(c: &mut Conn, ids: &[String]) -> AppResult<Vec<Row>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_review_statuses_are_read_strictly() {
+        use ReviewStatus::*;
+        for s in [Pending, Submitted, Approved, Returned, Rejected] {
+            assert_eq!(ReviewStatus::parse(s.as_str()).ok(), Some(s));
+        }
+        assert!(ReviewStatus::parse("aproved").is_err());
+        assert!(ReviewStatus::parse("").is_err());
+    }
 
     #[test]
     fn review_status_follows_submission() {

@@ -330,7 +330,7 @@ pub fn views(c: &mut Conn, rows: Vec<Row>, signer: &Signer) -> AppResult<Vec<Ins
                 .count() as i64;
             let (stop_removed, route_cancelled, template_outdated) = plan.of(&r);
             Ok(Inspection {
-                review_status: r.review_status(),
+                review_status: r.review_status()?,
                 id: r.id,
                 version: r.version,
                 group_id: r.group_id,

@@ -59,7 +59,7 @@ impl Before {
     pub fn of(row: &Row) -> AppResult<Before> {
         Ok(Before {
             record: row.record()?,
-            review: row.review_status(),
+            review: row.review_status()?,
         })
     }
 }

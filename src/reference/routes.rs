@@ -36,12 +36,16 @@ impl RouteStatus {
         }
     }
 
-    fn parse(s: &str) -> RouteStatus {
+    /// A stored value; an unknown one is an error, never quietly "planned".
+    fn parse(s: &str) -> AppResult<RouteStatus> {
         match s {
-            "active" => RouteStatus::Active,
-            "done" => RouteStatus::Done,
-            "cancelled" => RouteStatus::Cancelled,
-            _ => RouteStatus::Planned,
+            "planned" => Ok(RouteStatus::Planned),
+            "active" => Ok(RouteStatus::Active),
+            "done" => Ok(RouteStatus::Done),
+            "cancelled" => Ok(RouteStatus::Cancelled),
+            other => Err(AppError::internal(format!(
+                "unknown stored route status {other:?}"
+            ))),
         }
     }
 
@@ -214,20 +218,21 @@ fn with_stops(c: &mut Conn, rows: Vec<Row>) -> AppResult<Vec<Route>> {
             notes: s.notes,
         });
     }
-    Ok(rows
-        .into_iter()
-        .map(|r| Route {
-            stops: by_route.remove(&r.id).unwrap_or_default(),
-            status: RouteStatus::parse(&r.status),
-            due_at: r.due_at.map(clock::utc),
-            id: r.id,
-            group_id: r.group_id,
-            name: r.name,
-            assignee_id: r.assignee_id,
-            scheduled_for: r.scheduled_for,
-            schedule_id: r.schedule_id,
+    rows.into_iter()
+        .map(|r| {
+            Ok(Route {
+                stops: by_route.remove(&r.id).unwrap_or_default(),
+                status: RouteStatus::parse(&r.status)?,
+                due_at: r.due_at.map(clock::utc),
+                id: r.id,
+                group_id: r.group_id,
+                name: r.name,
+                assignee_id: r.assignee_id,
+                scheduled_for: r.scheduled_for,
+                schedule_id: r.schedule_id,
+            })
         })
-        .collect())
+        .collect()
 }
 
 pub fn list(
@@ -568,7 +573,7 @@ pub fn update(c: &mut Conn, caller: &Caller, id: &str, patch: RoutePatch) -> App
     if patch.assignee_id.is_some() || group_id != old.group_id {
         check_assignee(c, &group_id, assignee.as_deref())?;
     }
-    let old_status = RouteStatus::parse(&old.status);
+    let old_status = RouteStatus::parse(&old.status)?;
     if let Some(next) = patch.status
         && !old_status.can_become(next)
     {
@@ -759,6 +764,15 @@ mod tests {
                 proptest::prop_assert_eq!(Some(&s.site_id), site.as_ref());
             }
         }
+    }
+
+    #[test]
+    fn stored_statuses_are_read_strictly() {
+        use RouteStatus::*;
+        for s in [Planned, Active, Done, Cancelled] {
+            assert_eq!(RouteStatus::parse(s.as_str()).ok(), Some(s));
+        }
+        assert!(RouteStatus::parse("canceled").is_err());
     }
 
     #[test]

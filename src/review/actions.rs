@@ -101,7 +101,7 @@ pub fn review(c: &mut Conn, caller: &Caller, id: &str, input: NewReview) -> AppR
             "say what the inspector should do",
         ));
     }
-    let from = row.review_status();
+    let from = row.review_status()?;
     let to = input.decision.apply(from).ok_or_else(|| {
         AppError::conflict(
             "invalid_transition",

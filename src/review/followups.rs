@@ -36,12 +36,16 @@ impl Status {
         }
     }
 
-    fn parse(s: &str) -> Status {
+    /// A stored value; an unknown one is an error, never quietly "open".
+    fn parse(s: &str) -> AppResult<Status> {
         match s {
-            "in_progress" => Status::InProgress,
-            "resolved" => Status::Resolved,
-            "verified" => Status::Verified,
-            _ => Status::Open,
+            "open" => Ok(Status::Open),
+            "in_progress" => Ok(Status::InProgress),
+            "resolved" => Ok(Status::Resolved),
+            "verified" => Ok(Status::Verified),
+            other => Err(AppError::internal(format!(
+                "unknown stored follow-up status {other:?}"
+            ))),
         }
     }
 
@@ -153,18 +157,17 @@ fn views(c: &mut Conn, rows: Vec<Row>) -> AppResult<Vec<Followup>> {
         .load(c)?;
     for (f, s, note, by, at) in all {
         hist.entry(f).or_default().push(HistoryEntry {
-            status: Status::parse(&s),
+            status: Status::parse(&s)?,
             note,
             by,
             at: clock::utc(at),
         });
     }
     let now = clock::now();
-    Ok(rows
-        .into_iter()
+    rows.into_iter()
         .map(|r| {
-            let status = Status::parse(&r.status);
-            Followup {
+            let status = Status::parse(&r.status)?;
+            Ok(Followup {
                 overdue: r.due_at.is_some_and(|d| d < now)
                     && matches!(status, Status::Open | Status::InProgress),
                 history: hist.remove(&r.id).unwrap_or_default(),
@@ -177,9 +180,9 @@ fn views(c: &mut Conn, rows: Vec<Row>) -> AppResult<Vec<Followup>> {
                 due_at: r.due_at.map(clock::utc),
                 status,
                 verify_stop_id: r.verify_stop_id,
-            }
+            })
         })
-        .collect())
+        .collect()
 }
 
 fn visible(caller: &Caller, r: &Row) -> bool {
@@ -316,7 +319,7 @@ pub fn update(
 ) -> AppResult<Followup> {
     require_coordinator(caller)?;
     let row = find(c, caller, id)?;
-    let from = Status::parse(&row.status);
+    let from = Status::parse(&row.status)?;
     let to = patch.status.unwrap_or(from);
     if !from.can_become(to) {
         return Err(AppError::conflict(
@@ -419,7 +422,7 @@ pub fn add_verification(
 ) -> AppResult<Followup> {
     require_coordinator(caller)?;
     let row = find(c, caller, id)?;
-    if Status::parse(&row.status) != Status::Resolved {
+    if Status::parse(&row.status)? != Status::Resolved {
         return Err(AppError::conflict(
             "invalid_transition",
             "a re-verification stop is for a follow-up the department reports resolved",
@@ -529,6 +532,15 @@ pub fn verification_submitted(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_statuses_are_read_strictly() {
+        use Status::*;
+        for s in [Open, InProgress, Resolved, Verified] {
+            assert_eq!(Status::parse(s.as_str()).ok(), Some(s));
+        }
+        assert!(Status::parse("done").is_err());
+    }
 
     #[test]
     fn transitions() {

@@ -924,8 +924,9 @@ impl Ctx<'_> {
         };
         let mut merged = merge::merge(&record, &edit, self.now).map_err(Reject::from)?;
         let moved = merged.record.version != record.version;
-        if self.held_off(row.review_status()) && (moved || !merged.discards.is_empty()) {
-            return Err(Reject::locked(row.review_status()).into());
+        let review = row.review_status()?;
+        if self.held_off(review) && (moved || !merged.discards.is_empty()) {
+            return Err(Reject::locked(review).into());
         }
         if old.is_none() || merged.record != record {
             let new = insp::photo_meta::New {

@@ -17,6 +17,7 @@ pub mod paging;
 pub mod photos;
 pub mod reference;
 pub mod review;
+pub mod sheet;
 pub mod slow;
 pub mod state;
 pub mod sync;

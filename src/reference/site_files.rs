@@ -180,8 +180,7 @@ fn read_csv(text: &str) -> AppResult<Vec<Raw>> {
         for (i, c) in cols.iter().enumerate() {
             if let Some(c) = c {
                 let v = rec.get(i).unwrap_or_default();
-                raw.cells
-                    .insert(*c, crate::review::reports::uncell(v).to_string());
+                raw.cells.insert(*c, crate::sheet::uncell(v).to_string());
             }
         }
         out.push(raw);
@@ -220,7 +219,7 @@ fn read_geojson(text: &str) -> AppResult<Vec<Raw>> {
                 for (k, v) in props {
                     let Some(c) = column(k) else { continue };
                     let text = match v {
-                        Value::String(s) => crate::review::reports::uncell(s.trim()).to_string(),
+                        Value::String(s) => crate::sheet::uncell(s.trim()).to_string(),
                         Value::Null => String::new(),
                         other => other.to_string(),
                     };
@@ -692,7 +691,7 @@ pub fn export_page(
             if first {
                 w.write_record(HEAD)?;
             }
-            let cell = crate::review::reports::cell;
+            let cell = crate::sheet::cell;
             for s in &page.items {
                 w.write_record([
                     s.id.clone(),

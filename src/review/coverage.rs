@@ -333,7 +333,7 @@ pub fn csv_page(
                 "overdue_followups",
             ])?;
         }
-        let cell = super::reports::cell;
+        let cell = crate::sheet::cell;
         for s in &p.items {
             w.write_record([
                 s.site_id.clone(),

@@ -188,12 +188,16 @@ pub fn error(e: &AppError) -> String {
         "stale" => "记录已被他人修改,请查看最新内容后再操作".into(),
         "invalid_transition" => "当前状态下不能这样操作".into(),
         "not_found" => "记录不存在,或不在你的范围内".into(),
+        // A form whose token is stale (the session was renewed, the page
+        // was open for long) is refused as forbidden too.
+        "forbidden" if e.message.contains("stale or forged") => {
+            "页面已过期,请刷新页面后重试".into()
+        }
         "forbidden" => "没有权限进行此操作".into(),
         "unauthorized" | "invalid_token" | "token_expired" => "请重新登录".into(),
         "rate_limited" => "尝试次数过多,请稍后再试".into(),
         "payload_too_large" => "内容太大,超过服务器允许的上限".into(),
         "unavailable" => "服务器正忙,请稍后重试".into(),
-        "csrf" | "invalid_csrf" => "页面已过期,请刷新后重试".into(),
         "already_exists" => "已存在同名的记录".into(),
         "internal" => "服务器出错,请稍后重试".into(),
         _ => "操作未完成,请检查后重试".into(),

@@ -125,6 +125,19 @@ fn a_refused_decision_comes_back_in_the_form_in_chinese() {
     assert!(r.body.contains("记录已被他人修改"), "{}", r.body);
     assert!(r.body.contains("请补拍排口近景"));
 
+    // A stale page's form says to reload, in Chinese.
+    let r = web.post(
+        &format!("/review/inspections/{id}/review"),
+        &s,
+        &[
+            ("csrf", "from-an-old-page"),
+            ("decision", "approve"),
+            ("version", &version),
+        ],
+    );
+    assert_eq!(r.status, 403);
+    assert!(r.body.contains("页面已过期"), "{}", r.body);
+
     // A follow-up with a bad date: the same.
     let r = web.post(
         &format!("/review/inspections/{id}/followups"),

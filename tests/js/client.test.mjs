@@ -25,6 +25,9 @@ test('backoff grows, has jitter, and Retry-After wins', () => {
     assert.ok(lo >= 500 && hi <= 60_000 && hi > lo, `${n}: ${lo} ${hi}`);
   }
   assert.match(explain('locked'), /审核/);
+  // A code the phone does not know is still said in Chinese, never as the code.
+  assert.doesNotMatch(explain('something_new'), /[A-Za-z]/);
+  assert.doesNotMatch(explain(undefined), /[A-Za-z]/);
 });
 
 test('an edit reaches the server once even when the answer is lost', async () => {

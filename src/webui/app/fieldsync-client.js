@@ -171,7 +171,18 @@ export function explain(code) {
     rate_limited: '尝试次数过多,请稍后再试',
     device_taken: '这台手机的编号已属于另一位成员,请重新登录',
     payload_too_large: '内容太大,无法上传',
-  }[code] ?? `服务器拒绝了这项修改(${code})`;
+    too_large: '照片太大,无法上传',
+    unsupported_media_type: '不是可识别的照片文件',
+    immutable: '记录的点位、路线或检查清单不能更改',
+    invalid_item: '这一项的格式不对',
+    batch_id_reused: '上传批次编号冲突,将重新打包上传',
+    upload_limit: '未完成的照片上传太多,请先完成已有的上传',
+    upload_busy: '这张照片正在上传,请稍候',
+    unavailable: '服务器正忙,稍后自动重试',
+    refresh_invalid: '登录已失效,请重新登录',
+    refresh_expired: '登录已过期,请重新登录',
+    refresh_reused: '登录已在别处使用,为安全起见请重新登录',
+  }[code] ?? '服务器拒绝了这项操作';
 }
 
 export class FieldsyncClient {
@@ -407,7 +418,7 @@ export class FieldsyncClient {
       await this.store.delete('meta', 'session');
       throw new SyncError('登录已失效,请重新登录', { status: 401, code: 'signed_out' });
     }
-    throw new SyncError(r.body?.error?.message ?? `刷新登录失败(${r.status})`, { status: r.status, code: 'refresh_failed' });
+    throw new SyncError(`刷新登录失败:${explain(r.body?.error?.code)}`, { status: r.status, code: 'refresh_failed' });
   }
 
   async accessToken() {
@@ -620,7 +631,10 @@ export class FieldsyncClient {
           this.lastError = null;
           return true;
         } catch (e) {
-          this.lastError = e instanceof SyncError ? { code: e.code, message: e.message, status: e.status } : { code: 'error', message: String(e?.message ?? e) };
+          // A person reads the message: an unexpected failure is said in Chinese
+          // (its own text goes to the console for whoever debugs it).
+          if (!(e instanceof SyncError)) console.error(e);
+          this.lastError = e instanceof SyncError ? { code: e.code, message: e.message, status: e.status } : { code: 'error', message: '同步出错,稍后自动重试' };
           return false;
         } finally {
           this.syncing = null;
@@ -672,7 +686,7 @@ export class FieldsyncClient {
         continue;
       }
       if (r.status !== 200) {
-        throw new SyncError(r.body?.error?.message ?? `上传失败(${r.status})`, { status: r.status, code: r.body?.error?.code ?? 'push_failed' });
+        throw new SyncError(`上传失败:${explain(r.body?.error?.code)}`, { status: r.status, code: r.body?.error?.code ?? 'push_failed' });
       }
       await this.applyPush(batch, r.body);
       await this.store.delete('meta', 'batch');
@@ -685,7 +699,7 @@ export class FieldsyncClient {
     const sent = new Map(batch.inspections.map((i) => [i.id, i]));
     for (const res of answer.results ?? []) {
       if (res.kind === 'photo') {
-        if (res.status === 'rejected') await this.notice('rejected', res.id, null, { code: res.error?.code, message: res.error?.message, photo: true });
+        if (res.status === 'rejected') await this.notice('rejected', res.id, null, { code: res.error?.code, message: explain(res.error?.code), server: res.error?.message, photo: true });
         continue;
       }
       const item = sent.get(res.id);
@@ -773,7 +787,7 @@ export class FieldsyncClient {
         method: 'POST',
         headers: { 'Tus-Resumable': '1.0.0', 'Upload-Length': String(bytes.byteLength), 'Upload-Metadata': `photo_id ${utf8b64(id)}` },
       });
-      if (r.status !== 201) throw new SyncError(r.body?.error?.message ?? `照片上传失败(${r.status})`, { status: r.status, code: r.body?.error?.code ?? 'upload_failed' });
+      if (r.status !== 201) throw new SyncError(`照片上传失败:${explain(r.body?.error?.code)}`, { status: r.status, code: r.body?.error?.code ?? 'upload_failed' });
       p.upload = { url: r.headers.get('Location'), offset: 0 };
       offset = 0;
       await this.store.put('photos', id, p);
@@ -800,7 +814,7 @@ export class FieldsyncClient {
         await this.store.put('photos', id, p);
         throw new SyncError('照片上传已过期,将重新开始', { status: 404, code: 'upload_expired' });
       } else {
-        throw new SyncError(r.body?.error?.message ?? `照片上传失败(${r.status})`, { status: r.status, code: r.body?.error?.code ?? 'upload_failed' });
+        throw new SyncError(`照片上传失败:${explain(r.body?.error?.code)}`, { status: r.status, code: r.body?.error?.code ?? 'upload_failed' });
       }
       p = await this.store.get('photos', id);
       p.upload = { ...p.upload, offset };
@@ -822,7 +836,7 @@ export class FieldsyncClient {
       // The device id tells the server this phone synced (its devices list).
       const q = `limit=${limit}&device_id=${await this.deviceId()}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
       const r = await this.request(`/api/v1/sync/pull?${q}`);
-      if (r.status !== 200) throw new SyncError(r.body?.error?.message ?? `同步失败(${r.status})`, { status: r.status, code: r.body?.error?.code ?? 'pull_failed' });
+      if (r.status !== 200) throw new SyncError(`同步失败:${explain(r.body?.error?.code)}`, { status: r.status, code: r.body?.error?.code ?? 'pull_failed' });
       const page = r.body;
       if (page.reset) {
         for (const t of PULLED) await this.store.clear(t);

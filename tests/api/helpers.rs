@@ -720,6 +720,26 @@ pub fn photo_meta(id: &str, inspection: &str, bytes: &[u8], content_type: &str) 
 
 impl TestApp {
     /// A multipart push of one batch with photo bytes.
+    /// A new inspection at site A (inspected 2019-12-24, 15:00 to 16:30
+    /// UTC, when the fixtures' phone took its photo) with one photo,
+    /// pushed as multipart: `(inspection id, photo id, answer)`.
+    pub fn push_with_photo(
+        &self,
+        d: &District,
+        token: &str,
+        bytes: &[u8],
+        ct: &str,
+    ) -> (String, String, Value) {
+        let (id, photo) = (uuid(), uuid());
+        let batch = json!({"device_id": uuid(), "batch_id": uuid(),
+            "inspections": [new_inspection(&id, d, json!({"title": "桃花河排口", "started_at": "2019-12-24T15:00:00Z", "finished_at": "2019-12-24T16:30:00Z"}), T0)],
+            "photos": [photo_meta(&photo, &id, bytes, ct)]});
+        let r = self
+            .push_multipart(token, &batch, &[(photo.as_str(), bytes)])
+            .ok(200);
+        (id, photo, r)
+    }
+
     pub fn push_multipart(&self, token: &str, batch: &Value, photos: &[(&str, &[u8])]) -> Resp {
         let (ct, body) = multipart(batch, photos);
         self.raw("POST", "/api/v1/sync/push", token, &ct, &body)

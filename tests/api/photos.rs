@@ -2,7 +2,7 @@
 //! checks, bad bytes, restarts with jobs pending, shared blobs.
 
 use crate::helpers::*;
-use serde_json::{Value, json};
+use serde_json::json;
 
 fn header<'a>(hs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     hs.iter()
@@ -15,31 +15,13 @@ fn dims(jpeg: &[u8]) -> (u32, u32) {
     (img.width(), img.height())
 }
 
-/// A new inspection at site A with one photo, pushed as multipart.
-fn push_with_photo(
-    app: &TestApp,
-    d: &District,
-    token: &str,
-    bytes: &[u8],
-    ct: &str,
-) -> (String, String, Value) {
-    let (id, photo) = (uuid(), uuid());
-    let batch = json!({"device_id": uuid(), "batch_id": uuid(),
-        "inspections": [new_inspection(&id, d, json!({"title": "桃花河排口", "started_at": "2019-12-24T15:00:00Z", "finished_at": "2019-12-24T16:30:00Z"}), T0)],
-        "photos": [photo_meta(&photo, &id, bytes, ct)]});
-    let r = app
-        .push_multipart(token, &batch, &[(photo.as_str(), bytes)])
-        .ok(200);
-    (id, photo, r)
-}
-
 #[test]
 fn multipart_push_makes_upright_variants_served_with_signed_urls() {
     let app = TestApp::spawn();
     let d = District::new(&app);
     let t = app.login("liming", PASSWORD);
     let bytes = fixture("canon_sx530_IMG_1054.jpg");
-    let (_, photo, r) = push_with_photo(&app, &d, &t, &bytes, "image/jpeg");
+    let (_, photo, r) = app.push_with_photo(&d, &t, &bytes, "image/jpeg");
     assert_eq!(r["results"][1]["status"], "applied", "{r}");
     assert_eq!(r["photos_missing"], json!([]));
 
@@ -118,7 +100,7 @@ fn orientation_is_applied_to_variants() {
         ("synthetic_orientation_8.jpg", (50, 70)),
     ] {
         let bytes = fixture(name);
-        let (_, photo, _) = push_with_photo(&app, &d, &t, &bytes, "image/jpeg");
+        let (_, photo, _) = app.push_with_photo(&d, &t, &bytes, "image/jpeg");
         let p = app.wait_photo(&t, &photo);
         assert_eq!(
             (
@@ -140,7 +122,7 @@ fn exif_position_and_time_are_checked_against_the_site_and_the_record() {
     let t = app.login("liming", PASSWORD);
     // A real phone photo taken in Brazil on 2019-12-24 23:48 local time.
     let bytes = fixture("xiaomi_IMG_20191224_234846.jpg");
-    let (id, photo, _) = push_with_photo(&app, &d, &t, &bytes, "image/jpeg");
+    let (id, photo, _) = app.push_with_photo(&d, &t, &bytes, "image/jpeg");
     let p = app.wait_photo(&t, &photo);
     assert!(
         (p["exif"]["lat"].as_f64().unwrap() + 15.8356).abs() < 0.001,
@@ -208,7 +190,7 @@ fn bad_bytes_are_refused_per_photo_and_change_nothing() {
     let app2 = TestApp::spawn_with(|c| c.max_photo_pixels = 100_000);
     let d2 = District::new(&app2);
     let t2 = app2.login("liming", PASSWORD);
-    let (_, _, r) = push_with_photo(&app2, &d2, &t2, &jpg, "image/jpeg");
+    let (_, _, r) = app2.push_with_photo(&d2, &t2, &jpg, "image/jpeg");
     assert_eq!(r["results"][1]["error"]["code"], "too_many_pixels");
 
     // A photo part over the byte limit fails the whole push with 413.
@@ -252,7 +234,7 @@ fn a_truncated_jpeg_fails_cleanly_and_the_server_lives_on() {
     let t = app.login("liming", PASSWORD);
     let jpg = fixture("canon_sx530_IMG_1054.jpg");
     let cut = &jpg[..jpg.len() / 2];
-    let (_, photo, r) = push_with_photo(&app, &d, &t, cut, "image/jpeg");
+    let (_, photo, r) = app.push_with_photo(&d, &t, cut, "image/jpeg");
     assert_eq!(
         r["results"][1]["status"], "applied",
         "the header is readable, so the bytes are kept"
@@ -271,7 +253,7 @@ fn jobs_pending_at_a_restart_are_finished_after_it() {
     let d = District::new(&app);
     let t = app.login("liming", PASSWORD);
     let bytes = fixture("canon_sx530_IMG_1054.jpg");
-    let (_, photo, _) = push_with_photo(&app, &d, &t, &bytes, "image/jpeg");
+    let (_, photo, _) = app.push_with_photo(&d, &t, &bytes, "image/jpeg");
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert_eq!(app.pulled_photos(&t)[&photo]["status"], "stored");
     // A variant asked for before its job ran is made on the spot.
@@ -353,7 +335,7 @@ fn a_job_that_cannot_read_its_bytes_is_retried_with_backoff() {
     let d = District::new(&app);
     let t = app.login("liming", PASSWORD);
     let bytes = fixture("synthetic_orientation_3.jpg");
-    let (_, photo, _) = push_with_photo(&app, &d, &t, &bytes, "image/jpeg");
+    let (_, photo, _) = app.push_with_photo(&d, &t, &bytes, "image/jpeg");
     // The disk loses the original (an unmounted volume, say).
     let sha = sha256_hex(&bytes);
     let original = app.dir.join("blobs/originals").join(&sha[..2]).join(&sha);
@@ -392,7 +374,7 @@ fn a_running_job_is_taken_over_only_when_its_lease_runs_out() {
     let d = District::new(&app);
     let t = app.login("liming", PASSWORD);
     let bytes = fixture("synthetic_orientation_3.jpg");
-    let (_, photo, _) = push_with_photo(&app, &d, &t, &bytes, "image/jpeg");
+    let (_, photo, _) = app.push_with_photo(&d, &t, &bytes, "image/jpeg");
     assert_eq!(app.wait_photo(&t, &photo)["status"], "ready");
 
     let at = |secs: i64| {
@@ -421,14 +403,15 @@ fn a_running_job_is_taken_over_only_when_its_lease_runs_out() {
 }
 
 /// A resumed download of an original asks for a range: the same bytes and
-/// headers whichever store keeps them (files, or an object store).
+/// headers whichever store keeps them (files, or an object store), served
+/// in pieces, never read whole into memory.
 #[test]
 fn originals_are_served_in_ranges() {
     let app = TestApp::spawn();
     let d = District::new(&app);
     let t = app.login("liming", PASSWORD);
     let bytes = fixture("canon_sx530_IMG_1054.jpg");
-    let (_, photo, _) = push_with_photo(&app, &d, &t, &bytes, "image/jpeg");
+    let (_, photo, _) = app.push_with_photo(&d, &t, &bytes, "image/jpeg");
     let path = format!("/api/v1/photos/{photo}/original");
     let header = |hs: &[(String, String)], k: &str| {
         hs.iter()
@@ -442,6 +425,7 @@ fn originals_are_served_in_ranges() {
     assert_eq!(body, bytes);
     assert_eq!(header(&hs, "content-type").as_deref(), Some("image/jpeg"));
     assert_eq!(header(&hs, "accept-ranges").as_deref(), Some("bytes"));
+    assert!(header(&hs, "etag").is_some_and(|e| e.starts_with('"')));
 
     let (s, hs, body) = app.get_bytes(&path, &t, &[("Range", "bytes=1000-1999")]);
     assert_eq!(s, 206);

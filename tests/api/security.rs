@@ -146,47 +146,6 @@ fn the_data_directory_is_the_owners_only() {
     assert_eq!(mode & 0o777, 0o700, "{mode:o}");
 }
 
-fn push_photo(
-    app: &TestApp,
-    d: &District,
-    t: &str,
-    bytes: &[u8],
-    ct: &str,
-) -> (String, serde_json::Value) {
-    let (insp, photo) = (uuid(), uuid());
-    let batch = json!({"device_id": uuid(), "batch_id": uuid(),
-        "inspections": [new_inspection(&insp, d, json!({"title": "x"}), T0)],
-        "photos": [photo_meta(&photo, &insp, bytes, ct)]});
-    let r = app
-        .push_multipart(t, &batch, &[(photo.as_str(), bytes)])
-        .ok(200);
-    (photo, r)
-}
-
-#[test]
-fn originals_are_streamed_in_ranges() {
-    let app = TestApp::spawn();
-    let d = District::new(&app);
-    let li = app.login("liming", PASSWORD);
-    let bytes = fixture("canon_sx530_IMG_1054.jpg");
-    let (photo, _) = push_photo(&app, &d, &li, &bytes, "image/jpeg");
-    let path = format!("/api/v1/photos/{photo}/original");
-    let (s, hs, body) = app.get_bytes(&path, &li, &[("Range", "bytes=100-1099")]);
-    assert_eq!(s, 206);
-    assert_eq!(body, bytes[100..1100]);
-    let range = hs
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-range"))
-        .map(|(_, v)| v.clone());
-    assert_eq!(range, Some(format!("bytes 100-1099/{}", bytes.len())));
-    let (s, hs, body) = app.get_bytes(&path, &li, &[]);
-    assert_eq!((s, body.len()), (200, bytes.len()));
-    assert!(
-        hs.iter()
-            .any(|(k, v)| k.eq_ignore_ascii_case("etag") && v.starts_with('"'))
-    );
-}
-
 #[test]
 fn a_png_too_large_to_decode_within_the_budget_is_refused_from_its_header() {
     let app = TestApp::spawn();
@@ -198,7 +157,7 @@ fn a_png_too_large_to_decode_within_the_budget_is_refused_from_its_header() {
     img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
         .unwrap();
     drop(img);
-    let (_, r) = push_photo(&app, &d, &li, &png, "image/png");
+    let (_, _, r) = app.push_with_photo(&d, &li, &png, "image/png");
     let res = &r["results"][1];
     assert_eq!(res["status"], "rejected", "{res}");
     assert_eq!(res["error"]["code"], "too_many_pixels");
@@ -215,7 +174,7 @@ fn a_failed_photo_is_answered_from_its_status() {
     for b in &mut png[n / 3..n - 12] {
         *b = 0x5a;
     }
-    let (photo, _) = push_photo(&app, &d, &li, &png, "image/png");
+    let (_, photo, _) = app.push_with_photo(&d, &li, &png, "image/png");
     let p = app.wait_photo(&li, &photo);
     assert_eq!(p["status"], "failed", "{p}");
     for _ in 0..3 {
@@ -447,7 +406,7 @@ fn a_flood_of_variant_requests_decodes_each_photo_once() {
             // Distinct bytes: a byte after the image's end.
             let mut bytes = base.clone();
             bytes.push(k);
-            push_photo(&app, &d, &li, &bytes, "image/jpeg").0
+            app.push_with_photo(&d, &li, &bytes, "image/jpeg").1
         })
         .collect();
     let handles: Vec<_> = (0..24)

@@ -305,6 +305,17 @@ impl Driver {
     }
 
     /// Saves a screenshot of the page under `target/test-artifacts/`.
+    /// Opens the field app at `site` and signs `user` in; waits for the
+    /// district's route on the home screen.
+    fn app_login(&self, site: &str, user: &str) {
+        self.go(&format!("{site}/app/"));
+        self.wait_text("巡查员登录");
+        self.type_into("#username", user);
+        self.type_into("#password", PASSWORD);
+        self.click("#login");
+        self.wait_text("桃花河巡查");
+    }
+
     /// Fails on any English word the screen shows a person (its text and
     /// the attributes a browser shows: placeholder, alt, title, label).
     fn assert_chinese(&self, screen: &str) {
@@ -655,12 +666,7 @@ fn a_photo_upload_cut_in_the_middle_resumes() {
     let stop = app.first_stop(&d.route_a);
     let port = app.base.rsplit(':').next().unwrap().to_string();
     let site = format!("http://localhost:{port}");
-    driver.go(&format!("{site}/app/"));
-    driver.wait_text("巡查员登录");
-    driver.type_into("#username", "liming");
-    driver.type_into("#password", PASSWORD);
-    driver.click("#login");
-    driver.wait_text("桃花河巡查");
+    driver.app_login(&site, "liming");
     driver.go(&format!("{site}/app/#/stop/{}/{stop}", d.route_a));
     driver.wait_text("记录当前位置");
     driver.click("input[name='answers.outfall_flowing'][value='false'] + span");
@@ -764,12 +770,7 @@ fn a_returned_record_reaches_the_phone_and_a_shared_phone_keeps_work_apart() {
     app.push(&li, &uuid(), vec![item], vec![]).ok(200);
     let port = app.base.rsplit(':').next().unwrap().to_string();
     let site = format!("http://localhost:{port}");
-    driver.go(&format!("{site}/app/"));
-    driver.wait_text("巡查员登录");
-    driver.type_into("#username", "liming");
-    driver.type_into("#password", PASSWORD);
-    driver.click("#login");
-    driver.wait_text("桃花河巡查");
+    driver.app_login(&site, "liming");
     driver.wait_text("1/1 站");
 
     let coord = app.login("zhoumin", PASSWORD);
@@ -932,12 +933,7 @@ fn a_draft_on_a_removed_stop_and_an_old_checklist_is_finished_on_the_phone() {
     let site2 = app.site(&d.group_a, "桃花河2号排口");
     let port = app.base.rsplit(':').next().unwrap().to_string();
     let site = format!("http://localhost:{port}");
-    driver.go(&format!("{site}/app/"));
-    driver.wait_text("巡查员登录");
-    driver.type_into("#username", "liming");
-    driver.type_into("#password", PASSWORD);
-    driver.click("#login");
-    driver.wait_text("桃花河巡查");
+    driver.app_login(&site, "liming");
     driver.offline(true);
     driver.go(&format!("{site}/app/#/stop/{}/{stop}", d.route_a));
     driver.wait_text("记录当前位置");

@@ -11,8 +11,6 @@ use crate::inspection::reviews::{self, Review};
 use crate::inspection::{self as insp, Inspection, RecordScope, ReviewStatus};
 use crate::paging::{DEFAULT_LIMIT, MAX_LIMIT, Page};
 use crate::photos::urls::Signer;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, NaiveDateTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -53,19 +51,14 @@ fn bbox(s: &str) -> AppResult<(f64, f64, f64, f64)> {
 }
 
 fn encode(t: NaiveDateTime, id: &str) -> String {
-    URL_SAFE_NO_PAD.encode(format!("q1.{}.{id}", t.and_utc().timestamp_micros()))
+    crate::paging::seal("q1.", &[&t.and_utc().timestamp_micros().to_string(), id])
 }
 
 fn decode(s: &str) -> AppResult<(NaiveDateTime, String)> {
     let bad = || AppError::bad_request("invalid_cursor", "the cursor is not one this server made");
-    let raw =
-        String::from_utf8(URL_SAFE_NO_PAD.decode(s).map_err(|_| bad())?).map_err(|_| bad())?;
-    let mut it = raw.splitn(3, '.');
-    if it.next() != Some("q1") {
-        return Err(bad());
-    }
-    let micros: i64 = it.next().and_then(|m| m.parse().ok()).ok_or_else(bad)?;
-    let id = it.next().ok_or_else(bad)?.to_string();
+    let mut parts = crate::paging::open(s, "q1.", 2)?;
+    let id = parts.pop().ok_or_else(bad)?;
+    let micros: i64 = parts.pop().and_then(|m| m.parse().ok()).ok_or_else(bad)?;
     let t = DateTime::from_timestamp_micros(micros)
         .ok_or_else(bad)?
         .naive_utc();

@@ -25,8 +25,6 @@ use crate::reference::routes::{self, Route};
 use crate::reference::sites::{self, Site};
 use crate::reference::templates::{self, Template};
 use crate::review::followups::{self, Followup};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -90,25 +88,24 @@ pub struct Cursor {
 
 impl Cursor {
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("p1.{}.{}.{}", self.seq, self.epoch, self.user_id))
+        crate::paging::seal(
+            "p1.",
+            &[
+                &self.seq.to_string(),
+                &self.epoch.to_string(),
+                &self.user_id,
+            ],
+        )
     }
 
     pub fn decode(s: &str) -> AppResult<Cursor> {
         let bad =
             || AppError::bad_request("invalid_cursor", "the cursor is not one this server made");
-        let raw =
-            String::from_utf8(URL_SAFE_NO_PAD.decode(s).map_err(|_| bad())?).map_err(|_| bad())?;
-        let mut parts = raw.splitn(4, '.');
-        if parts.next() != Some("p1") {
-            return Err(bad());
-        }
-        let seq = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
-        let epoch = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
-        let user_id = parts.next().ok_or_else(bad)?.to_string();
+        let parts = crate::paging::open(s, "p1.", 3)?;
         Ok(Cursor {
-            seq,
-            epoch,
-            user_id,
+            seq: parts[0].parse().map_err(|_| bad())?,
+            epoch: parts[1].parse().map_err(|_| bad())?,
+            user_id: parts[2].clone(),
         })
     }
 }
@@ -344,6 +341,8 @@ fn in_order<T>(mut items: Vec<T>, ids: &[String], id: impl Fn(&T) -> &String) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     #[test]
     fn cursor_round_trips_and_refuses_garbage() {

@@ -64,6 +64,19 @@ impl Caller {
         self.role == Role::Admin
     }
 
+    /// Coordinators and admins: who review, manage follow-ups and see the
+    /// district's devices. `what` says what the caller tried (for the
+    /// message of the 403).
+    pub fn require_reviewer(&self, what: &str) -> AppResult<()> {
+        if self.role == Role::Inspector {
+            Err(AppError::forbidden(format!(
+                "only coordinators and admins {what}"
+            )))
+        } else {
+            Ok(())
+        }
+    }
+
     pub fn require_admin(&self) -> AppResult<()> {
         if self.is_admin() {
             Ok(())

@@ -2,7 +2,7 @@
 //! change the inspector's phone pulls and an entry in the audit log.
 
 use super::queue::visible_row;
-use crate::auth::{Caller, Role};
+use crate::auth::Caller;
 use crate::clock;
 use crate::db::Conn;
 use crate::db::schema::{conflicts as cf, reviews as rv};
@@ -60,11 +60,7 @@ pub struct NewReview {
 }
 
 fn require_reviewer(caller: &Caller) -> AppResult<()> {
-    if caller.role == Role::Inspector {
-        Err(AppError::forbidden("only coordinators and admins review"))
-    } else {
-        Ok(())
-    }
+    caller.require_reviewer("review")
 }
 
 fn stale(message: impl Into<String>) -> AppError {

@@ -1,7 +1,7 @@
 //! Follow-ups: a finding's rectification by a department, from open to
 //! verified on the ground, with the history of every change.
 
-use crate::auth::{Caller, Role};
+use crate::auth::Caller;
 use crate::clock;
 use crate::db::Conn;
 use crate::db::schema::{followup_history as fh, followups as fu, route_stops, routes, users};
@@ -200,13 +200,7 @@ fn find(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<Row> {
 }
 
 fn require_coordinator(caller: &Caller) -> AppResult<()> {
-    if caller.role == Role::Inspector {
-        Err(AppError::forbidden(
-            "only coordinators and admins manage follow-ups",
-        ))
-    } else {
-        Ok(())
-    }
+    caller.require_reviewer("manage follow-ups")
 }
 
 fn check_assignee(c: &mut Conn, assignee: Option<&str>) -> AppResult<()> {

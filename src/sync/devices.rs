@@ -1,7 +1,7 @@
 //! The phones that sync: who owns each one and when it last pushed and
 //! pulled, so an admin can see who has not synced for days.
 
-use crate::auth::{Caller, Role, Scope};
+use crate::auth::{Caller, Scope};
 use crate::clock;
 use crate::db::Conn;
 use crate::db::schema::{devices, users};
@@ -94,11 +94,7 @@ pub fn list(
     f: &DeviceFilter,
     page: &PageRequest,
 ) -> AppResult<Page<Device>> {
-    if caller.role == Role::Inspector {
-        return Err(AppError::forbidden(
-            "only coordinators and admins see devices",
-        ));
-    }
+    caller.require_reviewer("see devices")?;
     let mut q = devices::table
         .inner_join(users::table)
         .select((

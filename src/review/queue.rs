@@ -147,6 +147,13 @@ pub fn list(
     Ok(Page { items, next_cursor })
 }
 
+/// The queue's position just after the record `id` (a cursor), for "the
+/// next record" once it is decided; `not_found` outside the caller's scope.
+pub fn after(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<String> {
+    let row = visible_row(c, caller, id)?;
+    Ok(encode(row.created_at, &row.id))
+}
+
 /// One inspection with its reviews, conflicts and follow-ups.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Detail {

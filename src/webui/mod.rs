@@ -530,9 +530,9 @@ pub struct NextQuery {
     after: Option<uuid::Uuid>,
 }
 
-/// The next record waiting for review (the oldest first, as the queue
-/// lists them), other than the one just decided; the queue when none is
-/// left.
+/// The next record waiting for review: the one after the record just
+/// decided in the queue's order (newest first), else the first waiting one
+/// other than it; the queue when none is left.
 #[get("/review/next")]
 pub async fn next_page(st: web::Data<AppState>, user: WebUser, q: web::Query<NextQuery>) -> Page {
     let caller = user.caller.clone();
@@ -541,12 +541,22 @@ pub async fn next_page(st: web::Data<AppState>, user: WebUser, q: web::Query<Nex
     let next = st
         .db
         .read(move |c| {
-            let filter = QueueFilter {
+            let waiting = |cursor: Option<String>, limit| QueueFilter {
                 review_status: Some(crate::inspection::ReviewStatus::Submitted),
-                limit: Some(2),
+                limit: Some(limit),
+                cursor,
                 ..QueueFilter::default()
             };
-            let page = queue::list(c, &caller, &filter, &signer)?;
+            if let Some(a) = &after
+                && let Ok(cursor) = queue::after(c, &caller, a)
+                && let Some(i) = queue::list(c, &caller, &waiting(Some(cursor), 1), &signer)?
+                    .items
+                    .into_iter()
+                    .next()
+            {
+                return Ok(Some(i.id));
+            }
+            let page = queue::list(c, &caller, &waiting(None, 2), &signer)?;
             Ok(page
                 .items
                 .into_iter()

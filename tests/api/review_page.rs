@@ -157,26 +157,32 @@ fn a_refused_decision_comes_back_in_the_form_in_chinese() {
 fn after_a_decision_the_next_record_waiting_opens() {
     let app = TestApp::spawn();
     let d = District::new(&app);
+    // The queue lists the newest first: third, second, first.
     let (first, _) = submitted(&app, &d, "一号排口");
     let (second, _) = submitted(&app, &d, "二号排口");
+    let (third, _) = submitted(&app, &d, "三号排口");
     let web = Web::new(&app);
     let s = web.login("zhoumin").unwrap();
-    let page = web.get(&format!("/review/inspections/{first}"), &s);
-    let r = web.post(
-        &format!("/review/inspections/{first}/review"),
-        &s,
-        &[
-            ("csrf", &page.csrf()),
-            ("decision", "approve"),
-            ("version", &version_of(&page.body)),
-        ],
-    );
-    assert_eq!(r.status, 303);
-    let next = web.get(r.header("location").unwrap(), &s);
-    assert_eq!(
-        next.header("location"),
-        Some(format!("/review/inspections/{second}").as_str())
-    );
+    let decide = |id: &str| -> String {
+        let page = web.get(&format!("/review/inspections/{id}"), &s);
+        let r = web.post(
+            &format!("/review/inspections/{id}/review"),
+            &s,
+            &[
+                ("csrf", &page.csrf()),
+                ("decision", "approve"),
+                ("version", &version_of(&page.body)),
+            ],
+        );
+        assert_eq!(r.status, 303);
+        let next = web.get(r.header("location").unwrap(), &s);
+        next.header("location").unwrap().to_string()
+    };
+    // After the second, the one below it in the queue; after the last in
+    // the queue, the first one still waiting; then nothing is left.
+    assert_eq!(decide(&second), format!("/review/inspections/{first}"));
+    assert_eq!(decide(&first), format!("/review/inspections/{third}"));
+    assert_eq!(decide(&third), "/review?review_status=submitted&done=1");
 }
 
 #[test]

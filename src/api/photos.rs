@@ -93,7 +93,8 @@ pub async fn photo_bytes(
     if !visible || deleted {
         return Err(AppError::not_found("photo"));
     }
-    if status == "missing" {
+    let status = crate::inspection::PhotoStatus::parse(&status)?;
+    if status == crate::inspection::PhotoStatus::Missing {
         return Err(AppError::new(
             actix_web::http::StatusCode::NOT_FOUND,
             "photo_missing",
@@ -113,7 +114,7 @@ pub async fn photo_bytes(
             .insert_header((header::CACHE_CONTROL, cache))
             .finish());
     }
-    if status == "failed" && variant != "original" {
+    if status == crate::inspection::PhotoStatus::Failed && variant != "original" {
         // Its job found the bytes unusable: answered from the stored
         // status, never decoded again.
         return Err(AppError::new(

@@ -147,6 +147,41 @@ impl Row {
     }
 }
 
+/// Where a photo's bytes stand: `missing` until they arrive, `stored`
+/// until the variants are made, then `ready`, or `failed` when its job
+/// found them unusable. Stored as text and read strictly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PhotoStatus {
+    Missing,
+    Stored,
+    Ready,
+    Failed,
+}
+
+impl PhotoStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PhotoStatus::Missing => "missing",
+            PhotoStatus::Stored => "stored",
+            PhotoStatus::Ready => "ready",
+            PhotoStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> crate::error::AppResult<PhotoStatus> {
+        match s {
+            "missing" => Ok(PhotoStatus::Missing),
+            "stored" => Ok(PhotoStatus::Stored),
+            "ready" => Ok(PhotoStatus::Ready),
+            "failed" => Ok(PhotoStatus::Failed),
+            other => Err(crate::error::AppError::internal(format!(
+                "unknown stored photo status {other:?}"
+            ))),
+        }
+    }
+}
+
 #[derive(Queryable, Selectable, Debug, Clone)]
 #[diesel(table_name = photos)]
 pub struct PhotoRow {
@@ -184,6 +219,19 @@ pub fn by_ids(c: &mut Conn, ids: &[String]) -> AppResult<Vec<Row>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_photo_statuses_are_read_strictly() {
+        use PhotoStatus::*;
+        for s in [Missing, Stored, Ready, Failed] {
+            assert_eq!(PhotoStatus::parse(s.as_str()).ok(), Some(s));
+            assert_eq!(
+                serde_json::to_value(s).ok(),
+                Some(serde_json::json!(s.as_str()))
+            );
+        }
+        assert!(PhotoStatus::parse("done").is_err());
+    }
 
     #[test]
     fn stored_review_statuses_are_read_strictly() {

@@ -110,7 +110,7 @@ pub fn save(c: &mut Conn, id: &str, new: Option<&New<'_>>, rec: &Record) -> AppR
                     photos::taken_at.eq(taken_at),
                     photos::location.eq(location),
                     photos::deleted.eq(rec.deleted),
-                    photos::status.eq("missing"),
+                    photos::status.eq(super::PhotoStatus::Missing.as_str()),
                     photos::version.eq(rec.version),
                     photos::field_meta.eq(meta),
                     photos::created_at.eq(now),

@@ -53,8 +53,7 @@ pub struct Photo {
     #[schema(value_type = Option<Object>)]
     pub location: Option<Value>,
     pub deleted: bool,
-    /// missing | stored | ready | failed
-    pub status: String,
+    pub status: super::PhotoStatus,
     #[schema(value_type = Option<Object>)]
     pub exif: Option<Value>,
     pub checks: PhotoChecks,
@@ -151,8 +150,9 @@ fn photo_view(
     site: Option<&SiteGeo>,
     window: Window,
     signer: &Signer,
-) -> Photo {
+) -> AppResult<Photo> {
     p.deleted |= record_deleted;
+    let status = super::PhotoStatus::parse(&p.status)?;
     let location: Option<Value> = p
         .location
         .as_deref()
@@ -172,9 +172,9 @@ fn photo_view(
         (Some(t), Some((a, b))) => Some(a <= t && t <= b),
         _ => None,
     };
-    let urls =
-        (p.status != "missing" && !p.deleted).then(|| signer.urls(&p.id, Utc::now().timestamp()));
-    Photo {
+    let urls = (status != super::PhotoStatus::Missing && !p.deleted)
+        .then(|| signer.urls(&p.id, Utc::now().timestamp()));
+    Ok(Photo {
         id: p.id,
         inspection_id: p.inspection_id,
         sha256: p.sha256,
@@ -186,7 +186,7 @@ fn photo_view(
         taken_at: p.taken_at.map(clock::utc),
         location,
         deleted: p.deleted,
-        status: p.status,
+        status,
         exif,
         checks: PhotoChecks {
             distance_to_site_m,
@@ -195,7 +195,7 @@ fn photo_view(
         },
         urls,
         version: p.version,
-    }
+    })
 }
 
 fn sites_geo(c: &mut Conn, ids: Vec<&String>) -> AppResult<HashMap<String, SiteGeo>> {
@@ -311,7 +311,13 @@ pub fn views(c: &mut Conn, rows: Vec<Row>, signer: &Signer) -> AppResult<Vec<Ins
         by_inspection
             .entry(p.inspection_id.clone())
             .or_default()
-            .push(photo_view(p, record_deleted, geo.get(site), window, signer));
+            .push(photo_view(
+                p,
+                record_deleted,
+                geo.get(site),
+                window,
+                signer,
+            )?);
     }
     drop(of);
     rows.into_iter()
@@ -380,13 +386,13 @@ pub fn photo_views(c: &mut Conn, ids: &[String], signer: &Signer) -> AppResult<V
     rows.into_iter()
         .map(|(p, site, fields, record_deleted)| {
             let fields: Fields = serde_json::from_str(&fields)?;
-            Ok(photo_view(
+            photo_view(
                 p,
                 record_deleted,
                 geo.get(&site),
                 time_window(&fields),
                 signer,
-            ))
+            )
         })
         .collect()
 }

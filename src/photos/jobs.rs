@@ -9,6 +9,7 @@ use crate::clock;
 use crate::db::schema::{photo_jobs as pj, photos};
 use crate::db::{Conn, Db};
 use crate::error::AppResult;
+use crate::inspection::PhotoStatus;
 use crate::journal::{self, Entity};
 use chrono::{Duration, FixedOffset, NaiveDateTime};
 use diesel::prelude::*;
@@ -34,6 +35,27 @@ pub struct Settings {
     pub lease: Duration,
 }
 
+/// A variant job's state, as stored: `queued` (waiting for its time),
+/// `running` (claimed for a lease), `done`, `failed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum JobStatus {
+    Queued,
+    Running,
+    Done,
+    Failed,
+}
+
+impl JobStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::Running => "running",
+            JobStatus::Done => "done",
+            JobStatus::Failed => "failed",
+        }
+    }
+}
+
 /// Queues a job for a photo (in the caller's transaction).
 pub fn enqueue(c: &mut Conn, photo_id: &str) -> AppResult<()> {
     let now = clock::now();
@@ -41,7 +63,7 @@ pub fn enqueue(c: &mut Conn, photo_id: &str) -> AppResult<()> {
         .values((
             pj::id.eq(clock::new_id()),
             pj::photo_id.eq(photo_id),
-            pj::status.eq("queued"),
+            pj::status.eq(JobStatus::Queued.as_str()),
             pj::attempts.eq(0),
             pj::next_attempt_at.eq(now),
             pj::created_at.eq(now),
@@ -57,12 +79,16 @@ pub fn enqueue(c: &mut Conn, photo_id: &str) -> AppResult<()> {
 /// for another photo are kept once on disk, but knowing their hash never
 /// makes this photo `stored`.
 pub fn bytes_arrived(c: &mut Conn, id: &str) -> AppResult<()> {
-    let n = diesel::update(photos::table.find(id).filter(photos::status.eq("missing")))
-        .set((
-            photos::status.eq("stored"),
-            photos::updated_at.eq(clock::now()),
-        ))
-        .execute(c)?;
+    let n = diesel::update(
+        photos::table
+            .find(id)
+            .filter(photos::status.eq(PhotoStatus::Missing.as_str())),
+    )
+    .set((
+        photos::status.eq(PhotoStatus::Stored.as_str()),
+        photos::updated_at.eq(clock::now()),
+    ))
+    .execute(c)?;
     if n > 0 {
         enqueue(c, id)?;
         journal::changed(c, Entity::Photo, id)?;
@@ -220,15 +246,15 @@ impl Jobs {
             // jobs to their leases.
             let running: i64 = db.read_blocking(|c| {
                 Ok(pj::table
-                    .filter(pj::status.eq("running"))
+                    .filter(pj::status.eq(JobStatus::Running.as_str()))
                     .count()
                     .get_result(c)?)
             })?;
             if running > 0
                 && let Err(e) = db.write_blocking(|c| {
-                    diesel::update(pj::table.filter(pj::status.eq("running")))
+                    diesel::update(pj::table.filter(pj::status.eq(JobStatus::Running.as_str())))
                         .set((
-                            pj::status.eq("queued"),
+                            pj::status.eq(JobStatus::Queued.as_str()),
                             pj::lease_until.eq(None::<NaiveDateTime>),
                         ))
                         .execute(c)?;
@@ -353,7 +379,7 @@ impl Jobs {
         let (queued, due) = self.db.read_blocking(move |c| {
             // Jobs waiting (due or not), for /metrics.
             let queued: i64 = pj::table
-                .filter(pj::status.eq("queued"))
+                .filter(pj::status.eq(JobStatus::Queued.as_str()))
                 .count()
                 .get_result(c)?;
             Ok((queued, next_job(c, now)?.is_some()))
@@ -371,7 +397,7 @@ impl Jobs {
             };
             diesel::update(pj::table.find(&id))
                 .set((
-                    pj::status.eq("running"),
+                    pj::status.eq(JobStatus::Running.as_str()),
                     pj::attempts.eq(attempts + 1),
                     pj::lease_until.eq(now + lease),
                     pj::updated_at.eq(now),
@@ -409,27 +435,42 @@ impl Jobs {
                             photos::exif.eq(exif),
                         ))
                         .execute(c)?;
-                    ("ready", "done", None, now)
+                    (PhotoStatus::Ready, JobStatus::Done, None, now)
                 }
-                Err(JobError::Refused(r)) => ("failed", "failed", Some(r.message.clone()), now),
+                Err(JobError::Refused(r)) => (
+                    PhotoStatus::Failed,
+                    JobStatus::Failed,
+                    Some(r.message.clone()),
+                    now,
+                ),
                 Err(JobError::Io(e)) if attempts < MAX_ATTEMPTS => {
                     let backoff = Duration::seconds(2i64.pow(attempts as u32).min(300));
-                    ("stored", "queued", Some(e.to_string()), now + backoff)
+                    (
+                        PhotoStatus::Stored,
+                        JobStatus::Queued,
+                        Some(e.to_string()),
+                        now + backoff,
+                    )
                 }
-                Err(JobError::Io(e)) => ("failed", "failed", Some(e.to_string()), now),
+                Err(JobError::Io(e)) => (
+                    PhotoStatus::Failed,
+                    JobStatus::Failed,
+                    Some(e.to_string()),
+                    now,
+                ),
                 // Not reachable for jobs, which wait for their slot.
-                Err(JobError::Busy) => ("stored", "queued", None, now),
+                Err(JobError::Busy) => (PhotoStatus::Stored, JobStatus::Queued, None, now),
             };
             // Only while the claim is still this worker's: a job whose
             // lease ran out may have been taken (and counted) by another.
             let still_ours = diesel::update(
                 pj::table
                     .find(&job_id)
-                    .filter(pj::status.eq("running"))
+                    .filter(pj::status.eq(JobStatus::Running.as_str()))
                     .filter(pj::attempts.eq(attempts)),
             )
             .set((
-                pj::status.eq(job_status),
+                pj::status.eq(job_status.as_str()),
                 pj::last_error.eq(error),
                 pj::next_attempt_at.eq(retry_at),
                 pj::lease_until.eq(None::<NaiveDateTime>),
@@ -440,7 +481,10 @@ impl Jobs {
                 return Ok(());
             }
             diesel::update(photos::table.find(&photo_id))
-                .set((photos::status.eq(photo_status), photos::updated_at.eq(now)))
+                .set((
+                    photos::status.eq(photo_status.as_str()),
+                    photos::updated_at.eq(now),
+                ))
                 .execute(c)?;
             let insp: String = photos::table
                 .find(&photo_id)
@@ -463,9 +507,11 @@ fn next_job(c: &mut Conn, now: NaiveDateTime) -> AppResult<Option<(String, Strin
         .inner_join(photos::table)
         .filter(
             pj::status
-                .eq("queued")
+                .eq(JobStatus::Queued.as_str())
                 .and(pj::next_attempt_at.le(now))
-                .or(pj::status.eq("running").and(pj::lease_until.lt(now))),
+                .or(pj::status
+                    .eq(JobStatus::Running.as_str())
+                    .and(pj::lease_until.lt(now))),
         )
         .order(pj::next_attempt_at)
         .select((pj::id, pj::photo_id, pj::attempts, photos::sha256))

@@ -958,7 +958,8 @@ impl Ctx<'_> {
         let status: String = photos::table.find(id).select(photos::status).first(c)?;
         // Bytes are wanted for every photo not itself deleted, even on a
         // deleted record: an override may bring it back.
-        let is_missing = status == "missing" && !merged.record.deleted;
+        let is_missing = insp::PhotoStatus::parse(&status)? == insp::PhotoStatus::Missing
+            && !merged.record.deleted;
         // A photo lives and dies with its record: the answer says so.
         merged.record.deleted |= row.deleted;
         Ok((done(id.to_string(), "photo", merged, notes), is_missing))

@@ -76,16 +76,6 @@ pub fn severity(s: &str) -> &'static str {
     }
 }
 
-pub fn route_status(s: &str) -> &'static str {
-    match s {
-        "planned" => "待巡查",
-        "active" => "进行中",
-        "done" => "已完成",
-        "cancelled" => "已取消",
-        _ => "未知状态",
-    }
-}
-
 /// A field path of a record as a person knows it: a checklist item's
 /// label, or the name of a standard field.
 pub fn field(path: &str, template: Option<&Template>) -> String {

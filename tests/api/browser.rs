@@ -637,6 +637,18 @@ fn an_inspector_completes_a_stop_offline_and_it_syncs_on_reconnect() {
         .map(|p| p["id"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(photos.len(), 2);
+    // The camera's photo carries the moment its EXIF says it was taken
+    // (2020-09-12 11:49:38 in the district), not the file's date.
+    let taken: Vec<&str> = record["photos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["taken_at"].as_str())
+        .collect();
+    assert!(
+        taken.iter().any(|t| t.starts_with("2020-09-12T03:49:38")),
+        "{taken:?}"
+    );
     for p in &photos {
         let ready = app.wait_photo(&coord, p);
         assert_eq!(ready["status"], "ready", "{ready}");

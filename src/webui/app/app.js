@@ -49,9 +49,14 @@ function show(...nodes) {
   window.scrollTo(0, 0);
 }
 
-function today() {
-  const t = district(Date.now());
+/** The district's day of a time, as `2026-11-20` (a route's `scheduled_for`). */
+function districtDay(ms) {
+  const t = district(ms);
   return `${t.y}-${String(t.mo).padStart(2, '0')}-${String(t.d).padStart(2, '0')}`;
+}
+
+function today() {
+  return districtDay(Date.now());
 }
 
 function hhmm(iso) {
@@ -213,7 +218,7 @@ async function homeScreen() {
   const todays = routes.filter((r) => r.scheduled_for === t).sort((a, b) => a.name.localeCompare(b.name));
   const later = routes.filter((r) => r.scheduled_for > t).sort((a, b) => a.scheduled_for.localeCompare(b.scheduled_for));
   const open = routes.filter((r) => r.scheduled_for < t && r.status !== 'done' && !done(r));
-  const weekAgo = new Date(Date.now() - 7 * 86_400_000).toISOString().slice(0, 10);
+  const weekAgo = districtDay(Date.now() - 7 * 86_400_000);
   const recent = routes
     .filter((r) => r.scheduled_for < t && r.scheduled_for >= weekAgo && (r.status === 'done' || done(r)))
     .sort((a, b) => b.scheduled_for.localeCompare(a.scheduled_for));
@@ -224,8 +229,9 @@ async function homeScreen() {
       h('span', { class: 'muted progress' }, `${r.scheduled_for} · ${p.done}/${p.total} 站 · ${ROUTE_STATUS[r.status] ?? '未知状态'}`));
   };
   const returned = [];
+  const reviews = await client.all('reviews');
   for (const i of mine) {
-    const back = await client.returned(i);
+    const back = await client.returned(i, reviews);
     if (back) returned.push([i, back]);
   }
   const drafts = mine.filter((i) => i.fields.status !== 'submitted' && !returned.some(([r]) => r.id === i.id));

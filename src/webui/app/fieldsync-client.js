@@ -887,10 +887,12 @@ export class FieldsyncClient {
   /**
    * The coordinator's last word on a record, when it sent the record back
    * and the inspector has not submitted it again: `{comment, by, at}`.
+   * `allReviews`: the pulled reviews, when the caller already read them.
    */
-  async returned(record) {
+  async returned(record, allReviews = null) {
     if (!record || record.review_status !== 'returned' || record.fields?.status === 'submitted') return null;
-    const reviews = (await this.all('reviews'))
+    // A screen that asks for many records passes the reviews it read once.
+    const reviews = (allReviews ?? await this.all('reviews'))
       .filter((r) => r.inspection_id === record.id && r.decision === 'return')
       .sort((a, b) => (a.created_at < b.created_at ? 1 : -1));
     const r = reviews[0];

@@ -300,11 +300,9 @@ fn header(hs: &[(String, String)], name: &str) -> Option<String> {
 }
 
 #[test]
+#[ignore = "needs PostgreSQL and an S3-compatible store (FIELDSYNC_TEST_DATABASE_URL, FIELDSYNC_TEST_BLOB_URL): .ci/run's second pass"]
 fn three_servers_share_one_database_and_bucket_and_survive_a_kill_9() {
-    if !(on_postgres() && on_object_store()) {
-        eprintln!("skipped: runs with FIELDSYNC_TEST_DATABASE_URL and FIELDSYNC_TEST_BLOB_URL");
-        return;
-    }
+    require_postgres(true);
     let shared = tempfile::tempdir().unwrap();
     let mut config = test_config(shared.path());
     config.job_lease_secs = 3;

@@ -326,12 +326,8 @@ fn the_same_bytes_are_stored_once() {
 
 #[test]
 fn a_job_that_cannot_read_its_bytes_is_retried_with_backoff() {
-    if on_object_store() {
-        // The lost volume is played by moving a file away; an object
-        // store's unavailability is not played here.
-        return;
-    }
-    let app = TestApp::spawn_with(|c| c.photo_workers = Some(0));
+    // The lost volume is played by moving a file away.
+    let app = TestApp::spawn_on_files(|c| c.photo_workers = Some(0));
     let d = District::new(&app);
     let t = app.login("liming", PASSWORD);
     let bytes = fixture("synthetic_orientation_3.jpg");

@@ -427,11 +427,8 @@ fn a_user_cannot_open_uploads_without_bound() {
 /// and the photo kept.
 #[test]
 fn the_last_bytes_complete_an_upload_only_once_the_photo_is_stored() {
-    if on_object_store() {
-        // The failure is played with a file in the local store's way.
-        return;
-    }
-    let app = TestApp::spawn();
+    // The failure is played with a file in the local store's way.
+    let app = TestApp::spawn_on_files(|_| {});
     let d = District::new(&app);
     let t = app.login("liming", PASSWORD);
     let bytes = fixture("synthetic_orientation_6.jpg");

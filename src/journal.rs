@@ -6,10 +6,37 @@ use crate::clock;
 use crate::db::Conn;
 use crate::db::schema::{audit_log, change_log};
 use crate::error::{AppError, AppResult};
-use crate::inspection::RecordTag;
 use diesel::prelude::*;
 use diesel::sql_types::{Nullable, Text};
 use serde_json::Value;
+
+/// Who sees a record and everything that hangs off it (photos, conflicts,
+/// reviews): its group and its inspector. Made only from the record
+/// itself, so a change is never tagged with another object's scope.
+#[derive(Debug, Clone)]
+pub struct RecordTag {
+    group_id: String,
+    owner_id: String,
+}
+
+impl RecordTag {
+    /// Only `inspection::Row::tag` and `write::Header::tag` call this: the
+    /// scope is the record's own, never another object's.
+    pub(crate) fn of_record(group_id: &str, owner_id: &str) -> RecordTag {
+        RecordTag {
+            group_id: group_id.to_string(),
+            owner_id: owner_id.to_string(),
+        }
+    }
+
+    pub fn group_id(&self) -> &str {
+        &self.group_id
+    }
+
+    pub fn owner_id(&self) -> &str {
+        &self.owner_id
+    }
+}
 
 /// Kinds of synced objects, as pull names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

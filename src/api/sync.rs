@@ -4,11 +4,10 @@ use crate::auth::Caller;
 use crate::error::AppError;
 use crate::error::AppResult;
 use crate::paging::{Page, PageQuery};
-use crate::photos::upload;
+use crate::photos::upload::{self, Uploads};
 use crate::state::AppState;
 use crate::sync::devices::{self, Activity, Device, DeviceFilter};
 use crate::sync::pull::{self, PullQuery, PullResponse};
-use crate::sync::push::Uploads;
 use crate::sync::push::{self, PushRequest, PushResponse};
 use actix_multipart::Multipart;
 use actix_web::guard::GuardContext;
@@ -81,6 +80,7 @@ pub async fn push_multipart(
     form: Multipart,
 ) -> AppResult<HttpResponse> {
     let limits = upload::Limits {
+        max_parts: push::MAX_ITEMS + 1,
         max_json: st.config.max_json_bytes,
         max_photo: st.config.max_photo_bytes,
         max_total: st.config.max_multipart_bytes,

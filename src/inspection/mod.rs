@@ -18,6 +18,8 @@ pub use view::*;
 use crate::db::Conn;
 use crate::db::schema::{inspections, photos};
 use crate::error::AppResult;
+pub use crate::journal::RecordTag;
+pub use crate::photos::PhotoStatus;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use merge::{Meta, Record};
@@ -80,25 +82,6 @@ impl ReviewStatus {
     }
 }
 
-/// Who sees a record and everything that hangs off it (photos, conflicts,
-/// reviews): its group and its inspector. Made only from the record
-/// itself, so a change is never tagged with another object's scope.
-#[derive(Debug, Clone)]
-pub struct RecordTag {
-    group_id: String,
-    owner_id: String,
-}
-
-impl RecordTag {
-    pub fn group_id(&self) -> &str {
-        &self.group_id
-    }
-
-    pub fn owner_id(&self) -> &str {
-        &self.owner_id
-    }
-}
-
 #[derive(Queryable, Selectable, Debug, Clone)]
 #[diesel(table_name = inspections)]
 pub struct Row {
@@ -140,45 +123,7 @@ impl Row {
 
     /// For the record's own header (`write::Header::tag`).
     fn tag_of(group_id: &str, inspector_id: &str) -> RecordTag {
-        RecordTag {
-            group_id: group_id.to_string(),
-            owner_id: inspector_id.to_string(),
-        }
-    }
-}
-
-/// Where a photo's bytes stand: `missing` until they arrive, `stored`
-/// until the variants are made, then `ready`, or `failed` when its job
-/// found them unusable. Stored as text and read strictly.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum PhotoStatus {
-    Missing,
-    Stored,
-    Ready,
-    Failed,
-}
-
-impl PhotoStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PhotoStatus::Missing => "missing",
-            PhotoStatus::Stored => "stored",
-            PhotoStatus::Ready => "ready",
-            PhotoStatus::Failed => "failed",
-        }
-    }
-
-    pub fn parse(s: &str) -> crate::error::AppResult<PhotoStatus> {
-        match s {
-            "missing" => Ok(PhotoStatus::Missing),
-            "stored" => Ok(PhotoStatus::Stored),
-            "ready" => Ok(PhotoStatus::Ready),
-            "failed" => Ok(PhotoStatus::Failed),
-            other => Err(crate::error::AppError::internal(format!(
-                "unknown stored photo status {other:?}"
-            ))),
-        }
+        RecordTag::of_record(group_id, inspector_id)
     }
 }
 

@@ -56,6 +56,12 @@ pub fn find(c: &mut Conn, id: &str) -> AppResult<Option<Stored>> {
         .optional()?)
 }
 
+/// Where a photo's bytes stand.
+pub fn status(c: &mut Conn, id: &str) -> AppResult<crate::photos::PhotoStatus> {
+    let s: String = photos::table.find(id).select(photos::status).first(c)?;
+    crate::photos::PhotoStatus::parse(&s)
+}
+
 /// What a new photo is, besides its metadata.
 pub struct New<'a> {
     pub inspection_id: &'a str,

@@ -2,6 +2,7 @@
 //! run by a bounded pool of threads of our own (off the async executor),
 //! retried with backoff, resumed after a restart.
 
+use super::PhotoStatus;
 use super::blob::{self, BlobStore};
 use super::inspect::{self, Refusal};
 use super::{exif, variants};
@@ -9,7 +10,6 @@ use crate::clock;
 use crate::db::schema::{photo_jobs as pj, photos};
 use crate::db::{Conn, Db};
 use crate::error::AppResult;
-use crate::inspection::PhotoStatus;
 use crate::journal::{self, Entity};
 use chrono::{Duration, FixedOffset, NaiveDateTime};
 use diesel::prelude::*;

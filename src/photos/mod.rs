@@ -11,6 +11,44 @@ pub mod upload;
 pub mod urls;
 pub mod variants;
 
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Where a photo's bytes stand: `missing` until they arrive, `stored`
+/// until the variants are made, then `ready`, or `failed` when its job
+/// found them unusable. Stored as text and read strictly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PhotoStatus {
+    Missing,
+    Stored,
+    Ready,
+    Failed,
+}
+
+impl PhotoStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PhotoStatus::Missing => "missing",
+            PhotoStatus::Stored => "stored",
+            PhotoStatus::Ready => "ready",
+            PhotoStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> crate::error::AppResult<PhotoStatus> {
+        match s {
+            "missing" => Ok(PhotoStatus::Missing),
+            "stored" => Ok(PhotoStatus::Stored),
+            "ready" => Ok(PhotoStatus::Ready),
+            "failed" => Ok(PhotoStatus::Failed),
+            other => Err(crate::error::AppError::internal(format!(
+                "unknown stored photo status {other:?}"
+            ))),
+        }
+    }
+}
+
 /// The real photos in `../shared/fixtures/photos`, for unit tests.
 #[cfg(test)]
 pub(crate) fn fixture(name: &str) -> Vec<u8> {

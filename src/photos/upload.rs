@@ -5,7 +5,6 @@
 use super::blob::{self, BlobStore};
 use super::inspect::{self, Refusal};
 use crate::error::{AppError, AppResult};
-use crate::sync::push::Uploads;
 use actix_multipart::Multipart;
 use actix_web::web;
 use futures_util::StreamExt;
@@ -42,12 +41,20 @@ impl Drop for Parts {
     }
 }
 
-/// The batch part and one part per item of the largest batch.
-pub const MAX_PARTS: usize = crate::sync::push::MAX_ITEMS + 1;
+/// Photo bytes that came with a multipart push, already checked: the ones
+/// now in the blob store (photo id -> sha256) and the ones refused.
+#[derive(Debug, Default)]
+pub struct Uploads {
+    pub accepted: HashMap<String, String>,
+    pub refused: HashMap<String, Refusal>,
+}
+
 /// What a part's boundary and headers count for against the push's size.
 const PART_OVERHEAD: u64 = 256;
 
 pub struct Limits {
+    /// The batch part and one part per item of the largest batch.
+    pub max_parts: usize,
     pub max_json: usize,
     pub max_photo: u64,
     pub max_total: u64,
@@ -77,9 +84,10 @@ pub async fn read(
         // Every part counts, empty or not, and so do its headers: forty
         // thousand empty parts are refused at the 1002nd, not spooled.
         count += 1;
-        if count > MAX_PARTS {
+        if count > limits.max_parts {
             return Err(AppError::too_large(format!(
-                "a push has at most {MAX_PARTS} parts (the batch and a photo per item); split it"
+                "a push has at most {} parts (the batch and a photo per item); split it",
+                limits.max_parts
             )));
         }
         total += PART_OVERHEAD;

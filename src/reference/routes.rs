@@ -659,6 +659,25 @@ pub fn delete(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<()> {
     Ok(())
 }
 
+/// A route's group and assignee, cancelled or deleted routes included
+/// (a push hands in work a phone held on them), whoever asks.
+pub fn group_and_assignee(c: &mut Conn, id: &str) -> AppResult<Option<(String, Option<String>)>> {
+    Ok(routes::table
+        .find(id)
+        .select((routes::group_id, routes::assignee_id))
+        .first(c)
+        .optional()?)
+}
+
+/// The route a stop is on, if the stop still exists.
+pub fn route_of_stop(c: &mut Conn, stop_id: &str) -> AppResult<Option<String>> {
+    Ok(rs::table
+        .find(stop_id)
+        .select(rs::route_id)
+        .first(c)
+        .optional()?)
+}
+
 /// Routes by id for pull: the ones the caller may see, and the ids of
 /// deleted ones (tombstones).
 pub fn for_pull(

@@ -370,3 +370,13 @@ pub fn rows_by_ids(c: &mut Conn, ids: &[String]) -> AppResult<Vec<Row>> {
         .select(Row::as_select())
         .load(c)?)
 }
+
+/// A site's group and whether it is deleted, whoever asks (a push files
+/// offline work by it; the caller's scope is checked there).
+pub fn group_of(c: &mut Conn, id: &str) -> AppResult<Option<(String, bool)>> {
+    Ok(sites::table
+        .find(id)
+        .select((sites::group_id, sites::deleted))
+        .first(c)
+        .optional()?)
+}

@@ -1,0 +1,146 @@
+//! Each item of a batch becomes a checked value at the edge: ids in one
+//! letter case, numbers in range, a photo's hash, size, type, caption and
+//! position checked. What needs the database (the record, its checklist,
+//! the caller's scope) is checked where the item is applied
+//! ([`super::apply`], [`super::photos`]).
+
+use super::wire::{InspectionPush, PhotoPush, Reject};
+use crate::clock;
+use crate::inspection::fields;
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+
+pub const PHOTO_TYPES: [&str; 6] = [
+    "image/jpeg",
+    "image/png",
+    "image/webp",
+    "image/heic",
+    "image/heif",
+    "image/avif",
+];
+
+/// An inspection item, its ids in lower case.
+pub(super) struct InspectionItem {
+    pub id: String,
+    pub base_version: i64,
+    pub deleted: bool,
+    pub site_id: Option<String>,
+    pub route_id: Option<String>,
+    pub stop_id: Option<String>,
+    pub template_id: Option<String>,
+    pub template_version: Option<i32>,
+    pub fields: Map<String, Value>,
+    pub changed_at: BTreeMap<String, DateTime<Utc>>,
+}
+
+pub(super) fn inspection(item: InspectionPush) -> Result<InspectionItem, Reject> {
+    if item.base_version < 0 {
+        return Err(Reject::field(
+            "invalid_value",
+            "base_version",
+            "must be at least 0",
+        ));
+    }
+    let id = |u: Option<uuid::Uuid>| u.map(|u| u.to_string());
+    Ok(InspectionItem {
+        id: item.id.to_string(),
+        base_version: item.base_version,
+        deleted: item.deleted,
+        site_id: id(item.site_id),
+        route_id: id(item.route_id),
+        stop_id: id(item.stop_id),
+        template_id: id(item.template_id),
+        template_version: item.template_version,
+        fields: item.fields,
+        changed_at: item.changed_at,
+    })
+}
+
+/// A photo item: its hash in lower case, its size within the limit, a
+/// type we keep, its caption trimmed, its position checked.
+pub(super) struct PhotoItem {
+    pub inspection_id: String,
+    pub sha256: String,
+    pub bytes: i64,
+    pub content_type: String,
+    pub caption: String,
+    /// `null` or the time in UTC as every answer writes it.
+    pub taken_at: Value,
+    /// `null` or a checked position object.
+    pub location: Value,
+    pub deleted: bool,
+    pub base_version: i64,
+    pub changed_at: BTreeMap<String, DateTime<Utc>>,
+}
+
+pub(super) fn photo(item: PhotoPush, max_photo_bytes: u64) -> Result<PhotoItem, Reject> {
+    let sha = item.sha256.to_ascii_lowercase();
+    if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Reject::field(
+            "invalid_value",
+            "sha256",
+            "must be 64 hex digits",
+        ));
+    }
+    let max = i64::try_from(max_photo_bytes).unwrap_or(i64::MAX);
+    if !(1..=max).contains(&item.bytes) {
+        return Err(Reject::field(
+            "too_large",
+            "bytes",
+            format!("must be 1 to {max}"),
+        ));
+    }
+    let content_type = item.content_type.to_ascii_lowercase();
+    if !PHOTO_TYPES.contains(&content_type.as_str()) {
+        return Err(Reject::field(
+            "unsupported_media_type",
+            "content_type",
+            format!("must be one of {}", PHOTO_TYPES.join(", ")),
+        ));
+    }
+    let caption = item.caption.trim().to_string();
+    if caption.chars().count() > 500 {
+        return Err(Reject::field(
+            "invalid_value",
+            "caption",
+            "must be at most 500 characters",
+        ));
+    }
+    let location = match item.location {
+        None | Some(Value::Null) => Value::Null,
+        Some(Value::Object(o)) => {
+            fields::check_location_object(&o, false)
+                .map_err(|r| Reject::field("invalid_value", "location", r))?;
+            Value::Object(o)
+        }
+        Some(_) => {
+            return Err(Reject::field(
+                "invalid_value",
+                "location",
+                "must be an object",
+            ));
+        }
+    };
+    if item.base_version < 0 {
+        return Err(Reject::field(
+            "invalid_value",
+            "base_version",
+            "must be at least 0",
+        ));
+    }
+    Ok(PhotoItem {
+        inspection_id: item.inspection_id.to_string(),
+        sha256: sha,
+        bytes: item.bytes,
+        content_type,
+        caption,
+        taken_at: item
+            .taken_at
+            .map_or(Value::Null, |t| json!(clock::utc(t.naive_utc()))),
+        location,
+        deleted: item.deleted,
+        base_version: item.base_version,
+        changed_at: item.changed_at,
+    })
+}

@@ -10,6 +10,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod http;
 pub mod inspection;
 pub mod journal;
 pub mod metrics;
@@ -46,7 +47,7 @@ pub struct Started {
 pub fn start(config: Config) -> anyhow::Result<Started> {
     let boot = bootstrap::prepare(&config)?;
     clock::set_district_offset(config.exif_offset()?);
-    let store = photos::blob::store_for(&config)?;
+    let store = photos::store_for(&config)?;
     let workers = config
         .photo_workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
@@ -117,9 +118,12 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
             config.login_refill_secs,
         ),
         db: boot.db,
-        metrics,
+        metrics: Arc::clone(&metrics),
         config: Arc::new(config.clone()),
     });
+    // The request timer reads its registry on its own, not through the
+    // handlers' state: the metrics sit below everything they measure.
+    let request_metrics = web::Data::from(metrics);
     let max_json = config.max_json_bytes;
     let body_rules = web::Data::new(slow::Rules {
         idle: std::time::Duration::from_secs(config.body_idle_secs),
@@ -170,6 +174,7 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
         App::new()
             .app_data(state.clone())
             .app_data(body_rules.clone())
+            .app_data(request_metrics.clone())
             .wrap(ErrorHandlers::new().default_handler(api::json_fallback))
             .wrap(from_fn(slow::guard_bodies))
             .wrap(from_fn(webui::admin::saved_notice))

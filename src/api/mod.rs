@@ -2,6 +2,7 @@
 //! every error leaves as the contract's JSON error.
 
 pub mod auth;
+mod extract;
 pub mod groups;
 pub mod ops;
 pub mod photos;
@@ -9,7 +10,6 @@ pub mod review;
 pub mod routes;
 pub mod schedules;
 pub mod sites;
-pub mod streaming;
 pub mod sync;
 pub mod templates;
 pub mod uploads;

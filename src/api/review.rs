@@ -218,7 +218,7 @@ async fn stream_report(
         reports::Format::Csv => ("text/csv; charset=utf-8", Some("inspections.csv")),
         reports::Format::GeoJson => ("application/geo+json", None),
     };
-    super::streaming::pages(st, content_type, filename, move |c, cursor| {
+    crate::http::streaming::pages(st, content_type, filename, move |c, cursor| {
         reports::page(c, &caller, &f, cursor, &signer, format)
     })
     .await
@@ -277,7 +277,7 @@ pub async fn report_coverage_csv(
     f: web::Query<CoverageFilter>,
 ) -> AppResult<HttpResponse> {
     let f = f.into_inner();
-    super::streaming::pages(
+    crate::http::streaming::pages(
         st,
         "text/csv; charset=utf-8",
         Some("coverage.csv"),

@@ -1,7 +1,7 @@
 //! `/api/v1/sites`
 
 use crate::auth::{Admin, Caller};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::paging::{Page, PageQuery};
 use crate::reference::site_files::{self, ImportQuery, ImportReport};
 use crate::reference::sites::{self, NewSite, Site, SiteFilter, SitePatch};
@@ -101,29 +101,13 @@ pub async fn import(
     q: web::Query<ImportQuery>,
     body: web::Payload,
 ) -> AppResult<web::Json<ImportReport>> {
-    let bytes = read_body(body, st.config.max_json_bytes).await?;
+    let bytes = crate::http::body::read_all(body, st.config.max_json_bytes).await?;
     let q = q.into_inner();
     Ok(web::Json(
         st.db
             .write(move |c| site_files::import(c, &caller, &bytes, &q))
             .await?,
     ))
-}
-
-/// Reads a whole body of at most `limit` bytes (413 above).
-pub async fn read_body(mut body: web::Payload, limit: usize) -> AppResult<web::BytesMut> {
-    use futures_util::StreamExt;
-    let mut buf = web::BytesMut::new();
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| AppError::bad_request("bad_body", e.to_string()))?;
-        if buf.len() + chunk.len() > limit {
-            return Err(AppError::too_large(format!(
-                "the file is larger than {limit} bytes"
-            )));
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    Ok(buf)
 }
 
 /// The sites as CSV in the import's format (UTF-8 with BOM, Chinese
@@ -159,7 +143,7 @@ async fn export(
         site_files::Format::Csv => ("text/csv; charset=utf-8", "sites.csv"),
         site_files::Format::GeoJson => ("application/geo+json", "sites.geojson"),
     };
-    super::streaming::pages(st, content_type, Some(name), move |c, cursor| {
+    crate::http::streaming::pages(st, content_type, Some(name), move |c, cursor| {
         site_files::export_page(c, &caller, &f, cursor, format)
     })
     .await

@@ -2,14 +2,8 @@
 
 use crate::db::schema::users;
 use crate::error::{AppError, AppResult};
-use crate::state::AppState;
-use actix_web::dev::Payload;
-use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use std::future::Future;
-use std::pin::Pin;
 use utoipa::ToSchema;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -101,6 +95,39 @@ impl Caller {
         }
     }
 
+    /// A user as a caller, with whether they are active and their token
+    /// stamp (a token of an older stamp is dead); `None`: no such user, or
+    /// a role this server does not know.
+    pub fn load(c: &mut crate::db::Conn, id: &str) -> AppResult<Option<(Caller, bool, i64)>> {
+        let row: Option<(String, String, String, Option<String>, bool, i64)> = users::table
+            .find(id)
+            .select((
+                users::id,
+                users::username,
+                users::role,
+                users::group_id,
+                users::active,
+                users::token_stamp,
+            ))
+            .first(c)
+            .optional()?;
+        Ok(
+            row.and_then(|(id, username, role, group_id, active, stamp)| {
+                let role = Role::parse(&role)?;
+                Some((
+                    Caller {
+                        id,
+                        username,
+                        role,
+                        group_id,
+                    },
+                    active,
+                    stamp,
+                ))
+            }),
+        )
+    }
+
     /// Whether the caller sees a route or a schedule of `group_id` assigned
     /// to `assignee` (None: the whole group).
     pub fn sees_assignment(&self, group_id: &str, assignee: Option<&str>) -> bool {
@@ -116,86 +143,7 @@ pub fn assignment_reaches(role: Role, user_id: &str, assignee: Option<&str>) -> 
     role != Role::Inspector || assignee.is_none_or(|a| a == user_id)
 }
 
-fn bearer(req: &HttpRequest) -> AppResult<String> {
-    let value = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .ok_or_else(|| AppError::unauthorized("unauthorized", "an access token is required"))?;
-    let value = value
-        .to_str()
-        .map_err(|_| AppError::unauthorized("invalid_token", "malformed Authorization header"))?;
-    let (scheme, token) = value
-        .split_once(' ')
-        .ok_or_else(|| AppError::unauthorized("invalid_token", "expected `Bearer <token>`"))?;
-    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(AppError::unauthorized(
-            "invalid_token",
-            "expected `Bearer <token>`",
-        ));
-    }
-    Ok(token.trim().to_string())
-}
-
-impl FromRequest for Caller {
-    type Error = AppError;
-    type Future = Pin<Box<dyn Future<Output = AppResult<Caller>>>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let token = bearer(req);
-        Box::pin(async move {
-            let state = state.ok_or_else(|| AppError::internal("app state missing"))?;
-            let claims = state.keys.verify(&token?)?;
-            let sub = claims.sub.clone();
-            let row: Option<(String, String, String, Option<String>, bool, i64)> = state
-                .db
-                .read(move |c| {
-                    Ok(users::table
-                        .find(&sub)
-                        .select((
-                            users::id,
-                            users::username,
-                            users::role,
-                            users::group_id,
-                            users::active,
-                            users::token_stamp,
-                        ))
-                        .first(c)
-                        .optional()?)
-                })
-                .await?;
-            let dead =
-                || AppError::unauthorized("invalid_token", "the access token is no longer valid");
-            let (id, username, role, group_id, active, stamp) = row.ok_or_else(dead)?;
-            if !active || stamp != claims.stamp {
-                return Err(dead());
-            }
-            let role = Role::parse(&role).ok_or_else(dead)?;
-            Ok(Caller {
-                id,
-                username,
-                role,
-                group_id,
-            })
-        })
-    }
-}
-
 /// A caller who must be an admin: refused with 403 before the body is even
 /// read, so a non-admin learns nothing from validation errors.
 #[derive(Debug, Clone)]
 pub struct Admin(pub Caller);
-
-impl FromRequest for Admin {
-    type Error = AppError;
-    type Future = Pin<Box<dyn Future<Output = AppResult<Admin>>>>;
-
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let caller = Caller::from_request(req, payload);
-        Box::pin(async move {
-            let caller = caller.await?;
-            caller.require_admin()?;
-            Ok(Admin(caller))
-        })
-    }
-}

@@ -12,7 +12,7 @@ pub mod scope;
 mod view;
 pub mod write;
 
-pub use scope::RecordScope;
+pub use scope::{RecordScope, visible_row};
 pub use view::*;
 
 use crate::db::Conn;

@@ -42,3 +42,18 @@ impl Caller {
         RecordScope::of(self).allows(group_id, owner_id)
     }
 }
+
+/// The inspection if the caller may see it: inspectors their own, the
+/// others their scope's.
+pub fn visible_row(
+    c: &mut crate::db::Conn,
+    caller: &Caller,
+    id: &str,
+) -> crate::error::AppResult<super::Row> {
+    // An inspector's deleted record is gone for them; coordinators still
+    // see it, to resolve the conflicts against its deletion.
+    super::find(c, id)?
+        .filter(|r| caller.sees_record(&r.group_id, &r.inspector_id))
+        .filter(|r| !r.deleted || caller.role != Role::Inspector)
+        .ok_or_else(|| crate::error::AppError::not_found("inspection"))
+}

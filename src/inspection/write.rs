@@ -12,7 +12,6 @@ use crate::db::Conn;
 use crate::db::schema::{inspections, photos};
 use crate::error::AppResult;
 use crate::journal::{self, Entity};
-use crate::review::followups;
 use diesel::prelude::*;
 use serde_json::Value;
 
@@ -76,26 +75,41 @@ fn submitted(rec: &Record) -> bool {
     !rec.deleted && field_status(rec) == "submitted"
 }
 
+/// What a write did that a layer above acts on.
+#[must_use = "a submission at a stop may settle a follow-up: see review::followups::save_record"]
+pub struct Saved {
+    /// The review status written.
+    pub review: ReviewStatus,
+    /// The stop the record was just submitted at (a new version of a
+    /// submitted record on a route stop): a re-verification stop's
+    /// follow-up is settled by it.
+    pub submitted_at_stop: Option<String>,
+}
+
 /// Writes `after` as the record's state. `review` is the review status to
 /// start from (the stored one, or a reviewer's decision); the record's
 /// `status` field then moves it (a submit queues it, a withdrawal takes it
-/// back). Returns the review status written. `by` is the user whose action
-/// this is (for a follow-up a re-verification settles).
+/// back). Callers write through `review::followups::save_record`, which
+/// settles what the returned [`Saved`] says; this layer knows nothing of
+/// follow-ups.
 pub fn save(
     c: &mut Conn,
     h: &Header,
     before: Option<&Before>,
     after: &Record,
     review: ReviewStatus,
-    by: &str,
-) -> AppResult<ReviewStatus> {
+) -> AppResult<Saved> {
     let status = field_status(after);
     let new_review = review.after_field_status(status);
+    let unchanged = Saved {
+        review: new_review,
+        submitted_at_stop: None,
+    };
     if let Some(b) = before
         && b.record == *after
         && b.review == new_review
     {
-        return Ok(new_review);
+        return Ok(unchanged);
     }
     let meta_json = serde_json::to_string(&after.meta)?;
     if let Some(b) = before
@@ -108,7 +122,7 @@ pub fn save(
         diesel::update(inspections::table.find(&h.id))
             .set(inspections::field_meta.eq(&meta_json))
             .execute(c)?;
-        return Ok(new_review);
+        return Ok(unchanged);
     }
     let now = clock::now();
     let fields_json = serde_json::to_string(&after.fields)?;
@@ -181,13 +195,7 @@ pub fn save(
     {
         journal::changed(c, Entity::Route, route)?;
     }
-    // Submitted at a re-verification stop: it settles the follow-up.
-    if is_submitted
-        && version_moved
-        && let Some(stop) = &h.stop_id
-    {
-        followups::verification_submitted(c, stop, &after.fields, by)?;
-    }
+    let submitted_at_stop = h.stop_id.clone().filter(|_| is_submitted && version_moved);
     // A record's photos live and die with it: pull hands them out again.
     if before_rec.is_some_and(|b| b.deleted != after.deleted) {
         let ids: Vec<String> = photos::table
@@ -198,5 +206,8 @@ pub fn save(
             journal::record_changed(c, Entity::Photo, &p, &tag, false)?;
         }
     }
-    Ok(new_review)
+    Ok(Saved {
+        review: new_review,
+        submitted_at_stop,
+    })
 }

@@ -120,21 +120,6 @@ pub fn have_variants(store: &dyn BlobStore, sha: &str) -> io::Result<bool> {
     Ok(true)
 }
 
-/// Opens the blob store the settings name.
-pub fn store_for(config: &crate::config::Config) -> anyhow::Result<std::sync::Arc<dyn BlobStore>> {
-    let target = BlobTarget::parse(config.blob_url.as_deref(), &config.data_dir)
-        .map_err(anyhow::Error::msg)?;
-    Ok(match target {
-        BlobTarget::Dir(dir) => std::sync::Arc::new(FsStore::new(dir)?),
-        BlobTarget::S3 { bucket, prefix } => std::sync::Arc::new(super::s3::S3Store::new(
-            &bucket,
-            &prefix,
-            config.s3_endpoint.as_deref(),
-            config.data_dir.join("staging"),
-        )?),
-    })
-}
-
 pub fn variant_key(sha: &str, variant: &str) -> String {
     format!("variants/{}/{sha}.{variant}.jpg", &sha[..2.min(sha.len())])
 }

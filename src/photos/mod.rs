@@ -14,6 +14,23 @@ pub mod variants;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+/// Opens the blob store the settings name.
+pub fn store_for(
+    config: &crate::config::Config,
+) -> anyhow::Result<std::sync::Arc<dyn blob::BlobStore>> {
+    let target = blob::BlobTarget::parse(config.blob_url.as_deref(), &config.data_dir)
+        .map_err(anyhow::Error::msg)?;
+    Ok(match target {
+        blob::BlobTarget::Dir(dir) => std::sync::Arc::new(blob::FsStore::new(dir)?),
+        blob::BlobTarget::S3 { bucket, prefix } => std::sync::Arc::new(s3::S3Store::new(
+            &bucket,
+            &prefix,
+            config.s3_endpoint.as_deref(),
+            config.data_dir.join("staging"),
+        )?),
+    })
+}
+
 /// Where a photo's bytes stand: `missing` until they arrive, `stored`
 /// until the variants are made, then `ready`, or `failed` when its job
 /// found them unusable. Stored as text and read strictly.

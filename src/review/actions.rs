@@ -1,7 +1,6 @@
 //! Reviews and conflict overrides: the coordinator's decisions, each a
 //! change the inspector's phone pulls and an entry in the audit log.
 
-use super::queue::visible_row;
 use crate::auth::Caller;
 use crate::clock;
 use crate::db::Conn;
@@ -9,10 +8,12 @@ use crate::db::schema::{conflicts as cf, reviews as rv};
 use crate::error::{AppError, AppResult};
 use crate::inspection::merge::{self, DELETED, Edit, FieldEdit, Meta, Record};
 use crate::inspection::reviews::{self, Review};
-use crate::inspection::write::{self, Before, Header};
+use crate::inspection::visible_row;
+use crate::inspection::write::{Before, Header};
 use crate::inspection::{ReviewStatus, conflicts, photo_meta};
 use crate::journal::{self, Audit, Entity};
 use crate::reference::validate;
+use crate::review::followups;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -129,7 +130,8 @@ pub fn review(c: &mut Conn, caller: &Caller, id: &str, input: NewReview) -> AppR
     } else {
         before.record.clone()
     };
-    let written = write::save(c, &Header::of(&row), Some(&before), &after, to, &caller.id)?;
+    let written =
+        followups::save_record(c, &Header::of(&row), Some(&before), &after, to, &caller.id)?;
     let review_id = clock::new_id();
     diesel::insert_into(rv::table)
         .values((
@@ -248,7 +250,7 @@ pub fn resolve(
             None => {
                 let before = Before::of(&row)?;
                 let after = overridden(&before.record, &logged.field, value, &logged, &device)?;
-                write::save(
+                followups::save_record(
                     c,
                     &Header::of(&row),
                     Some(&before),

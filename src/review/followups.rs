@@ -7,6 +7,7 @@ use crate::db::Conn;
 use crate::db::schema::{followup_history as fh, followups as fu, route_stops, routes, users};
 use crate::error::{AppError, AppResult};
 use crate::inspection::RecordScope;
+use crate::inspection::write;
 use crate::journal::{self, Audit, Entity};
 use crate::paging::{Page, PageRequest};
 use crate::reference::{templates, validate};
@@ -266,7 +267,7 @@ pub fn create(
     input: NewFollowup,
 ) -> AppResult<Followup> {
     require_coordinator(caller)?;
-    let insp = super::queue::visible_row(c, caller, inspection_id)?;
+    let insp = crate::inspection::visible_row(c, caller, inspection_id)?;
     let title = validate::text("title", &input.title, 200)?;
     let department = validate::text("department", &input.department, 100)?;
     check_assignee(c, input.assignee_id.as_deref())?;
@@ -487,9 +488,29 @@ pub fn add_verification(
     get(c, caller, id)
 }
 
+/// The one write path of a record for every caller (push, reviews,
+/// overrides): [`write::save`], then what it reports settled here, a layer
+/// above the record: a submission at a re-verification stop settles its
+/// follow-up. `by` is the user whose action this is. Returns the review
+/// status written.
+pub fn save_record(
+    c: &mut Conn,
+    h: &write::Header,
+    before: Option<&write::Before>,
+    after: &crate::inspection::merge::Record,
+    review: crate::inspection::ReviewStatus,
+    by: &str,
+) -> AppResult<crate::inspection::ReviewStatus> {
+    let saved = write::save(c, h, before, after, review)?;
+    if let Some(stop) = &saved.submitted_at_stop {
+        verification_submitted(c, stop, &after.fields, by)?;
+    }
+    Ok(saved.review)
+}
+
 /// An inspection submitted at a re-verification stop settles its
 /// follow-up: `rectified: true` verifies it, `false` reopens it.
-pub fn verification_submitted(
+fn verification_submitted(
     c: &mut Conn,
     stop_id: &str,
     fields: &crate::inspection::merge::Fields,

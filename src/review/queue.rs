@@ -1,14 +1,14 @@
 //! `GET /api/v1/inspections`: the queue, newest first, with every filter
 //! of the contract; and one inspection with everything a reviewer needs.
 
-use crate::auth::{Caller, Role};
+use crate::auth::Caller;
 use crate::clock::Bound;
 use crate::db::Conn;
 use crate::db::schema::{conflicts as cf, inspections, reviews as rv};
 use crate::error::{AppError, AppResult};
 use crate::inspection::conflicts::{self, Conflict};
 use crate::inspection::reviews::{self, Review};
-use crate::inspection::{self as insp, Inspection, RecordScope, ReviewStatus};
+use crate::inspection::{self as insp, Inspection, RecordScope, ReviewStatus, visible_row};
 use crate::paging::{DEFAULT_LIMIT, MAX_LIMIT, Page};
 use crate::photos::urls::Signer;
 use chrono::{DateTime, NaiveDateTime};
@@ -162,17 +162,6 @@ pub struct Detail {
     pub reviews: Vec<Review>,
     pub conflicts: Vec<Conflict>,
     pub followups: Vec<super::followups::Followup>,
-}
-
-/// The inspection if the caller may see it: inspectors their own, the
-/// others their scope's.
-pub fn visible_row(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<insp::Row> {
-    // An inspector's deleted record is gone for them; coordinators still
-    // see it, to resolve the conflicts against its deletion.
-    insp::find(c, id)?
-        .filter(|r| caller.sees_record(&r.group_id, &r.inspector_id))
-        .filter(|r| !r.deleted || caller.role != Role::Inspector)
-        .ok_or_else(|| AppError::not_found("inspection"))
 }
 
 pub fn detail(c: &mut Conn, caller: &Caller, id: &str, signer: &Signer) -> AppResult<Detail> {

@@ -101,24 +101,6 @@ impl std::fmt::Display for Refused {
     }
 }
 
-impl actix_web::ResponseError for Refused {
-    fn status_code(&self) -> actix_web::http::StatusCode {
-        match self {
-            Refused::Login => actix_web::http::StatusCode::SEE_OTHER,
-            Refused::Error(e) => e.status,
-        }
-    }
-
-    fn error_response(&self) -> actix_web::HttpResponse {
-        match self {
-            Refused::Login => actix_web::HttpResponse::SeeOther()
-                .insert_header(("Location", "/review/login"))
-                .finish(),
-            Refused::Error(e) => super::pages::error_page(e),
-        }
-    }
-}
-
 impl FromRequest for WebUser {
     type Error = Refused;
     type Future = Pin<Box<dyn Future<Output = Result<WebUser, Refused>>>>;

@@ -1,4 +1,4 @@
-//! The field app's client library (`src/webui/app/fieldsync-client.js`)
+//! The field app's client library (`src/webui/field/app/fieldsync-client.js`)
 //! under `node --test`, against this real server: lost answers, 503 with
 //! Retry-After, 413, a conflict from a second device, a cut photo upload
 //! that resumes, token rotation, a refused edit, pull pages and reset.

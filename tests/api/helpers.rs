@@ -569,7 +569,7 @@ impl TestApp {
                 let mut cfg = self.config.clone();
                 // Its own staging directory: a store clears its own at start.
                 cfg.data_dir = self.dir.join("test-staging");
-                fieldsync::photos::blob::store_for(&cfg)
+                fieldsync::photos::store_for(&cfg)
                     .unwrap()
                     .list_dir(prefix)
                     .unwrap()

@@ -448,7 +448,7 @@ fn the_blob_store_keeps_large_files_whole() {
     use futures_util::StreamExt;
     let tmp = tempfile::tempdir().unwrap();
     let config = test_config(tmp.path());
-    let store = fieldsync::photos::blob::store_for(&config).unwrap();
+    let store = fieldsync::photos::store_for(&config).unwrap();
     // 20 MiB that repeat no 64 KiB piece: a part mixed up would show.
     let big: Vec<u8> = (0..20u32 << 20)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 ^ (i >> 16) as u8)

@@ -1,4 +1,4 @@
-// The reference client (src/webui/app/fieldsync-client.js) against the
+// The reference client (src/webui/field/app/fieldsync-client.js) against the
 // real server: `cargo test` starts one and runs `node --test` on this file
 // with FIELDSYNC_URL and the ids of a small district (tests/api/client_js.rs).
 // Faults (a lost answer, a 503, a cut upload) are made by wrapping fetch;
@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { FieldsyncClient, MemoryStore, backoff, explain, sha256Hex } from '../../src/webui/app/fieldsync-client.js';
+import { FieldsyncClient, MemoryStore, backoff, explain, sha256Hex } from '../../src/webui/field/app/fieldsync-client.js';
 
 import { URL, SITE, TEMPLATE, ROUTE, STOP, PASSWORD, ADMIN_PASSWORD, FIXTURES, meta, token, api } from './env.mjs';
 

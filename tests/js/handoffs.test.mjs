@@ -7,8 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { FieldsyncClient, MemoryStore } from '../../src/webui/app/fieldsync-client.js';
-import { exifTakenAt } from '../../src/webui/app/exif.js';
+import { FieldsyncClient, MemoryStore } from '../../src/webui/field/app/fieldsync-client.js';
+import { exifTakenAt } from '../../src/webui/field/app/exif.js';
 
 import { URL, SITE, TEMPLATE, ROUTE, STOP, PASSWORD, ADMIN_PASSWORD, FIXTURES, meta, token, api } from './env.mjs';
 

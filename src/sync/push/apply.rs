@@ -10,11 +10,12 @@ use crate::db::Conn;
 use crate::error::AppResult;
 use crate::inspection::conflicts;
 use crate::inspection::merge::{self, Edit, FieldEdit, Record, Status};
-use crate::inspection::write::{self, Before, Header};
+use crate::inspection::write::{Before, Header};
 use crate::inspection::{self as insp, ReviewStatus, fields};
 use crate::journal;
 use crate::reference::templates::{self, Item};
 use crate::reference::{routes, sites, users};
+use crate::review::followups;
 use std::sync::Arc;
 
 impl Ctx<'_> {
@@ -272,7 +273,7 @@ impl Ctx<'_> {
         // Only the remembered (changed_at, device) of an equal value may
         // differ: worth keeping, except on a record closed to this caller.
         if !held_off {
-            write::save(
+            followups::save_record(
                 c,
                 &header,
                 before.as_ref(),

@@ -2,7 +2,7 @@
 //! letter case, numbers in range, a photo's hash, size, type, caption and
 //! position checked. What needs the database (the record, its checklist,
 //! the caller's scope) is checked where the item is applied
-//! ([`super::apply`], [`super::photos`]).
+//! (`apply`, `photos`).
 
 use super::wire::{InspectionPush, PhotoPush, Reject};
 use crate::clock;

@@ -1,7 +1,7 @@
 //! The push's wire: the batch as a phone sends it, the answer as it gets
 //! it (one result per item), and an item's refusal. What is checked here
 //! is the batch as a whole; each item is checked on its own in
-//! [`super::parse`] and [`super::apply`].
+//! `parse` and `apply`.
 
 use crate::error::{AppError, AppResult};
 use crate::inspection::ReviewStatus;

@@ -163,7 +163,7 @@ async fn view(st: web::Data<AppState>, AdminUser(user): AdminUser, q: web::Query
 async fn csv(st: web::Data<AppState>, AdminUser(user): AdminUser, q: web::Query<Query>) -> Page {
     let f = q.filter();
     let caller = user.caller;
-    Ok(crate::api::streaming::pages(
+    Ok(crate::http::streaming::pages(
         st,
         "text/csv; charset=utf-8",
         Some("coverage.csv"),

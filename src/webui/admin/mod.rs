@@ -11,7 +11,7 @@ mod people;
 mod plans;
 mod sites;
 
-use super::pages;
+use super::layout;
 use super::session::{self, Refused, WebUser};
 use crate::db::Conn;
 use crate::error::{AppError, AppResult};
@@ -328,7 +328,7 @@ pub fn page(
     body: Markup,
 ) -> HttpResponse {
     let status = problem.map_or(StatusCode::OK, |p| p.status);
-    let markup = pages::layout(
+    let markup = layout::layout(
         title,
         Some(user),
         html! {
@@ -525,7 +525,7 @@ pub async fn fields(req: &HttpRequest, payload: web::Payload) -> Result<Fields, 
         )
         .into());
     }
-    let bytes = crate::api::sites::read_body(payload, 2 * 1024 * 1024).await?;
+    let bytes = crate::http::body::read_all(payload, 2 * 1024 * 1024).await?;
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
         .map_err(|e| AppError::bad_request("malformed_form", e.to_string()))?;
     Ok(Fields(pairs))

@@ -1,83 +1,15 @@
-//! The HTML of the review page (maud: checked at compile time, escaped by
+//! The HTML of the review page's screens (maud: checked at compile time, escaped by
 //! default). Everything it needs is served by this binary.
 
-use super::session::WebUser;
-use super::words;
 use crate::error::AppError;
 use crate::inspection::{Inspection, Photo};
 use crate::reference::templates::Template;
 use crate::review::queue::Detail;
-use actix_web::HttpResponse;
+use crate::webui::session::WebUser;
+use crate::webui::words;
 use maud::{DOCTYPE, Markup, html};
 use serde_json::Value;
 use std::collections::HashMap;
-
-pub const CSS: &str = include_str!("review.css");
-
-pub fn layout(title: &str, user: Option<&WebUser>, body: Markup) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="zh-CN" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · fieldsync" }
-                link rel="stylesheet" href="/review/static/review.css";
-            }
-            body {
-                header.top {
-                    a.brand href="/review" { "fieldsync 巡查审核" }
-                    @if let Some(u) = user {
-                        nav.apps {
-                            a href="/review" { "审核" }
-                            @if u.caller.is_admin() { a href="/admin" { "管理" } }
-                        }
-                        span.who { (u.display_name) }
-                        form.inline method="post" action="/review/logout" {
-                            input type="hidden" name="csrf" value=(u.csrf);
-                            button.link type="submit" { "退出" }
-                        }
-                    }
-                }
-                main { (body) }
-            }
-        }
-    }
-}
-
-pub fn page(title: &str, user: Option<&WebUser>, body: Markup) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(layout(title, user, body).into_string())
-}
-
-pub fn error_page(e: &AppError) -> HttpResponse {
-    HttpResponse::build(e.status)
-        .content_type("text/html; charset=utf-8")
-        .body(
-            layout(
-                "出错了",
-                None,
-                html! { section.card { h1 { "出错了" } p { (words::error(e)) } p { a href="/review" { "返回" } } } },
-            )
-            .into_string(),
-        )
-}
-
-pub fn login(error: Option<&str>, csrf: &str) -> Markup {
-    html! {
-        section.card.narrow {
-            h1 { "登录" }
-            @if let Some(e) = error { p.error { (e) } }
-            form method="post" action="/review/login" {
-                input type="hidden" name="csrf" value=(csrf);
-                label { "用户名" input id="username" name="username" autocomplete="username" required; }
-                label { "密码" input id="password" name="password" type="password" autocomplete="current-password" required; }
-                button id="login" type="submit" { "登录" }
-            }
-        }
-    }
-}
 
 fn status_label(s: &str) -> &'static str {
     words::review_status(s)

@@ -1,0 +1,6 @@
+//! HTTP plumbing both faces use (the JSON API in `api/`, the pages in
+//! `webui/`): answers streamed page by page, bodies read against a limit.
+//! Below both, above the domain.
+
+pub mod body;
+pub mod streaming;

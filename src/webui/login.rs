@@ -1,0 +1,172 @@
+//! Signing in and out of the pages (`/review/login`, `/review/logout`):
+//! one form for coordinators and admins, a cookie session after it.
+
+use super::layout::page;
+use super::session::{self, WebUser};
+use super::{Page, back};
+use crate::auth::{Role, password};
+use crate::error::AppError;
+use crate::reference::users as user_ref;
+use crate::state::AppState;
+use actix_web::cookie::Cookie;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use maud::{Markup, html};
+use serde::Deserialize;
+
+const LOGIN_CSRF: &str = "fieldsync_login_csrf";
+
+fn login_page(st: &AppState, error: Option<&str>) -> HttpResponse {
+    // Before there is a session, the form's token is checked against a
+    // cookie of its own (double submit).
+    let token = base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        rand::random::<[u8; 24]>(),
+    );
+    let mut resp = page("登录", None, form(error, &token));
+    let cookie = Cookie::build(LOGIN_CSRF, token)
+        .path("/")
+        .http_only(true)
+        .secure(st.config.secure_cookies)
+        .same_site(actix_web::cookie::SameSite::Strict)
+        .finish();
+    let _ = resp.add_cookie(&cookie);
+    resp
+}
+
+#[get("/review/login")]
+pub async fn login_form(st: web::Data<AppState>) -> HttpResponse {
+    login_page(&st, None)
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    username: String,
+    password: String,
+    csrf: String,
+}
+
+#[post("/review/login")]
+pub async fn login(st: web::Data<AppState>, req: HttpRequest, form: web::Form<LoginForm>) -> Page {
+    let form = form.into_inner();
+    let cookie = req
+        .cookie(LOGIN_CSRF)
+        .map(|c| c.value().to_string())
+        .unwrap_or_default();
+    if cookie.is_empty() || cookie != form.csrf {
+        return Ok(login_page(&st, Some("页面已过期,请重新登录")));
+    }
+    let ip = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    if let Err(e) = st.login_limiter.check(&form.username, &ip) {
+        return Err(e.into());
+    }
+    let name = form.username.clone();
+    let user = st
+        .db
+        .read(move |c| user_ref::find_by_username(c, &name))
+        .await?;
+    let pw = form.password;
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let ok = web::block(move || match stored {
+        Some(h) => password::verify(&pw, &h),
+        None => {
+            password::verify_dummy(&pw);
+            false
+        }
+    })
+    .await
+    .map_err(AppError::from)?;
+    let user = match user {
+        Some(u) if ok && u.active => u,
+        other => {
+            // Audited like a failed API login.
+            let uid = other.map(|u| u.id);
+            let name = form.username;
+            st.db
+                .write(move |c| {
+                    crate::journal::audit(
+                        c,
+                        crate::journal::Audit {
+                            actor_id: uid.as_deref(),
+                            action: "auth.web_login_failed",
+                            object_type: "user",
+                            object_id: uid.as_deref(),
+                            details: serde_json::json!({ "username": name, "ip": ip }),
+                        },
+                    )
+                })
+                .await?;
+            return Ok(login_page(&st, Some("用户名或密码错误")));
+        }
+    };
+    if Role::parse(&user.role) == Some(Role::Inspector) {
+        return Ok(login_page(&st, Some("审核页面供协调员和管理员使用")));
+    }
+    let uid = user.id.clone();
+    let token = st
+        .db
+        .write(move |c| {
+            crate::journal::audit(
+                c,
+                crate::journal::Audit {
+                    actor_id: Some(&uid),
+                    action: "auth.web_login",
+                    object_type: "user",
+                    object_id: Some(&uid),
+                    details: serde_json::json!({}),
+                },
+            )?;
+            session::start(c, &uid)
+        })
+        .await?;
+    // Admins start in their console, coordinators at the queue.
+    let home = if Role::parse(&user.role) == Some(Role::Admin) {
+        "/admin"
+    } else {
+        "/review"
+    };
+    let mut resp = back(home);
+    let _ = resp.add_cookie(&session::cookie(token, st.config.secure_cookies));
+    Ok(resp)
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+#[post("/review/logout")]
+pub async fn logout(
+    st: web::Data<AppState>,
+    req: HttpRequest,
+    user: WebUser,
+    form: web::Form<CsrfForm>,
+) -> Page {
+    session::check_csrf(&user, &form.csrf)?;
+    if let Some(c) = req.cookie(session::COOKIE) {
+        let token = c.value().to_string();
+        st.db.write(move |c| session::end(c, &token)).await?;
+    }
+    let mut resp = back("/review/login");
+    let mut gone = session::cookie(String::new(), st.config.secure_cookies);
+    gone.make_removal();
+    let _ = resp.add_cookie(&gone);
+    Ok(resp)
+}
+
+fn form(error: Option<&str>, csrf: &str) -> Markup {
+    html! {
+        section.card.narrow {
+            h1 { "登录" }
+            @if let Some(e) = error { p.error { (e) } }
+            form method="post" action="/review/login" {
+                input type="hidden" name="csrf" value=(csrf);
+                label { "用户名" input id="username" name="username" autocomplete="username" required; }
+                label { "密码" input id="password" name="password" type="password" autocomplete="current-password" required; }
+                button id="login" type="submit" { "登录" }
+            }
+        }
+    }
+}

@@ -1,0 +1,531 @@
+//! The coordinators' review page at `/review`: the queue, a record, its
+//! print report, the review and follow-up forms. The handlers are thin:
+//! they call the same functions as the JSON API (`crate::review`) and draw
+//! with `pages`.
+
+pub mod pages;
+
+use super::layout;
+use super::session::{self, Refused, WebUser};
+use super::words;
+use super::{Page, back};
+use crate::db::schema::{sites, users};
+use crate::error::AppError;
+use crate::reference::templates;
+use crate::review::actions::{self, Decision, Keep, NewReview};
+use crate::review::followups::{self, NewFollowup};
+use crate::review::queue::{self, QueueFilter};
+use crate::state::AppState;
+use actix_web::{HttpResponse, get, post, web};
+use diesel::prelude::*;
+use serde::Deserialize;
+use std::collections::HashMap;
+
+#[derive(Deserialize)]
+pub struct QueueQuery {
+    review_status: Option<String>,
+    site_id: Option<String>,
+    /// `yyyy-mm-dd`, inclusive.
+    from: Option<String>,
+    to: Option<String>,
+    conflicts: Option<String>,
+    cursor: Option<String>,
+    /// Set after the last waiting record was decided.
+    done: Option<String>,
+}
+
+/// The start of a `yyyy-mm-dd` day (or of the next one, for an end).
+
+#[get("/review")]
+pub async fn queue_page(st: web::Data<AppState>, user: WebUser, q: web::Query<QueueQuery>) -> Page {
+    let q = q.into_inner();
+    let status = q
+        .review_status
+        .clone()
+        .unwrap_or_else(|| "submitted".into());
+    let site = q.site_id.clone().filter(|s| !s.is_empty());
+    let filter = QueueFilter {
+        review_status: serde_json::from_value(serde_json::Value::String(status.clone())).ok(),
+        site_id: site.clone(),
+        from: q.from.as_deref().and_then(crate::clock::Bound::parse),
+        to: q.to.as_deref().and_then(crate::clock::Bound::parse),
+        has_conflicts: q.conflicts.as_deref().map(|_| true),
+        cursor: q.cursor.clone(),
+        limit: Some(50),
+        ..QueueFilter::default()
+    };
+    let caller = user.caller.clone();
+    let signer = st.signer.clone();
+    let (page, site_names, user_names, site_list) = st
+        .db
+        .read(move |c| {
+            let page = queue::list(c, &caller, &filter, &signer)?;
+            let (s, u) = names(c, &page.items)?;
+            let all = crate::paging::PageRequest {
+                limit: crate::paging::MAX_LIMIT,
+                after: None,
+            };
+            let none = crate::reference::sites::SiteFilter::default();
+            let sites: Vec<(String, String)> =
+                crate::reference::sites::list(c, &caller, &none, &all)?
+                    .items
+                    .into_iter()
+                    .map(|s| (s.id, s.name))
+                    .collect();
+            Ok((page, s, u, sites))
+        })
+        .await?;
+    let rows: Vec<pages::QueueRow> = page
+        .items
+        .into_iter()
+        .map(|i| pages::QueueRow {
+            site: site_names.get(&i.site_id).cloned().unwrap_or_default(),
+            inspector: user_names.get(&i.inspector_id).cloned().unwrap_or_default(),
+            inspection: i,
+        })
+        .collect();
+    let shown = pages::QueueFilters {
+        status,
+        site_id: site.unwrap_or_default(),
+        from: q.from.unwrap_or_default(),
+        to: q.to.unwrap_or_default(),
+        conflicts: q.conflicts.is_some(),
+        sites: site_list,
+        all_done: q.done.is_some(),
+    };
+    Ok(layout::page(
+        "巡查记录",
+        Some(&user),
+        pages::queue(&rows, &shown, page.next_cursor.as_deref()),
+    ))
+}
+
+type Names = (HashMap<String, String>, HashMap<String, String>);
+
+fn names(
+    c: &mut crate::db::Conn,
+    items: &[crate::inspection::Inspection],
+) -> crate::error::AppResult<Names> {
+    let s: Vec<&String> = items.iter().map(|i| &i.site_id).collect();
+    let u: Vec<&String> = items.iter().map(|i| &i.inspector_id).collect();
+    Ok((
+        sites::table
+            .filter(sites::id.eq_any(s))
+            .select((sites::id, sites::name))
+            .load::<(String, String)>(c)?
+            .into_iter()
+            .collect(),
+        users::table
+            .filter(users::id.eq_any(u))
+            .select((users::id, users::display_name))
+            .load::<(String, String)>(c)?
+            .into_iter()
+            .collect(),
+    ))
+}
+
+struct Loaded {
+    detail: queue::Detail,
+    site_name: String,
+    site: Option<(f64, f64, f64)>,
+    inspector: String,
+    template: Option<templates::Template>,
+    /// Display names of the reviewers and of who changed the follow-ups.
+    names: HashMap<String, String>,
+}
+
+async fn load(st: &AppState, user: &WebUser, id: uuid::Uuid) -> Result<Loaded, Refused> {
+    let caller = user.caller.clone();
+    let signer = st.signer.clone();
+    let id = id.to_string();
+    Ok(st
+        .db
+        .read(move |c| {
+            let detail = queue::detail(c, &caller, &id, &signer)?;
+            let i = &detail.inspection;
+            let site: Option<(String, f64, f64, f64)> = sites::table
+                .find(&i.site_id)
+                .select((sites::name, sites::lat, sites::lon, sites::radius_m))
+                .first(c)
+                .optional()?;
+            let inspector: String = users::table
+                .find(&i.inspector_id)
+                .select(users::display_name)
+                .first(c)?;
+            let template =
+                templates::get(c, &caller, &i.template_id, Some(i.template_version)).ok();
+            let people: Vec<&String> = detail
+                .reviews
+                .iter()
+                .map(|r| &r.reviewer_id)
+                .chain(
+                    detail
+                        .followups
+                        .iter()
+                        .flat_map(|f| f.history.iter().map(|h| &h.by)),
+                )
+                .collect();
+            let names = users::table
+                .filter(users::id.eq_any(people))
+                .select((users::id, users::display_name))
+                .load::<(String, String)>(c)?
+                .into_iter()
+                .collect();
+            Ok(Loaded {
+                site_name: site.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
+                site: site.map(|s| (s.1, s.2, s.3)),
+                inspector,
+                template,
+                names,
+                detail,
+            })
+        })
+        .await?)
+}
+
+/// The record's page; with a problem, the refused form is shown again
+/// with what went wrong (status 4xx, as the API would answer).
+fn detail_page(
+    l: &Loaded,
+    user: &WebUser,
+    problem: Option<(&pages::Problem, actix_web::http::StatusCode)>,
+    comment: &str,
+) -> HttpResponse {
+    let title = l
+        .detail
+        .inspection
+        .fields
+        .get("title")
+        .and_then(|v| v.as_str())
+        .unwrap_or("巡查记录")
+        .to_string();
+    let body = pages::detail(&pages::DetailPage {
+        detail: &l.detail,
+        site_name: &l.site_name,
+        site: l.site,
+        inspector: &l.inspector,
+        template: l.template.as_ref(),
+        user,
+        names: &l.names,
+        problem: problem.map(|(p, _)| p),
+        comment,
+    });
+    let mut resp = layout::page(&title, Some(user), body);
+    if let Some((_, status)) = problem {
+        *resp.status_mut() = status;
+    }
+    resp
+}
+
+#[get("/review/inspections/{id}")]
+pub async fn inspection_page(
+    st: web::Data<AppState>,
+    user: WebUser,
+    id: web::Path<uuid::Uuid>,
+) -> Page {
+    let l = load(&st, &user, id.into_inner()).await?;
+    Ok(detail_page(&l, &user, None, ""))
+}
+
+#[get("/review/inspections/{id}/print")]
+pub async fn print_page(st: web::Data<AppState>, user: WebUser, id: web::Path<uuid::Uuid>) -> Page {
+    let l = load(&st, &user, id.into_inner()).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(
+            pages::print(&pages::PrintPage {
+                detail: &l.detail,
+                site_name: &l.site_name,
+                inspector: &l.inspector,
+                template: l.template.as_ref(),
+                names: &l.names,
+                printed_at: chrono::Utc::now(),
+            })
+            .into_string(),
+        ))
+}
+
+/// A form's action refused for a reason the person can fix (a missing
+/// comment, a record changed meanwhile, a bad date): the record's page
+/// again, with the problem at that form. Anything else is an error page.
+async fn refused_form(
+    st: &AppState,
+    user: &WebUser,
+    id: uuid::Uuid,
+    form: String,
+    e: AppError,
+    comment: &str,
+) -> Page {
+    let fixable = e.status.is_client_error() && !matches!(e.status.as_u16(), 401 | 403 | 404 | 429);
+    if !fixable {
+        return Err(e.into());
+    }
+    let l = load(st, user, id).await?;
+    let p = pages::Problem::of(form, &e);
+    Ok(detail_page(&l, user, Some((&p, e.status)), comment))
+}
+
+#[derive(Deserialize)]
+pub struct ReviewForm {
+    csrf: String,
+    decision: Decision,
+    #[serde(default)]
+    comment: String,
+    /// The version the page showed: a record that changed since is not
+    /// decided unseen.
+    version: i64,
+}
+
+#[post("/review/inspections/{id}/review")]
+pub async fn review_form(
+    st: web::Data<AppState>,
+    user: WebUser,
+    id: web::Path<uuid::Uuid>,
+    form: web::Form<ReviewForm>,
+) -> Page {
+    let form = form.into_inner();
+    session::check_csrf(&user, &form.csrf)?;
+    let uid = id.into_inner();
+    let (caller, iid, comment) = (user.caller.clone(), uid.to_string(), form.comment.clone());
+    let done = st
+        .db
+        .write(move |c| {
+            actions::review(
+                c,
+                &caller,
+                &iid,
+                NewReview {
+                    decision: form.decision,
+                    comment: form.comment,
+                    version: Some(form.version),
+                },
+            )
+        })
+        .await;
+    match done {
+        // On to the next record waiting for review.
+        Ok(_) => Ok(back(&format!("/review/next?after={uid}"))),
+        Err(e) => refused_form(&st, &user, uid, "review".into(), e, &comment).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    after: Option<uuid::Uuid>,
+}
+
+/// The next record waiting for review: the one after the record just
+/// decided in the queue's order (newest first), else the first waiting one
+/// other than it; the queue when none is left.
+#[get("/review/next")]
+pub async fn next_page(st: web::Data<AppState>, user: WebUser, q: web::Query<NextQuery>) -> Page {
+    let caller = user.caller.clone();
+    let signer = st.signer.clone();
+    let after = q.after.map(|a| a.to_string());
+    let next = st
+        .db
+        .read(move |c| {
+            let waiting = |cursor: Option<String>, limit| QueueFilter {
+                review_status: Some(crate::inspection::ReviewStatus::Submitted),
+                limit: Some(limit),
+                cursor,
+                ..QueueFilter::default()
+            };
+            if let Some(a) = &after
+                && let Ok(cursor) = queue::after(c, &caller, a)
+                && let Some(i) = queue::list(c, &caller, &waiting(Some(cursor), 1), &signer)?
+                    .items
+                    .into_iter()
+                    .next()
+            {
+                return Ok(Some(i.id));
+            }
+            let page = queue::list(c, &caller, &waiting(None, 2), &signer)?;
+            Ok(page
+                .items
+                .into_iter()
+                .map(|i| i.id)
+                .find(|i| Some(i) != after.as_ref()))
+        })
+        .await?;
+    Ok(match next {
+        Some(id) => back(&format!("/review/inspections/{id}")),
+        None => back("/review?review_status=submitted&done=1"),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct ResolveForm {
+    csrf: String,
+    keep: Keep,
+}
+
+#[post("/review/conflicts/{id}/resolve")]
+pub async fn resolve_form(
+    st: web::Data<AppState>,
+    user: WebUser,
+    id: web::Path<uuid::Uuid>,
+    form: web::Form<ResolveForm>,
+) -> Page {
+    session::check_csrf(&user, &form.csrf)?;
+    let caller = user.caller.clone();
+    let (cid, keep) = (id.to_string(), form.keep);
+    let c = st
+        .db
+        .write(move |c| {
+            use crate::db::schema::conflicts as cf;
+            let iid: Option<String> = cf::table
+                .find(&cid)
+                .select(cf::inspection_id)
+                .first(c)
+                .optional()?;
+            Ok((
+                iid.unwrap_or_default(),
+                actions::resolve(c, &caller, &cid, keep),
+            ))
+        })
+        .await?;
+    match c {
+        (iid, Ok(_)) => Ok(back(&format!("/review/inspections/{iid}"))),
+        (iid, Err(e)) => {
+            let iid = uuid::Uuid::parse_str(&iid).map_err(|_| AppError::not_found("inspection"))?;
+            refused_form(
+                &st,
+                &user,
+                iid,
+                format!("conflict:{}", id.into_inner()),
+                e,
+                "",
+            )
+            .await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct FollowupForm {
+    csrf: String,
+    title: String,
+    department: String,
+    #[serde(default)]
+    due: String,
+}
+
+/// A date typed in a form: the end of that day in the district.
+fn due_date(d: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>, AppError> {
+    match d.trim() {
+        "" => Ok(None),
+        d => chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .map(|d| Some(crate::clock::end_of_day(d)))
+            .map_err(|_| AppError::invalid("due", "must be a date")),
+    }
+}
+
+#[post("/review/inspections/{id}/followups")]
+pub async fn followup_form(
+    st: web::Data<AppState>,
+    user: WebUser,
+    id: web::Path<uuid::Uuid>,
+    form: web::Form<FollowupForm>,
+) -> Page {
+    let form = form.into_inner();
+    session::check_csrf(&user, &form.csrf)?;
+    let uid = id.into_inner();
+    let due_at = match due_date(&form.due) {
+        Ok(d) => d,
+        Err(e) => return refused_form(&st, &user, uid, "followup".into(), e, "").await,
+    };
+    let (caller, iid) = (user.caller.clone(), uid.to_string());
+    let done = st
+        .db
+        .write(move |c| {
+            followups::create(
+                c,
+                &caller,
+                &iid,
+                NewFollowup {
+                    title: form.title,
+                    department: form.department,
+                    assignee_id: None,
+                    due_at,
+                },
+            )
+        })
+        .await;
+    match done {
+        Ok(_) => Ok(back(&format!("/review/inspections/{uid}#followups"))),
+        Err(e) => refused_form(&st, &user, uid, "followup".into(), e, "").await,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct FollowupUpdateForm {
+    csrf: String,
+    status: followups::Status,
+    #[serde(default)]
+    note: String,
+    #[serde(default)]
+    due: String,
+}
+
+/// A follow-up moved on from the record's page: its status (with a note
+/// for the history) and its due date.
+#[post("/review/followups/{id}")]
+pub async fn followup_update_form(
+    st: web::Data<AppState>,
+    user: WebUser,
+    id: web::Path<uuid::Uuid>,
+    form: web::Form<FollowupUpdateForm>,
+) -> Page {
+    let form = form.into_inner();
+    session::check_csrf(&user, &form.csrf)?;
+    let (caller, fid) = (user.caller.clone(), id.to_string());
+    let due = due_date(&form.due);
+    let done = st
+        .db
+        .write(move |c| {
+            let f = followups::get(c, &caller, &fid)?;
+            let result = due.and_then(|due| {
+                let patch = followups::FollowupPatch {
+                    status: Some(form.status),
+                    note: form.note,
+                    // An unchanged date is not a change of the due date.
+                    due_at: (due.map(words::date) != f.due_at.map(words::date)).then_some(due),
+                    ..followups::FollowupPatch::default()
+                };
+                followups::update(c, &caller, &fid, patch)
+            });
+            Ok((f.inspection_id, result))
+        })
+        .await?;
+    let (iid, result) = done;
+    let iid = uuid::Uuid::parse_str(&iid).map_err(|_| AppError::not_found("inspection"))?;
+    match result {
+        Ok(_) => Ok(back(&format!(
+            "/review/inspections/{iid}#followup-{}",
+            id.into_inner()
+        ))),
+        Err(e) => {
+            refused_form(
+                &st,
+                &user,
+                iid,
+                format!("followup:{}", id.into_inner()),
+                e,
+                "",
+            )
+            .await
+        }
+    }
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(queue_page)
+        .service(print_page)
+        .service(inspection_page)
+        .service(review_form)
+        .service(resolve_form)
+        .service(followup_form)
+        .service(followup_update_form)
+        .service(next_page);
+}

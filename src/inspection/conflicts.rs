@@ -16,6 +16,36 @@ use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use utoipa::ToSchema;
 
+/// Where a conflict stands: `open` until a reviewer keeps one of the
+/// values (or a discard is logged already settled), then `resolved`.
+/// Stored as text and read strictly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictStatus {
+    Open,
+    Resolved,
+}
+
+impl ConflictStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConflictStatus::Open => "open",
+            ConflictStatus::Resolved => "resolved",
+        }
+    }
+
+    /// A stored value; an unknown one is an error, never a default.
+    pub fn parse(s: &str) -> AppResult<ConflictStatus> {
+        match s {
+            "open" => Ok(ConflictStatus::Open),
+            "resolved" => Ok(ConflictStatus::Resolved),
+            other => Err(crate::error::AppError::internal(format!(
+                "unknown stored conflict status {other:?}"
+            ))),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Conflict {
     pub id: String,
@@ -29,8 +59,7 @@ pub struct Conflict {
     pub discarded_device_id: String,
     pub kept_changed_at: DateTime<Utc>,
     pub discarded_changed_at: DateTime<Utc>,
-    /// open | resolved
-    pub status: String,
+    pub status: ConflictStatus,
     pub resolved_by: Option<String>,
     pub resolved_at: Option<DateTime<Utc>>,
     /// The discarded value lost to the record's deletion (`kept` is then
@@ -57,8 +86,8 @@ struct Row {
 }
 
 impl Row {
-    fn view(self) -> Conflict {
-        Conflict {
+    fn view(self) -> AppResult<Conflict> {
+        Ok(Conflict {
             id: self.id,
             inspection_id: self.inspection_id,
             field: self.field,
@@ -68,11 +97,11 @@ impl Row {
             discarded_device_id: self.discarded_device_id,
             kept_changed_at: clock::utc(self.kept_changed_at),
             discarded_changed_at: clock::utc(self.discarded_changed_at),
-            status: self.status,
+            status: ConflictStatus::parse(&self.status)?,
             resolved_by: self.resolved_by,
             resolved_at: self.resolved_at.map(clock::utc),
             against_deletion: self.against_deletion,
-        }
+        })
     }
 }
 
@@ -109,7 +138,7 @@ impl OpenIndex {
         for chunk in records.chunks(500) {
             let rows: Vec<(String, String, String, String, String)> = conflicts::table
                 .filter(conflicts::inspection_id.eq_any(chunk))
-                .filter(conflicts::status.eq("open"))
+                .filter(conflicts::status.eq(ConflictStatus::Open.as_str()))
                 .select((
                     conflicts::inspection_id,
                     conflicts::field,
@@ -169,7 +198,12 @@ pub fn log(
                         conflicts::discarded_device_id.eq(&d.discarded_device),
                         conflicts::kept_changed_at.eq(d.kept_changed_at.naive_utc()),
                         conflicts::discarded_changed_at.eq(d.discarded_changed_at.naive_utc()),
-                        conflicts::status.eq(if d.open { "open" } else { "resolved" }),
+                        conflicts::status.eq(if d.open {
+                            ConflictStatus::Open
+                        } else {
+                            ConflictStatus::Resolved
+                        }
+                        .as_str()),
                         conflicts::resolved_at.eq((!d.open).then_some(now)),
                         conflicts::created_at.eq(now),
                         conflicts::kept_version.eq(d.kept_version),
@@ -203,6 +237,7 @@ pub struct Logged {
     pub discarded: String,
     pub kept_device_id: String,
     pub kept_changed_at: NaiveDateTime,
+    /// Read with [`ConflictStatus::parse`].
     pub status: String,
     pub kept_version: i64,
     pub against_deletion: bool,
@@ -224,7 +259,7 @@ pub fn by_ids(c: &mut Conn, ids: &[String]) -> AppResult<Vec<Conflict>> {
         .load(c)?
         .into_iter()
         .map(Row::view)
-        .collect())
+        .collect::<AppResult<_>>()?)
 }
 
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
@@ -254,13 +289,10 @@ pub fn list(
         RecordScope::Owner(o) => q = q.filter(inspections::inspector_id.eq(o)),
     }
     if let Some(s) = &f.status {
-        if s != "open" && s != "resolved" {
-            return Err(crate::error::AppError::invalid(
-                "status",
-                "must be open or resolved",
-            ));
-        }
-        q = q.filter(conflicts::status.eq(s.clone()));
+        // A wrong value is the caller's mistake (422), not a stored one.
+        let s = ConflictStatus::parse(s)
+            .map_err(|_| crate::error::AppError::invalid("status", "must be open or resolved"))?;
+        q = q.filter(conflicts::status.eq(s.as_str()));
     }
     if let Some(i) = &f.inspection_id {
         q = q.filter(conflicts::inspection_id.eq(i.clone()));
@@ -269,5 +301,19 @@ pub fn list(
         q = q.filter(conflicts::id.gt(after.clone()));
     }
     let rows: Vec<Row> = q.order(conflicts::id).limit(page.limit + 1).load(c)?;
-    Ok(crate::paging::Page::from_rows(rows, page, |r| &r.id).map(Row::view))
+    let page = crate::paging::Page::from_rows(rows, page, |r| &r.id);
+    Ok(crate::paging::Page {
+        items: page.items.into_iter().map(Row::view).collect::<AppResult<_>>()?,
+        next_cursor: page.next_cursor,
+    })
+}
+
+/// The record a conflict belongs to, whoever asks (the caller's scope is
+/// checked by what is done with it).
+pub fn inspection_of(c: &mut Conn, conflict_id: &str) -> AppResult<Option<String>> {
+    Ok(conflicts::table
+        .find(conflict_id)
+        .select(conflicts::inspection_id)
+        .first(c)
+        .optional()?)
 }

@@ -380,3 +380,27 @@ pub fn group_of(c: &mut Conn, id: &str) -> AppResult<Option<(String, bool)>> {
         .first(c)
         .optional()?)
 }
+
+/// Sites' names by id, whoever asks (for rows the caller already sees).
+pub fn names(c: &mut Conn, ids: &[&str]) -> AppResult<std::collections::HashMap<String, String>> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in ids.chunks(500) {
+        out.extend(
+            sites::table
+                .filter(sites::id.eq_any(chunk))
+                .select((sites::id, sites::name))
+                .load::<(String, String)>(c)?,
+        );
+    }
+    Ok(out)
+}
+
+/// A site's name, position and radius, whoever asks (for a record the
+/// caller already sees).
+pub fn place(c: &mut Conn, id: &str) -> AppResult<Option<(String, f64, f64, f64)>> {
+    Ok(sites::table
+        .find(id)
+        .select((sites::name, sites::lat, sites::lon, sites::radius_m))
+        .first(c)
+        .optional()?)
+}

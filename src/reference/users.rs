@@ -351,3 +351,21 @@ pub fn bump_group(c: &mut Conn, group_id: &str) -> AppResult<()> {
         .collect();
     bump_scope(c, &ids)
 }
+
+/// Users' display names by id, whoever asks (for the people named on what
+/// the caller already sees).
+pub fn display_names(
+    c: &mut Conn,
+    ids: &[&str],
+) -> AppResult<std::collections::HashMap<String, String>> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in ids.chunks(500) {
+        out.extend(
+            users::table
+                .filter(users::id.eq_any(chunk))
+                .select((users::id, users::display_name))
+                .load::<(String, String)>(c)?,
+        );
+    }
+    Ok(out)
+}

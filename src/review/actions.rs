@@ -228,7 +228,7 @@ pub fn resolve(
     let logged = conflicts::find(c, conflict_id)?.ok_or_else(|| AppError::not_found("conflict"))?;
     let row = visible_row(c, caller, &logged.inspection_id)
         .map_err(|_| AppError::not_found("conflict"))?;
-    if logged.status != "open" {
+    if conflicts::ConflictStatus::parse(&logged.status)? != conflicts::ConflictStatus::Open {
         return Err(AppError::conflict(
             "already_resolved",
             "this conflict is already resolved",
@@ -263,7 +263,7 @@ pub fn resolve(
     }
     diesel::update(cf::table.find(conflict_id))
         .set((
-            cf::status.eq("resolved"),
+            cf::status.eq(conflicts::ConflictStatus::Resolved.as_str()),
             cf::resolved_by.eq(&caller.id),
             cf::resolved_at.eq(clock::now()),
         ))

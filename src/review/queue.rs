@@ -110,7 +110,7 @@ pub fn list(
     }
     if let Some(want) = f.has_conflicts {
         let open = cf::table
-            .filter(cf::status.eq("open"))
+            .filter(cf::status.eq(conflicts::ConflictStatus::Open.as_str()))
             .select(cf::inspection_id);
         q = if want {
             q.filter(inspections::id.eq_any(open))

@@ -9,7 +9,6 @@ use super::layout;
 use super::session::{self, Refused, WebUser};
 use super::words;
 use super::{Page, back};
-use crate::db::schema::{sites, users};
 use crate::error::AppError;
 use crate::reference::templates;
 use crate::review::actions::{self, Decision, Keep, NewReview};
@@ -17,7 +16,6 @@ use crate::review::followups::{self, NewFollowup};
 use crate::review::queue::{self, QueueFilter};
 use crate::state::AppState;
 use actix_web::{HttpResponse, get, post, web};
-use diesel::prelude::*;
 use serde::Deserialize;
 use std::collections::HashMap;
 
@@ -106,21 +104,11 @@ fn names(
     c: &mut crate::db::Conn,
     items: &[crate::inspection::Inspection],
 ) -> crate::error::AppResult<Names> {
-    let s: Vec<&String> = items.iter().map(|i| &i.site_id).collect();
-    let u: Vec<&String> = items.iter().map(|i| &i.inspector_id).collect();
+    let s: Vec<&str> = items.iter().map(|i| i.site_id.as_str()).collect();
+    let u: Vec<&str> = items.iter().map(|i| i.inspector_id.as_str()).collect();
     Ok((
-        sites::table
-            .filter(sites::id.eq_any(s))
-            .select((sites::id, sites::name))
-            .load::<(String, String)>(c)?
-            .into_iter()
-            .collect(),
-        users::table
-            .filter(users::id.eq_any(u))
-            .select((users::id, users::display_name))
-            .load::<(String, String)>(c)?
-            .into_iter()
-            .collect(),
+        crate::reference::sites::names(c, &s)?,
+        crate::reference::users::display_names(c, &u)?,
     ))
 }
 
@@ -143,34 +131,24 @@ async fn load(st: &AppState, user: &WebUser, id: uuid::Uuid) -> Result<Loaded, R
         .read(move |c| {
             let detail = queue::detail(c, &caller, &id, &signer)?;
             let i = &detail.inspection;
-            let site: Option<(String, f64, f64, f64)> = sites::table
-                .find(&i.site_id)
-                .select((sites::name, sites::lat, sites::lon, sites::radius_m))
-                .first(c)
-                .optional()?;
-            let inspector: String = users::table
-                .find(&i.inspector_id)
-                .select(users::display_name)
-                .first(c)?;
+            let site = crate::reference::sites::place(c, &i.site_id)?;
+            let inspector = crate::reference::users::display_names(c, &[i.inspector_id.as_str()])?
+                .remove(&i.inspector_id)
+                .unwrap_or_default();
             let template =
                 templates::get(c, &caller, &i.template_id, Some(i.template_version)).ok();
-            let people: Vec<&String> = detail
+            let people: Vec<&str> = detail
                 .reviews
                 .iter()
-                .map(|r| &r.reviewer_id)
+                .map(|r| r.reviewer_id.as_str())
                 .chain(
                     detail
                         .followups
                         .iter()
-                        .flat_map(|f| f.history.iter().map(|h| &h.by)),
+                        .flat_map(|f| f.history.iter().map(|h| h.by.as_str())),
                 )
                 .collect();
-            let names = users::table
-                .filter(users::id.eq_any(people))
-                .select((users::id, users::display_name))
-                .load::<(String, String)>(c)?
-                .into_iter()
-                .collect();
+            let names = crate::reference::users::display_names(c, &people)?;
             Ok(Loaded {
                 site_name: site.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
                 site: site.map(|s| (s.1, s.2, s.3)),
@@ -373,12 +351,7 @@ pub async fn resolve_form(
     let c = st
         .db
         .write(move |c| {
-            use crate::db::schema::conflicts as cf;
-            let iid: Option<String> = cf::table
-                .find(&cid)
-                .select(cf::inspection_id)
-                .first(c)
-                .optional()?;
+            let iid = crate::inspection::conflicts::inspection_of(c, &cid)?;
             Ok((
                 iid.unwrap_or_default(),
                 actions::resolve(c, &caller, &cid, keep),

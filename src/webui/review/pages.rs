@@ -326,10 +326,10 @@ pub fn detail(p: &DetailPage) -> Markup {
                 (reviews(d, p.names))
             }
         }
-        @if d.conflicts.iter().any(|c| c.status == "open") {
+        @if d.conflicts.iter().any(|c| c.status == crate::inspection::conflicts::ConflictStatus::Open) {
             section.card {
                 h2 { "冲突" }
-                @for c in d.conflicts.iter().filter(|c| c.status == "open") {
+                @for c in d.conflicts.iter().filter(|c| c.status == crate::inspection::conflicts::ConflictStatus::Open) {
                     div.conflict {
                         (Problem::at(p.problem, &format!("conflict:{}", c.id)))
                         p {

@@ -252,14 +252,14 @@ pub fn find(c: &mut Conn, id: &str) -> AppResult<Option<Logged>> {
 }
 
 pub fn by_ids(c: &mut Conn, ids: &[String]) -> AppResult<Vec<Conflict>> {
-    Ok(conflicts::table
+    conflicts::table
         .filter(conflicts::id.eq_any(ids))
         .order(conflicts::id)
         .select(Row::as_select())
         .load(c)?
         .into_iter()
         .map(Row::view)
-        .collect::<AppResult<_>>()?)
+        .collect()
 }
 
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
@@ -303,7 +303,11 @@ pub fn list(
     let rows: Vec<Row> = q.order(conflicts::id).limit(page.limit + 1).load(c)?;
     let page = crate::paging::Page::from_rows(rows, page, |r| &r.id);
     Ok(crate::paging::Page {
-        items: page.items.into_iter().map(Row::view).collect::<AppResult<_>>()?,
+        items: page
+            .items
+            .into_iter()
+            .map(Row::view)
+            .collect::<AppResult<_>>()?,
         next_cursor: page.next_cursor,
     })
 }

@@ -56,6 +56,36 @@ pub fn find(c: &mut Conn, id: &str) -> AppResult<Option<Stored>> {
         .optional()?)
 }
 
+/// A photo's sha256 and where its bytes stand, for serving them: `None`
+/// when there is no such photo, it or its record is deleted, or `who`
+/// does not see its record (`None`: a signed URL, checked already).
+pub fn servable(
+    c: &mut Conn,
+    who: Option<&crate::auth::Caller>,
+    id: &str,
+) -> AppResult<Option<(String, crate::photos::PhotoStatus)>> {
+    use crate::db::schema::inspections;
+    let row: Option<(String, String, bool, String, String)> = photos::table
+        .inner_join(inspections::table)
+        .filter(photos::id.eq(id))
+        .select((
+            photos::sha256,
+            photos::status,
+            photos::deleted.or(inspections::deleted),
+            inspections::group_id,
+            inspections::inspector_id,
+        ))
+        .first(c)
+        .optional()?;
+    let Some((sha, status, deleted, group, owner)) = row else {
+        return Ok(None);
+    };
+    if deleted || who.is_some_and(|w| !w.sees_record(&group, &owner)) {
+        return Ok(None);
+    }
+    Ok(Some((sha, crate::photos::PhotoStatus::parse(&status)?)))
+}
+
 /// Where a photo's bytes stand.
 pub fn status(c: &mut Conn, id: &str) -> AppResult<crate::photos::PhotoStatus> {
     let s: String = photos::table.find(id).select(photos::status).first(c)?;

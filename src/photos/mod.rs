@@ -6,6 +6,7 @@ pub mod exif;
 pub mod inspect;
 pub mod jobs;
 pub mod s3;
+pub mod serve;
 pub mod tus;
 pub mod upload;
 pub mod urls;

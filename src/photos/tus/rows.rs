@@ -1,24 +1,20 @@
-//! Resumable uploads (tus 1.0: core, creation, termination, checksum with
-//! sha256, expiration). An upload's state is its row (any server answers
-//! any request); its bytes are parts in the blob store, one per PATCH,
-//! each stored whole before the row's `offset` moves past it and listed in
-//! the row's `parts`; the last byte assembles them and checks the photo.
+//! An upload's state is its row (any server answers any request); its
+//! bytes are parts in the blob store, one per PATCH, each stored whole
+//! before the row's `offset` moves past it and listed in the row's
+//! `parts`; the last byte assembles them and checks the photo.
 
-use super::blob::BlobStore;
-use super::upload;
 use crate::auth::Caller;
 use crate::clock;
 use crate::db::schema::{inspections, photos, uploads};
 use crate::db::{Conn, Db};
 use crate::error::{AppError, AppResult};
+use crate::photos::blob::BlobStore;
+use crate::photos::upload;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use std::io::Write;
-
-pub const VERSION: &str = "1.0.0";
-pub const EXTENSIONS: &str = "creation,termination,checksum,expiration";
 
 #[derive(Queryable, Selectable, Debug, Clone)]
 #[diesel(table_name = uploads)]
@@ -69,6 +65,7 @@ pub fn metadata_value(header: &str, key: &str) -> Option<String> {
 }
 
 /// What one user's unfinished uploads may take.
+#[derive(Clone)]
 pub struct Limits {
     pub expiry_secs: i64,
     pub max_uploads: i64,
@@ -309,7 +306,7 @@ pub fn finish(
     sha: &str,
     store: &dyn BlobStore,
     max_pixels: u64,
-) -> AppResult<Result<(), super::inspect::Refusal>> {
+) -> AppResult<Result<(), crate::photos::inspect::Refusal>> {
     let unavailable =
         |e: std::io::Error| AppError::unavailable(format!("cannot read the upload: {e}"));
     let (path, mut file) = store.temp().map_err(unavailable)?;

@@ -1,7 +1,7 @@
 //! `/api/v1/auth`: login, refresh, logout.
 
 use super::SmallJson;
-use crate::auth::password;
+use crate::auth::login as check_login;
 use crate::auth::refresh::{self, Rotation};
 use crate::error::{AppError, AppResult};
 use crate::journal::{self, Audit};
@@ -71,74 +71,41 @@ pub async fn login(
     body: SmallJson<LoginRequest>,
 ) -> AppResult<web::Json<TokenResponse>> {
     let body = body.0;
-    // The peer address, not X-Forwarded-For: a header anybody can set must
-    // not decide whose attempts are counted.
     let ip = req
         .peer_addr()
         .map(|a| a.ip().to_string())
         .unwrap_or_default();
-    st.login_limiter.check(&body.username, &ip)?;
-
-    let name = body.username.clone();
-    let user = st
-        .db
-        .read(move |c| users::find_by_username(c, &name))
-        .await?;
-    let pw = body.password.clone();
-    let stored = user.as_ref().map(|u| u.password_hash.clone());
-    let ok = web::block(move || match stored {
-        Some(hash) => password::verify(&pw, &hash),
-        None => {
-            password::verify_dummy(&pw);
-            false
-        }
-    })
-    .await?;
+    let attempt = check_login::Attempt {
+        username: body.username,
+        password: body.password,
+        ip: ip.clone(),
+    };
+    let Some(uid) =
+        check_login::check(&st.db, &st.login_limiter, attempt, "auth.login_failed").await?
+    else {
+        return Err(bad_credentials());
+    };
     let device = body.device_id.map(|d| d.to_string());
     let ttl = st.config.refresh_ttl_secs;
-    match user {
-        Some(user) if ok && user.active => {
-            let uid = user.id.clone();
-            let ip2 = ip.clone();
-            let token = st
-                .db
-                .write(move |c| {
-                    let (_, token) = refresh::issue(c, &uid, None, device.as_deref(), ttl)?;
-                    journal::audit(
-                        c,
-                        Audit {
-                            actor_id: Some(&uid),
-                            action: "auth.login",
-                            object_type: "user",
-                            object_id: Some(&uid),
-                            details: json!({ "ip": ip2, "device_id": device }),
-                        },
-                    )?;
-                    Ok(token)
-                })
-                .await?;
-            Ok(web::Json(tokens(&st, user, token)?))
-        }
-        other => {
-            let uid = other.map(|u| u.id);
-            let name = body.username;
-            st.db
-                .write(move |c| {
-                    journal::audit(
-                        c,
-                        Audit {
-                            actor_id: uid.as_deref(),
-                            action: "auth.login_failed",
-                            object_type: "user",
-                            object_id: uid.as_deref(),
-                            details: json!({ "username": name, "ip": ip }),
-                        },
-                    )
-                })
-                .await?;
-            Err(bad_credentials())
-        }
-    }
+    let (user, token) = st
+        .db
+        .write(move |c| {
+            let user = users::find(c, &uid)?.ok_or_else(bad_credentials)?;
+            let (_, token) = refresh::issue(c, &uid, None, device.as_deref(), ttl)?;
+            journal::audit(
+                c,
+                Audit {
+                    actor_id: Some(&uid),
+                    action: "auth.login",
+                    object_type: "user",
+                    object_id: Some(&uid),
+                    details: json!({ "ip": ip, "device_id": device }),
+                },
+            )?;
+            Ok((user, token))
+        })
+        .await?;
+    Ok(web::Json(tokens(&st, user, token)?))
 }
 
 /// Trades a refresh token for a new pair (the old one is spent).

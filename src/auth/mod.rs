@@ -3,8 +3,10 @@
 
 pub mod caller;
 pub mod jwt;
+pub mod login;
 pub mod password;
 pub mod ratelimit;
 pub mod refresh;
+pub mod web_session;
 
 pub use caller::{Admin, Caller, Role, Scope};

@@ -213,3 +213,11 @@ pub fn by_ids(c: &mut Conn, ids: &[String]) -> AppResult<Vec<Group>> {
         .map(Row::view)
         .collect())
 }
+
+/// Every group as (id, name), by name: for the console's selects.
+pub fn names(c: &mut Conn) -> AppResult<Vec<(String, String)>> {
+    Ok(groups::table
+        .order(groups::name)
+        .select((groups::id, groups::name))
+        .load(c)?)
+}

@@ -659,6 +659,20 @@ pub fn delete(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<()> {
     Ok(())
 }
 
+/// The (site kind, checklist) of a group's planned stops, newest route
+/// first, at most `limit`: what was last planned for each kind.
+pub fn planned_kinds(c: &mut Conn, group_id: &str, limit: i64) -> AppResult<Vec<(String, String)>> {
+    Ok(rs::table
+        .inner_join(routes::table.on(routes::id.eq(rs::route_id)))
+        .inner_join(sites::table.on(sites::id.eq(rs::site_id)))
+        .filter(routes::group_id.eq(group_id))
+        .filter(routes::deleted.eq(false))
+        .order((routes::created_at.desc(), rs::seq))
+        .select((sites::kind, rs::template_id))
+        .limit(limit)
+        .load(c)?)
+}
+
 /// A route's group and assignee, cancelled or deleted routes included
 /// (a push hands in work a phone held on them), whoever asks.
 pub fn group_and_assignee(c: &mut Conn, id: &str) -> AppResult<Option<(String, Option<String>)>> {

@@ -369,3 +369,14 @@ pub fn display_names(
     }
     Ok(out)
 }
+
+/// A group's active inspectors, by display name: (id, display name).
+pub fn active_inspectors(c: &mut Conn, group_id: &str) -> AppResult<Vec<(String, String)>> {
+    Ok(users::table
+        .filter(users::group_id.eq(group_id))
+        .filter(users::role.eq(Role::Inspector.as_str()))
+        .filter(users::active.eq(true))
+        .order(users::display_name)
+        .select((users::id, users::display_name))
+        .load(c)?)
+}

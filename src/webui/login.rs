@@ -4,7 +4,8 @@
 use super::layout::page;
 use super::session::{self, WebUser};
 use super::{Page, back};
-use crate::auth::{Role, password};
+use crate::auth::Role;
+use crate::auth::login as check_login;
 use crate::error::AppError;
 use crate::reference::users as user_ref;
 use crate::state::AppState;
@@ -59,48 +60,22 @@ pub async fn login(st: web::Data<AppState>, req: HttpRequest, form: web::Form<Lo
         .peer_addr()
         .map(|a| a.ip().to_string())
         .unwrap_or_default();
-    if let Err(e) = st.login_limiter.check(&form.username, &ip) {
-        return Err(e.into());
-    }
-    let name = form.username.clone();
+    let attempt = check_login::Attempt {
+        username: form.username,
+        password: form.password,
+        ip,
+    };
+    let Some(uid) =
+        check_login::check(&st.db, &st.login_limiter, attempt, "auth.web_login_failed").await?
+    else {
+        return Ok(login_page(&st, Some("用户名或密码错误")));
+    };
+    let id = uid.clone();
     let user = st
         .db
-        .read(move |c| user_ref::find_by_username(c, &name))
-        .await?;
-    let pw = form.password;
-    let stored = user.as_ref().map(|u| u.password_hash.clone());
-    let ok = web::block(move || match stored {
-        Some(h) => password::verify(&pw, &h),
-        None => {
-            password::verify_dummy(&pw);
-            false
-        }
-    })
-    .await
-    .map_err(AppError::from)?;
-    let user = match user {
-        Some(u) if ok && u.active => u,
-        other => {
-            // Audited like a failed API login.
-            let uid = other.map(|u| u.id);
-            let name = form.username;
-            st.db
-                .write(move |c| {
-                    crate::journal::audit(
-                        c,
-                        crate::journal::Audit {
-                            actor_id: uid.as_deref(),
-                            action: "auth.web_login_failed",
-                            object_type: "user",
-                            object_id: uid.as_deref(),
-                            details: serde_json::json!({ "username": name, "ip": ip }),
-                        },
-                    )
-                })
-                .await?;
-            return Ok(login_page(&st, Some("用户名或密码错误")));
-        }
-    };
+        .read(move |c| user_ref::find(c, &id))
+        .await?
+        .ok_or_else(|| AppError::not_found("user"))?;
     if Role::parse(&user.role) == Some(Role::Inspector) {
         return Ok(login_page(&st, Some("审核页面供协调员和管理员使用")));
     }

@@ -413,12 +413,7 @@ pub fn input(label: &str, name: &str, value: &str, p: Option<&Problem>) -> Marku
 
 /// Groups as (id, name), for selects.
 pub fn group_options(c: &mut Conn) -> AppResult<Vec<(String, String)>> {
-    use crate::db::schema::groups;
-    use diesel::prelude::*;
-    Ok(groups::table
-        .order(groups::name)
-        .select((groups::id, groups::name))
-        .load(c)?)
+    crate::reference::groups::names(c)
 }
 
 pub fn group_select(
@@ -442,25 +437,7 @@ async fn overview(st: web::Data<AppState>, AdminUser(user): AdminUser) -> Page {
     let (counts, stale, late_routes, late_followups) = st
         .db
         .read(move |c| {
-            use crate::db::schema::{groups, routes, sites, users};
-            use diesel::prelude::*;
-            let counts = (
-                groups::table.count().get_result::<i64>(c)?,
-                users::table
-                    .filter(users::active.eq(true))
-                    .count()
-                    .get_result::<i64>(c)?,
-                sites::table
-                    .filter(sites::deleted.eq(false))
-                    .count()
-                    .get_result::<i64>(c)?,
-                routes::table
-                    .filter(routes::deleted.eq(false))
-                    .filter(routes::scheduled_for.ge(crate::clock::today()))
-                    .filter(routes::status.eq_any(["planned", "active"]))
-                    .count()
-                    .get_result::<i64>(c)?,
-            );
+            let counts = crate::reference::totals(c)?;
             let filter = crate::review::coverage::CoverageFilter {
                 stale_days: Some(30),
                 ..Default::default()

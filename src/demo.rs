@@ -6,7 +6,7 @@
 use crate::auth::{Caller, Role};
 use crate::db::Db;
 use crate::db::schema::groups as groups_table;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::reference::routes::{self, NewRoute, StopInput};
 use crate::reference::sites::{self, NewSite};
 use crate::reference::templates::{self, Item, ItemKind, NewTemplate};
@@ -353,7 +353,7 @@ pub fn load(db: &Db, password: &str) -> AppResult<Loaded> {
         let n: i64 = groups_table::table.count().get_result(c)?;
         if n > 0 {
             return Err(AppError::conflict(
-                "not_empty",
+                ErrorCode::NotEmpty,
                 "the district already has groups; the demo needs an empty database",
             ));
         }

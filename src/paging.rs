@@ -2,7 +2,7 @@
 //! is the last id of the page (ids are UUIDv7, so id order is creation
 //! order), wrapped so clients treat it as opaque.
 
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
@@ -56,7 +56,12 @@ pub fn seal(prefix: &str, parts: &[&str]) -> String {
 /// The `n` parts of a cursor sealed with `prefix` (the last part keeps any
 /// `.` it holds).
 pub fn open(cursor: &str, prefix: &str, n: usize) -> AppResult<Vec<String>> {
-    let bad = || AppError::bad_request("invalid_cursor", "the cursor is not one this server made");
+    let bad = || {
+        AppError::bad_request(
+            ErrorCode::InvalidCursor,
+            "the cursor is not one this server made",
+        )
+    };
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
     let s = String::from_utf8(bytes).map_err(|_| bad())?;
     let rest = s.strip_prefix(prefix).ok_or_else(bad)?;

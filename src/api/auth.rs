@@ -3,7 +3,7 @@
 use super::SmallJson;
 use crate::auth::login as check_login;
 use crate::auth::refresh::{self, Rotation};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::journal::{self, Audit};
 use crate::reference::users::{self, User};
 use crate::state::AppState;
@@ -51,7 +51,7 @@ fn tokens(st: &AppState, user: users::Row, refresh_token: String) -> AppResult<T
 }
 
 fn bad_credentials() -> AppError {
-    AppError::unauthorized("invalid_credentials", "wrong user name or password")
+    AppError::unauthorized(ErrorCode::InvalidCredentials, "wrong user name or password")
 }
 
 /// Logs in with a user name and password.
@@ -154,15 +154,15 @@ pub async fn refresh_session(
             Ok(web::Json(tokens(&st, user, token)?))
         }
         (Rotation::Reused { .. }, _) => Err(AppError::unauthorized(
-            "refresh_reused",
+            ErrorCode::RefreshReused,
             "this refresh token was already used; every session of its login is now revoked",
         )),
         (Rotation::Expired, _) => Err(AppError::unauthorized(
-            "refresh_expired",
+            ErrorCode::RefreshExpired,
             "the refresh token has expired; log in again",
         )),
         _ => Err(AppError::unauthorized(
-            "refresh_invalid",
+            ErrorCode::RefreshInvalid,
             "the refresh token is not valid",
         )),
     }

@@ -3,7 +3,7 @@
 //! older stamp is refused), and [`Admin`] refused before the body is read.
 
 use crate::auth::{Admin, Caller};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -12,19 +12,18 @@ use std::future::Future;
 use std::pin::Pin;
 
 fn bearer(req: &HttpRequest) -> AppResult<String> {
-    let value = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .ok_or_else(|| AppError::unauthorized("unauthorized", "an access token is required"))?;
-    let value = value
-        .to_str()
-        .map_err(|_| AppError::unauthorized("invalid_token", "malformed Authorization header"))?;
-    let (scheme, token) = value
-        .split_once(' ')
-        .ok_or_else(|| AppError::unauthorized("invalid_token", "expected `Bearer <token>`"))?;
+    let value = req.headers().get(header::AUTHORIZATION).ok_or_else(|| {
+        AppError::unauthorized(ErrorCode::Unauthorized, "an access token is required")
+    })?;
+    let value = value.to_str().map_err(|_| {
+        AppError::unauthorized(ErrorCode::InvalidToken, "malformed Authorization header")
+    })?;
+    let (scheme, token) = value.split_once(' ').ok_or_else(|| {
+        AppError::unauthorized(ErrorCode::InvalidToken, "expected `Bearer <token>`")
+    })?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
         return Err(AppError::unauthorized(
-            "invalid_token",
+            ErrorCode::InvalidToken,
             "expected `Bearer <token>`",
         ));
     }
@@ -43,8 +42,12 @@ impl FromRequest for Caller {
             let claims = state.keys.verify(&token?)?;
             let sub = claims.sub.clone();
             let row = state.db.read(move |c| Caller::load(c, &sub)).await?;
-            let dead =
-                || AppError::unauthorized("invalid_token", "the access token is no longer valid");
+            let dead = || {
+                AppError::unauthorized(
+                    ErrorCode::InvalidToken,
+                    "the access token is no longer valid",
+                )
+            };
             let (caller, active, stamp) = row.ok_or_else(dead)?;
             if !active || stamp != claims.stamp {
                 return Err(dead());

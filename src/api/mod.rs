@@ -15,7 +15,7 @@ pub mod templates;
 pub mod uploads;
 pub mod users;
 
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 use actix_web::body::MessageBody;
 use actix_web::dev::{ResourceDef, ServiceResponse};
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
@@ -226,7 +226,7 @@ fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
     let e = match &err {
         JsonPayloadError::ContentType => AppError::new(
             actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "send JSON with Content-Type: application/json",
         ),
         JsonPayloadError::Overflow { limit }
@@ -235,20 +235,22 @@ fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
         }
         JsonPayloadError::Deserialize(e) if e.is_data() => AppError::new(
             actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
+            ErrorCode::ValidationFailed,
             e.to_string(),
         ),
-        JsonPayloadError::Deserialize(e) => AppError::bad_request("malformed_json", e.to_string()),
+        JsonPayloadError::Deserialize(e) => {
+            AppError::bad_request(ErrorCode::MalformedJson, e.to_string())
+        }
         JsonPayloadError::Payload(actix_web::error::PayloadError::Io(e))
             if e.kind() == std::io::ErrorKind::TimedOut =>
         {
             AppError::new(
                 actix_web::http::StatusCode::REQUEST_TIMEOUT,
-                "request_timeout",
+                ErrorCode::RequestTimeout,
                 e.to_string(),
             )
         }
-        other => AppError::bad_request("bad_request", other.to_string()),
+        other => AppError::bad_request(ErrorCode::BadRequest, other.to_string()),
     };
     e.into()
 }
@@ -265,13 +267,17 @@ fn path_error(err: PathError, req: &HttpRequest) -> actix_web::Error {
         return actix_web::error::InternalError::from_response(err, e).into();
     }
     let PathError::Deserialize(e) = &err else {
-        return AppError::bad_request("invalid_path", "malformed path").into();
+        return AppError::bad_request(ErrorCode::InvalidPath, "malformed path").into();
     };
-    AppError::bad_request("invalid_path", format!("a path segment is malformed: {e}")).into()
+    AppError::bad_request(
+        ErrorCode::InvalidPath,
+        format!("a path segment is malformed: {e}"),
+    )
+    .into()
 }
 
 fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    AppError::bad_request("invalid_query", err.to_string()).into()
+    AppError::bad_request(ErrorCode::InvalidQuery, err.to_string()).into()
 }
 
 type RouteTable = Vec<(ResourceDef, bool, Vec<&'static str>)>;

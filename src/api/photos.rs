@@ -1,7 +1,7 @@
 //! `GET /api/v1/photos/{id}/{thumb|display|original}`.
 
 use crate::auth::Caller;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::inspection::photo_meta;
 use crate::photos::serve;
 use crate::state::AppState;
@@ -53,7 +53,7 @@ pub async fn photo_bytes(
             {
                 return Err(AppError::new(
                     actix_web::http::StatusCode::FORBIDDEN,
-                    "bad_signature",
+                    ErrorCode::BadSignature,
                     "the photo URL has expired or was altered; pull again for a fresh one",
                 ));
             }

@@ -1,8 +1,8 @@
 //! `/api/v1/sync` and `/api/v1/devices`.
 
 use crate::auth::Caller;
-use crate::error::AppError;
 use crate::error::AppResult;
+use crate::error::{AppError, ErrorCode};
 use crate::paging::{Page, PageQuery};
 use crate::photos::upload::{self, Uploads};
 use crate::state::AppState;
@@ -91,11 +91,11 @@ pub async fn push_multipart(
         if e.is_data() {
             AppError::new(
                 actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
+                ErrorCode::ValidationFailed,
                 e.to_string(),
             )
         } else {
-            AppError::bad_request("malformed_json", e.to_string())
+            AppError::bad_request(ErrorCode::MalformedJson, e.to_string())
         }
     })?;
     push::check_batch(&req)?;

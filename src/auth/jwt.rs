@@ -1,6 +1,6 @@
 //! Access tokens: HS256 JWTs that carry the user's token stamp.
 
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
 use serde::{Deserialize, Serialize};
@@ -65,9 +65,11 @@ impl Keys {
             .map(|d| d.claims)
             .map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => {
-                    AppError::unauthorized("token_expired", "the access token has expired")
+                    AppError::unauthorized(ErrorCode::TokenExpired, "the access token has expired")
                 }
-                _ => AppError::unauthorized("invalid_token", "the access token is not valid"),
+                _ => {
+                    AppError::unauthorized(ErrorCode::InvalidToken, "the access token is not valid")
+                }
             })
     }
 }

@@ -17,7 +17,7 @@ pub mod schema;
 
 pub use conn::{DbConn, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS, Target};
 
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use anyhow::Context;
 use conn::{Kind, Manager, Role, Setup, in_transaction};
 use diesel::connection::SimpleConnection;
@@ -433,7 +433,7 @@ impl Db {
     pub fn backup(&self, to: &Path) -> AppResult<()> {
         if to.exists() {
             return Err(AppError::conflict(
-                "exists",
+                ErrorCode::Exists,
                 format!("{} already exists", to.display()),
             ));
         }

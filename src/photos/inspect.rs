@@ -1,6 +1,8 @@
 //! What the bytes are, read from the bytes: the format by its magic
 //! number, the dimensions from the header, before anything is decoded.
 
+use crate::error::ErrorCode;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Jpeg,
@@ -31,12 +33,12 @@ impl Format {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
     pub status: u16,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
 }
 
 impl Refusal {
-    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: u16, code: ErrorCode, message: impl Into<String>) -> Self {
         Refusal {
             status,
             code,
@@ -87,7 +89,7 @@ pub fn dimensions(format: Format, bytes: &[u8]) -> Result<(u32, u32), Refusal> {
     let size = imagesize::blob_size(bytes).map_err(|e| {
         Refusal::new(
             422,
-            "corrupt_image",
+            ErrorCode::CorruptImage,
             format!("cannot read the image header: {e}"),
         )
     })?;
@@ -99,7 +101,7 @@ pub fn dimensions(format: Format, bytes: &[u8]) -> Result<(u32, u32), Refusal> {
 pub fn undecodable(format: Format) -> Refusal {
     Refusal::new(
         415,
-        "unsupported_media_type",
+        ErrorCode::UnsupportedMediaType,
         format!(
             "{} photos cannot be decoded by this server (no pure-Rust decoder); send JPEG, PNG or WebP",
             format.content_type()
@@ -128,7 +130,7 @@ pub fn check(bytes: &[u8], max_pixels: u64) -> Result<(Format, u32, u32), Refusa
     let format = sniff(bytes).ok_or_else(|| {
         Refusal::new(
             415,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "the bytes are not a JPEG, PNG, WebP, HEIC or AVIF image",
         )
     })?;
@@ -139,7 +141,7 @@ pub fn check(bytes: &[u8], max_pixels: u64) -> Result<(Format, u32, u32), Refusa
     if w == 0 || h == 0 {
         return Err(Refusal::new(
             422,
-            "corrupt_image",
+            ErrorCode::CorruptImage,
             "the image has no pixels",
         ));
     }
@@ -147,7 +149,7 @@ pub fn check(bytes: &[u8], max_pixels: u64) -> Result<(Format, u32, u32), Refusa
     if u64::from(w) * u64::from(h) > limit {
         return Err(Refusal::new(
             413,
-            "too_many_pixels",
+            ErrorCode::TooManyPixels,
             format!(
                 "{w}x{h} is over the limit of {limit} pixels for {}",
                 format.content_type()

@@ -9,7 +9,7 @@ use super::{exif, variants};
 use crate::clock;
 use crate::db::schema::{photo_jobs as pj, photos};
 use crate::db::{Conn, Db};
-use crate::error::AppResult;
+use crate::error::{AppResult, ErrorCode};
 use crate::journal::{self, Entity};
 use chrono::{Duration, FixedOffset, NaiveDateTime};
 use diesel::prelude::*;
@@ -193,7 +193,7 @@ impl Decoder {
             tracing::error!(sha, "a decoder panicked on a photo");
             Err(JobError::Refused(Refusal::new(
                 422,
-                "corrupt_image",
+                ErrorCode::CorruptImage,
                 "the image could not be decoded",
             )))
         });
@@ -590,7 +590,9 @@ mod tests {
     fn a_panicking_decoder_is_a_refusal_and_frees_its_slot() {
         let d = decoder(1);
         let r: Result<(), JobError> = d.run("x", None, || panic!("a decoder bug"));
-        assert!(matches!(r, Err(JobError::Refused(ref f)) if f.code == "corrupt_image"));
+        assert!(
+            matches!(r, Err(JobError::Refused(ref f)) if f.code == crate::error::ErrorCode::CorruptImage)
+        );
         // The slot is free again, and a busy one times out cleanly.
         assert!(d.run("x", None, || Ok(())).is_ok());
         let hold = Arc::clone(&d);

@@ -8,7 +8,7 @@ use super::PhotoStatus;
 use super::blob::{self, BlobStore, Opened};
 use super::inspect;
 use super::jobs::{JobError, Jobs};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
@@ -26,7 +26,7 @@ pub async fn bytes(
     if status == PhotoStatus::Missing {
         return Err(AppError::new(
             StatusCode::NOT_FOUND,
-            "photo_missing",
+            ErrorCode::PhotoMissing,
             "the photo's bytes have not been uploaded yet",
         ));
     }
@@ -48,7 +48,7 @@ pub async fn bytes(
         // status, never decoded again.
         return Err(AppError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "photo_failed",
+            ErrorCode::PhotoFailed,
             "the photo's bytes could not be made into variants; the original is still served",
         ));
     }

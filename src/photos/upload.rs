@@ -4,7 +4,7 @@
 
 use super::blob::{self, BlobStore};
 use super::inspect::{self, Refusal};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use actix_multipart::Multipart;
 use actix_web::web;
 use futures_util::StreamExt;
@@ -79,8 +79,8 @@ pub async fn read(
     let mut count = 0usize;
     let mut seen = std::collections::HashSet::new();
     while let Some(field) = form.next().await {
-        let mut field =
-            field.map_err(|e| AppError::bad_request("malformed_multipart", e.to_string()))?;
+        let mut field = field
+            .map_err(|e| AppError::bad_request(ErrorCode::MalformedMultipart, e.to_string()))?;
         // Every part counts, empty or not, and so do its headers: forty
         // thousand empty parts are refused at the 1002nd, not spooled.
         count += 1;
@@ -97,15 +97,16 @@ pub async fn read(
         let name = field.name().unwrap_or_default().to_string();
         if !seen.insert(name.to_ascii_lowercase()) {
             return Err(AppError::bad_request(
-                "malformed_multipart",
+                ErrorCode::MalformedMultipart,
                 format!("the part `{name}` comes twice"),
             ));
         }
         if name == "batch" {
             let mut buf = Vec::new();
             while let Some(chunk) = field.next().await {
-                let chunk = chunk
-                    .map_err(|e| AppError::bad_request("malformed_multipart", e.to_string()))?;
+                let chunk = chunk.map_err(|e| {
+                    AppError::bad_request(ErrorCode::MalformedMultipart, e.to_string())
+                })?;
                 total += chunk.len() as u64;
                 if buf.len() + chunk.len() > limits.max_json {
                     return Err(too_large("the batch part", limits.max_json as u64));
@@ -117,7 +118,7 @@ pub async fn read(
             let photo_id = uuid::Uuid::parse_str(id)
                 .map_err(|_| {
                     AppError::bad_request(
-                        "malformed_multipart",
+                        ErrorCode::MalformedMultipart,
                         format!("`{name}`: not a photo id"),
                     )
                 })?
@@ -130,8 +131,9 @@ pub async fn read(
             let mut spool = Spool::new(file);
             let mut len: u64 = 0;
             while let Some(chunk) = field.next().await {
-                let chunk = chunk
-                    .map_err(|e| AppError::bad_request("malformed_multipart", e.to_string()))?;
+                let chunk = chunk.map_err(|e| {
+                    AppError::bad_request(ErrorCode::MalformedMultipart, e.to_string())
+                })?;
                 len += chunk.len() as u64;
                 total += chunk.len() as u64;
                 if len > limits.max_photo {
@@ -145,14 +147,14 @@ pub async fn read(
             spool.finish().await?;
         } else {
             return Err(AppError::bad_request(
-                "malformed_multipart",
+                ErrorCode::MalformedMultipart,
                 format!("unknown part `{name}`: expected `batch` and `photo:<id>` parts"),
             ));
         }
     }
     let batch = batch.ok_or_else(|| {
         AppError::bad_request(
-            "malformed_multipart",
+            ErrorCode::MalformedMultipart,
             "a multipart push needs a `batch` part",
         )
     })?;
@@ -173,7 +175,7 @@ pub fn check_file(
     if got != want {
         return Ok(Err(Refusal::new(
             422,
-            "checksum_mismatch",
+            ErrorCode::ChecksumMismatch,
             format!("the bytes hash to {got}, not to the photo's sha256"),
         )));
     }
@@ -203,7 +205,7 @@ pub fn check_and_store(
                 p.photo_id.clone(),
                 Refusal::new(
                     422,
-                    "unknown_photo",
+                    ErrorCode::UnknownPhoto,
                     "bytes for a photo the batch does not describe",
                 ),
             );

@@ -6,6 +6,7 @@
 
 use super::exif;
 use super::inspect::{self, Format, Refusal};
+use crate::error::ErrorCode;
 use chrono::FixedOffset;
 use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
@@ -56,7 +57,7 @@ pub struct Limits {
 fn fail(e: impl std::fmt::Display) -> Refusal {
     Refusal::new(
         422,
-        "corrupt_image",
+        ErrorCode::CorruptImage,
         format!("the image cannot be decoded: {e}"),
     )
 }

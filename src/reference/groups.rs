@@ -5,7 +5,7 @@ use crate::auth::{Caller, Scope};
 use crate::clock;
 use crate::db::Conn;
 use crate::db::schema::{groups, routes, sites, templates, users};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::journal::{self, Audit, Entity};
 use crate::paging::{Page, PageRequest};
 use diesel::prelude::*;
@@ -176,7 +176,7 @@ pub fn delete(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<()> {
             .get_result::<i64>(c)?;
     if used > 0 {
         return Err(AppError::conflict(
-            "in_use",
+            ErrorCode::InUse,
             "the group still has users, sites, checklists or routes",
         ));
     }

@@ -7,7 +7,7 @@ use crate::auth::{Caller, Role, Scope};
 use crate::clock;
 use crate::db::Conn;
 use crate::db::schema::{inspections, route_stops as rs, routes, sites, users};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::journal::{self, Entity};
 use crate::paging::{Page, PageRequest};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
@@ -578,7 +578,7 @@ pub fn update(c: &mut Conn, caller: &Caller, id: &str, patch: RoutePatch) -> App
         && !old_status.can_become(next)
     {
         return Err(AppError::conflict(
-            "invalid_transition",
+            ErrorCode::InvalidTransition,
             format!(
                 "a {} route cannot become {}",
                 old_status.as_str(),

@@ -6,7 +6,7 @@ use crate::auth::{Caller, Scope};
 use crate::clock;
 use crate::db::Conn;
 use crate::db::schema::sites;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::journal::{self, Entity};
 use crate::paging::{Page, PageRequest};
 use diesel::prelude::*;
@@ -123,7 +123,7 @@ fn check_code_free(c: &mut Conn, code: Option<&str>, except: Option<&str>) -> Ap
         .optional()?;
     match holder {
         Some(h) if Some(h.as_str()) != except => Err(AppError::conflict(
-            "already_exists",
+            ErrorCode::AlreadyExists,
             format!("another site has the code {code}"),
         )
         .with_details(json!({ "field": "code" }))),

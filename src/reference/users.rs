@@ -5,7 +5,7 @@ use crate::auth::{Caller, Role, Scope, password, refresh};
 use crate::clock;
 use crate::db::Conn;
 use crate::db::schema::users;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::journal::{self, Audit};
 use crate::paging::{Page, PageRequest};
 use diesel::prelude::*;
@@ -180,7 +180,7 @@ pub fn insert(
     check_group(c, input.group_id.as_deref())?;
     if find_by_username(c, &name)?.is_some() {
         return Err(
-            AppError::conflict("already_exists", "the user name is taken")
+            AppError::conflict(ErrorCode::AlreadyExists, "the user name is taken")
                 .with_details(json!({ "field": "username" })),
         );
     }
@@ -270,7 +270,7 @@ pub fn update(
         .execute(c)?;
     if row.role == Role::Admin.as_str() && active_admins(c)? == 0 {
         return Err(AppError::conflict(
-            "last_admin",
+            ErrorCode::LastAdmin,
             "the district must keep at least one active admin",
         ));
     }

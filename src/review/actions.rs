@@ -5,7 +5,7 @@ use crate::auth::Caller;
 use crate::clock;
 use crate::db::Conn;
 use crate::db::schema::{conflicts as cf, reviews as rv};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::inspection::merge::{self, DELETED, Edit, FieldEdit, Meta, Record};
 use crate::inspection::reviews::{self, Review};
 use crate::inspection::visible_row;
@@ -65,7 +65,7 @@ fn require_reviewer(caller: &Caller) -> AppResult<()> {
 }
 
 fn stale(message: impl Into<String>) -> AppError {
-    AppError::conflict("stale", message)
+    AppError::conflict(ErrorCode::Stale, message)
 }
 
 /// The device name a coordinator's own edits are recorded under.
@@ -78,7 +78,7 @@ pub fn review(c: &mut Conn, caller: &Caller, id: &str, input: NewReview) -> AppR
     let row = visible_row(c, caller, id)?;
     if row.deleted {
         return Err(AppError::conflict(
-            "invalid_transition",
+            ErrorCode::InvalidTransition,
             "a deleted inspection cannot be reviewed",
         ));
     }
@@ -101,7 +101,7 @@ pub fn review(c: &mut Conn, caller: &Caller, id: &str, input: NewReview) -> AppR
     let from = row.review_status()?;
     let to = input.decision.apply(from).ok_or_else(|| {
         AppError::conflict(
-            "invalid_transition",
+            ErrorCode::InvalidTransition,
             format!(
                 "a {} inspection cannot be {}d",
                 from.as_str(),
@@ -230,7 +230,7 @@ pub fn resolve(
         .map_err(|_| AppError::not_found("conflict"))?;
     if conflicts::ConflictStatus::parse(&logged.status)? != conflicts::ConflictStatus::Open {
         return Err(AppError::conflict(
-            "already_resolved",
+            ErrorCode::AlreadyResolved,
             "this conflict is already resolved",
         ));
     }

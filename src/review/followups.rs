@@ -5,7 +5,7 @@ use crate::auth::Caller;
 use crate::clock;
 use crate::db::Conn;
 use crate::db::schema::{followup_history as fh, followups as fu, route_stops, routes, users};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::inspection::RecordScope;
 use crate::inspection::write;
 use crate::journal::{self, Audit, Entity};
@@ -318,7 +318,7 @@ pub fn update(
     let to = patch.status.unwrap_or(from);
     if !from.can_become(to) {
         return Err(AppError::conflict(
-            "invalid_transition",
+            ErrorCode::InvalidTransition,
             format!(
                 "a {} follow-up cannot become {}",
                 from.as_str(),
@@ -419,7 +419,7 @@ pub fn add_verification(
     let row = find(c, caller, id)?;
     if Status::parse(&row.status)? != Status::Resolved {
         return Err(AppError::conflict(
-            "invalid_transition",
+            ErrorCode::InvalidTransition,
             "a re-verification stop is for a follow-up the department reports resolved",
         ));
     }

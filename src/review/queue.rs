@@ -5,7 +5,7 @@ use crate::auth::Caller;
 use crate::clock::Bound;
 use crate::db::Conn;
 use crate::db::schema::{conflicts as cf, inspections, reviews as rv};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::inspection::conflicts::{self, Conflict};
 use crate::inspection::reviews::{self, Review};
 use crate::inspection::{self as insp, Inspection, RecordScope, ReviewStatus, visible_row};
@@ -55,7 +55,12 @@ fn encode(t: NaiveDateTime, id: &str) -> String {
 }
 
 fn decode(s: &str) -> AppResult<(NaiveDateTime, String)> {
-    let bad = || AppError::bad_request("invalid_cursor", "the cursor is not one this server made");
+    let bad = || {
+        AppError::bad_request(
+            ErrorCode::InvalidCursor,
+            "the cursor is not one this server made",
+        )
+    };
     let mut parts = crate::paging::open(s, "q1.", 2)?;
     let id = parts.pop().ok_or_else(bad)?;
     let micros: i64 = parts.pop().and_then(|m| m.parse().ok()).ok_or_else(bad)?;

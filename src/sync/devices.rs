@@ -5,7 +5,7 @@ use crate::auth::{Caller, Scope};
 use crate::clock;
 use crate::db::Conn;
 use crate::db::schema::{devices, users};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::paging::{Page, PageRequest};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -30,7 +30,7 @@ pub fn touch(c: &mut Conn, device_id: &str, user_id: &str, what: Activity) -> Ap
     match owner {
         Some(o) if o != user_id => {
             return Err(AppError::conflict(
-                "device_taken",
+                ErrorCode::DeviceTaken,
                 "this device id is registered to another user",
             ));
         }

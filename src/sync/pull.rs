@@ -13,7 +13,7 @@
 use crate::auth::{Caller, Role, Scope};
 use crate::db::Conn;
 use crate::db::schema::{change_log as cl, users};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::inspection::RecordScope;
 use crate::inspection::conflicts::{self, Conflict};
 use crate::inspection::reviews::{self, Review};
@@ -99,8 +99,12 @@ impl Cursor {
     }
 
     pub fn decode(s: &str) -> AppResult<Cursor> {
-        let bad =
-            || AppError::bad_request("invalid_cursor", "the cursor is not one this server made");
+        let bad = || {
+            AppError::bad_request(
+                ErrorCode::InvalidCursor,
+                "the cursor is not one this server made",
+            )
+        };
         let parts = crate::paging::open(s, "p1.", 3)?;
         Ok(Cursor {
             seq: parts[0].parse().map_err(|_| bad())?,
@@ -216,7 +220,10 @@ pub fn pull(
         ))
         .first(c)?;
     let role = Role::parse(&role).filter(|_| active).ok_or_else(|| {
-        AppError::unauthorized("invalid_token", "the access token is no longer valid")
+        AppError::unauthorized(
+            ErrorCode::InvalidToken,
+            "the access token is no longer valid",
+        )
     })?;
     let caller = &Caller {
         role,

@@ -4,7 +4,7 @@
 //! JavaScript); the API keeps its stable codes and English messages.
 
 use crate::clock;
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 use crate::reference::templates::Template;
 use crate::review::followups::Status;
 use chrono::{DateTime, Utc};
@@ -163,7 +163,7 @@ pub fn error(e: &AppError) -> String {
         .and_then(Value::as_str)
         .unwrap_or(&e.message);
     match e.code {
-        "validation_failed" => {
+        ErrorCode::ValidationFailed => {
             let what = field.map_or("内容", form_field);
             if reason.contains("say what") || reason.contains("must not be empty") {
                 format!("请填写{what}")
@@ -175,21 +175,11 @@ pub fn error(e: &AppError) -> String {
                 format!("{what}不符合要求")
             }
         }
-        "stale" => "记录已被他人修改,请查看最新内容后再操作".into(),
-        "invalid_transition" => "当前状态下不能这样操作".into(),
-        "not_found" => "记录不存在,或不在你的范围内".into(),
         // A form whose token is stale (the session was renewed, the page
         // was open for long) is refused as forbidden too.
-        "forbidden" if e.message.contains("stale or forged") => {
+        ErrorCode::Forbidden if e.message.contains("stale or forged") => {
             "页面已过期,请刷新页面后重试".into()
         }
-        "forbidden" => "没有权限进行此操作".into(),
-        "unauthorized" | "invalid_token" | "token_expired" => "请重新登录".into(),
-        "rate_limited" => "尝试次数过多,请稍后再试".into(),
-        "payload_too_large" => "内容太大,超过服务器允许的上限".into(),
-        "unavailable" => "服务器正忙,请稍后重试".into(),
-        "already_exists" => "已存在同名的记录".into(),
-        "internal" => "服务器出错,请稍后重试".into(),
-        _ => "操作未完成,请检查后重试".into(),
+        code => code.zh().into(),
     }
 }

@@ -11,7 +11,7 @@ use super::jobs::{self, Jobs};
 use super::upload;
 use crate::auth::Caller;
 use crate::db::Db;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use base64::Engine;
@@ -54,12 +54,12 @@ fn check_version(req: &HttpRequest) -> AppResult<()> {
     match header(req, "Tus-Resumable").map(str::trim) {
         Some(VERSION) => Ok(()),
         None | Some("") => Err(AppError::bad_request(
-            "tus_version",
+            ErrorCode::TusVersion,
             format!("send Tus-Resumable: {VERSION}"),
         )),
         Some(_) => Err(AppError::new(
             StatusCode::PRECONDITION_FAILED,
-            "tus_version",
+            ErrorCode::TusVersion,
             format!("this server speaks tus {VERSION}; send Tus-Resumable: {VERSION}"),
         )
         .with_header("Tus-Version", VERSION)),
@@ -84,7 +84,7 @@ pub async fn create(ctx: &Ctx<'_>, caller: Caller, req: &HttpRequest) -> AppResu
         .filter(|n| *n > 0)
         .ok_or_else(|| {
             AppError::bad_request(
-                "upload_length",
+                ErrorCode::UploadLength,
                 "send Upload-Length: the photo's size in bytes",
             )
         })?;
@@ -100,7 +100,10 @@ pub async fn create(ctx: &Ctx<'_>, caller: Caller, req: &HttpRequest) -> AppResu
     let photo_id = rows::metadata_value(&metadata, "photo_id")
         .and_then(|p| uuid::Uuid::parse_str(&p).ok())
         .ok_or_else(|| {
-            AppError::bad_request("upload_metadata", "Upload-Metadata must carry photo_id")
+            AppError::bad_request(
+                ErrorCode::UploadMetadata,
+                "Upload-Metadata must carry photo_id",
+            )
         })?
         .to_string();
     let limits = ctx.settings.limits.clone();
@@ -211,22 +214,22 @@ pub async fn append(
     if header(req, "Content-Type") != Some("application/offset+octet-stream") {
         return Err(AppError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "send Content-Type: application/offset+octet-stream",
         ));
     }
     let offset: i64 = header(req, "Upload-Offset")
         .and_then(|v| v.parse().ok())
-        .ok_or_else(|| AppError::bad_request("upload_offset", "send Upload-Offset"))?;
+        .ok_or_else(|| AppError::bad_request(ErrorCode::UploadOffset, "send Upload-Offset"))?;
     let checksum = match header(req, "Upload-Checksum") {
         None => None,
         Some(v) => match v.split_once(' ') {
             Some(("sha256", b64)) => Some(STANDARD.decode(b64.trim()).map_err(|_| {
-                AppError::bad_request("upload_checksum", "the checksum is not base64")
+                AppError::bad_request(ErrorCode::UploadChecksum, "the checksum is not base64")
             })?),
             _ => {
                 return Err(AppError::bad_request(
-                    "upload_checksum",
+                    ErrorCode::UploadChecksum,
                     "only sha256 checksums are supported",
                 ));
             }
@@ -252,7 +255,7 @@ pub async fn append(
             .write(move |c| rows::release(c, &uid, from, from, None))
             .await?;
         return Err(AppError::conflict(
-            "upload_parts",
+            ErrorCode::UploadParts,
             format!(
                 "this upload is in {} parts already; send all that is left in one PATCH",
                 rows::MAX_PARTS - 1
@@ -268,7 +271,7 @@ pub async fn append(
         if received?.is_none() {
             return Ok(tus(HttpResponse::build(StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST)))
                 .insert_header(("Upload-Offset", up.offset_.to_string()))
-                .json(serde_json::json!({"error": {"code": "checksum_mismatch", "message": "the chunk does not match Upload-Checksum; it was discarded", "details": {}}})));
+                .json(serde_json::json!({"error": {"code": ErrorCode::ChecksumMismatch.as_str(), "message": "the chunk does not match Upload-Checksum; it was discarded", "details": {}}})));
         }
         return Ok(tus(HttpResponse::NoContent())
             .insert_header(("Upload-Offset", new_offset.to_string()))

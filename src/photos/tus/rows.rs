@@ -7,7 +7,7 @@ use crate::auth::Caller;
 use crate::clock;
 use crate::db::schema::{inspections, photos, uploads};
 use crate::db::{Conn, Db};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::photos::blob::BlobStore;
 use crate::photos::upload;
 use base64::Engine;
@@ -112,7 +112,7 @@ pub fn create(
     let (count, bytes) = (lengths.len() as i64, lengths.iter().sum::<i64>());
     if count >= limits.max_uploads || bytes + length > limits.max_bytes {
         return Err(AppError::conflict(
-            "upload_limit",
+            ErrorCode::UploadLimit,
             format!(
                 "you have {count} unfinished uploads of {} bytes; finish or cancel some first \
                  (at most {} uploads, {} bytes)",
@@ -164,7 +164,7 @@ pub fn claim(
     let up = find(c, caller, id)?;
     if offset != up.offset_ {
         return Err(AppError::conflict(
-            "upload_offset",
+            ErrorCode::UploadOffset,
             format!("the upload is at {}, not {offset}", up.offset_),
         )
         .with_details(serde_json::json!({ "offset": up.offset_ })));
@@ -184,7 +184,7 @@ pub fn claim(
     .execute(c)?;
     if taken == 0 {
         return Err(AppError::conflict(
-            "upload_busy",
+            ErrorCode::UploadBusy,
             "another request is writing to this upload; ask for its offset (HEAD) and resume",
         ));
     }

@@ -7,7 +7,7 @@ use super::Ctx;
 use super::parse::{self, InspectionItem};
 use super::wire::{InspectionPush, ItemFail, ItemKind, ItemResult, Reject, done, rejected};
 use crate::db::Conn;
-use crate::error::AppResult;
+use crate::error::{AppResult, ErrorCode};
 use crate::inspection::conflicts;
 use crate::inspection::merge::{self, Edit, FieldEdit, Record, Status};
 use crate::inspection::write::{Before, Header};
@@ -56,14 +56,14 @@ impl Ctx<'_> {
         let id = item.id.clone();
         let site_id = item.site_id.clone().ok_or_else(|| {
             Reject::field(
-                "invalid_value",
+                ErrorCode::InvalidValue,
                 "site_id",
                 "a new inspection needs its site",
             )
         })?;
         let template_id = item.template_id.clone().ok_or_else(|| {
             Reject::field(
-                "invalid_value",
+                ErrorCode::InvalidValue,
                 "template_id",
                 "a new inspection needs its checklist",
             )
@@ -85,7 +85,7 @@ impl Ctx<'_> {
         // caller's own, when the site was in it before it moved; else the
         // site's, when the caller was in it before they moved.
         let Some((site_group, _)) = site else {
-            return Err(Reject::field("not_found", "site_id", "no such site").into());
+            return Err(Reject::field(ErrorCode::NotFound, "site_id", "no such site").into());
         };
         let route_id = item.route_id.clone();
         let stop_id = item.stop_id.clone();
@@ -97,14 +97,14 @@ impl Ctx<'_> {
         };
         let group_id = match &route_id {
             Some(route) => {
-                let group = self
-                    .route_group(c, route)?
-                    .ok_or_else(|| Reject::field("not_found", "route_id", "no such route"))?;
+                let group = self.route_group(c, route)?.ok_or_else(|| {
+                    Reject::field(ErrorCode::NotFound, "route_id", "no such route")
+                })?;
                 // The site is the route's group's, now or before it moved:
                 // a route is no pass to another group's sites.
                 if site_group != group && !journal::was_in_group(c, "site", &site_id, &group)? {
                     return Err(Reject::field(
-                        "not_found",
+                        ErrorCode::NotFound,
                         "site_id",
                         "no such site for this route",
                     )
@@ -117,7 +117,9 @@ impl Ctx<'_> {
             None if site_left_callers_group => self.caller.group_id.clone().unwrap_or_default(),
             // The caller moved away from the site's group since.
             None if users::was_member(c, &self.caller.id, &site_group)? => site_group,
-            None => return Err(Reject::field("not_found", "site_id", "no such site").into()),
+            None => {
+                return Err(Reject::field(ErrorCode::NotFound, "site_id", "no such site").into());
+            }
         };
         let key = (template_id.clone(), group_id.clone());
         let current = match self.current.get(&key) {
@@ -135,7 +137,7 @@ impl Ctx<'_> {
             Some(cur) => item.template_version.unwrap_or(cur),
             None => {
                 return Err(Reject::field(
-                    "not_found",
+                    ErrorCode::NotFound,
                     "template_id",
                     "no such checklist for this site",
                 )
@@ -144,7 +146,7 @@ impl Ctx<'_> {
         };
         if self.items(c, &template_id, template_version)?.is_none() {
             return Err(Reject::field(
-                "not_found",
+                ErrorCode::NotFound,
                 "template_version",
                 "no such checklist version",
             )
@@ -152,9 +154,12 @@ impl Ctx<'_> {
         }
         if let Some(stop) = &stop_id {
             let Some(route) = &route_id else {
-                return Err(
-                    Reject::field("invalid_value", "stop_id", "a stop needs its route_id").into(),
-                );
+                return Err(Reject::field(
+                    ErrorCode::InvalidValue,
+                    "stop_id",
+                    "a stop needs its route_id",
+                )
+                .into());
             };
             // A stop since removed (or moved to another site) is applied
             // and flagged (`checks.stop_removed`); a stop of another route
@@ -162,7 +167,7 @@ impl Ctx<'_> {
             let on_route = routes::route_of_stop(c, stop)?;
             if on_route.is_some_and(|r| r != *route) {
                 return Err(Reject::field(
-                    "invalid_value",
+                    ErrorCode::InvalidValue,
                     "stop_id",
                     "the stop belongs to another route",
                 )
@@ -221,7 +226,7 @@ impl Ctx<'_> {
         let (header, before) = match existing {
             Some(row) => {
                 if !self.may_write(row) {
-                    return Err(Reject::new("not_found", "no such inspection").into());
+                    return Err(Reject::new(ErrorCode::NotFound, "no such inspection").into());
                 }
                 check_same(row, &item)?;
                 (Header::of(row), Some(Before::of(row)?))
@@ -235,11 +240,11 @@ impl Ctx<'_> {
         let mut edits = Vec::with_capacity(item.fields.len());
         for (path, value) in item.fields {
             fields::check(&path, &value, &items).map_err(|reason| {
-                Reject::field("invalid_value", &path, format!("{path}: {reason}"))
+                Reject::field(ErrorCode::InvalidValue, &path, format!("{path}: {reason}"))
             })?;
             let changed_at = *item.changed_at.get(&path).ok_or_else(|| {
                 Reject::field(
-                    "invalid_value",
+                    ErrorCode::InvalidValue,
                     &path,
                     format!("changed_at is missing for {path}"),
                 )
@@ -311,7 +316,7 @@ fn check_same(row: &insp::Row, item: &InspectionItem) -> Result<(), Reject> {
     ] {
         if differs(given, stored) {
             return Err(Reject::field(
-                "immutable",
+                ErrorCode::Immutable,
                 name,
                 format!("{name} of an existing inspection cannot change"),
             ));
@@ -322,7 +327,7 @@ fn check_same(row: &insp::Row, item: &InspectionItem) -> Result<(), Reject> {
         .is_some_and(|v| v != row.template_version)
     {
         return Err(Reject::field(
-            "immutable",
+            ErrorCode::Immutable,
             "template_version",
             "the checklist version cannot change",
         ));

@@ -25,7 +25,7 @@ use super::devices::{self, Activity};
 use crate::auth::{Caller, Role};
 use crate::clock;
 use crate::db::Conn;
-use crate::error::AppResult;
+use crate::error::{AppResult, ErrorCode};
 use crate::inspection::conflicts;
 use crate::inspection::{self as insp, ReviewStatus};
 use crate::journal;
@@ -108,7 +108,7 @@ pub fn push(
             Err(e) => rejected(
                 id,
                 ItemKind::Inspection,
-                Reject::new("invalid_item", e.to_string()),
+                Reject::new(ErrorCode::InvalidItem, e.to_string()),
                 None,
             ),
         };
@@ -122,7 +122,7 @@ pub fn push(
             Err(e) => rejected(
                 id,
                 ItemKind::Photo,
-                Reject::new("invalid_item", e.to_string()),
+                Reject::new(ErrorCode::InvalidItem, e.to_string()),
                 None,
             ),
         };

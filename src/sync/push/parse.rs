@@ -6,6 +6,7 @@
 
 use super::wire::{InspectionPush, PhotoPush, Reject};
 use crate::clock;
+use crate::error::ErrorCode;
 use crate::inspection::fields;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
@@ -37,7 +38,7 @@ pub(super) struct InspectionItem {
 pub(super) fn inspection(item: InspectionPush) -> Result<InspectionItem, Reject> {
     if item.base_version < 0 {
         return Err(Reject::field(
-            "invalid_value",
+            ErrorCode::InvalidValue,
             "base_version",
             "must be at least 0",
         ));
@@ -78,7 +79,7 @@ pub(super) fn photo(item: PhotoPush, max_photo_bytes: u64) -> Result<PhotoItem, 
     let sha = item.sha256.to_ascii_lowercase();
     if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(Reject::field(
-            "invalid_value",
+            ErrorCode::InvalidValue,
             "sha256",
             "must be 64 hex digits",
         ));
@@ -86,7 +87,7 @@ pub(super) fn photo(item: PhotoPush, max_photo_bytes: u64) -> Result<PhotoItem, 
     let max = i64::try_from(max_photo_bytes).unwrap_or(i64::MAX);
     if !(1..=max).contains(&item.bytes) {
         return Err(Reject::field(
-            "too_large",
+            ErrorCode::TooLarge,
             "bytes",
             format!("must be 1 to {max}"),
         ));
@@ -94,7 +95,7 @@ pub(super) fn photo(item: PhotoPush, max_photo_bytes: u64) -> Result<PhotoItem, 
     let content_type = item.content_type.to_ascii_lowercase();
     if !PHOTO_TYPES.contains(&content_type.as_str()) {
         return Err(Reject::field(
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "content_type",
             format!("must be one of {}", PHOTO_TYPES.join(", ")),
         ));
@@ -102,7 +103,7 @@ pub(super) fn photo(item: PhotoPush, max_photo_bytes: u64) -> Result<PhotoItem, 
     let caption = item.caption.trim().to_string();
     if caption.chars().count() > 500 {
         return Err(Reject::field(
-            "invalid_value",
+            ErrorCode::InvalidValue,
             "caption",
             "must be at most 500 characters",
         ));
@@ -111,12 +112,12 @@ pub(super) fn photo(item: PhotoPush, max_photo_bytes: u64) -> Result<PhotoItem, 
         None | Some(Value::Null) => Value::Null,
         Some(Value::Object(o)) => {
             fields::check_location_object(&o, false)
-                .map_err(|r| Reject::field("invalid_value", "location", r))?;
+                .map_err(|r| Reject::field(ErrorCode::InvalidValue, "location", r))?;
             Value::Object(o)
         }
         Some(_) => {
             return Err(Reject::field(
-                "invalid_value",
+                ErrorCode::InvalidValue,
                 "location",
                 "must be an object",
             ));
@@ -124,7 +125,7 @@ pub(super) fn photo(item: PhotoPush, max_photo_bytes: u64) -> Result<PhotoItem, 
     };
     if item.base_version < 0 {
         return Err(Reject::field(
-            "invalid_value",
+            ErrorCode::InvalidValue,
             "base_version",
             "must be at least 0",
         ));

@@ -7,7 +7,7 @@ use super::wire::{ItemFail, ItemKind, ItemResult, PhotoPush, Reject, done, rejec
 use crate::auth::Caller;
 use crate::db::Conn;
 use crate::db::schema::photos;
-use crate::error::AppResult;
+use crate::error::{AppResult, ErrorCode};
 use crate::inspection::conflicts;
 use crate::inspection::merge::{self, Edit, FieldEdit, Record};
 use crate::inspection::{self as insp};
@@ -71,14 +71,16 @@ impl Ctx<'_> {
         let inspection_id = item.inspection_id.clone();
         let row = insp::find(c, &inspection_id)?
             .filter(|r| self.may_write(r))
-            .ok_or_else(|| Reject::field("not_found", "inspection_id", "no such inspection"))?;
+            .ok_or_else(|| {
+                Reject::field(ErrorCode::NotFound, "inspection_id", "no such inspection")
+            })?;
 
         let old = insp::photo_meta::find(c, id)?;
         if let Some(p) = &old
             && (p.inspection_id != inspection_id || p.sha256 != sha)
         {
             return Err(Reject::new(
-                "immutable",
+                ErrorCode::Immutable,
                 "a photo's inspection and bytes never change; send a new photo id",
             )
             .into());

@@ -5,7 +5,7 @@
 use crate::clock;
 use crate::db::Conn;
 use crate::db::schema::push_batches;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use diesel::prelude::*;
 use std::io::Read;
 
@@ -26,7 +26,7 @@ pub(super) fn stored(
     };
     if stored_hash.is_some_and(|h| h != hash) {
         return Err(AppError::conflict(
-            "batch_id_reused",
+            ErrorCode::BatchIdReused,
             "this device already sent another batch with this batch_id; \
              nothing was applied: give the new batch a new batch_id",
         ));

@@ -3,7 +3,7 @@
 //! is the batch as a whole; each item is checked on its own in
 //! `parse` and `apply`.
 
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::inspection::ReviewStatus;
 use crate::inspection::conflicts::ConflictNote;
 use crate::inspection::merge::{self, Merged, Refused, Status};
@@ -164,13 +164,13 @@ pub enum ItemStatus {
 
 /// Rejection of one item: its `error` in the answer.
 pub(super) struct Reject {
-    pub(super) code: &'static str,
+    pub(super) code: ErrorCode,
     pub(super) message: String,
     pub(super) field: Option<String>,
 }
 
 impl Reject {
-    pub(super) fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub(super) fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Reject {
             code,
             message: message.into(),
@@ -178,7 +178,7 @@ impl Reject {
         }
     }
 
-    pub(super) fn field(code: &'static str, field: &str, message: impl Into<String>) -> Self {
+    pub(super) fn field(code: ErrorCode, field: &str, message: impl Into<String>) -> Self {
         Reject {
             code,
             message: message.into(),
@@ -188,7 +188,7 @@ impl Reject {
 
     pub(super) fn locked(review: ReviewStatus) -> Self {
         Reject::new(
-            "locked",
+            ErrorCode::Locked,
             format!(
                 "the inspection is {} and no longer takes edits",
                 review.as_str()
@@ -201,7 +201,7 @@ impl From<Refused> for Reject {
     fn from(r: Refused) -> Self {
         match r {
             Refused::BaseAhead { base, current } => Reject::field(
-                "invalid_value",
+                ErrorCode::InvalidValue,
                 "base_version",
                 format!(
                     "base_version {base} is above the record's version {current}: \
@@ -259,7 +259,7 @@ pub(super) fn rejected(
         conflicts: vec![],
         clamped: vec![],
         error: Some(ItemError {
-            code: r.code.into(),
+            code: r.code.as_str().into(),
             message: r.message,
             field: r.field,
         }),

@@ -14,7 +14,7 @@ mod sites;
 use super::layout;
 use super::session::{self, Refused, WebUser};
 use crate::db::Conn;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
@@ -199,7 +199,7 @@ pub fn field_label(f: &str) -> String {
 
 /// The API's reasons in the console's language. A reason not listed is
 /// shown as "不符合要求": English never reaches the page.
-pub fn zh(code: &str, reason: &str) -> String {
+pub fn zh(code: ErrorCode, reason: &str) -> String {
     const KNOWN: [(&str, &str); 56] = [
         ("must not be empty", "不能为空"),
         ("is missing", "缺少此项"),
@@ -285,20 +285,28 @@ pub fn zh(code: &str, reason: &str) -> String {
         ("say what the inspector should do", "请填写意见"),
         ("is not one of the options", "须是给定的选项之一"),
     ];
-    match code {
-        "last_admin" => return "系统至少需要保留一名在岗管理员".into(),
-        "stale" => return "数据已被他人修改,请刷新后重试".into(),
-        "invalid_transition" => return "当前状态下不能这样变更".into(),
-        "payload_too_large" => return "文件太大,超过服务器允许的上限".into(),
-        "unavailable" => return "服务器正忙,请稍后重试".into(),
-        "forbidden" => return "没有权限进行此操作".into(),
-        "not_found" => return "不存在或已被删除".into(),
-        _ => {}
+    // What the code says is all there is to say for these; for the
+    // others, the reason names what was wrong.
+    use ErrorCode as E;
+    if code == E::PayloadTooLarge {
+        // The console's only large bodies are the files it imports.
+        return "文件太大,超过服务器允许的上限".into();
+    }
+    if matches!(
+        code,
+        E::LastAdmin
+            | E::Stale
+            | E::InvalidTransition
+            | E::Unavailable
+            | E::Forbidden
+            | E::NotFound
+    ) {
+        return code.zh().into();
     }
     let fallback = match code {
-        "already_exists" => "已被占用,请换一个",
-        "in_use" => "仍在使用中,不能删除",
-        _ => "不符合要求",
+        E::AlreadyExists => "已被占用,请换一个",
+        E::ValidationFailed => "不符合要求",
+        other => other.zh(),
     };
     KNOWN
         .iter()
@@ -497,13 +505,13 @@ pub async fn fields(req: &HttpRequest, payload: web::Payload) -> Result<Fields, 
     if !ct.starts_with("application/x-www-form-urlencoded") {
         return Err(AppError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "a form is expected",
         )
         .into());
     }
     let bytes = crate::http::body::read_all(payload, 2 * 1024 * 1024).await?;
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
-        .map_err(|e| AppError::bad_request("malformed_form", e.to_string()))?;
+        .map_err(|e| AppError::bad_request(ErrorCode::MalformedForm, e.to_string()))?;
     Ok(Fields(pairs))
 }

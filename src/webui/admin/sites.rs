@@ -4,7 +4,7 @@
 use super::{
     AdminUser, Fields, Page, Problem, csrf, group_options, group_select, input, page, saved,
 };
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::paging::{PageQuery, PageRequest};
 use crate::reference::site_files::{self, Action, ImportQuery, ImportReport};
 use crate::reference::sites::{self, KINDS, NewSite, Site, SiteFilter, SitePatch};
@@ -567,7 +567,7 @@ fn import_page(
                             tr class=(if row.action == Action::Error { "bad" } else { "" }) {
                                 td { (row.line) } td { (row.code.clone().unwrap_or_default()) } td { (row.name) }
                                 td { (match row.action { Action::Create => "新建", Action::Update => "更新", Action::Unchanged => "不变", Action::Error => "错误" }) }
-                                td { @for e in &row.errors { span.field-error { (super::field_label(&e.field)) ":" (super::zh("", &e.reason)) } " " } }
+                                td { @for e in &row.errors { span.field-error { (super::field_label(&e.field)) ":" (super::zh(crate::error::ErrorCode::ValidationFailed, &e.reason)) } " " } }
                             }
                         }
                     }
@@ -604,7 +604,10 @@ async fn import(
         let bytes = match (file, carried) {
             (Some(f), _) if !f.is_empty() => f.to_vec(),
             (_, Some(c)) => STANDARD.decode(c.as_bytes()).map_err(|_| {
-                AppError::bad_request("malformed_form", "the file did not come back intact")
+                AppError::bad_request(
+                    ErrorCode::MalformedForm,
+                    "the file did not come back intact",
+                )
             })?,
             _ => Vec::new(),
         };

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use std::sync::OnceLock;
 
 /// The app's files: path under `/app/`, content type, contents.
-const FILES: [(&str, &str, &str); 8] = [
+const FILES: [(&str, &str, &str); 9] = [
     (
         "index.html",
         "text/html; charset=utf-8",
@@ -25,6 +25,11 @@ const FILES: [(&str, &str, &str); 8] = [
         "fieldsync-client.js",
         "text/javascript; charset=utf-8",
         include_str!("app/fieldsync-client.js"),
+    ),
+    (
+        "errors.js",
+        "text/javascript; charset=utf-8",
+        include_str!("app/errors.js"),
     ),
     (
         "exif.js",

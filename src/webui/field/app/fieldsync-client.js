@@ -35,6 +35,8 @@
 //   - Pull runs until has_more is false; reset drops the pulled data (never
 //     the outbox) and starts over.
 
+import { WORDS } from './errors.js';
+
 export const TABLES = [
   'meta', 'pending', 'inspections', 'photos', 'notices',
   'routes', 'sites', 'templates', 'groups', 'followups', 'reviews', 'conflicts',
@@ -160,29 +162,7 @@ export function backoff(n, retryAfter, random = Math.random) {
 
 /** What an error code means to the inspector. */
 export function explain(code) {
-  return {
-    locked: '这条记录已被审核通过或驳回,不能再修改',
-    invalid_value: '有一项内容不符合要求',
-    validation_failed: '有一项内容不符合要求',
-    not_found: '记录所属的点位或路线已不存在',
-    forbidden: '没有权限修改这条记录',
-    conflict: '与其他设备的修改冲突',
-    invalid_credentials: '用户名或密码不对',
-    rate_limited: '尝试次数过多,请稍后再试',
-    device_taken: '这台手机的编号已属于另一位成员,请重新登录',
-    payload_too_large: '内容太大,无法上传',
-    too_large: '照片太大,无法上传',
-    unsupported_media_type: '不是可识别的照片文件',
-    immutable: '记录的点位、路线或检查清单不能更改',
-    invalid_item: '这一项的格式不对',
-    batch_id_reused: '上传批次编号冲突,将重新打包上传',
-    upload_limit: '未完成的照片上传太多,请先完成已有的上传',
-    upload_busy: '这张照片正在上传,请稍候',
-    unavailable: '服务器正忙,稍后自动重试',
-    refresh_invalid: '登录已失效,请重新登录',
-    refresh_expired: '登录已过期,请重新登录',
-    refresh_reused: '登录已在别处使用,为安全起见请重新登录',
-  }[code] ?? '服务器拒绝了这项操作';
+  return Object.hasOwn(WORDS, code ?? '') ? WORDS[code] : '服务器拒绝了这项操作';
 }
 
 export class FieldsyncClient {

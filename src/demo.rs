@@ -362,7 +362,7 @@ pub fn load(db: &Db, password: &str) -> AppResult<Loaded> {
             .select(crate::db::schema::users::id)
             .first::<String>(c)?;
         let admin = Caller {
-            id: admin_id,
+            id: crate::ids::UserId::new(admin_id),
             username: "admin".into(),
             role: Role::Admin,
             group_id: None,

@@ -6,6 +6,7 @@ use crate::clock;
 use crate::db::Conn;
 use crate::db::schema::{audit_log, change_log};
 use crate::error::{AppError, AppResult};
+use crate::ids::{GroupId, UserId};
 use diesel::prelude::*;
 use diesel::sql_types::{Nullable, Text};
 use serde_json::Value;
@@ -15,8 +16,8 @@ use serde_json::Value;
 /// itself, so a change is never tagged with another object's scope.
 #[derive(Debug, Clone)]
 pub struct RecordTag {
-    group_id: String,
-    owner_id: String,
+    group_id: GroupId,
+    owner_id: UserId,
 }
 
 impl RecordTag {
@@ -24,8 +25,8 @@ impl RecordTag {
     /// scope is the record's own, never another object's.
     pub(crate) fn of_record(group_id: &str, owner_id: &str) -> RecordTag {
         RecordTag {
-            group_id: group_id.to_string(),
-            owner_id: owner_id.to_string(),
+            group_id: GroupId::new(group_id),
+            owner_id: UserId::new(owner_id),
         }
     }
 

@@ -11,6 +11,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod http;
+pub mod ids;
 pub mod inspection;
 pub mod journal;
 pub mod metrics;

@@ -2,6 +2,7 @@
 
 use crate::db::schema::users;
 use crate::error::{AppError, AppResult};
+use crate::ids::{GroupId, UserId};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -47,10 +48,10 @@ pub enum Scope {
 /// said when it was made: a role or group change applies at once).
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub id: String,
+    pub id: UserId,
     pub username: String,
     pub role: Role,
-    pub group_id: Option<String>,
+    pub group_id: Option<GroupId>,
 }
 
 impl Caller {
@@ -82,7 +83,7 @@ impl Caller {
     pub fn scope(&self) -> Scope {
         match (self.role, &self.group_id) {
             (Role::Admin, _) | (Role::Coordinator, None) => Scope::All,
-            (_, Some(g)) => Scope::Group(g.clone()),
+            (_, Some(g)) => Scope::Group(g.to_string()),
             (Role::Inspector, None) => Scope::Nothing,
         }
     }
@@ -116,10 +117,10 @@ impl Caller {
                 let role = Role::parse(&role)?;
                 Some((
                     Caller {
-                        id,
+                        id: UserId::new(id),
                         username,
                         role,
-                        group_id,
+                        group_id: group_id.map(GroupId::new),
                     },
                     active,
                     stamp,

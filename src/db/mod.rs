@@ -11,6 +11,9 @@
 //! savepoint of its own (one that fails rolls back alone), and the group
 //! pays for one fsync. No write is answered before the commit that holds it
 //! is durable: each gets its result only after the group's COMMIT.
+//!
+//! (Over 600 lines with its tests; the code is about 450. The tests of the
+//! writer and its migrations sit beside them.)
 
 mod conn;
 pub mod schema;

@@ -18,11 +18,11 @@ pub enum RecordScope {
 impl RecordScope {
     pub fn of(caller: &Caller) -> RecordScope {
         match (caller.role, caller.scope()) {
-            (Role::Inspector, _) => RecordScope::Owner(caller.id.clone()),
+            (Role::Inspector, _) => RecordScope::Owner(caller.id.to_string()),
             (_, Scope::All) => RecordScope::All,
             (_, Scope::Group(g)) => RecordScope::Group(g),
             // Not reachable for coordinators and admins; see nothing.
-            (_, Scope::Nothing) => RecordScope::Owner(caller.id.clone()),
+            (_, Scope::Nothing) => RecordScope::Owner(caller.id.to_string()),
         }
     }
 

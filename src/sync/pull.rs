@@ -227,7 +227,7 @@ pub fn pull(
     })?;
     let caller = &Caller {
         role,
-        group_id,
+        group_id: group_id.map(crate::ids::GroupId::new),
         ..caller.clone()
     };
     let given = q
@@ -258,7 +258,7 @@ pub fn pull(
         cursor: Cursor {
             seq: last,
             epoch,
-            user_id: caller.id.clone(),
+            user_id: caller.id.to_string(),
         }
         .encode(),
         has_more,

@@ -85,10 +85,10 @@ impl FromRequest for WebUser {
             }
             Ok(WebUser {
                 caller: Caller {
-                    id,
+                    id: crate::ids::UserId::new(id),
                     username,
                     role,
-                    group_id,
+                    group_id: group_id.map(crate::ids::GroupId::new),
                 },
                 display_name,
                 csrf,

@@ -53,7 +53,7 @@ impl Ctx<'_> {
     }
 
     fn new_header(&mut self, c: &mut Conn, item: &InspectionItem) -> Result<Header, ItemFail> {
-        let id = item.id.clone();
+        let id = item.id.to_string();
         let site_id = item.site_id.clone().ok_or_else(|| {
             Reject::field(
                 ErrorCode::InvalidValue,
@@ -114,7 +114,12 @@ impl Ctx<'_> {
             }
             None if self.caller.sees_group(&site_group) => site_group,
             // The site moved away from the caller's group since.
-            None if site_left_callers_group => self.caller.group_id.clone().unwrap_or_default(),
+            None if site_left_callers_group => self
+                .caller
+                .group_id
+                .as_ref()
+                .map(|g| g.to_string())
+                .unwrap_or_default(),
             // The caller moved away from the site's group since.
             None if users::was_member(c, &self.caller.id, &site_group)? => site_group,
             None => {
@@ -176,7 +181,7 @@ impl Ctx<'_> {
         }
         Ok(Header {
             id,
-            inspector_id: self.caller.id.clone(),
+            inspector_id: self.caller.id.to_string(),
             group_id,
             site_id,
             route_id,

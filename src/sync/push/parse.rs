@@ -7,6 +7,7 @@
 use super::wire::{InspectionPush, PhotoPush, Reject};
 use crate::clock;
 use crate::error::ErrorCode;
+use crate::ids::InspectionId;
 use crate::inspection::fields;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
@@ -23,7 +24,7 @@ pub const PHOTO_TYPES: [&str; 6] = [
 
 /// An inspection item, its ids in lower case.
 pub(super) struct InspectionItem {
-    pub id: String,
+    pub id: InspectionId,
     pub base_version: i64,
     pub deleted: bool,
     pub site_id: Option<String>,
@@ -45,7 +46,7 @@ pub(super) fn inspection(item: InspectionPush) -> Result<InspectionItem, Reject>
     }
     let id = |u: Option<uuid::Uuid>| u.map(|u| u.to_string());
     Ok(InspectionItem {
-        id: item.id.to_string(),
+        id: InspectionId::new(item.id.to_string()),
         base_version: item.base_version,
         deleted: item.deleted,
         site_id: id(item.site_id),
@@ -61,7 +62,7 @@ pub(super) fn inspection(item: InspectionPush) -> Result<InspectionItem, Reject>
 /// A photo item: its hash in lower case, its size within the limit, a
 /// type we keep, its caption trimmed, its position checked.
 pub(super) struct PhotoItem {
-    pub inspection_id: String,
+    pub inspection_id: InspectionId,
     pub sha256: String,
     pub bytes: i64,
     pub content_type: String,
@@ -131,7 +132,7 @@ pub(super) fn photo(item: PhotoPush, max_photo_bytes: u64) -> Result<PhotoItem, 
         ));
     }
     Ok(PhotoItem {
-        inspection_id: item.inspection_id.to_string(),
+        inspection_id: InspectionId::new(item.inspection_id.to_string()),
         sha256: sha,
         bytes: item.bytes,
         content_type,

@@ -1,4 +1,4 @@
-// Made from `ErrorCode` in src/error.rs by its test (one home for the
+// Made from `ErrorCode` in src/error/code.rs by its test (one home for the
 // words of an error code); `FIELDSYNC_BLESS=1 cargo test --lib error`
 // writes it again. Do not edit by hand.
 export const WORDS = Object.freeze({

@@ -1,5 +1,8 @@
-//! The HTTP layer: the URL table, request parsing limits, and the rule that
-//! every error leaves as the contract's JSON error.
+//! The JSON API over HTTP: the URL table, request parsing limits, the
+//! `Caller` extractor (`extract.rs`), the rule that every error leaves as
+//! the contract's JSON error, and one thin handler file per resource. The
+//! protocols run in their own modules (`photos::tus`, `photos::serve`,
+//! `sync::push`); a handler parses, calls and answers.
 
 pub mod auth;
 mod extract;

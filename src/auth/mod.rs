@@ -1,5 +1,7 @@
 //! Who is calling: passwords, access tokens, refresh tokens, login limits,
-//! and the `Caller` extractor that handlers take.
+//! the one login check (`login.rs`), the pages' sessions as stored
+//! (`web_session.rs`), and the `Caller` with its powers and scope (its
+//! extractor from a request is `api/extract.rs`).
 
 pub mod caller;
 pub mod jwt;

@@ -1,6 +1,8 @@
 //! The inspection record: one home for what it is (its row, its field
-//! map and the merge rule), who may see it, the one path that writes it,
-//! and how the API shows it. `sync/` speaks the protocol and `review/` the
+//! map and the merge rule), who may see it (`scope.rs`), the write of its
+//! row (`write.rs`, which knows nothing of follow-ups: it reports what a
+//! layer above settles), its conflicts, its photos' metadata, and how the
+//! API shows it. `sync/` speaks the protocol and `review/` the
 //! coordinator's actions, both through this module.
 
 pub mod conflicts;

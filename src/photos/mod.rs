@@ -1,5 +1,8 @@
-//! Photos: the blob store, what their bytes are, their EXIF, their
-//! variants and the jobs that make them.
+//! Photos' bytes: the blob store (files or S3, chosen by `store_for`), the
+//! tus exchange (`tus/`), serving bytes and variants (`serve.rs`), bytes
+//! in a multipart push (`upload.rs`), what the bytes are, their EXIF, their
+//! variants and the jobs that make them. Below the record: who may see a
+//! photo is the record's rule (`inspection`), decided before.
 
 pub mod blob;
 pub mod exif;

@@ -1,5 +1,7 @@
 //! Reference data that admins write and everybody reads within their
-//! scope: groups, users, sites, checklist templates and inspection routes.
+//! scope: groups, users, sites (and their sheets, `site_files/`), checklist
+//! templates, inspection routes (`routes/`) and their schedules
+//! (`schedules/`).
 //! Each module holds its JSON shapes, its validation and its queries; the
 //! HTTP layer only parses and calls.
 

@@ -1,5 +1,7 @@
 //! What coordinators do with what came in: the queue, reviews, conflict
-//! overrides, and the audit log admins read.
+//! overrides, follow-ups (with `save_record`, the one write path of a
+//! record, which settles a re-verification), reports, coverage, and the
+//! audit log admins read.
 
 pub mod actions;
 pub mod audit;

@@ -1,4 +1,5 @@
-//! The sync protocol: push (with the merge rule), pull, devices.
+//! The sync protocol: push (`push/`: wire, parse, apply, photos, replay),
+//! pull (cursor and scope), devices.
 
 pub mod devices;
 pub mod pull;

@@ -8,6 +8,7 @@ use crate::auth::Caller;
 use crate::db::Conn;
 use crate::db::schema::photos;
 use crate::error::{AppResult, ErrorCode};
+use crate::ids::PhotoId;
 use crate::inspection::conflicts;
 use crate::inspection::merge::{self, Edit, FieldEdit, Record};
 use crate::inspection::{self as insp};
@@ -24,11 +25,11 @@ impl Ctx<'_> {
         item: PhotoPush,
         missing: &mut Vec<String>,
     ) -> AppResult<ItemResult> {
-        let id = item.id.to_string();
+        let id = PhotoId::new(item.id.to_string());
         match self.apply_photo(c, &id, item) {
             Ok((result, is_missing)) => {
                 if is_missing {
-                    missing.push(id);
+                    missing.push(id.into_string());
                 }
                 Ok(result)
             }
@@ -44,7 +45,7 @@ impl Ctx<'_> {
                     },
                     None => None,
                 };
-                Ok(rejected(id, ItemKind::Photo, r, current))
+                Ok(rejected(id.into_string(), ItemKind::Photo, r, current))
             }
             Err(ItemFail::Db(e)) => Err(e),
         }
@@ -55,10 +56,10 @@ impl Ctx<'_> {
     fn apply_photo(
         &mut self,
         c: &mut Conn,
-        id: &str,
+        id: &PhotoId,
         item: PhotoPush,
     ) -> Result<(ItemResult, bool), ItemFail> {
-        if let Some(r) = self.uploads.refused.get(id) {
+        if let Some(r) = self.uploads.refused.get(id.as_str()) {
             return Err(Reject {
                 code: r.code,
                 message: r.message.clone(),
@@ -132,7 +133,7 @@ impl Ctx<'_> {
         // Bytes bind to a photo only when they came for it (contract push
         // rule 5): equal bytes stored for another photo, perhaps another
         // group's, grant nothing.
-        if self.uploads.accepted.get(id) == Some(&sha) {
+        if self.uploads.accepted.get(id.as_str()) == Some(&sha) {
             jobs::bytes_arrived(c, id)?;
         }
         if old.is_none() || moved {

@@ -38,6 +38,19 @@ impl AppError {
         }
     }
 
+    /// The field a refusal names (`details.field`) and its reason
+    /// (`details.reason`, else the message): how the pages put an error
+    /// next to the field it concerns.
+    pub fn field_and_reason(&self) -> (Option<&str>, &str) {
+        let detail = |k: &str| {
+            self.details
+                .as_ref()
+                .and_then(|d| d.get(k))
+                .and_then(Value::as_str)
+        };
+        (detail("field"), detail("reason").unwrap_or(&self.message))
+    }
+
     /// An error with its code's own status.
     pub fn of(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(code.status(), code, message)

@@ -151,17 +151,7 @@ pub fn form_field(f: &str) -> &'static str {
 /// An error as a person reads it: by its code, with the field it is about.
 /// The API's English message never reaches the page.
 pub fn error(e: &AppError) -> String {
-    let field = e
-        .details
-        .as_ref()
-        .and_then(|d| d.get("field"))
-        .and_then(Value::as_str);
-    let reason = e
-        .details
-        .as_ref()
-        .and_then(|d| d.get("reason"))
-        .and_then(Value::as_str)
-        .unwrap_or(&e.message);
+    let (field, reason) = e.field_and_reason();
     match e.code {
         ErrorCode::ValidationFailed => {
             let what = field.map_or("内容", form_field);

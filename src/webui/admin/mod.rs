@@ -109,15 +109,11 @@ pub struct Problem {
 
 impl Problem {
     pub fn of(e: &AppError) -> Problem {
-        let details = e.details.clone().unwrap_or_default();
-        let field = details["field"].as_str().map(str::to_string);
-        let reason = details["reason"]
-            .as_str()
-            .map_or_else(|| e.message.clone(), str::to_string);
+        let (field, reason) = e.field_and_reason();
         Problem {
             status: e.status,
-            text: zh(e.code, &reason),
-            field,
+            text: zh(e.code, reason),
+            field: field.map(str::to_string),
         }
     }
 

@@ -5,7 +5,7 @@
 
 use super::Ctx;
 use super::parse::{self, InspectionItem};
-use super::wire::{InspectionPush, ItemFail, ItemKind, ItemResult, Reject, done, rejected};
+use super::wire::{InspectionPush, ItemFail, ItemResult, PushItemKind, Reject, done, rejected};
 use crate::db::Conn;
 use crate::error::{AppResult, ErrorCode};
 use crate::inspection::conflicts;
@@ -216,7 +216,7 @@ impl Ctx<'_> {
                     .filter(|r| self.may_write(r))
                     .map(|r| r.record().map(|rec| (rec.version, rec.fields, rec.deleted)))
                     .transpose()?;
-                Ok(rejected(id, ItemKind::Inspection, r, current))
+                Ok(rejected(id, PushItemKind::Inspection, r, current))
             }
             Err(ItemFail::Db(e)) => Err(e),
         }
@@ -299,7 +299,7 @@ impl Ctx<'_> {
             &merged.discards,
             &mut self.open,
         )?;
-        Ok(done(header.id, ItemKind::Inspection, merged, notes))
+        Ok(done(header.id, PushItemKind::Inspection, merged, notes))
     }
 }
 

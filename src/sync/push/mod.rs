@@ -17,8 +17,8 @@ mod wire;
 pub use parse::PHOTO_TYPES;
 pub use photos::photo_hashes;
 pub use wire::{
-    InspectionPush, ItemError, ItemKind, ItemResult, ItemStatus, MAX_ITEMS, PhotoPush, PushRequest,
-    PushResponse, check_batch,
+    InspectionPush, ItemError, ItemResult, MAX_ITEMS, PhotoPush, PushItemKind, PushItemStatus,
+    PushRequest, PushResponse, check_batch,
 };
 
 use super::devices::{self, Activity};
@@ -107,7 +107,7 @@ pub fn push(
             Ok(item) => ctx.inspection(c, item)?,
             Err(e) => rejected(
                 id,
-                ItemKind::Inspection,
+                PushItemKind::Inspection,
                 Reject::new(ErrorCode::InvalidItem, e.to_string()),
                 None,
             ),
@@ -121,7 +121,7 @@ pub fn push(
             Ok(item) => ctx.photo(c, item, &mut photos_missing)?,
             Err(e) => rejected(
                 id,
-                ItemKind::Photo,
+                PushItemKind::Photo,
                 Reject::new(ErrorCode::InvalidItem, e.to_string()),
                 None,
             ),
@@ -141,8 +141,8 @@ pub fn push(
                 object_id: Some(&batch),
                 details: json!({
                     "device_id": device,
-                    "inspections": results.iter().filter(|r| r.kind == ItemKind::Inspection).map(|r| (&r.id, &r.status)).collect::<Vec<_>>(),
-                    "photos": results.iter().filter(|r| r.kind == ItemKind::Photo).map(|r| (&r.id, &r.status)).collect::<Vec<_>>(),
+                    "inspections": results.iter().filter(|r| r.kind == PushItemKind::Inspection).map(|r| (&r.id, &r.status)).collect::<Vec<_>>(),
+                    "photos": results.iter().filter(|r| r.kind == PushItemKind::Photo).map(|r| (&r.id, &r.status)).collect::<Vec<_>>(),
                 }),
             },
         )?;

@@ -3,7 +3,7 @@
 
 use super::Ctx;
 use super::parse;
-use super::wire::{ItemFail, ItemKind, ItemResult, PhotoPush, Reject, done, rejected};
+use super::wire::{ItemFail, ItemResult, PhotoPush, PushItemKind, Reject, done, rejected};
 use crate::auth::Caller;
 use crate::db::Conn;
 use crate::db::schema::photos;
@@ -45,7 +45,7 @@ impl Ctx<'_> {
                     },
                     None => None,
                 };
-                Ok(rejected(id.into_string(), ItemKind::Photo, r, current))
+                Ok(rejected(id.into_string(), PushItemKind::Photo, r, current))
             }
             Err(ItemFail::Db(e)) => Err(e),
         }
@@ -149,7 +149,7 @@ impl Ctx<'_> {
         // A photo lives and dies with its record: the answer says so.
         merged.record.deleted |= row.deleted;
         Ok((
-            done(id.to_string(), ItemKind::Photo, merged, notes),
+            done(id.to_string(), PushItemKind::Photo, merged, notes),
             is_missing,
         ))
     }

@@ -111,8 +111,8 @@ pub struct ItemError {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ItemResult {
     pub id: String,
-    pub kind: ItemKind,
-    pub status: ItemStatus,
+    pub kind: PushItemKind,
+    pub status: PushItemStatus,
     /// The record's version after this item (a photo's: of its metadata).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<i64>,
@@ -145,7 +145,7 @@ pub struct PushResponse {
 /// What an item of a batch is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum ItemKind {
+pub enum PushItemKind {
     Inspection,
     Photo,
 }
@@ -155,7 +155,7 @@ pub enum ItemKind {
 /// edits: see `conflicts`), `rejected` (see `error`; nothing of it kept).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum ItemStatus {
+pub enum PushItemStatus {
     Applied,
     Unchanged,
     Merged,
@@ -241,7 +241,7 @@ pub(super) type Current = (i64, merge::Fields, bool);
 
 pub(super) fn rejected(
     id: String,
-    kind: ItemKind,
+    kind: PushItemKind,
     r: Reject,
     current: Option<Current>,
 ) -> ItemResult {
@@ -252,7 +252,7 @@ pub(super) fn rejected(
     ItemResult {
         id,
         kind,
-        status: ItemStatus::Rejected,
+        status: PushItemStatus::Rejected,
         version,
         fields,
         deleted,
@@ -268,7 +268,7 @@ pub(super) fn rejected(
 
 pub(super) fn done(
     id: String,
-    kind: ItemKind,
+    kind: PushItemKind,
     m: Merged,
     conflicts: Vec<ConflictNote>,
 ) -> ItemResult {
@@ -276,9 +276,9 @@ pub(super) fn done(
         id,
         kind,
         status: match m.status {
-            Status::Applied => ItemStatus::Applied,
-            Status::Unchanged => ItemStatus::Unchanged,
-            Status::Merged => ItemStatus::Merged,
+            Status::Applied => PushItemStatus::Applied,
+            Status::Unchanged => PushItemStatus::Unchanged,
+            Status::Merged => PushItemStatus::Merged,
         },
         version: Some(m.record.version),
         fields: Some(m.record.fields),

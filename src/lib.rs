@@ -10,6 +10,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod expr;
 pub mod http;
 pub mod ids;
 pub mod inspection;

@@ -11,6 +11,7 @@ mod cluster;
 mod coverage;
 mod crash;
 mod errors;
+mod expr;
 mod fleet;
 mod handoffs;
 mod invariants;

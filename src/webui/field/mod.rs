@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use std::sync::OnceLock;
 
 /// The app's files: path under `/app/`, content type, contents.
-const FILES: [(&str, &str, &str); 9] = [
+const FILES: [(&str, &str, &str); 10] = [
     (
         "index.html",
         "text/html; charset=utf-8",
@@ -30,6 +30,11 @@ const FILES: [(&str, &str, &str); 9] = [
         "errors.js",
         "text/javascript; charset=utf-8",
         include_str!("app/errors.js"),
+    ),
+    (
+        "expr.js",
+        "text/javascript; charset=utf-8",
+        include_str!("app/expr.js"),
     ),
     (
         "exif.js",

@@ -102,3 +102,62 @@ fn every_documented_operation_is_mounted_public_or_not_and_declares_its_errors()
     assert_eq!(r.status, 405);
     assert!(r.header("allow").is_some_and(|a| a.contains("GET")));
 }
+
+/// utoipa names a schema component after its type and keeps only one of
+/// two types of the same name: the other's answers are then described
+/// wrongly (the push answer's item kind once took the checklist's). Every
+/// type that derives `ToSchema` has a name of its own.
+#[test]
+fn no_two_schemas_share_a_name() {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
+    let mut seen: std::collections::HashMap<String, String> = Default::default();
+    let mut clashes = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        let mut derives = false;
+        let mut renamed: Option<String> = None;
+        for line in text.lines().map(str::trim) {
+            if line.starts_with("#[derive(") && line.contains("ToSchema") {
+                derives = true;
+            } else if let Some(rest) = line.strip_prefix("#[schema(as = ") {
+                renamed = rest.split(')').next().map(str::to_string);
+            } else if derives
+                && let Some(rest) = line
+                    .strip_prefix("pub struct ")
+                    .or_else(|| line.strip_prefix("pub enum "))
+                    .or_else(|| line.strip_prefix("struct "))
+                    .or_else(|| line.strip_prefix("enum "))
+            {
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                let name = renamed.take().unwrap_or(name);
+                let here = f.display().to_string();
+                if let Some(other) = seen.insert(name.clone(), here.clone()) {
+                    clashes.push(format!("{name}: {other} and {here}"));
+                }
+                derives = false;
+            } else if !line.starts_with("#[") && !line.starts_with("///") && !line.is_empty() {
+                derives = false;
+                renamed = None;
+            }
+        }
+    }
+    assert!(seen.len() > 40, "found only {} schemas", seen.len());
+    assert!(clashes.is_empty(), "{}", clashes.join("\n"));
+}

@@ -218,7 +218,7 @@ async fn stream_report(
         reports::Format::Csv => ("text/csv; charset=utf-8", Some("inspections.csv")),
         reports::Format::GeoJson => ("application/geo+json", None),
     };
-    crate::http::streaming::pages(st, content_type, filename, move |c, cursor| {
+    crate::http::streaming::pages(st.db.clone(), content_type, filename, move |c, cursor| {
         reports::page(c, &caller, &f, cursor, &signer, format)
     })
     .await
@@ -278,7 +278,7 @@ pub async fn report_coverage_csv(
 ) -> AppResult<HttpResponse> {
     let f = f.into_inner();
     crate::http::streaming::pages(
-        st,
+        st.db.clone(),
         "text/csv; charset=utf-8",
         Some("coverage.csv"),
         move |c, cursor| coverage::csv_page(c, &caller, &f, cursor),

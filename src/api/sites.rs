@@ -143,7 +143,7 @@ async fn export(
         site_files::Format::Csv => ("text/csv; charset=utf-8", "sites.csv"),
         site_files::Format::GeoJson => ("application/geo+json", "sites.geojson"),
     };
-    crate::http::streaming::pages(st, content_type, Some(name), move |c, cursor| {
+    crate::http::streaming::pages(st.db.clone(), content_type, Some(name), move |c, cursor| {
         site_files::export_page(c, &caller, &f, cursor, format)
     })
     .await

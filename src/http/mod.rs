@@ -1,6 +1,7 @@
 //! HTTP plumbing both faces use (the JSON API in `api/`, the pages in
 //! `webui/`): answers streamed page by page, bodies read against a limit.
-//! Below both, above the domain.
+//! Below both, above the domain; it knows the database handle, not the
+//! handlers' state.
 
 pub mod body;
 pub mod streaming;

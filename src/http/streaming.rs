@@ -3,8 +3,8 @@
 //! reader holds the database for minutes.
 
 use crate::db::Conn;
+use crate::db::Db;
 use crate::error::AppResult;
-use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use futures_util::StreamExt;
 
@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 /// The first page is read before the status is sent, so an error there is
 /// still a proper error answer.
 pub async fn pages<F>(
-    st: web::Data<AppState>,
+    db: Db,
     content_type: &'static str,
     filename: Option<&'static str>,
     page: F,
@@ -25,12 +25,12 @@ where
         + 'static,
 {
     let p = page.clone();
-    let (first, next) = st.db.read(move |c| p(c, None)).await?;
+    let (first, next) = db.read(move |c| p(c, None)).await?;
     let rest = futures_util::stream::unfold(next, move |cursor| {
-        let (st, page) = (st.clone(), page.clone());
+        let (db, page) = (db.clone(), page.clone());
         async move {
             let cursor = cursor?;
-            match st.db.read(move |c| page(c, Some(cursor))).await {
+            match db.read(move |c| page(c, Some(cursor))).await {
                 Ok((bytes, next)) => Some((Ok(web::Bytes::from(bytes)), next)),
                 Err(e) => {
                     // The status is sent: all that is left is to cut the

@@ -164,7 +164,7 @@ async fn csv(st: web::Data<AppState>, AdminUser(user): AdminUser, q: web::Query<
     let f = q.filter();
     let caller = user.caller;
     Ok(crate::http::streaming::pages(
-        st,
+        st.db.clone(),
         "text/csv; charset=utf-8",
         Some("coverage.csv"),
         move |c, cursor| coverage::csv_page(c, &caller, &f, cursor),

@@ -212,7 +212,7 @@ async fn export(
     };
     let caller = user.caller;
     Ok(
-        crate::http::streaming::pages(st, ct, Some(name), move |c, cursor| {
+        crate::http::streaming::pages(st.db.clone(), ct, Some(name), move |c, cursor| {
             site_files::export_page(c, &caller, &f, cursor, format)
         })
         .await?,

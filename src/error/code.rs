@@ -205,8 +205,10 @@ impl ErrorCode {
         }
     }
 
-    /// The status of a request refused with this code (a few protocol
-    /// answers choose another: tus' 412 and 460).
+    /// The status of a request refused with this code. Every place that
+    /// makes an `AppError` with a code answers with it (a test reads them
+    /// all), except where a protocol says otherwise: tus answers a version
+    /// it does not speak with 412 and a missing `Upload-Offset` with 400.
     pub fn status(self) -> StatusCode {
         let s: u16 = match self {
             ErrorCode::BadRequest
@@ -398,5 +400,92 @@ mod tests {
             assert!(!c.zh().contains('\''), "{c}");
             assert!(c.status().as_u16() >= 400, "{c}");
         }
+    }
+
+    /// The status each place that makes an `AppError` gives its code is the
+    /// code's own (read from the source: `AppError::new(StatusCode::X,
+    /// ErrorCode::Y`, `bad_request(ErrorCode::Y`, `unauthorized(..`,
+    /// `conflict(..`), so the enum's status column cannot drift.
+    #[test]
+    fn every_place_answers_a_code_with_its_status() {
+        fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    out.push(p);
+                }
+            }
+        }
+        let by_name = |name: &str| {
+            ErrorCode::ALL
+                .into_iter()
+                .find(|c| format!("{c:?}") == name)
+        };
+        let status_of = |name: &str| -> Option<u16> {
+            Some(match name {
+                "BAD_REQUEST" => 400,
+                "UNAUTHORIZED" => 401,
+                "FORBIDDEN" => 403,
+                "NOT_FOUND" => 404,
+                "REQUEST_TIMEOUT" => 408,
+                "CONFLICT" => 409,
+                "PRECONDITION_FAILED" => 412,
+                "PAYLOAD_TOO_LARGE" => 413,
+                "UNSUPPORTED_MEDIA_TYPE" => 415,
+                "UNPROCESSABLE_ENTITY" => 422,
+                "TOO_MANY_REQUESTS" => 429,
+                "INTERNAL_SERVER_ERROR" => 500,
+                "SERVICE_UNAVAILABLE" => 503,
+                _ => return None,
+            })
+        };
+        // The protocol's own answers (see `status`).
+        let allowed = [(ErrorCode::TusVersion, 412), (ErrorCode::UploadOffset, 400)];
+        let mut files = Vec::new();
+        walk(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut files,
+        );
+        let mut wrong = Vec::new();
+        let mut seen = 0;
+        for f in files {
+            let text: String = std::fs::read_to_string(&f)
+                .unwrap()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            for (ctor, fixed) in [
+                ("AppError::bad_request(", Some(400)),
+                ("AppError::unauthorized(", Some(401)),
+                ("AppError::conflict(", Some(409)),
+                ("AppError::new(", None),
+            ] {
+                for part in text.split(ctor).skip(1) {
+                    let mut args = part.splitn(3, ',');
+                    let (first, second) = (args.next().unwrap_or(""), args.next().unwrap_or(""));
+                    let (status, code) = match fixed {
+                        Some(s) => (Some(s), first),
+                        None => (
+                            first.rsplit("StatusCode::").next().and_then(status_of),
+                            second,
+                        ),
+                    };
+                    let Some(name) = code.trim().strip_prefix("ErrorCode::") else {
+                        continue;
+                    };
+                    let (Some(code), Some(status)) = (by_name(name.trim()), status) else {
+                        continue;
+                    };
+                    seen += 1;
+                    if status != code.status().as_u16() && !allowed.contains(&(code, status)) {
+                        wrong.push(format!("{}: {code} with {status}", f.display()));
+                    }
+                }
+            }
+        }
+        assert!(seen > 40, "read only {seen} places");
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     }
 }

@@ -51,11 +51,6 @@ impl AppError {
         (detail("field"), detail("reason").unwrap_or(&self.message))
     }
 
-    /// An error with its code's own status.
-    pub fn of(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self::new(code.status(), code, message)
-    }
-
     pub fn with_header(mut self, name: &'static str, value: &'static str) -> Self {
         self.header = Some(Box::new((name, value)));
         self

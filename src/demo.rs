@@ -242,13 +242,8 @@ const GROUPS: &[GroupSpec] = &[
 
 fn item(key: &str, label: &str, kind: ItemKind, required: bool) -> Item {
     Item {
-        key: key.into(),
-        label: label.into(),
-        kind,
         required,
-        options: None,
-        min: None,
-        max: None,
+        ..Item::plain(key, label, kind)
     }
 }
 

@@ -236,11 +236,17 @@ fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
         | JsonPayloadError::OverflowKnownLength { limit, .. } => {
             AppError::too_large(format!("the body is larger than {limit} bytes"))
         }
-        JsonPayloadError::Deserialize(e) if e.is_data() => AppError::new(
-            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorCode::ValidationFailed,
-            e.to_string(),
-        ),
+        // A body nested past serde's depth limit (a checklist with repeats
+        // in repeats a hundred deep) is well-formed JSON that we refuse.
+        JsonPayloadError::Deserialize(e)
+            if e.is_data() || e.to_string().starts_with("recursion limit exceeded") =>
+        {
+            AppError::new(
+                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::ValidationFailed,
+                e.to_string(),
+            )
+        }
         JsonPayloadError::Deserialize(e) => {
             AppError::bad_request(ErrorCode::MalformedJson, e.to_string())
         }

@@ -202,6 +202,8 @@ diesel::table! {
         updated_at -> Timestamp,
         version -> BigInt,
         field_meta -> Text,
+        item_key -> Nullable<Text>,
+        kind -> Text,
     }
 }
 

@@ -19,6 +19,30 @@ pub enum Expr {
     Call(Func, Vec<Expr>),
 }
 
+impl Expr {
+    /// The keys the expression reads (`${key}`, in order, with repeats),
+    /// and whether it reads its own item's answer (`.`). The tree is at
+    /// most [`MAX_DEPTH`] deep, so the recursion is bounded.
+    pub fn reads(&self) -> (Vec<&str>, bool) {
+        fn walk<'a>(e: &'a Expr, keys: &mut Vec<&'a str>, current: &mut bool) {
+            match e {
+                Expr::Str(_) | Expr::Num(_) => {}
+                Expr::Ref(k) => keys.push(k),
+                Expr::Current => *current = true,
+                Expr::Neg(x) => walk(x, keys, current),
+                Expr::Bin(_, l, r) => {
+                    walk(l, keys, current);
+                    walk(r, keys, current);
+                }
+                Expr::Call(_, args) => args.iter().for_each(|a| walk(a, keys, current)),
+            }
+        }
+        let (mut keys, mut current) = (Vec::new(), false);
+        walk(self, &mut keys, &mut current);
+        (keys, current)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
     Or,
@@ -372,10 +396,10 @@ impl Parser {
 
 /// Parses an expression, or says where and why it cannot be one.
 pub fn parse(src: &str) -> Result<Expr, ExprError> {
-    let chars: Vec<char> = src.chars().collect();
-    if chars.len() > MAX_LEN {
+    if src.chars().nth(MAX_LEN).is_some() {
         return Err(err(MAX_LEN, format!("表达式超过 {MAX_LEN} 个字符")));
     }
+    let chars: Vec<char> = src.chars().collect();
     let mut p = Parser {
         toks: tokens(&chars)?,
         at: 0,

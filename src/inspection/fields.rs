@@ -90,6 +90,14 @@ pub fn check_location_object(obj: &Map<String, Value>, full: bool) -> Result<(),
     Ok(())
 }
 
+/// A photo id as an answer names it: a UUID in lower case.
+fn photo_id(v: &Value) -> Result<(), Reason> {
+    match v.as_str().map(uuid::Uuid::parse_str) {
+        Some(Ok(u)) if v.as_str() == Some(u.to_string().as_str()) => Ok(()),
+        _ => Err("must be a photo id (a UUID in lower case)".into()),
+    }
+}
+
 fn answer(item: &Item, v: &Value) -> Result<(), Reason> {
     match item.kind {
         ItemKind::YesNo => v
@@ -101,6 +109,37 @@ fn answer(item: &Item, v: &Value) -> Result<(), Reason> {
             let opts: Vec<&str> = item.options.iter().flatten().map(String::as_str).collect();
             one_of(v, &opts)
         }
+        ItemKind::MultiChoice => {
+            let opts: Vec<&str> = item.options.iter().flatten().map(String::as_str).collect();
+            let Some(list) = v.as_array() else {
+                return Err("must be a list of options".into());
+            };
+            for (i, o) in list.iter().enumerate() {
+                one_of(o, &opts)?;
+                if list[..i].contains(o) {
+                    return Err("names an option twice".into());
+                }
+            }
+            Ok(())
+        }
+        ItemKind::Date => match v.as_str() {
+            Some(s)
+                if s.len() == 10 && chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok() =>
+            {
+                Ok(())
+            }
+            _ => Err("must be a date YYYY-MM-DD".into()),
+        },
+        ItemKind::Photo => {
+            let Some(list) = v.as_array() else {
+                return Err("must be a list of photo ids".into());
+            };
+            if list.len() > MAX_PHOTOS_PER_ITEM {
+                return Err(format!("must be at most {MAX_PHOTOS_PER_ITEM} photos"));
+            }
+            list.iter().try_for_each(photo_id)
+        }
+        ItemKind::Signature => photo_id(v),
         ItemKind::Number | ItemKind::Score => {
             let n = number(v)?;
             match (item.min, item.max) {
@@ -109,21 +148,97 @@ fn answer(item: &Item, v: &Value) -> Result<(), Reason> {
                 _ => Ok(()),
             }
         }
+        ItemKind::Section | ItemKind::Repeat => Err("takes no answer of its own".into()),
+    }
+}
+
+/// The most photos one `photo` item's answer may list.
+pub const MAX_PHOTOS_PER_ITEM: usize = 50;
+/// The longest note of one item.
+pub const MAX_ITEM_NOTE: usize = 2_000;
+/// The prefix of an item's own note: `item_notes.<answer path>`.
+pub const NOTE_PREFIX: &str = "item_notes.";
+
+/// A row id as a phone makes it: 1-64 of lower-case letters, digits and
+/// `-` (a UUID). Upper case is refused, not folded: two spellings of one
+/// row would be two rows.
+fn valid_row(r: &str) -> bool {
+    !r.is_empty()
+        && r.len() <= 64
+        && r.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// What an answer path (after `answers.`) names.
+pub enum AnswerPath<'a> {
+    /// A top-level item.
+    Item(&'a Item),
+    /// An item of a repeat's row.
+    RowItem(&'a Item),
+    /// A row's `_seq` (its order) or `_deleted` (its removal).
+    RowSeq,
+    RowDeleted,
+}
+
+/// Finds what `path` names in a checklist version.
+pub fn answer_path<'a>(path: &str, items: &'a [Item]) -> Result<AnswerPath<'a>, Reason> {
+    let mut parts = path.splitn(3, '.');
+    let key = parts.next().unwrap_or_default();
+    let item = items
+        .iter()
+        .find(|i| i.key == key)
+        .ok_or_else(|| format!("`{key}` is not an item of this checklist version"))?;
+    match (item.kind, parts.next(), parts.next()) {
+        (ItemKind::Repeat, Some(row), Some(field)) => {
+            if !valid_row(row) {
+                return Err("a row id must be 1-64 of a-z, 0-9 and - (lower case)".into());
+            }
+            match field {
+                "_seq" => Ok(AnswerPath::RowSeq),
+                "_deleted" => Ok(AnswerPath::RowDeleted),
+                f => item
+                    .children()
+                    .iter()
+                    .find(|c| c.key == f)
+                    .map(AnswerPath::RowItem)
+                    .ok_or_else(|| format!("`{f}` is not an item of the repeat `{key}`")),
+            }
+        }
+        (ItemKind::Repeat, _, _) => Err(format!(
+            "`{key}` is a repeat: answer its rows as answers.{key}.<row id>.<item>"
+        )),
+        (ItemKind::Section, _, _) => Err(format!("`{key}` is a section and takes no answer")),
+        (_, None, _) => Ok(AnswerPath::Item(item)),
+        (_, Some(_), _) => Err(format!("`{key}` is not a repeat")),
+    }
+}
+
+fn answer_at(path: &str, value: &Value, items: &[Item]) -> Result<(), Reason> {
+    let target = answer_path(path, items)?;
+    if value.is_null() {
+        return Ok(());
+    }
+    match target {
+        AnswerPath::Item(item) | AnswerPath::RowItem(item) => answer(item, value),
+        AnswerPath::RowSeq => number(value).map(|_| ()),
+        AnswerPath::RowDeleted => value
+            .as_bool()
+            .map(|_| ())
+            .ok_or_else(|| "must be true or false".into()),
     }
 }
 
 /// Checks one pushed field against the checklist the inspection follows.
 /// `null` clears a field (except `status`).
 pub fn check(path: &str, value: &Value, items: &[Item]) -> Result<(), Reason> {
-    if let Some(key) = path.strip_prefix(ANSWER_PREFIX) {
-        let item = items
-            .iter()
-            .find(|i| i.key == key)
-            .ok_or_else(|| format!("`{key}` is not an item of this checklist version"))?;
-        return if value.is_null() {
-            Ok(())
-        } else {
-            answer(item, value)
+    if let Some(rest) = path.strip_prefix(ANSWER_PREFIX) {
+        return answer_at(rest, value, items);
+    }
+    if let Some(rest) = path.strip_prefix(NOTE_PREFIX) {
+        return match answer_path(rest, items)? {
+            AnswerPath::Item(_) | AnswerPath::RowItem(_) if value.is_null() => Ok(()),
+            AnswerPath::Item(_) | AnswerPath::RowItem(_) => text(value, MAX_ITEM_NOTE),
+            _ => Err("a note belongs to an item".into()),
         };
     }
     if value.is_null() {

@@ -5,6 +5,7 @@
 //! API shows it. `sync/` speaks the protocol and `review/` the
 //! coordinator's actions, both through this module.
 
+pub mod checklist;
 pub mod conflicts;
 pub mod fields;
 pub mod merge;
@@ -146,6 +147,8 @@ pub struct PhotoRow {
     pub status: String,
     pub exif: Option<String>,
     pub version: i64,
+    pub item_key: Option<String>,
+    pub kind: String,
 }
 
 pub fn find(c: &mut Conn, id: &str) -> AppResult<Option<Row>> {

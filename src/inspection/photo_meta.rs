@@ -24,6 +24,7 @@ pub struct Stored {
     pub deleted: bool,
     pub version: i64,
     pub field_meta: String,
+    pub item_key: Option<String>,
 }
 
 impl Stored {
@@ -39,6 +40,7 @@ impl Stored {
             None => Value::Null,
         };
         fields.insert("location".into(), location);
+        fields.insert("item_key".into(), json!(self.item_key));
         Ok(Record {
             version: self.version,
             deleted: self.deleted,
@@ -98,6 +100,7 @@ pub struct New<'a> {
     pub sha256: &'a str,
     pub bytes: i64,
     pub content_type: &'a str,
+    pub kind: crate::photos::PhotoKind,
 }
 
 /// Writes a photo's metadata record: inserts the photo when `new` says
@@ -119,6 +122,7 @@ pub fn save(c: &mut Conn, id: &str, new: Option<&New<'_>>, rec: &Record) -> AppR
         None | Some(Value::Null) => None,
         Some(v) => Some(v.to_string()),
     };
+    let item_key = rec.fields.get("item_key").and_then(Value::as_str);
     let meta = serde_json::to_string(&rec.meta)?;
     match new {
         None => {
@@ -127,6 +131,7 @@ pub fn save(c: &mut Conn, id: &str, new: Option<&New<'_>>, rec: &Record) -> AppR
                     photos::caption.eq(caption),
                     photos::taken_at.eq(taken_at),
                     photos::location.eq(location),
+                    photos::item_key.eq(item_key),
                     photos::deleted.eq(rec.deleted),
                     photos::version.eq(rec.version),
                     photos::field_meta.eq(meta),
@@ -145,6 +150,8 @@ pub fn save(c: &mut Conn, id: &str, new: Option<&New<'_>>, rec: &Record) -> AppR
                     photos::caption.eq(caption),
                     photos::taken_at.eq(taken_at),
                     photos::location.eq(location),
+                    photos::item_key.eq(item_key),
+                    photos::kind.eq(new.kind.as_str()),
                     photos::deleted.eq(rec.deleted),
                     photos::status.eq(super::PhotoStatus::Missing.as_str()),
                     photos::version.eq(rec.version),

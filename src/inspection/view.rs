@@ -30,6 +30,14 @@ pub struct Checks {
     /// The record was made against a checklist version older than the one
     /// that was current when it reached the server.
     pub template_outdated: bool,
+    /// Required answers, photos (`<path>#photo`) and notes (`<path>#note`)
+    /// the record lacks, by answer path (DESIGN "Checklist logic").
+    pub missing_required: Vec<String>,
+    /// Answered items whose `fail_when` holds.
+    pub failed: Vec<String>,
+    pub score: super::checklist::Score,
+    /// Answers kept although their item is hidden by its conditions.
+    pub irrelevant: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -63,6 +71,9 @@ pub struct Photo {
     /// The version of the photo's metadata: a phone's `base_version` when
     /// it edits the caption, time or position.
     pub version: i64,
+    /// The checklist item it proves (its answer path), if any.
+    pub item_key: Option<String>,
+    pub kind: crate::photos::PhotoKind,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -153,6 +164,7 @@ fn photo_view(
 ) -> AppResult<Photo> {
     p.deleted |= record_deleted;
     let status = super::PhotoStatus::parse(&p.status)?;
+    let kind = crate::photos::PhotoKind::parse(&p.kind)?;
     let location: Option<Value> = p
         .location
         .as_deref()
@@ -195,6 +207,8 @@ fn photo_view(
         },
         urls,
         version: p.version,
+        item_key: p.item_key,
+        kind,
     })
 }
 
@@ -217,6 +231,8 @@ struct PlanChecks {
     cancelled: std::collections::HashSet<String>,
     /// Checklist versions: template id -> [(version, created_at)].
     versions: HashMap<String, Vec<(i32, chrono::NaiveDateTime)>>,
+    /// The items of each version the records were filled against.
+    items: HashMap<(String, i32), Vec<crate::reference::templates::Item>>,
 }
 
 impl PlanChecks {
@@ -245,16 +261,35 @@ impl PlanChecks {
                 .collect();
         let mut versions: HashMap<String, Vec<(i32, chrono::NaiveDateTime)>> = HashMap::new();
         for (t, v, at) in tv::table
-            .filter(tv::template_id.eq_any(template_ids))
+            .filter(tv::template_id.eq_any(&template_ids))
             .select((tv::template_id, tv::version, tv::created_at))
             .load::<(String, i32, chrono::NaiveDateTime)>(c)?
         {
             versions.entry(t).or_default().push((v, at));
         }
+        let used: std::collections::HashSet<(&str, i32)> = rows
+            .iter()
+            .map(|r| (r.template_id.as_str(), r.template_version))
+            .collect();
+        let mut wanted: Vec<i32> = used.iter().map(|(_, v)| *v).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mut items = HashMap::new();
+        for (t, v, text) in tv::table
+            .filter(tv::template_id.eq_any(&template_ids))
+            .filter(tv::version.eq_any(wanted))
+            .select((tv::template_id, tv::version, tv::items))
+            .load::<(String, i32, String)>(c)?
+        {
+            if used.contains(&(t.as_str(), v)) {
+                items.insert((t, v), serde_json::from_str(&text)?);
+            }
+        }
         Ok(PlanChecks {
             stops,
             cancelled,
             versions,
+            items,
         })
     }
 
@@ -320,6 +355,11 @@ pub fn views(c: &mut Conn, rows: Vec<Row>, signer: &Signer) -> AppResult<Vec<Ins
             )?);
     }
     drop(of);
+    let compiled: HashMap<(&str, i32), super::checklist::Compiled<'_>> = plan
+        .items
+        .iter()
+        .map(|((t, v), items)| ((t.as_str(), *v), super::checklist::Compiled::new(items)))
+        .collect();
     rows.into_iter()
         .zip(parsed)
         .map(|(r, fields)| {
@@ -335,6 +375,15 @@ pub fn views(c: &mut Conn, rows: Vec<Row>, signer: &Signer) -> AppResult<Vec<Ins
                 .filter(|p| p.checks.within_time_window == Some(false))
                 .count() as i64;
             let (stop_removed, route_cancelled, template_outdated) = plan.of(&r);
+            let linked: std::collections::HashSet<String> = photos
+                .iter()
+                .filter(|p| !p.deleted)
+                .filter_map(|p| p.item_key.clone())
+                .collect();
+            let list = compiled
+                .get(&(r.template_id.as_str(), r.template_version))
+                .map(|c| c.checks(&fields, &linked))
+                .unwrap_or_default();
             Ok(Inspection {
                 review_status: r.review_status()?,
                 id: r.id,
@@ -358,6 +407,10 @@ pub fn views(c: &mut Conn, rows: Vec<Row>, signer: &Signer) -> AppResult<Vec<Ins
                     photos_outside_time_window,
                     stop_removed,
                     route_cancelled,
+                    missing_required: list.missing_required,
+                    failed: list.failed,
+                    score: list.score,
+                    irrelevant: list.irrelevant,
                     template_outdated,
                 },
             })

@@ -70,6 +70,36 @@ impl PhotoStatus {
     }
 }
 
+/// What a photo is: one taken with the camera, or a signature drawn on
+/// the phone (a PNG, the answer of a `signature` item). Set when the photo
+/// is first pushed and never changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PhotoKind {
+    #[default]
+    Photo,
+    Signature,
+}
+
+impl PhotoKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PhotoKind::Photo => "photo",
+            PhotoKind::Signature => "signature",
+        }
+    }
+
+    pub fn parse(s: &str) -> crate::error::AppResult<PhotoKind> {
+        match s {
+            "photo" => Ok(PhotoKind::Photo),
+            "signature" => Ok(PhotoKind::Signature),
+            other => Err(crate::error::AppError::internal(format!(
+                "unknown stored photo kind {other:?}"
+            ))),
+        }
+    }
+}
+
 /// The real photos in `../shared/fixtures/photos`, for unit tests.
 #[cfg(test)]
 pub(crate) fn fixture(name: &str) -> Vec<u8> {

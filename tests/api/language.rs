@@ -24,6 +24,7 @@ pub const ALLOWED: &[&str] = &[
     "PNG",
     "MB",
     "km",
+    "XLSForm",
 ];
 
 /// The text of a page as a person reads it: its text nodes, and the

@@ -5,6 +5,7 @@ mod helpers;
 mod admin_console;
 mod auth;
 mod browser;
+mod checklists;
 mod cli;
 mod client_js;
 mod cluster;

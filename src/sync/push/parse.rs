@@ -74,6 +74,27 @@ pub(super) struct PhotoItem {
     pub deleted: bool,
     pub base_version: i64,
     pub changed_at: BTreeMap<String, DateTime<Utc>>,
+    /// Absent: unchanged; `null` or the item's answer path.
+    pub item_key: Option<Value>,
+    pub kind: crate::photos::PhotoKind,
+}
+
+/// Whether `p` can be an item's answer path: `key` or `repeat.row.key`
+/// (which item it names is the record's checklist's business: a path
+/// naming none proves nothing, and the reviewer sees the photo unlinked).
+fn item_path(p: &str) -> bool {
+    let key = |k: &str| crate::reference::templates::valid_key(k);
+    let row = |r: &str| {
+        !r.is_empty()
+            && r.len() <= 64
+            && r.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    match p.split('.').collect::<Vec<_>>().as_slice() {
+        [k] => key(k),
+        [r, w, k] => key(r) && row(w) && key(k),
+        _ => false,
+    }
 }
 
 pub(super) fn photo(item: PhotoPush, max_photo_bytes: u64) -> Result<PhotoItem, Reject> {
@@ -131,6 +152,25 @@ pub(super) fn photo(item: PhotoPush, max_photo_bytes: u64) -> Result<PhotoItem, 
             "must be at least 0",
         ));
     }
+    let item_key = match item.item_key {
+        None => None,
+        Some(None) => Some(Value::Null),
+        Some(Some(k)) if item_path(&k) => Some(Value::String(k)),
+        Some(Some(_)) => {
+            return Err(Reject::field(
+                ErrorCode::InvalidValue,
+                "item_key",
+                "must be an item's answer path: key, or repeat.row.key",
+            ));
+        }
+    };
+    if item.kind == crate::photos::PhotoKind::Signature && content_type != "image/png" {
+        return Err(Reject::field(
+            ErrorCode::UnsupportedMediaType,
+            "content_type",
+            "a signature is a PNG (image/png)",
+        ));
+    }
     Ok(PhotoItem {
         inspection_id: InspectionId::new(item.inspection_id.to_string()),
         sha256: sha,
@@ -144,5 +184,7 @@ pub(super) fn photo(item: PhotoPush, max_photo_bytes: u64) -> Result<PhotoItem, 
         deleted: item.deleted,
         base_version: item.base_version,
         changed_at: item.changed_at,
+        item_key,
+        kind: item.kind,
     })
 }

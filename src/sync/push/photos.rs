@@ -93,11 +93,16 @@ impl Ctx<'_> {
             deleted: item.deleted,
             deleted_at: Some(at(merge::DELETED)),
             fields: [
-                ("caption", json!(item.caption)),
-                ("taken_at", item.taken_at),
-                ("location", item.location),
+                ("caption", Some(json!(item.caption))),
+                ("taken_at", Some(item.taken_at)),
+                ("location", Some(item.location)),
+                // Only when the phone says: an older app never sends it,
+                // and its pushes must not unlink a photo another phone
+                // linked.
+                ("item_key", item.item_key),
             ]
             .into_iter()
+            .filter_map(|(path, value)| Some((path, value?)))
             .map(|(path, value)| FieldEdit {
                 path: path.to_string(),
                 value,
@@ -121,6 +126,7 @@ impl Ctx<'_> {
                 sha256: &sha,
                 bytes: item.bytes,
                 content_type: &item.content_type,
+                kind: item.kind,
             };
             let new = old.is_none().then_some(&new);
             insp::photo_meta::save(c, id, new, &merged.record)?;

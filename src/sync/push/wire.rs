@@ -94,10 +94,24 @@ pub struct PhotoPush {
     /// push answer); 0: none.
     #[serde(default)]
     pub base_version: i64,
-    /// When the phone changed `caption`, `taken_at`, `location` and
-    /// `deleted`; a field without an entry counts as changed on arrival.
+    /// When the phone changed `caption`, `taken_at`, `location`,
+    /// `item_key` and `deleted`; a field without an entry counts as changed
+    /// on arrival.
     #[serde(default)]
     pub changed_at: BTreeMap<String, DateTime<Utc>>,
+    /// The checklist item the photo proves: its answer path after
+    /// `answers.` (`pipes.<row>.outlet` in a repeat); null: none. Absent:
+    /// unchanged.
+    #[serde(
+        default,
+        deserialize_with = "crate::reference::validate::double_option"
+    )]
+    #[schema(value_type = Option<String>, pattern = "^[a-z0-9][a-z0-9_]{0,63}(\\.[a-z0-9-]{1,64}\\.[a-z0-9][a-z0-9_]{0,63})?$")]
+    pub item_key: Option<Option<String>>,
+    /// `signature`: drawn on the phone for a `signature` item (a PNG).
+    /// Set when the photo is first pushed; never changes.
+    #[serde(default)]
+    pub kind: crate::photos::PhotoKind,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

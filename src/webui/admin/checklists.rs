@@ -13,13 +13,70 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-const KINDS: [(ItemKind, &str, &str); 5] = [
+const KINDS: [(ItemKind, &str, &str); 11] = [
     (ItemKind::YesNo, "yes_no", "是/否"),
     (ItemKind::Number, "number", "数值"),
     (ItemKind::Score, "score", "评分"),
     (ItemKind::Text, "text", "文字"),
     (ItemKind::Choice, "choice", "单选"),
+    (ItemKind::MultiChoice, "multi_choice", "多选"),
+    (ItemKind::Date, "date", "日期"),
+    (ItemKind::Photo, "photo", "照片"),
+    (ItemKind::Signature, "signature", "签名"),
+    (ItemKind::Section, "section", "分节标题"),
+    (ItemKind::Repeat, "repeat", "重复组"),
 ];
+
+/// What an item carries that the editor's row does not show (the other
+/// conditions, the score weight, the follow-up, a repeat's items): kept in
+/// the row as it was, so saving in the editor never drops the logic a
+/// template got through the API or an import.
+#[derive(serde::Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct More {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    required_when: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    photo_required_when: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    note_required_when: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    score: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    on_fail: Option<templates::OnFail>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    items: Option<Vec<Item>>,
+}
+
+impl More {
+    fn of(item: &Item) -> String {
+        let m = More {
+            required_when: item.required_when.clone(),
+            photo_required_when: item.photo_required_when.clone(),
+            note_required_when: item.note_required_when.clone(),
+            score: item.score,
+            on_fail: item.on_fail.clone(),
+            items: item.items.clone(),
+        };
+        match serde_json::to_string(&m) {
+            Ok(s) if s != "{}" => s,
+            _ => String::new(),
+        }
+    }
+}
+
+/// A key for an item the admin named only by its label: from its place in
+/// the list, never one the checklist already uses.
+fn key_from_order(n: usize, taken: &dyn Fn(&str) -> bool) -> String {
+    let mut i = n + 1;
+    loop {
+        let k = format!("q{i}");
+        if !taken(&k) {
+            return k;
+        }
+        i += 1;
+    }
+}
 
 fn kind_name(k: ItemKind) -> &'static str {
     KINDS.iter().find(|x| x.0 == k).map_or("text", |x| x.1)
@@ -101,6 +158,15 @@ fn fields_of(t: &Template) -> Fields {
             &format!("items[{i}].max"),
             item.max.map(|v| v.to_string()).unwrap_or_default(),
         );
+        f.set(
+            &format!("items[{i}].relevant"),
+            item.relevant.clone().unwrap_or_default(),
+        );
+        f.set(
+            &format!("items[{i}].fail_when"),
+            item.fail_when.clone().unwrap_or_default(),
+        );
+        f.set(&format!("items[{i}].more"), More::of(item));
     }
     f
 }
@@ -136,7 +202,7 @@ fn items_of(f: &Fields) -> AppResult<(Vec<Item>, Fields)> {
             continue;
         }
         let n = items.len();
-        for k in ["key", "label", "kind", "required", "options", "min", "max"] {
+        for k in ROW_FIELDS {
             if f.has(&format!("items[{i}].{k}")) {
                 kept.set(&format!("items[{n}].{k}"), get(k));
             }
@@ -163,18 +229,65 @@ fn items_of(f: &Fields) -> AppResult<(Vec<Item>, Fields)> {
             ItemKind::Number | ItemKind::Score => (num("min")?, num("max")?),
             _ => (None, None),
         };
+        let more: More = match get("more").as_str() {
+            "" => More::default(),
+            m => serde_json::from_str(m).map_err(|_| {
+                crate::error::AppError::invalid(
+                    &format!("items[{n}].more"),
+                    "is not what the editor wrote",
+                )
+            })?,
+        };
+        let opt = |k: &str| Some(get(k)).filter(|v| !v.is_empty());
         items.push(Item {
             key: get("key"),
             label: get("label"),
             kind,
             required: !get("required").is_empty(),
-            options: (kind == ItemKind::Choice).then_some(options),
+            options: matches!(kind, ItemKind::Choice | ItemKind::MultiChoice).then_some(options),
             min,
             max,
+            relevant: opt("relevant"),
+            fail_when: opt("fail_when"),
+            required_when: more.required_when,
+            photo_required_when: more.photo_required_when,
+            note_required_when: more.note_required_when,
+            score: more.score,
+            on_fail: more.on_fail,
+            items: if kind == ItemKind::Repeat {
+                more.items
+            } else {
+                None
+            },
         });
+    }
+    // Keys the admin left empty come from the order; typed ones stay.
+    let typed: Vec<String> = items.iter().map(|i| i.key.clone()).collect();
+    let mut made: Vec<String> = Vec::new();
+    for (n, item) in items.iter_mut().enumerate() {
+        if item.key.is_empty() {
+            let taken = |k: &str| typed.iter().any(|t| t == k) || made.iter().any(|t| t == k);
+            item.key = key_from_order(n, &taken);
+            made.push(item.key.clone());
+            kept.set(&format!("items[{n}].key"), item.key.clone());
+        }
     }
     Ok((items, kept))
 }
+
+/// The fields of one editor row.
+const ROW_FIELDS: [&str; 10] = [
+    "key",
+    "label",
+    "kind",
+    "required",
+    "options",
+    "min",
+    "max",
+    "relevant",
+    "fail_when",
+    "more",
+];
 
 struct Editor<'a> {
     id: Option<&'a str>,
@@ -190,7 +303,7 @@ fn editor(user: &WebUser, e: &Editor, f: &Fields, p: Option<&Problem>) -> HttpRe
     });
     let mut shown: Vec<String> = vec!["name".into(), "group_id".into(), "items".into()];
     for i in 0..rows {
-        for k in ["key", "label", "kind", "options", "min", "max"] {
+        for k in ROW_FIELDS {
             shown.push(format!("items[{i}].{k}"));
         }
     }
@@ -213,7 +326,7 @@ fn editor(user: &WebUser, e: &Editor, f: &Fields, p: Option<&Problem>) -> HttpRe
                     (Problem::at(p, "items"))
                     div.scroll {
                     table.items {
-                        tr { th { "键(英文)" } th { "检查项" } th { "类型" } th { "必填" } th { "选项(单选,用、分隔)" } th { "最小" } th { "最大" } }
+                        tr { th { "编号(可不填)" } th { "检查项" } th { "类型" } th { "必填" } th { "选项(单选、多选,用、分隔)" } th { "最小" } th { "最大" } th { "显示条件" } th { "不合格条件" } }
                         @for i in 0..rows {
                             @let n = |k: &str| format!("items[{i}].{k}");
                             tr {
@@ -228,11 +341,17 @@ fn editor(user: &WebUser, e: &Editor, f: &Fields, p: Option<&Problem>) -> HttpRe
                                 td { input name=(n("options")) value=(f.get(&n("options"))); (Problem::at(p, &n("options"))) }
                                 td { input name=(n("min")) value=(f.get(&n("min"))) size="4"; (Problem::at(p, &n("min"))) }
                                 td { input name=(n("max")) value=(f.get(&n("max"))) size="4"; (Problem::at(p, &n("max"))) }
+                                td { input name=(n("relevant")) value=(f.get(&n("relevant"))) placeholder="如 ${q1} > 0"; (Problem::at(p, &n("relevant"))) }
+                                td {
+                                    input name=(n("fail_when")) value=(f.get(&n("fail_when"))) placeholder="如 . < 60";
+                                    input type="hidden" name=(n("more")) value=(f.get(&n("more")));
+                                    (Problem::at(p, &n("fail_when"))) (Problem::at(p, &n("more")))
+                                }
                             }
                         }
                     }
                     }
-                    p.hint { "清空某行的键和检查项即删除该项。" }
+                    p.hint { "清空某行的编号和检查项即删除该项。编号不填时按顺序自动生成。条件按 XLSForm 写法:${编号} 读取某项的答案,“.”是本项的答案。" }
                     div.buttons {
                         button type="submit" name="action" value="save" id="save" { (if e.id.is_some() { "保存为新版本" } else { "保存" }) }
                         button.secondary type="submit" name="action" value="more" { "再加 5 行" }
@@ -408,32 +527,55 @@ pub fn phone_form(t: &Template) -> Markup {
     html! {
         div.phone {
             div.phone-bar { (t.name) " · 第 " (t.version) " 版" }
-            @for item in &t.items {
-                div.q {
-                    div.q-label { (item.label) @if item.required { span.req { " *" } } }
-                    @match item.kind {
-                        ItemKind::YesNo => { div.seg { span { "是" } span { "否" } } }
-                        ItemKind::Number => {
-                            input type="number" disabled placeholder={
-                                @if let Some(lo) = item.min { (lo) } @else { "" } " – " @if let Some(hi) = item.max { (hi) } @else { "" }
-                            };
-                        }
-                        ItemKind::Score => {
-                            div.seg.score {
-                                @let (lo, hi) = (item.min.unwrap_or(0.0) as i64, item.max.unwrap_or(10.0) as i64);
-                                @for v in lo..=hi.min(lo + 10) { span { (v) } }
-                            }
-                        }
-                        ItemKind::Text => { textarea disabled rows="2" {} }
-                        ItemKind::Choice => {
-                            div.seg.choice { @for o in item.options.as_deref().unwrap_or_default() { span { (o) } } }
-                        }
-                    }
-                    div.q-kind { (kind_label(item.kind)) }
-                }
-            }
+            @for item in &t.items { (phone_item(item)) }
             div.q { div.q-label { "照片" } div.seg { span { "拍照" } } }
             div.phone-buttons { span { "存草稿" } span.primary { "提交" } }
+        }
+    }
+}
+
+fn phone_item(item: &Item) -> Markup {
+    let options = item.options.as_deref().unwrap_or_default();
+    html! {
+        @if item.kind == ItemKind::Section {
+            div.q-section { (item.label) }
+        } @else {
+            div.q {
+                div.q-label { (item.label) @if item.required { span.req { " *" } } }
+                @match item.kind {
+                    ItemKind::YesNo => { div.seg { span { "是" } span { "否" } } }
+                    ItemKind::Number => {
+                        input type="number" disabled placeholder={
+                            @if let Some(lo) = item.min { (lo) } @else { "" } " – " @if let Some(hi) = item.max { (hi) } @else { "" }
+                        };
+                    }
+                    ItemKind::Score => {
+                        div.seg.score {
+                            @let (lo, hi) = (item.min.unwrap_or(0.0) as i64, item.max.unwrap_or(10.0) as i64);
+                            @for v in lo..=hi.min(lo + 10) { span { (v) } }
+                        }
+                    }
+                    ItemKind::Text => { textarea disabled rows="2" {} }
+                    ItemKind::Choice | ItemKind::MultiChoice => {
+                        div.seg.choice { @for o in options { span { (o) } } }
+                    }
+                    ItemKind::Date => { input type="date" disabled; }
+                    ItemKind::Photo => { div.seg { span { "拍照" } } }
+                    ItemKind::Signature => { div.seg { span { "签名" } } }
+                    ItemKind::Repeat => {
+                        div.q-repeat {
+                            @for child in item.children() { (phone_item(child)) }
+                            div.seg { span { "添加一行" } }
+                        }
+                    }
+                    ItemKind::Section => {}
+                }
+                div.q-kind {
+                    (kind_label(item.kind))
+                    @if let Some(r) = &item.relevant { " · 显示条件:" code { (r) } }
+                    @if let Some(f) = &item.fail_when { " · 不合格条件:" code { (f) } }
+                }
+            }
         }
     }
 }

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use std::sync::OnceLock;
 
 /// The app's files: path under `/app/`, content type, contents.
-const FILES: [(&str, &str, &str); 10] = [
+const FILES: [(&str, &str, &str); 13] = [
     (
         "index.html",
         "text/html; charset=utf-8",
@@ -35,6 +35,21 @@ const FILES: [(&str, &str, &str); 10] = [
         "expr.js",
         "text/javascript; charset=utf-8",
         include_str!("app/expr.js"),
+    ),
+    (
+        "dom.js",
+        "text/javascript; charset=utf-8",
+        include_str!("app/dom.js"),
+    ),
+    (
+        "form.js",
+        "text/javascript; charset=utf-8",
+        include_str!("app/form.js"),
+    ),
+    (
+        "checklist.js",
+        "text/javascript; charset=utf-8",
+        include_str!("app/checklist.js"),
     ),
     (
         "exif.js",

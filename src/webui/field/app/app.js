@@ -5,6 +5,8 @@
 
 import { FieldsyncClient, IdbStore } from './fieldsync-client.js';
 import { exifTakenAt } from './exif.js';
+import { h } from './dom.js';
+import { checklistForm } from './form.js';
 
 const KIND = { river_section: '河段', outfall: '排污口', enterprise: '企业', workshop: '作坊', forest_patrol: '护林点', quarantine_site: '隔离点', other: '其他' };
 const SEVERITY = [['low', '低'], ['medium', '中'], ['high', '高'], ['critical', '严重']];
@@ -26,23 +28,6 @@ function district(t) {
 }
 const view = document.getElementById('view');
 const bar = document.getElementById('state');
-
-/** An element: h('button', {class: 'big', onclick: f}, '提交'). Text is never parsed as HTML. */
-function h(tag, attrs = {}, ...kids) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs ?? {})) {
-    if (v == null || v === false) continue;
-    if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
-    else if (k === 'class') e.className = v;
-    else if (v === true) e.setAttribute(k, '');
-    else e.setAttribute(k, String(v));
-  }
-  for (const kid of kids.flat(Infinity)) {
-    if (kid == null || kid === false) continue;
-    e.append(kid instanceof Node ? kid : String(kid));
-  }
-  return e;
-}
 
 function show(...nodes) {
   view.replaceChildren(...nodes.flat(Infinity).filter((n) => n != null && n !== false));
@@ -353,39 +338,6 @@ function here() {
   });
 }
 
-/** The form of one checklist item; `set` records a change. */
-function itemInput(item, value, set) {
-  const name = `answers.${item.key}`;
-  const radios = (choices) => h('div', { class: 'choices', role: 'radiogroup' },
-    choices.map(([v, label]) => h('label', { class: 'choice' },
-      h('input', { type: 'radio', name, value: String(v), checked: value === v, onchange: () => set(v) }),
-      h('span', {}, label))));
-  switch (item.kind) {
-    case 'yes_no':
-      return radios([[true, '是'], [false, '否']]);
-    case 'score': {
-      const lo = item.min ?? 0;
-      const hi = item.max ?? 10;
-      const out = [];
-      for (let v = lo; v <= hi && out.length < 21; v++) out.push([v, String(v)]);
-      return radios(out);
-    }
-    case 'choice':
-      return radios((item.options ?? []).map((o) => [o, o]));
-    case 'number':
-      return h('input', {
-        type: 'number', inputmode: 'decimal', name, step: 'any', min: item.min, max: item.max, value: value ?? '',
-        onchange: (e) => set(e.target.value === '' ? null : Number(e.target.value)),
-      });
-    default:
-      return h('textarea', { name, rows: 3, onchange: (e) => set(e.target.value) }, value ?? '');
-  }
-}
-
-function missing(v) {
-  return v == null || v === '' || (typeof v === 'number' && Number.isNaN(v));
-}
-
 async function stopScreen(routeId, stopId) {
   const route = await client.get('routes', routeId);
   let rec = (await client.inspections()).find((i) => i.stop_id === stopId) ?? null;
@@ -446,15 +398,33 @@ async function stopScreen(routeId, stopId) {
     },
   }, '记录当前位置');
 
-  const items = (template?.items ?? []).map((item) => h('fieldset', { class: 'item', 'data-key': item.key },
-    h('legend', {}, item.label, item.required ? h('span', { class: 'req' }, ' *') : null),
-    itemInput(item, values[`answers.${item.key}`], (v) => set(`answers.${item.key}`, v)),
-    h('p', { class: 'field-error' })));
+  /** Ensures the record exists (a photo needs one to belong to). */
+  async function ensure() {
+    if (!id) await set('title', values.title ?? site?.name ?? '巡查记录');
+  }
+  async function takePhoto(file, extra = {}) {
+    await ensure();
+    // When the camera says it was taken; the file's date is when it was saved.
+    const head = new Uint8Array(await file.slice(0, 256 * 1024).arrayBuffer());
+    const taken = exifTakenAt(head, DISTRICT_OFFSET) ?? new Date(file.lastModified || Date.now()).toISOString();
+    return client.addPhoto(id, file, { caption: '', taken_at: taken, location: values.location ?? null, content_type: file.type || 'image/jpeg', ...extra });
+  }
+  const form = template ? checklistForm({
+    template,
+    values,
+    set,
+    photos: async () => (id ? client.photos(id) : []),
+    addPhoto: takePhoto,
+    removePhoto: (pid) => client.editPhoto(pid, { deleted: true }),
+    photoUrl: (p) => (p.data instanceof Blob ? URL.createObjectURL(p.data) : p.urls?.thumb ?? null),
+  }) : null;
+  const items = form ? form.node : null;
 
   const photoList = h('div', { class: 'photos', id: 'photos' });
   async function drawPhotos() {
     if (!id) return photoList.replaceChildren();
-    const list = await client.photos(id);
+    // Photos of an item are shown with it; the rest here.
+    const list = (await client.photos(id)).filter((p) => !p.item_key);
     photoList.replaceChildren(...list.map((p) => {
       const src = p.data instanceof Blob ? URL.createObjectURL(p.data) : p.urls?.thumb;
       return h('figure', {},
@@ -467,14 +437,7 @@ async function stopScreen(routeId, stopId) {
   const camera = h('input', {
     type: 'file', accept: 'image/*', capture: 'environment', multiple: true, id: 'camera',
     onchange: async (e) => {
-      if (!id) await set('title', values.title ?? site?.name ?? '巡查记录');
-      let loc = values.location ?? null;
-      for (const file of e.target.files) {
-        // When the camera says it was taken; the file's date is when it was saved.
-        const head = new Uint8Array(await file.slice(0, 256 * 1024).arrayBuffer());
-        const taken = exifTakenAt(head, DISTRICT_OFFSET) ?? new Date(file.lastModified || Date.now()).toISOString();
-        await client.addPhoto(id, file, { caption: '', taken_at: taken, location: loc, content_type: file.type || 'image/jpeg' });
-      }
+      for (const file of e.target.files) await takePhoto(file);
       e.target.value = '';
       await drawPhotos();
     },
@@ -482,17 +445,13 @@ async function stopScreen(routeId, stopId) {
 
   const message = h('p', { class: 'error', id: 'form-error' });
   async function save(submit) {
-    for (const f of view.querySelectorAll('.item')) f.classList.remove('missing');
-    if (submit) {
-      const gaps = (template?.items ?? []).filter((i) => i.required && missing(values[`answers.${i.key}`]));
-      for (const g of gaps) {
-        const f = view.querySelector(`.item[data-key="${CSS.escape(g.key)}"]`);
-        f.classList.add('missing');
-        f.querySelector('.field-error').textContent = '必填';
-      }
+    message.textContent = '';
+    if (submit && form) {
+      // Only what the checklist makes required blocks a submit; a failed
+      // item is marked, never a reason to refuse.
+      const gaps = form.submitGaps();
       if (gaps.length) {
         message.textContent = `还有 ${gaps.length} 项必填未填写`;
-        view.querySelector('.item.missing')?.scrollIntoView({ block: 'center' });
         return;
       }
     }

@@ -529,8 +529,12 @@ export class FieldsyncClient {
     await this.emit();
   }
 
-  /** Adds a photo (a Blob or bytes) to an inspection. Returns its id. */
-  async addPhoto(inspectionId, data, { caption = '', taken_at = null, location = null, content_type } = {}) {
+  /**
+   * Adds a photo (a Blob or bytes) to an inspection. Returns its id.
+   * `item_key`: the answer path of the checklist item it proves;
+   * `kind: 'signature'` for a signature drawn on the phone (a PNG).
+   */
+  async addPhoto(inspectionId, data, { caption = '', taken_at = null, location = null, content_type, item_key = null, kind = 'photo' } = {}) {
     await this.open();
     const bytes = await bytesOf(data);
     const id = uuid();
@@ -544,11 +548,13 @@ export class FieldsyncClient {
       caption,
       taken_at: taken_at ?? at,
       location,
+      item_key,
+      kind,
       deleted: false,
       data: typeof Blob !== 'undefined' && data instanceof Blob ? data : bytes,
       local: true,
       dirty: true,
-      changed_at: { caption: at, taken_at: at, location: at, deleted: at },
+      changed_at: { caption: at, taken_at: at, location: at, deleted: at, item_key: at },
       needs_upload: true,
       upload: null,
     });
@@ -643,6 +649,10 @@ export class FieldsyncClient {
       .map((p) => ({
         id: p.id, inspection_id: p.inspection_id, sha256: p.sha256, bytes: p.bytes, content_type: p.content_type,
         caption: p.caption, taken_at: p.taken_at, location: p.location, deleted: p.deleted, changed_at: p.changed_at,
+        // Sent only when known: a photo the phone pulled before it knew of
+        // items must not unlink one another phone linked.
+        ...(p.item_key !== undefined ? { item_key: p.item_key } : {}),
+        kind: p.kind ?? 'photo',
       }));
     if (!inspections.length && !photos.length) return null;
     const batch = { batch_id: uuid(), inspections, photos };
@@ -843,7 +853,7 @@ export class FieldsyncClient {
       if (mine?.data != null && !mine.needs_upload && o.status !== 'missing') delete merged.data;
       if (mine?.dirty) {
         // Edits not yet sent stay on top.
-        for (const k of ['caption', 'taken_at', 'location', 'deleted']) merged[k] = mine[k];
+        for (const k of ['caption', 'taken_at', 'location', 'deleted', 'item_key']) if (k in mine) merged[k] = mine[k];
       }
       await this.store.put('photos', o.id, merged);
     }

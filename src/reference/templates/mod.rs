@@ -1,6 +1,13 @@
 //! Checklist templates. A version is immutable: an edit makes the next
 //! version, and an inspection names the version it was filled against.
 
+mod items;
+
+pub use items::{
+    DEFAULT_SCORE_RANGE, FollowupProposal, Item, ItemKind, MAX_ITEMS, OnFail, check_items,
+    relevance_order, valid_key, walk,
+};
+
 use super::{groups, validate};
 use crate::auth::{Caller, Scope};
 use crate::clock;
@@ -12,41 +19,8 @@ use crate::paging::{Page, PageRequest};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use utoipa::{IntoParams, ToSchema};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ItemKind {
-    YesNo,
-    Number,
-    Score,
-    Text,
-    Choice,
-}
-
-/// Default range of a `score` item that names none.
-pub const DEFAULT_SCORE_RANGE: (f64, f64) = (0.0, 10.0);
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Item {
-    /// Used in inspection field paths as `answers.<key>`: lower-case
-    /// letters, digits and `_`.
-    pub key: String,
-    pub label: String,
-    pub kind: ItemKind,
-    #[serde(default)]
-    pub required: bool,
-    /// The allowed values of a `choice` item.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub options: Option<Vec<String>>,
-    /// Bounds of a `number` or `score` item (a score always has them).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max: Option<f64>,
-}
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Template {
@@ -82,96 +56,6 @@ pub struct TemplatePatch {
 pub struct VersionQuery {
     /// A past version; default the current one.
     pub version: Option<i32>,
-}
-
-fn valid_key(k: &str) -> bool {
-    !k.is_empty()
-        && k.len() <= 64
-        && k.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-}
-
-/// Checks a list of items and fills in what a stored version must say
-/// explicitly (a score's range).
-pub fn check_items(items: Vec<Item>) -> AppResult<Vec<Item>> {
-    if items.is_empty() {
-        return Err(AppError::invalid(
-            "items",
-            "a checklist needs at least one item",
-        ));
-    }
-    if items.len() > 500 {
-        return Err(AppError::invalid("items", "at most 500 items"));
-    }
-    let mut seen = HashSet::new();
-    let mut out = Vec::with_capacity(items.len());
-    for (i, mut item) in items.into_iter().enumerate() {
-        let field = format!("items[{i}]");
-        if !valid_key(&item.key) {
-            return Err(AppError::invalid(
-                &format!("{field}.key"),
-                "must be 1-64 of a-z, 0-9 and _",
-            ));
-        }
-        if !seen.insert(item.key.clone()) {
-            return Err(AppError::invalid(&format!("{field}.key"), "is used twice"));
-        }
-        item.label = validate::text(&format!("{field}.label"), &item.label, 300)?;
-        match item.kind {
-            ItemKind::Choice => {
-                let opts = item.options.take().unwrap_or_default();
-                let mut clean: Vec<String> = Vec::with_capacity(opts.len());
-                for o in &opts {
-                    let o = validate::text(&format!("{field}.options"), o, 200)?;
-                    if clean.contains(&o) {
-                        return Err(AppError::invalid(
-                            &format!("{field}.options"),
-                            "repeat a value",
-                        ));
-                    }
-                    clean.push(o);
-                }
-                if clean.is_empty() {
-                    return Err(AppError::invalid(
-                        &format!("{field}.options"),
-                        "a choice needs at least one option",
-                    ));
-                }
-                item.options = Some(clean);
-            }
-            _ if item.options.is_some() => {
-                return Err(AppError::invalid(
-                    &format!("{field}.options"),
-                    "only a choice item has options",
-                ));
-            }
-            _ => {}
-        }
-        match item.kind {
-            ItemKind::Score => {
-                item.min = Some(item.min.unwrap_or(DEFAULT_SCORE_RANGE.0));
-                item.max = Some(item.max.unwrap_or(DEFAULT_SCORE_RANGE.1));
-            }
-            ItemKind::Number => {}
-            _ if item.min.is_some() || item.max.is_some() => {
-                return Err(AppError::invalid(
-                    &format!("{field}.min"),
-                    "only number and score items have bounds",
-                ));
-            }
-            _ => {}
-        }
-        if let (Some(lo), Some(hi)) = (item.min, item.max)
-            && !(lo.is_finite() && hi.is_finite() && lo <= hi)
-        {
-            return Err(AppError::invalid(
-                &format!("{field}.max"),
-                "must be at least min",
-            ));
-        }
-        out.push(item);
-    }
-    Ok(out)
 }
 
 #[derive(Queryable, Selectable)]
@@ -489,15 +373,7 @@ mod tests {
     use super::*;
 
     fn item(key: &str, kind: ItemKind) -> Item {
-        Item {
-            key: key.into(),
-            label: "标签".into(),
-            kind,
-            required: false,
-            options: None,
-            min: None,
-            max: None,
-        }
+        Item::plain(key, "标签", kind)
     }
 
     #[test]

@@ -1,0 +1,2 @@
+ALTER TABLE photos DROP COLUMN kind;
+ALTER TABLE photos DROP COLUMN item_key;

@@ -1,0 +1,6 @@
+-- Checklist logic (issue 21): a photo may name the checklist item it
+-- proves (`item_key`, the item's answer path after `answers.`), and a
+-- signature drawn on the phone is a photo of kind 'signature'. Photos
+-- taken before this name no item and are of kind 'photo'.
+ALTER TABLE photos ADD COLUMN item_key TEXT;
+ALTER TABLE photos ADD COLUMN kind TEXT NOT NULL DEFAULT 'photo';

@@ -1,0 +1,481 @@
+//! Checklists with logic over HTTP (issue 21): templates checked when
+//! saved, answers by path (repeat rows, item notes, photos of an item),
+//! and what the server finds in a record (`checks`).
+
+use crate::helpers::*;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+/// The outfall form as an inspector needs it: "no flow" hides the flow
+/// section; a smell asks which; an overflow fails, needs a photo and a
+/// note and proposes a follow-up; pipes are rows.
+pub fn outfall_items() -> Value {
+    json!([
+        {"key": "flowing", "label": "排口是否有水流出", "kind": "yes_no", "required": true},
+        {"key": "flow", "label": "水流情况", "kind": "section", "relevant": "${flowing} = 'yes'"},
+        {"key": "color", "label": "水体颜色", "kind": "choice", "options": ["清澈", "浑浊", "发黑"],
+         "required": true, "fail_when": ". = '发黑'", "score": 2},
+        {"key": "odor", "label": "有无异味", "kind": "yes_no", "score": 1, "fail_when": ". = 'yes'"},
+        {"key": "odor_kind", "label": "异味类型", "kind": "multi_choice", "options": ["腐臭", "刺鼻", "其他"],
+         "relevant": "${odor} = 'yes'", "required": true},
+        {"key": "other", "label": "其他", "kind": "section"},
+        {"key": "overflow", "label": "是否有污水溢流", "kind": "yes_no", "required": true, "score": 3,
+         "fail_when": ". = 'yes'", "photo_required_when": ". = 'yes'", "note_required_when": ". = 'yes'",
+         "on_fail": {"followup": {"title": "污水溢流整改", "due_days": 3}}},
+        {"key": "found_on", "label": "发现日期", "kind": "date"},
+        {"key": "pipes", "label": "排水管", "kind": "repeat", "items": [
+            {"key": "diameter", "label": "管径(毫米)", "kind": "number", "required": true, "fail_when": ". > 800"},
+            {"key": "broken", "label": "是否破损", "kind": "yes_no"},
+            {"key": "broken_photo", "label": "破损照片", "kind": "photo", "relevant": "${broken} = 'yes'", "required": true}
+        ]},
+        {"key": "sign", "label": "巡查人签名", "kind": "signature", "required": true}
+    ])
+}
+
+fn template(app: &TestApp, items: Value) -> Resp {
+    app.post(
+        "/api/v1/templates",
+        &app.admin,
+        &json!({"name": "排口巡查(含逻辑)", "group_id": null, "items": items}),
+    )
+}
+
+fn field_of(r: &Resp) -> String {
+    r.body["error"]["details"]["field"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn a_checklist_with_logic_round_trips_and_what_phones_could_not_fill_is_refused() {
+    let app = TestApp::spawn();
+    let t = id(template(&app, outfall_items()).ok(201));
+    let got = app
+        .get(&format!("/api/v1/templates/{t}"), &app.admin)
+        .ok(200);
+    assert_eq!(got["items"][8]["items"][2]["kind"], "photo");
+    assert_eq!(got["items"][6]["on_fail"]["followup"]["due_days"], 3);
+    assert_eq!(got["items"][1]["relevant"], "${flowing} = 'yes'");
+
+    // Each refusal is 422 with the item's field, and fast: never a stack
+    // overflow or a hang.
+    let one = |extra: Value| {
+        let mut item = json!({"key": "a", "label": "甲", "kind": "text"});
+        item.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        json!([{"key": "b", "label": "乙", "kind": "yes_no"}, item])
+    };
+    let long = format!("${{b}} = '{}'", "长".repeat(1 << 20));
+    let deep = format!("{}1{}", "(".repeat(10_000), ")".repeat(10_000));
+    let mut nested = json!({"key": "leaf", "label": "叶", "kind": "text"});
+    for i in 0..100 {
+        nested =
+            json!({"key": format!("r{i}"), "label": "组", "kind": "repeat", "items": [nested]});
+    }
+    let many: Vec<Value> = (0..10_000)
+        .map(|i| json!({"key": format!("k{i}"), "label": "项", "kind": "yes_no"}))
+        .collect();
+    let cycle = json!([
+        {"key": "a", "label": "甲", "kind": "yes_no", "relevant": "${c} = 'yes'"},
+        {"key": "b", "label": "乙", "kind": "yes_no", "relevant": "${a} = 'yes'"},
+        {"key": "c", "label": "丙", "kind": "yes_no", "relevant": "${b} = 'yes'"}
+    ]);
+    let cases: Vec<(&str, Value, &str)> = vec![
+        (
+            "1 MB expression",
+            one(json!({"fail_when": long})),
+            "items[1].fail_when",
+        ),
+        (
+            "nesting 10,000 deep",
+            one(json!({"relevant": deep})),
+            "items[1].relevant",
+        ),
+        (
+            "a syntax error",
+            one(json!({"relevant": "${b} = = 1"})),
+            "items[1].relevant",
+        ),
+        (
+            "an unknown key",
+            one(json!({"relevant": "${nope} = 1"})),
+            "items[1].relevant",
+        ),
+        ("repeats 100 deep", json!([nested]), ""),
+        ("10,000 items", json!(many), "items"),
+        ("a cycle of relevant", cycle, ""),
+    ];
+    for (what, items, field) in cases {
+        let started = Instant::now();
+        let r = template(&app, items);
+        assert_eq!(r.status, 422, "{what}: {}", r.body);
+        if !field.is_empty() {
+            assert_eq!(field_of(&r), field, "{what}: {}", r.body);
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{what} took {:?}",
+            started.elapsed()
+        );
+    }
+    // A refused edit leaves the version as it was.
+    let r = app.patch(
+        &format!("/api/v1/templates/{t}"),
+        &app.admin,
+        &json!({"items": [{"key": "x", "label": "甲", "kind": "yes_no", "relevant": "${x} = 'yes'"}]}),
+    );
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(
+        app.get(&format!("/api/v1/templates/{t}"), &app.admin)
+            .ok(200)["version"],
+        1
+    );
+}
+
+/// A route of group A with one stop on the logic checklist.
+fn logic_stop(app: &TestApp, d: &District) -> (String, String, String) {
+    let t = id(template(app, outfall_items()).ok(201));
+    let route = app.route(&d.group_a, None, &[(&d.site_a, &t)]);
+    let stop = route["stops"][0]["id"].as_str().unwrap().to_string();
+    (t, id(route), stop)
+}
+
+fn record(id: &str, d: &District, t: &str, route: &str, stop: &str, fields: Value) -> Value {
+    let mut r = new_inspection(id, d, fields, T0);
+    r["template_id"] = json!(t);
+    r["route_id"] = json!(route);
+    r["stop_id"] = json!(stop);
+    r
+}
+
+#[test]
+fn a_record_pushed_incomplete_and_failing_is_kept_with_its_checks() {
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let (t, route, stop) = logic_stop(&app, &d);
+    let tok = app.login("liming", PASSWORD);
+    let dev = uuid();
+    let rec = uuid();
+    let (row1, row2) = (
+        "0b0e5a5e-0001-4000-8000-000000000001",
+        "0b0e5a5e-0002-4000-8000-000000000002",
+    );
+    let fields = json!({
+        "title": "桃花河1号排口", "status": "submitted",
+        "answers.flowing": true, "answers.color": "发黑", "answers.overflow": true,
+        "answers.found_on": "2026-11-20",
+        format!("answers.pipes.{row1}._seq"): 1, format!("answers.pipes.{row1}.diameter"): 1000,
+        format!("answers.pipes.{row1}.broken"): true,
+        format!("answers.pipes.{row2}._seq"): 2, format!("answers.pipes.{row2}.diameter"): 300,
+    });
+    let r = app
+        .push(
+            &tok,
+            &dev,
+            vec![record(&rec, &d, &t, &route, &stop, fields)],
+            vec![],
+        )
+        .ok(200);
+    assert_eq!(r["results"][0]["status"], "applied", "{r}");
+    let coord = app.login("zhoumin", PASSWORD);
+    let got = app
+        .get(&format!("/api/v1/inspections/{rec}"), &coord)
+        .ok(200);
+    let checks = &got["checks"];
+    assert_eq!(
+        checks["failed"],
+        json!(["color", "overflow", format!("pipes.{row1}.diameter")])
+    );
+    assert_eq!(
+        checks["missing_required"],
+        json!([
+            "overflow#photo",
+            "overflow#note",
+            format!("pipes.{row1}.broken_photo"),
+            "sign"
+        ])
+    );
+    assert_eq!(checks["score"], json!({"got": 0.0, "max": 5.0}));
+    assert_eq!(got["review_status"], "submitted");
+
+    // The phone adds the note, a photo of the overflow, a photo of the
+    // broken pipe and the signature: only what is still missing remains.
+    let (p1, p2, sig) = (uuid(), uuid(), uuid());
+    let photo = |pid: &str, key: &str, kind: &str, ty: &str| {
+        json!({"id": pid, "inspection_id": rec, "sha256": "ab".repeat(32), "bytes": 1000,
+               "content_type": ty, "item_key": key, "kind": kind})
+    };
+    let r = app
+        .push(
+            &tok,
+            &dev,
+            vec![edit(
+                &rec,
+                1,
+                json!({"item_notes.overflow": "井盖破裂,污水外溢", format!("answers.pipes.{row1}.broken_photo"): [p2],
+                       "answers.sign": sig}),
+                "2026-11-20T02:20:00Z",
+            )],
+            vec![
+                photo(&p1, "overflow", "photo", "image/jpeg"),
+                photo(&p2, &format!("pipes.{row1}.broken_photo"), "photo", "image/jpeg"),
+                photo(&sig, "sign", "signature", "image/png"),
+            ],
+        )
+        .ok(200);
+    assert!(
+        r["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["error"].is_null()),
+        "{r}"
+    );
+    let got = app
+        .get(&format!("/api/v1/inspections/{rec}"), &coord)
+        .ok(200);
+    assert_eq!(
+        got["checks"]["missing_required"],
+        json!([]),
+        "{}",
+        got["checks"]
+    );
+    let linked: Vec<(&str, &str)> = got["photos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["item_key"].as_str().unwrap(), p["kind"].as_str().unwrap()))
+        .collect();
+    assert!(linked.contains(&("sign", "signature")), "{linked:?}");
+    assert!(linked.contains(&("overflow", "photo")), "{linked:?}");
+
+    // "No flow" after all: the flow questions are hidden and their answers
+    // kept, marked irrelevant.
+    let r = app
+        .push(
+            &tok,
+            &dev,
+            vec![edit(
+                &rec,
+                2,
+                json!({"answers.flowing": false}),
+                "2026-11-20T02:30:00Z",
+            )],
+            vec![],
+        )
+        .ok(200);
+    assert_eq!(r["results"][0]["status"], "applied", "{r}");
+    let got = app
+        .get(&format!("/api/v1/inspections/{rec}"), &coord)
+        .ok(200);
+    assert_eq!(got["checks"]["irrelevant"], json!(["color"]));
+    assert_eq!(got["fields"]["answers.color"], "发黑");
+    assert_eq!(
+        got["checks"]["failed"],
+        json!(["overflow", format!("pipes.{row1}.diameter")])
+    );
+}
+
+#[test]
+fn answers_are_checked_by_path_and_a_bad_one_is_refused_alone() {
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let (t, route, stop) = logic_stop(&app, &d);
+    let tok = app.login("liming", PASSWORD);
+    let dev = uuid();
+    let row = "0b0e5a5e-0001-4000-8000-000000000001";
+    let bad: Vec<(Value, &str)> = vec![
+        (json!({"answers.pipes": [1]}), "answers.pipes"),
+        (
+            json!({"answers.pipes.0B0E5A5E.diameter": 3}),
+            "answers.pipes.0B0E5A5E.diameter",
+        ),
+        (json!({format!("answers.pipes.{row}.nope"): 3}), ""),
+        (json!({format!("answers.pipes.{row}._deleted"): "yes"}), ""),
+        (json!({"answers.flow": true}), "answers.flow"),
+        (
+            json!({"answers.odor_kind": ["腐臭", "腐臭"]}),
+            "answers.odor_kind",
+        ),
+        (json!({"answers.odor_kind": "腐臭"}), "answers.odor_kind"),
+        (
+            json!({"answers.found_on": "2026-13-01"}),
+            "answers.found_on",
+        ),
+        (json!({"answers.sign": "not-a-photo"}), "answers.sign"),
+        (json!({"item_notes.nope": "备注"}), "item_notes.nope"),
+        (json!({"item_notes.flow": "备注"}), "item_notes.flow"),
+        (json!({"answers.flowing.x": true}), "answers.flowing.x"),
+    ];
+    for (fields, field) in bad {
+        let rec = uuid();
+        let r = app
+            .push(
+                &tok,
+                &dev,
+                vec![record(&rec, &d, &t, &route, &stop, fields.clone())],
+                vec![],
+            )
+            .ok(200);
+        let res = &r["results"][0];
+        assert_eq!(res["status"], "rejected", "{fields}: {r}");
+        if !field.is_empty() {
+            assert_eq!(res["error"]["field"], field, "{fields}: {r}");
+        }
+        assert_eq!(
+            app.get(&format!("/api/v1/inspections/{rec}"), &app.admin)
+                .status,
+            404
+        );
+    }
+    // A photo naming no possible item, a signature that is no PNG: refused.
+    let rec = uuid();
+    app.push(
+        &tok,
+        &dev,
+        vec![record(&rec, &d, &t, &route, &stop, json!({"title": "x"}))],
+        vec![],
+    )
+    .ok(200);
+    for (p, field) in [
+        (
+            json!({"id": uuid(), "inspection_id": rec, "sha256": "ab".repeat(32), "bytes": 10,
+                "content_type": "image/jpeg", "item_key": "Pipes..x"}),
+            "item_key",
+        ),
+        (
+            json!({"id": uuid(), "inspection_id": rec, "sha256": "ab".repeat(32), "bytes": 10,
+                "content_type": "image/jpeg", "kind": "signature"}),
+            "content_type",
+        ),
+    ] {
+        let r = app.push(&tok, &dev, vec![], vec![p]).ok(200);
+        assert_eq!(r["results"][0]["status"], "rejected", "{r}");
+        assert_eq!(r["results"][0]["error"]["field"], field, "{r}");
+    }
+}
+
+#[test]
+fn two_phones_add_rows_to_one_repeat_offline_and_both_rows_stay() {
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let (t, route, stop) = logic_stop(&app, &d);
+    let tok = app.login("liming", PASSWORD);
+    // One inspector's phone and tablet, each offline for days.
+    let tok2 = app.login("liming", PASSWORD);
+    let (dev1, dev2) = (uuid(), uuid());
+    let rec = uuid();
+    app.push(
+        &tok,
+        &dev1,
+        vec![record(
+            &rec,
+            &d,
+            &t,
+            &route,
+            &stop,
+            json!({"answers.flowing": true}),
+        )],
+        vec![],
+    )
+    .ok(200);
+    let (a, b) = (
+        "aaaaaaaa-0000-4000-8000-000000000001",
+        "bbbbbbbb-0000-4000-8000-000000000002",
+    );
+    // Both phones held version 1 for days and each added a row.
+    let r1 = app
+        .push(&tok, &dev1, vec![edit(&rec, 1, json!({format!("answers.pipes.{a}._seq"): 1, format!("answers.pipes.{a}.diameter"): 300}), "2026-11-21T01:00:00Z")], vec![])
+        .ok(200);
+    let r2 = app
+        .push(&tok2, &dev2, vec![edit(&rec, 1, json!({format!("answers.pipes.{b}._seq"): 1, format!("answers.pipes.{b}.diameter"): 500}), "2026-11-22T01:00:00Z")], vec![])
+        .ok(200);
+    assert_eq!(r1["results"][0]["status"], "applied", "{r1}");
+    assert_eq!(r2["results"][0]["status"], "applied", "{r2}");
+    let got = app
+        .get(&format!("/api/v1/inspections/{rec}"), &app.admin)
+        .ok(200);
+    assert_eq!(got["fields"][format!("answers.pipes.{a}.diameter")], 300);
+    assert_eq!(got["fields"][format!("answers.pipes.{b}.diameter")], 500);
+    assert_eq!(
+        app.get("/api/v1/conflicts?status=open", &app.admin).ok(200)["items"],
+        json!([])
+    );
+
+    // One phone deletes row a while the other, offline, edits its cell:
+    // the deletion and the edit are both kept (the row is gone; the edit
+    // stays in the field map where a reviewer can see it), no conflict.
+    let v = got["version"].as_i64().unwrap();
+    app.push(
+        &tok,
+        &dev1,
+        vec![edit(
+            &rec,
+            v,
+            json!({format!("answers.pipes.{a}._deleted"): true}),
+            "2026-11-23T01:00:00Z",
+        )],
+        vec![],
+    )
+    .ok(200);
+    let r = app
+        .push(
+            &tok2,
+            &dev2,
+            vec![edit(
+                &rec,
+                v,
+                json!({format!("answers.pipes.{a}.diameter"): 350}),
+                "2026-11-23T02:00:00Z",
+            )],
+            vec![],
+        )
+        .ok(200);
+    assert_eq!(r["results"][0]["status"], "applied", "{r}");
+    let got = app
+        .get(&format!("/api/v1/inspections/{rec}"), &app.admin)
+        .ok(200);
+    assert_eq!(got["fields"][format!("answers.pipes.{a}._deleted")], true);
+    assert_eq!(got["fields"][format!("answers.pipes.{a}.diameter")], 350);
+    assert!(
+        !got["checks"]["missing_required"].to_string().contains(a),
+        "{}",
+        got["checks"]
+    );
+
+    // The same cell of one row from both: a conflict as for any field.
+    let v = got["version"].as_i64().unwrap();
+    app.push(
+        &tok,
+        &dev1,
+        vec![edit(
+            &rec,
+            v,
+            json!({format!("answers.pipes.{b}.diameter"): 510}),
+            "2026-11-24T01:00:00Z",
+        )],
+        vec![],
+    )
+    .ok(200);
+    let r = app
+        .push(
+            &tok2,
+            &dev2,
+            vec![edit(
+                &rec,
+                v,
+                json!({format!("answers.pipes.{b}.diameter"): 520}),
+                "2026-11-24T02:00:00Z",
+            )],
+            vec![],
+        )
+        .ok(200);
+    assert_eq!(r["results"][0]["status"], "merged", "{r}");
+    let open = app.get("/api/v1/conflicts?status=open", &app.admin).ok(200);
+    assert_eq!(
+        open["items"][0]["field"],
+        format!("answers.pipes.{b}.diameter")
+    );
+}

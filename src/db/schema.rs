@@ -295,6 +295,7 @@ diesel::table! {
         created_by -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        item_key -> Nullable<Text>,
     }
 }
 

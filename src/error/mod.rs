@@ -96,6 +96,17 @@ impl AppError {
         .with_details(json!({ "field": field, "reason": reason }))
     }
 
+    /// The same refusal about a field inside `outer` (`title` becomes
+    /// `followups[0].title`); other errors unchanged.
+    pub fn prefixed(self, outer: &str) -> Self {
+        match self.field_and_reason() {
+            (Some(field), reason) if self.code == ErrorCode::ValidationFailed => {
+                AppError::invalid(&format!("{outer}.{field}"), reason.to_string())
+            }
+            _ => self,
+        }
+    }
+
     pub fn too_large(message: impl Into<String>) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,

@@ -183,6 +183,15 @@ impl<'a> Compiled<'a> {
         (top, out)
     }
 
+    /// The live rows of each repeat, by row id in order.
+    pub fn rows(&self, fields: &Fields) -> HashMap<&'a str, Vec<String>> {
+        self.tree(fields)
+            .1
+            .into_iter()
+            .map(|(k, rows)| (k, rows.into_iter().map(|(id, _)| id).collect()))
+            .collect()
+    }
+
     /// Which of `keys` (one level: the top or one row) are hidden, in
     /// relevance order; a hidden item's answer is taken out of `map` so
     /// that what reads it sees it unanswered.
@@ -228,6 +237,18 @@ impl<'a> Compiled<'a> {
     /// The checks of one record. `photo_paths`: the answer paths the
     /// record's live photos name in `item_key`.
     pub fn checks(&self, fields: &Fields, photo_paths: &HashSet<String>) -> ChecklistChecks {
+        self.judge(fields, photo_paths).0
+    }
+
+    /// The checks, and every path hidden by its conditions (items,
+    /// sections and repeats, answered or not; a row's items with their
+    /// row): what a page leaves out.
+    pub fn judge(
+        &self,
+        fields: &Fields,
+        photo_paths: &HashSet<String>,
+    ) -> (ChecklistChecks, HashSet<String>) {
+        let mut hidden_paths: HashSet<String> = HashSet::new();
         let (mut top, rows) = self.tree(fields);
         let top_keys: HashSet<&str> = self.items.iter().map(|i| i.key.as_str()).collect();
         let (hidden, taken) = self.hide(&top_keys, &mut top, None);
@@ -263,6 +284,7 @@ impl<'a> Compiled<'a> {
         };
         for item in self.items {
             if hidden.contains(item.key.as_str()) {
+                hidden_paths.insert(item.key.clone());
                 if item.kind == ItemKind::Repeat {
                     for (row, r) in rows.get(item.key.as_str()).into_iter().flatten() {
                         for k in r.keys().filter(|k| !k.starts_with('_')) {
@@ -295,6 +317,7 @@ impl<'a> Compiled<'a> {
                         for child in item.children() {
                             let path = format!("{}.{row}.{}", item.key, child.key);
                             if row_hidden.contains(child.key.as_str()) {
+                                hidden_paths.insert(path.clone());
                                 if row_taken.contains_key(&child.key) {
                                     out.irrelevant.push(path);
                                 }
@@ -321,7 +344,7 @@ impl<'a> Compiled<'a> {
                 }
             }
         }
-        out
+        (out, hidden_paths)
     }
 }
 

@@ -169,6 +169,17 @@ fn valid_row(r: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
+/// Whether `p` can be an item's answer path (after `answers.`): `key` or
+/// `repeat.row.key`. Which item it names is the checklist's business.
+pub fn is_answer_path(p: &str) -> bool {
+    let key = crate::reference::templates::valid_key;
+    match p.split('.').collect::<Vec<_>>().as_slice() {
+        [k] => key(k),
+        [r, w, k] => key(r) && valid_row(w) && key(k),
+        _ => false,
+    }
+}
+
 /// What an answer path (after `answers.`) names.
 pub enum AnswerPath<'a> {
     /// A top-level item.

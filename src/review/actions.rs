@@ -58,6 +58,11 @@ pub struct NewReview {
     /// reviewer never saw.
     #[serde(default)]
     pub version: Option<i64>,
+    /// With `approve`: the follow-ups to make from the record's failed
+    /// items, as the reviewer edited them (one left out is not made).
+    /// Absent: every proposed follow-up as proposed.
+    #[serde(default)]
+    pub followups: Option<Vec<super::proposals::Chosen>>,
 }
 
 fn require_reviewer(caller: &Caller) -> AppResult<()> {
@@ -96,6 +101,12 @@ pub fn review(c: &mut Conn, caller: &Caller, id: &str, input: NewReview) -> AppR
         return Err(AppError::invalid(
             "comment",
             "say what the inspector should do",
+        ));
+    }
+    if input.decision != Decision::Approve && input.followups.is_some() {
+        return Err(AppError::invalid(
+            "followups",
+            "only an approval makes follow-ups",
         ));
     }
     let from = row.review_status()?;
@@ -144,6 +155,9 @@ pub fn review(c: &mut Conn, caller: &Caller, id: &str, input: NewReview) -> AppR
         ))
         .execute(c)?;
     journal::record_changed(c, Entity::Review, &review_id, &row.tag(), true)?;
+    if input.decision == Decision::Approve {
+        super::proposals::make(c, caller, &row, input.followups)?;
+    }
     journal::audit(
         c,
         Audit {

@@ -86,6 +86,8 @@ pub struct Followup {
     pub overdue: bool,
     /// The route stop where the site is looked at again, if one was added.
     pub verify_stop_id: Option<String>,
+    /// The failed checklist item it was made from (its answer path).
+    pub item_key: Option<String>,
     pub history: Vec<HistoryEntry>,
 }
 
@@ -96,6 +98,10 @@ pub struct NewFollowup {
     pub department: String,
     pub assignee_id: Option<String>,
     pub due_at: Option<DateTime<Utc>>,
+    /// The failed checklist item it rectifies (its answer path), if any:
+    /// that item then proposes no other.
+    #[serde(default)]
+    pub item_key: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
@@ -146,6 +152,7 @@ struct Row {
     due_at: Option<NaiveDateTime>,
     status: String,
     verify_stop_id: Option<String>,
+    item_key: Option<String>,
 }
 
 fn views(c: &mut Conn, rows: Vec<Row>) -> AppResult<Vec<Followup>> {
@@ -181,6 +188,7 @@ fn views(c: &mut Conn, rows: Vec<Row>) -> AppResult<Vec<Followup>> {
                 due_at: r.due_at.map(clock::utc),
                 status,
                 verify_stop_id: r.verify_stop_id,
+                item_key: r.item_key,
             })
         })
         .collect()
@@ -271,6 +279,14 @@ pub fn create(
     let title = validate::text("title", &input.title, 200)?;
     let department = validate::text("department", &input.department, 100)?;
     check_assignee(c, input.assignee_id.as_deref())?;
+    if let Some(k) = &input.item_key
+        && !crate::inspection::fields::is_answer_path(k)
+    {
+        return Err(AppError::invalid(
+            "item_key",
+            "must be an item's answer path: key, or repeat.row.key",
+        ));
+    }
     let id = clock::new_id();
     let now = clock::now();
     diesel::insert_into(fu::table)
@@ -285,6 +301,7 @@ pub fn create(
             fu::assignee_id.eq(&input.assignee_id),
             fu::due_at.eq(input.due_at.map(|d| d.naive_utc())),
             fu::status.eq(Status::Open.as_str()),
+            fu::item_key.eq(&input.item_key),
             fu::created_by.eq(&caller.id),
             fu::created_at.eq(now),
             fu::updated_at.eq(now),
@@ -300,7 +317,7 @@ pub fn create(
             action: "followup.create",
             object_type: "followup",
             object_id: Some(&id),
-            details: json!({ "inspection_id": inspection_id, "title": title, "department": department }),
+            details: json!({ "inspection_id": inspection_id, "title": title, "department": department, "item_key": input.item_key }),
         },
     )?;
     get(c, caller, &id)

@@ -7,5 +7,6 @@ pub mod actions;
 pub mod audit;
 pub mod coverage;
 pub mod followups;
+pub mod proposals;
 pub mod queue;
 pub mod reports;

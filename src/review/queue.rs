@@ -167,11 +167,14 @@ pub struct Detail {
     pub reviews: Vec<Review>,
     pub conflicts: Vec<Conflict>,
     pub followups: Vec<super::followups::Followup>,
+    /// While the record waits for review: the follow-ups its failed items
+    /// propose, made on approval.
+    pub proposed_followups: Vec<super::proposals::Proposal>,
 }
 
 pub fn detail(c: &mut Conn, caller: &Caller, id: &str, signer: &Signer) -> AppResult<Detail> {
     let row = visible_row(c, caller, id)?;
-    let inspection = insp::views(c, vec![row], signer)?
+    let inspection = insp::views(c, vec![row.clone()], signer)?
         .pop()
         .ok_or_else(|| AppError::not_found("inspection"))?;
     let review_ids: Vec<String> = rv::table
@@ -184,10 +187,17 @@ pub fn detail(c: &mut Conn, caller: &Caller, id: &str, signer: &Signer) -> AppRe
         .order(cf::created_at)
         .select(cf::id)
         .load(c)?;
+    let followups = super::followups::for_inspection(c, id)?;
+    let proposed_followups = if inspection.review_status == ReviewStatus::Submitted {
+        super::proposals::proposed(c, &row, &followups)?
+    } else {
+        vec![]
+    };
     Ok(Detail {
         inspection,
         reviews: reviews::by_ids(c, &review_ids)?,
         conflicts: conflicts::by_ids(c, &conflict_ids)?,
-        followups: super::followups::for_inspection(c, id)?,
+        followups,
+        proposed_followups,
     })
 }

@@ -79,10 +79,11 @@ pub fn severity(s: &str) -> &'static str {
 /// A field path of a record as a person knows it: a checklist item's
 /// label, or the name of a standard field.
 pub fn field(path: &str, template: Option<&Template>) -> String {
-    if let Some(key) = path.strip_prefix("answers.") {
-        return template
-            .and_then(|t| t.items.iter().find(|i| i.key == key))
-            .map_or_else(|| format!("检查项 {key}"), |i| i.label.clone());
+    if let Some(rest) = path.strip_prefix("item_notes.") {
+        return format!("{}的说明", answer_label(rest, template));
+    }
+    if let Some(rest) = path.strip_prefix("answers.") {
+        return answer_label(rest, template);
     }
     match path {
         "title" => "事项",
@@ -96,6 +97,31 @@ pub fn field(path: &str, template: Option<&Template>) -> String {
         _ => "字段",
     }
     .to_string()
+}
+
+/// An answer path's item as a person names it: its label, after its
+/// repeat's (`排水管 · 管径`); a row's order field is the row.
+pub fn answer_label(path: &str, template: Option<&Template>) -> String {
+    let items = template.map_or(&[][..], |t| t.items.as_slice());
+    let label = |key: &str| {
+        crate::reference::templates::walk(items)
+            .into_iter()
+            .find(|(i, _)| i.key == key)
+            .map(|(i, _)| i.label.clone())
+    };
+    let parts: Vec<&str> = path.split('.').collect();
+    match parts.as_slice() {
+        [key] => label(key).unwrap_or_else(|| "检查项".into()),
+        [repeat, _, key] => {
+            let r = label(repeat).unwrap_or_else(|| "重复组".into());
+            match *key {
+                "_seq" => format!("{r} · 行的顺序"),
+                "_deleted" => format!("{r} · 删除行"),
+                k => format!("{r} · {}", label(k).unwrap_or_else(|| "检查项".into())),
+            }
+        }
+        _ => "检查项".into(),
+    }
 }
 
 /// A value of a record as the page shows it: yes/no, severities and times

@@ -479,3 +479,206 @@ fn two_phones_add_rows_to_one_repeat_offline_and_both_rows_stay() {
         format!("answers.pipes.{b}.diameter")
     );
 }
+
+/// A failing record submitted on the logic checklist: overflow (which
+/// proposes a follow-up) and colour (which does not) failed.
+fn failing_record(app: &TestApp, d: &District, tok: &str) -> String {
+    let (t, route, stop) = logic_stop(app, d);
+    let rec = uuid();
+    let fields = json!({"title": "桃花河1号排口", "status": "submitted", "answers.flowing": true,
+        "answers.color": "发黑", "answers.overflow": true, "item_notes.overflow": "井盖破裂,污水外溢"});
+    let r = app
+        .push(
+            tok,
+            &uuid(),
+            vec![record(&rec, d, &t, &route, &stop, fields)],
+            vec![],
+        )
+        .ok(200);
+    assert_eq!(r["results"][0]["status"], "applied", "{r}");
+    rec
+}
+
+#[test]
+fn approval_makes_the_proposed_followups_as_the_reviewer_left_them() {
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let li = app.login("liming", PASSWORD);
+    let coord = app.login("zhoumin", PASSWORD);
+
+    // Proposed while it waits: only the item with on_fail, due in 3 days.
+    let a = failing_record(&app, &d, &li);
+    let got = app.get(&format!("/api/v1/inspections/{a}"), &coord).ok(200);
+    let proposed = got["proposed_followups"].as_array().unwrap().clone();
+    assert_eq!(proposed.len(), 1, "{proposed:?}");
+    assert_eq!(proposed[0]["item_key"], "overflow");
+    assert_eq!(proposed[0]["title"], "污水溢流整改");
+    assert_eq!(proposed[0]["department"], "待指定");
+    let due: chrono::DateTime<chrono::Utc> =
+        proposed[0]["due_at"].as_str().unwrap().parse().unwrap();
+    let days = (due - chrono::Utc::now()).num_hours();
+    assert!((71..=72).contains(&days), "{days} hours");
+
+    // Refusals change nothing: a follow-up for an item that did not fail,
+    // follow-ups with a return.
+    let path = format!("/api/v1/inspections/{a}/reviews");
+    let r = app.post(
+        &path,
+        &coord,
+        &json!({"decision": "approve",
+        "followups": [{"item_key": "flowing", "title": "x", "department": "区住建委"}]}),
+    );
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.body["error"]["details"]["field"], "followups[0].item_key");
+    let r = app.post(
+        &path,
+        &coord,
+        &json!({"decision": "return", "comment": "补拍",
+        "followups": []}),
+    );
+    assert_eq!(r.status, 422, "{}", r.body);
+    let r = app.post(
+        &path,
+        &coord,
+        &json!({"decision": "approve",
+        "followups": [{"item_key": "overflow", "title": "  ", "department": "区住建委"}]}),
+    );
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.body["error"]["details"]["field"], "followups[0].title");
+    let still = app.get(&format!("/api/v1/inspections/{a}"), &coord).ok(200);
+    assert_eq!(still["review_status"], "submitted");
+    assert_eq!(still["followups"], json!([]));
+    assert_eq!(still["reviews"], json!([]));
+
+    // Edited, then approved: made as edited, and the item proposes no more.
+    app.post(
+        &path,
+        &coord,
+        &json!({"decision": "approve",
+        "followups": [{"item_key": "overflow", "title": "修复溢流井盖", "department": "区住建委",
+                       "due_at": "2026-12-10T15:59:59Z"}]}),
+    )
+    .ok(201);
+    let done = app.get(&format!("/api/v1/inspections/{a}"), &coord).ok(200);
+    assert_eq!(done["review_status"], "approved");
+    assert_eq!(done["proposed_followups"], json!([]));
+    let f = &done["followups"][0];
+    assert_eq!(
+        (
+            f["title"].as_str(),
+            f["department"].as_str(),
+            f["item_key"].as_str()
+        ),
+        (Some("修复溢流井盖"), Some("区住建委"), Some("overflow"))
+    );
+    assert_eq!(f["status"], "open");
+    // The hand-off: the inspector's phone gets the follow-up on its pull.
+    let (pages, _) = app.pull_all(&li, None);
+    assert!(
+        pulled(&pages, "changes", "followups").contains(&f["id"].as_str().unwrap().to_string())
+    );
+
+    // Approved with nothing said: made as proposed. With an empty list:
+    // none (the reviewer dropped it).
+    let b = failing_record(&app, &d, &li);
+    app.post(
+        &format!("/api/v1/inspections/{b}/reviews"),
+        &coord,
+        &json!({"decision": "approve"}),
+    )
+    .ok(201);
+    let fb = app.get(&format!("/api/v1/inspections/{b}"), &coord).ok(200)["followups"].clone();
+    assert_eq!(fb[0]["title"], "污水溢流整改");
+    assert_eq!(fb.as_array().unwrap().len(), 1);
+    let c = failing_record(&app, &d, &li);
+    app.post(
+        &format!("/api/v1/inspections/{c}/reviews"),
+        &coord,
+        &json!({"decision": "approve", "followups": []}),
+    )
+    .ok(201);
+    assert_eq!(
+        app.get(&format!("/api/v1/inspections/{c}"), &coord).ok(200)["followups"],
+        json!([])
+    );
+}
+
+#[test]
+fn the_review_page_shows_failed_items_first_by_section_and_approves_with_the_proposals() {
+    use crate::webui::Web;
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let li = app.login("liming", PASSWORD);
+    let a = failing_record(&app, &d, &li);
+    let web = Web::new(&app);
+    let s = web.login("zhoumin").unwrap();
+    let page = web.get(&format!("/review/inspections/{a}"), &s);
+    assert_eq!(page.status, 200);
+    let body = &page.body;
+    let at = |t: &str| body.find(t).unwrap_or_else(|| panic!("no {t} in the page"));
+    // The summary, then the failed items (with the note), then the
+    // sections; the flow section's heading is there, the hidden odor kind
+    // is not; the proposal sits in the approval form.
+    assert!(at("不合格项:2") < at("<h3>不合格项</h3>"));
+    assert!(at("<h3>不合格项</h3>") < at("水流情况"));
+    assert!(body.contains("井盖破裂,污水外溢"));
+    assert!(
+        body.contains("未完成的必填项:是否有污水溢流(缺照片)、巡查人签名"),
+        "{body}"
+    );
+    assert!(!body.contains("异味类型"));
+    assert!(body.contains("通过时将创建的整改跟踪"));
+    let csrf = page.csrf();
+    let version = got_version(&app, &a);
+    let r = web.post(
+        &format!("/review/inspections/{a}/review"),
+        &s,
+        &[
+            ("csrf", csrf.as_str()),
+            ("version", version.as_str()),
+            ("decision", "approve"),
+            ("comment", ""),
+            ("fu[0].item_key", "overflow"),
+            ("fu[0].make", "1"),
+            ("fu[0].title", "修复溢流井盖"),
+            ("fu[0].department", "区住建委"),
+            ("fu[0].due", "2026-12-10"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let done = app
+        .get(&format!("/api/v1/inspections/{a}"), &app.admin)
+        .ok(200);
+    assert_eq!(done["review_status"], "approved");
+    assert_eq!(done["followups"][0]["title"], "修复溢流井盖");
+    assert_eq!(done["followups"][0]["due_at"], "2026-12-10T15:59:59Z");
+    // Unticked: not made.
+    let b = failing_record(&app, &d, &li);
+    let page = web.get(&format!("/review/inspections/{b}"), &s);
+    let version = got_version(&app, &b);
+    let r = web.post(
+        &format!("/review/inspections/{b}/review"),
+        &s,
+        &[
+            ("csrf", page.csrf().as_str()),
+            ("version", version.as_str()),
+            ("decision", "approve"),
+            ("fu[0].item_key", "overflow"),
+            ("fu[0].title", "污水溢流整改"),
+            ("fu[0].department", "待指定"),
+            ("fu[0].due", ""),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let done = app
+        .get(&format!("/api/v1/inspections/{b}"), &app.admin)
+        .ok(200);
+    assert_eq!(done["review_status"], "approved");
+    assert_eq!(done["followups"], json!([]));
+}
+
+fn got_version(app: &TestApp, id: &str) -> String {
+    app.get(&format!("/api/v1/inspections/{id}"), &app.admin)
+        .ok(200)["version"]
+        .to_string()
+}

@@ -79,24 +79,6 @@ pub(super) struct PhotoItem {
     pub kind: crate::photos::PhotoKind,
 }
 
-/// Whether `p` can be an item's answer path: `key` or `repeat.row.key`
-/// (which item it names is the record's checklist's business: a path
-/// naming none proves nothing, and the reviewer sees the photo unlinked).
-fn item_path(p: &str) -> bool {
-    let key = |k: &str| crate::reference::templates::valid_key(k);
-    let row = |r: &str| {
-        !r.is_empty()
-            && r.len() <= 64
-            && r.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    };
-    match p.split('.').collect::<Vec<_>>().as_slice() {
-        [k] => key(k),
-        [r, w, k] => key(r) && row(w) && key(k),
-        _ => false,
-    }
-}
-
 pub(super) fn photo(item: PhotoPush, max_photo_bytes: u64) -> Result<PhotoItem, Reject> {
     let sha = item.sha256.to_ascii_lowercase();
     if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -155,7 +137,7 @@ pub(super) fn photo(item: PhotoPush, max_photo_bytes: u64) -> Result<PhotoItem, 
     let item_key = match item.item_key {
         None => None,
         Some(None) => Some(Value::Null),
-        Some(Some(k)) if item_path(&k) => Some(Value::String(k)),
+        Some(Some(k)) if fields::is_answer_path(&k) => Some(Value::String(k)),
         Some(Some(_)) => {
             return Err(Reject::field(
                 ErrorCode::InvalidValue,

@@ -250,8 +250,52 @@ pub struct ReviewForm {
     #[serde(default)]
     comment: String,
     /// The version the page showed: a record that changed since is not
-    /// decided unseen.
+    /// decided unseen. (Read from its text: beside a flattened map, a
+    /// form's values reach serde as texts.)
+    #[serde(deserialize_with = "number_text")]
     version: i64,
+    /// The proposed follow-ups as the reviewer left them:
+    /// `fu[i].item_key`, `.title`, `.department`, `.due` and `.make`
+    /// (checked: make it).
+    #[serde(flatten)]
+    rest: HashMap<String, String>,
+}
+
+fn number_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let s = String::deserialize(d)?;
+    s.trim().parse().map_err(serde::de::Error::custom)
+}
+
+/// The follow-ups the review form's proposals ask for: `None` when the
+/// page showed none.
+fn chosen_followups(
+    rest: &HashMap<String, String>,
+) -> Result<Option<Vec<crate::review::proposals::Chosen>>, AppError> {
+    let get = |i: usize, k: &str| {
+        rest.get(&format!("fu[{i}].{k}"))
+            .map(|v| v.trim().to_string())
+    };
+    if get(0, "item_key").is_none() {
+        return Ok(None);
+    }
+    let mut out = Vec::new();
+    for i in 0..crate::reference::templates::MAX_ITEMS {
+        let Some(item_key) = get(i, "item_key") else {
+            break;
+        };
+        if get(i, "make").as_deref() != Some("1") {
+            continue;
+        }
+        let due_at = due_date(&get(i, "due").unwrap_or_default())
+            .map_err(|e| e.prefixed(&format!("followups[{i}]")))?;
+        out.push(crate::review::proposals::Chosen {
+            item_key,
+            title: get(i, "title").unwrap_or_default(),
+            department: get(i, "department").unwrap_or_default(),
+            due_at,
+        });
+    }
+    Ok(Some(out))
 }
 
 #[post("/review/inspections/{id}/review")]
@@ -265,6 +309,13 @@ pub async fn review_form(
     session::check_csrf(&user, &form.csrf)?;
     let uid = id.into_inner();
     let (caller, iid, comment) = (user.caller.clone(), uid.to_string(), form.comment.clone());
+    let chosen = match chosen_followups(&form.rest) {
+        // Only an approval makes follow-ups: the proposals a return or a
+        // rejection carries along are not its business.
+        Ok(c) if form.decision == Decision::Approve => c,
+        Ok(_) => None,
+        Err(e) => return refused_form(&st, &user, uid, "review".into(), e, &comment).await,
+    };
     let done = st
         .db
         .write(move |c| {
@@ -276,6 +327,7 @@ pub async fn review_form(
                     decision: form.decision,
                     comment: form.comment,
                     version: Some(form.version),
+                    followups: chosen,
                 },
             )
         })
@@ -421,6 +473,7 @@ pub async fn followup_form(
                     department: form.department,
                     assignee_id: None,
                     due_at,
+                    item_key: None,
                 },
             )
         })

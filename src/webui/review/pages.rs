@@ -2,14 +2,14 @@
 //! default). Everything it needs is served by this binary.
 
 use crate::error::AppError;
-use crate::inspection::{Inspection, Photo};
-use crate::reference::templates::Template;
+use crate::inspection::{Inspection, Photo, checklist};
+use crate::reference::templates::{self, Item, ItemKind, Template};
 use crate::review::queue::Detail;
 use crate::webui::session::WebUser;
 use crate::webui::words;
 use maud::{DOCTYPE, Markup, html};
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 fn status_label(s: &str) -> &'static str {
     words::review_status(s)
@@ -251,14 +251,116 @@ fn checks(i: &Inspection) -> Markup {
     }
 }
 
-/// The checklist's answers with their labels, then the standard fields.
-fn answers(i: &Inspection, template: Option<&Template>) -> Markup {
+/// An answer as the page shows it: photos of a `photo` or `signature`
+/// item as pictures, everything else in words.
+fn answer_cell(item: &Item, path: &str, i: &Inspection) -> Markup {
+    let v = i.fields.get(&format!("answers.{path}"));
+    let note = i
+        .fields
+        .get(&format!("item_notes.{path}"))
+        .and_then(Value::as_str);
+    let mine: Vec<&Photo> = i
+        .photos
+        .iter()
+        .filter(|p| !p.deleted && p.item_key.as_deref() == Some(path))
+        .collect();
     html! {
+        @if !matches!(item.kind, ItemKind::Photo | ItemKind::Signature) {
+            (words::value(path, v))
+        }
+        @if let Some(n) = note.filter(|n| !n.trim().is_empty()) { div.note { "说明:" (n) } }
+        @if !mine.is_empty() {
+            div.photos.item-photos {
+                @for p in mine {
+                    @match &p.urls {
+                        Some(u) => { a href=(text(u.get("display"))) target="_blank" { img.thumb src=(text(u.get("thumb"))) alt=(item.label) loading="lazy"; } }
+                        None => { span.pending { "照片尚未上传" } }
+                    }
+                }
+            }
+        } @else if matches!(item.kind, ItemKind::Photo | ItemKind::Signature) && v.is_some_and(|v| !v.is_null()) {
+            span.pending { "照片尚未上传" }
+        }
+    }
+}
+
+/// The checklist as the reviewer reads it: the score and what is missing,
+/// the failed items first with their photos and notes, then every answer
+/// by section (items hidden by their conditions left out), then the
+/// standard fields.
+fn answers(i: &Inspection, template: Option<&Template>) -> Markup {
+    let items = template.map_or(&[][..], |t| t.items.as_slice());
+    let compiled = checklist::Compiled::new(items);
+    let linked: HashSet<String> = i
+        .photos
+        .iter()
+        .filter(|p| !p.deleted)
+        .filter_map(|p| p.item_key.clone())
+        .collect();
+    let (c, hidden) = compiled.judge(&i.fields, &linked);
+    let rows = compiled.rows(&i.fields);
+    let failed: HashSet<&str> = c.failed.iter().map(String::as_str).collect();
+    let item_of = |path: &str| {
+        let key = path.rsplit('.').next().unwrap_or_default();
+        templates::walk(items)
+            .into_iter()
+            .map(|(x, _)| x)
+            .find(|x| x.key == key)
+    };
+    let missing_words = |m: &str| match m.split_once('#') {
+        Some((p, "photo")) => format!("{}(缺照片)", words::answer_label(p, template)),
+        Some((p, _)) => format!("{}(缺说明)", words::answer_label(p, template)),
+        None => words::answer_label(m, template),
+    };
+    html! {
+        @if template.is_some() {
+            ul.checks.summary {
+                @if c.score.max > 0.0 { li { "得分 " (c.score.got) " / " (c.score.max) } }
+                li class=(if c.failed.is_empty() { "ok" } else { "bad" }) { "不合格项:" (c.failed.len()) }
+                @if c.missing_required.is_empty() {
+                    li.ok { "必填项已全部完成" }
+                } @else {
+                    li.bad { "未完成的必填项:" (c.missing_required.iter().map(|m| missing_words(m)).collect::<Vec<_>>().join("、")) }
+                }
+            }
+        }
+        @if !c.failed.is_empty() {
+            h3 { "不合格项" }
+            table.answers.failed {
+                @for path in &c.failed {
+                    @if let Some(item) = item_of(path) {
+                        tr.failed { th { (words::answer_label(path, template)) } td { (answer_cell(item, path, i)) } }
+                    }
+                }
+            }
+        }
         table.answers {
-            @if let Some(t) = template {
-                @for item in &t.items {
-                    @let path = format!("answers.{}", item.key);
-                    tr { th { (item.label) } td { (words::value(&path, i.fields.get(&path))) } }
+            @for item in items {
+                @if !hidden.contains(&item.key) {
+                    @match item.kind {
+                        ItemKind::Section => { tr.section { th colspan="2" { (item.label) } } }
+                        ItemKind::Repeat => {
+                            @let list = rows.get(item.key.as_str()).cloned().unwrap_or_default();
+                            tr.section { th colspan="2" { (item.label) "(" (list.len()) " 行)" } }
+                            @for (n, row) in list.iter().enumerate() {
+                                @for child in item.children() {
+                                    @let path = format!("{}.{row}.{}", item.key, child.key);
+                                    @if !hidden.contains(&path) && child.kind != ItemKind::Section {
+                                        tr class=(if failed.contains(path.as_str()) { "failed" } else { "" }) {
+                                            th { "第 " (n + 1) " 行 · " (child.label) }
+                                            td { (answer_cell(child, &path, i)) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        _ => {
+                            tr class=(if failed.contains(item.key.as_str()) { "failed" } else { "" }) {
+                                th { (item.label) }
+                                td { (answer_cell(item, &item.key, i)) }
+                            }
+                        }
+                    }
                 }
             }
             tr { th { "严重程度" } td { (words::value("severity", i.fields.get("severity"))) } }
@@ -266,6 +368,29 @@ fn answers(i: &Inspection, template: Option<&Template>) -> Markup {
             tr { th { "开始时间" } td { (words::value("started_at", i.fields.get("started_at"))) } }
             tr { th { "结束时间" } td { (words::value("finished_at", i.fields.get("finished_at"))) } }
             tr { th { "备注" } td { (words::value("notes", i.fields.get("notes"))) } }
+        }
+    }
+}
+
+/// The follow-ups the failed items propose, in the approval form: each
+/// made on approval unless unticked, its title, department and due date
+/// editable first.
+fn proposals(d: &Detail) -> Markup {
+    html! {
+        @if !d.proposed_followups.is_empty() {
+            fieldset.proposals {
+                legend { "通过时将创建的整改跟踪" }
+                @for (n, p) in d.proposed_followups.iter().enumerate() {
+                    @let f = |k: &str| format!("fu[{n}].{k}");
+                    div.proposal {
+                        input type="hidden" name=(f("item_key")) value=(p.item_key);
+                        label.check { input type="checkbox" name=(f("make")) value="1" checked; " 创建(不合格项:" (p.label) ")" }
+                        label { "事项" input name=(f("title")) value=(p.title); }
+                        label { "责任部门" input name=(f("department")) value=(p.department); }
+                        label { "期限" input type="date" name=(f("due")) value=(words::date(p.due_at)); }
+                    }
+                }
+            }
         }
     }
 }
@@ -312,6 +437,7 @@ pub fn detail(p: &DetailPage) -> Markup {
                     input type="hidden" name="csrf" value=(csrf);
                     input type="hidden" name="version" value=(d.inspection.version);
                     label { "意见(退回或驳回时必填)" textarea id="comment" name="comment" rows="3" { (p.comment) } }
+                    (proposals(d))
                     div.buttons {
                         button id="approve" name="decision" value="approve" type="submit" { "通过" }
                         button.secondary id="return" name="decision" value="return" type="submit" { "退回补充" }

@@ -1,0 +1,175 @@
+//! The follow-ups a record's failed items propose (an item's
+//! `on_fail.followup`): shown to the reviewer with the record, made when
+//! the record is approved, as proposed or as the reviewer edited them;
+//! one the reviewer leaves out is not made. An item that already has its
+//! follow-up proposes none.
+
+use super::followups::{self, Followup, NewFollowup};
+use crate::auth::Caller;
+use crate::clock;
+use crate::db::Conn;
+use crate::db::schema::photos;
+use crate::error::{AppError, AppResult};
+use crate::inspection::{Row, checklist, merge::Fields};
+use crate::reference::templates::{self, Item};
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use utoipa::ToSchema;
+
+/// A follow-up a failed item proposes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Proposal {
+    /// The failed item's answer path.
+    pub item_key: String,
+    /// The item's label, for the reviewer.
+    pub label: String,
+    pub title: String,
+    /// The department the checklist names (until departments are their
+    /// own records, its name); "待指定" when it names none.
+    pub department: String,
+    /// `due_days` after now.
+    pub due_at: DateTime<Utc>,
+}
+
+/// A follow-up as the reviewer chose it on approval.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Chosen {
+    /// A failed item's answer path.
+    pub item_key: String,
+    pub title: String,
+    pub department: String,
+    pub due_at: Option<DateTime<Utc>>,
+}
+
+/// The department of a proposal whose checklist names none.
+pub const UNASSIGNED: &str = "待指定";
+
+/// The item an answer path names (its last segment is the item's key:
+/// keys are unique in a checklist, repeats included).
+fn item_at<'a>(items: &'a [Item], path: &str) -> Option<&'a Item> {
+    let key = path.rsplit('.').next()?;
+    templates::walk(items)
+        .into_iter()
+        .map(|(i, _)| i)
+        .find(|i| i.key == key)
+}
+
+/// The items of a record's checklist version and what its answers say.
+pub fn record_checks(
+    c: &mut Conn,
+    row: &Row,
+) -> AppResult<(Vec<Item>, checklist::ChecklistChecks)> {
+    let items =
+        templates::version_items(c, &row.template_id, row.template_version)?.unwrap_or_default();
+    let fields: Fields = serde_json::from_str(&row.fields)?;
+    let linked: HashSet<String> = photos::table
+        .filter(photos::inspection_id.eq(&row.id))
+        .filter(photos::deleted.eq(false))
+        .filter(photos::item_key.is_not_null())
+        .select(photos::item_key)
+        .load::<Option<String>>(c)?
+        .into_iter()
+        .flatten()
+        .collect();
+    let checks = checklist::checks(&items, &fields, &linked);
+    Ok((items, checks))
+}
+
+/// What the record's failed items propose, leaving out items that have a
+/// follow-up already.
+pub fn proposed(c: &mut Conn, row: &Row, existing: &[Followup]) -> AppResult<Vec<Proposal>> {
+    let (items, checks) = record_checks(c, row)?;
+    let now = clock::now_utc();
+    let made: HashSet<&str> = existing
+        .iter()
+        .filter_map(|f| f.item_key.as_deref())
+        .collect();
+    Ok(checks
+        .failed
+        .iter()
+        .filter(|p| !made.contains(p.as_str()))
+        .filter_map(|path| {
+            let item = item_at(&items, path)?;
+            let f = &item.on_fail.as_ref()?.followup;
+            Some(Proposal {
+                item_key: path.clone(),
+                label: item.label.clone(),
+                title: f.title.clone(),
+                department: f
+                    .department_id
+                    .clone()
+                    .unwrap_or_else(|| UNASSIGNED.to_string()),
+                due_at: now + Duration::days(i64::from(f.due_days)),
+            })
+        })
+        .collect())
+}
+
+/// Makes the follow-ups of an approval: `chosen` as the reviewer edited
+/// them (each naming a failed item), or, when the reviewer sent none, every
+/// proposal as it stands.
+pub fn make(
+    c: &mut Conn,
+    caller: &Caller,
+    row: &Row,
+    chosen: Option<Vec<Chosen>>,
+) -> AppResult<Vec<Followup>> {
+    let existing = followups::for_inspection(c, &row.id)?;
+    let proposals = proposed(c, row, &existing)?;
+    let list: Vec<Chosen> = match chosen {
+        None => proposals
+            .into_iter()
+            .map(|p| Chosen {
+                item_key: p.item_key,
+                title: p.title,
+                department: p.department,
+                due_at: Some(p.due_at),
+            })
+            .collect(),
+        Some(list) => {
+            let (_, checks) = record_checks(c, row)?;
+            let failed: HashSet<&str> = checks.failed.iter().map(String::as_str).collect();
+            let mut seen = HashSet::new();
+            for (i, f) in list.iter().enumerate() {
+                if !failed.contains(f.item_key.as_str()) {
+                    return Err(AppError::invalid(
+                        &format!("followups[{i}].item_key"),
+                        "must be an item that failed",
+                    ));
+                }
+                if !seen.insert(f.item_key.as_str())
+                    || existing
+                        .iter()
+                        .any(|e| e.item_key.as_deref() == Some(&f.item_key))
+                {
+                    return Err(AppError::invalid(
+                        &format!("followups[{i}].item_key"),
+                        "has a follow-up already",
+                    ));
+                }
+            }
+            list
+        }
+    };
+    let mut out = Vec::with_capacity(list.len());
+    for (i, f) in list.into_iter().enumerate() {
+        let made = followups::create(
+            c,
+            caller,
+            &row.id,
+            NewFollowup {
+                title: f.title,
+                department: f.department,
+                assignee_id: None,
+                due_at: f.due_at,
+                item_key: Some(f.item_key),
+            },
+        )
+        .map_err(|e| e.prefixed(&format!("followups[{i}]")))?;
+        out.push(made);
+    }
+    Ok(out)
+}

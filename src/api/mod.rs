@@ -68,7 +68,7 @@ route_table! {
         photos::photo_bytes,
         review::list, review::one, review::review, review::conflicts_list, review::resolve, review::audit_log,
         review::followup_create, review::followup_list, review::followup_one, review::followup_update, review::followup_verification,
-        review::report_csv, review::report_geojson, review::report_ledger,
+        review::report_csv, review::report_geojson, review::report_repeat_rows, review::report_ledger,
         review::report_coverage, review::report_coverage_csv, sites::export_csv, sites::export_geojson,
         uploads::options, uploads::create, uploads::head, uploads::append, uploads::terminate,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,

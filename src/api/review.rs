@@ -217,6 +217,7 @@ async fn stream_report(
     let (content_type, filename) = match format {
         reports::Format::Csv => ("text/csv; charset=utf-8", Some("inspections.csv")),
         reports::Format::GeoJson => ("application/geo+json", None),
+        reports::Format::RepeatRowsCsv => ("text/csv; charset=utf-8", Some("repeat_rows.csv")),
     };
     crate::http::streaming::pages(st.db.clone(), content_type, filename, move |c, cursor| {
         reports::page(c, &caller, &f, cursor, &signer, format)
@@ -235,6 +236,19 @@ pub async fn report_csv(
     f: web::Query<QueueFilter>,
 ) -> AppResult<HttpResponse> {
     stream_report(st, caller, f.into_inner(), reports::Format::Csv).await
+}
+
+/// The rows of the records' repeats in long form (one line per answer:
+/// record, repeat, row id, row number, item, value, failed), with the
+/// queue's filters, streamed.
+#[utoipa::path(tag = "reports", params(QueueFilter), responses((status = 200, content_type = "text/csv")))]
+#[get("/api/v1/reports/repeat_rows.csv")]
+pub async fn report_repeat_rows(
+    st: web::Data<AppState>,
+    caller: Caller,
+    f: web::Query<QueueFilter>,
+) -> AppResult<HttpResponse> {
+    stream_report(st, caller, f.into_inner(), reports::Format::RepeatRowsCsv).await
 }
 
 /// The queue as GeoJSON, one Feature per inspection, streamed.

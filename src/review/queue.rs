@@ -24,6 +24,9 @@ pub struct QueueFilter {
     pub site_id: Option<String>,
     pub route_id: Option<String>,
     pub inspector_id: Option<String>,
+    /// Records filled on this checklist (any version): the CSV report then
+    /// has a column per item.
+    pub template_id: Option<String>,
     /// Created at or after: a date (that whole day in the district's time
     /// zone) or an RFC 3339 time.
     #[param(value_type = Option<String>)]
@@ -103,6 +106,9 @@ pub fn list(
     }
     if let Some(v) = &f.route_id {
         q = q.filter(inspections::route_id.eq(v.clone()));
+    }
+    if let Some(v) = &f.template_id {
+        q = q.filter(inspections::template_id.eq(v.clone()));
     }
     if let Some(v) = &f.inspector_id {
         q = q.filter(inspections::inspector_id.eq(v.clone()));

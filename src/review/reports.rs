@@ -8,6 +8,7 @@ use crate::db::schema::{followups, inspections, photos, route_stops, sites, user
 use crate::error::{AppError, AppResult};
 use crate::inspection::Inspection;
 use crate::photos::urls::Signer;
+use crate::reference::templates::Item;
 use crate::sheet::cell;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -24,6 +25,9 @@ pub const PAGE: i64 = 500;
 pub enum Format {
     Csv,
     GeoJson,
+    /// The rows of every repeat, one line per answer (long form), keyed
+    /// by record and row.
+    RepeatRowsCsv,
 }
 
 /// One page of a report: its bytes and where the next page starts (None:
@@ -43,11 +47,26 @@ pub fn page(
         cursor,
         ..f.clone()
     };
+    // With a checklist named, a column per item of its current version
+    // (read for every page: the columns stay the same unless an admin
+    // saves a new version mid-download).
+    let items = match &f.template_id {
+        Some(t) => Some(crate::reference::templates::get(c, caller, t, None)?.items),
+        None => None,
+    };
     let page = queue::list(c, caller, &filter, signer)?;
     let (sites, users) = names(c, &page.items)?;
     let mut out = Vec::new();
     match format {
-        Format::Csv => csv_rows(&mut out, first, &page.items, &sites, &users)?,
+        Format::Csv => csv_rows(
+            &mut out,
+            first,
+            &page.items,
+            &sites,
+            &users,
+            items.as_deref(),
+        )?,
+        Format::RepeatRowsCsv => repeat_rows(&mut out, first, &page.items, &sites)?,
         Format::GeoJson => {
             if first {
                 out.extend_from_slice(br#"{"type":"FeatureCollection","features":["#);
@@ -90,6 +109,12 @@ fn names(
 fn text(v: Option<&Value>) -> String {
     match v {
         Some(Value::String(s)) => s.clone(),
+        // A multi_choice answer or a list of photo ids, as XLSForm joins them.
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|x| text(Some(x)))
+            .collect::<Vec<_>>()
+            .join(" "),
         Some(Value::Null) | None => String::new(),
         Some(other) => other.to_string(),
     }
@@ -103,13 +128,19 @@ fn csv_rows(
     rows: &[Inspection],
     site_names: &HashMap<String, String>,
     user_names: &HashMap<String, String>,
+    items: Option<&[Item]>,
 ) -> AppResult<()> {
     if first {
         out.extend_from_slice(b"\xEF\xBB\xBF");
     }
+    let columns: Vec<&Item> = items
+        .unwrap_or_default()
+        .iter()
+        .filter(|i| i.kind.answers())
+        .collect();
     let mut w = csv::Writer::from_writer(out);
     if first {
-        w.write_record([
+        let mut head: Vec<String> = [
             "id",
             "created_at",
             "site",
@@ -125,12 +156,19 @@ fn csv_rows(
             "photos",
             "photos_off_site",
             "notes",
-        ])
-        .map_err(AppError::internal)?;
+            "score",
+            "score_max",
+            "failed",
+            "missing_required",
+        ]
+        .map(String::from)
+        .to_vec();
+        head.extend(columns.iter().map(|i| format!("answers.{}", i.key)));
+        w.write_record(&head).map_err(AppError::internal)?;
     }
     for r in rows {
         let loc = r.fields.get("location");
-        w.write_record([
+        let mut line: Vec<String> = [
             r.id.clone(),
             crate::clock::for_reading(r.created_at),
             cell(site_names.get(&r.site_id).cloned().unwrap_or_default()),
@@ -152,8 +190,101 @@ fn csv_rows(
             r.photos.iter().filter(|p| !p.deleted).count().to_string(),
             r.checks.photos_off_site.to_string(),
             cell(text(r.fields.get("notes"))),
+            r.checks.score.got.to_string(),
+            r.checks.score.max.to_string(),
+            r.checks.failed.join(" "),
+            r.checks.missing_required.join(" "),
+        ]
+        .to_vec();
+        line.extend(
+            columns
+                .iter()
+                .map(|i| cell(text(r.fields.get(&format!("answers.{}", i.key))))),
+        );
+        w.write_record(&line).map_err(AppError::internal)?;
+    }
+    w.flush().map_err(AppError::internal)?;
+    Ok(())
+}
+
+/// A live row of a repeat: (repeat, row id, `_seq`, its cells).
+type LiveRow<'a> = (&'a str, &'a str, f64, Vec<(&'a str, &'a Value)>);
+
+/// The repeats' rows in long form: one line per answer of a live row,
+/// keyed by record, repeat and row, with the row's place (1, 2, ...) and
+/// whether that answer failed.
+fn repeat_rows(
+    out: &mut Vec<u8>,
+    first: bool,
+    rows: &[Inspection],
+    site_names: &HashMap<String, String>,
+) -> AppResult<()> {
+    if first {
+        out.extend_from_slice(b"\xEF\xBB\xBF");
+    }
+    let mut w = csv::Writer::from_writer(out);
+    if first {
+        w.write_record([
+            "inspection_id",
+            "site",
+            "repeat",
+            "row_id",
+            "row_number",
+            "item",
+            "value",
+            "failed",
         ])
         .map_err(AppError::internal)?;
+    }
+    for r in rows {
+        // answers.<repeat>.<row>.<item>, gathered by repeat and row.
+        let mut by_row: std::collections::BTreeMap<(&str, &str), Vec<(&str, &Value)>> =
+            std::collections::BTreeMap::new();
+        for (path, v) in &r.fields {
+            let Some(rest) = path.strip_prefix(crate::inspection::fields::ANSWER_PREFIX) else {
+                continue;
+            };
+            if let [rep, row, item] = rest.splitn(3, '.').collect::<Vec<_>>()[..] {
+                by_row.entry((rep, row)).or_default().push((item, v));
+            }
+        }
+        let mut live: Vec<LiveRow<'_>> = by_row
+            .into_iter()
+            .filter(|(_, cells)| {
+                !cells
+                    .iter()
+                    .any(|(k, v)| *k == "_deleted" && **v == Value::Bool(true))
+            })
+            .map(|((rep, row), cells)| {
+                let seq = cells
+                    .iter()
+                    .find(|(k, _)| *k == "_seq")
+                    .and_then(|(_, v)| v.as_f64())
+                    .unwrap_or(0.0);
+                (rep, row, seq, cells)
+            })
+            .collect();
+        live.sort_by(|a, b| a.0.cmp(b.0).then(a.2.total_cmp(&b.2)).then(a.1.cmp(b.1)));
+        let mut n = 0;
+        let mut last = "";
+        for (rep, row, _, cells) in live {
+            n = if rep == last { n + 1 } else { 1 };
+            last = rep;
+            for (item, v) in cells.into_iter().filter(|(k, _)| !k.starts_with('_')) {
+                let path = format!("{rep}.{row}.{item}");
+                w.write_record([
+                    r.id.clone(),
+                    cell(site_names.get(&r.site_id).cloned().unwrap_or_default()),
+                    rep.to_string(),
+                    row.to_string(),
+                    n.to_string(),
+                    item.to_string(),
+                    cell(text(Some(v))),
+                    r.checks.failed.contains(&path).to_string(),
+                ])
+                .map_err(AppError::internal)?;
+            }
+        }
     }
     w.flush().map_err(AppError::internal)?;
     Ok(())
@@ -183,6 +314,13 @@ fn feature(
             "photo_count": r.photos.iter().filter(|p| !p.deleted).count(),
             "within_site_radius": r.checks.within_site_radius,
             "created_at": r.created_at,
+            "score": r.checks.score,
+            "failed": r.checks.failed,
+            "missing_required": r.checks.missing_required,
+            // The checklist's answers by answer path (a repeat's with row).
+            "answers": r.fields.iter()
+                .filter_map(|(k, v)| Some((k.strip_prefix("answers.")?.to_string(), v.clone())))
+                .collect::<serde_json::Map<String, Value>>(),
         }
     })
 }
@@ -212,6 +350,8 @@ pub struct LedgerRow {
     pub followups_raised: i64,
     pub followups_resolved: i64,
     pub stops_done: i64,
+    /// Checklist items that failed in these inspections.
+    pub failed_items: i64,
 }
 
 /// Per inspector, for inspections created in `[from, to)`: how many, how
@@ -239,6 +379,8 @@ pub fn ledger(c: &mut Conn, caller: &Caller, q: &LedgerQuery) -> AppResult<Vec<L
     let people: Vec<(String, String, String, Option<String>)> =
         people.order(users::username).load(c)?;
     let mut rows: Vec<LedgerRow> = Vec::with_capacity(people.len());
+    // Checklist versions read once for the whole ledger.
+    let mut versions: HashMap<(String, i32), Vec<Item>> = HashMap::new();
     for (id, username, display_name, group_id) in people {
         let mut base = inspections::table
             .filter(inspections::inspector_id.eq(id.clone()))
@@ -261,6 +403,7 @@ pub fn ledger(c: &mut Conn, caller: &Caller, q: &LedgerQuery) -> AppResult<Vec<L
         // Counted a chunk of ids at a time: an inspector's years of records
         // never make one query with more variables than SQLite takes.
         let (mut photos, mut raised, mut resolved, mut stops_done) = (0i64, 0i64, 0i64, 0i64);
+        let mut failed_items = 0i64;
         for chunk in ids.chunks(500) {
             let insp_ids: Vec<&String> = chunk.iter().map(|r| &r.0).collect();
             photos += photos::table
@@ -286,6 +429,7 @@ pub fn ledger(c: &mut Conn, caller: &Caller, q: &LedgerQuery) -> AppResult<Vec<L
                 .filter(route_stops::id.eq_any(stop_ids))
                 .count()
                 .get_result::<i64>(c)?;
+            failed_items += failed_in(c, &insp_ids, &mut versions)?;
         }
         rows.push(LedgerRow {
             inspections: ids.len() as i64,
@@ -298,7 +442,58 @@ pub fn ledger(c: &mut Conn, caller: &Caller, q: &LedgerQuery) -> AppResult<Vec<L
             followups_raised: raised,
             followups_resolved: resolved,
             stops_done,
+            failed_items,
         });
     }
     Ok(rows)
+}
+
+/// How many checklist items failed in these inspections.
+fn failed_in(
+    c: &mut Conn,
+    ids: &[&String],
+    versions: &mut HashMap<(String, i32), Vec<Item>>,
+) -> AppResult<i64> {
+    let recs: Vec<(String, String, i32, String)> = inspections::table
+        .filter(inspections::id.eq_any(ids))
+        .select((
+            inspections::id,
+            inspections::template_id,
+            inspections::template_version,
+            inspections::fields,
+        ))
+        .load(c)?;
+    let mut linked: HashMap<String, std::collections::HashSet<String>> = HashMap::new();
+    for (i, k) in photos::table
+        .filter(photos::inspection_id.eq_any(ids))
+        .filter(photos::deleted.eq(false))
+        .filter(photos::item_key.is_not_null())
+        .select((photos::inspection_id, photos::item_key))
+        .load::<(String, Option<String>)>(c)?
+    {
+        linked.entry(i).or_default().extend(k);
+    }
+    let mut n = 0i64;
+    for (id, t, v, fields) in recs {
+        let key = (t, v);
+        if !versions.contains_key(&key) {
+            let items =
+                crate::reference::templates::version_items(c, &key.0, key.1)?.unwrap_or_default();
+            versions.insert(key.clone(), items);
+        }
+        let items = versions.get(&key).map_or(&[][..], Vec::as_slice);
+        // Most checklists fail nothing: no need to read their answers.
+        if !crate::reference::templates::walk(items)
+            .iter()
+            .any(|(x, _)| x.fail_when.is_some())
+        {
+            continue;
+        }
+        let fields: crate::inspection::merge::Fields = serde_json::from_str(&fields)?;
+        let none = std::collections::HashSet::new();
+        let checks =
+            crate::inspection::checklist::checks(items, &fields, linked.get(&id).unwrap_or(&none));
+        n += checks.failed.len() as i64;
+    }
+    Ok(n)
 }

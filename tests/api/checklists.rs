@@ -682,3 +682,139 @@ fn got_version(app: &TestApp, id: &str) -> String {
         .ok(200)["version"]
         .to_string()
 }
+
+#[test]
+fn reports_carry_each_item_the_repeat_rows_and_the_failures() {
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let (t, route, stop) = logic_stop(&app, &d);
+    let li = app.login("liming", PASSWORD);
+    let coord = app.login("zhoumin", PASSWORD);
+    let rec = uuid();
+    let (r1, r2, r3) = (
+        "0b0e5a5e-0001-4000-8000-000000000001",
+        "0b0e5a5e-0002-4000-8000-000000000002",
+        "0b0e5a5e-0003-4000-8000-000000000003",
+    );
+    let fields = json!({"title": "桃花河1号排口", "status": "submitted", "answers.flowing": true,
+        "answers.color": "发黑", "answers.odor": true, "answers.odor_kind": ["腐臭", "刺鼻"], "answers.overflow": false,
+        format!("answers.pipes.{r2}._seq"): 2, format!("answers.pipes.{r2}.diameter"): 1000,
+        format!("answers.pipes.{r1}._seq"): 1, format!("answers.pipes.{r1}.diameter"): 300,
+        format!("answers.pipes.{r1}.broken"): false,
+        format!("answers.pipes.{r3}._seq"): 3, format!("answers.pipes.{r3}.diameter"): 200,
+        format!("answers.pipes.{r3}._deleted"): true});
+    app.push(
+        &li,
+        &uuid(),
+        vec![record(&rec, &d, &t, &route, &stop, fields)],
+        vec![],
+    )
+    .ok(200);
+
+    let read = |path: &str| {
+        let (s, _, body) = app.get_bytes(path, &coord, &[]);
+        assert_eq!(s, 200, "{path}");
+        assert!(body.starts_with(b"\xEF\xBB\xBF"));
+        let mut r = csv::Reader::from_reader(&body[3..]);
+        let head: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+        let rows: Vec<Vec<String>> = r
+            .records()
+            .map(|x| x.unwrap().iter().map(String::from).collect())
+            .collect();
+        (head, rows)
+    };
+    let (head, rows) = read(&format!("/api/v1/reports/inspections.csv?template_id={t}"));
+    let col = |n: &str| {
+        head.iter()
+            .position(|h| h == n)
+            .unwrap_or_else(|| panic!("no column {n}: {head:?}"))
+    };
+    assert_eq!(rows.len(), 1);
+    let row = &rows[0];
+    assert_eq!(row[col("answers.color")], "发黑");
+    assert_eq!(row[col("answers.odor_kind")], "腐臭 刺鼻");
+    assert_eq!(row[col("answers.flowing")], "true");
+    assert_eq!(
+        row[col("failed")],
+        format!("color odor pipes.{r2}.diameter")
+    );
+    assert_eq!(
+        (row[col("score")].as_str(), row[col("score_max")].as_str()),
+        ("3", "6")
+    );
+    assert!(
+        !head
+            .iter()
+            .any(|h| h == "answers.pipes" || h == "answers.flow"),
+        "{head:?}"
+    );
+
+    let (head, rows) = read("/api/v1/reports/repeat_rows.csv");
+    assert_eq!(
+        head,
+        [
+            "inspection_id",
+            "site",
+            "repeat",
+            "row_id",
+            "row_number",
+            "item",
+            "value",
+            "failed"
+        ]
+    );
+    let lines: Vec<(String, String, String, String, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r[3].clone(),
+                r[4].clone(),
+                r[5].clone(),
+                r[6].clone(),
+                r[7].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            (
+                r1.into(),
+                "1".into(),
+                "broken".into(),
+                "false".into(),
+                "false".into()
+            ),
+            (
+                r1.into(),
+                "1".into(),
+                "diameter".into(),
+                "300".into(),
+                "false".into()
+            ),
+            (
+                r2.into(),
+                "2".into(),
+                "diameter".into(),
+                "1000".into(),
+                "true".into()
+            ),
+        ]
+    );
+
+    let (_, _, body) = app.get_bytes("/api/v1/reports/inspections.geojson", &coord, &[]);
+    let g: Value = serde_json::from_slice(&body).unwrap();
+    let props = &g["features"][0]["properties"];
+    assert_eq!(props["answers"]["color"], "发黑");
+    assert_eq!(props["failed"].as_array().unwrap().len(), 3);
+    assert_eq!(props["score"], json!({"got": 3.0, "max": 6.0}));
+
+    let ledger = app.get("/api/v1/reports/ledger", &coord).ok(200);
+    let mine = ledger
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["username"] == "liming")
+        .unwrap();
+    assert_eq!(mine["failed_items"], 3);
+}

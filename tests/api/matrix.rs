@@ -389,6 +389,10 @@ fn every_route_for_every_kind_of_caller() {
             row([401, 200, 200, 200, 200]),
         ),
         (
+            ("get", "/api/v1/reports/repeat_rows.csv"),
+            row([401, 200, 200, 200, 200]),
+        ),
+        (
             ("get", "/api/v1/reports/ledger"),
             row([401, 200, 200, 200, 200]),
         ),

@@ -61,7 +61,7 @@ route_table! {
         groups::list, groups::one, groups::create, groups::update, groups::remove,
         users::list, users::me, users::one, users::create, users::update,
         sites::list, sites::one, sites::create, sites::update, sites::remove, sites::import,
-        templates::list, templates::one, templates::create, templates::update, templates::remove,
+        templates::list, templates::one, templates::import, templates::create, templates::update, templates::remove,
         routes::list, routes::one, routes::create, routes::update, routes::remove,
         schedules::list, schedules::one, schedules::create, schedules::update, schedules::remove,
         sync::push_batch, sync::pull_changes, sync::list_devices,

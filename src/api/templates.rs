@@ -3,7 +3,9 @@
 use crate::auth::{Admin, Caller};
 use crate::error::AppResult;
 use crate::paging::{Page, PageQuery};
-use crate::reference::templates::{self, NewTemplate, Template, TemplatePatch, VersionQuery};
+use crate::reference::templates::{
+    self, ImportQuery, Imported, NewTemplate, Template, TemplatePatch, VersionQuery,
+};
 use crate::state::AppState;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use uuid::Uuid;
@@ -52,6 +54,42 @@ pub async fn create(
         .write(move |c| templates::create(c, &caller, body.into_inner()))
         .await?;
     Ok(HttpResponse::Created().json(t))
+}
+
+/// Reads an XLSForm (`.xlsx`: the `survey`, `choices` and `settings`
+/// sheets) into a checklist within the subset fieldsync takes, listing
+/// what it could not take. `dry_run=true`: only the preview (200);
+/// otherwise the checklist is saved (201). A file that is no readable
+/// form: 422 (`details.field` `file`).
+#[utoipa::path(
+    tag = "templates",
+    params(ImportQuery),
+    request_body(content((String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+    responses((status = 200, body = Imported), (status = 201, body = Imported), (status = 403), (status = 413), (status = 422))
+)]
+#[post("/api/v1/templates/import")]
+pub async fn import(
+    st: web::Data<AppState>,
+    Admin(caller): Admin,
+    q: web::Query<ImportQuery>,
+    body: web::Payload,
+) -> AppResult<HttpResponse> {
+    let bytes = crate::http::body::read_all(body, templates::xlsform::MAX_FILE_BYTES).await?;
+    let q = q.into_inner();
+    let dry_run = q.dry_run;
+    // Unzipping and reading the sheets is CPU work: off the executor.
+    let (new, unsupported) = web::block(move || templates::read_xlsform(&bytes, &q))
+        .await
+        .map_err(crate::error::AppError::internal)??;
+    let out = st
+        .db
+        .write(move |c| templates::import(c, &caller, new, unsupported, dry_run))
+        .await?;
+    Ok(if dry_run {
+        HttpResponse::Ok().json(out)
+    } else {
+        HttpResponse::Created().json(out)
+    })
 }
 
 /// Edits a checklist: a change of name or items makes the next version.

@@ -818,3 +818,265 @@ fn reports_carry_each_item_the_repeat_rows_and_the_failures() {
         .unwrap();
     assert_eq!(mine["failed_items"], 3);
 }
+
+/// A Chinese inspection form as an admin would write it in a spreadsheet:
+/// Chinese labels beside English ones, a yes/no list, a group with a
+/// condition, a repeat, our own fail_when column, and rows the subset
+/// cannot take.
+fn chinese_xlsform() -> Vec<u8> {
+    use rust_xlsxwriter::Workbook;
+    let mut book = Workbook::new();
+    let survey = [
+        vec![
+            "type",
+            "name",
+            "label::English (en)",
+            "label::Chinese (zh)",
+            "required",
+            "relevant",
+            "fail_when",
+            "hint",
+        ],
+        vec![
+            "select_one yn",
+            "flowing",
+            "Is water flowing?",
+            "排口是否有水流出",
+            "yes",
+            "",
+            "",
+            "",
+        ],
+        vec![
+            "begin group",
+            "flow",
+            "Flow",
+            "水流情况",
+            "",
+            "${flowing} = 'yes'",
+            "",
+            "",
+        ],
+        vec![
+            "select_one color",
+            "color",
+            "Colour",
+            "水体颜色",
+            "yes",
+            "",
+            ". = 'black'",
+            "看排口下游一米处",
+        ],
+        vec![
+            "select_multiple odor",
+            "odor",
+            "Odour",
+            "异味类型",
+            "",
+            "",
+            "",
+            "",
+        ],
+        vec!["end group", "", "", "", "", "", "", ""],
+        vec!["begin repeat", "pipes", "Pipes", "排水管", "", "", "", ""],
+        vec![
+            "decimal",
+            "diameter",
+            "Diameter",
+            "管径(毫米)",
+            "yes",
+            "",
+            ". > 800",
+            "",
+        ],
+        vec!["image", "pipe_photo", "Photo", "管口照片", "", "", "", ""],
+        vec!["end repeat", "", "", "", "", "", "", ""],
+        vec!["calculate", "total", "", "", "", "", "", ""],
+        vec!["geopoint", "where", "Where", "位置", "", "", "", ""],
+        vec![
+            "image",
+            "sign",
+            "Signature",
+            "巡查人签名",
+            "yes",
+            "",
+            "",
+            "",
+        ],
+        vec!["date", "found_on", "Found on", "发现日期", "", "", "", ""],
+    ];
+    let choices = [
+        vec![
+            "list_name",
+            "name",
+            "label::English (en)",
+            "label::Chinese (zh)",
+        ],
+        vec!["yn", "yes", "Yes", "是"],
+        vec!["yn", "no", "No", "否"],
+        vec!["color", "clear", "Clear", "清澈"],
+        vec!["color", "black", "Black", "发黑"],
+        vec!["odor", "rotten", "Rotten", "腐臭"],
+        vec!["odor", "sharp", "Sharp", "刺鼻"],
+    ];
+    let s = book.add_worksheet().set_name("survey").unwrap();
+    for (r, row) in survey.iter().enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            s.write_string(r as u32, c as u16, *v).unwrap();
+        }
+    }
+    // The signature's appearance in a column of its own at the end.
+    s.write_string(0, 8, "appearance").unwrap();
+    s.write_string(12, 8, "signature").unwrap();
+    let c = book.add_worksheet().set_name("choices").unwrap();
+    for (r, row) in choices.iter().enumerate() {
+        for (i, v) in row.iter().enumerate() {
+            c.write_string(r as u32, i as u16, *v).unwrap();
+        }
+    }
+    let st = book.add_worksheet().set_name("settings").unwrap();
+    st.write_string(0, 0, "form_title").unwrap();
+    st.write_string(1, 0, "排口巡查表(导入)").unwrap();
+    book.save_to_buffer().unwrap()
+}
+
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+#[test]
+fn an_xlsform_is_previewed_then_imported_and_what_it_cannot_take_is_listed() {
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let file = chinese_xlsform();
+    let before = app.get("/api/v1/templates", &app.admin).ok(200)["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    let preview = app
+        .raw(
+            "POST",
+            "/api/v1/templates/import?dry_run=true",
+            &app.admin,
+            XLSX,
+            &file,
+        )
+        .ok(200);
+    let t = &preview["template"];
+    assert_eq!(t["id"], Value::Null);
+    assert_eq!(t["name"], "排口巡查表(导入)");
+    let items = t["items"].as_array().unwrap();
+    let all: Vec<Value> = items
+        .iter()
+        .flat_map(|i| {
+            std::iter::once(i.clone()).chain(i["items"].as_array().cloned().unwrap_or_default())
+        })
+        .collect();
+    let by = |k: &str| {
+        all.iter()
+            .find(|i| i["key"] == k)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {k}: {t}"))
+    };
+    assert_eq!(by("flowing")["kind"], "yes_no");
+    assert_eq!(by("flowing")["label"], "排口是否有水流出");
+    assert_eq!(by("color")["options"], json!(["清澈", "发黑"]));
+    // A condition comparing with a choice's name compares with its label.
+    assert_eq!(by("color")["fail_when"], ". = '发黑'");
+    assert_eq!(by("odor")["kind"], "multi_choice");
+    assert_eq!(by("pipes")["kind"], "repeat");
+    assert_eq!(by("diameter")["fail_when"], ". > 800");
+    assert_eq!(by("pipe_photo")["kind"], "photo");
+    assert_eq!(by("sign")["kind"], "signature");
+    assert_eq!(by("found_on")["kind"], "date");
+    // The group is a heading whose condition hides its items.
+    let heading = items.iter().find(|i| i["label"] == "水流情况").unwrap();
+    assert_eq!(heading["kind"], "section");
+    assert_eq!(heading["relevant"], "(${flowing} = 'yes')");
+    let unsupported: Vec<(u64, String)> = preview["unsupported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["row"].as_u64().unwrap(),
+                u["column"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for want in [(4, "hint"), (11, "type"), (12, "type")] {
+        assert!(
+            unsupported.contains(&(want.0, want.1.to_string())),
+            "{want:?} in {unsupported:?}"
+        );
+    }
+    assert_eq!(
+        app.get("/api/v1/templates", &app.admin).ok(200)["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        before,
+        "a dry run saves nothing"
+    );
+
+    // Imported for group A: a real checklist a route can use and a phone
+    // can fill, its answers checked like any other.
+    let saved = app
+        .raw(
+            "POST",
+            &format!("/api/v1/templates/import?group_id={}", d.group_a),
+            &app.admin,
+            XLSX,
+            &file,
+        )
+        .ok(201);
+    let tid = saved["template"]["id"].as_str().unwrap().to_string();
+    assert_eq!(saved["template"]["version"], 1);
+    let route = app.route(&d.group_a, None, &[(&d.site_a, &tid)]);
+    let stop = route["stops"][0]["id"].as_str().unwrap().to_string();
+    let li = app.login("liming", PASSWORD);
+    let rec = uuid();
+    let r = app
+        .push(
+            &li,
+            &uuid(),
+            vec![record(
+                &rec,
+                &d,
+                &tid,
+                &id(route),
+                &stop,
+                json!({"answers.flowing": true, "answers.color": "发黑", "answers.odor": ["腐臭"]}),
+            )],
+            vec![],
+        )
+        .ok(200);
+    assert_eq!(r["results"][0]["status"], "applied", "{r}");
+    let got = app
+        .get(&format!("/api/v1/inspections/{rec}"), &app.admin)
+        .ok(200);
+    assert_eq!(got["checks"]["failed"], json!(["color"]));
+    assert_eq!(got["checks"]["missing_required"], json!(["sign"]));
+
+    // Files it cannot read: 422 at `file`, nothing saved.
+    for bad in [b"not a spreadsheet".to_vec(), vec![0u8; 10]] {
+        let r = app.raw("POST", "/api/v1/templates/import", &app.admin, XLSX, &bad);
+        assert_eq!(r.status, 422, "{}", r.body);
+        assert_eq!(r.body["error"]["details"]["field"], "file");
+    }
+    // A published form (pyxform's real field form) imports too.
+    let ucl = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/xlsform/UCL_Biomass_Plot_Form.xlsx"
+    ))
+    .unwrap();
+    let r = app
+        .raw(
+            "POST",
+            "/api/v1/templates/import?dry_run=true",
+            &app.admin,
+            XLSX,
+            &ucl,
+        )
+        .ok(200);
+    assert!(r["template"]["items"].as_array().unwrap().len() > 20);
+    assert!(!r["unsupported"].as_array().unwrap().is_empty());
+}

@@ -284,6 +284,11 @@ fn every_route_for_every_kind_of_caller() {
             row([401, 403, 403, 204, 403]),
         ),
         (("get", "/api/v1/templates"), row([401, 200, 200, 200, 200])),
+        // No file: the admin's import is refused as unreadable.
+        (
+            ("post", "/api/v1/templates/import"),
+            row([401, 403, 403, 422, 403]),
+        ),
         (
             ("post", "/api/v1/templates"),
             with(

@@ -2,6 +2,7 @@
 //! version, and an inspection names the version it was filled against.
 
 mod items;
+pub mod xlsform;
 
 pub use items::{
     DEFAULT_SCORE_RANGE, FollowupProposal, Item, ItemKind, MAX_ITEMS, OnFail, check_items,
@@ -300,6 +301,96 @@ pub fn update(
         json!({ "version": v, "name": patch.name, "items_changed": patch.items.is_some(), "group_id": patch.group_id }),
     )?;
     get(c, caller, id, None)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ImportQuery {
+    /// true: only read the form and answer what would be saved.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// The group the checklist is for; none: district-wide.
+    pub group_id: Option<String>,
+    /// The checklist's name; default the form's title.
+    pub name: Option<String>,
+}
+
+/// A checklist as an import would save it (a dry run: no id or version
+/// yet).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportedTemplate {
+    pub id: Option<String>,
+    pub version: Option<i32>,
+    pub name: String,
+    pub group_id: Option<String>,
+    pub items: Vec<Item>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Imported {
+    pub template: ImportedTemplate,
+    /// What the form says that the checklist cannot: never dropped
+    /// silently.
+    pub unsupported: Vec<xlsform::Unsupported>,
+}
+
+/// Reads an XLSForm into a checklist (a pure function of the bytes: run it
+/// off the database).
+pub fn read_xlsform(
+    bytes: &[u8],
+    q: &ImportQuery,
+) -> AppResult<(NewTemplate, Vec<xlsform::Unsupported>)> {
+    let form = xlsform::read(bytes).map_err(|e| AppError::invalid("file", e.0))?;
+    let name = q
+        .name
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .or(form.title)
+        .unwrap_or_else(|| "导入的检查清单".to_string());
+    let items = check_items(form.items)?;
+    Ok((
+        NewTemplate {
+            name: validate::text("name", &name, 200)?,
+            group_id: q.group_id.clone(),
+            items,
+        },
+        form.unsupported,
+    ))
+}
+
+/// An import: checked and answered (a dry run), or saved as a new
+/// checklist.
+pub fn import(
+    c: &mut Conn,
+    caller: &Caller,
+    new: NewTemplate,
+    unsupported: Vec<xlsform::Unsupported>,
+    dry_run: bool,
+) -> AppResult<Imported> {
+    caller.require_admin()?;
+    check_group(c, new.group_id.as_deref())?;
+    let template = if dry_run {
+        ImportedTemplate {
+            id: None,
+            version: None,
+            name: new.name,
+            group_id: new.group_id,
+            items: new.items,
+        }
+    } else {
+        let t = create(c, caller, new)?;
+        ImportedTemplate {
+            id: Some(t.id),
+            version: Some(t.version),
+            name: t.name,
+            group_id: t.group_id,
+            items: t.items,
+        }
+    };
+    Ok(Imported {
+        template,
+        unsupported,
+    })
 }
 
 /// Retires a template: gone from lists and new routes, still readable for

@@ -119,8 +119,25 @@ fn decode_other(bytes: &[u8], format: Format, max_pixels: u64) -> Result<RgbImag
     // RGBA at 16 bits per channel is the most a decoder may ask for.
     limits.max_alloc = Some(max_pixels.saturating_mul(8));
     reader.limits(limits);
-    // `into_rgb8` reuses an RGB8 buffer instead of copying it.
-    Ok(reader.decode().map_err(fail)?.into_rgb8())
+    let img = reader.decode().map_err(fail)?;
+    if !img.color().has_alpha() {
+        // `into_rgb8` reuses an RGB8 buffer instead of copying it.
+        return Ok(img.into_rgb8());
+    }
+    Ok(on_white(&img.into_rgba8()))
+}
+
+/// A picture with transparency (a signature drawn on the phone, a PNG
+/// screenshot) laid on white: a JPEG variant has no transparency, and
+/// dropping it would show transparent pixels as black.
+fn on_white(src: &image::RgbaImage) -> RgbImage {
+    let mut out = RgbImage::new(src.width(), src.height());
+    for (o, p) in out.pixels_mut().zip(src.pixels()) {
+        let a = u16::from(p[3]);
+        let mix = |c: u8| ((u16::from(c) * a + 255 * (255 - a) + 127) / 255) as u8;
+        *o = image::Rgb([mix(p[0]), mix(p[1]), mix(p[2])]);
+    }
+    out
 }
 
 fn resize(src: &RgbImage, w: u32, h: u32) -> Result<RgbImage, Refusal> {
@@ -195,6 +212,22 @@ pub fn make(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transparency_is_laid_on_white_not_black() {
+        let mut src = image::RgbaImage::new(2, 1);
+        src.put_pixel(0, 0, image::Rgba([0, 0, 0, 0]));
+        src.put_pixel(1, 0, image::Rgba([0, 0, 0, 255]));
+        let out = on_white(&src);
+        assert_eq!(out.get_pixel(0, 0).0, [255, 255, 255]);
+        assert_eq!(out.get_pixel(1, 0).0, [0, 0, 0]);
+        let half = on_white(&image::RgbaImage::from_pixel(
+            1,
+            1,
+            image::Rgba([0, 0, 0, 128]),
+        ));
+        assert_eq!(half.get_pixel(0, 0).0, [127, 127, 127]);
+    }
 
     use crate::photos::fixture;
 

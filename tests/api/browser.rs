@@ -1004,3 +1004,200 @@ fn a_draft_on_a_removed_stop_and_an_old_checklist_is_finished_on_the_phone() {
     assert_eq!(rec["checks"]["stop_removed"], true);
     assert_eq!(rec["checks"]["template_outdated"], true);
 }
+
+/// Issue 21 on a phone: an inspector at 412 px fills a checklist with logic
+/// offline (a branch opened by an answer, a failed item with its own photo
+/// and note, a signature drawn with a finger, two rows of a repeat), syncs
+/// when the signal returns, and the coordinator reads it by section with
+/// the failed items first.
+#[test]
+fn an_inspector_fills_a_checklist_with_logic_offline_and_the_coordinator_sees_failed_items_first() {
+    let Some(driver) = Driver::start_sized("412,915") else {
+        return;
+    };
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let t = id(app
+        .post(
+            "/api/v1/templates",
+            &app.admin,
+            &json!({"name": "排口巡查(含逻辑)", "group_id": null, "items": crate::checklists::outfall_items()}),
+        )
+        .ok(201));
+    let route = app.route(&d.group_a, None, &[(&d.site_a, &t)]);
+    let route_id = route["id"].as_str().unwrap().to_string();
+    let stop = route["stops"][0]["id"].as_str().unwrap().to_string();
+    let port = app.base.rsplit(':').next().unwrap().to_string();
+    let site = format!("http://localhost:{port}");
+    driver.app_login(&site, "liming");
+    wait_until(
+        &driver,
+        "the service worker",
+        "return !!navigator.serviceWorker.controller",
+    );
+
+    driver.go(&format!("{site}/app/#/stop/{route_id}/{stop}"));
+    driver.wait_text("记录当前位置");
+    driver.offline(true);
+    let hidden = |path: &str| {
+        driver.script(&format!(
+            "const e = document.querySelector('[data-path=\"{path}\"]'); return e ? e.hidden : null"
+        ))
+    };
+    // "Is water flowing?" unanswered: the flow section is hidden.
+    assert_eq!(hidden("flow"), json!(true));
+    assert_eq!(hidden("color"), json!(true));
+    driver.click("input[name='answers.flowing'][value='true'] + span");
+    wait_until(
+        &driver,
+        "the flow section",
+        "return document.querySelector('[data-path=\"color\"]').hidden === false",
+    );
+    driver.click("input[name='answers.color'][value='发黑'] + span");
+    wait_until(
+        &driver,
+        "color marked failed",
+        "return document.querySelector('[data-path=\"color\"]').classList.contains('failed')",
+    );
+    assert_eq!(hidden("odor_kind"), json!(true));
+    driver.click("input[name='answers.odor'][value='true'] + span");
+    wait_until(
+        &driver,
+        "the odor kinds",
+        "return document.querySelector('[data-path=\"odor_kind\"]').hidden === false",
+    );
+    driver.click("input[name='answers.odor_kind'][value='腐臭'] + span");
+    driver.click("input[name='answers.overflow'][value='true'] + span");
+
+    // Submitting now names what is missing and scrolls to the first.
+    driver.click("#submit");
+    driver.wait_text("必填未填写");
+    let missing = driver
+        .script("return [...document.querySelectorAll('.missing')].map((e) => e.dataset.path)");
+    assert_eq!(
+        missing,
+        json!(["overflow", "sign"]),
+        "the photo and note of the overflow, and the signature"
+    );
+
+    // The overflow's own photo and note.
+    let photo = std::fs::canonicalize(format!(
+        "{}/../shared/fixtures/photos/canon_sx530_IMG_1054.jpg",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+    .display()
+    .to_string();
+    driver.type_into("input[data-camera='overflow']", &photo);
+    wait_until(
+        &driver,
+        "the overflow's photo",
+        "return document.querySelectorAll('[data-photos=\"overflow\"] figure').length === 1",
+    );
+    driver.type_into("textarea[name='item_notes.overflow']", "井盖破裂,污水外溢");
+    driver.script("document.activeElement.blur()");
+
+    // Two pipes, one failing.
+    driver.click(".add-row");
+    wait_until(
+        &driver,
+        "one row",
+        "return document.querySelectorAll('.row-card').length === 1",
+    );
+    driver.click(".add-row");
+    wait_until(
+        &driver,
+        "two rows",
+        "return document.querySelectorAll('.row-card').length === 2",
+    );
+    driver.type_into(".row-card:nth-child(1) input[type='number']", "300");
+    driver.script("document.activeElement.blur()");
+    driver.type_into(".row-card:nth-child(2) input[type='number']", "1000");
+    driver.script("document.activeElement.blur()");
+    wait_until(
+        &driver,
+        "the wide pipe failed",
+        "return document.querySelectorAll('.row-card fieldset.failed').length === 1",
+    );
+
+    // A signature drawn with a finger.
+    driver.script(
+        "const c = document.querySelector('canvas.pad'); c.scrollIntoView(); const r = c.getBoundingClientRect();
+         const at = (x, y, type) => c.dispatchEvent(new PointerEvent(type, {clientX: r.left + x, clientY: r.top + y, pointerId: 1, bubbles: true}));
+         at(20, 40, 'pointerdown'); for (let i = 1; i < 30; i++) at(20 + i * 8, 40 + (i % 5) * 10, 'pointermove'); at(260, 60, 'pointerup');",
+    );
+    driver.click(".signature .buttons button:nth-child(2)");
+    wait_until(
+        &driver,
+        "the signature saved",
+        "return !!document.querySelector('img.signed') || document.body.innerText.includes('已签名')",
+    );
+    driver.screenshot("app-checklist-logic.png");
+    driver.assert_chinese("a checklist with logic");
+    driver.click("#submit");
+    driver.wait_text("已提交");
+
+    // Signal again: it all reaches the server.
+    driver.offline(false);
+    driver.wait_text("已全部上传");
+    let coord = app.login("zhoumin", PASSWORD);
+    let listed = app
+        .get(&format!("/api/v1/inspections?route_id={route_id}"), &coord)
+        .ok(200);
+    let rec = listed["items"][0].clone();
+    let rid = rec["id"].as_str().unwrap().to_string();
+    assert_eq!(rec["review_status"], "submitted");
+    assert_eq!(
+        rec["checks"]["missing_required"],
+        json!([]),
+        "{}",
+        rec["checks"]
+    );
+    let failed = rec["checks"]["failed"].as_array().unwrap().clone();
+    assert!(
+        failed.contains(&json!("color")) && failed.contains(&json!("overflow")),
+        "{failed:?}"
+    );
+    assert_eq!(
+        failed.len(),
+        4,
+        "color, odor, overflow and the wide pipe: {failed:?}"
+    );
+    let kinds: Vec<(String, String)> = rec["photos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["item_key"].as_str().unwrap_or_default().to_string(),
+                p["kind"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        kinds.contains(&("overflow".into(), "photo".into())),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&("sign".into(), "signature".into())),
+        "{kinds:?}"
+    );
+    assert_eq!(rec["fields"]["item_notes.overflow"], "井盖破裂,污水外溢");
+
+    // The coordinator, on a phone too: failed items first, then sections.
+    driver.go(&format!("{site}/review/login"));
+    driver.type_into("#username", "zhoumin");
+    driver.type_into("#password", PASSWORD);
+    driver.click("#login");
+    driver.wait_text("桃花河1号排口");
+    driver.go(&format!("{site}/review/inspections/{rid}"));
+    driver.wait_text("不合格项");
+    let text = driver.script("return document.body.innerText");
+    let text = text.as_str().unwrap_or_default();
+    let at = |s: &str| text.find(s).unwrap_or_else(|| panic!("no {s} in {text}"));
+    assert!(at("不合格项") < at("水流情况"), "failed items come first");
+    assert!(text.contains("井盖破裂,污水外溢"));
+    assert!(text.contains("通过时将创建的整改跟踪"));
+    driver.screenshot("review-checklist-logic.png");
+    driver.assert_chinese("the review of a checklist with logic");
+}

@@ -114,6 +114,10 @@ export function checklistForm(ctx) {
       }
       const canvas = h('canvas', { width: 600, height: 240, class: 'pad', 'aria-label': '在此处用手指签名' });
       const pen = canvas.getContext('2d');
+      // White, not transparent: a reviewer's thumbnail (a JPEG) has no
+      // transparency and would show the strokes on black.
+      const blank = () => { pen.fillStyle = '#fff'; pen.fillRect(0, 0, canvas.width, canvas.height); };
+      blank();
       pen.lineWidth = 4; pen.lineCap = 'round'; pen.strokeStyle = '#000';
       let down = false;
       let inked = false;
@@ -128,7 +132,7 @@ export function checklistForm(ctx) {
       const message = h('p', { class: 'field-error' });
       box.replaceChildren(canvas,
         h('div', { class: 'buttons' },
-          h('button', { type: 'button', class: 'small', onclick: () => { pen.clearRect(0, 0, canvas.width, canvas.height); inked = false; } }, '清除'),
+          h('button', { type: 'button', class: 'small', onclick: () => { blank(); inked = false; } }, '清除'),
           h('button', {
             type: 'button', class: 'small', onclick: async () => {
               if (!inked) { message.textContent = '请先签名'; return; }
@@ -226,6 +230,14 @@ export function checklistForm(ctx) {
   function refresh() {
     const c = current();
     const failed = new Set(c.failed);
+    // A gap filled since the last submit is no longer marked.
+    const gaps = new Set(c.missing_required.map((g) => g.split('#')[0]));
+    for (const el of node.querySelectorAll('.missing')) {
+      if (gaps.has(el.dataset.path)) continue;
+      el.classList.remove('missing');
+      const err = el.querySelector(':scope > .field-error');
+      if (err) err.textContent = '';
+    }
     for (const el of node.querySelectorAll('[data-path]')) {
       const path = el.dataset.path;
       el.hidden = c.hidden.has(path);

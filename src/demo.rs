@@ -259,17 +259,68 @@ fn checklists() -> Vec<NewTemplate> {
         NewTemplate {
             name: "水环境巡查".into(),
             group_id: None,
+            // With logic, as the district's members walk an outfall: the
+            // smell asks which, an overflow fails and needs its photo and a
+            // note and proposes the rectification, pipes are rows.
             items: vec![
                 item("outfall_flowing", "排口是否有水流出", ItemKind::YesNo, true),
-                choice("water_color", "水体颜色", &["清澈", "浑浊", "发黑", "其他"]),
-                item("odor", "是否有异味", ItemKind::YesNo, true),
-                item("sewage_overflow", "是否有污水溢流", ItemKind::YesNo, true),
-                item(
-                    "floating_garbage",
-                    "水面是否有漂浮垃圾",
-                    ItemKind::YesNo,
-                    false,
-                ),
+                Item {
+                    fail_when: Some(". = '发黑'".into()),
+                    score: Some(2.0),
+                    ..choice("water_color", "水体颜色", &["清澈", "浑浊", "发黑", "其他"])
+                },
+                Item {
+                    fail_when: Some(". = 'yes'".into()),
+                    score: Some(1.0),
+                    ..item("odor", "是否有异味", ItemKind::YesNo, true)
+                },
+                Item {
+                    options: Some(vec!["腐臭".into(), "刺鼻".into(), "化学品味".into()]),
+                    relevant: Some("${odor} = 'yes'".into()),
+                    ..item("odor_kind", "异味类型", ItemKind::MultiChoice, true)
+                },
+                Item {
+                    fail_when: Some(". = 'yes'".into()),
+                    photo_required_when: Some(". = 'yes'".into()),
+                    note_required_when: Some(". = 'yes'".into()),
+                    score: Some(3.0),
+                    on_fail: Some(templates::OnFail {
+                        followup: templates::FollowupProposal {
+                            title: "污水溢流整改".into(),
+                            department_id: Some("区住房城乡建委".into()),
+                            due_days: 3,
+                        },
+                    }),
+                    ..item("sewage_overflow", "是否有污水溢流", ItemKind::YesNo, true)
+                },
+                Item {
+                    fail_when: Some(". = 'yes'".into()),
+                    score: Some(1.0),
+                    on_fail: Some(templates::OnFail {
+                        followup: templates::FollowupProposal {
+                            title: "清理水面漂浮垃圾".into(),
+                            department_id: None,
+                            due_days: 7,
+                        },
+                    }),
+                    ..item(
+                        "floating_garbage",
+                        "水面是否有漂浮垃圾",
+                        ItemKind::YesNo,
+                        false,
+                    )
+                },
+                Item {
+                    items: Some(vec![
+                        item("pipe_diameter", "管径(毫米)", ItemKind::Number, true),
+                        item("pipe_broken", "是否破损", ItemKind::YesNo, false),
+                        Item {
+                            relevant: Some("${pipe_broken} = 'yes'".into()),
+                            ..item("pipe_photo", "破损处照片", ItemKind::Photo, true)
+                        },
+                    ]),
+                    ..item("pipes", "排水管(每根一行)", ItemKind::Repeat, false)
+                },
                 item(
                     "water_quality_score",
                     "水质感官评分",
@@ -277,6 +328,7 @@ fn checklists() -> Vec<NewTemplate> {
                     false,
                 ),
                 item("remarks", "其他情况说明", ItemKind::Text, false),
+                item("inspector_sign", "巡查人签名", ItemKind::Signature, false),
             ],
         },
         NewTemplate {

@@ -64,7 +64,12 @@ pub async fn create(
 #[utoipa::path(
     tag = "templates",
     params(ImportQuery),
-    request_body(content((String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+    // The file's bytes, whatever the type says: schemathesis cannot make
+    // an .xlsx body, so octet-stream is documented too.
+    request_body(content(
+        (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (String = "application/octet-stream")
+    )),
     responses((status = 200, body = Imported), (status = 201, body = Imported), (status = 403), (status = 413), (status = 422))
 )]
 #[post("/api/v1/templates/import")]

@@ -45,6 +45,9 @@ export function checklistForm(ctx) {
   const { template, values } = ctx;
   const compiled = compile(template.items);
   let photoList = [];
+  // The photo list the item boxes were last drawn from: redrawn only when
+  // it changed, not on every answer.
+  let drawnPhotos = null;
   const node = h('div', { class: 'checklist' });
 
   async function change(path, value) {
@@ -240,10 +243,14 @@ export function checklistForm(ctx) {
     }
     for (const el of node.querySelectorAll('[data-path]')) {
       const path = el.dataset.path;
-      el.hidden = c.hidden.has(path);
-      el.classList.toggle('failed', failed.has(path));
+      const hide = c.hidden.has(path);
+      if (el.hidden !== hide) el.hidden = hide;
+      if (el.classList.contains('failed') !== failed.has(path)) el.classList.toggle('failed');
     }
+    if (drawnPhotos === photoList && !node.querySelector('[data-photos]:not([data-drawn])')) return c;
+    drawnPhotos = photoList;
     for (const box of node.querySelectorAll('[data-photos]')) {
+      box.dataset.drawn = '1';
       const mine = photoList.filter((p) => p.item_key === box.dataset.photos && !p.deleted);
       box.replaceChildren(...mine.map((p) => {
         const src = ctx.photoUrl(p);

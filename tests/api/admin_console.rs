@@ -506,6 +506,16 @@ fn a_site_is_placed_by_a_click_on_the_map_and_saved() {
 
 /// A multipart form post (the import's file upload).
 pub(crate) fn upload(web: &Web, cookie: &str, parts: &[(&str, Option<&str>, &[u8])]) -> Page {
+    upload_to(web, "/admin/sites/import", cookie, parts)
+}
+
+/// A multipart form post to `path`.
+pub(crate) fn upload_to(
+    web: &Web,
+    path: &str,
+    cookie: &str,
+    parts: &[(&str, Option<&str>, &[u8])],
+) -> Page {
     let boundary = "fieldsyncboundary7MA4YWxkTrZu0gW";
     let mut body = Vec::new();
     for (name, file, data) in parts {
@@ -522,7 +532,7 @@ pub(crate) fn upload(web: &Web, cookie: &str, parts: &[(&str, Option<&str>, &[u8
     body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
     Web::finish(
         web.agent
-            .post(format!("{}/admin/sites/import", web.base))
+            .post(format!("{}{path}", web.base))
             .header("Cookie", cookie)
             .header(
                 "Content-Type",
@@ -533,7 +543,7 @@ pub(crate) fn upload(web: &Web, cookie: &str, parts: &[(&str, Option<&str>, &[u8
     )
 }
 
-fn hidden(p: &Page, name: &str) -> String {
+pub(crate) fn hidden(p: &Page, name: &str) -> String {
     let at = p.body.find(&format!("name=\"{name}\" value=\"")).unwrap() + name.len() + 15;
     p.body[at..].split('"').next().unwrap().to_string()
 }

@@ -1080,3 +1080,147 @@ fn an_xlsform_is_previewed_then_imported_and_what_it_cannot_take_is_listed() {
     assert!(r["template"]["items"].as_array().unwrap().len() > 20);
     assert!(!r["unsupported"].as_array().unwrap().is_empty());
 }
+
+#[test]
+fn an_admin_imports_an_xlsform_in_the_console_after_a_preview() {
+    use crate::admin_console::{admin, hidden, upload_to};
+    let upload = |web: &Web, s: &str, parts: &[(&str, Option<&str>, &[u8])]| {
+        upload_to(web, "/admin/checklists/import", s, parts)
+    };
+    use crate::webui::Web;
+    let app = TestApp::spawn();
+    let web = Web::new(&app);
+    let s = admin(&web);
+    let list = web.get("/admin/checklists", &s);
+    assert!(list.body.contains("/admin/checklists/import"));
+    let csrf = web.get("/admin/checklists/import", &s).csrf();
+    let file = chinese_xlsform();
+    let r = upload(
+        &web,
+        &s,
+        &[
+            ("csrf", None, csrf.as_bytes()),
+            ("action", None, b"preview"),
+            ("file", Some("排口巡查.xlsx"), &file),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    for want in [
+        "排口巡查表(导入)",
+        "排口是否有水流出",
+        "重复组",
+        "有显示条件",
+        "未导入的部分",
+        "id=\"apply\"",
+    ] {
+        assert!(r.body.contains(want), "{want} not in the preview");
+    }
+    let count = || {
+        app.get("/api/v1/templates", &app.admin).ok(200)["items"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(count(), 0, "a preview saves nothing");
+    let content = hidden(&r, "content");
+    let r = upload(
+        &web,
+        &s,
+        &[
+            ("csrf", None, csrf.as_bytes()),
+            ("action", None, b"apply"),
+            ("name", None, "排口巡查(试用)".as_bytes()),
+            ("content", None, content.as_bytes()),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(count(), 1);
+    let t = &app.get("/api/v1/templates", &app.admin).ok(200)["items"][0];
+    assert_eq!(t["name"], "排口巡查(试用)");
+    // A file that is no form: the reason in Chinese at the file field.
+    let r = upload(
+        &web,
+        &s,
+        &[
+            ("csrf", None, csrf.as_bytes()),
+            ("action", None, b"preview"),
+            ("file", Some("x.xlsx"), b"not a spreadsheet"),
+        ],
+    );
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("不是 .xlsx 文件"), "{}", r.body);
+    assert_eq!(count(), 1);
+}
+
+#[test]
+fn the_console_editor_orders_groups_into_repeats_and_builds_conditions_by_picking() {
+    use crate::admin_console::admin;
+    use crate::webui::Web;
+    let app = TestApp::spawn();
+    let web = Web::new(&app);
+    let s = admin(&web);
+    let csrf = web.get("/admin/checklists/new", &s).csrf();
+    let form: Vec<(&str, &str)> = vec![
+        ("csrf", &csrf),
+        ("name", "排口巡查(控制台)"),
+        ("group_id", ""),
+        ("action", "save"),
+        // Typed out of order: seq puts "有无异味" after "是否有水".
+        ("items[0].seq", "2"),
+        ("items[0].label", "有无异味"),
+        ("items[0].kind", "yes_no"),
+        ("items[0].cond_item", "q1"),
+        ("items[0].cond_op", "="),
+        ("items[0].cond_value", "是"),
+        ("items[1].seq", "1"),
+        ("items[1].label", "是否有水"),
+        ("items[1].kind", "yes_no"),
+        ("items[2].seq", "3"),
+        ("items[2].key", "pipes"),
+        ("items[2].label", "排水管"),
+        ("items[2].kind", "repeat"),
+        ("items[3].seq", "4"),
+        ("items[3].label", "管径"),
+        ("items[3].kind", "number"),
+        ("items[3].parent", "pipes"),
+        ("items[3].fail_when", ". > 800"),
+        ("items[4].seq", "5"),
+        ("items[4].label", "破损"),
+        ("items[4].kind", "yes_no"),
+        ("items[4].parent", "pipes"),
+    ];
+    let r = web.post("/admin/checklists", &s, &form);
+    assert_eq!(r.status, 303, "{}", r.body);
+    let t = &app.get("/api/v1/templates", &app.admin).ok(200)["items"][0];
+    let items = t["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3, "{t}");
+    assert_eq!(
+        (items[0]["key"].as_str(), items[0]["label"].as_str()),
+        (Some("q1"), Some("是否有水"))
+    );
+    assert_eq!(items[1]["relevant"], "${q1} = 'yes'");
+    assert_eq!(items[2]["items"][0]["fail_when"], ". > 800");
+    assert_eq!(items[2]["items"][1]["label"], "破损");
+    // Opened again, the repeat's items are rows naming it, and saving
+    // unchanged keeps the version.
+    let id = t["id"].as_str().unwrap();
+    let page = web.get(&format!("/admin/checklists/{id}"), &s);
+    assert!(page.body.contains("name=\"items[3].parent\""));
+    // A row naming no repeat: refused at its field, in Chinese.
+    let mut bad = form.clone();
+    bad.retain(|(k, _)| *k != "items[2].kind");
+    bad.push(("items[2].kind", "text"));
+    let r = web.post("/admin/checklists", &s, &bad);
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        r.body.contains("须是排在此项之前的重复组的编号"),
+        "{}",
+        r.body
+    );
+    // An expression that does not parse: its reason at its field.
+    let mut bad = form.clone();
+    bad.push(("items[1].relevant", "${q9} = = 1"));
+    let r = web.post("/admin/checklists", &s, &bad);
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("个字符处"), "{}", r.body);
+}

@@ -28,7 +28,7 @@ const KINDS: [(ItemKind, &str, &str); 11] = [
 ];
 
 /// What an item carries that the editor's row does not show (the other
-/// conditions, the score weight, the follow-up, a repeat's items): kept in
+/// conditions, the score weight, the follow-up): kept in
 /// the row as it was, so saving in the editor never drops the logic a
 /// template got through the API or an import.
 #[derive(serde::Serialize, Deserialize, Default)]
@@ -44,8 +44,6 @@ struct More {
     score: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     on_fail: Option<templates::OnFail>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    items: Option<Vec<Item>>,
 }
 
 impl More {
@@ -56,7 +54,6 @@ impl More {
             note_required_when: item.note_required_when.clone(),
             score: item.score,
             on_fail: item.on_fail.clone(),
-            items: item.items.clone(),
         };
         match serde_json::to_string(&m) {
             Ok(s) if s != "{}" => s,
@@ -116,7 +113,7 @@ async fn list(st: web::Data<AppState>, AdminUser(user): AdminUser) -> Page {
         html! {
             section.card {
                 h1 { "检查清单" }
-                p.actions { a.button href="/admin/checklists/new" { "新建检查清单" } }
+                p.actions { a.button href="/admin/checklists/new" { "新建检查清单" } " " a.button href="/admin/checklists/import" { "从 XLSForm 导入" } }
                 table.list {
                     tr { th { "名称" } th { "适用" } th { "版本" } th { "检查项" } th {} }
                     @for t in &list {
@@ -134,39 +131,52 @@ async fn list(st: web::Data<AppState>, AdminUser(user): AdminUser) -> Page {
     ))
 }
 
-/// The editor's fields from a template.
+/// The editor's fields from a template: one row per item, a repeat's
+/// items after it with the repeat named in their `parent`.
 fn fields_of(t: &Template) -> Fields {
     let mut f = Fields::default();
     f.set("name", t.name.clone());
     f.set("group_id", t.group_id.clone().unwrap_or_default());
-    for (i, item) in t.items.iter().enumerate() {
-        f.set(&format!("items[{i}].key"), item.key.clone());
-        f.set(&format!("items[{i}].label"), item.label.clone());
-        f.set(&format!("items[{i}].kind"), kind_name(item.kind));
+    let rows: Vec<(&Item, Option<&str>)> = templates::walk(&t.items)
+        .into_iter()
+        .map(|(i, parent)| (i, parent.map(|p| p.key.as_str())))
+        .collect();
+    for (i, (item, parent)) in rows.into_iter().enumerate() {
+        let set = |f: &mut Fields, k: &str, v: String| f.set(&format!("items[{i}].{k}"), v);
+        set(&mut f, "seq", (i + 1).to_string());
+        set(&mut f, "key", item.key.clone());
+        set(&mut f, "label", item.label.clone());
+        set(&mut f, "kind", kind_name(item.kind).to_string());
+        set(&mut f, "parent", parent.unwrap_or_default().to_string());
         if item.required {
-            f.set(&format!("items[{i}].required"), "1");
+            set(&mut f, "required", "1".into());
         }
-        f.set(
-            &format!("items[{i}].options"),
+        set(
+            &mut f,
+            "options",
             item.options.clone().unwrap_or_default().join("、"),
         );
-        f.set(
-            &format!("items[{i}].min"),
+        set(
+            &mut f,
+            "min",
             item.min.map(|v| v.to_string()).unwrap_or_default(),
         );
-        f.set(
-            &format!("items[{i}].max"),
+        set(
+            &mut f,
+            "max",
             item.max.map(|v| v.to_string()).unwrap_or_default(),
         );
-        f.set(
-            &format!("items[{i}].relevant"),
+        set(
+            &mut f,
+            "relevant",
             item.relevant.clone().unwrap_or_default(),
         );
-        f.set(
-            &format!("items[{i}].fail_when"),
+        set(
+            &mut f,
+            "fail_when",
             item.fail_when.clone().unwrap_or_default(),
         );
-        f.set(&format!("items[{i}].more"), More::of(item));
+        set(&mut f, "more", More::of(item));
     }
     f
 }
@@ -188,25 +198,58 @@ fn row_count(f: &Fields) -> usize {
         .min(500)
 }
 
-/// The items a submitted editor holds, blank rows dropped, in order; the
-/// fields are renumbered to match (so an error about `items[2]` is shown
-/// on the row that was sent third among the filled ones).
+/// A condition made from the picker (an item, a comparison, a value),
+/// for an admin who does not write expressions: `${key} = 'value'`; a
+/// yes/no item's 是/否 is `'yes'`/`'no'`, a number stays a number.
+fn picked(key: &str, kind: Option<ItemKind>, op: &str, value: &str) -> Option<String> {
+    if key.is_empty() || op.is_empty() {
+        return None;
+    }
+    let v = value.trim().replace('\'', "");
+    let literal = match (kind, v.as_str()) {
+        (Some(ItemKind::YesNo), "是") => "'yes'".to_string(),
+        (Some(ItemKind::YesNo), "否") => "'no'".to_string(),
+        (_, n) if !n.is_empty() && n.parse::<f64>().is_ok() => n.to_string(),
+        (_, t) => format!("'{t}'"),
+    };
+    Some(match op {
+        "selected" => format!("selected(${{{key}}}, {literal})"),
+        "answered" => format!("${{{key}}} != ''"),
+        "=" | "!=" | ">" | "<" | ">=" | "<=" => format!("${{{key}}} {op} {literal}"),
+        _ => return None,
+    })
+}
+
+/// The items a submitted editor holds, blank rows dropped, in the order
+/// of their `seq` (rows without one keep their place), a row naming a
+/// repeat in `parent` among that repeat's items; the fields are renumbered
+/// to match (so an error about `items[2]` is shown on the third row).
 fn items_of(f: &Fields) -> AppResult<(Vec<Item>, Fields)> {
-    let mut items = Vec::new();
     let mut kept = Fields::default();
     kept.set("name", f.get("name"));
     kept.set("group_id", f.get("group_id"));
+    // The filled rows, in the order the admin asked for.
+    let mut order: Vec<(f64, usize)> = Vec::new();
     for i in 0..row_count(f) {
         let get = |k: &str| f.get(&format!("items[{i}].{k}")).trim().to_string();
         if get("key").is_empty() && get("label").is_empty() {
             continue;
         }
-        let n = items.len();
+        let seq = get("seq").parse::<f64>().ok().filter(|s| s.is_finite());
+        order.push((seq.unwrap_or(order.len() as f64 + 1.0), i));
+    }
+    order.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // (item, its repeat, its picked condition: item, comparison, value)
+    type Row = (Item, String, (String, String, String));
+    let mut rows: Vec<Row> = Vec::new();
+    for (n, (_, i)) in order.iter().enumerate() {
+        let get = |k: &str| f.get(&format!("items[{i}].{k}")).trim().to_string();
         for k in ROW_FIELDS {
             if f.has(&format!("items[{i}].{k}")) {
                 kept.set(&format!("items[{n}].{k}"), get(k));
             }
         }
+        kept.set(&format!("items[{n}].seq"), (n + 1).to_string());
         let kind = KINDS
             .iter()
             .find(|x| x.1 == get("kind"))
@@ -239,32 +282,33 @@ fn items_of(f: &Fields) -> AppResult<(Vec<Item>, Fields)> {
             })?,
         };
         let opt = |k: &str| Some(get(k)).filter(|v| !v.is_empty());
-        items.push(Item {
-            key: get("key"),
-            label: get("label"),
-            kind,
-            required: !get("required").is_empty(),
-            options: matches!(kind, ItemKind::Choice | ItemKind::MultiChoice).then_some(options),
-            min,
-            max,
-            relevant: opt("relevant"),
-            fail_when: opt("fail_when"),
-            required_when: more.required_when,
-            photo_required_when: more.photo_required_when,
-            note_required_when: more.note_required_when,
-            score: more.score,
-            on_fail: more.on_fail,
-            items: if kind == ItemKind::Repeat {
-                more.items
-            } else {
-                None
+        rows.push((
+            Item {
+                key: get("key"),
+                label: get("label"),
+                kind,
+                required: !get("required").is_empty(),
+                options: matches!(kind, ItemKind::Choice | ItemKind::MultiChoice)
+                    .then_some(options),
+                min,
+                max,
+                relevant: opt("relevant"),
+                fail_when: opt("fail_when"),
+                required_when: more.required_when,
+                photo_required_when: more.photo_required_when,
+                note_required_when: more.note_required_when,
+                score: more.score,
+                on_fail: more.on_fail,
+                items: None,
             },
-        });
+            get("parent"),
+            (get("cond_item"), get("cond_op"), get("cond_value")),
+        ));
     }
     // Keys the admin left empty come from the order; typed ones stay.
-    let typed: Vec<String> = items.iter().map(|i| i.key.clone()).collect();
+    let typed: Vec<String> = rows.iter().map(|(i, _, _)| i.key.clone()).collect();
     let mut made: Vec<String> = Vec::new();
-    for (n, item) in items.iter_mut().enumerate() {
+    for (n, (item, _, _)) in rows.iter_mut().enumerate() {
         if item.key.is_empty() {
             let taken = |k: &str| typed.iter().any(|t| t == k) || made.iter().any(|t| t == k);
             item.key = key_from_order(n, &taken);
@@ -272,11 +316,50 @@ fn items_of(f: &Fields) -> AppResult<(Vec<Item>, Fields)> {
             kept.set(&format!("items[{n}].key"), item.key.clone());
         }
     }
+    // A condition picked (and none written) reads the picked item, by the
+    // kind it has now (its key may have just been made).
+    let kinds: std::collections::HashMap<String, ItemKind> = rows
+        .iter()
+        .map(|(i, _, _)| (i.key.clone(), i.kind))
+        .collect();
+    for (n, (item, _, (key, op, value))) in rows.iter_mut().enumerate() {
+        if item.relevant.is_none() {
+            item.relevant = picked(key, kinds.get(key.as_str()).copied(), op, value);
+            if let Some(r) = &item.relevant {
+                kept.set(&format!("items[{n}].relevant"), r.clone());
+            }
+        }
+    }
+    // Rows naming a repeat go into it, in their order.
+    let mut items: Vec<Item> = Vec::new();
+    for (n, (item, parent, _)) in rows.into_iter().enumerate() {
+        if parent.is_empty() {
+            items.push(item);
+            continue;
+        }
+        match items
+            .iter_mut()
+            .find(|i| i.key == parent && i.kind == ItemKind::Repeat)
+        {
+            Some(r) => r.items.get_or_insert_with(Vec::new).push(item),
+            None => {
+                return Err(crate::error::AppError::invalid(
+                    &format!("items[{n}].parent"),
+                    "须是排在此项之前的重复组的编号",
+                ));
+            }
+        }
+    }
     Ok((items, kept))
 }
 
 /// The fields of one editor row.
-const ROW_FIELDS: [&str; 10] = [
+const ROW_FIELDS: [&str; 15] = [
+    "seq",
+    "parent",
+    "cond_item",
+    "cond_op",
+    "cond_value",
     "key",
     "label",
     "kind",
@@ -308,6 +391,25 @@ fn editor(user: &WebUser, e: &Editor, f: &Fields, p: Option<&Problem>) -> HttpRe
         }
     }
     let shown_refs: Vec<&str> = shown.iter().map(String::as_str).collect();
+    // The rows' items as the pickers offer them: repeats for "属于重复组",
+    // items with an answer for a condition.
+    let row_items: Vec<(String, String, String)> = (0..rows)
+        .map(|i| {
+            let g = |k: &str| f.get(&format!("items[{i}].{k}")).trim().to_string();
+            (g("key"), g("label"), g("kind"))
+        })
+        .filter(|(k, _, _)| !k.is_empty())
+        .collect();
+    let repeats: Vec<(String, String)> = row_items
+        .iter()
+        .filter(|(_, _, kind)| kind == "repeat")
+        .map(|(k, l, _)| (k.clone(), l.clone()))
+        .collect();
+    let answerable: Vec<(String, String)> = row_items
+        .iter()
+        .filter(|(_, _, kind)| kind != "repeat" && kind != "section")
+        .map(|(k, l, _)| (k.clone(), l.clone()))
+        .collect();
     page(
         "编辑检查清单",
         user,
@@ -326,10 +428,11 @@ fn editor(user: &WebUser, e: &Editor, f: &Fields, p: Option<&Problem>) -> HttpRe
                     (Problem::at(p, "items"))
                     div.scroll {
                     table.items {
-                        tr { th { "编号(可不填)" } th { "检查项" } th { "类型" } th { "必填" } th { "选项(单选、多选,用、分隔)" } th { "最小" } th { "最大" } th { "显示条件" } th { "不合格条件" } }
+                        tr { th { "顺序" } th { "编号(可不填)" } th { "检查项" } th { "类型" } th { "属于重复组" } th { "必填" } th { "选项(单选、多选,用、分隔)" } th { "最小" } th { "最大" } th { "显示条件" } th { "不合格条件" } }
                         @for i in 0..rows {
                             @let n = |k: &str| format!("items[{i}].{k}");
                             tr {
+                                td { input type="number" name=(n("seq")) value=(f.get(&n("seq"))) size="3" min="1" step="any" aria-label="顺序"; }
                                 td { input name=(n("key")) value=(f.get(&n("key"))) size="12"; (Problem::at(p, &n("key"))) }
                                 td { input name=(n("label")) value=(f.get(&n("label"))); (Problem::at(p, &n("label"))) }
                                 td {
@@ -337,11 +440,34 @@ fn editor(user: &WebUser, e: &Editor, f: &Fields, p: Option<&Problem>) -> HttpRe
                                         @for (_, v, l) in KINDS { option value=(v) selected[f.get(&n("kind")) == v] { (l) } }
                                     }
                                 }
+                                td {
+                                    select name=(n("parent")) aria-label="属于重复组" {
+                                        option value="" { "(无)" }
+                                        @for (k, l) in &repeats { option value=(k) selected[f.get(&n("parent")) == k.as_str()] { (l) } }
+                                    }
+                                    (Problem::at(p, &n("parent")))
+                                }
                                 td { input type="checkbox" name=(n("required")) value="1" checked[!f.get(&n("required")).is_empty()]; }
                                 td { input name=(n("options")) value=(f.get(&n("options"))); (Problem::at(p, &n("options"))) }
                                 td { input name=(n("min")) value=(f.get(&n("min"))) size="4"; (Problem::at(p, &n("min"))) }
                                 td { input name=(n("max")) value=(f.get(&n("max"))) size="4"; (Problem::at(p, &n("max"))) }
-                                td { input name=(n("relevant")) value=(f.get(&n("relevant"))) placeholder="如 ${q1} > 0"; (Problem::at(p, &n("relevant"))) }
+                                td.condition {
+                                    // The common case by picking; anything else as an expression.
+                                    div.pick {
+                                        select name=(n("cond_item")) aria-label="当此项" {
+                                            option value="" { "(不限)" }
+                                            @for (k, l) in &answerable { option value=(k) selected[f.get(&n("cond_item")) == k.as_str()] { (l) } }
+                                        }
+                                        select name=(n("cond_op")) aria-label="比较" {
+                                            @for (v, l) in [("=", "等于"), ("!=", "不等于"), (">", "大于"), ("<", "小于"), ("selected", "选中"), ("answered", "已填写")] {
+                                                option value=(v) selected[f.get(&n("cond_op")) == v] { (l) }
+                                            }
+                                        }
+                                        input name=(n("cond_value")) value=(f.get(&n("cond_value"))) size="6" aria-label="值" placeholder="值";
+                                    }
+                                    input name=(n("relevant")) value=(f.get(&n("relevant"))) placeholder="或写表达式,如 ${q1} > 0" aria-label="显示条件表达式";
+                                    (Problem::at(p, &n("relevant")))
+                                }
                                 td {
                                     input name=(n("fail_when")) value=(f.get(&n("fail_when"))) placeholder="如 . < 60";
                                     input type="hidden" name=(n("more")) value=(f.get(&n("more")));
@@ -351,7 +477,7 @@ fn editor(user: &WebUser, e: &Editor, f: &Fields, p: Option<&Problem>) -> HttpRe
                         }
                     }
                     }
-                    p.hint { "清空某行的编号和检查项即删除该项。编号不填时按顺序自动生成。条件按 XLSForm 写法:${编号} 读取某项的答案,“.”是本项的答案。" }
+                    p.hint { "清空某行的编号和检查项即删除该项;改“顺序”可调整先后。编号不填时按顺序自动生成。分节标题之后的检查项属于该节,节的显示条件对它们都有效。重复组的检查项在“属于重复组”中选择该组。显示条件可用选择框设定,或按 XLSForm 写法填写:${编号} 读取某项的答案,“.”是本项的答案。保存时逐条检查,有误会标在该项旁。" }
                     div.buttons {
                         button type="submit" name="action" value="save" id="save" { (if e.id.is_some() { "保存为新版本" } else { "保存" }) }
                         button.secondary type="submit" name="action" value="more" { "再加 5 行" }
@@ -615,6 +741,8 @@ async fn preview(
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    // Before `/admin/checklists/{id}`, which would take "import" for an id.
+    super::checklist_import::configure(cfg);
     cfg.service(list)
         .service(new_form)
         .service(create)

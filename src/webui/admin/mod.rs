@@ -5,6 +5,7 @@
 //! the same functions the JSON API calls, and an error comes back next to
 //! the field it concerns.
 
+mod checklist_import;
 mod checklists;
 mod coverage;
 mod people;
@@ -196,7 +197,26 @@ pub fn field_label(f: &str) -> String {
 /// The API's reasons in the console's language. A reason not listed is
 /// shown as "不符合要求": English never reaches the page.
 pub fn zh(code: ErrorCode, reason: &str) -> String {
-    const KNOWN: [(&str, &str); 56] = [
+    const KNOWN: [(&str, &str); 68] = [
+        // Specific before general: the first reason that matches wins.
+        ("a repeat cannot hold a repeat", "重复组内不能再有重复组"),
+        (
+            "a repeat needs at least one item",
+            "重复组至少需要一个检查项",
+        ),
+        ("only a repeat has items", "只有重复组可以包含检查项"),
+        ("only a choice item has options", "只有单选、多选题有选项"),
+        (
+            "only number and score items have bounds",
+            "只有数值、评分题有上下限",
+        ),
+        ("needs fail_when", "须先填写不合格条件"),
+        ("a choice needs at least one option", "至少需要一个选项"),
+        ("must be 1-64 of a-z", "编号只能用小写字母、数字和下划线"),
+        ("a section item has no", "分节标题不能设置此项"),
+        ("a repeat item has no", "重复组不能设置此项"),
+        ("must be between 0 and 1000", "须在 0 到 1000 之间"),
+        ("is not what the editor wrote", "数据不完整,请刷新后重试"),
         ("must not be empty", "不能为空"),
         ("is missing", "缺少此项"),
         ("must be a number", "必须是数字"),
@@ -298,6 +318,18 @@ pub fn zh(code: ErrorCode, reason: &str) -> String {
             | E::NotFound
     ) {
         return code.zh().into();
+    }
+    // Reasons written in Chinese where they arise (a checklist's
+    // expressions, an XLSForm's problems) are shown as they are.
+    // (They begin in Chinese; an English reason quoting Chinese data does
+    // not.)
+    let own = reason.strip_prefix("expression: ").unwrap_or(reason);
+    if own
+        .chars()
+        .next()
+        .is_some_and(|c| ('\u{4e00}'..='\u{9fff}').contains(&c) || c == '“')
+    {
+        return own.to_string();
     }
     let fallback = match code {
         E::AlreadyExists => "已被占用,请换一个",

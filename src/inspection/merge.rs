@@ -727,7 +727,13 @@ mod tests {
 
     /// A phone's batch for one row edit: a row it makes carries its `_seq`.
     fn row_batch(e: &RowEdit) -> Edit {
-        let mut fields = vec![(row_path(e, ITEMS[e.item]), json!(e.value))];
+        // A removal is `_deleted: true`, as the phone writes it.
+        let value = if ITEMS[e.item] == "_deleted" {
+            json!(true)
+        } else {
+            json!(e.value)
+        };
+        let mut fields = vec![(row_path(e, ITEMS[e.item]), value)];
         if e.owner == e.device {
             fields.push((row_path(e, "_seq"), json!(e.row)));
         }
@@ -749,7 +755,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn repeat_rows_from_two_devices_merge(
+        fn repeat_rows_added_edited_and_removed_on_two_devices_merge(
             edits in prop::collection::vec(row_edit(), 1..16),
             seed in any::<u64>(),
         ) {
@@ -765,6 +771,15 @@ mod tests {
             // Every row a device made is kept, whatever the other did.
             for e in edits.iter().filter(|e| e.owner == e.device) {
                 prop_assert!(r.fields.contains_key(&row_path(e, "_seq")), "row of {:?} lost", e);
+            }
+            // A row removed on one phone stays removed whatever the other
+            // edited in it meanwhile, and every cell written is still there
+            // (an edit of a removed row is kept, not lost).
+            for e in &edits {
+                prop_assert!(r.fields.contains_key(&row_path(e, ITEMS[e.item])), "{:?} lost", e);
+                if ITEMS[e.item] == "_deleted" {
+                    prop_assert_eq!(r.fields.get(&row_path(e, "_deleted")), Some(&json!(true)));
+                }
             }
             // A conflict only where both devices wrote the same cell.
             for d in &logged {

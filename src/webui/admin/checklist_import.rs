@@ -4,7 +4,7 @@
 //! the admin confirms. The same reading as the API's
 //! `POST /api/v1/templates/import`.
 
-use crate::error::{AppError, ErrorCode};
+use crate::error::AppError;
 use crate::reference::templates::{self, ImportQuery, Imported, Item, ItemKind};
 use crate::state::AppState;
 use crate::webui::admin::{
@@ -173,16 +173,7 @@ async fn import(
     };
     // Unzipping and reading the sheets is CPU work: off the executor.
     let read = web::block(move || {
-        let bytes = match (file, carried) {
-            (Some(f), _) if !f.is_empty() => f.to_vec(),
-            (_, Some(c)) => STANDARD.decode(c.as_bytes()).map_err(|_| {
-                AppError::bad_request(
-                    ErrorCode::MalformedForm,
-                    "the file did not come back intact",
-                )
-            })?,
-            _ => Vec::new(),
-        };
+        let bytes = super::uploaded_file(file, carried)?;
         let (new, unsupported) = templates::read_xlsform(&bytes, &q)?;
         Ok::<_, AppError>((new, unsupported, STANDARD.encode(&bytes)))
     })

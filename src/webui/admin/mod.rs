@@ -342,6 +342,27 @@ pub fn zh(code: ErrorCode, reason: &str) -> String {
         .map_or_else(|| fallback.to_string(), |(_, z)| (*z).to_string())
 }
 
+/// The file of an import form: uploaded on the first step, or carried
+/// back (base64) by the confirm step of a preview.
+pub(crate) fn uploaded_file(
+    file: Option<actix_web::web::Bytes>,
+    carried: Option<String>,
+) -> Result<Vec<u8>, crate::error::AppError> {
+    use base64::Engine;
+    match (file, carried) {
+        (Some(f), _) if !f.is_empty() => Ok(f.to_vec()),
+        (_, Some(c)) => base64::engine::general_purpose::STANDARD
+            .decode(c.as_bytes())
+            .map_err(|_| {
+                crate::error::AppError::bad_request(
+                    ErrorCode::MalformedForm,
+                    "the file did not come back intact",
+                )
+            }),
+        _ => Ok(Vec::new()),
+    }
+}
+
 /// The console's tabs.
 const TABS: [(&str, &str); 8] = [
     ("/admin", "概览"),

@@ -2,7 +2,7 @@
 //! by row (every row's errors in Chinese) and written only whole, and the
 //! exports in the import's own format.
 
-use crate::error::{AppError, ErrorCode};
+use crate::error::AppError;
 use crate::reference::site_files::{self, Action, ImportQuery, ImportReport};
 use crate::reference::sites::SiteFilter;
 use crate::state::AppState;
@@ -116,16 +116,7 @@ pub(super) async fn import(
     // The API's limit on a sheet holds here too (FIELDSYNC_MAX_JSON_BYTES).
     let max = st.config.max_json_bytes;
     let read = web::block(move || -> Result<(Vec<u8>, String), AppError> {
-        let bytes = match (file, carried) {
-            (Some(f), _) if !f.is_empty() => f.to_vec(),
-            (_, Some(c)) => STANDARD.decode(c.as_bytes()).map_err(|_| {
-                AppError::bad_request(
-                    ErrorCode::MalformedForm,
-                    "the file did not come back intact",
-                )
-            })?,
-            _ => Vec::new(),
-        };
+        let bytes = crate::webui::admin::uploaded_file(file, carried)?;
         if bytes.len() > max {
             return Err(AppError::too_large(format!(
                 "the file is larger than {} MB",

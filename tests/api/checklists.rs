@@ -1224,3 +1224,43 @@ fn the_console_editor_orders_groups_into_repeats_and_builds_conditions_by_pickin
     assert_eq!(r.status, 422);
     assert!(r.body.contains("个字符处"), "{}", r.body);
 }
+
+#[test]
+fn the_console_preview_runs_the_logic_on_trial_answers() {
+    use crate::admin_console::admin;
+    use crate::webui::Web;
+    let app = TestApp::spawn();
+    let t = id(template(&app, outfall_items()).ok(201));
+    let web = Web::new(&app);
+    let s = admin(&web);
+    let cell = |body: &str, label: &str| -> String {
+        // The result cell of the row whose first cell starts with `label`.
+        let at = body
+            .find(&format!("<td>{label}"))
+            .unwrap_or_else(|| panic!("no row {label}"));
+        let row_end = body[at..].find("</tr>").unwrap() + at;
+        let last = body[at..row_end].rfind("<td>").unwrap() + at + 4;
+        body[last..row_end].trim_end_matches("</td>").to_string()
+    };
+    let page = web.get(&format!("/admin/checklists/{t}/preview"), &s);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("试填:检验逻辑"));
+    let tried = web.get(
+        &format!("/admin/checklists/{t}/preview?version=1&a.flowing=no&a.overflow=yes&a.color=%E5%8F%91%E9%BB%91"),
+        &s,
+    );
+    assert_eq!(
+        cell(&tried.body, "水体颜色"),
+        "隐藏",
+        "no flow hides the colour"
+    );
+    assert_eq!(cell(&tried.body, "是否有污水溢流"), "不合格");
+    assert_eq!(cell(&tried.body, "巡查人签名"), "缺少");
+    let tried = web.get(
+        &format!("/admin/checklists/{t}/preview?version=1&a.flowing=yes&a.color=%E5%8F%91%E9%BB%91&a.sign=1"),
+        &s,
+    );
+    assert_eq!(cell(&tried.body, "水体颜色"), "不合格");
+    assert_eq!(cell(&tried.body, "巡查人签名"), "显示");
+    assert!(tried.body.contains("不合格项:1"));
+}

@@ -711,13 +711,137 @@ struct PreviewQuery {
     version: Option<i32>,
 }
 
+/// A trial's answers (`a.<key>` in the query) as a record's field map, by
+/// each item's kind: the preview runs the logic on them as the phone and
+/// the server do.
+fn trial_fields(items: &[Item], pairs: &[(String, String)]) -> crate::inspection::merge::Fields {
+    // A stand-in photo id for "taken" (photo and signature items).
+    const TAKEN: &str = "00000000-0000-4000-8000-000000000000";
+    let mut out = crate::inspection::merge::Fields::new();
+    for item in items.iter().filter(|i| i.kind.answers()) {
+        let vals: Vec<&str> = pairs
+            .iter()
+            .filter(|(k, v)| {
+                k.strip_prefix("a.") == Some(item.key.as_str()) && !v.trim().is_empty()
+            })
+            .map(|(_, v)| v.trim())
+            .collect();
+        let Some(first) = vals.first().copied() else {
+            continue;
+        };
+        let v = match item.kind {
+            ItemKind::YesNo => serde_json::json!(first == "yes"),
+            ItemKind::Number | ItemKind::Score => match first.parse::<f64>() {
+                Ok(n) => serde_json::json!(n),
+                Err(_) => continue,
+            },
+            ItemKind::MultiChoice => serde_json::json!(vals),
+            ItemKind::Photo => serde_json::json!([TAKEN]),
+            ItemKind::Signature => serde_json::json!(TAKEN),
+            _ => serde_json::json!(first),
+        };
+        out.insert(format!("answers.{}", item.key), v);
+    }
+    out
+}
+
+/// The trial: a form of the checklist's own items (repeats are filled row
+/// by row on the phone and left out here), and what the logic makes of
+/// the answers: which items show, which fail, what is missing, the score.
+fn trial(t: &Template, pairs: &[(String, String)], action: &str, version: i32) -> Markup {
+    let fields = trial_fields(&t.items, pairs);
+    let compiled = crate::inspection::checklist::Compiled::new(&t.items);
+    let (c, hidden) = compiled.judge(&fields, &std::collections::HashSet::new());
+    let failed: std::collections::HashSet<&str> = c.failed.iter().map(String::as_str).collect();
+    let missing: std::collections::HashSet<&str> = c
+        .missing_required
+        .iter()
+        .map(|m| m.split('#').next().unwrap_or_default())
+        .collect();
+    let has = |key: &str, v: &str| {
+        pairs
+            .iter()
+            .any(|(k, x)| k.strip_prefix("a.") == Some(key) && x == v)
+    };
+    let tried = pairs.iter().any(|(k, _)| k.starts_with("a."));
+    html! {
+        section.card id="trial" {
+            h2 { "试填:检验逻辑" }
+            p.hint { "按巡查员的答案试一试:隐藏的项、不合格的项和缺少的必填项会标出来。不会保存任何数据。" }
+            form method="get" action=(action) {
+                input type="hidden" name="version" value=(version);
+                div.scroll {
+                    table.list.trial {
+                        tr { th { "检查项" } th { "答案" } th { "结果" } }
+                        @for item in &t.items {
+                            @let k = item.key.as_str();
+                            @let name = format!("a.{k}");
+                            tr class=(if hidden.contains(k) { "hidden" } else if failed.contains(k) { "bad" } else { "" }) {
+                                td { (item.label) @if item.required { span.req { " *" } } }
+                                td {
+                                    @match item.kind {
+                                        ItemKind::YesNo => {
+                                            label.check { input type="radio" name=(name) value="yes" checked[has(k, "yes")]; " 是" }
+                                            label.check { input type="radio" name=(name) value="no" checked[has(k, "no")]; " 否" }
+                                        }
+                                        ItemKind::Choice | ItemKind::MultiChoice => {
+                                            @for o in item.options.as_deref().unwrap_or_default() {
+                                                label.check {
+                                                    input type=(if item.kind == ItemKind::Choice { "radio" } else { "checkbox" }) name=(name) value=(o) checked[has(k, o)];
+                                                    " " (o)
+                                                }
+                                            }
+                                        }
+                                        ItemKind::Number | ItemKind::Score => {
+                                            input type="number" step="any" name=(name) size="6" aria-label=(item.label)
+                                                value=(pairs.iter().find(|(x, _)| x == &name).map_or("", |(_, v)| v.as_str()));
+                                        }
+                                        ItemKind::Text | ItemKind::Date => {
+                                            input type=(if item.kind == ItemKind::Date { "date" } else { "text" }) name=(name) aria-label=(item.label)
+                                                value=(pairs.iter().find(|(x, _)| x == &name).map_or("", |(_, v)| v.as_str()));
+                                        }
+                                        ItemKind::Photo | ItemKind::Signature => {
+                                            label.check { input type="checkbox" name=(name) value="1" checked[has(k, "1")]; (if item.kind == ItemKind::Photo { " 已拍照" } else { " 已签名" }) }
+                                        }
+                                        ItemKind::Section => { "(分节标题)" }
+                                        ItemKind::Repeat => { "(在手机上逐行填写)" }
+                                    }
+                                }
+                                td {
+                                    @if !tried { "" }
+                                    @else if hidden.contains(k) { "隐藏" }
+                                    @else if failed.contains(k) { "不合格" }
+                                    @else if missing.contains(k) { "缺少" }
+                                    @else if item.kind.answers() { "显示" }
+                                }
+                            }
+                        }
+                    }
+                }
+                button type="submit" id="try" { "试一试" }
+            }
+            @if tried {
+                ul.checks.summary {
+                    li { "得分 " (c.score.got) " / " (c.score.max) }
+                    li class=(if c.failed.is_empty() { "ok" } else { "bad" }) { "不合格项:" (c.failed.len()) }
+                    li class=(if c.missing_required.is_empty() { "ok" } else { "bad" }) { "缺少的必填项:" (c.missing_required.len()) }
+                }
+            }
+        }
+    }
+}
+
 #[get("/admin/checklists/{id}/preview")]
 async fn preview(
     st: web::Data<AppState>,
+    req: HttpRequest,
     AdminUser(user): AdminUser,
     id: web::Path<uuid::Uuid>,
     q: web::Query<PreviewQuery>,
 ) -> Page {
+    // Every pair, a multi-choice's several values included.
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let (caller, id, v) = (user.caller.clone(), id.to_string(), q.version);
     let tid = id.clone();
     let t = st
@@ -736,6 +860,7 @@ async fn preview(
                 p.hint { "巡查员在手机上看到的表单(宽 360 像素);带 * 的为必填,提交时检查。" }
                 (phone_form(&t))
             }
+            (trial(&t, &pairs, &format!("/admin/checklists/{id}/preview"), t.version))
         },
     ))
 }

@@ -5,6 +5,7 @@
 //! `sync::push`); a handler parses, calls and answers.
 
 pub mod auth;
+pub mod departments;
 mod extract;
 pub mod groups;
 pub mod ops;
@@ -59,6 +60,7 @@ route_table! {
     documented: [
         auth::login, auth::refresh_session, auth::logout,
         groups::list, groups::one, groups::create, groups::update, groups::remove,
+        departments::list, departments::one, departments::create, departments::update,
         users::list, users::me, users::one, users::create, users::update,
         sites::list, sites::one, sites::create, sites::update, sites::remove, sites::import,
         templates::list, templates::one, templates::import, templates::create, templates::update, templates::remove,

@@ -23,6 +23,17 @@ diesel::table! {
         scope_epoch -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        department_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    departments (id) {
+        id -> Text,
+        name -> Text,
+        active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
     }
 }
 
@@ -296,6 +307,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         item_key -> Nullable<Text>,
+        department_id -> Nullable<Text>,
     }
 }
 
@@ -339,6 +351,7 @@ diesel::joinable!(template_versions -> templates (template_id));
 diesel::allow_tables_to_appear_in_same_query!(
     groups,
     users,
+    departments,
     refresh_tokens,
     sites,
     templates,

@@ -5,6 +5,7 @@
 //! Each module holds its JSON shapes, its validation and its queries; the
 //! HTTP layer only parses and calls.
 
+pub mod departments;
 pub mod groups;
 pub mod routes;
 pub mod schedules;

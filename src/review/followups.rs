@@ -78,7 +78,10 @@ pub struct Followup {
     pub inspection_id: String,
     pub site_id: String,
     pub title: String,
+    /// The department's name as the follow-up was given it.
     pub department: String,
+    /// The department it is handed to.
+    pub department_id: Option<String>,
     pub assignee_id: Option<String>,
     pub due_at: Option<DateTime<Utc>>,
     pub status: Status,
@@ -95,7 +98,14 @@ pub struct Followup {
 #[serde(deny_unknown_fields)]
 pub struct NewFollowup {
     pub title: String,
+    /// The department by name: the department of that name (made when
+    /// there is none). Either this or `department_id`.
+    #[serde(default)]
     pub department: String,
+    /// The department it is handed to (an active one); wins over
+    /// `department`.
+    #[serde(default)]
+    pub department_id: Option<String>,
     pub assignee_id: Option<String>,
     pub due_at: Option<DateTime<Utc>>,
     /// The failed checklist item it rectifies (its answer path), if any:
@@ -111,7 +121,10 @@ pub struct FollowupPatch {
     #[serde(default)]
     pub note: String,
     pub title: Option<String>,
+    /// Hands it to the department of this name (made when there is none).
     pub department: Option<String>,
+    /// Hands it to this department (an active one); wins over `department`.
+    pub department_id: Option<String>,
     #[serde(default, deserialize_with = "validate::double_option")]
     #[schema(value_type = Option<String>)]
     pub assignee_id: Option<Option<String>>,
@@ -128,6 +141,7 @@ pub struct FollowupFilter {
     pub overdue: Option<bool>,
     pub site_id: Option<String>,
     pub department: Option<String>,
+    pub department_id: Option<String>,
     pub inspection_id: Option<String>,
 }
 
@@ -153,6 +167,7 @@ struct Row {
     status: String,
     verify_stop_id: Option<String>,
     item_key: Option<String>,
+    department_id: Option<String>,
 }
 
 fn views(c: &mut Conn, rows: Vec<Row>) -> AppResult<Vec<Followup>> {
@@ -184,6 +199,7 @@ fn views(c: &mut Conn, rows: Vec<Row>) -> AppResult<Vec<Followup>> {
                 site_id: r.site_id,
                 title: r.title,
                 department: r.department,
+                department_id: r.department_id,
                 assignee_id: r.assignee_id,
                 due_at: r.due_at.map(clock::utc),
                 status,
@@ -277,7 +293,11 @@ pub fn create(
     require_coordinator(caller)?;
     let insp = crate::inspection::visible_row(c, caller, inspection_id)?;
     let title = validate::text("title", &input.title, 200)?;
-    let department = validate::text("department", &input.department, 100)?;
+    let (department_id, department) = crate::reference::departments::for_followup(
+        c,
+        input.department_id.as_deref(),
+        Some(input.department.as_str()),
+    )?;
     check_assignee(c, input.assignee_id.as_deref())?;
     if let Some(k) = &input.item_key
         && !crate::inspection::fields::is_answer_path(k)
@@ -298,6 +318,7 @@ pub fn create(
             fu::owner_id.eq(&insp.inspector_id),
             fu::title.eq(&title),
             fu::department.eq(&department),
+            fu::department_id.eq(&department_id),
             fu::assignee_id.eq(&input.assignee_id),
             fu::due_at.eq(input.due_at.map(|d| d.naive_utc())),
             fu::status.eq(Status::Open.as_str()),
@@ -349,11 +370,14 @@ pub fn update(
         .as_deref()
         .map(|t| validate::text("title", t, 200))
         .transpose()?;
-    let department = patch
-        .department
-        .as_deref()
-        .map(|t| validate::text("department", t, 100))
-        .transpose()?;
+    let department = match (&patch.department_id, &patch.department) {
+        (None, None) => None,
+        (id, name) => Some(crate::reference::departments::for_followup(
+            c,
+            id.as_deref(),
+            name.as_deref(),
+        )?),
+    };
     if let Some(a) = &patch.assignee_id {
         check_assignee(c, a.as_deref())?;
     }
@@ -361,7 +385,8 @@ pub fn update(
         .set((
             fu::status.eq(to.as_str()),
             title.as_ref().map(|t| fu::title.eq(t)),
-            department.as_ref().map(|d| fu::department.eq(d)),
+            department.as_ref().map(|d| fu::department.eq(&d.1)),
+            department.as_ref().map(|d| fu::department_id.eq(&d.0)),
             patch.assignee_id.clone().map(|a| fu::assignee_id.eq(a)),
             patch
                 .due_at
@@ -409,6 +434,9 @@ pub fn list(
     }
     if let Some(v) = &f.department {
         q = q.filter(fu::department.eq(v.clone()));
+    }
+    if let Some(v) = &f.department_id {
+        q = q.filter(fu::department_id.eq(v.clone()));
     }
     if let Some(v) = &f.inspection_id {
         q = q.filter(fu::inspection_id.eq(v.clone()));

@@ -26,9 +26,10 @@ pub struct Proposal {
     /// The item's label, for the reviewer.
     pub label: String,
     pub title: String,
-    /// The department the checklist names (until departments are their
-    /// own records, its name); "待指定" when it names none.
+    /// The department's name; "待指定" when the checklist names none.
     pub department: String,
+    /// The department the checklist names, when it names one by id.
+    pub department_id: Option<String>,
     /// `due_days` after now.
     pub due_at: DateTime<Utc>,
 }
@@ -40,12 +41,16 @@ pub struct Chosen {
     /// A failed item's answer path.
     pub item_key: String,
     pub title: String,
+    /// The department by name (made when there is none); or by id.
+    #[serde(default)]
     pub department: String,
+    #[serde(default)]
+    pub department_id: Option<String>,
     pub due_at: Option<DateTime<Utc>>,
 }
 
 /// The department of a proposal whose checklist names none.
-pub const UNASSIGNED: &str = "待指定";
+pub use crate::reference::departments::UNASSIGNED;
 
 /// The item an answer path names (its last segment is the item's key:
 /// keys are unique in a checklist, repeats included).
@@ -87,25 +92,34 @@ pub fn proposed(c: &mut Conn, row: &Row, existing: &[Followup]) -> AppResult<Vec
         .iter()
         .filter_map(|f| f.item_key.as_deref())
         .collect();
-    Ok(checks
-        .failed
-        .iter()
-        .filter(|p| !made.contains(p.as_str()))
-        .filter_map(|path| {
-            let item = item_at(&items, path)?;
-            let f = &item.on_fail.as_ref()?.followup;
-            Some(Proposal {
-                item_key: path.clone(),
-                label: item.label.clone(),
-                title: f.title.clone(),
-                department: f
-                    .department_id
-                    .clone()
-                    .unwrap_or_else(|| UNASSIGNED.to_string()),
-                due_at: now + Duration::days(i64::from(f.due_days)),
-            })
-        })
-        .collect())
+    let mut out = Vec::new();
+    for path in checks.failed.iter().filter(|p| !made.contains(p.as_str())) {
+        let Some(item) = item_at(&items, path) else {
+            continue;
+        };
+        let Some(on_fail) = &item.on_fail else {
+            continue;
+        };
+        let f = &on_fail.followup;
+        // The checklist names a department by id, or (written before
+        // departments were records, or imported) by its name.
+        let (department_id, department) = match f.department_id.as_deref() {
+            None => (None, UNASSIGNED.to_string()),
+            Some(d) => match crate::reference::departments::find(c, d)? {
+                Some(dep) => (Some(dep.id), dep.name),
+                None => (None, d.to_string()),
+            },
+        };
+        out.push(Proposal {
+            item_key: path.clone(),
+            label: item.label.clone(),
+            title: f.title.clone(),
+            department,
+            department_id,
+            due_at: now + Duration::days(i64::from(f.due_days)),
+        });
+    }
+    Ok(out)
 }
 
 /// Makes the follow-ups of an approval: `chosen` as the reviewer edited
@@ -126,6 +140,7 @@ pub fn make(
                 item_key: p.item_key,
                 title: p.title,
                 department: p.department,
+                department_id: p.department_id,
                 due_at: Some(p.due_at),
             })
             .collect(),
@@ -163,6 +178,7 @@ pub fn make(
             NewFollowup {
                 title: f.title,
                 department: f.department,
+                department_id: f.department_id,
                 assignee_id: None,
                 due_at: f.due_at,
                 item_key: Some(f.item_key),

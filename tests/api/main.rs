@@ -11,6 +11,7 @@ mod client_js;
 mod cluster;
 mod coverage;
 mod crash;
+mod departments;
 mod errors;
 mod expr;
 mod fleet;

@@ -43,6 +43,7 @@ struct Ids {
     photo: String,
     upload: String,
     schedule: String,
+    department: String,
 }
 
 fn fill(path: &str, d: &District, ids: &Ids) -> String {
@@ -62,6 +63,7 @@ fn fill(path: &str, d: &District, ids: &Ids) -> String {
         "photos" => ids.photo.as_str(),
         "uploads" => ids.upload.as_str(),
         "schedules" => ids.schedule.as_str(),
+        "departments" => ids.department.as_str(),
         _ => "",
     };
     let _ = rest;
@@ -143,13 +145,19 @@ fn every_route_for_every_kind_of_caller() {
         .as_str()
         .expect("a conflict")
         .to_string();
-    let followup = id(app
+    let made = app
         .post(
             &format!("/api/v1/inspections/{insp}/followups"),
             &coord,
             &json!({"title": "清理排口", "department": "街道办"}),
         )
-        .ok(201));
+        .ok(201);
+    // A follow-up named by its department's name makes the department.
+    let department = made["department_id"]
+        .as_str()
+        .expect("a department made from the name")
+        .to_string();
+    let followup = id(made);
     let (photo2, insp2) = (uuid(), uuid());
     app.push(
         &li,
@@ -198,6 +206,7 @@ fn every_route_for_every_kind_of_caller() {
         photo,
         upload,
         schedule,
+        department,
     };
 
     // Nobody, inspector A, coordinator A, admin, inspector B.
@@ -282,6 +291,22 @@ fn every_route_for_every_kind_of_caller() {
         (
             ("delete", "/api/v1/sites/{id}"),
             row([401, 403, 403, 204, 403]),
+        ),
+        (
+            ("get", "/api/v1/departments"),
+            row([401, 200, 200, 200, 200]),
+        ),
+        (
+            ("post", "/api/v1/departments"),
+            with([401, 403, 403, 201, 403], json!({"name": "区生态环境局"})),
+        ),
+        (
+            ("get", "/api/v1/departments/{id}"),
+            row([401, 200, 200, 200, 200]),
+        ),
+        (
+            ("patch", "/api/v1/departments/{id}"),
+            with([401, 403, 403, 200, 403], json!({"active": true})),
         ),
         (("get", "/api/v1/templates"), row([401, 200, 200, 200, 200])),
         // No file: the admin's import is refused as unreadable.

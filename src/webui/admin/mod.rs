@@ -8,6 +8,7 @@
 mod checklist_import;
 mod checklists;
 mod coverage;
+mod departments;
 mod people;
 mod plans;
 mod sites;
@@ -364,10 +365,11 @@ pub(crate) fn uploaded_file(
 }
 
 /// The console's tabs.
-const TABS: [(&str, &str); 8] = [
+const TABS: [(&str, &str); 9] = [
     ("/admin", "概览"),
     ("/admin/groups", "联络组"),
     ("/admin/users", "人员"),
+    ("/admin/departments", "部门"),
     ("/admin/sites", "点位"),
     ("/admin/checklists", "检查清单"),
     ("/admin/routes", "巡查路线"),
@@ -539,6 +541,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     people::configure(cfg);
     sites::configure(cfg);
     checklists::configure(cfg);
+    departments::configure(cfg);
     plans::configure(cfg);
     coverage::configure(cfg);
 }

@@ -292,6 +292,7 @@ fn chosen_followups(
             item_key,
             title: get(i, "title").unwrap_or_default(),
             department: get(i, "department").unwrap_or_default(),
+            department_id: None,
             due_at,
         });
     }
@@ -471,6 +472,7 @@ pub async fn followup_form(
                 NewFollowup {
                     title: form.title,
                     department: form.department,
+                    department_id: None,
                     assignee_id: None,
                     due_at,
                     item_key: None,

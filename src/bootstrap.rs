@@ -112,6 +112,7 @@ fn ensure_admin(db: &Db, configured: Option<&str>) -> anyhow::Result<Option<Stri
                 display_name: Some("管理员".into()),
                 role: Role::Admin,
                 group_id: None,
+                department_id: None,
                 password: String::new(),
             },
             hash,

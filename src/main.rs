@@ -221,6 +221,7 @@ fn create_user(
                     display_name,
                     role,
                     group_id,
+                    department_id: None,
                     password: String::new(),
                 },
                 hash,

@@ -206,6 +206,27 @@ pub fn for_followup(
 /// (a failed item's proposal that names none).
 pub const UNASSIGNED: &str = "待指定";
 
+/// Every department as (id, name), by name, a stopped one marked: for a
+/// select that must show a user's department even when stopped.
+pub fn all_names(c: &mut Conn) -> AppResult<Vec<(String, String)>> {
+    Ok(departments::table
+        .order((departments::active.desc(), departments::name))
+        .select((departments::id, departments::name, departments::active))
+        .load::<(String, String, bool)>(c)?
+        .into_iter()
+        .map(|(id, name, active)| {
+            (
+                id,
+                if active {
+                    name
+                } else {
+                    format!("{name}(已停用)")
+                },
+            )
+        })
+        .collect())
+}
+
 /// Every active department as (id, name), by name: for the pages' selects.
 pub fn names(c: &mut Conn) -> AppResult<Vec<(String, String)>> {
     Ok(departments::table

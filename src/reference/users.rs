@@ -20,6 +20,8 @@ pub struct User {
     pub display_name: String,
     pub role: Role,
     pub group_id: Option<String>,
+    /// The department the user also works for (any role may).
+    pub department_id: Option<String>,
     pub active: bool,
 }
 
@@ -34,6 +36,7 @@ pub struct Row {
     pub password_hash: String,
     pub active: bool,
     pub token_stamp: i64,
+    pub department_id: Option<String>,
 }
 
 impl Row {
@@ -44,6 +47,7 @@ impl Row {
             username: self.username,
             display_name: self.display_name,
             group_id: self.group_id,
+            department_id: self.department_id,
             active: self.active,
         }
     }
@@ -57,6 +61,9 @@ pub struct NewUser {
     pub display_name: Option<String>,
     pub role: Role,
     pub group_id: Option<String>,
+    /// The department the user also works for, if any.
+    #[serde(default)]
+    pub department_id: Option<String>,
     pub password: String,
 }
 
@@ -69,6 +76,10 @@ pub struct UserPatch {
     #[serde(default, deserialize_with = "validate::double_option")]
     #[schema(value_type = Option<String>)]
     pub group_id: Option<Option<String>>,
+    /// `null` takes the user out of their department.
+    #[serde(default, deserialize_with = "validate::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub department_id: Option<Option<String>>,
     /// `false` deactivates: the user's tokens stop working at once.
     pub active: Option<bool>,
     /// A new password; the user's sessions end.
@@ -154,6 +165,19 @@ pub fn get(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<User> {
         .ok_or_else(|| AppError::not_found("user"))
 }
 
+/// A department a user is put in must be one in use.
+fn check_department(c: &mut Conn, id: Option<&str>) -> AppResult<()> {
+    if let Some(d) = id
+        && !super::departments::find(c, d)?.is_some_and(|d| d.active)
+    {
+        return Err(AppError::invalid(
+            "department_id",
+            "must be an active department",
+        ));
+    }
+    Ok(())
+}
+
 fn check_group(c: &mut Conn, group_id: Option<&str>) -> AppResult<()> {
     if let Some(g) = group_id
         && !groups::exists(c, g)?
@@ -178,6 +202,7 @@ pub fn insert(
     };
     check_role_group(input.role, input.group_id.as_deref())?;
     check_group(c, input.group_id.as_deref())?;
+    check_department(c, input.department_id.as_deref())?;
     if find_by_username(c, &name)?.is_some() {
         return Err(
             AppError::conflict(ErrorCode::AlreadyExists, "the user name is taken")
@@ -193,6 +218,7 @@ pub fn insert(
             users::display_name.eq(&display),
             users::role.eq(input.role.as_str()),
             users::group_id.eq(&input.group_id),
+            users::department_id.eq(&input.department_id),
             users::password_hash.eq(&password_hash),
             users::active.eq(true),
             users::token_stamp.eq(0),
@@ -207,7 +233,7 @@ pub fn insert(
             action: "user.create",
             object_type: "user",
             object_id: Some(&id),
-            details: json!({ "username": name, "role": input.role, "group_id": input.group_id }),
+            details: json!({ "username": name, "role": input.role, "group_id": input.group_id, "department_id": input.department_id }),
         },
     )?;
     find(c, &id)?
@@ -248,6 +274,15 @@ pub fn update(
     };
     check_role_group(role, group_id.as_deref())?;
     check_group(c, group_id.as_deref())?;
+    let department_id = match &patch.department_id {
+        Some(d) => {
+            if d != &row.department_id {
+                check_department(c, d.as_deref())?;
+            }
+            d.clone()
+        }
+        None => row.department_id.clone(),
+    };
     let active = patch.active.unwrap_or(row.active);
     let revoke = !active && row.active || new_hash.is_some();
 
@@ -256,6 +291,7 @@ pub fn update(
             display.as_ref().map(|d| users::display_name.eq(d)),
             users::role.eq(role.as_str()),
             users::group_id.eq(&group_id),
+            users::department_id.eq(&department_id),
             users::active.eq(active),
             new_hash.as_ref().map(|h| users::password_hash.eq(h)),
             // A new role ends every session and access token as well
@@ -277,7 +313,9 @@ pub fn update(
     if revoke {
         refresh::revoke_user(c, id)?;
     }
-    if role != old_role || group_id != row.group_id {
+    // What a user may see follows their group and (for the follow-ups
+    // handed to it) their department: a phone pulls afresh after either.
+    if role != old_role || group_id != row.group_id || department_id != row.department_id {
         bump_scope(c, &[id.to_string()])?;
     }
     journal::audit(
@@ -291,6 +329,7 @@ pub fn update(
                 "display_name": display,
                 "role": patch.role,
                 "group_id": patch.group_id,
+                "department_id": patch.department_id,
                 "active": patch.active,
                 "password_changed": new_hash.is_some(),
             }),

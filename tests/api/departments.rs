@@ -204,3 +204,72 @@ fn the_console_adds_renames_and_stops_departments() {
     );
     assert!(web.get("/admin/departments", &s).body.contains("已停用"));
 }
+
+#[test]
+fn a_member_of_any_role_may_belong_to_a_department() {
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let env = app
+        .post(
+            "/api/v1/departments",
+            &app.admin,
+            &json!({"name": "区生态环境局"}),
+        )
+        .ok(201);
+    let env_id = env["id"].as_str().unwrap();
+    let u = app
+        .patch(
+            &format!("/api/v1/users/{}", d.coordinator_a),
+            &app.admin,
+            &json!({"department_id": env_id}),
+        )
+        .ok(200);
+    assert_eq!(u["department_id"], env_id);
+    assert_eq!(u["role"], "coordinator", "the role stays");
+    // An unknown or stopped department: refused at its field.
+    let r = app.patch(
+        &format!("/api/v1/users/{}", d.inspector_a),
+        &app.admin,
+        &json!({"department_id": uuid()}),
+    );
+    assert_eq!(
+        (r.status, r.body["error"]["details"]["field"].as_str()),
+        (422, Some("department_id"))
+    );
+    app.patch(
+        &format!("/api/v1/departments/{env_id}"),
+        &app.admin,
+        &json!({"active": false}),
+    )
+    .ok(200);
+    let r = app.patch(
+        &format!("/api/v1/users/{}", d.inspector_a),
+        &app.admin,
+        &json!({"department_id": env_id}),
+    );
+    assert_eq!(r.status, 422);
+    // Who already belongs stays, through an unrelated edit.
+    let u = app
+        .patch(
+            &format!("/api/v1/users/{}", d.coordinator_a),
+            &app.admin,
+            &json!({"display_name": "周敏"}),
+        )
+        .ok(200);
+    assert_eq!(u["department_id"], env_id);
+    let u = app
+        .patch(
+            &format!("/api/v1/users/{}", d.coordinator_a),
+            &app.admin,
+            &json!({"department_id": null}),
+        )
+        .ok(200);
+    assert_eq!(u["department_id"], serde_json::Value::Null);
+    // The console's user page offers the departments.
+    use crate::admin_console::admin;
+    use crate::webui::Web;
+    let web = Web::new(&app);
+    let s = admin(&web);
+    let page = web.get(&format!("/admin/users/{}", d.coordinator_a), &s);
+    assert!(page.body.contains("区生态环境局(已停用)"), "{}", page.body);
+}

@@ -310,6 +310,7 @@ async fn users_create(
             display_name: form.opt("display_name"),
             role,
             group_id: form.opt("group_id"),
+            department_id: None,
             password: String::new(),
         };
         let caller = user.caller.clone();
@@ -331,6 +332,7 @@ fn user_edit(
     user: &WebUser,
     id: &str,
     groups: &[(String, String)],
+    departments: &[(String, String)],
     form: &Fields,
     p: Option<&Problem>,
 ) -> actix_web::HttpResponse {
@@ -346,10 +348,11 @@ fn user_edit(
                 form method="post" action={ "/admin/users/" (id) } {
                     (csrf(user))
                     input type="hidden" name="username" value=(form.get("username"));
-                    (Problem::banner(p, &["display_name", "role", "group_id", "password", "active"]))
+                    (Problem::banner(p, &["display_name", "role", "group_id", "department_id", "password", "active"]))
                     (input("姓名", "display_name", form.get("display_name"), p))
                     label { "角色" (role_select(form.get("role"))) (Problem::at(p, "role")) }
                     label { "联络组" (group_select("group_id", groups, form.get("group_id"), Some("无"))) (Problem::at(p, "group_id")) }
+                    label { "所在部门(在区级部门工作的委员)" (group_select("department_id", departments, form.get("department_id"), Some("无"))) (Problem::at(p, "department_id")) }
                     label.check { input type="checkbox" name="active" value="1" checked[form.has("active")]; "在岗(取消即停用,其登录立即失效)" }
                     label { "重设密码(留空不改)" input type="password" name="password" id="password" autocomplete="new-password"; (Problem::at(p, "password")) }
                     button type="submit" id="save" { "保存" }
@@ -367,19 +370,26 @@ async fn user_form(
 ) -> Page {
     let (caller, id) = (user.caller.clone(), id.to_string());
     let uid = id.clone();
-    let (u, groups) = st
+    let (u, groups, departments) = st
         .db
-        .read(move |c| Ok((users::get(c, &caller, &uid)?, group_options(c)?)))
+        .read(move |c| {
+            Ok((
+                users::get(c, &caller, &uid)?,
+                group_options(c)?,
+                crate::reference::departments::all_names(c)?,
+            ))
+        })
         .await?;
     let mut form = Fields::default();
     form.set("username", u.username);
     form.set("display_name", u.display_name);
     form.set("role", u.role.as_str());
     form.set("group_id", u.group_id.unwrap_or_default());
+    form.set("department_id", u.department_id.unwrap_or_default());
     if u.active {
         form.set("active", "1");
     }
-    Ok(user_edit(&user, &id, &groups, &form, None))
+    Ok(user_edit(&user, &id, &groups, &departments, &form, None))
 }
 
 #[post("/admin/users/{id}")]
@@ -403,6 +413,7 @@ async fn user_save(
             display_name: Some(form.get("display_name").to_string()),
             role: Some(role),
             group_id: Some(form.opt("group_id")),
+            department_id: Some(form.opt("department_id")),
             active: Some(form.has("active")),
             password: None,
         };
@@ -416,11 +427,20 @@ async fn user_save(
         Ok(()) => Ok(saved("/admin/users")),
         Err(e) if e.status == actix_web::http::StatusCode::NOT_FOUND => Err(e.into()),
         Err(e) => {
-            let groups = st.db.read(group_options).await?;
+            let (groups, departments) = st
+                .db
+                .read(|c| {
+                    Ok((
+                        group_options(c)?,
+                        crate::reference::departments::all_names(c)?,
+                    ))
+                })
+                .await?;
             Ok(user_edit(
                 &user,
                 &id,
                 &groups,
+                &departments,
                 &form,
                 Some(&Problem::of(&e)),
             ))

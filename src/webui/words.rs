@@ -199,3 +199,20 @@ pub fn error(e: &AppError) -> String {
         code => code.zh().into(),
     }
 }
+
+/// A follow-up's due light, as every list shows it: red past due, yellow
+/// due within a day, nothing otherwise (or once resolved).
+pub fn due_light(f: &crate::review::followups::Followup) -> maud::Markup {
+    use crate::review::followups::Status;
+    let open = matches!(f.status, Status::Open | Status::InProgress);
+    let soon = f
+        .due_at
+        .is_some_and(|d| d - chrono::Utc::now() < chrono::Duration::hours(24));
+    maud::html! {
+        @if open && f.overdue {
+            span.light.red title="已逾期" { " ● 已逾期" }
+        } @else if open && soon {
+            span.light.yellow title="一天内到期" { " ● 一天内到期" }
+        }
+    }
+}

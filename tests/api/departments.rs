@@ -273,3 +273,86 @@ fn a_member_of_any_role_may_belong_to_a_department() {
     let page = web.get(&format!("/admin/users/{}", d.coordinator_a), &s);
     assert!(page.body.contains("区生态环境局(已停用)"), "{}", page.body);
 }
+
+#[test]
+fn the_review_page_hands_a_follow_up_to_a_department_and_shows_its_due_light() {
+    use crate::webui::Web;
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let li = app.login("liming", PASSWORD);
+    let env = app
+        .post(
+            "/api/v1/departments",
+            &app.admin,
+            &json!({"name": "区生态环境局"}),
+        )
+        .ok(201);
+    let housing = app
+        .post(
+            "/api/v1/departments",
+            &app.admin,
+            &json!({"name": "区住房城乡建委"}),
+        )
+        .ok(201);
+    let (env_id, housing_id) = (env["id"].as_str().unwrap(), housing["id"].as_str().unwrap());
+    let rec = uuid();
+    app.push(
+        &li,
+        &uuid(),
+        vec![new_inspection(
+            &rec,
+            &d,
+            json!({"title": "排口溢流", "status": "submitted"}),
+            T0,
+        )],
+        vec![],
+    )
+    .ok(200);
+    let web = Web::new(&app);
+    let s = web.login("zhoumin").unwrap();
+    let page = web.get(&format!("/review/inspections/{rec}"), &s);
+    assert!(page.body.contains("区生态环境局") && page.body.contains("name=\"department_id\""));
+    let today = (chrono::Utc::now() + chrono::Duration::hours(8))
+        .date_naive()
+        .to_string();
+    let r = web.post(
+        &format!("/review/inspections/{rec}/followups"),
+        &s,
+        &[
+            ("csrf", &page.csrf()),
+            ("title", "溯源排查"),
+            ("department_id", env_id),
+            ("department", ""),
+            ("due", &today),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let f = &app
+        .get(&format!("/api/v1/inspections/{rec}"), &app.admin)
+        .ok(200)["followups"][0];
+    assert_eq!(f["department_id"], env_id);
+    // Due by the end of today: the yellow light.
+    let page = web.get(&format!("/review/inspections/{rec}"), &s);
+    assert!(page.body.contains("一天内到期"), "{}", page.body);
+    // Re-dispatched to the housing bureau from the page.
+    let fid = f["id"].as_str().unwrap();
+    let r = web.post(
+        &format!("/review/followups/{fid}"),
+        &s,
+        &[
+            ("csrf", &page.csrf()),
+            ("status", "in_progress"),
+            ("department_id", housing_id),
+            ("note", "转住建委修复管网"),
+            ("due", &today),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let f = app
+        .get(&format!("/api/v1/followups/{fid}"), &app.admin)
+        .ok(200);
+    assert_eq!(
+        (f["department"].as_str(), f["status"].as_str()),
+        (Some("区住房城乡建委"), Some("in_progress"))
+    );
+}

@@ -120,6 +120,8 @@ struct Loaded {
     template: Option<templates::Template>,
     /// Display names of the reviewers and of who changed the follow-ups.
     names: HashMap<String, String>,
+    /// The departments a follow-up can be handed to: (id, name).
+    departments: Vec<(String, String)>,
 }
 
 async fn load(st: &AppState, user: &WebUser, id: uuid::Uuid) -> Result<Loaded, Refused> {
@@ -149,7 +151,9 @@ async fn load(st: &AppState, user: &WebUser, id: uuid::Uuid) -> Result<Loaded, R
                 )
                 .collect();
             let names = crate::reference::users::display_names(c, &people)?;
+            let departments = crate::reference::departments::names(c)?;
             Ok(Loaded {
+                departments,
                 site_name: site.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
                 site: site.map(|s| (s.1, s.2, s.3)),
                 inspector,
@@ -185,6 +189,7 @@ fn detail_page(
         template: l.template.as_ref(),
         user,
         names: &l.names,
+        departments: &l.departments,
         problem: problem.map(|(p, _)| p),
         comment,
     });
@@ -432,6 +437,10 @@ pub async fn resolve_form(
 pub struct FollowupForm {
     csrf: String,
     title: String,
+    /// A department from the list; or, empty, the one named in `department`.
+    #[serde(default)]
+    department_id: String,
+    #[serde(default)]
     department: String,
     #[serde(default)]
     due: String,
@@ -472,7 +481,7 @@ pub async fn followup_form(
                 NewFollowup {
                     title: form.title,
                     department: form.department,
-                    department_id: None,
+                    department_id: Some(form.department_id).filter(|d| !d.is_empty()),
                     assignee_id: None,
                     due_at,
                     item_key: None,
@@ -490,6 +499,9 @@ pub async fn followup_form(
 pub struct FollowupUpdateForm {
     csrf: String,
     status: followups::Status,
+    /// Handed on to another department (re-dispatch); empty: unchanged.
+    #[serde(default)]
+    department_id: String,
     #[serde(default)]
     note: String,
     #[serde(default)]
@@ -519,6 +531,8 @@ pub async fn followup_update_form(
                     note: form.note,
                     // An unchanged date is not a change of the due date.
                     due_at: (due.map(words::date) != f.due_at.map(words::date)).then_some(due),
+                    department_id: Some(form.department_id)
+                        .filter(|d| !d.is_empty() && Some(d) != f.department_id.as_ref()),
                     ..followups::FollowupPatch::default()
                 };
                 followups::update(c, &caller, &fid, patch)

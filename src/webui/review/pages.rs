@@ -222,6 +222,8 @@ pub struct DetailPage<'a> {
     /// Display names of the people the page names (reviewers, follow-up
     /// history).
     pub names: &'a HashMap<String, String>,
+    /// The departments a follow-up can be handed to: (id, name).
+    pub departments: &'a [(String, String)],
     pub problem: Option<&'a Problem>,
     /// What the reviewer wrote in a refused form, shown again.
     pub comment: &'a str,
@@ -481,7 +483,7 @@ pub fn detail(p: &DetailPage) -> Markup {
                         strong { (f.title) } " · " (f.department) " · "
                         span.status { (words::followup_status(f.status)) }
                         @if let Some(due) = f.due_at { " · 期限 " (words::date(due)) }
-                        @if f.overdue { span.flag { " 已逾期" } }
+                        (words::due_light(f))
                     }
                     ul.history {
                         @for h in &f.history {
@@ -500,6 +502,14 @@ pub fn detail(p: &DetailPage) -> Markup {
                                 }
                             }
                             label { "期限" input name="due" type="date" value=(f.due_at.map(words::date).unwrap_or_default()); }
+                            label { "转交部门"
+                                select name="department_id" {
+                                    option value="" { "(不变)" }
+                                    @for (id, name) in p.departments {
+                                        @if f.department_id.as_deref() != Some(id.as_str()) { option value=(id) { (name) } }
+                                    }
+                                }
+                            }
                             label { "说明" input name="note"; }
                             button type="submit" { "更新" }
                         }
@@ -511,7 +521,13 @@ pub fn detail(p: &DetailPage) -> Markup {
             form method="post" action={ "/review/inspections/" (i.id) "/followups" } {
                 input type="hidden" name="csrf" value=(csrf);
                 label { "事项" input name="title" required; }
-                label { "责任部门" input name="department" required; }
+                label { "责任部门"
+                    select name="department_id" {
+                        option value="" { "(选择部门,或在下面填写名称)" }
+                        @for (id, name) in p.departments { option value=(id) { (name) } }
+                    }
+                }
+                label { "其他部门名称" input name="department"; }
                 label { "期限" input name="due" type="date"; }
                 button type="submit" { "新建整改事项" }
             }

@@ -52,16 +52,6 @@ pub struct Chosen {
 /// The department of a proposal whose checklist names none.
 pub use crate::reference::departments::UNASSIGNED;
 
-/// The item an answer path names (its last segment is the item's key:
-/// keys are unique in a checklist, repeats included).
-fn item_at<'a>(items: &'a [Item], path: &str) -> Option<&'a Item> {
-    let key = path.rsplit('.').next()?;
-    templates::walk(items)
-        .into_iter()
-        .map(|(i, _)| i)
-        .find(|i| i.key == key)
-}
-
 /// The items of a record's checklist version and what its answers say.
 pub fn record_checks(
     c: &mut Conn,
@@ -83,18 +73,23 @@ pub fn record_checks(
     Ok((items, checks))
 }
 
-/// What the record's failed items propose, leaving out items that have a
+/// What the failed items (`failed`: their paths, as the record's checks
+/// say) of a checklist version propose, leaving out items that have a
 /// follow-up already.
-pub fn proposed(c: &mut Conn, row: &Row, existing: &[Followup]) -> AppResult<Vec<Proposal>> {
-    let (items, checks) = record_checks(c, row)?;
+pub fn proposed(
+    c: &mut Conn,
+    items: &[Item],
+    failed: &[String],
+    existing: &[Followup],
+) -> AppResult<Vec<Proposal>> {
     let now = clock::now_utc();
     let made: HashSet<&str> = existing
         .iter()
         .filter_map(|f| f.item_key.as_deref())
         .collect();
     let mut out = Vec::new();
-    for path in checks.failed.iter().filter(|p| !made.contains(p.as_str())) {
-        let Some(item) = item_at(&items, path) else {
+    for path in failed.iter().filter(|p| !made.contains(p.as_str())) {
+        let Some(item) = templates::item_at(items, path) else {
             continue;
         };
         let Some(on_fail) = &item.on_fail else {
@@ -132,7 +127,8 @@ pub fn make(
     chosen: Option<Vec<Chosen>>,
 ) -> AppResult<Vec<Followup>> {
     let existing = followups::for_inspection(c, &row.id)?;
-    let proposals = proposed(c, row, &existing)?;
+    let (items, checks) = record_checks(c, row)?;
+    let proposals = proposed(c, &items, &checks.failed, &existing)?;
     let list: Vec<Chosen> = match chosen {
         None => proposals
             .into_iter()
@@ -145,7 +141,6 @@ pub fn make(
             })
             .collect(),
         Some(list) => {
-            let (_, checks) = record_checks(c, row)?;
             let failed: HashSet<&str> = checks.failed.iter().map(String::as_str).collect();
             let mut seen = HashSet::new();
             for (i, f) in list.iter().enumerate() {

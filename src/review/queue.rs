@@ -194,8 +194,12 @@ pub fn detail(c: &mut Conn, caller: &Caller, id: &str, signer: &Signer) -> AppRe
         .select(cf::id)
         .load(c)?;
     let followups = super::followups::for_inspection(c, id)?;
+    // The view has judged the record already: only the items are read.
     let proposed_followups = if inspection.review_status == ReviewStatus::Submitted {
-        super::proposals::proposed(c, &row, &followups)?
+        let items =
+            crate::reference::templates::version_items(c, &row.template_id, row.template_version)?
+                .unwrap_or_default();
+        super::proposals::proposed(c, &items, &inspection.checks.failed, &followups)?
     } else {
         vec![]
     };

@@ -103,12 +103,8 @@ pub fn field(path: &str, template: Option<&Template>) -> String {
 /// repeat's (`排水管 · 管径`); a row's order field is the row.
 pub fn answer_label(path: &str, template: Option<&Template>) -> String {
     let items = template.map_or(&[][..], |t| t.items.as_slice());
-    let label = |key: &str| {
-        crate::reference::templates::walk(items)
-            .into_iter()
-            .find(|(i, _)| i.key == key)
-            .map(|(i, _)| i.label.clone())
-    };
+    let label =
+        |key: &str| crate::reference::templates::item_at(items, key).map(|i| i.label.clone());
     let parts: Vec<&str> = path.split('.').collect();
     match parts.as_slice() {
         [key] => label(key).unwrap_or_else(|| "检查项".into()),

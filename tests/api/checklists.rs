@@ -250,6 +250,26 @@ fn a_record_pushed_incomplete_and_failing_is_kept_with_its_checks() {
         .collect();
     assert!(linked.contains(&("sign", "signature")), "{linked:?}");
     assert!(linked.contains(&("overflow", "photo")), "{linked:?}");
+    // An older app (cached for days) edits the photo's caption and knows
+    // nothing of items: the link stays.
+    let old_app = json!({"id": p1, "inspection_id": rec, "sha256": "ab".repeat(32), "bytes": 1000,
+        "content_type": "image/jpeg", "caption": "井盖", "base_version": 1});
+    let r = app.push(&tok, &uuid(), vec![], vec![old_app]).ok(200);
+    assert!(r["results"][0]["error"].is_null(), "{r}");
+    let got = app
+        .get(&format!("/api/v1/inspections/{rec}"), &coord)
+        .ok(200);
+    let p = got["photos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == p1.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (p["caption"].as_str(), p["item_key"].as_str()),
+        (Some("井盖"), Some("overflow"))
+    );
 
     // "No flow" after all: the flow questions are hidden and their answers
     // kept, marked irrelevant.
@@ -1263,4 +1283,38 @@ fn the_console_preview_runs_the_logic_on_trial_answers() {
     assert_eq!(cell(&tried.body, "水体颜色"), "不合格");
     assert_eq!(cell(&tried.body, "巡查人签名"), "显示");
     assert!(tried.body.contains("不合格项:1"));
+}
+
+#[test]
+fn two_reviewers_approving_at_once_make_the_follow_ups_once() {
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let li = app.login("liming", PASSWORD);
+    let rec = failing_record(&app, &d, &li);
+    let coord = app.login("zhoumin", PASSWORD);
+    let path = format!("/api/v1/inspections/{rec}/reviews");
+    let answers: Vec<u16> = std::thread::scope(|s| {
+        let a = s.spawn(|| {
+            app.post(&path, &coord, &json!({"decision": "approve"}))
+                .status
+        });
+        let b = s.spawn(|| {
+            app.post(&path, &app.admin, &json!({"decision": "approve"}))
+                .status
+        });
+        vec![a.join().unwrap(), b.join().unwrap()]
+    });
+    let mut sorted = answers.clone();
+    sorted.sort();
+    assert_eq!(sorted, [201, 409], "{answers:?}");
+    let got = app
+        .get(&format!("/api/v1/inspections/{rec}"), &coord)
+        .ok(200);
+    assert_eq!(
+        got["followups"].as_array().unwrap().len(),
+        1,
+        "{}",
+        got["followups"]
+    );
+    assert_eq!(got["reviews"].as_array().unwrap().len(), 1);
 }

@@ -468,6 +468,16 @@ pub fn walk(items: &[Item]) -> Vec<(&Item, Option<&Item>)> {
     out
 }
 
+/// The item an answer path names (`key`, or `repeat.row.key`: its last
+/// segment is the item's key, unique in a checklist, repeats included).
+pub fn item_at<'a>(items: &'a [Item], path: &str) -> Option<&'a Item> {
+    let key = path.rsplit('.').next()?;
+    walk(items)
+        .into_iter()
+        .map(|(i, _)| i)
+        .find(|i| i.key == key)
+}
+
 /// What an item's relevance depends on: the items its `relevant` reads,
 /// the section it is under and the repeat it is in.
 fn depends_on(items: &[Item]) -> Vec<(&str, Vec<String>)> {

@@ -5,7 +5,7 @@ mod items;
 pub mod xlsform;
 
 pub use items::{
-    DEFAULT_SCORE_RANGE, FollowupProposal, Item, ItemKind, MAX_ITEMS, OnFail, check_items,
+    DEFAULT_SCORE_RANGE, FollowupProposal, Item, ItemKind, MAX_ITEMS, OnFail, check_items, item_at,
     relevance_order, valid_key, walk,
 };
 

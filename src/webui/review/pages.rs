@@ -302,13 +302,7 @@ fn answers(i: &Inspection, template: Option<&Template>) -> Markup {
     let (c, hidden) = compiled.judge(&i.fields, &linked);
     let rows = compiled.rows(&i.fields);
     let failed: HashSet<&str> = c.failed.iter().map(String::as_str).collect();
-    let item_of = |path: &str| {
-        let key = path.rsplit('.').next().unwrap_or_default();
-        templates::walk(items)
-            .into_iter()
-            .map(|(x, _)| x)
-            .find(|x| x.key == key)
-    };
+    let item_of = |path: &str| templates::item_at(items, path);
     let missing_words = |m: &str| match m.split_once('#') {
         Some((p, "photo")) => format!("{}(缺照片)", words::answer_label(p, template)),
         Some((p, _)) => format!("{}(缺说明)", words::answer_label(p, template)),

@@ -413,6 +413,7 @@ pub fn load(db: &Db, password: &str) -> AppResult<Loaded> {
             username: "admin".into(),
             role: Role::Admin,
             group_id: None,
+            department_id: None,
         };
         let mut out = Loaded::default();
         let mut template_ids = Vec::new();

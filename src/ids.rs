@@ -138,3 +138,7 @@ id_type!(
     /// A photo's id.
     PhotoId
 );
+id_type!(
+    /// A department's (a district bureau's) id.
+    DepartmentId
+);

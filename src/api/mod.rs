@@ -10,6 +10,7 @@ mod extract;
 pub mod groups;
 pub mod ops;
 pub mod photos;
+pub mod responses;
 pub mod review;
 pub mod routes;
 pub mod schedules;
@@ -70,12 +71,13 @@ route_table! {
         photos::photo_bytes,
         review::list, review::one, review::review, review::conflicts_list, review::resolve, review::audit_log,
         review::followup_create, review::followup_list, review::followup_one, review::followup_update, review::followup_verification,
+        responses::respond, review::timeline, review::report_departments, review::report_departments_csv,
         review::report_csv, review::report_geojson, review::report_repeat_rows, review::report_ledger,
         review::report_coverage, review::report_coverage_csv, sites::export_csv, sites::export_geojson,
         uploads::options, uploads::create, uploads::head, uploads::append, uploads::terminate,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
     ],
-    same_operation: [sync::push_multipart],
+    same_operation: [sync::push_multipart, responses::respond_multipart],
 }
 
 /// Operations anyone may call without a bearer token.

@@ -9,6 +9,7 @@ use crate::paging::{Page, PageQuery};
 use crate::review::actions::{self, NewReview, Resolve};
 use crate::review::audit::{self, AuditFilter, Entry};
 use crate::review::coverage::{self, CoverageFilter, SiteCoverage};
+use crate::review::dept_report::{self, DepartmentRow, DepartmentsQuery};
 use crate::review::followups::{
     self, Followup, FollowupFilter, FollowupPatch, NewFollowup, Verification,
 };
@@ -130,10 +131,11 @@ pub async fn followup_create(
     id: web::Path<Uuid>,
     body: web::Json<NewFollowup>,
 ) -> AppResult<HttpResponse> {
+    let signer = st.signer.clone();
     let id = id.to_string();
     let f = st
         .db
-        .write(move |c| followups::create(c, &caller, &id, body.into_inner()))
+        .write(move |c| followups::create(c, &caller, &id, body.into_inner(), &signer))
         .await?;
     Ok(HttpResponse::Created().json(f))
 }
@@ -146,11 +148,12 @@ pub async fn followup_list(
     q: web::Query<PageQuery>,
     f: web::Query<FollowupFilter>,
 ) -> AppResult<web::Json<Page<Followup>>> {
+    let signer = st.signer.clone();
     let page = q.parse()?;
     let f = f.into_inner();
     Ok(web::Json(
         st.db
-            .read(move |c| followups::list(c, &caller, &f, &page))
+            .read(move |c| followups::list(c, &caller, &f, &page, &signer))
             .await?,
     ))
 }
@@ -162,9 +165,12 @@ pub async fn followup_one(
     caller: Caller,
     id: web::Path<Uuid>,
 ) -> AppResult<web::Json<Followup>> {
+    let signer = st.signer.clone();
     let id = id.to_string();
     Ok(web::Json(
-        st.db.read(move |c| followups::get(c, &caller, &id)).await?,
+        st.db
+            .read(move |c| followups::get(c, &caller, &id, &signer))
+            .await?,
     ))
 }
 
@@ -177,10 +183,11 @@ pub async fn followup_update(
     id: web::Path<Uuid>,
     body: web::Json<FollowupPatch>,
 ) -> AppResult<web::Json<Followup>> {
+    let signer = st.signer.clone();
     let id = id.to_string();
     Ok(web::Json(
         st.db
-            .write(move |c| followups::update(c, &caller, &id, body.into_inner()))
+            .write(move |c| followups::update(c, &caller, &id, body.into_inner(), &signer))
             .await?,
     ))
 }
@@ -196,10 +203,13 @@ pub async fn followup_verification(
     id: web::Path<Uuid>,
     body: web::Json<Verification>,
 ) -> AppResult<web::Json<Followup>> {
+    let signer = st.signer.clone();
     let id = id.to_string();
     Ok(web::Json(
         st.db
-            .write(move |c| followups::add_verification(c, &caller, &id, body.into_inner()))
+            .write(move |c| {
+                followups::add_verification(c, &caller, &id, body.into_inner(), &signer)
+            })
             .await?,
     ))
 }
@@ -312,4 +322,62 @@ pub async fn report_ledger(
     Ok(web::Json(
         st.db.read(move |c| reports::ledger(c, &caller, &q)).await?,
     ))
+}
+
+/// A record's relay in time order: captured, received, reviewed, handed
+/// to a department, answered, moved on, verified; each step with who and
+/// for which department.
+#[utoipa::path(tag = "review", params(("id" = Uuid, Path)), responses((status = 200, body = crate::review::timeline::Timeline), (status = 404)))]
+#[get("/api/v1/inspections/{id}/timeline")]
+pub async fn timeline(
+    st: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> AppResult<web::Json<crate::review::timeline::Timeline>> {
+    let id = id.to_string();
+    Ok(web::Json(
+        st.db
+            .read(move |c| crate::review::timeline::of(c, &caller, &id))
+            .await?,
+    ))
+}
+
+/// Per department: follow-ups handed to it in the period, answered,
+/// resolved, verified, overdue, and the median times to the first response
+/// and to the resolve (seconds).
+#[utoipa::path(tag = "reports", params(DepartmentsQuery), responses((status = 200, body = Vec<DepartmentRow>), (status = 403)))]
+#[get("/api/v1/reports/departments")]
+pub async fn report_departments(
+    st: web::Data<AppState>,
+    caller: Caller,
+    q: web::Query<DepartmentsQuery>,
+) -> AppResult<web::Json<Vec<DepartmentRow>>> {
+    let q = q.into_inner();
+    Ok(web::Json(
+        st.db
+            .read(move |c| dept_report::report(c, &caller, &q))
+            .await?,
+    ))
+}
+
+/// The same as CSV.
+#[utoipa::path(tag = "reports", params(DepartmentsQuery), responses((status = 200, content_type = "text/csv"), (status = 403)))]
+#[get("/api/v1/reports/departments.csv")]
+pub async fn report_departments_csv(
+    st: web::Data<AppState>,
+    caller: Caller,
+    q: web::Query<DepartmentsQuery>,
+) -> AppResult<HttpResponse> {
+    let q = q.into_inner();
+    let body = st
+        .db
+        .read(move |c| dept_report::csv(&dept_report::report(c, &caller, &q)?))
+        .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            "Content-Disposition",
+            "attachment; filename=\"departments.csv\"",
+        ))
+        .body(body))
 }

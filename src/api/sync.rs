@@ -2,7 +2,6 @@
 
 use crate::auth::Caller;
 use crate::error::AppResult;
-use crate::error::{AppError, ErrorCode};
 use crate::paging::{Page, PageQuery};
 use crate::photos::upload::{self, Uploads};
 use crate::state::AppState;
@@ -62,7 +61,7 @@ async fn apply(
         .body(json))
 }
 
-fn is_multipart(ctx: &GuardContext) -> bool {
+pub(crate) fn is_multipart(ctx: &GuardContext) -> bool {
     ctx.header::<header::ContentType>()
         .is_some_and(|ct| ct.0.type_() == mime::MULTIPART && ct.0.subtype() == mime::FORM_DATA)
 }
@@ -84,20 +83,11 @@ pub async fn push_multipart(
         max_json: st.config.max_json_bytes,
         max_photo: st.config.max_photo_bytes,
         max_total: st.config.max_multipart_bytes,
+        json_part: "batch",
     };
     let store = st.jobs.store_arc();
     let (batch, parts) = upload::read(form, Arc::clone(&store), &limits).await?;
-    let req: PushRequest = serde_json::from_slice(&batch).map_err(|e| {
-        if e.is_data() {
-            AppError::new(
-                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-                ErrorCode::ValidationFailed,
-                e.to_string(),
-            )
-        } else {
-            AppError::bad_request(ErrorCode::MalformedJson, e.to_string())
-        }
-    })?;
+    let req: PushRequest = upload::json_part(&batch)?;
     push::check_batch(&req)?;
     // What each part must hash to: its photo's sha256, from this batch or
     // from an earlier one. Ids in any letter case (phones differ).

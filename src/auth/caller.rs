@@ -2,7 +2,7 @@
 
 use crate::db::schema::users;
 use crate::error::{AppError, AppResult};
-use crate::ids::{GroupId, UserId};
+use crate::ids::{DepartmentId, GroupId, UserId};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -13,6 +13,8 @@ pub enum Role {
     Inspector,
     Coordinator,
     Admin,
+    /// A district bureau's member: their department's follow-ups only.
+    Responder,
 }
 
 impl Role {
@@ -21,6 +23,7 @@ impl Role {
             Role::Inspector => "inspector",
             Role::Coordinator => "coordinator",
             Role::Admin => "admin",
+            Role::Responder => "responder",
         }
     }
 
@@ -29,8 +32,20 @@ impl Role {
             "inspector" => Some(Role::Inspector),
             "coordinator" => Some(Role::Coordinator),
             "admin" => Some(Role::Admin),
+            "responder" => Some(Role::Responder),
             _ => None,
         }
+    }
+
+    /// Coordinators and admins: who review records and manage follow-ups.
+    pub fn reviews(self) -> bool {
+        matches!(self, Role::Coordinator | Role::Admin)
+    }
+
+    /// Inspectors and responders see themselves among the users and,
+    /// of what is assigned, only what is assigned to them.
+    pub fn sees_only_self(self) -> bool {
+        !self.reviews()
     }
 }
 
@@ -52,6 +67,10 @@ pub struct Caller {
     pub username: String,
     pub role: Role,
     pub group_id: Option<GroupId>,
+    /// The department the caller works for: a responder always, any other
+    /// role when they also belong to one. It adds the responder's rights
+    /// over that department's follow-ups.
+    pub department_id: Option<DepartmentId>,
 }
 
 impl Caller {
@@ -63,7 +82,7 @@ impl Caller {
     /// district's devices. `what` says what the caller tried (for the
     /// message of the 403).
     pub fn require_reviewer(&self, what: &str) -> AppResult<()> {
-        if self.role == Role::Inspector {
+        if !self.role.reviews() {
             Err(AppError::forbidden(format!(
                 "only coordinators and admins {what}"
             )))
@@ -83,6 +102,9 @@ impl Caller {
     pub fn scope(&self) -> Scope {
         match (self.role, &self.group_id) {
             (Role::Admin, _) | (Role::Coordinator, None) => Scope::All,
+            // A responder sees no group's sites, routes or records: only
+            // their department's follow-ups (`review::followups`).
+            (Role::Responder, _) => Scope::Nothing,
             (_, Some(g)) => Scope::Group(g.to_string()),
             (Role::Inspector, None) => Scope::Nothing,
         }
@@ -100,20 +122,30 @@ impl Caller {
     /// stamp (a token of an older stamp is dead); `None`: no such user, or
     /// a role this server does not know.
     pub fn load(c: &mut crate::db::Conn, id: &str) -> AppResult<Option<(Caller, bool, i64)>> {
-        let row: Option<(String, String, String, Option<String>, bool, i64)> = users::table
+        type Loaded = (
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            bool,
+            i64,
+        );
+        let row: Option<Loaded> = users::table
             .find(id)
             .select((
                 users::id,
                 users::username,
                 users::role,
                 users::group_id,
+                users::department_id,
                 users::active,
                 users::token_stamp,
             ))
             .first(c)
             .optional()?;
-        Ok(
-            row.and_then(|(id, username, role, group_id, active, stamp)| {
+        Ok(row.and_then(
+            |(id, username, role, group_id, department_id, active, stamp)| {
                 let role = Role::parse(&role)?;
                 Some((
                     Caller {
@@ -121,12 +153,18 @@ impl Caller {
                         username,
                         role,
                         group_id: group_id.map(GroupId::new),
+                        department_id: department_id.map(DepartmentId::new),
                     },
                     active,
                     stamp,
                 ))
-            }),
-        )
+            },
+        ))
+    }
+
+    /// Whether the caller acts for department `id` (a responder's rights).
+    pub fn in_department(&self, id: Option<&str>) -> bool {
+        id.is_some_and(|d| self.department_id.as_deref() == Some(d))
     }
 
     /// Whether the caller sees a route or a schedule of `group_id` assigned
@@ -141,7 +179,7 @@ impl Caller {
 /// group's. (The list queries say the same in SQL: `assignee_id IS NULL OR
 /// assignee_id = caller`.)
 pub fn assignment_reaches(role: Role, user_id: &str, assignee: Option<&str>) -> bool {
-    role != Role::Inspector || assignee.is_none_or(|a| a == user_id)
+    role.reviews() || assignee.is_none_or(|a| a == user_id)
 }
 
 /// A caller who must be an admin: refused with 403 before the body is even

@@ -52,10 +52,20 @@ pub fn end(c: &mut Conn, token: &str) -> AppResult<()> {
 /// group, active, CSRF token); `None` when the token is unknown, expired,
 /// or its user's stamp or role moved since it began.
 #[allow(clippy::type_complexity)]
-pub fn find(
-    c: &mut Conn,
-    token: &str,
-) -> AppResult<Option<(String, String, String, String, Option<String>, bool, String)>> {
+/// A live session's user: id, username, display name, role, group,
+/// department, active, CSRF token.
+pub type SessionRow = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    bool,
+    String,
+);
+
+pub fn find(c: &mut Conn, token: &str) -> AppResult<Option<SessionRow>> {
     Ok(ws::table
         .inner_join(users::table)
         .filter(ws::token_hash.eq(refresh::hash(token)))
@@ -68,6 +78,7 @@ pub fn find(
             users::display_name,
             users::role,
             users::group_id,
+            users::department_id,
             users::active,
             ws::csrf,
         ))

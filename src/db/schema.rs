@@ -215,6 +215,7 @@ diesel::table! {
         field_meta -> Text,
         item_key -> Nullable<Text>,
         kind -> Text,
+        response_id -> Nullable<Text>,
     }
 }
 
@@ -319,6 +320,22 @@ diesel::table! {
         note -> Text,
         by_id -> Text,
         at -> Timestamp,
+        event -> Text,
+        department_id -> Nullable<Text>,
+        department -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    followup_responses (id) {
+        id -> Text,
+        followup_id -> Text,
+        note -> Text,
+        status -> Nullable<Text>,
+        by_id -> Text,
+        department_id -> Nullable<Text>,
+        content_hash -> Text,
+        at -> Timestamp,
     }
 }
 
@@ -336,6 +353,7 @@ diesel::table! {
 
 diesel::joinable!(users -> groups (group_id));
 diesel::joinable!(followup_history -> followups (followup_id));
+diesel::joinable!(followup_responses -> followups (followup_id));
 diesel::joinable!(web_sessions -> users (user_id));
 diesel::joinable!(photo_jobs -> photos (photo_id));
 diesel::joinable!(photos -> inspections (inspection_id));
@@ -349,6 +367,7 @@ diesel::joinable!(route_stops -> sites (site_id));
 diesel::joinable!(template_versions -> templates (template_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    followup_responses,
     groups,
     users,
     departments,

@@ -287,6 +287,8 @@ pub fn list(
         RecordScope::All => {}
         RecordScope::Group(g) => q = q.filter(inspections::group_id.eq(g)),
         RecordScope::Owner(o) => q = q.filter(inspections::inspector_id.eq(o)),
+        // A primary key is never null: no row.
+        RecordScope::Nothing => q = q.filter(inspections::id.is_null()),
     }
     if let Some(s) = &f.status {
         // A wrong value is the caller's mistake (422), not a stored one.

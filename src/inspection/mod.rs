@@ -149,6 +149,7 @@ pub struct PhotoRow {
     pub version: i64,
     pub item_key: Option<String>,
     pub kind: String,
+    pub response_id: Option<String>,
 }
 
 pub fn find(c: &mut Conn, id: &str) -> AppResult<Option<Row>> {

@@ -25,6 +25,8 @@ pub struct Stored {
     pub version: i64,
     pub field_meta: String,
     pub item_key: Option<String>,
+    /// Evidence of a department's response: not the record's to edit.
+    pub response_id: Option<String>,
 }
 
 impl Stored {
@@ -67,7 +69,8 @@ pub fn servable(
     id: &str,
 ) -> AppResult<Option<(String, crate::photos::PhotoStatus)>> {
     use crate::db::schema::inspections;
-    let row: Option<(String, String, bool, String, String)> = photos::table
+    type Found = (String, String, bool, String, String, String, Option<String>);
+    let row: Option<Found> = photos::table
         .inner_join(inspections::table)
         .filter(photos::id.eq(id))
         .select((
@@ -76,13 +79,21 @@ pub fn servable(
             photos::deleted.or(inspections::deleted),
             inspections::group_id,
             inspections::inspector_id,
+            inspections::id,
+            photos::response_id,
         ))
         .first(c)
         .optional()?;
-    let Some((sha, status, deleted, group, owner)) = row else {
+    let Some((sha, status, deleted, group, owner, record, response)) = row else {
         return Ok(None);
     };
-    if deleted || who.is_some_and(|w| !w.sees_record(&group, &owner)) {
+    if deleted {
+        return Ok(None);
+    }
+    if let Some(w) = who
+        && !w.sees_record(&group, &owner)
+        && !super::scope::department_sees_photo(c, w, &record, response.as_deref())?
+    {
         return Ok(None);
     }
     Ok(Some((sha, crate::photos::PhotoStatus::parse(&status)?)))
@@ -163,4 +174,87 @@ pub fn save(c: &mut Conn, id: &str, new: Option<&New<'_>>, rec: &Record) -> AppR
         }
     }
     Ok(())
+}
+
+/// The image types a photo may be.
+pub const PHOTO_TYPES: [&str; 6] = [
+    "image/jpeg",
+    "image/png",
+    "image/webp",
+    "image/heic",
+    "image/heif",
+    "image/avif",
+];
+
+/// A new photo's description, checked.
+pub struct Described {
+    pub sha256: String,
+    pub content_type: String,
+    pub caption: String,
+    /// `null` or a checked position object.
+    pub location: Value,
+}
+
+/// The rule for what a phone says a photo is (a pushed photo's and a
+/// response's evidence alike): a sha256, a size within the limit, an image
+/// type, a caption of at most 500 characters, a position object. A
+/// refusal names its field.
+pub fn check_description(
+    sha256: &str,
+    bytes: i64,
+    content_type: &str,
+    caption: &str,
+    location: Option<Value>,
+    max_photo_bytes: u64,
+) -> Result<Described, (&'static str, crate::error::ErrorCode, String)> {
+    use crate::error::ErrorCode;
+    let sha = sha256.to_ascii_lowercase();
+    if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err((
+            "sha256",
+            ErrorCode::InvalidValue,
+            "must be 64 hex digits".into(),
+        ));
+    }
+    let max = i64::try_from(max_photo_bytes).unwrap_or(i64::MAX);
+    if !(1..=max).contains(&bytes) {
+        return Err(("bytes", ErrorCode::TooLarge, format!("must be 1 to {max}")));
+    }
+    let content_type = content_type.to_ascii_lowercase();
+    if !PHOTO_TYPES.contains(&content_type.as_str()) {
+        return Err((
+            "content_type",
+            ErrorCode::UnsupportedMediaType,
+            format!("must be one of {}", PHOTO_TYPES.join(", ")),
+        ));
+    }
+    let caption = caption.trim().to_string();
+    if caption.chars().count() > 500 {
+        return Err((
+            "caption",
+            ErrorCode::InvalidValue,
+            "must be at most 500 characters".into(),
+        ));
+    }
+    let location = match location {
+        None | Some(Value::Null) => Value::Null,
+        Some(Value::Object(o)) => {
+            super::fields::check_location_object(&o, false)
+                .map_err(|r| ("location", ErrorCode::InvalidValue, r.to_string()))?;
+            Value::Object(o)
+        }
+        Some(_) => {
+            return Err((
+                "location",
+                ErrorCode::InvalidValue,
+                "must be an object".into(),
+            ));
+        }
+    };
+    Ok(Described {
+        sha256: sha,
+        content_type,
+        caption,
+        location,
+    })
 }

@@ -13,12 +13,16 @@ pub enum RecordScope {
     Group(String),
     /// An inspector: their own records, wherever they are now.
     Owner(String),
+    /// A responder: no record as such; of the records their department's
+    /// follow-ups come from, what `review::followups` shows.
+    Nothing,
 }
 
 impl RecordScope {
     pub fn of(caller: &Caller) -> RecordScope {
         match (caller.role, caller.scope()) {
             (Role::Inspector, _) => RecordScope::Owner(caller.id.to_string()),
+            (Role::Responder, _) => RecordScope::Nothing,
             (_, Scope::All) => RecordScope::All,
             (_, Scope::Group(g)) => RecordScope::Group(g),
             // Not reachable for coordinators and admins; see nothing.
@@ -32,6 +36,7 @@ impl RecordScope {
             RecordScope::All => true,
             RecordScope::Group(g) => g == group_id,
             RecordScope::Owner(o) => o == owner_id,
+            RecordScope::Nothing => false,
         }
     }
 }
@@ -54,6 +59,39 @@ pub fn visible_row(
     // see it, to resolve the conflicts against its deletion.
     super::find(c, id)?
         .filter(|r| caller.sees_record(&r.group_id, &r.inspector_id))
-        .filter(|r| !r.deleted || caller.role != Role::Inspector)
+        .filter(|r| !r.deleted || caller.role.reviews())
         .ok_or_else(|| crate::error::AppError::not_found("inspection"))
+}
+
+/// Whether the caller sees a photo of record `inspection_id` through a
+/// follow-up handed to their department: a response's evidence when the
+/// response's follow-up is theirs, a record's own photo when any
+/// follow-up of the record is. (The follow-up's own rule, in
+/// `review::followups`, lets the department see the follow-up; this is
+/// the same rule for the media it shows.)
+pub fn department_sees_photo(
+    c: &mut crate::db::Conn,
+    caller: &Caller,
+    inspection_id: &str,
+    response_id: Option<&str>,
+) -> crate::error::AppResult<bool> {
+    use crate::db::schema::{followup_responses as fr, followups as fu};
+    use diesel::prelude::*;
+    let Some(dept) = caller.department_id.as_deref() else {
+        return Ok(false);
+    };
+    let n: i64 = match response_id {
+        Some(r) => fr::table
+            .inner_join(fu::table)
+            .filter(fr::id.eq(r))
+            .filter(fu::department_id.eq(dept))
+            .count()
+            .get_result(c)?,
+        None => fu::table
+            .filter(fu::inspection_id.eq(inspection_id))
+            .filter(fu::department_id.eq(dept))
+            .count()
+            .get_result(c)?,
+    };
+    Ok(n > 0)
 }

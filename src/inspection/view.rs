@@ -74,6 +74,10 @@ pub struct Photo {
     /// The checklist item it proves (its answer path), if any.
     pub item_key: Option<String>,
     pub kind: crate::photos::PhotoKind,
+    /// The department's response it is evidence of, if any (such a photo
+    /// is shown with the response, not among the record's own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -126,18 +130,22 @@ fn site_checks(pos: Option<(f64, f64)>, site: Option<&SiteGeo>) -> (Option<f64>,
     }
 }
 
+/// A time field of a record (`started_at`, `finished_at`), if it is one.
+pub fn time_field(fields: &Fields, path: &str) -> Option<DateTime<Utc>> {
+    fields
+        .get(path)
+        .and_then(Value::as_str)
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
 /// When a record's photos should have been taken: from its `started_at`
 /// to its `finished_at` with half an hour either side, or six hours either
 /// side of one of them or of its location's `captured_at`.
 pub fn time_window(fields: &Fields) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-    let parse = |v: Option<&Value>| {
-        v.and_then(Value::as_str)
-            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-            .map(|t| t.with_timezone(&Utc))
-    };
     let (start, end) = (
-        parse(fields.get("started_at")),
-        parse(fields.get("finished_at")),
+        time_field(fields, "started_at"),
+        time_field(fields, "finished_at"),
     );
     let six = chrono::Duration::hours(6);
     let half_hour = chrono::Duration::minutes(30);
@@ -145,7 +153,12 @@ pub fn time_window(fields: &Fields) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
         (Some(a), Some(b)) => Some((a.min(b) - half_hour, a.max(b) + half_hour)),
         (Some(a), None) | (None, Some(a)) => Some((a - six, a + six)),
         (None, None) => {
-            let t = parse(fields.get("location").and_then(|l| l.get("captured_at")))?;
+            let t = fields
+                .get("location")
+                .and_then(|l| l.get("captured_at"))
+                .and_then(Value::as_str)
+                .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                .map(|t| t.with_timezone(&Utc))?;
             Some((t - six, t + six))
         }
     }
@@ -209,6 +222,7 @@ fn photo_view(
         version: p.version,
         item_key: p.item_key,
         kind,
+        response_id: p.response_id,
     })
 }
 
@@ -316,8 +330,10 @@ impl PlanChecks {
 pub fn views(c: &mut Conn, rows: Vec<Row>, signer: &Signer) -> AppResult<Vec<Inspection>> {
     let plan = PlanChecks::read(c, &rows)?;
     let ids: Vec<&String> = rows.iter().map(|r| &r.id).collect();
+    // A record's own photos; its follow-ups' evidence is theirs.
     let photo_rows: Vec<PhotoRow> = photos::table
         .filter(photos::inspection_id.eq_any(&ids))
+        .filter(photos::response_id.is_null())
         .order(photos::id)
         .select(PhotoRow::as_select())
         .load(c)?;

@@ -58,12 +58,31 @@ pub struct Limits {
     pub max_json: usize,
     pub max_photo: u64,
     pub max_total: u64,
+    /// The name of the part with the JSON: `batch` for a push, `response`
+    /// for a follow-up's response.
+    pub json_part: &'static str,
 }
 
 fn too_large(what: &str, limit: u64) -> AppError {
     AppError::too_large(format!(
         "{what} is larger than {limit} bytes; split the push"
     ))
+}
+
+/// The JSON part of a multipart request as `T`: a body that is not JSON
+/// is 400 `malformed_json`, JSON of the wrong shape 422.
+pub fn json_part<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> AppResult<T> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        if e.is_data() {
+            AppError::new(
+                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::ValidationFailed,
+                e.to_string(),
+            )
+        } else {
+            AppError::bad_request(ErrorCode::MalformedJson, e.to_string())
+        }
+    })
 }
 
 /// Reads a multipart push: the `batch` part in memory (it is JSON), each
@@ -101,7 +120,7 @@ pub async fn read(
                 format!("the part `{name}` comes twice"),
             ));
         }
-        if name == "batch" {
+        if name == limits.json_part {
             let mut buf = Vec::new();
             while let Some(chunk) = field.next().await {
                 let chunk = chunk.map_err(|e| {
@@ -109,7 +128,7 @@ pub async fn read(
                 })?;
                 total += chunk.len() as u64;
                 if buf.len() + chunk.len() > limits.max_json {
-                    return Err(too_large("the batch part", limits.max_json as u64));
+                    return Err(too_large("the JSON part", limits.max_json as u64));
                 }
                 buf.extend_from_slice(&chunk);
             }
@@ -148,14 +167,17 @@ pub async fn read(
         } else {
             return Err(AppError::bad_request(
                 ErrorCode::MalformedMultipart,
-                format!("unknown part `{name}`: expected `batch` and `photo:<id>` parts"),
+                format!(
+                    "unknown part `{name}`: expected `{}` and `photo:<id>` parts",
+                    limits.json_part
+                ),
             ));
         }
     }
     let batch = batch.ok_or_else(|| {
         AppError::bad_request(
             ErrorCode::MalformedMultipart,
-            "a multipart push needs a `batch` part",
+            format!("a multipart request needs a `{}` part", limits.json_part),
         )
     })?;
     Ok((batch, parts))

@@ -86,8 +86,26 @@ pub struct UserPatch {
     pub password: Option<String>,
 }
 
-/// Which roles may (or must) belong to a group.
-pub fn check_role_group(role: Role, group_id: Option<&str>) -> AppResult<()> {
+/// Which roles may (or must) belong to a group or a department.
+pub fn check_role_group(
+    role: Role,
+    group_id: Option<&str>,
+    department_id: Option<&str>,
+) -> AppResult<()> {
+    match (role, group_id, department_id) {
+        (Role::Responder, Some(_), _) => Err(AppError::invalid(
+            "group_id",
+            "a responder works for a department, not a liaison group",
+        )),
+        (Role::Responder, None, None) => Err(AppError::invalid(
+            "department_id",
+            "a responder belongs to a department",
+        )),
+        (role, group_id, _) => check_group_of(role, group_id),
+    }
+}
+
+fn check_group_of(role: Role, group_id: Option<&str>) -> AppResult<()> {
     match (role, group_id) {
         (Role::Inspector, None) => Err(AppError::invalid(
             "group_id",
@@ -129,7 +147,7 @@ pub fn find(c: &mut Conn, id: &str) -> AppResult<Option<Row>> {
 /// when district-wide), inspectors only themselves.
 fn visible(caller: &Caller, row: &Row) -> bool {
     match caller.role {
-        Role::Inspector => row.id == caller.id,
+        r if r.sees_only_self() => row.id == caller.id,
         _ => match (caller.scope(), &row.group_id) {
             (Scope::All, _) => true,
             (Scope::Group(g), Some(rg)) => &g == rg,
@@ -141,7 +159,7 @@ fn visible(caller: &Caller, row: &Row) -> bool {
 pub fn list(c: &mut Conn, caller: &Caller, page: &PageRequest) -> AppResult<Page<User>> {
     let mut q = users::table.select(Row::as_select()).into_boxed();
     match (caller.role, caller.scope()) {
-        (Role::Inspector, _) => q = q.filter(users::id.eq(caller.id.clone())),
+        (r, _) if r.sees_only_self() => q = q.filter(users::id.eq(caller.id.clone())),
         (_, Scope::All) => {}
         (_, Scope::Group(g)) => q = q.filter(users::group_id.eq(g)),
         (_, Scope::Nothing) => {
@@ -200,7 +218,11 @@ pub fn insert(
         Some(d) => validate::text("display_name", d, 100)?,
         None => name.clone(),
     };
-    check_role_group(input.role, input.group_id.as_deref())?;
+    check_role_group(
+        input.role,
+        input.group_id.as_deref(),
+        input.department_id.as_deref(),
+    )?;
     check_group(c, input.group_id.as_deref())?;
     check_department(c, input.department_id.as_deref())?;
     if find_by_username(c, &name)?.is_some() {
@@ -269,11 +291,9 @@ pub fn update(
     let role = patch.role.unwrap_or(old_role);
     let group_id = match &patch.group_id {
         Some(g) => g.clone(),
-        None if role == Role::Admin => None,
+        None if matches!(role, Role::Admin | Role::Responder) => None,
         None => row.group_id.clone(),
     };
-    check_role_group(role, group_id.as_deref())?;
-    check_group(c, group_id.as_deref())?;
     let department_id = match &patch.department_id {
         Some(d) => {
             if d != &row.department_id {
@@ -283,6 +303,8 @@ pub fn update(
         }
         None => row.department_id.clone(),
     };
+    check_role_group(role, group_id.as_deref(), department_id.as_deref())?;
+    check_group(c, group_id.as_deref())?;
     let active = patch.active.unwrap_or(row.active);
     let revoke = !active && row.active || new_hash.is_some();
 

@@ -10,6 +10,7 @@ use crate::inspection::RecordScope;
 use crate::inspection::write;
 use crate::journal::{self, Audit, Entity};
 use crate::paging::{Page, PageRequest};
+use crate::photos::urls::Signer;
 use crate::reference::{templates, validate};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -38,7 +39,7 @@ impl Status {
     }
 
     /// A stored value; an unknown one is an error, never quietly "open".
-    fn parse(s: &str) -> AppResult<Status> {
+    pub(super) fn parse(s: &str) -> AppResult<Status> {
         match s {
             "open" => Ok(Status::Open),
             "in_progress" => Ok(Status::InProgress),
@@ -92,6 +93,113 @@ pub struct Followup {
     /// The failed checklist item it was made from (its answer path).
     pub item_key: Option<String>,
     pub history: Vec<HistoryEntry>,
+    /// What its department answered, oldest first, with the evidence.
+    pub responses: Vec<Response>,
+    /// Of the record it comes from, what a department needs to act (for
+    /// a responder, all they see of it). In `GET /followups` and
+    /// `GET /followups/{id}`; not in pull, where the phone has the record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<RecordBrief>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Response {
+    pub id: String,
+    pub note: String,
+    pub status: Option<Status>,
+    /// Who answered (a user id).
+    pub by: String,
+    /// The department the follow-up was with when they answered.
+    pub department_id: Option<String>,
+    pub at: DateTime<Utc>,
+    pub media: Vec<crate::inspection::Photo>,
+}
+
+/// The responses of follow-ups, by follow-up id, oldest first, each with
+/// its evidence.
+fn responses_of(
+    c: &mut Conn,
+    ids: &[&String],
+    signer: &Signer,
+) -> AppResult<HashMap<String, Vec<Response>>> {
+    use crate::db::schema::{followup_responses as fr, photos};
+    type Line = (
+        String,
+        String,
+        String,
+        Option<String>,
+        String,
+        Option<String>,
+        NaiveDateTime,
+    );
+    let rows: Vec<Line> = fr::table
+        .filter(fr::followup_id.eq_any(ids))
+        .order((fr::at, fr::id))
+        .select((
+            fr::id,
+            fr::followup_id,
+            fr::note,
+            fr::status,
+            fr::by_id,
+            fr::department_id,
+            fr::at,
+        ))
+        .load(c)?;
+    if rows.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let response_ids: Vec<&String> = rows.iter().map(|r| &r.0).collect();
+    let media_ids: Vec<String> = photos::table
+        .filter(photos::response_id.eq_any(response_ids))
+        .order(photos::id)
+        .select(photos::id)
+        .load(c)?;
+    let mut media: HashMap<String, Vec<crate::inspection::Photo>> = HashMap::new();
+    for p in crate::inspection::photo_views(c, &media_ids, signer)? {
+        if let Some(r) = p.response_id.clone() {
+            media.entry(r).or_default().push(p);
+        }
+    }
+    let mut out: HashMap<String, Vec<Response>> = HashMap::new();
+    for (id, followup_id, note, status, by, department_id, at) in rows {
+        let status = status.as_deref().map(Status::parse).transpose()?;
+        out.entry(followup_id).or_default().push(Response {
+            media: media.remove(&id).unwrap_or_default(),
+            id,
+            note,
+            status,
+            by,
+            department_id,
+            at: clock::utc(at),
+        });
+    }
+    Ok(out)
+}
+
+/// A record as its follow-up's department sees it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RecordBrief {
+    pub id: String,
+    pub title: String,
+    pub notes: String,
+    /// `{lat, lon, accuracy_m?, ...}` as the phone recorded it.
+    #[schema(value_type = Option<Object>)]
+    pub location: Option<Value>,
+    pub category: Option<String>,
+    pub urgency: Option<String>,
+    pub site_id: String,
+    pub site_name: Option<String>,
+    /// When it was recorded (its `started_at`, else its arrival).
+    pub reported_at: DateTime<Utc>,
+    /// Its photos and videos, with signed URLs.
+    pub photos: Vec<crate::inspection::Photo>,
+}
+
+/// Whether follow-up views carry their record's brief.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    WithRecord,
+    Plain,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -154,24 +262,38 @@ pub struct Verification {
 
 #[derive(Queryable, Selectable, Debug, Clone)]
 #[diesel(table_name = fu)]
-struct Row {
-    id: String,
-    inspection_id: String,
-    site_id: String,
-    group_id: String,
-    owner_id: String,
-    title: String,
-    department: String,
-    assignee_id: Option<String>,
-    due_at: Option<NaiveDateTime>,
-    status: String,
-    verify_stop_id: Option<String>,
-    item_key: Option<String>,
-    department_id: Option<String>,
+pub(super) struct Row {
+    pub(super) id: String,
+    pub(super) inspection_id: String,
+    pub(super) site_id: String,
+    pub(super) group_id: String,
+    pub(super) owner_id: String,
+    pub(super) title: String,
+    pub(super) department: String,
+    pub(super) assignee_id: Option<String>,
+    pub(super) due_at: Option<NaiveDateTime>,
+    pub(super) status: String,
+    pub(super) verify_stop_id: Option<String>,
+    pub(super) item_key: Option<String>,
+    pub(super) department_id: Option<String>,
 }
 
-fn views(c: &mut Conn, rows: Vec<Row>) -> AppResult<Vec<Followup>> {
+fn views(
+    c: &mut Conn,
+    rows: Vec<Row>,
+    signer: &Signer,
+    detail: Detail,
+) -> AppResult<Vec<Followup>> {
     let ids: Vec<&String> = rows.iter().map(|r| &r.id).collect();
+    let mut responses = responses_of(c, &ids, signer)?;
+    let briefs = match detail {
+        Detail::WithRecord => briefs(
+            c,
+            rows.iter().map(|r| r.inspection_id.clone()).collect(),
+            signer,
+        )?,
+        Detail::Plain => HashMap::new(),
+    };
     let mut hist: HashMap<String, Vec<HistoryEntry>> = HashMap::new();
     let all: Vec<(String, String, String, String, NaiveDateTime)> = fh::table
         .filter(fh::followup_id.eq_any(ids))
@@ -194,6 +316,8 @@ fn views(c: &mut Conn, rows: Vec<Row>) -> AppResult<Vec<Followup>> {
                 overdue: r.due_at.is_some_and(|d| d < now)
                     && matches!(status, Status::Open | Status::InProgress),
                 history: hist.remove(&r.id).unwrap_or_default(),
+                responses: responses.remove(&r.id).unwrap_or_default(),
+                record: briefs.get(&r.inspection_id).cloned(),
                 id: r.id,
                 inspection_id: r.inspection_id,
                 site_id: r.site_id,
@@ -210,11 +334,97 @@ fn views(c: &mut Conn, rows: Vec<Row>) -> AppResult<Vec<Followup>> {
         .collect()
 }
 
-fn visible(caller: &Caller, r: &Row) -> bool {
-    caller.sees_record(&r.group_id, &r.owner_id)
+/// The briefs of records by id.
+fn briefs(
+    c: &mut Conn,
+    ids: Vec<String>,
+    signer: &Signer,
+) -> AppResult<HashMap<String, RecordBrief>> {
+    use crate::db::schema::sites;
+    let mut ids = ids;
+    ids.sort_unstable();
+    ids.dedup();
+    let rows = crate::inspection::by_ids(c, &ids)?;
+    let site_ids: Vec<&String> = rows.iter().map(|r| &r.site_id).collect();
+    let names: HashMap<String, String> = sites::table
+        .filter(sites::id.eq_any(site_ids))
+        .select((sites::id, sites::name))
+        .load::<(String, String)>(c)?
+        .into_iter()
+        .collect();
+    let text = |f: &crate::inspection::merge::Fields, k: &str| {
+        f.get(k).and_then(Value::as_str).map(str::to_string)
+    };
+    Ok(crate::inspection::views(c, rows, signer)?
+        .into_iter()
+        .map(|i| {
+            let reported_at =
+                crate::inspection::time_field(&i.fields, "started_at").unwrap_or(i.created_at);
+            let brief = RecordBrief {
+                title: text(&i.fields, "title").unwrap_or_default(),
+                notes: text(&i.fields, "notes").unwrap_or_default(),
+                location: i.fields.get("location").filter(|v| !v.is_null()).cloned(),
+                category: text(&i.fields, "category"),
+                urgency: text(&i.fields, "urgency"),
+                site_name: names.get(&i.site_id).cloned(),
+                site_id: i.site_id,
+                reported_at,
+                photos: i.photos.into_iter().filter(|p| !p.deleted).collect(),
+                id: i.id,
+            };
+            (brief.id.clone(), brief)
+        })
+        .collect())
 }
 
-fn find(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<Row> {
+/// Who sees a follow-up: whoever sees its record, and the members of the
+/// department it is handed to (a responder, or a user of another role
+/// who also works there).
+fn visible(caller: &Caller, r: &Row) -> bool {
+    caller.sees_record(&r.group_id, &r.owner_id) || caller.in_department(r.department_id.as_deref())
+}
+
+/// What a caller may do to a follow-up they see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acting {
+    /// A coordinator or admin of its record: everything.
+    Coordinator,
+    /// A member of its department: respond, and move it to `in_progress`
+    /// or `resolved`.
+    Department,
+    /// Its record's inspector: read only.
+    Reader,
+}
+
+impl Acting {
+    pub(super) fn of(caller: &Caller, r: &Row) -> Acting {
+        if caller.role.reviews() && caller.sees_record(&r.group_id, &r.owner_id) {
+            Acting::Coordinator
+        } else if caller.in_department(r.department_id.as_deref()) {
+            Acting::Department
+        } else {
+            Acting::Reader
+        }
+    }
+
+    /// Whether this actor may move a follow-up from `from` to `to`: a
+    /// department works it (in progress, resolved, or back in progress
+    /// from a resolve it took too soon); only its coordinator verifies,
+    /// reopens or hands it on.
+    pub fn may_move(self, from: Status, to: Status) -> bool {
+        match self {
+            Acting::Coordinator => from.can_become(to),
+            Acting::Department => {
+                from != Status::Verified
+                    && matches!(to, Status::InProgress | Status::Resolved)
+                    && from.can_become(to)
+            }
+            Acting::Reader => false,
+        }
+    }
+}
+
+pub(super) fn find(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<Row> {
     fu::table
         .find(id)
         .select(Row::as_select())
@@ -242,46 +452,118 @@ fn check_assignee(c: &mut Conn, assignee: Option<&str>) -> AppResult<()> {
     Ok(())
 }
 
-fn history(c: &mut Conn, id: &str, status: Status, note: &str, by: &str) -> AppResult<()> {
+/// What an entry of a follow-up's history records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// Handed to a department (made, or handed on).
+    Dispatched,
+    /// A status change or a note.
+    Status,
+    /// A response's own status (the response tells it in the timeline).
+    Response,
+}
+
+impl Event {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Event::Dispatched => "dispatched",
+            Event::Status => "status",
+            Event::Response => "response",
+        }
+    }
+
+    pub fn parse(s: &str) -> AppResult<Event> {
+        match s {
+            "dispatched" => Ok(Event::Dispatched),
+            "status" => Ok(Event::Status),
+            "response" => Ok(Event::Response),
+            other => Err(AppError::internal(format!(
+                "unknown stored follow-up event {other:?}"
+            ))),
+        }
+    }
+}
+
+/// One entry of a follow-up's history; a dispatch names the department.
+pub(crate) struct Entry<'a> {
+    pub followup_id: &'a str,
+    pub event: Event,
+    pub status: Status,
+    pub note: &'a str,
+    pub by: &'a str,
+    pub department: Option<(&'a Option<String>, &'a str)>,
+}
+
+pub(crate) fn history(c: &mut Conn, e: Entry<'_>) -> AppResult<()> {
     diesel::insert_into(fh::table)
         .values((
             fh::id.eq(clock::new_id()),
-            fh::followup_id.eq(id),
-            fh::status.eq(status.as_str()),
-            fh::note.eq(note),
-            fh::by_id.eq(by),
+            fh::followup_id.eq(e.followup_id),
+            fh::status.eq(e.status.as_str()),
+            fh::note.eq(e.note),
+            fh::by_id.eq(e.by),
             fh::at.eq(clock::now()),
+            fh::event.eq(e.event.as_str()),
+            fh::department_id.eq(e.department.and_then(|d| d.0.clone())),
+            fh::department.eq(e.department.map(|d| d.1)),
         ))
         .execute(c)?;
     Ok(())
 }
 
-fn changed(c: &mut Conn, r: &Row) -> AppResult<()> {
+/// A status entry (no hand-off).
+fn status_entry(c: &mut Conn, id: &str, status: Status, note: &str, by: &str) -> AppResult<()> {
+    history(
+        c,
+        Entry {
+            followup_id: id,
+            event: Event::Status,
+            status,
+            note,
+            by,
+            department: None,
+        },
+    )
+}
+
+pub(super) fn changed(c: &mut Conn, r: &Row) -> AppResult<()> {
     journal::changed(c, Entity::Followup, &r.id)
 }
 
-pub fn get(c: &mut Conn, caller: &Caller, id: &str) -> AppResult<Followup> {
+pub fn get(c: &mut Conn, caller: &Caller, id: &str, signer: &Signer) -> AppResult<Followup> {
     let r = find(c, caller, id)?;
-    views(c, vec![r])?
+    views(c, vec![r], signer, Detail::WithRecord)?
         .pop()
         .ok_or_else(|| AppError::not_found("follow-up"))
 }
 
-pub fn by_ids(c: &mut Conn, ids: &[String]) -> AppResult<Vec<Followup>> {
+pub fn by_ids(c: &mut Conn, ids: &[String], signer: &Signer) -> AppResult<Vec<Followup>> {
     let rows = fu::table
         .filter(fu::id.eq_any(ids))
         .select(Row::as_select())
         .load(c)?;
-    views(c, rows)
+    views(c, rows, signer, Detail::Plain)
 }
 
-pub fn for_inspection(c: &mut Conn, inspection_id: &str) -> AppResult<Vec<Followup>> {
+pub fn for_inspection(
+    c: &mut Conn,
+    inspection_id: &str,
+    signer: &Signer,
+) -> AppResult<Vec<Followup>> {
     let rows = fu::table
         .filter(fu::inspection_id.eq(inspection_id))
         .order(fu::id)
         .select(Row::as_select())
         .load(c)?;
-    views(c, rows)
+    views(c, rows, signer, Detail::Plain)
+}
+
+/// The item keys of a record's follow-ups (what its proposals skip).
+pub fn item_keys(c: &mut Conn, inspection_id: &str) -> AppResult<Vec<Option<String>>> {
+    Ok(fu::table
+        .filter(fu::inspection_id.eq(inspection_id))
+        .select(fu::item_key)
+        .load(c)?)
 }
 
 pub fn create(
@@ -289,7 +571,19 @@ pub fn create(
     caller: &Caller,
     inspection_id: &str,
     input: NewFollowup,
+    signer: &Signer,
 ) -> AppResult<Followup> {
+    let id = create_row(c, caller, inspection_id, input)?;
+    get(c, caller, &id, signer)
+}
+
+/// Makes a follow-up; returns its id.
+pub fn create_row(
+    c: &mut Conn,
+    caller: &Caller,
+    inspection_id: &str,
+    input: NewFollowup,
+) -> AppResult<String> {
     require_coordinator(caller)?;
     let insp = crate::inspection::visible_row(c, caller, inspection_id)?;
     let title = validate::text("title", &input.title, 200)?;
@@ -328,7 +622,17 @@ pub fn create(
             fu::updated_at.eq(now),
         ))
         .execute(c)?;
-    history(c, &id, Status::Open, "", &caller.id)?;
+    history(
+        c,
+        Entry {
+            followup_id: &id,
+            event: Event::Dispatched,
+            status: Status::Open,
+            note: "",
+            by: &caller.id,
+            department: Some((&department_id, &department)),
+        },
+    )?;
     let row = find(c, caller, &id)?;
     changed(c, &row)?;
     journal::audit(
@@ -341,7 +645,7 @@ pub fn create(
             details: json!({ "inspection_id": inspection_id, "title": title, "department": department, "item_key": input.item_key }),
         },
     )?;
-    get(c, caller, &id)
+    Ok(id)
 }
 
 pub fn update(
@@ -349,11 +653,36 @@ pub fn update(
     caller: &Caller,
     id: &str,
     patch: FollowupPatch,
+    signer: &Signer,
 ) -> AppResult<Followup> {
-    require_coordinator(caller)?;
     let row = find(c, caller, id)?;
+    let acting = Acting::of(caller, &row);
+    if acting == Acting::Reader {
+        require_coordinator(caller)?;
+        return Err(AppError::forbidden(
+            "only its coordinator or its department may change a follow-up",
+        ));
+    }
+    if acting == Acting::Department
+        && (patch.title.is_some()
+            || patch.department.is_some()
+            || patch.department_id.is_some()
+            || patch.assignee_id.is_some()
+            || patch.due_at.is_some())
+    {
+        return Err(AppError::forbidden(
+            "a department reports progress; only the coordinator renames, re-dispatches or sets the due date",
+        ));
+    }
     let from = Status::parse(&row.status)?;
     let to = patch.status.unwrap_or(from);
+    if acting == Acting::Department && !acting.may_move(from, to) && from != to {
+        return Err(AppError::forbidden(format!(
+            "a department moves a follow-up to in_progress or resolved; a {} one becomes {} by its coordinator",
+            from.as_str(),
+            to.as_str()
+        )));
+    }
     if !from.can_become(to) {
         return Err(AppError::conflict(
             ErrorCode::InvalidTransition,
@@ -394,7 +723,27 @@ pub fn update(
             fu::updated_at.eq(clock::now()),
         ))
         .execute(c)?;
-    history(c, id, to, &note, &caller.id)?;
+    // A hand-off to another department is a dispatch; anything else a
+    // status entry (with its note).
+    match &department {
+        Some((dept_id, name)) if dept_id != &row.department_id || name != &row.department => {
+            history(
+                c,
+                Entry {
+                    followup_id: id,
+                    event: Event::Dispatched,
+                    status: to,
+                    note: &note,
+                    by: &caller.id,
+                    department: Some((dept_id, name)),
+                },
+            )?;
+            if to != from {
+                status_entry(c, id, to, "", &caller.id)?;
+            }
+        }
+        _ => status_entry(c, id, to, &note, &caller.id)?,
+    }
     changed(c, &row)?;
     journal::audit(
         c,
@@ -406,7 +755,7 @@ pub fn update(
             details: serde_json::to_value(&patch)?,
         },
     )?;
-    get(c, caller, id)
+    get(c, caller, id, signer)
 }
 
 pub fn list(
@@ -414,12 +763,25 @@ pub fn list(
     caller: &Caller,
     f: &FollowupFilter,
     page: &PageRequest,
+    signer: &Signer,
 ) -> AppResult<Page<Followup>> {
     let mut q = fu::table.select(Row::as_select()).into_boxed();
-    match RecordScope::of(caller) {
-        RecordScope::All => {}
-        RecordScope::Group(g) => q = q.filter(fu::group_id.eq(g)),
-        RecordScope::Owner(o) => q = q.filter(fu::owner_id.eq(o)),
+    // The rule of `visible`, in SQL: the record's scope, or the caller's
+    // department.
+    let dept = caller.department_id.as_ref().map(|d| d.to_string());
+    match (RecordScope::of(caller), dept) {
+        (RecordScope::All, _) => {}
+        (RecordScope::Group(g), None) => q = q.filter(fu::group_id.eq(g)),
+        (RecordScope::Group(g), Some(d)) => {
+            q = q.filter(fu::group_id.eq(g).or(fu::department_id.eq(d)))
+        }
+        (RecordScope::Owner(o), None) => q = q.filter(fu::owner_id.eq(o)),
+        (RecordScope::Owner(o), Some(d)) => {
+            q = q.filter(fu::owner_id.eq(o).or(fu::department_id.eq(d)))
+        }
+        (RecordScope::Nothing, Some(d)) => q = q.filter(fu::department_id.eq(d)),
+        // A primary key is never null: no row.
+        (RecordScope::Nothing, None) => q = q.filter(fu::id.is_null()),
     }
     if let Some(s) = f.status {
         q = q.filter(fu::status.eq(s.as_str()));
@@ -447,7 +809,7 @@ pub fn list(
     let rows: Vec<Row> = q.order(fu::id).limit(page.limit + 1).load(c)?;
     let page = Page::from_rows(rows, page, |r| &r.id);
     Ok(Page {
-        items: views(c, page.items)?,
+        items: views(c, page.items, signer, Detail::WithRecord)?,
         next_cursor: page.next_cursor,
     })
 }
@@ -459,9 +821,15 @@ pub fn add_verification(
     caller: &Caller,
     id: &str,
     v: Verification,
+    signer: &Signer,
 ) -> AppResult<Followup> {
     require_coordinator(caller)?;
     let row = find(c, caller, id)?;
+    if Acting::of(caller, &row) != Acting::Coordinator {
+        return Err(AppError::forbidden(
+            "only the coordinator of its record adds a re-verification stop",
+        ));
+    }
     if Status::parse(&row.status)? != Status::Resolved {
         return Err(AppError::conflict(
             ErrorCode::InvalidTransition,
@@ -511,7 +879,7 @@ pub fn add_verification(
             fu::updated_at.eq(clock::now()),
         ))
         .execute(c)?;
-    history(
+    status_entry(
         c,
         id,
         Status::Resolved,
@@ -530,7 +898,7 @@ pub fn add_verification(
             details: json!({ "route_id": v.route_id, "stop_id": stop_id }),
         },
     )?;
-    get(c, caller, id)
+    get(c, caller, id, signer)
 }
 
 /// The one write path of a record for every caller (push, reviews,
@@ -583,7 +951,7 @@ fn verification_submitted(
         } else {
             "re-inspection: not rectified, reopened"
         };
-        history(c, &row.id, to, note, by)?;
+        status_entry(c, &row.id, to, note, by)?;
         changed(c, &row)?;
     }
     Ok(())

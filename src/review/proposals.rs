@@ -4,7 +4,7 @@
 //! one the reviewer leaves out is not made. An item that already has its
 //! follow-up proposes none.
 
-use super::followups::{self, Followup, NewFollowup};
+use super::followups::{self, NewFollowup};
 use crate::auth::Caller;
 use crate::clock;
 use crate::db::Conn;
@@ -80,13 +80,10 @@ pub fn proposed(
     c: &mut Conn,
     items: &[Item],
     failed: &[String],
-    existing: &[Followup],
+    existing: &[Option<String>],
 ) -> AppResult<Vec<Proposal>> {
     let now = clock::now_utc();
-    let made: HashSet<&str> = existing
-        .iter()
-        .filter_map(|f| f.item_key.as_deref())
-        .collect();
+    let made: HashSet<&str> = existing.iter().filter_map(|k| k.as_deref()).collect();
     let mut out = Vec::new();
     for path in failed.iter().filter(|p| !made.contains(p.as_str())) {
         let Some(item) = templates::item_at(items, path) else {
@@ -125,8 +122,8 @@ pub fn make(
     caller: &Caller,
     row: &Row,
     chosen: Option<Vec<Chosen>>,
-) -> AppResult<Vec<Followup>> {
-    let existing = followups::for_inspection(c, &row.id)?;
+) -> AppResult<Vec<String>> {
+    let existing = followups::item_keys(c, &row.id)?;
     let (items, checks) = record_checks(c, row)?;
     let proposals = proposed(c, &items, &checks.failed, &existing)?;
     let list: Vec<Chosen> = match chosen {
@@ -153,7 +150,7 @@ pub fn make(
                 if !seen.insert(f.item_key.as_str())
                     || existing
                         .iter()
-                        .any(|e| e.item_key.as_deref() == Some(&f.item_key))
+                        .any(|e| e.as_deref() == Some(f.item_key.as_str()))
                 {
                     return Err(AppError::invalid(
                         &format!("followups[{i}].item_key"),
@@ -166,7 +163,7 @@ pub fn make(
     };
     let mut out = Vec::with_capacity(list.len());
     for (i, f) in list.into_iter().enumerate() {
-        let made = followups::create(
+        let made = followups::create_row(
             c,
             caller,
             &row.id,

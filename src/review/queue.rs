@@ -94,6 +94,8 @@ pub fn list(
         RecordScope::All => {}
         RecordScope::Group(g) => q = q.filter(inspections::group_id.eq(g)),
         RecordScope::Owner(o) => q = q.filter(inspections::inspector_id.eq(o)),
+        // A primary key is never null: no row.
+        RecordScope::Nothing => q = q.filter(inspections::id.is_null()),
     }
     if let Some(s) = f.review_status {
         q = q.filter(inspections::review_status.eq(s.as_str()));
@@ -193,13 +195,14 @@ pub fn detail(c: &mut Conn, caller: &Caller, id: &str, signer: &Signer) -> AppRe
         .order(cf::created_at)
         .select(cf::id)
         .load(c)?;
-    let followups = super::followups::for_inspection(c, id)?;
+    let followups = super::followups::for_inspection(c, id, signer)?;
     // The view has judged the record already: only the items are read.
     let proposed_followups = if inspection.review_status == ReviewStatus::Submitted {
         let items =
             crate::reference::templates::version_items(c, &row.template_id, row.template_version)?
                 .unwrap_or_default();
-        super::proposals::proposed(c, &items, &inspection.checks.failed, &followups)?
+        let made: Vec<Option<String>> = followups.iter().map(|f| f.item_key.clone()).collect();
+        super::proposals::proposed(c, &items, &inspection.checks.failed, &made)?
     } else {
         vec![]
     };

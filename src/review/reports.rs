@@ -368,7 +368,7 @@ pub fn ledger(c: &mut Conn, caller: &Caller, q: &LedgerQuery) -> AppResult<Vec<L
         ))
         .into_boxed();
     match (caller.role, caller.scope()) {
-        (Role::Inspector, _) => people = people.filter(users::id.eq(caller.id.clone())),
+        (r, _) if r.sees_only_self() => people = people.filter(users::id.eq(caller.id.clone())),
         (_, Scope::All) => {}
         (_, Scope::Group(g)) => people = people.filter(users::group_id.eq(g)),
         (_, Scope::Nothing) => return Ok(vec![]),

@@ -168,6 +168,9 @@ fn entries(
         }
         // Only with a district-wide reference scope, handled above.
         RecordScope::All => {}
+        // A responder's phone pulls no records: their department's
+        // follow-ups are read live (`/dept`, `GET /followups`).
+        RecordScope::Nothing => {}
     }
     let mut out: Vec<(i64, String, String)> = Vec::new();
     for r in ranges {
@@ -318,6 +321,10 @@ fn load(
             }
             Entity::Photo => {
                 for p in in_order(insp::photo_views(c, list, signer)?, list, |p| &p.id) {
+                    if p.response_id.is_some() {
+                        // A response's evidence travels in its follow-up.
+                        continue;
+                    }
                     if p.deleted {
                         del.photos.push(p.id);
                     } else {
@@ -330,7 +337,7 @@ fn load(
             }
             Entity::Review => ch.reviews = in_order(reviews::by_ids(c, list)?, list, |x| &x.id),
             Entity::Followup => {
-                ch.followups = in_order(followups::by_ids(c, list)?, list, |x| &x.id)
+                ch.followups = in_order(followups::by_ids(c, list, signer)?, list, |x| &x.id)
             }
         }
     }

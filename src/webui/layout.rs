@@ -63,7 +63,7 @@ pub fn error_page(e: &AppError) -> HttpResponse {
 impl actix_web::ResponseError for Refused {
     fn status_code(&self) -> actix_web::http::StatusCode {
         match self {
-            Refused::Login => actix_web::http::StatusCode::SEE_OTHER,
+            Refused::Login | Refused::LoginThen(_) => actix_web::http::StatusCode::SEE_OTHER,
             Refused::Error(e) => e.status,
         }
     }
@@ -72,6 +72,9 @@ impl actix_web::ResponseError for Refused {
         match self {
             Refused::Login => actix_web::HttpResponse::SeeOther()
                 .insert_header(("Location", "/review/login"))
+                .finish(),
+            Refused::LoginThen(next) => actix_web::HttpResponse::SeeOther()
+                .insert_header(("Location", format!("/review/login?next={next}")))
                 .finish(),
             Refused::Error(e) => error_page(e),
         }

@@ -16,14 +16,26 @@ use serde::Deserialize;
 
 const LOGIN_CSRF: &str = "fieldsync_login_csrf";
 
-fn login_page(st: &AppState, error: Option<&str>) -> HttpResponse {
+/// Where a login may send its user on: a page of this server, never
+/// another site (`//host` or a scheme).
+fn local_next(next: Option<&str>) -> Option<&str> {
+    next.filter(|n| {
+        ["/dept", "/review", "/admin"]
+            .iter()
+            .any(|p| *n == *p || n.starts_with(&format!("{p}/")))
+            && !n.contains("//")
+            && !n.contains('\\')
+    })
+}
+
+fn login_page(st: &AppState, error: Option<&str>, next: Option<&str>) -> HttpResponse {
     // Before there is a session, the form's token is checked against a
     // cookie of its own (double submit).
     let token = base64::Engine::encode(
         &base64::engine::general_purpose::URL_SAFE_NO_PAD,
         rand::random::<[u8; 24]>(),
     );
-    let mut resp = page("登录", None, form(error, &token));
+    let mut resp = page("登录", None, form(error, &token, local_next(next)));
     let cookie = Cookie::build(LOGIN_CSRF, token)
         .path("/")
         .http_only(true)
@@ -34,9 +46,14 @@ fn login_page(st: &AppState, error: Option<&str>) -> HttpResponse {
     resp
 }
 
+#[derive(Deserialize)]
+pub struct Next {
+    next: Option<String>,
+}
+
 #[get("/review/login")]
-pub async fn login_form(st: web::Data<AppState>) -> HttpResponse {
-    login_page(&st, None)
+pub async fn login_form(st: web::Data<AppState>, q: web::Query<Next>) -> HttpResponse {
+    login_page(&st, None, q.next.as_deref())
 }
 
 #[derive(Deserialize)]
@@ -44,6 +61,8 @@ pub struct LoginForm {
     username: String,
     password: String,
     csrf: String,
+    #[serde(default)]
+    next: Option<String>,
 }
 
 #[post("/review/login")]
@@ -54,7 +73,11 @@ pub async fn login(st: web::Data<AppState>, req: HttpRequest, form: web::Form<Lo
         .map(|c| c.value().to_string())
         .unwrap_or_default();
     if cookie.is_empty() || cookie != form.csrf {
-        return Ok(login_page(&st, Some("页面已过期,请重新登录")));
+        return Ok(login_page(
+            &st,
+            Some("页面已过期,请重新登录"),
+            form.next.as_deref(),
+        ));
     }
     let ip = req
         .peer_addr()
@@ -68,7 +91,11 @@ pub async fn login(st: web::Data<AppState>, req: HttpRequest, form: web::Form<Lo
     let Some(uid) =
         check_login::check(&st.db, &st.login_limiter, attempt, "auth.web_login_failed").await?
     else {
-        return Ok(login_page(&st, Some("用户名或密码错误")));
+        return Ok(login_page(
+            &st,
+            Some("用户名或密码错误"),
+            form.next.as_deref(),
+        ));
     };
     let id = uid.clone();
     let user = st
@@ -76,8 +103,16 @@ pub async fn login(st: web::Data<AppState>, req: HttpRequest, form: web::Form<Lo
         .read(move |c| user_ref::find(c, &id))
         .await?
         .ok_or_else(|| AppError::not_found("user"))?;
-    if Role::parse(&user.role) == Some(Role::Inspector) {
-        return Ok(login_page(&st, Some("审核页面供协调员和管理员使用")));
+    let role = Role::parse(&user.role);
+    let in_department = user.department_id.is_some();
+    // Inspectors work in the field app; one who also works for a
+    // department signs in here for the department's page.
+    if role == Some(Role::Inspector) && !in_department {
+        return Ok(login_page(
+            &st,
+            Some("审核页面供协调员和管理员使用；巡查员请使用巡查应用"),
+            form.next.as_deref(),
+        ));
     }
     let uid = user.id.clone();
     let token = st
@@ -96,13 +131,14 @@ pub async fn login(st: web::Data<AppState>, req: HttpRequest, form: web::Form<Lo
             session::start(c, &uid)
         })
         .await?;
-    // Admins start in their console, coordinators at the queue.
-    let home = if Role::parse(&user.role) == Some(Role::Admin) {
-        "/admin"
-    } else {
-        "/review"
+    // Where they came from; else admins start in their console,
+    // coordinators at the queue, a department's people at its page.
+    let home = match role {
+        Some(Role::Admin) => "/admin",
+        Some(Role::Coordinator) => "/review",
+        _ => "/dept",
     };
-    let mut resp = back(home);
+    let mut resp = back(local_next(form.next.as_deref()).unwrap_or(home));
     let _ = resp.add_cookie(&session::cookie(token, st.config.secure_cookies));
     Ok(resp)
 }
@@ -131,13 +167,14 @@ pub async fn logout(
     Ok(resp)
 }
 
-fn form(error: Option<&str>, csrf: &str) -> Markup {
+fn form(error: Option<&str>, csrf: &str, next: Option<&str>) -> Markup {
     html! {
         section.card.narrow {
             h1 { "登录" }
             @if let Some(e) = error { p.error { (e) } }
             form method="post" action="/review/login" {
                 input type="hidden" name="csrf" value=(csrf);
+                @if let Some(n) = next { input type="hidden" name="next" value=(n); }
                 label { "用户名" input id="username" name="username" autocomplete="username" required; }
                 label { "密码" input id="password" name="password" type="password" autocomplete="current-password" required; }
                 button id="login" type="submit" { "登录" }

@@ -1,5 +1,6 @@
 //! The web faces, by audience: the coordinators' review page at `/review`
-//! (`review/`), the admins' console at `/admin` (`admin/`), and the
+//! (`review/`), the admins' console at `/admin` (`admin/`), the
+//! departments' page at `/dept` (`dept.rs`), and the
 //! inspectors' field app at `/app` (`field/`, its files in `field/app/`).
 //! Shared by the pages: `layout.rs` (the frame, the stylesheet, the error
 //! page), `login.rs`, `session.rs`, `words.rs` (words and district time),
@@ -8,6 +9,7 @@
 //! functions as the JSON API.
 
 pub mod admin;
+pub mod dept;
 pub mod field;
 pub mod layout;
 pub mod login;
@@ -44,8 +46,9 @@ pub async fn security_headers(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let path = req.path();
-    let page = (path.starts_with("/review") || path.starts_with("/admin"))
-        && !path.starts_with("/review/static/");
+    let page =
+        (path.starts_with("/review") || path.starts_with("/admin") || path.starts_with("/dept"))
+            && !path.starts_with("/review/static/");
     let field_app = path == "/app" || path.starts_with("/app/");
     // Map tiles, when configured, are the one thing loaded from elsewhere.
     let csp = req
@@ -94,5 +97,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(login::logout);
     review::configure(cfg);
     admin::configure(cfg);
+    dept::configure(cfg);
     field::configure(cfg);
 }

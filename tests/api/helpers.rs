@@ -721,9 +721,15 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// A `multipart/form-data` body: the batch, then `photo:<id>` parts.
 pub fn multipart(batch: &Value, photos: &[(&str, &[u8])]) -> (String, Vec<u8>) {
+    multipart_named("batch", batch, photos)
+}
+
+/// A `multipart/form-data` body: the JSON in part `name`, then
+/// `photo:<id>` parts.
+pub fn multipart_named(name: &str, batch: &Value, photos: &[(&str, &[u8])]) -> (String, Vec<u8>) {
     let boundary = format!("fieldsync-{}", uuid());
     let mut body = Vec::new();
-    body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"batch\"\r\nContent-Type: application/json\r\n\r\n").as_bytes());
+    body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\nContent-Type: application/json\r\n\r\n").as_bytes());
     body.extend_from_slice(batch.to_string().as_bytes());
     body.extend_from_slice(b"\r\n");
     for (id, bytes) in photos {

@@ -23,6 +23,7 @@ mod openapi;
 mod ops;
 mod photos;
 mod reference;
+mod responses;
 mod restart;
 mod review;
 mod review_page;

@@ -1,7 +1,9 @@
 //! Every operation of the OpenAPI document (the route table the server
 //! mounts) against every kind of caller: nobody, an inspector of group A,
-//! group A's coordinator, an admin, and an inspector of group B for whom
-//! group A's objects are out of scope. Each operation must have its row
+//! group A's coordinator, an admin, an inspector of group B for whom
+//! group A's objects are out of scope, a responder of the department
+//! group A's follow-up is handed to, and an inspector of group B who also
+//! works for that department (the responder's rights added to their own). Each operation must have its row
 //! here: a new route cannot be added without saying who may call it.
 
 use crate::helpers::*;
@@ -9,8 +11,10 @@ use base64::Engine;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
-/// Expected statuses: nobody, inspector A, coordinator A, admin, inspector B.
-type Expect = [u16; 5];
+/// Expected statuses: nobody, inspector A, coordinator A, admin, inspector
+/// B, a responder of the department group A's follow-up is handed to, and
+/// an inspector of group B who also works for that department.
+type Expect = [u16; 7];
 
 /// What a cell sends: the body (None: no body) and extra headers.
 struct Row {
@@ -158,6 +162,20 @@ fn every_route_for_every_kind_of_caller() {
         .expect("a department made from the name")
         .to_string();
     let followup = id(made);
+    app.post(
+        "/api/v1/users",
+        &app.admin,
+        &json!({"username": "zhanggong", "role": "responder", "department_id": department, "password": PASSWORD}),
+    )
+    .ok(201);
+    app.post(
+        "/api/v1/users",
+        &app.admin,
+        &json!({"username": "wujun", "role": "inspector", "group_id": d.group_b, "department_id": department, "password": PASSWORD}),
+    )
+    .ok(201);
+    let responder = app.login("zhanggong", PASSWORD);
+    let member = app.login("wujun", PASSWORD);
     let (photo2, insp2) = (uuid(), uuid());
     app.push(
         &li,
@@ -214,271 +232,347 @@ fn every_route_for_every_kind_of_caller() {
         (
             ("post", "/api/v1/auth/login"),
             with(
-                [401, 401, 401, 401, 401],
+                [401, 401, 401, 401, 401, 401, 401],
                 json!({"username": "nobody", "password": "wrong-password"}),
             ),
         ),
         (
             ("post", "/api/v1/auth/refresh"),
             with(
-                [401, 401, 401, 401, 401],
+                [401, 401, 401, 401, 401, 401, 401],
                 json!({"refresh_token": "not-a-token"}),
             ),
         ),
         (
             ("post", "/api/v1/auth/logout"),
             with(
-                [204, 204, 204, 204, 204],
+                [204, 204, 204, 204, 204, 204, 204],
                 json!({"refresh_token": "not-a-token"}),
             ),
         ),
-        (("get", "/api/v1/groups"), row([401, 200, 200, 200, 200])),
+        (
+            ("get", "/api/v1/groups"),
+            row([401, 200, 200, 200, 200, 200, 200]),
+        ),
         (
             ("post", "/api/v1/groups"),
             with(
-                [401, 403, 403, 201, 403],
+                [401, 403, 403, 201, 403, 403, 403],
                 json!({"name": "新联络组", "towns": []}),
             ),
         ),
         (
             ("get", "/api/v1/groups/{id}"),
-            row([401, 200, 200, 200, 404]),
+            row([401, 200, 200, 200, 404, 404, 404]),
         ),
         (
             ("patch", "/api/v1/groups/{id}"),
-            with([401, 403, 403, 200, 403], json!({"towns": ["凤城街道"]})),
+            with(
+                [401, 403, 403, 200, 403, 403, 403],
+                json!({"towns": ["凤城街道"]}),
+            ),
         ),
         (
             ("delete", "/api/v1/groups/{id}"),
-            row([401, 403, 403, 409, 403]),
+            row([401, 403, 403, 409, 403, 403, 403]),
         ),
-        (("get", "/api/v1/users"), row([401, 200, 200, 200, 200])),
+        (
+            ("get", "/api/v1/users"),
+            row([401, 200, 200, 200, 200, 200, 200]),
+        ),
         (
             ("post", "/api/v1/users"),
             with(
-                [401, 403, 403, 201, 403],
+                [401, 403, 403, 201, 403, 403, 403],
                 json!({"username": "newone", "role": "inspector", "group_id": d.group_a, "password": PASSWORD}),
             ),
         ),
-        (("get", "/api/v1/users/me"), row([401, 200, 200, 200, 200])),
+        (
+            ("get", "/api/v1/users/me"),
+            row([401, 200, 200, 200, 200, 200, 200]),
+        ),
         (
             ("get", "/api/v1/users/{id}"),
-            row([401, 200, 200, 200, 404]),
+            row([401, 200, 200, 200, 404, 404, 404]),
         ),
         (
             ("patch", "/api/v1/users/{id}"),
-            with([401, 403, 403, 200, 403], json!({"display_name": "李明"})),
+            with(
+                [401, 403, 403, 200, 403, 403, 403],
+                json!({"display_name": "李明"}),
+            ),
         ),
-        (("get", "/api/v1/sites"), row([401, 200, 200, 200, 200])),
+        (
+            ("get", "/api/v1/sites"),
+            row([401, 200, 200, 200, 200, 200, 200]),
+        ),
         (
             ("post", "/api/v1/sites"),
             with(
-                [401, 403, 403, 201, 403],
+                [401, 403, 403, 201, 403, 403, 403],
                 json!({"group_id": d.group_a, "name": "新点位", "kind": "outfall", "lat": 29.8, "lon": 107.0, "radius_m": 50.0}),
             ),
         ),
         (
             ("get", "/api/v1/sites/{id}"),
-            row([401, 200, 200, 200, 404]),
+            row([401, 200, 200, 200, 404, 404, 404]),
         ),
         (
             ("patch", "/api/v1/sites/{id}"),
             with(
-                [401, 403, 403, 200, 403],
+                [401, 403, 403, 200, 403, 403, 403],
                 json!({"address": "渡舟大桥下游"}),
             ),
         ),
         (
             ("delete", "/api/v1/sites/{id}"),
-            row([401, 403, 403, 204, 403]),
+            row([401, 403, 403, 204, 403, 403, 403]),
         ),
         (
             ("get", "/api/v1/departments"),
-            row([401, 200, 200, 200, 200]),
+            row([401, 200, 200, 200, 200, 200, 200]),
         ),
         (
             ("post", "/api/v1/departments"),
-            with([401, 403, 403, 201, 403], json!({"name": "区生态环境局"})),
+            with(
+                [401, 403, 403, 201, 403, 403, 403],
+                json!({"name": "区生态环境局"}),
+            ),
         ),
         (
             ("get", "/api/v1/departments/{id}"),
-            row([401, 200, 200, 200, 200]),
+            row([401, 200, 200, 200, 200, 200, 200]),
         ),
         (
             ("patch", "/api/v1/departments/{id}"),
-            with([401, 403, 403, 200, 403], json!({"active": true})),
+            with([401, 403, 403, 200, 403, 403, 403], json!({"active": true})),
         ),
-        (("get", "/api/v1/templates"), row([401, 200, 200, 200, 200])),
+        (
+            ("get", "/api/v1/templates"),
+            row([401, 200, 200, 200, 200, 200, 200]),
+        ),
         // No file: the admin's import is refused as unreadable.
         (
             ("post", "/api/v1/templates/import"),
-            row([401, 403, 403, 422, 403]),
+            row([401, 403, 403, 422, 403, 403, 403]),
         ),
         (
             ("post", "/api/v1/templates"),
             with(
-                [401, 403, 403, 201, 403],
+                [401, 403, 403, 201, 403, 403, 403],
                 json!({"name": "新清单", "items": [{"key": "ok", "label": "正常", "kind": "yes_no"}]}),
             ),
         ),
         (
             ("get", "/api/v1/templates/{id}"),
-            row([401, 200, 200, 200, 200]),
+            row([401, 200, 200, 200, 200, 404, 200]),
         ),
         (
             ("patch", "/api/v1/templates/{id}"),
-            with([401, 403, 403, 200, 403], json!({"name": "水环境巡查(新)"})),
+            with(
+                [401, 403, 403, 200, 403, 403, 403],
+                json!({"name": "水环境巡查(新)"}),
+            ),
         ),
         (
             ("delete", "/api/v1/templates/{id}"),
-            row([401, 403, 403, 204, 403]),
+            row([401, 403, 403, 204, 403, 403, 403]),
         ),
-        (("get", "/api/v1/routes"), row([401, 200, 200, 200, 200])),
+        (
+            ("get", "/api/v1/routes"),
+            row([401, 200, 200, 200, 200, 200, 200]),
+        ),
         (
             ("post", "/api/v1/routes"),
             with(
-                [401, 403, 403, 201, 403],
+                [401, 403, 403, 201, 403, 403, 403],
                 json!({"group_id": d.group_b, "name": "新路线", "scheduled_for": "2026-12-01", "stops": []}),
             ),
         ),
         (
             ("get", "/api/v1/routes/{id}"),
-            row([401, 200, 200, 200, 404]),
+            row([401, 200, 200, 200, 404, 404, 404]),
         ),
         (
             ("patch", "/api/v1/routes/{id}"),
-            with([401, 403, 403, 200, 403], json!({"name": "桃花河巡查(改)"})),
+            with(
+                [401, 403, 403, 200, 403, 403, 403],
+                json!({"name": "桃花河巡查(改)"}),
+            ),
         ),
         (
             ("delete", "/api/v1/routes/{id}"),
-            row([401, 403, 403, 204, 403]),
+            row([401, 403, 403, 204, 403, 403, 403]),
         ),
         (
             ("post", "/api/v1/sync/push"),
             with(
-                [401, 200, 200, 200, 200],
+                [401, 200, 200, 200, 200, 200, 200],
                 json!({"device_id": uuid(), "batch_id": uuid()}),
             ),
         ),
-        (("get", "/api/v1/sync/pull"), row([401, 200, 200, 200, 200])),
-        (("get", "/api/v1/devices"), row([401, 403, 200, 200, 403])),
+        (
+            ("get", "/api/v1/sync/pull"),
+            row([401, 200, 200, 200, 200, 200, 200]),
+        ),
+        (
+            ("get", "/api/v1/devices"),
+            row([401, 403, 200, 200, 403, 403, 403]),
+        ),
         (
             ("get", "/api/v1/photos/{id}/{variant}"),
-            row([401, 200, 200, 200, 404]),
+            row([401, 200, 200, 200, 404, 200, 200]),
         ),
         (
             ("get", "/api/v1/inspections"),
-            row([401, 200, 200, 200, 200]),
+            row([401, 200, 200, 200, 200, 200, 200]),
         ),
         (
             ("get", "/api/v1/inspections/{id}"),
-            row([401, 200, 200, 200, 404]),
+            row([401, 200, 200, 200, 404, 404, 404]),
         ),
         (
             ("post", "/api/v1/inspections/{id}/reviews"),
-            with([401, 403, 201, 409, 403], json!({"decision": "approve"})),
+            with(
+                [401, 403, 201, 409, 403, 403, 403],
+                json!({"decision": "approve"}),
+            ),
         ),
-        (("get", "/api/v1/conflicts"), row([401, 200, 200, 200, 200])),
+        (
+            ("get", "/api/v1/conflicts"),
+            row([401, 200, 200, 200, 200, 200, 200]),
+        ),
         (
             ("post", "/api/v1/conflicts/{id}/resolve"),
-            with([401, 403, 200, 409, 403], json!({"keep": "kept"})),
+            with([401, 403, 200, 409, 403, 403, 403], json!({"keep": "kept"})),
         ),
-        (("get", "/api/v1/audit"), row([401, 403, 403, 200, 403])),
+        (
+            ("get", "/api/v1/audit"),
+            row([401, 403, 403, 200, 403, 403, 403]),
+        ),
         (
             ("post", "/api/v1/inspections/{id}/followups"),
             with(
-                [401, 403, 201, 201, 403],
+                [401, 403, 201, 201, 403, 403, 403],
                 json!({"title": "再查", "department": "环保所"}),
             ),
         ),
-        (("get", "/api/v1/followups"), row([401, 200, 200, 200, 200])),
+        (
+            ("get", "/api/v1/followups"),
+            row([401, 200, 200, 200, 200, 200, 200]),
+        ),
         (
             ("get", "/api/v1/followups/{id}"),
-            row([401, 200, 200, 200, 404]),
+            row([401, 200, 200, 200, 404, 200, 200]),
         ),
         (
             ("patch", "/api/v1/followups/{id}"),
             with(
-                [401, 403, 200, 200, 403],
+                [401, 403, 200, 200, 404, 200, 200],
                 json!({"status": "in_progress", "note": "已通知"}),
             ),
         ),
         (
+            ("post", "/api/v1/followups/{id}/responses"),
+            with(
+                [401, 403, 201, 201, 404, 201, 201],
+                json!({"note": "已派人查看"}),
+            ),
+        ),
+        (
+            ("get", "/api/v1/inspections/{id}/timeline"),
+            row([401, 200, 200, 200, 404, 404, 404]),
+        ),
+        (
+            ("get", "/api/v1/reports/departments"),
+            row([401, 403, 200, 200, 403, 403, 403]),
+        ),
+        (
+            ("get", "/api/v1/reports/departments.csv"),
+            row([401, 403, 200, 200, 403, 403, 403]),
+        ),
+        (
             ("post", "/api/v1/followups/{id}/verification"),
             with(
-                [401, 403, 409, 409, 403],
+                [401, 403, 409, 409, 403, 403, 403],
                 json!({"route_id": d.route_a, "template_id": d.template}),
             ),
         ),
         (
             ("get", "/api/v1/reports/inspections.csv"),
-            row([401, 200, 200, 200, 200]),
+            row([401, 200, 200, 200, 200, 200, 200]),
         ),
         (
             ("get", "/api/v1/reports/inspections.geojson"),
-            row([401, 200, 200, 200, 200]),
+            row([401, 200, 200, 200, 200, 200, 200]),
         ),
         (
             ("get", "/api/v1/reports/repeat_rows.csv"),
-            row([401, 200, 200, 200, 200]),
+            row([401, 200, 200, 200, 200, 200, 200]),
         ),
         (
             ("get", "/api/v1/reports/ledger"),
-            row([401, 200, 200, 200, 200]),
+            row([401, 200, 200, 200, 200, 200, 200]),
         ),
         (
             ("get", "/api/v1/reports/coverage"),
-            row([401, 200, 200, 200, 200]),
+            row([401, 200, 200, 200, 200, 200, 200]),
         ),
         (
             ("get", "/api/v1/reports/coverage.csv"),
-            row([401, 200, 200, 200, 200]),
+            row([401, 200, 200, 200, 200, 200, 200]),
         ),
         (
             ("get", "/api/v1/reports/sites.csv"),
-            row([401, 200, 200, 200, 200]),
+            row([401, 200, 200, 200, 200, 200, 200]),
         ),
         (
             ("get", "/api/v1/reports/sites.geojson"),
-            row([401, 200, 200, 200, 200]),
+            row([401, 200, 200, 200, 200, 200, 200]),
         ),
         (
             ("post", "/api/v1/sites/import"),
             // A JSON body is a GeoJSON file with no features: 422.
             with(
-                [401, 403, 403, 422, 403],
+                [401, 403, 403, 422, 403, 403, 403],
                 json!({"type": "FeatureCollection"}),
             ),
         ),
-        (("get", "/api/v1/schedules"), row([401, 200, 200, 200, 200])),
+        (
+            ("get", "/api/v1/schedules"),
+            row([401, 200, 200, 200, 200, 200, 200]),
+        ),
         (
             ("post", "/api/v1/schedules"),
             with(
-                [401, 403, 403, 201, 403],
+                [401, 403, 403, 201, 403, 403, 403],
                 json!({"group_id": d.group_b, "name": "每月巡山", "stops": [{"site_id": d.site_b, "template_id": d.template}],
                     "recurrence": {"freq": "monthly", "month_day": 31}}),
             ),
         ),
         (
             ("get", "/api/v1/schedules/{id}"),
-            row([401, 200, 200, 200, 404]),
+            row([401, 200, 200, 200, 404, 404, 404]),
         ),
         (
             ("patch", "/api/v1/schedules/{id}"),
-            with([401, 403, 403, 200, 403], json!({"horizon_days": 10})),
+            with(
+                [401, 403, 403, 200, 403, 403, 403],
+                json!({"horizon_days": 10}),
+            ),
         ),
         (
             ("delete", "/api/v1/schedules/{id}"),
-            row([401, 403, 403, 204, 403]),
+            row([401, 403, 403, 204, 403, 403, 403]),
         ),
         (
             ("options", "/api/v1/uploads"),
-            row([204, 204, 204, 204, 204]),
+            row([204, 204, 204, 204, 204, 204, 204]),
         ),
         (
             ("post", "/api/v1/uploads"),
             Row {
-                expect: [401, 400, 400, 400, 400],
+                expect: [401, 400, 400, 400, 400, 400, 400],
                 body: None,
                 tus: true,
             },
@@ -486,7 +580,7 @@ fn every_route_for_every_kind_of_caller() {
         (
             ("head", "/api/v1/uploads/{id}"),
             Row {
-                expect: [401, 200, 404, 404, 404],
+                expect: [401, 200, 404, 404, 404, 404, 404],
                 body: None,
                 tus: true,
             },
@@ -494,7 +588,7 @@ fn every_route_for_every_kind_of_caller() {
         (
             ("patch", "/api/v1/uploads/{id}"),
             Row {
-                expect: [401, 415, 415, 415, 415],
+                expect: [401, 415, 415, 415, 415, 415, 415],
                 body: None,
                 tus: true,
             },
@@ -502,17 +596,23 @@ fn every_route_for_every_kind_of_caller() {
         (
             ("delete", "/api/v1/uploads/{id}"),
             Row {
-                expect: [401, 204, 404, 404, 404],
+                expect: [401, 204, 404, 404, 404, 404, 404],
                 body: None,
                 tus: true,
             },
         ),
-        (("get", "/healthz"), row([200, 200, 200, 200, 200])),
-        (("get", "/readyz"), row([200, 200, 200, 200, 200])),
-        (("get", "/metrics"), row([200, 200, 200, 200, 200])),
+        (
+            ("get", "/healthz"),
+            row([200, 200, 200, 200, 200, 200, 200]),
+        ),
+        (("get", "/readyz"), row([200, 200, 200, 200, 200, 200, 200])),
+        (
+            ("get", "/metrics"),
+            row([200, 200, 200, 200, 200, 200, 200]),
+        ),
         (
             ("get", "/api/v1/openapi.json"),
-            row([200, 200, 200, 200, 200]),
+            row([200, 200, 200, 200, 200, 200, 200]),
         ),
     ]);
 
@@ -523,6 +623,8 @@ fn every_route_for_every_kind_of_caller() {
         coord.as_str(),
         app.admin.as_str(),
         cg.as_str(),
+        responder.as_str(),
+        member.as_str(),
     ];
     let names = [
         "nobody",
@@ -530,6 +632,8 @@ fn every_route_for_every_kind_of_caller() {
         "coordinator A",
         "admin",
         "inspector B",
+        "responder",
+        "inspector B in the department",
     ];
     let mut checked = 0;
     let mut wrong = Vec::new();
@@ -571,7 +675,7 @@ fn every_route_for_every_kind_of_caller() {
         "rows for operations the document lacks"
     );
     eprintln!(
-        "role matrix: {} operations x 5 callers = {checked} cells",
+        "role matrix: {} operations x 7 callers = {checked} cells",
         ops.len()
     );
 }

@@ -187,7 +187,7 @@ fn a_coordinator_reviews_on_the_web_page() {
     );
     assert_eq!(r.status, 303);
     let set = r.set_cookie("fieldsync_session").unwrap();
-    for attr in ["HttpOnly", "Secure", "SameSite=Strict"] {
+    for attr in ["HttpOnly", "Secure", "SameSite=Lax"] {
         assert!(set.contains(attr), "{set}");
     }
     let session = set.split(';').next().unwrap().to_string();

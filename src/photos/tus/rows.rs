@@ -81,20 +81,32 @@ pub fn create(
     metadata: &str,
     limits: &Limits,
 ) -> AppResult<Upload> {
-    let row: Option<(String, String, String)> = photos::table
+    type Found = (String, String, String, String, Option<String>);
+    let row: Option<Found> = photos::table
         .inner_join(inspections::table)
         .filter(photos::id.eq(photo_id))
         .select((
             photos::status,
             inspections::group_id,
             inspections::inspector_id,
+            inspections::id,
+            photos::response_id,
         ))
         .first(c)
         .optional()?;
-    let visible = |g: &str, owner: &str| caller.sees_record(g, owner);
-    match row {
-        Some((_, g, o)) if visible(&g, &o) => {}
-        _ => {
+    // The record's people upload its photos; a department uploads the
+    // evidence of its own responses.
+    let allowed = match &row {
+        Some((_, g, o, _, None)) => caller.sees_record(g, o),
+        Some((_, g, o, record, Some(r))) => {
+            caller.sees_record(g, o)
+                || crate::inspection::scope::department_sees_photo(c, caller, record, Some(r))?
+        }
+        None => false,
+    };
+    match allowed {
+        true => {}
+        false => {
             return Err(
                 AppError::not_found("photo").with_details(serde_json::json!({
                     "hint": "push the photo's metadata first, then upload its bytes"

@@ -13,14 +13,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
-pub const PHOTO_TYPES: [&str; 6] = [
-    "image/jpeg",
-    "image/png",
-    "image/webp",
-    "image/heic",
-    "image/heif",
-    "image/avif",
-];
+pub use crate::inspection::photo_meta::PHOTO_TYPES;
 
 /// An inspection item, its ids in lower case.
 pub(super) struct InspectionItem {
@@ -80,53 +73,21 @@ pub(super) struct PhotoItem {
 }
 
 pub(super) fn photo(item: PhotoPush, max_photo_bytes: u64) -> Result<PhotoItem, Reject> {
-    let sha = item.sha256.to_ascii_lowercase();
-    if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(Reject::field(
-            ErrorCode::InvalidValue,
-            "sha256",
-            "must be 64 hex digits",
-        ));
-    }
-    let max = i64::try_from(max_photo_bytes).unwrap_or(i64::MAX);
-    if !(1..=max).contains(&item.bytes) {
-        return Err(Reject::field(
-            ErrorCode::TooLarge,
-            "bytes",
-            format!("must be 1 to {max}"),
-        ));
-    }
-    let content_type = item.content_type.to_ascii_lowercase();
-    if !PHOTO_TYPES.contains(&content_type.as_str()) {
-        return Err(Reject::field(
-            ErrorCode::UnsupportedMediaType,
-            "content_type",
-            format!("must be one of {}", PHOTO_TYPES.join(", ")),
-        ));
-    }
-    let caption = item.caption.trim().to_string();
-    if caption.chars().count() > 500 {
-        return Err(Reject::field(
-            ErrorCode::InvalidValue,
-            "caption",
-            "must be at most 500 characters",
-        ));
-    }
-    let location = match item.location {
-        None | Some(Value::Null) => Value::Null,
-        Some(Value::Object(o)) => {
-            fields::check_location_object(&o, false)
-                .map_err(|r| Reject::field(ErrorCode::InvalidValue, "location", r))?;
-            Value::Object(o)
-        }
-        Some(_) => {
-            return Err(Reject::field(
-                ErrorCode::InvalidValue,
-                "location",
-                "must be an object",
-            ));
-        }
-    };
+    let checked = crate::inspection::photo_meta::check_description(
+        &item.sha256,
+        item.bytes,
+        &item.content_type,
+        &item.caption,
+        item.location,
+        max_photo_bytes,
+    )
+    .map_err(|(field, code, message)| Reject::field(code, field, message))?;
+    let (sha, content_type, caption, location) = (
+        checked.sha256,
+        checked.content_type,
+        checked.caption,
+        checked.location,
+    );
     if item.base_version < 0 {
         return Err(Reject::field(
             ErrorCode::InvalidValue,

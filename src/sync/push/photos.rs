@@ -77,6 +77,13 @@ impl Ctx<'_> {
             })?;
 
         let old = insp::photo_meta::find(c, id)?;
+        if old.as_ref().is_some_and(|p| p.response_id.is_some()) {
+            return Err(Reject::new(
+                ErrorCode::Immutable,
+                "this photo is a department's evidence on a follow-up, not the record's; send a new photo id",
+            )
+            .into());
+        }
         if let Some(p) = &old
             && (p.inspection_id != inspection_id || p.sha256 != sha)
         {

@@ -178,11 +178,17 @@ fn role_label(r: Role) -> &'static str {
     match r {
         Role::Inspector => "巡查员",
         Role::Coordinator => "协调员",
+        Role::Responder => "部门人员",
         Role::Admin => "管理员",
     }
 }
 
-const ROLES: [Role; 3] = [Role::Inspector, Role::Coordinator, Role::Admin];
+const ROLES: [Role; 4] = [
+    Role::Inspector,
+    Role::Coordinator,
+    Role::Responder,
+    Role::Admin,
+];
 
 fn role_select(chosen: &str) -> Markup {
     html! {

@@ -114,6 +114,8 @@ fn names(
 
 struct Loaded {
     detail: queue::Detail,
+    /// The record's relay, step by step.
+    timeline: crate::review::timeline::Timeline,
     site_name: String,
     site: Option<(f64, f64, f64)>,
     inspector: String,
@@ -152,7 +154,9 @@ async fn load(st: &AppState, user: &WebUser, id: uuid::Uuid) -> Result<Loaded, R
                 .collect();
             let names = crate::reference::users::display_names(c, &people)?;
             let departments = crate::reference::departments::names(c)?;
+            let timeline = crate::review::timeline::of(c, &caller, &id)?;
             Ok(Loaded {
+                timeline,
                 departments,
                 site_name: site.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
                 site: site.map(|s| (s.1, s.2, s.3)),
@@ -190,6 +194,7 @@ fn detail_page(
         user,
         names: &l.names,
         departments: &l.departments,
+        timeline: &l.timeline,
         problem: problem.map(|(p, _)| p),
         comment,
     });
@@ -222,6 +227,7 @@ pub async fn print_page(st: web::Data<AppState>, user: WebUser, id: web::Path<uu
                 inspector: &l.inspector,
                 template: l.template.as_ref(),
                 names: &l.names,
+                timeline: &l.timeline,
                 printed_at: chrono::Utc::now(),
             })
             .into_string(),
@@ -474,7 +480,7 @@ pub async fn followup_form(
     let done = st
         .db
         .write(move |c| {
-            followups::create(
+            followups::create_row(
                 c,
                 &caller,
                 &iid,
@@ -520,11 +526,12 @@ pub async fn followup_update_form(
     let form = form.into_inner();
     session::check_csrf(&user, &form.csrf)?;
     let (caller, fid) = (user.caller.clone(), id.to_string());
+    let signer = st.signer.clone();
     let due = due_date(&form.due);
     let done = st
         .db
         .write(move |c| {
-            let f = followups::get(c, &caller, &fid)?;
+            let f = followups::get(c, &caller, &fid, &signer)?;
             let result = due.and_then(|due| {
                 let patch = followups::FollowupPatch {
                     status: Some(form.status),
@@ -535,7 +542,7 @@ pub async fn followup_update_form(
                         .filter(|d| !d.is_empty() && Some(d) != f.department_id.as_ref()),
                     ..followups::FollowupPatch::default()
                 };
-                followups::update(c, &caller, &fid, patch)
+                followups::update(c, &caller, &fid, patch, &signer)
             });
             Ok((f.inspection_id, result))
         })

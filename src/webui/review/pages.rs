@@ -5,6 +5,7 @@ use crate::error::AppError;
 use crate::inspection::{Inspection, Photo, checklist};
 use crate::reference::templates::{self, Item, ItemKind, Template};
 use crate::review::queue::Detail;
+use crate::review::timeline::{StepKind, Timeline, elapsed};
 use crate::webui::session::WebUser;
 use crate::webui::words;
 use maud::{DOCTYPE, Markup, html};
@@ -214,6 +215,7 @@ impl Problem {
 
 pub struct DetailPage<'a> {
     pub detail: &'a Detail,
+    pub timeline: &'a Timeline,
     pub site_name: &'a str,
     pub site: Option<(f64, f64, f64)>,
     pub inspector: &'a str,
@@ -405,6 +407,42 @@ fn reviews(d: &Detail, names: &HashMap<String, String>) -> Markup {
     }
 }
 
+fn step_word(k: StepKind) -> &'static str {
+    match k {
+        StepKind::Captured => "现场发现",
+        StepKind::Received => "上报",
+        StepKind::Reviewed => "审核",
+        StepKind::Dispatched => "交办",
+        StepKind::Response => "部门回复",
+        StepKind::Status => "进展",
+        StepKind::Verified => "核实",
+        StepKind::Notified => "通知",
+    }
+}
+
+/// The relay as a list: each step's time, the time since the report, who
+/// and for which department, what.
+fn relay(t: &Timeline) -> Markup {
+    let start = t.items.first().map(|s| s.at);
+    html! {
+        @if t.items.is_empty() { p.empty { "暂无" } }
+        ol.relay {
+            @for s in &t.items {
+                li class={ "step " (serde_json::to_value(s.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()) } {
+                    span.when { (words::time(s.at)) }
+                    @if let Some(t0) = start { " " span.elapsed { (elapsed(t0, s.at)) } }
+                    " " strong { (step_word(s.kind)) }
+                    @if let Some(b) = &s.by {
+                        " · " (b.display_name)
+                        @if let Some(dep) = &b.department { "（" (dep) "）" }
+                    }
+                    " · " (s.text)
+                }
+            }
+        }
+    }
+}
+
 pub fn detail(p: &DetailPage) -> Markup {
     let d = p.detail;
     let i = &d.inspection;
@@ -467,6 +505,10 @@ pub fn detail(p: &DetailPage) -> Markup {
                     }
                 }
             }
+        }
+        section.card id="relay" {
+            h2 { "处置经过" }
+            (relay(p.timeline))
         }
         section.card id="followups" {
             h2 { "整改跟踪" }
@@ -531,6 +573,7 @@ pub fn detail(p: &DetailPage) -> Markup {
 
 pub struct PrintPage<'a> {
     pub detail: &'a Detail,
+    pub timeline: &'a Timeline,
     pub site_name: &'a str,
     pub inspector: &'a str,
     pub template: Option<&'a Template>,
@@ -588,6 +631,8 @@ pub fn print(p: &PrintPage) -> Markup {
                         @if f.overdue { " · 已逾期" }
                     }
                 }
+                h2 { "处置经过" }
+                (relay(p.timeline))
                 div.signatures {
                     p { "巡查人签字:" span.line {} "日期:" span.line.short {} }
                     p { "审核人签字:" span.line {} "日期:" span.line.short {} }

@@ -176,11 +176,11 @@ diesel::table! {
         version -> BigInt,
         group_id -> Text,
         inspector_id -> Text,
-        site_id -> Text,
+        site_id -> Nullable<Text>,
         route_id -> Nullable<Text>,
         stop_id -> Nullable<Text>,
-        template_id -> Text,
-        template_version -> Integer,
+        template_id -> Nullable<Text>,
+        template_version -> Nullable<Integer>,
         deleted -> Bool,
         fields -> Text,
         field_meta -> Text,
@@ -191,6 +191,9 @@ diesel::table! {
         submitted_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        kind -> Text,
+        urgent -> Bool,
+        category -> Nullable<Text>,
     }
 }
 
@@ -295,7 +298,7 @@ diesel::table! {
     followups (id) {
         id -> Text,
         inspection_id -> Text,
-        site_id -> Text,
+        site_id -> Nullable<Text>,
         group_id -> Text,
         owner_id -> Text,
         title -> Text,

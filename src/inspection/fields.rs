@@ -241,6 +241,28 @@ fn answer_at(path: &str, value: &Value, items: &[Item]) -> Result<(), Reason> {
 
 /// Checks one pushed field against the checklist the inspection follows.
 /// `null` clears a field (except `status`).
+/// A quick report's urgency (`fields.urgency`).
+pub const URGENCIES: [&str; 2] = ["normal", "urgent"];
+
+/// Fields only a quick report has.
+pub const REPORT_ONLY: [&str; 2] = ["category", "urgency"];
+
+/// What a quick report must hold (after a merge, unless deleted): a title
+/// and a position. A refusal names the field.
+pub fn check_report(fields: &super::merge::Fields) -> Result<(), (&'static str, String)> {
+    let title = fields.get("title").and_then(Value::as_str).unwrap_or("");
+    if title.trim().is_empty() {
+        return Err(("title", "a quick report needs a title".into()));
+    }
+    if super::position(fields.get("location")).is_none() {
+        return Err((
+            "location",
+            "a quick report needs its position (fields.location)".into(),
+        ));
+    }
+    Ok(())
+}
+
 pub fn check(path: &str, value: &Value, items: &[Item]) -> Result<(), Reason> {
     if let Some(rest) = path.strip_prefix(ANSWER_PREFIX) {
         return answer_at(rest, value, items);
@@ -256,7 +278,7 @@ pub fn check(path: &str, value: &Value, items: &[Item]) -> Result<(), Reason> {
         return match path {
             "status" => Err("must be draft or submitted".into()),
             "title" | "notes" | "severity" | "started_at" | "finished_at" | "location"
-            | "rectified" => Ok(()),
+            | "rectified" | "category" | "urgency" => Ok(()),
             _ => Err("unknown field".into()),
         };
     }
@@ -264,6 +286,8 @@ pub fn check(path: &str, value: &Value, items: &[Item]) -> Result<(), Reason> {
         "title" => text(value, 200),
         "notes" => text(value, 20_000),
         "severity" => one_of(value, &SEVERITIES),
+        "category" => one_of(value, &super::CATEGORIES),
+        "urgency" => one_of(value, &URGENCIES),
         "status" => one_of(value, &STATUSES),
         "started_at" | "finished_at" => time(value),
         "location" => location(value),

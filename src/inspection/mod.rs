@@ -85,6 +85,48 @@ impl ReviewStatus {
     }
 }
 
+/// What a record is: a planned inspection (at a site, with a checklist)
+/// or a quick report of something seen on the way (a position, a title, a
+/// category and an urgency). Set when the record is made, never changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordKind {
+    #[default]
+    Inspection,
+    Report,
+}
+
+impl RecordKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordKind::Inspection => "inspection",
+            RecordKind::Report => "report",
+        }
+    }
+
+    pub fn parse(s: &str) -> AppResult<RecordKind> {
+        match s {
+            "inspection" => Ok(RecordKind::Inspection),
+            "report" => Ok(RecordKind::Report),
+            other => Err(crate::error::AppError::internal(format!(
+                "unknown stored record kind {other:?}"
+            ))),
+        }
+    }
+}
+
+/// A quick report's category (`fields.category`).
+pub const CATEGORIES: [&str; 8] = [
+    "water",
+    "air",
+    "waste",
+    "fire",
+    "road",
+    "safety",
+    "livelihood",
+    "other",
+];
+
 #[derive(Queryable, Selectable, Debug, Clone)]
 #[diesel(table_name = inspections)]
 pub struct Row {
@@ -92,11 +134,13 @@ pub struct Row {
     pub version: i64,
     pub group_id: String,
     pub inspector_id: String,
-    pub site_id: String,
+    /// None for a quick report.
+    pub site_id: Option<String>,
     pub route_id: Option<String>,
     pub stop_id: Option<String>,
-    pub template_id: String,
-    pub template_version: i32,
+    /// None for a quick report.
+    pub template_id: Option<String>,
+    pub template_version: Option<i32>,
     pub deleted: bool,
     pub fields: String,
     pub field_meta: String,
@@ -104,6 +148,7 @@ pub struct Row {
     pub review_status: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub kind: String,
 }
 
 impl Row {
@@ -114,6 +159,16 @@ impl Row {
             fields: serde_json::from_str(&self.fields)?,
             meta: serde_json::from_str::<BTreeMap<String, Meta>>(&self.field_meta)?,
         })
+    }
+
+    /// The checklist version the record was filled against (none for a
+    /// quick report).
+    pub fn checklist(&self) -> Option<(&str, i32)> {
+        Some((self.template_id.as_deref()?, self.template_version?))
+    }
+
+    pub fn kind(&self) -> AppResult<RecordKind> {
+        RecordKind::parse(&self.kind)
     }
 
     pub fn review_status(&self) -> crate::error::AppResult<ReviewStatus> {

@@ -38,6 +38,60 @@ pub struct Checks {
     pub score: super::checklist::Score,
     /// Answers kept although their item is hidden by its conditions.
     pub irrelevant: Vec<String>,
+    /// A quick report's closest site of the reporter's group within
+    /// 2 km of its position; null beyond, without a position, or for an
+    /// inspection (which has its site).
+    pub nearest_site: Option<NearestSite>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct NearestSite {
+    pub site_id: String,
+    pub distance_m: f64,
+}
+
+/// How far a quick report looks for its nearest site.
+pub const NEAREST_SITE_M: f64 = 2000.0;
+
+/// The closest of `sites` (id, lat, lon) to `pos` within
+/// [`NEAREST_SITE_M`].
+pub fn nearest_site(pos: (f64, f64), sites: &[(String, f64, f64)]) -> Option<NearestSite> {
+    sites
+        .iter()
+        .map(|(id, lat, lon)| (id, distance_m(pos.0, pos.1, *lat, *lon)))
+        .filter(|(_, d)| *d <= NEAREST_SITE_M)
+        .min_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(b.0)))
+        .map(|(id, d)| NearestSite {
+            site_id: id.clone(),
+            distance_m: (d * 10.0).round() / 10.0,
+        })
+}
+
+/// Sites by group: (id, lat, lon).
+type SitesByGroup = HashMap<String, Vec<(String, f64, f64)>>;
+
+/// The live sites of the groups of `rows`' quick reports, by group.
+fn report_sites(c: &mut Conn, rows: &[Row]) -> AppResult<SitesByGroup> {
+    let mut groups: Vec<&String> = rows
+        .iter()
+        .filter(|r| r.kind == super::RecordKind::Report.as_str())
+        .map(|r| &r.group_id)
+        .collect();
+    if groups.is_empty() {
+        return Ok(HashMap::new());
+    }
+    groups.sort_unstable();
+    groups.dedup();
+    let mut out: SitesByGroup = HashMap::new();
+    for (id, g, lat, lon) in sites::table
+        .filter(sites::group_id.eq_any(groups))
+        .filter(sites::deleted.eq(false))
+        .select((sites::id, sites::group_id, sites::lat, sites::lon))
+        .load::<(String, String, f64, f64)>(c)?
+    {
+        out.entry(g).or_default().push((id, lat, lon));
+    }
+    Ok(out)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -86,11 +140,16 @@ pub struct Inspection {
     pub version: i64,
     pub group_id: String,
     pub inspector_id: String,
-    pub site_id: String,
+    /// `inspection` (at a site, with a checklist) or `report` (seen on the
+    /// way: no site, route or checklist).
+    pub kind: super::RecordKind,
+    /// Null for a quick report.
+    pub site_id: Option<String>,
     pub route_id: Option<String>,
     pub stop_id: Option<String>,
-    pub template_id: String,
-    pub template_version: i32,
+    /// Null for a quick report.
+    pub template_id: Option<String>,
+    pub template_version: Option<i32>,
     pub deleted: bool,
     #[schema(value_type = Object)]
     pub fields: Fields,
@@ -253,7 +312,8 @@ impl PlanChecks {
     fn read(c: &mut Conn, rows: &[Row]) -> AppResult<PlanChecks> {
         let stop_ids: Vec<&String> = rows.iter().filter_map(|r| r.stop_id.as_ref()).collect();
         let route_ids: Vec<&String> = rows.iter().filter_map(|r| r.route_id.as_ref()).collect();
-        let mut template_ids: Vec<&String> = rows.iter().map(|r| &r.template_id).collect();
+        let mut template_ids: Vec<&String> =
+            rows.iter().filter_map(|r| r.template_id.as_ref()).collect();
         template_ids.sort();
         template_ids.dedup();
         let stops = route_stops::table
@@ -281,10 +341,8 @@ impl PlanChecks {
         {
             versions.entry(t).or_default().push((v, at));
         }
-        let used: std::collections::HashSet<(&str, i32)> = rows
-            .iter()
-            .map(|r| (r.template_id.as_str(), r.template_version))
-            .collect();
+        let used: std::collections::HashSet<(&str, i32)> =
+            rows.iter().filter_map(Row::checklist).collect();
         let mut wanted: Vec<i32> = used.iter().map(|(_, v)| *v).collect();
         wanted.sort_unstable();
         wanted.dedup();
@@ -311,16 +369,17 @@ impl PlanChecks {
     fn of(&self, r: &Row) -> (bool, bool, bool) {
         let stop_removed = r.stop_id.as_ref().is_some_and(|s| {
             self.stops.get(s).is_none_or(|(route, site)| {
-                Some(route) != r.route_id.as_ref() || *site != r.site_id
+                Some(route) != r.route_id.as_ref() || Some(site) != r.site_id.as_ref()
             })
         });
         let route_cancelled = r
             .route_id
             .as_ref()
             .is_some_and(|route| self.cancelled.contains(route));
-        let template_outdated = self.versions.get(&r.template_id).is_some_and(|vs| {
-            vs.iter()
-                .any(|(v, at)| *v > r.template_version && *at <= r.created_at)
+        let template_outdated = r.checklist().is_some_and(|(t, version)| {
+            self.versions
+                .get(t)
+                .is_some_and(|vs| vs.iter().any(|(v, at)| *v > version && *at <= r.created_at))
         });
         (stop_removed, route_cancelled, template_outdated)
     }
@@ -337,7 +396,8 @@ pub fn views(c: &mut Conn, rows: Vec<Row>, signer: &Signer) -> AppResult<Vec<Ins
         .order(photos::id)
         .select(PhotoRow::as_select())
         .load(c)?;
-    let geo = sites_geo(c, rows.iter().map(|r| &r.site_id).collect())?;
+    let geo = sites_geo(c, rows.iter().filter_map(|r| r.site_id.as_ref()).collect())?;
+    let near = report_sites(c, &rows)?;
     // Each record's fields, parsed once.
     let parsed: Vec<Fields> = rows
         .iter()
@@ -349,7 +409,11 @@ pub fn views(c: &mut Conn, rows: Vec<Row>, signer: &Signer) -> AppResult<Vec<Ins
         .map(|(r, f)| {
             (
                 r.id.as_str(),
-                (r.site_id.as_str(), r.deleted, time_window(f)),
+                (
+                    r.site_id.as_deref().unwrap_or_default(),
+                    r.deleted,
+                    time_window(f),
+                ),
             )
         })
         .collect();
@@ -380,8 +444,10 @@ pub fn views(c: &mut Conn, rows: Vec<Row>, signer: &Signer) -> AppResult<Vec<Ins
         .zip(parsed)
         .map(|(r, fields)| {
             let photos = by_inspection.remove(&r.id).unwrap_or_default();
-            let (distance_to_site_m, within_site_radius) =
-                site_checks(position(fields.get("location")), geo.get(&r.site_id));
+            let (distance_to_site_m, within_site_radius) = site_checks(
+                position(fields.get("location")),
+                r.site_id.as_ref().and_then(|s| geo.get(s)),
+            );
             let live = photos.iter().filter(|p| !p.deleted);
             let photos_off_site = live
                 .clone()
@@ -397,11 +463,19 @@ pub fn views(c: &mut Conn, rows: Vec<Row>, signer: &Signer) -> AppResult<Vec<Ins
                 .filter_map(|p| p.item_key.clone())
                 .collect();
             let list = compiled
-                .get(&(r.template_id.as_str(), r.template_version))
+                .get(&r.checklist().unwrap_or_default())
                 .map(|c| c.checks(&fields, &linked))
                 .unwrap_or_default();
+            let kind = r.kind()?;
+            let nearest = match (kind, position(fields.get("location"))) {
+                (super::RecordKind::Report, Some(pos)) => near
+                    .get(&r.group_id)
+                    .and_then(|sites| nearest_site(pos, sites)),
+                _ => None,
+            };
             Ok(Inspection {
                 review_status: r.review_status()?,
+                kind,
                 id: r.id,
                 version: r.version,
                 group_id: r.group_id,
@@ -428,6 +502,7 @@ pub fn views(c: &mut Conn, rows: Vec<Row>, signer: &Signer) -> AppResult<Vec<Ins
                     score: list.score,
                     irrelevant: list.irrelevant,
                     template_outdated,
+                    nearest_site: nearest,
                 },
             })
         })
@@ -436,7 +511,7 @@ pub fn views(c: &mut Conn, rows: Vec<Row>, signer: &Signer) -> AppResult<Vec<Ins
 
 /// Photo views by id (for pull), each with its inspection's site checks.
 pub fn photo_views(c: &mut Conn, ids: &[String], signer: &Signer) -> AppResult<Vec<Photo>> {
-    let mut rows: Vec<(PhotoRow, String, String, bool)> = Vec::with_capacity(ids.len());
+    let mut rows: Vec<(PhotoRow, Option<String>, String, bool)> = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
         rows.extend(
             photos::table
@@ -448,17 +523,20 @@ pub fn photo_views(c: &mut Conn, ids: &[String], signer: &Signer) -> AppResult<V
                     inspections::fields,
                     inspections::deleted,
                 ))
-                .load::<(PhotoRow, String, String, bool)>(c)?,
+                .load::<(PhotoRow, Option<String>, String, bool)>(c)?,
         );
     }
-    let geo = sites_geo(c, rows.iter().map(|(_, s, _, _)| s).collect())?;
+    let geo = sites_geo(
+        c,
+        rows.iter().filter_map(|(_, s, _, _)| s.as_ref()).collect(),
+    )?;
     rows.into_iter()
         .map(|(p, site, fields, record_deleted)| {
             let fields: Fields = serde_json::from_str(&fields)?;
             photo_view(
                 p,
                 record_deleted,
-                geo.get(&site),
+                site.as_ref().and_then(|s| geo.get(s)),
                 time_window(&fields),
                 signer,
             )
@@ -469,6 +547,20 @@ pub fn photo_views(c: &mut Conn, ids: &[String], signer: &Signer) -> AppResult<V
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_nearest_site_is_the_closest_within_two_kilometres() {
+        let sites = vec![
+            ("far".to_string(), 29.88, 107.08),
+            ("near".to_string(), 29.858, 107.081),
+            ("nearer".to_string(), 29.8572, 107.0812),
+        ];
+        let n = nearest_site((29.8571, 107.0812), &sites).unwrap();
+        assert_eq!(n.site_id, "nearer");
+        assert!(n.distance_m < 20.0);
+        assert_eq!(nearest_site((30.5, 107.0), &sites), None, "beyond 2 km");
+        assert_eq!(nearest_site((29.8571, 107.0812), &[]), None);
+    }
 
     #[test]
     fn distance_is_sane() {

@@ -21,11 +21,12 @@ pub struct Header {
     pub id: String,
     pub group_id: String,
     pub inspector_id: String,
-    pub site_id: String,
+    pub kind: super::RecordKind,
+    pub site_id: Option<String>,
     pub route_id: Option<String>,
     pub stop_id: Option<String>,
-    pub template_id: String,
-    pub template_version: i32,
+    pub template_id: Option<String>,
+    pub template_version: Option<i32>,
 }
 
 impl Header {
@@ -33,18 +34,34 @@ impl Header {
         Row::tag_of(&self.group_id, &self.inspector_id)
     }
 
-    pub fn of(row: &Row) -> Header {
-        Header {
+    pub fn of(row: &Row) -> AppResult<Header> {
+        Ok(Header {
             id: row.id.clone(),
             group_id: row.group_id.clone(),
             inspector_id: row.inspector_id.clone(),
+            kind: row.kind()?,
             site_id: row.site_id.clone(),
             route_id: row.route_id.clone(),
             stop_id: row.stop_id.clone(),
             template_id: row.template_id.clone(),
             template_version: row.template_version,
-        }
+        })
     }
+}
+
+/// The copies of a quick report's fields the queue filters and sorts by:
+/// whether it is urgent, its category.
+fn report_copies(h: &Header, rec: &Record) -> (bool, Option<String>) {
+    if h.kind != super::RecordKind::Report {
+        return (false, None);
+    }
+    let urgent = rec.fields.get("urgency").and_then(Value::as_str) == Some("urgent");
+    let category = rec
+        .fields
+        .get("category")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    (urgent, category)
 }
 
 /// The record as stored before a write.
@@ -130,6 +147,7 @@ pub fn save(
         Some((a, b)) => (Some(a), Some(b)),
         None => (None, None),
     };
+    let (urgent, category) = report_copies(h, after);
     let old_review = before.map(|b| b.review).unwrap_or(ReviewStatus::Pending);
     let submitted_now =
         new_review == ReviewStatus::Submitted && old_review != ReviewStatus::Submitted;
@@ -157,6 +175,9 @@ pub fn save(
                     inspections::submitted_at.eq(submitted_now.then_some(now)),
                     inspections::created_at.eq(now),
                     inspections::updated_at.eq(now),
+                    inspections::kind.eq(h.kind.as_str()),
+                    inspections::urgent.eq(urgent),
+                    inspections::category.eq(&category),
                 )),
             )?;
         }
@@ -173,6 +194,8 @@ pub fn save(
                     inspections::lon.eq(lon),
                     inspections::review_status.eq(new_review.as_str()),
                     inspections::updated_at.eq(now),
+                    inspections::urgent.eq(urgent),
+                    inspections::category.eq(&category),
                 )),
             )?;
             if submitted_now {

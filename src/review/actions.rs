@@ -142,7 +142,7 @@ pub fn review(c: &mut Conn, caller: &Caller, id: &str, input: NewReview) -> AppR
         before.record.clone()
     };
     let written =
-        followups::save_record(c, &Header::of(&row), Some(&before), &after, to, &caller.id)?;
+        followups::save_record(c, &Header::of(&row)?, Some(&before), &after, to, &caller.id)?;
     let review_id = clock::new_id();
     diesel::insert_into(rv::table)
         .values((
@@ -266,7 +266,7 @@ pub fn resolve(
                 let after = overridden(&before.record, &logged.field, value, &logged, &device)?;
                 followups::save_record(
                     c,
-                    &Header::of(&row),
+                    &Header::of(&row)?,
                     Some(&before),
                     &after,
                     before.review,

@@ -100,17 +100,17 @@ pub fn of_sites(c: &mut Conn, list: Vec<Site>) -> AppResult<Vec<SiteCoverage>> {
         };
         for (s, t) in base()
             .filter(inspections::review_status.ne("pending"))
-            .load::<(String, Option<NaiveDateTime>)>(c)?
+            .load::<(Option<String>, Option<NaiveDateTime>)>(c)?
         {
-            if let Some(t) = t {
+            if let (Some(s), Some(t)) = (s, t) {
                 last.insert(s, t);
             }
         }
         for (s, t) in base()
             .filter(inspections::review_status.eq("approved"))
-            .load::<(String, Option<NaiveDateTime>)>(c)?
+            .load::<(Option<String>, Option<NaiveDateTime>)>(c)?
         {
-            if let Some(t) = t {
+            if let (Some(s), Some(t)) = (s, t) {
                 approved.insert(s, t);
             }
         }
@@ -121,12 +121,13 @@ pub fn of_sites(c: &mut Conn, list: Vec<Site>) -> AppResult<Vec<SiteCoverage>> {
                 .group_by(followups::site_id)
                 .select((followups::site_id, count_star()))
         };
-        open.extend(unresolved().load::<(String, i64)>(c)?);
-        overdue.extend(
-            unresolved()
-                .filter(followups::due_at.lt(now))
-                .load::<(String, i64)>(c)?,
-        );
+        // (A quick report's follow-ups have no site and are not here.)
+        let by_site =
+            |rows: Vec<(Option<String>, i64)>| rows.into_iter().filter_map(|(s, n)| Some((s?, n)));
+        open.extend(by_site(unresolved().load(c)?));
+        overdue.extend(by_site(
+            unresolved().filter(followups::due_at.lt(now)).load(c)?,
+        ));
     }
     Ok(list
         .into_iter()

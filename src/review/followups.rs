@@ -77,7 +77,8 @@ pub struct HistoryEntry {
 pub struct Followup {
     pub id: String,
     pub inspection_id: String,
-    pub site_id: String,
+    /// Null for a quick report's follow-up.
+    pub site_id: Option<String>,
     pub title: String,
     /// The department's name as the follow-up was given it.
     pub department: String,
@@ -187,7 +188,9 @@ pub struct RecordBrief {
     pub location: Option<Value>,
     pub category: Option<String>,
     pub urgency: Option<String>,
-    pub site_id: String,
+    /// `inspection` or `report`.
+    pub kind: crate::inspection::RecordKind,
+    pub site_id: Option<String>,
     pub site_name: Option<String>,
     /// When it was recorded (its `started_at`, else its arrival).
     pub reported_at: DateTime<Utc>,
@@ -265,7 +268,7 @@ pub struct Verification {
 pub(super) struct Row {
     pub(super) id: String,
     pub(super) inspection_id: String,
-    pub(super) site_id: String,
+    pub(super) site_id: Option<String>,
     pub(super) group_id: String,
     pub(super) owner_id: String,
     pub(super) title: String,
@@ -345,7 +348,7 @@ fn briefs(
     ids.sort_unstable();
     ids.dedup();
     let rows = crate::inspection::by_ids(c, &ids)?;
-    let site_ids: Vec<&String> = rows.iter().map(|r| &r.site_id).collect();
+    let site_ids: Vec<&String> = rows.iter().filter_map(|r| r.site_id.as_ref()).collect();
     let names: HashMap<String, String> = sites::table
         .filter(sites::id.eq_any(site_ids))
         .select((sites::id, sites::name))
@@ -366,7 +369,8 @@ fn briefs(
                 location: i.fields.get("location").filter(|v| !v.is_null()).cloned(),
                 category: text(&i.fields, "category"),
                 urgency: text(&i.fields, "urgency"),
-                site_name: names.get(&i.site_id).cloned(),
+                site_name: i.site_id.as_ref().and_then(|s| names.get(s)).cloned(),
+                kind: i.kind,
                 site_id: i.site_id,
                 reported_at,
                 photos: i.photos.into_iter().filter(|p| !p.deleted).collect(),
@@ -836,6 +840,12 @@ pub fn add_verification(
             "a re-verification stop is for a follow-up the department reports resolved",
         ));
     }
+    let Some(site_id) = row.site_id.clone() else {
+        return Err(AppError::invalid(
+            "route_id",
+            "a quick report has no site to look at again: verify it by its responses",
+        ));
+    };
     let route: Option<(String, bool)> = routes::table
         .find(&v.route_id)
         .select((routes::group_id, routes::deleted))
@@ -868,7 +878,7 @@ pub fn add_verification(
             route_stops::id.eq(&stop_id),
             route_stops::route_id.eq(&v.route_id),
             route_stops::seq.eq(next.unwrap_or(0) + 1),
-            route_stops::site_id.eq(&row.site_id),
+            route_stops::site_id.eq(&site_id),
             route_stops::template_id.eq(&v.template_id),
             route_stops::notes.eq(format!("复查整改: {}", row.title)),
         ))

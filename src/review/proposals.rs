@@ -57,8 +57,10 @@ pub fn record_checks(
     c: &mut Conn,
     row: &Row,
 ) -> AppResult<(Vec<Item>, checklist::ChecklistChecks)> {
-    let items =
-        templates::version_items(c, &row.template_id, row.template_version)?.unwrap_or_default();
+    let items = match row.checklist() {
+        Some((t, v)) => templates::version_items(c, t, v)?.unwrap_or_default(),
+        None => Vec::new(),
+    };
     let fields: Fields = serde_json::from_str(&row.fields)?;
     let linked: HashSet<String> = photos::table
         .filter(photos::inspection_id.eq(&row.id))

@@ -36,6 +36,13 @@ pub struct QueueFilter {
     pub to: Option<Bound>,
     /// Only records with (true) or without (false) open conflicts.
     pub has_conflicts: Option<bool>,
+    /// `inspection` or `report` (quick reports).
+    pub kind: Option<crate::inspection::RecordKind>,
+    /// A quick report's category: water, air, waste, fire, road, safety,
+    /// livelihood, other.
+    pub category: Option<String>,
+    /// A quick report's urgency: normal or urgent.
+    pub urgency: Option<String>,
     /// `min_lon,min_lat,max_lon,max_lat` around the record's location.
     pub bbox: Option<String>,
     pub limit: Option<i64>,
@@ -114,6 +121,28 @@ pub fn list(
     }
     if let Some(v) = &f.inspector_id {
         q = q.filter(inspections::inspector_id.eq(v.clone()));
+    }
+    if let Some(k) = f.kind {
+        q = q.filter(inspections::kind.eq(k.as_str()));
+    }
+    if let Some(v) = &f.category {
+        if !insp::CATEGORIES.contains(&v.as_str()) {
+            return Err(AppError::invalid(
+                "category",
+                format!("must be one of {}", insp::CATEGORIES.join(", ")),
+            ));
+        }
+        q = q.filter(inspections::category.eq(v.clone()));
+    }
+    if let Some(v) = &f.urgency {
+        let urgent = match v.as_str() {
+            "urgent" => true,
+            "normal" => false,
+            _ => return Err(AppError::invalid("urgency", "must be normal or urgent")),
+        };
+        q = q
+            .filter(inspections::kind.eq(insp::RecordKind::Report.as_str()))
+            .filter(inspections::urgent.eq(urgent));
     }
     if let Some(t) = f.from {
         q = q.filter(inspections::created_at.ge(t.start().naive_utc()));
@@ -198,9 +227,12 @@ pub fn detail(c: &mut Conn, caller: &Caller, id: &str, signer: &Signer) -> AppRe
     let followups = super::followups::for_inspection(c, id, signer)?;
     // The view has judged the record already: only the items are read.
     let proposed_followups = if inspection.review_status == ReviewStatus::Submitted {
-        let items =
-            crate::reference::templates::version_items(c, &row.template_id, row.template_version)?
-                .unwrap_or_default();
+        let items = match row.checklist() {
+            Some((t, v)) => {
+                crate::reference::templates::version_items(c, t, v)?.unwrap_or_default()
+            }
+            None => Vec::new(),
+        };
         let made: Vec<Option<String>> = followups.iter().map(|f| f.item_key.clone()).collect();
         super::proposals::proposed(c, &items, &inspection.checks.failed, &made)?
     } else {

@@ -85,11 +85,20 @@ pub fn page(
     Ok((out, page.next_cursor))
 }
 
+/// A record's site by name; a quick report has none.
+fn site_name(names: &HashMap<String, String>, r: &Inspection) -> String {
+    r.site_id
+        .as_ref()
+        .and_then(|s| names.get(s))
+        .cloned()
+        .unwrap_or_default()
+}
+
 fn names(
     c: &mut Conn,
     rows: &[Inspection],
 ) -> AppResult<(HashMap<String, String>, HashMap<String, String>)> {
-    let site_ids: Vec<&String> = rows.iter().map(|r| &r.site_id).collect();
+    let site_ids: Vec<&String> = rows.iter().filter_map(|r| r.site_id.as_ref()).collect();
     let user_ids: Vec<&String> = rows.iter().map(|r| &r.inspector_id).collect();
     let sites: HashMap<String, String> = sites::table
         .filter(sites::id.eq_any(site_ids))
@@ -171,7 +180,7 @@ fn csv_rows(
         let mut line: Vec<String> = [
             r.id.clone(),
             crate::clock::for_reading(r.created_at),
-            cell(site_names.get(&r.site_id).cloned().unwrap_or_default()),
+            cell(site_name(site_names, r)),
             cell(user_names.get(&r.inspector_id).cloned().unwrap_or_default()),
             cell(text(r.fields.get("title"))),
             cell(text(r.fields.get("severity"))),
@@ -274,7 +283,7 @@ fn repeat_rows(
                 let path = format!("{rep}.{row}.{item}");
                 w.write_record([
                     r.id.clone(),
-                    cell(site_names.get(&r.site_id).cloned().unwrap_or_default()),
+                    cell(site_name(site_names, r)),
                     rep.to_string(),
                     row.to_string(),
                     n.to_string(),
@@ -307,7 +316,10 @@ fn feature(
         "properties": {
             "id": r.id,
             "title": text(r.fields.get("title")),
-            "site": site_names.get(&r.site_id),
+            "site": r.site_id.as_ref().and_then(|s| site_names.get(s)),
+            "kind": r.kind,
+            "category": r.fields.get("category"),
+            "urgency": r.fields.get("urgency"),
             "inspector": user_names.get(&r.inspector_id),
             "severity": r.fields.get("severity"),
             "review_status": r.review_status,
@@ -454,7 +466,7 @@ fn failed_in(
     ids: &[&String],
     versions: &mut HashMap<(String, i32), Vec<Item>>,
 ) -> AppResult<i64> {
-    let recs: Vec<(String, String, i32, String)> = inspections::table
+    let recs: Vec<(String, Option<String>, Option<i32>, String)> = inspections::table
         .filter(inspections::id.eq_any(ids))
         .select((
             inspections::id,
@@ -475,6 +487,10 @@ fn failed_in(
     }
     let mut n = 0i64;
     for (id, t, v, fields) in recs {
+        // A quick report has no checklist to fail.
+        let (Some(t), Some(v)) = (t, v) else {
+            continue;
+        };
         let key = (t, v);
         if !versions.contains_key(&key) {
             let items =

@@ -212,3 +212,37 @@ pub fn due_light(f: &crate::review::followups::Followup) -> maud::Markup {
         }
     }
 }
+
+/// A quick report's category in words.
+pub fn category(s: &str) -> &'static str {
+    match s {
+        "water" => "水环境",
+        "air" => "大气",
+        "waste" => "垃圾固废",
+        "fire" => "森林防火",
+        "road" => "道路交通",
+        "safety" => "安全隐患",
+        "livelihood" => "民生",
+        _ => "其他",
+    }
+}
+
+/// Where a quick report stands in a list in place of a site: "随手拍",
+/// its category, and whether it is urgent.
+pub fn report_place(i: &crate::inspection::Inspection) -> String {
+    let cat = i
+        .fields
+        .get("category")
+        .and_then(Value::as_str)
+        .map(category);
+    let urgent = i.fields.get("urgency").and_then(Value::as_str) == Some("urgent");
+    let mut out = String::from("随手拍");
+    if let Some(c) = cat {
+        out.push_str(" · ");
+        out.push_str(c);
+    }
+    if urgent {
+        out.push_str(" · 紧急");
+    }
+    out
+}

@@ -52,7 +52,48 @@ impl Ctx<'_> {
         Ok(ok.then_some(group))
     }
 
+    /// A new quick report: no site, route, stop or checklist; filed under
+    /// the reporter's group.
+    fn new_report_header(&mut self, item: &InspectionItem) -> Result<Header, ItemFail> {
+        for (name, given) in [
+            ("site_id", item.site_id.is_some()),
+            ("route_id", item.route_id.is_some()),
+            ("stop_id", item.stop_id.is_some()),
+            ("template_id", item.template_id.is_some()),
+            ("template_version", item.template_version.is_some()),
+        ] {
+            if given {
+                return Err(Reject::field(
+                    ErrorCode::InvalidValue,
+                    name,
+                    "a quick report names no site, route, stop or checklist",
+                )
+                .into());
+            }
+        }
+        let group_id = self.caller.group_id.as_ref().ok_or_else(|| {
+            Reject::new(
+                ErrorCode::InvalidValue,
+                "a quick report is filed under its reporter's liaison group; this account has none",
+            )
+        })?;
+        Ok(Header {
+            id: item.id.to_string(),
+            inspector_id: self.caller.id.to_string(),
+            group_id: group_id.to_string(),
+            kind: insp::RecordKind::Report,
+            site_id: None,
+            route_id: None,
+            stop_id: None,
+            template_id: None,
+            template_version: None,
+        })
+    }
+
     fn new_header(&mut self, c: &mut Conn, item: &InspectionItem) -> Result<Header, ItemFail> {
+        if item.kind == Some(insp::RecordKind::Report) {
+            return self.new_report_header(item);
+        }
         let id = item.id.to_string();
         let site_id = item.site_id.clone().ok_or_else(|| {
             Reject::field(
@@ -183,11 +224,12 @@ impl Ctx<'_> {
             id,
             inspector_id: self.caller.id.to_string(),
             group_id,
-            site_id,
+            kind: insp::RecordKind::Inspection,
+            site_id: Some(site_id),
             route_id,
             stop_id,
-            template_id,
-            template_version,
+            template_id: Some(template_id),
+            template_version: Some(template_version),
         })
     }
 
@@ -234,19 +276,31 @@ impl Ctx<'_> {
                     return Err(Reject::new(ErrorCode::NotFound, "no such inspection").into());
                 }
                 check_same(row, &item)?;
-                (Header::of(row), Some(Before::of(row)?))
+                (Header::of(row)?, Some(Before::of(row)?))
             }
             None => (self.new_header(c, &item)?, None),
         };
 
-        let items = self
-            .items(c, &header.template_id, header.template_version)?
-            .unwrap_or_else(|| Arc::from(Vec::new()));
+        let items = match (&header.template_id, header.template_version) {
+            (Some(t), Some(v)) => self.items(c, t, v)?,
+            _ => None,
+        }
+        .unwrap_or_else(|| Arc::from(Vec::new()));
         let mut edits = Vec::with_capacity(item.fields.len());
         for (path, value) in item.fields {
             fields::check(&path, &value, &items).map_err(|reason| {
                 Reject::field(ErrorCode::InvalidValue, &path, format!("{path}: {reason}"))
             })?;
+            if header.kind != insp::RecordKind::Report
+                && fields::REPORT_ONLY.contains(&path.as_str())
+            {
+                return Err(Reject::field(
+                    ErrorCode::InvalidValue,
+                    &path,
+                    format!("{path}: only a quick report has one"),
+                )
+                .into());
+            }
             let changed_at = *item.changed_at.get(&path).ok_or_else(|| {
                 Reject::field(
                     ErrorCode::InvalidValue,
@@ -275,6 +329,10 @@ impl Ctx<'_> {
             // A record pushed with no field yet still comes to be.
             merged.record.version = 1;
             merged.status = Status::Applied;
+        }
+        if header.kind == insp::RecordKind::Report && !merged.record.deleted {
+            fields::check_report(&merged.record.fields)
+                .map_err(|(path, reason)| Reject::field(ErrorCode::InvalidValue, path, reason))?;
         }
         let held_off = self.held_off(review);
         if held_off && (merged.record.version != record.version || !merged.discards.is_empty()) {
@@ -309,15 +367,20 @@ fn check_same(row: &insp::Row, item: &InspectionItem) -> Result<(), Reject> {
     let differs = |given: &Option<String>, stored: Option<&str>| {
         given.as_deref().is_some_and(|g| Some(g) != stored)
     };
+    if let Some(k) = item.kind
+        && k.as_str() != row.kind
+    {
+        return Err(Reject::field(
+            ErrorCode::Immutable,
+            "kind",
+            "a record's kind is set when it is made and never changes",
+        ));
+    }
     for (name, given, stored) in [
-        ("site_id", &item.site_id, Some(row.site_id.as_str())),
+        ("site_id", &item.site_id, row.site_id.as_deref()),
         ("route_id", &item.route_id, row.route_id.as_deref()),
         ("stop_id", &item.stop_id, row.stop_id.as_deref()),
-        (
-            "template_id",
-            &item.template_id,
-            Some(row.template_id.as_str()),
-        ),
+        ("template_id", &item.template_id, row.template_id.as_deref()),
     ] {
         if differs(given, stored) {
             return Err(Reject::field(
@@ -329,7 +392,7 @@ fn check_same(row: &insp::Row, item: &InspectionItem) -> Result<(), Reject> {
     }
     if item
         .template_version
-        .is_some_and(|v| v != row.template_version)
+        .is_some_and(|v| Some(v) != row.template_version)
     {
         return Err(Reject::field(
             ErrorCode::Immutable,

@@ -62,6 +62,10 @@ pub struct InspectionPush {
     pub base_version: i64,
     #[serde(default)]
     pub deleted: bool,
+    /// `report` for a quick report (no site, route or checklist: a
+    /// position, a title, a category, an urgency); default `inspection`.
+    /// Set when the record is made; a different kind later is refused.
+    pub kind: Option<crate::inspection::RecordKind>,
     pub site_id: Option<uuid::Uuid>,
     pub route_id: Option<uuid::Uuid>,
     pub stop_id: Option<uuid::Uuid>,

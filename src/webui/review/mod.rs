@@ -27,6 +27,10 @@ pub struct QueueQuery {
     from: Option<String>,
     to: Option<String>,
     conflicts: Option<String>,
+    /// `inspection` or `report`; empty: both.
+    kind: Option<String>,
+    category: Option<String>,
+    urgency: Option<String>,
     cursor: Option<String>,
     /// Set after the last waiting record was decided.
     done: Option<String>,
@@ -48,17 +52,35 @@ pub async fn queue_page(st: web::Data<AppState>, user: WebUser, q: web::Query<Qu
         from: q.from.as_deref().and_then(crate::clock::Bound::parse),
         to: q.to.as_deref().and_then(crate::clock::Bound::parse),
         has_conflicts: q.conflicts.as_deref().map(|_| true),
+        kind: q
+            .kind
+            .as_deref()
+            .and_then(|k| serde_json::from_value(serde_json::Value::String(k.into())).ok()),
+        category: q.category.clone().filter(|s| !s.is_empty()),
+        urgency: q.urgency.clone().filter(|s| !s.is_empty()),
         cursor: q.cursor.clone(),
         limit: Some(50),
         ..QueueFilter::default()
     };
+    // Urgent quick reports waiting for review stand above the queue,
+    // whatever it is filtered by.
+    let urgent_filter = QueueFilter {
+        review_status: Some(crate::inspection::ReviewStatus::Submitted),
+        kind: Some(crate::inspection::RecordKind::Report),
+        urgency: Some("urgent".into()),
+        limit: Some(20),
+        ..QueueFilter::default()
+    };
     let caller = user.caller.clone();
     let signer = st.signer.clone();
-    let (page, site_names, user_names, site_list) = st
+    let (page, urgent, site_names, user_names, site_list) = st
         .db
         .read(move |c| {
             let page = queue::list(c, &caller, &filter, &signer)?;
-            let (s, u) = names(c, &page.items)?;
+            let urgent = queue::list(c, &caller, &urgent_filter, &signer)?.items;
+            let mut all = page.items.clone();
+            all.extend(urgent.iter().cloned());
+            let (s, u) = names(c, &all)?;
             let all = crate::paging::PageRequest {
                 limit: crate::paging::MAX_LIMIT,
                 after: None,
@@ -70,31 +92,35 @@ pub async fn queue_page(st: web::Data<AppState>, user: WebUser, q: web::Query<Qu
                     .into_iter()
                     .map(|s| (s.id, s.name))
                     .collect();
-            Ok((page, s, u, sites))
+            Ok((page, urgent, s, u, sites))
         })
         .await?;
-    let rows: Vec<pages::QueueRow> = page
-        .items
-        .into_iter()
-        .map(|i| pages::QueueRow {
-            site: site_names.get(&i.site_id).cloned().unwrap_or_default(),
-            inspector: user_names.get(&i.inspector_id).cloned().unwrap_or_default(),
-            inspection: i,
-        })
-        .collect();
+    let row = |i: crate::inspection::Inspection| pages::QueueRow {
+        site: match &i.site_id {
+            Some(s) => site_names.get(s).cloned().unwrap_or_default(),
+            None => words::report_place(&i),
+        },
+        inspector: user_names.get(&i.inspector_id).cloned().unwrap_or_default(),
+        inspection: i,
+    };
+    let urgent: Vec<pages::QueueRow> = urgent.into_iter().map(row).collect();
+    let rows: Vec<pages::QueueRow> = page.items.into_iter().map(row).collect();
     let shown = pages::QueueFilters {
         status,
         site_id: site.unwrap_or_default(),
         from: q.from.unwrap_or_default(),
         to: q.to.unwrap_or_default(),
         conflicts: q.conflicts.is_some(),
+        kind: q.kind.unwrap_or_default(),
+        category: q.category.unwrap_or_default(),
+        urgency: q.urgency.unwrap_or_default(),
         sites: site_list,
         all_done: q.done.is_some(),
     };
     Ok(layout::page(
         "巡查记录",
         Some(&user),
-        pages::queue(&rows, &shown, page.next_cursor.as_deref()),
+        pages::queue(&urgent, &rows, &shown, page.next_cursor.as_deref()),
     ))
 }
 
@@ -104,7 +130,7 @@ fn names(
     c: &mut crate::db::Conn,
     items: &[crate::inspection::Inspection],
 ) -> crate::error::AppResult<Names> {
-    let s: Vec<&str> = items.iter().map(|i| i.site_id.as_str()).collect();
+    let s: Vec<&str> = items.iter().filter_map(|i| i.site_id.as_deref()).collect();
     let u: Vec<&str> = items.iter().map(|i| i.inspector_id.as_str()).collect();
     Ok((
         crate::reference::sites::names(c, &s)?,
@@ -135,12 +161,17 @@ async fn load(st: &AppState, user: &WebUser, id: uuid::Uuid) -> Result<Loaded, R
         .read(move |c| {
             let detail = queue::detail(c, &caller, &id, &signer)?;
             let i = &detail.inspection;
-            let site = crate::reference::sites::place(c, &i.site_id)?;
+            let site = match &i.site_id {
+                Some(s) => crate::reference::sites::place(c, s)?,
+                None => None,
+            };
             let inspector = crate::reference::users::display_names(c, &[i.inspector_id.as_str()])?
                 .remove(&i.inspector_id)
                 .unwrap_or_default();
-            let template =
-                templates::get(c, &caller, &i.template_id, Some(i.template_version)).ok();
+            let template = match (&i.template_id, i.template_version) {
+                (Some(t), v) => templates::get(c, &caller, t, v).ok(),
+                _ => None,
+            };
             let people: Vec<&str> = detail
                 .reviews
                 .iter()

@@ -39,15 +39,49 @@ pub struct QueueFilters {
     pub from: String,
     pub to: String,
     pub conflicts: bool,
+    pub kind: String,
+    pub category: String,
+    pub urgency: String,
     pub sites: Vec<(String, String)>,
     /// The reviewer just decided the last record waiting.
     pub all_done: bool,
 }
 
-pub fn queue(rows: &[QueueRow], f: &QueueFilters, next: Option<&str>) -> Markup {
+fn queue_row(r: &QueueRow) -> Markup {
+    html! {
+        li class=(if r.inspection.kind == crate::inspection::RecordKind::Report { "report" } else { "inspection" }) {
+            a.row href={ "/review/inspections/" (r.inspection.id) } {
+                span.title { (text(r.inspection.fields.get("title"))) }
+                span.meta { (r.site) " · " (r.inspector) " · " (words::time(r.inspection.created_at)) }
+                span class={ "badge " (r.inspection.review_status.as_str()) } { (status_label(r.inspection.review_status.as_str())) }
+                @if r.inspection.fields.get("urgency").and_then(Value::as_str) == Some("urgent") {
+                    span.badge.urgent { "紧急" }
+                }
+                @if r.inspection.checks.within_site_radius == Some(false) || r.inspection.checks.photos_off_site > 0 {
+                    span.badge.warn { "位置异常" }
+                }
+                @if plan_changed(&r.inspection) { span.badge.warn { "计划已变更" } }
+            }
+        }
+    }
+}
+
+pub fn queue(
+    urgent: &[QueueRow],
+    rows: &[QueueRow],
+    f: &QueueFilters,
+    next: Option<&str>,
+) -> Markup {
     let status = f.status.as_str();
     html! {
         @if f.all_done { p.notice id="all-done" { "待审核的记录已全部处理完毕。" } }
+        section.card.urgent id="urgent" {
+            h2 { "紧急随手拍" }
+            @if urgent.is_empty() { p.empty { "暂无待审核的紧急随手拍" } }
+            ul.queue id="urgent-list" {
+                @for r in urgent { (queue_row(r)) }
+            }
+        }
         section.card {
             h1 { "巡查记录" }
             form.filters method="get" action="/review" {
@@ -66,27 +100,38 @@ pub fn queue(rows: &[QueueRow], f: &QueueFilters, next: Option<&str>) -> Markup 
                 }
                 label { "从" input type="date" name="from" value=(f.from); }
                 label { "到" input type="date" name="to" value=(f.to); }
+                label { "类型"
+                    select name="kind" {
+                        @for (v, l) in [("", "全部"), ("inspection", "计划巡查"), ("report", "随手拍")] {
+                            option value=(v) selected[v == f.kind] { (l) }
+                        }
+                    }
+                }
+                label { "分类"
+                    select name="category" {
+                        option value="" { "全部" }
+                        @for c in crate::inspection::CATEGORIES {
+                            option value=(c) selected[c == f.category] { (words::category(c)) }
+                        }
+                    }
+                }
+                label { "紧急程度"
+                    select name="urgency" {
+                        @for (v, l) in [("", "全部"), ("urgent", "紧急"), ("normal", "一般")] {
+                            option value=(v) selected[v == f.urgency] { (l) }
+                        }
+                    }
+                }
                 label.check { input type="checkbox" name="conflicts" value="1" checked[f.conflicts]; "有冲突" }
                 button type="submit" { "筛选" }
             }
             @if rows.is_empty() { p.empty { "没有记录" } }
-            ul.queue {
-                @for r in rows {
-                    li {
-                        a.row href={ "/review/inspections/" (r.inspection.id) } {
-                            span.title { (text(r.inspection.fields.get("title"))) }
-                            span.meta { (r.site) " · " (r.inspector) " · " (words::time(r.inspection.created_at)) }
-                            span class={ "badge " (r.inspection.review_status.as_str()) } { (status_label(r.inspection.review_status.as_str())) }
-                            @if r.inspection.checks.within_site_radius == Some(false) || r.inspection.checks.photos_off_site > 0 {
-                                span.badge.warn { "位置异常" }
-                            }
-                            @if plan_changed(&r.inspection) { span.badge.warn { "计划已变更" } }
-                        }
-                    }
-                }
+            ul.queue id="queue" {
+                @for r in rows { (queue_row(r)) }
             }
             @if let Some(n) = next {
                 a.more href={ "/review?review_status=" (status) "&site_id=" (f.site_id) "&from=" (f.from) "&to=" (f.to)
+                    "&kind=" (f.kind) "&category=" (f.category) "&urgency=" (f.urgency)
                     @if f.conflicts { "&conflicts=1" } "&cursor=" (n) } { "更多" }
             }
         }
@@ -250,7 +295,7 @@ fn checks(i: &Inspection) -> Markup {
             li class=(if i.checks.photos_outside_time_window == 0 { "ok" } else { "bad" }) { "不在巡查时段内拍摄的照片:" (i.checks.photos_outside_time_window) }
             @if i.checks.stop_removed { li.bad { "该站点在巡查后已从路线中移除" } }
             @if i.checks.route_cancelled { li.bad { "所属路线已取消" } }
-            @if i.checks.template_outdated { li.bad { "按旧版检查清单(第 " (i.template_version) " 版)填写" } }
+            @if i.checks.template_outdated { li.bad { "按旧版检查清单(第 " (i.template_version.unwrap_or_default()) " 版)填写" } }
         }
     }
 }

@@ -247,14 +247,16 @@ pub const URGENCIES: [&str; 2] = ["normal", "urgent"];
 /// Fields only a quick report has.
 pub const REPORT_ONLY: [&str; 2] = ["category", "urgency"];
 
-/// What a quick report must hold (after a merge, unless deleted): a title
-/// and a position. A refusal names the field.
+/// What a quick report must hold (after a merge, unless deleted): a title,
+/// and once submitted a position (a draft saved before the phone's first
+/// fix may wait for it). A refusal names the field.
 pub fn check_report(fields: &super::merge::Fields) -> Result<(), (&'static str, String)> {
     let title = fields.get("title").and_then(Value::as_str).unwrap_or("");
     if title.trim().is_empty() {
         return Err(("title", "a quick report needs a title".into()));
     }
-    if super::position(fields.get("location")).is_none() {
+    let submitted = fields.get("status").and_then(Value::as_str) == Some("submitted");
+    if submitted && super::position(fields.get("location")).is_none() {
         return Err((
             "location",
             "a quick report needs its position (fields.location)".into(),

@@ -1201,3 +1201,84 @@ fn an_inspector_fills_a_checklist_with_logic_offline_and_the_coordinator_sees_fa
     driver.screenshot("review-checklist-logic.png");
     driver.assert_chinese("the review of a checklist with logic");
 }
+
+#[test]
+fn a_member_files_an_urgent_quick_report_offline_and_it_reaches_the_queue() {
+    let Some(driver) = Driver::start_sized("412,915") else {
+        return;
+    };
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let port = app.base.rsplit(':').next().unwrap().to_string();
+    let site = format!("http://localhost:{port}");
+    driver.go(&format!("{site}/app/"));
+    driver.wait_text("巡查员登录");
+    driver.type_into("#username", "liming");
+    driver.type_into("#password", PASSWORD);
+    driver.click("#login");
+    driver.wait_text("随手拍");
+    wait_until(
+        &driver,
+        "the service worker",
+        "return !!navigator.serviceWorker.controller",
+    );
+    driver.cdp(
+        "Browser.grantPermissions",
+        json!({"origin": site, "permissions": ["geolocation"]}),
+    );
+    driver.cdp(
+        "Emulation.setGeolocationOverride",
+        json!({"latitude": 29.8575, "longitude": 107.0815, "accuracy": 8}),
+    );
+
+    // No signal by the river: one tap, a photo, and the report is saved.
+    driver.offline(true);
+    let photo = std::fs::canonicalize(format!(
+        "{}/../shared/fixtures/photos/xiaomi_IMG_20191224_234846.jpg",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+    .display()
+    .to_string();
+    driver.type_into("#quick-camera", &photo);
+    driver.wait_text("已定位");
+    wait_until(
+        &driver,
+        "the photo",
+        "return document.querySelectorAll('#photos figure').length === 1",
+    );
+    driver.script("const t = document.getElementById('title'); t.value = '桃花河排口黑水直排'; t.dispatchEvent(new Event('change'));");
+    driver.click("input[name='category'][value='water'] + span");
+    driver.click("#urgent");
+    driver.type_into("#notes", "下水道破损,污水流入河道");
+    driver.script("document.activeElement.blur()");
+    driver.screenshot("app-quick-report.png");
+    driver.assert_chinese("the quick report");
+    driver.click("#submit");
+    driver.wait_text("我的随手拍");
+    driver.wait_text("【紧急】桃花河排口黑水直排");
+
+    // Signal again: it syncs, and the coordinator finds it urgent, with
+    // its photo, the nearest site found for it.
+    driver.offline(false);
+    driver.wait_text("已全部上传");
+    let coord = app.login("zhoumin", PASSWORD);
+    let listed = app
+        .get("/api/v1/inspections?kind=report&urgency=urgent", &coord)
+        .ok(200);
+    let rec = &listed["items"][0];
+    assert_eq!(rec["fields"]["title"], "桃花河排口黑水直排", "{listed}");
+    assert_eq!(rec["fields"]["category"], "water");
+    assert_eq!(rec["review_status"], "submitted");
+    assert_eq!(rec["photos"].as_array().unwrap().len(), 1);
+    assert_eq!(rec["checks"]["nearest_site"]["site_id"], d.site_a.as_str());
+    let web = crate::webui::Web::new(&app);
+    let s = web.login("zhoumin").unwrap();
+    let page = web.get("/review", &s);
+    let urgent = page
+        .body
+        .split("id=\"urgent-list\"")
+        .nth(1)
+        .unwrap_or_default();
+    assert!(urgent.contains("桃花河排口黑水直排"), "{}", page.body);
+}

@@ -248,3 +248,23 @@ test('a day of 10 stops with 5 photos each syncs in one go', async () => {
     assert.ok(rec.photos.every((p) => p.status !== 'missing'), JSON.stringify(rec.photos.map((p) => p.status)));
   }
 });
+
+test('a quick report made offline keeps its kind through the outbox, and a draft may wait for its position', async () => {
+  const c = client();
+  await c.login('liming', PASSWORD);
+  const at = new Date().toISOString();
+  const id = await c.edit(null, { title: '随手拍 河道黑水', category: 'water', urgency: 'urgent', status: 'draft', started_at: at }, { kind: 'report' });
+  assert.equal((await c.inspection(id)).kind, 'report');
+  // Synced before the first GPS fix: kept as a draft, not refused.
+  assert.equal(await c.sync(), true, JSON.stringify(c.lastError));
+  await c.edit(id, { location: { lat: 29.8575, lon: 107.0815, accuracy_m: 8, captured_at: at }, status: 'submitted' });
+  assert.equal(await c.sync(), true, JSON.stringify(c.lastError));
+  const coord = await token('zhoumin');
+  const server = await api('GET', `/api/v1/inspections/${id}`, coord);
+  assert.equal(server.status, 200);
+  const record = server.body.inspection ?? server.body;
+  assert.equal(record.kind, 'report');
+  assert.equal(record.site_id, null);
+  assert.equal(record.review_status, 'submitted');
+  assert.equal((await c.inspection(id)).kind, 'report', 'the pulled record keeps its kind');
+});

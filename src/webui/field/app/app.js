@@ -12,6 +12,7 @@ const KIND = { river_section: '河段', outfall: '排污口', enterprise: '企�
 const SEVERITY = [['low', '低'], ['medium', '中'], ['high', '高'], ['critical', '严重']];
 const ROUTE_STATUS = { planned: '待巡查', active: '进行中', done: '已完成', cancelled: '已取消' };
 const FOLLOWUP_STATUS = { open: '待整改', in_progress: '整改中', resolved: '已整改', verified: '已核实' };
+const CATEGORY = [['water', '水环境'], ['air', '大气'], ['waste', '垃圾固废'], ['fire', '森林防火'], ['road', '道路交通'], ['safety', '安全隐患'], ['livelihood', '民生'], ['other', '其他']];
 
 const store = await IdbStore.open();
 const client = new FieldsyncClient({ store });
@@ -221,8 +222,13 @@ async function homeScreen() {
   }
   const drafts = mine.filter((i) => i.fields.status !== 'submitted' && !returned.some(([r]) => r.id === i.id));
   const sites = new Map((await client.all('sites')).map((x) => [x.id, x]));
-  const recordLink = (i) => (i.route_id && i.stop_id ? `#/stop/${i.route_id}/${i.stop_id}` : `#/`);
+  const recordLink = (i) => (i.kind === 'report' ? `#/report/${i.id}` : i.route_id && i.stop_id ? `#/stop/${i.route_id}/${i.stop_id}` : `#/`);
+  const reports = mine.filter((i) => i.kind === 'report').sort((a, b) => (b.fields.started_at ?? '').localeCompare(a.fields.started_at ?? ''));
   show(
+    h('section', { class: 'card quick' },
+      h('label', { class: 'big primary camera', id: 'quick-report' }, '随手拍',
+        h('input', { type: 'file', accept: 'image/*', capture: 'environment', id: 'quick-camera', onchange: (e) => quickReport(e.target.files) })),
+      h('p', { class: 'muted center' }, '路上看到问题?拍下来,没有信号也能先存着')),
     returned.length ? h('section', { class: 'card returned', id: 'returned' },
       h('h2', {}, `已退回 ${returned.length} 条,请补充后重新提交`),
       returned.map(([i, back]) => h('a', { class: 'row', href: recordLink(i) },
@@ -241,9 +247,14 @@ async function homeScreen() {
       followups.map((f) => h('div', { class: 'row' },
         h('strong', {}, f.title),
         h('span', { class: 'muted' }, `${f.department} · ${FOLLOWUP_STATUS[f.status] ?? '未知状态'}${f.due_at ? ` · 期限 ${hhmm(f.due_at).split(' ')[0]}` : ''}${f.overdue ? ' · 已逾期' : ''}`)))) : null,
-    drafts.length ? h('section', { class: 'card' },
+    reports.length ? h('section', { class: 'card', id: 'reports' },
+      h('h2', {}, '我的随手拍'),
+      reports.slice(0, 20).map((i) => h('a', { class: 'row', href: `#/report/${i.id}` },
+        h('strong', {}, `${i.fields.urgency === 'urgent' ? '【紧急】' : ''}${i.fields.title ?? '随手拍'}`),
+        h('span', { class: 'muted' }, `${hhmm(i.fields.started_at)} · ${i.fields.status === 'submitted' ? (i.unsent.length ? '已提交,待上传' : '已提交') : '草稿'}`)))) : null,
+    drafts.filter((i) => i.kind !== 'report').length ? h('section', { class: 'card' },
       h('h2', {}, '草稿'),
-      drafts.map((i) => h('a', { class: 'row', href: recordLink(i) },
+      drafts.filter((i) => i.kind !== 'report').map((i) => h('a', { class: 'row', href: recordLink(i) },
         h('strong', {}, i.fields.title ?? '未命名'), h('span', { class: 'muted' }, i.unsent.length ? '未上传' : '已保存')))) : null,
     h('p', { class: 'muted center' }, `${user.display_name}(${user.username})`,
       h('button', { class: 'link', id: 'logout', onclick: signOut }, '退出登录')),
@@ -499,6 +510,111 @@ async function stopScreen(routeId, stopId) {
 }
 
 /**
+ * 随手拍: one tap opens the camera; the photo and a new report go to the
+ * outbox at once (no signal needed), the position is taken meanwhile, and
+ * the report's screen opens to add a title, a category and an urgency.
+ */
+async function quickReport(files) {
+  if (!files || !files.length) return;
+  const now = new Date().toISOString();
+  const t = district(now);
+  const title = `随手拍 ${t.mo}月${t.d}日 ${String(t.h).padStart(2, '0')}:${String(t.mi).padStart(2, '0')}`;
+  const id = await client.edit(null, { title, category: 'other', urgency: 'normal', status: 'draft', started_at: now }, { kind: 'report' });
+  for (const file of files) await addReportPhoto(id, file, null);
+  // Its screen takes the position (the report is saved already).
+  location.hash = `#/report/${id}`;
+}
+
+async function addReportPhoto(id, file, loc) {
+  const head = new Uint8Array(await file.slice(0, 256 * 1024).arrayBuffer());
+  const taken = exifTakenAt(head, DISTRICT_OFFSET) ?? new Date(file.lastModified || Date.now()).toISOString();
+  return client.addPhoto(id, file, { caption: '', taken_at: taken, location: loc, content_type: file.type || 'image/jpeg' });
+}
+
+async function reportScreen(id) {
+  const rec = await client.inspection(id);
+  if (!rec || rec.kind !== 'report') return show(h('p', {}, '随手拍不存在'), h('a', { href: '#/' }, '返回'));
+  const values = { ...rec.fields };
+  const sent = values.status === 'submitted';
+  const back = await client.returned(rec);
+  const followups = (await client.all('followups')).filter((f) => f.inspection_id === id);
+  const set = async (path, value) => { values[path] = value; await client.edit(id, { [path]: value }); };
+  const locLine = h('p', { id: 'location' }, values.location ? `已定位(精度 ${values.location.accuracy_m} 米)` : '正在定位…(没有信号也能定位,请稍候)');
+  const locateNow = async () => {
+    locLine.textContent = '定位中…';
+    try {
+      const loc = await here();
+      await set('location', loc);
+      locLine.textContent = `已定位(精度 ${loc.accuracy_m} 米)`;
+    } catch (e) {
+      locLine.textContent = e.message;
+    }
+  };
+  const locate = h('button', { type: 'button', class: 'big', id: 'locate', onclick: locateNow }, '重新定位');
+  const photoList = h('div', { class: 'photos', id: 'photos' });
+  async function drawPhotos() {
+    const list = await client.photos(id);
+    photoList.replaceChildren(...list.map((p) => {
+      const src = p.data instanceof Blob ? URL.createObjectURL(p.data) : p.urls?.thumb;
+      return h('figure', {},
+        src ? h('img', { src, alt: p.caption || '照片' }) : h('div', { class: 'pending' }, '照片'),
+        h('span', { class: 'muted' }, `${hhmm(p.taken_at)} · ${p.needs_upload || p.dirty ? '待上传' : '已上传'}`),
+        sent ? null : h('button', { type: 'button', class: 'small', onclick: async () => { await client.editPhoto(p.id, { deleted: true }); await drawPhotos(); } }, '删除'));
+    }));
+  }
+  const camera = h('input', {
+    type: 'file', accept: 'image/*', capture: 'environment', multiple: true, id: 'camera',
+    onchange: async (e) => {
+      for (const file of e.target.files) await addReportPhoto(id, file, values.location ?? null);
+      e.target.value = '';
+      await drawPhotos();
+    },
+  });
+  const message = h('p', { class: 'error', id: 'form-error' });
+  async function submit() {
+    message.textContent = '';
+    if (!(values.title ?? '').trim()) { message.textContent = '请填写事项'; return; }
+    if (!values.location) { message.textContent = '尚未定位,请点「重新定位」'; return; }
+    await set('status', 'submitted');
+    await set('finished_at', new Date().toISOString());
+    editing = false;
+    location.hash = '#/';
+    if (navigator.onLine) syncNow();
+  }
+  editing = !sent;
+  show(
+    back ? h('section', { class: 'card returned', id: 'returned-banner' },
+      h('h2', {}, '已退回,请补充后重新提交'),
+      h('p', { class: 'comment' }, `「${back.comment || '(无意见)'}」`),
+      h('p', { class: 'muted' }, `${back.by} · ${hhmm(back.at)}`)) : null,
+    h('section', { class: 'card', id: 'report' },
+      h('a', { href: '#/', onclick: () => { editing = false; } }, '← 返回'),
+      h('h1', {}, '随手拍'),
+      locLine, locate,
+      h('label', {}, '事项', h('input', { name: 'title', id: 'title', value: values.title ?? '', onchange: (e) => set('title', e.target.value) })),
+      h('fieldset', { class: 'item' }, h('legend', {}, '分类'),
+        h('div', { class: 'choices' }, CATEGORY.map(([v, l]) => h('label', { class: 'choice' },
+          h('input', { type: 'radio', name: 'category', value: v, checked: values.category === v, onchange: () => set('category', v) }), h('span', {}, l))))),
+      h('label', { class: 'check urgent' },
+        h('input', { type: 'checkbox', id: 'urgent', checked: values.urgency === 'urgent', onchange: (e) => set('urgency', e.target.checked ? 'urgent' : 'normal') }),
+        '紧急(立即通知协调员)'),
+      h('label', {}, '情况说明', h('textarea', { name: 'notes', id: 'notes', rows: 4, onchange: (e) => set('notes', e.target.value) }, values.notes ?? ''))),
+    h('section', { class: 'card' },
+      h('h2', {}, '照片'),
+      h('label', { class: 'big camera' }, '再拍一张', camera),
+      photoList),
+    followups.length ? h('section', { class: 'card' },
+      h('h2', {}, '整改跟踪'),
+      followups.map((f) => h('p', {}, h('strong', {}, f.title), ` · ${f.department} · ${FOLLOWUP_STATUS[f.status] ?? '未知状态'}${f.overdue ? ' · 已逾期' : ''}`))) : null,
+    h('section', { class: 'card actions' },
+      message,
+      sent && !back ? h('p', { class: 'muted' }, '已提交') : h('button', { type: 'button', class: 'big primary', id: 'submit', onclick: submit }, '提交')));
+  await drawPhotos();
+  // A new report takes its position as soon as the phone has a fix.
+  if (!values.location && !sent) locateNow();
+}
+
+/**
  * Draws the screen the address names. Draws run one after another: two
  * that overlapped (a sync's redraw and a tap) could otherwise finish in the
  * wrong order and leave the screen of an address already left.
@@ -515,9 +631,10 @@ async function draw() {
     return loginScreen(client.lastError?.code === 'signed_out' ? client.lastError.message : null);
   }
   const [, page, a, b] = location.hash.split('/');
-  if (page !== 'stop') editing = false;
+  if (page !== 'stop' && page !== 'report') editing = false;
   if (page === 'route' && a) return routeScreen(a);
   if (page === 'stop' && a && b) return stopScreen(a, b);
+  if (page === 'report' && a) return reportScreen(a);
   if (page === 'outbox') return outboxScreen();
   return homeScreen();
 }

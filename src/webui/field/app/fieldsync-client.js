@@ -465,6 +465,7 @@ export class FieldsyncClient {
     return {
       ...(server ?? {}),
       ...(p ? { site_id: p.site_id, route_id: p.route_id, stop_id: p.stop_id, template_id: p.template_id } : {}),
+      kind: server?.kind ?? p?.kind ?? 'inspection',
       template_version: server?.template_version ?? p?.template_version ?? null,
       id,
       version: server?.version ?? 0,
@@ -488,8 +489,8 @@ export class FieldsyncClient {
 
   /**
    * Records edits of fields (`{"answers.ph": 7, "status": "submitted"}`),
-   * each with the time it was made. `meta` gives a new record's site,
-   * route, stop and checklist. Returns the inspection id.
+   * each with the time it was made. `meta` gives a new record's kind,
+   * site, route, stop and checklist. Returns the inspection id.
    */
   async edit(id, fields, meta = {}) {
     await this.open();
@@ -500,6 +501,9 @@ export class FieldsyncClient {
     const p = (await this.store.get('pending', id)) ?? {
       id,
       base_version: server?.version ?? 0,
+      // `report` for a quick report (no site, route or checklist); sent
+      // with every push of the record, as the server set it.
+      kind: meta.kind ?? server?.kind,
       site_id: meta.site_id ?? server?.site_id,
       route_id: meta.route_id ?? server?.route_id ?? null,
       stop_id: meta.stop_id ?? server?.stop_id ?? null,
@@ -639,7 +643,7 @@ export class FieldsyncClient {
     const pending = (await this.store.all('pending')).slice(0, this.batchSize);
     const inspections = pending.map((p) => {
       const item = { id: p.id, base_version: p.base_version, fields: p.fields, changed_at: p.changed_at };
-      for (const k of ['site_id', 'route_id', 'stop_id', 'template_id', 'template_version']) if (p[k]) item[k] = p[k];
+      for (const k of ['kind', 'site_id', 'route_id', 'stop_id', 'template_id', 'template_version']) if (p[k]) item[k] = p[k];
       if (p.deleted) item.deleted = true;
       return item;
     });

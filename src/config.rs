@@ -161,6 +161,36 @@ pub struct Config {
     #[arg(long, env = "FIELDSYNC_SECURE_COOKIES", default_value_t = true, action = clap::ArgAction::Set)]
     pub secure_cookies: bool,
 
+    /// The server's address as people reach it (`https://xc.example.gov.cn`):
+    /// the links in notifications point under it. Unset: messages carry no
+    /// link.
+    #[arg(long, env = "FIELDSYNC_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Allow channel URLs over plain http (a receiver on the district's
+    /// own network); https only otherwise.
+    #[arg(long, env = "FIELDSYNC_CHANNELS_ALLOW_HTTP", default_value_t = false, action = clap::ArgAction::Set)]
+    pub channels_allow_http: bool,
+
+    /// Allow channel URLs on loopback, private, link-local and metadata
+    /// addresses (refused otherwise: a channel must not reach inside).
+    #[arg(long, env = "FIELDSYNC_CHANNELS_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub channels_allow_private: bool,
+
+    /// Milliseconds a channel's receiver may take to answer.
+    #[arg(long, env = "FIELDSYNC_CHANNEL_TIMEOUT_MS", default_value_t = 10_000)]
+    pub channel_timeout_ms: u64,
+
+    /// Milliseconds before the first retry of a failed delivery (then
+    /// doubling, with jitter, up to an hour; webhooks follow the Standard
+    /// Webhooks schedule, scaled by this over its 5 s).
+    #[arg(long, env = "FIELDSYNC_CHANNEL_RETRY_BASE_MS", default_value_t = 5_000)]
+    pub channel_retry_base_ms: u64,
+
+    /// Seconds between checks for overdue follow-ups.
+    #[arg(long, env = "FIELDSYNC_OVERDUE_INTERVAL_SECS", default_value_t = 300)]
+    pub overdue_interval_secs: u64,
+
     /// UTC offset of cameras' EXIF times that carry none (China: +08:00).
     #[arg(long, env = "FIELDSYNC_EXIF_DEFAULT_OFFSET", default_value = "+08:00")]
     pub exif_default_offset: String,
@@ -205,6 +235,12 @@ impl Config {
             body_grace_secs: 60,
             body_min_rate: 1024,
             secure_cookies: true,
+            public_url: None,
+            channels_allow_http: false,
+            channels_allow_private: false,
+            channel_timeout_ms: 10_000,
+            channel_retry_base_ms: 5_000,
+            overdue_interval_secs: 300,
             exif_default_offset: "+08:00".into(),
         }
     }

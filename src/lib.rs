@@ -16,9 +16,11 @@ pub mod ids;
 pub mod inspection;
 pub mod journal;
 pub mod metrics;
+pub mod outbox;
 pub mod paging;
 pub mod photos;
 pub mod reference;
+pub mod relay;
 pub mod review;
 pub mod sheet;
 pub mod slow;
@@ -113,6 +115,7 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
     let state = web::Data::new(state::AppState {
         signer: photos::urls::Signer::new(&boot.jwt_secret, config.photo_url_ttl_secs),
         jobs: Arc::clone(&jobs),
+        feed: relay::feed::Feed::new(),
         keys: auth::jwt::Keys::new(&boot.jwt_secret, config.access_ttl_secs),
         login_limiter: auth::ratelimit::LoginLimiter::new(
             config.login_burst_per_user,
@@ -151,6 +154,29 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
                 }
             }
         });
+    }
+    // The relay: the sender (one server at a time holds its lease) and
+    // this server's live feed, both reading what every server writes.
+    {
+        let settings = relay::sender::Settings {
+            public_url: config.public_url.clone(),
+            timeout: std::time::Duration::from_millis(config.channel_timeout_ms.max(1)),
+            retry_base: chrono::Duration::milliseconds(config.channel_retry_base_ms.max(1) as i64),
+            // Longer than a send may take: a holder is never cut off mid-send.
+            lease: chrono::Duration::milliseconds(config.channel_timeout_ms as i64 + 5_000),
+            overdue_every: std::time::Duration::from_secs(config.overdue_interval_secs.max(1)),
+            rules: relay::channels::UrlRules {
+                allow_http: config.channels_allow_http,
+                allow_private: config.channels_allow_private,
+            },
+        };
+        actix_web::rt::spawn(relay::sender::run(
+            state.db.clone(),
+            Arc::clone(&state.metrics),
+            settings,
+        ));
+        let feed = Arc::clone(&state.feed);
+        actix_web::rt::spawn(feed.poll(state.db.clone(), std::time::Duration::from_millis(250)));
     }
     // And again while the server runs: days pass.
     {

@@ -28,6 +28,19 @@ pub struct Metrics {
     pub decodes: Counter,
     /// Photo jobs waiting.
     pub photo_backlog: prometheus_client::metrics::gauge::Gauge,
+    /// The relay's deliveries by channel kind and outcome.
+    pub deliveries: Family<DeliveryLabels, Counter>,
+    /// Seconds the oldest pending delivery has waited.
+    pub outbox_age: prometheus_client::metrics::gauge::Gauge,
+    /// Live feed connections open on this server.
+    pub feed_connections: prometheus_client::metrics::gauge::Gauge,
+}
+
+/// A delivery's labels: the channel's kind and what happened.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+pub struct DeliveryLabels {
+    pub kind: String,
+    pub outcome: String,
 }
 
 impl Default for Metrics {
@@ -89,12 +102,33 @@ impl Metrics {
             "Photo variant jobs waiting",
             photo_backlog.clone(),
         );
+        let deliveries = Family::<DeliveryLabels, Counter>::default();
+        registry.register(
+            "fieldsync_relay_deliveries",
+            "Channel deliveries by channel kind and outcome (sent, retry, given_up, gone)",
+            deliveries.clone(),
+        );
+        let outbox_age = prometheus_client::metrics::gauge::Gauge::default();
+        registry.register(
+            "fieldsync_relay_outbox_age_seconds",
+            "Seconds the oldest pending channel delivery has waited",
+            outbox_age.clone(),
+        );
+        let feed_connections = prometheus_client::metrics::gauge::Gauge::default();
+        registry.register(
+            "fieldsync_feed_connections",
+            "Live feed (SSE) connections open on this server",
+            feed_connections.clone(),
+        );
         Metrics {
             registry,
             requests,
             latency,
             decodes,
             photo_backlog,
+            deliveries,
+            outbox_age,
+            feed_connections,
         }
     }
 

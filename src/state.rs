@@ -17,4 +17,6 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub signer: Signer,
     pub jobs: Arc<Jobs>,
+    /// The live feed of this server.
+    pub feed: Arc<crate::relay::feed::Feed>,
 }

@@ -5,6 +5,7 @@
 //! `sync::push`); a handler parses, calls and answers.
 
 pub mod auth;
+pub mod channels;
 pub mod departments;
 mod extract;
 pub mod groups;
@@ -71,6 +72,7 @@ route_table! {
         photos::photo_bytes,
         review::list, review::one, review::review, review::conflicts_list, review::resolve, review::audit_log,
         review::followup_create, review::followup_list, review::followup_one, review::followup_update, review::followup_verification,
+        channels::list, channels::one, channels::create, channels::update, channels::resend, channels::test, channels::events,
         responses::respond, review::timeline, review::report_departments, review::report_departments_csv,
         review::report_csv, review::report_geojson, review::report_repeat_rows, review::report_ledger,
         review::report_coverage, review::report_coverage_csv, sites::export_csv, sites::export_geojson,

@@ -312,6 +312,7 @@ diesel::table! {
         updated_at -> Timestamp,
         item_key -> Nullable<Text>,
         department_id -> Nullable<Text>,
+        overdue_notified_at -> Nullable<Timestamp>,
     }
 }
 
@@ -326,6 +327,60 @@ diesel::table! {
         event -> Text,
         department_id -> Nullable<Text>,
         department -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    events (seq) {
+        seq -> BigInt,
+        id -> Text,
+        kind -> Text,
+        group_id -> Nullable<Text>,
+        owner_id -> Nullable<Text>,
+        department_id -> Nullable<Text>,
+        inspection_id -> Nullable<Text>,
+        followup_id -> Nullable<Text>,
+        payload -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    channels (id) {
+        id -> Text,
+        name -> Text,
+        kind -> Text,
+        url -> Text,
+        secret -> Nullable<Text>,
+        group_id -> Nullable<Text>,
+        department_id -> Nullable<Text>,
+        events -> Text,
+        active -> Bool,
+        disabled_reason -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    deliveries (id) {
+        id -> Text,
+        channel_id -> Text,
+        event_seq -> BigInt,
+        status -> Text,
+        attempts -> Integer,
+        next_at -> Timestamp,
+        last_error -> Nullable<Text>,
+        sent_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    leases (name) {
+        name -> Text,
+        holder -> Text,
+        until -> Timestamp,
     }
 }
 
@@ -357,6 +412,8 @@ diesel::table! {
 diesel::joinable!(users -> groups (group_id));
 diesel::joinable!(followup_history -> followups (followup_id));
 diesel::joinable!(followup_responses -> followups (followup_id));
+diesel::joinable!(deliveries -> channels (channel_id));
+diesel::joinable!(deliveries -> events (event_seq));
 diesel::joinable!(web_sessions -> users (user_id));
 diesel::joinable!(photo_jobs -> photos (photo_id));
 diesel::joinable!(photos -> inspections (inspection_id));
@@ -370,6 +427,10 @@ diesel::joinable!(route_stops -> sites (site_id));
 diesel::joinable!(template_versions -> templates (template_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    events,
+    channels,
+    deliveries,
+    leases,
     followup_responses,
     groups,
     users,

@@ -49,6 +49,91 @@ impl Header {
     }
 }
 
+/// The relay's events of a write: a quick report arrived (and is urgent,
+/// or just became so), a record was submitted for review.
+fn announce(
+    c: &mut Conn,
+    h: &Header,
+    before: Option<&Record>,
+    after: &Record,
+    submitted_now: bool,
+) -> AppResult<()> {
+    use crate::outbox::{self, EventKind};
+    if after.deleted {
+        return Ok(());
+    }
+    let report = h.kind == super::RecordKind::Report;
+    let urgent = |r: &Record| r.fields.get("urgency").and_then(Value::as_str) == Some("urgent");
+    let mut kinds = Vec::new();
+    if report && before.is_none() {
+        kinds.push(EventKind::ReportCreated);
+    }
+    if report && urgent(after) && !before.is_some_and(urgent) {
+        kinds.push(EventKind::ReportUrgent);
+    }
+    if submitted_now {
+        kinds.push(EventKind::InspectionSubmitted);
+    }
+    if kinds.is_empty() {
+        return Ok(());
+    }
+    let msg = message(c, h, after)?;
+    for kind in kinds {
+        outbox::emit(
+            c,
+            kind,
+            outbox::Scope {
+                group_id: Some(&h.group_id),
+                owner_id: Some(&h.inspector_id),
+                inspection_id: Some(&h.id),
+                ..Default::default()
+            },
+            &msg,
+        )?;
+    }
+    Ok(())
+}
+
+/// A record's message for the relay: its title, where it is (its site,
+/// else its position, with its group), whether it is urgent.
+pub fn message(c: &mut Conn, h: &Header, rec: &Record) -> AppResult<crate::outbox::Message> {
+    use crate::db::schema::{groups, sites};
+    let group: Option<String> = groups::table
+        .find(&h.group_id)
+        .select(groups::name)
+        .first(c)
+        .optional()?;
+    let site: Option<String> = match &h.site_id {
+        Some(s) => sites::table
+            .find(s)
+            .select(sites::name)
+            .first(c)
+            .optional()?,
+        None => None,
+    };
+    let at = site.or_else(|| {
+        position(rec.fields.get("location")).map(|(lat, lon)| format!("位置 {lat:.5}, {lon:.5}"))
+    });
+    let place = [group, at]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" · ");
+    let text = |k: &str| {
+        rec.fields
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    Ok(crate::outbox::Message {
+        title: text("title"),
+        place,
+        urgent: rec.fields.get("urgency").and_then(Value::as_str) == Some("urgent"),
+        detail: text("notes").chars().take(200).collect(),
+    })
+}
+
 /// The copies of a quick report's fields the queue filters and sorts by:
 /// whether it is urgent, its category.
 fn report_copies(h: &Header, rec: &Record) -> (bool, Option<String>) {
@@ -207,6 +292,7 @@ pub fn save(
     }
 
     let before_rec = before.map(|b| &b.record);
+    announce(c, h, before_rec, after, submitted_now)?;
     let version_moved = before_rec.is_none_or(|b| b.version != after.version);
     let tag = h.tag();
     journal::record_changed(c, Entity::Inspection, &h.id, &tag, before.is_none())?;

@@ -141,8 +141,24 @@ pub fn review(c: &mut Conn, caller: &Caller, id: &str, input: NewReview) -> AppR
     } else {
         before.record.clone()
     };
-    let written =
-        followups::save_record(c, &Header::of(&row)?, Some(&before), &after, to, &caller.id)?;
+    let header = Header::of(&row)?;
+    let written = followups::save_record(c, &header, Some(&before), &after, to, &caller.id)?;
+    if input.decision == Decision::Return {
+        // The inspector (and a channel that wants it) hears at once.
+        let mut msg = crate::inspection::write::message(c, &header, &after)?;
+        msg.detail = comment.clone();
+        crate::outbox::emit(
+            c,
+            crate::outbox::EventKind::InspectionReturned,
+            crate::outbox::Scope {
+                group_id: Some(&row.group_id),
+                owner_id: Some(&row.inspector_id),
+                inspection_id: Some(id),
+                ..Default::default()
+            },
+            &msg,
+        )?;
+    }
     let review_id = clock::new_id();
     diesel::insert_into(rv::table)
         .values((

@@ -530,6 +530,52 @@ fn status_entry(c: &mut Conn, id: &str, status: Status, note: &str, by: &str) ->
     )
 }
 
+/// A follow-up's event for the relay: to its group, its record's
+/// inspector and its department. The message names the follow-up, its
+/// department and the record's place.
+pub(super) fn announce(
+    c: &mut Conn,
+    id: &str,
+    kind: crate::outbox::EventKind,
+    detail: &str,
+) -> AppResult<()> {
+    let r: Row = fu::table.find(id).select(Row::as_select()).first(c)?;
+    let record = crate::inspection::find(c, &r.inspection_id)?
+        .ok_or_else(|| AppError::internal("a follow-up's record is missing"))?;
+    let header = write::Header::of(&record)?;
+    let rec = record.record()?;
+    let of_record = write::message(c, &header, &rec)?;
+    let msg = crate::outbox::Message {
+        title: r.title.clone(),
+        place: format!("{} · {}", r.department, of_record.place),
+        urgent: of_record.urgent,
+        detail: if detail.is_empty() {
+            of_record.title
+        } else {
+            detail.to_string()
+        },
+    };
+    crate::outbox::emit(
+        c,
+        kind,
+        crate::outbox::Scope {
+            group_id: Some(&r.group_id),
+            owner_id: Some(&r.owner_id),
+            department_id: r.department_id.as_deref(),
+            inspection_id: Some(&r.inspection_id),
+            followup_id: Some(&r.id),
+        },
+        &msg,
+    )?;
+    Ok(())
+}
+
+/// Raises `followup.overdue` for a follow-up (the relay's overdue job
+/// marks it once first).
+pub fn overdue(c: &mut Conn, id: &str) -> AppResult<()> {
+    announce(c, id, crate::outbox::EventKind::FollowupOverdue, "")
+}
+
 pub(super) fn changed(c: &mut Conn, r: &Row) -> AppResult<()> {
     journal::changed(c, Entity::Followup, &r.id)
 }
@@ -639,6 +685,7 @@ pub fn create_row(
     )?;
     let row = find(c, caller, &id)?;
     changed(c, &row)?;
+    announce(c, &id, crate::outbox::EventKind::FollowupAssigned, "")?;
     journal::audit(
         c,
         Audit {
@@ -731,6 +778,7 @@ pub fn update(
     // status entry (with its note).
     match &department {
         Some((dept_id, name)) if dept_id != &row.department_id || name != &row.department => {
+            announce(c, id, crate::outbox::EventKind::FollowupAssigned, &note)?;
             history(
                 c,
                 Entry {
@@ -747,6 +795,9 @@ pub fn update(
             }
         }
         _ => status_entry(c, id, to, &note, &caller.id)?,
+    }
+    if to == Status::Resolved && from != Status::Resolved {
+        announce(c, id, crate::outbox::EventKind::FollowupResolved, &note)?;
     }
     changed(c, &row)?;
     journal::audit(

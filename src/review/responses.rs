@@ -13,6 +13,7 @@ use crate::error::{AppError, AppResult, ErrorCode};
 use crate::inspection::merge::{Fields, Record};
 use crate::inspection::{self as insp, photo_meta};
 use crate::journal::{self, Audit};
+use crate::outbox::EventKind;
 use crate::photos::jobs;
 use crate::photos::upload::Uploads;
 use crate::photos::urls::Signer;
@@ -253,6 +254,10 @@ pub fn respond(
             .execute(c)?;
     }
     followups::changed(c, &row)?;
+    followups::announce(c, followup_id, EventKind::FollowupResponse, &note)?;
+    if input.status == Some(Status::Resolved) && from != Status::Resolved {
+        followups::announce(c, followup_id, EventKind::FollowupResolved, &note)?;
+    }
     journal::audit(
         c,
         Audit {

@@ -23,6 +23,7 @@ mod openapi;
 mod ops;
 mod photos;
 mod reference;
+mod relay;
 mod reports_quick;
 mod responses;
 mod restart;

@@ -48,6 +48,7 @@ struct Ids {
     upload: String,
     schedule: String,
     department: String,
+    channel: String,
 }
 
 fn fill(path: &str, d: &District, ids: &Ids) -> String {
@@ -68,6 +69,7 @@ fn fill(path: &str, d: &District, ids: &Ids) -> String {
         "uploads" => ids.upload.as_str(),
         "schedules" => ids.schedule.as_str(),
         "departments" => ids.department.as_str(),
+        "channels" => ids.channel.as_str(),
         _ => "",
     };
     let _ = rest;
@@ -117,7 +119,12 @@ fn send(app: &TestApp, method: &str, path: &str, token: &str, r: &Row) -> u16 {
 
 #[test]
 fn every_route_for_every_kind_of_caller() {
-    let app = TestApp::spawn();
+    // Channels may point at this machine (the test message's receiver is
+    // a closed local port: it fails at once).
+    let app = TestApp::spawn_with(|c| {
+        c.channels_allow_http = true;
+        c.channels_allow_private = true;
+    });
     let d = District::new(&app);
     let li = app.login("liming", PASSWORD);
     let coord = app.login("zhoumin", PASSWORD);
@@ -217,7 +224,15 @@ fn every_route_for_every_kind_of_caller() {
                 "recurrence": {"freq": "weekly", "weekdays": [2]}, "horizon_days": 7}),
         )
         .ok(201));
+    let channel = id(app
+        .post(
+            "/api/v1/channels",
+            &app.admin,
+            &json!({"name": "群机器人", "kind": "wecom", "url": "http://127.0.0.1:9/send?key=k", "events": ["report.urgent"]}),
+        )
+        .ok(201));
     let ids = Ids {
+        channel,
         inspection: insp,
         conflict,
         followup,
@@ -478,6 +493,39 @@ fn every_route_for_every_kind_of_caller() {
                 [401, 403, 201, 201, 404, 201, 201],
                 json!({"note": "已派人查看"}),
             ),
+        ),
+        (
+            ("get", "/api/v1/channels"),
+            row([401, 403, 403, 200, 403, 403, 403]),
+        ),
+        (
+            ("post", "/api/v1/channels"),
+            with(
+                [401, 403, 403, 201, 403, 403, 403],
+                json!({"name": "数据平台", "kind": "webhook", "url": "http://127.0.0.1:9/hook",
+                       "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "events": ["report.urgent"]}),
+            ),
+        ),
+        (
+            ("get", "/api/v1/channels/{id}"),
+            row([401, 403, 403, 200, 403, 403, 403]),
+        ),
+        (
+            ("patch", "/api/v1/channels/{id}"),
+            with([401, 403, 403, 200, 403, 403, 403], json!({"active": true})),
+        ),
+        (
+            ("post", "/api/v1/channels/{id}/resend"),
+            row([401, 403, 403, 200, 403, 403, 403]),
+        ),
+        (
+            ("post", "/api/v1/channels/{id}/test"),
+            row([401, 403, 403, 200, 403, 403, 403]),
+        ),
+        // The live feed: everyone signed in, each in their scope.
+        (
+            ("get", "/api/v1/events"),
+            row([401, 200, 200, 200, 200, 200, 200]),
         ),
         (
             ("get", "/api/v1/inspections/{id}/timeline"),

@@ -1,0 +1,167 @@
+//! The live feed (`GET /api/v1/events`, Server-Sent Events): one poller per
+//! server reads the `events` table (what every server writes, so an event
+//! made on another server arrives too) and hands each new event to this
+//! server's open streams; each stream keeps what its caller's scope
+//! allows. A stream that resumes (`Last-Event-ID`) first reads what it
+//! missed from the table.
+
+use crate::auth::{Caller, Role, Scope};
+use crate::db::schema::events;
+use crate::db::{Conn, Db};
+use crate::error::AppResult;
+use crate::outbox::Stored;
+use diesel::prelude::*;
+use std::sync::Arc;
+use tokio::sync::broadcast;
+
+/// Events a stream may fall behind by before it is closed (the browser
+/// reconnects with its `Last-Event-ID` and reads the rest from the table).
+const BUFFER: usize = 4096;
+/// A comment line at least this often keeps proxies from closing a quiet
+/// stream.
+pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(15);
+
+pub struct Feed {
+    tx: broadcast::Sender<Arc<Stored>>,
+}
+
+impl Feed {
+    pub fn new() -> Arc<Feed> {
+        let (tx, _) = broadcast::channel(BUFFER);
+        Arc::new(Feed { tx })
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Stored>> {
+        self.tx.subscribe()
+    }
+
+    /// Reads new events every `every` and hands them out, until the
+    /// process ends.
+    pub async fn poll(self: Arc<Feed>, db: Db, every: std::time::Duration) {
+        let mut last = match db.read(latest).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "the live feed cannot read the events; it starts from now");
+                0
+            }
+        };
+        loop {
+            actix_web::rt::time::sleep(every).await;
+            let from = last;
+            match db.read(move |c| after(c, from, 500)).await {
+                Ok(list) => {
+                    for e in list {
+                        last = last.max(e.seq);
+                        // No stream open: nobody to tell.
+                        let _ = self.tx.send(Arc::new(e));
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "the live feed cannot read the events"),
+            }
+        }
+    }
+}
+
+/// The newest event's seq (0: none).
+pub fn latest(c: &mut Conn) -> AppResult<i64> {
+    let m: Option<i64> = events::table
+        .select(diesel::dsl::max(events::seq))
+        .first(c)?;
+    Ok(m.unwrap_or(0))
+}
+
+/// Up to `n` events after `seq`, in order.
+pub fn after(c: &mut Conn, seq: i64, n: i64) -> AppResult<Vec<Stored>> {
+    Ok(events::table
+        .filter(events::seq.gt(seq))
+        .order(events::seq)
+        .limit(n)
+        .select(Stored::as_select())
+        .load(c)?)
+}
+
+/// Whether the caller's scope covers an event: admins and district-wide
+/// coordinators all; a group's coordinator their group's; an inspector
+/// their own records'; a department's member (any role) their
+/// department's follow-ups.
+pub fn sees(caller: &Caller, e: &Stored) -> bool {
+    let by_department = caller.in_department(e.department_id.as_deref());
+    let by_role = match (caller.role, caller.scope()) {
+        (Role::Inspector, _) => e.owner_id.as_deref() == Some(caller.id.as_str()),
+        (Role::Responder, _) => false,
+        (_, Scope::All) => true,
+        (_, Scope::Group(g)) => e.group_id.as_deref() == Some(g.as_str()),
+        (_, Scope::Nothing) => false,
+    };
+    by_role || by_department
+}
+
+/// One event as an SSE frame.
+pub fn frame(e: &Stored) -> Option<String> {
+    let view = e.view().ok()?;
+    let data = serde_json::to_string(&view).ok()?;
+    Some(format!(
+        "id: {}\nevent: {}\ndata: {data}\n\n",
+        e.seq, e.kind
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{DepartmentId, GroupId, UserId};
+
+    fn caller(role: Role, group: Option<&str>, dept: Option<&str>) -> Caller {
+        Caller {
+            id: UserId::new("u1"),
+            username: "u".into(),
+            role,
+            group_id: group.map(GroupId::new),
+            department_id: dept.map(DepartmentId::new),
+        }
+    }
+
+    fn event(group: &str, owner: &str, dept: Option<&str>) -> Stored {
+        Stored {
+            seq: 1,
+            id: "e".into(),
+            kind: "report.urgent".into(),
+            group_id: Some(group.into()),
+            owner_id: Some(owner.into()),
+            department_id: dept.map(str::to_string),
+            inspection_id: None,
+            followup_id: None,
+            payload: "{}".into(),
+            created_at: chrono::DateTime::from_timestamp(0, 0).unwrap().naive_utc(),
+        }
+    }
+
+    #[test]
+    fn a_stream_keeps_its_callers_scope() {
+        let e = event("gA", "u9", Some("d1"));
+        assert!(sees(&caller(Role::Admin, None, None), &e));
+        assert!(
+            sees(&caller(Role::Coordinator, None, None), &e),
+            "district-wide"
+        );
+        assert!(sees(&caller(Role::Coordinator, Some("gA"), None), &e));
+        assert!(
+            !sees(&caller(Role::Coordinator, Some("gB"), None), &e),
+            "another group"
+        );
+        assert!(
+            !sees(&caller(Role::Inspector, Some("gA"), None), &e),
+            "not theirs"
+        );
+        assert!(sees(
+            &caller(Role::Inspector, Some("gA"), None),
+            &event("gA", "u1", None)
+        ));
+        assert!(sees(&caller(Role::Responder, None, Some("d1")), &e));
+        assert!(!sees(&caller(Role::Responder, None, Some("d2")), &e));
+        assert!(
+            sees(&caller(Role::Coordinator, Some("gB"), Some("d1")), &e),
+            "by department"
+        );
+    }
+}

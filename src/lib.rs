@@ -158,18 +158,7 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
     // The relay: the sender (one server at a time holds its lease) and
     // this server's live feed, both reading what every server writes.
     {
-        let settings = relay::sender::Settings {
-            public_url: config.public_url.clone(),
-            timeout: std::time::Duration::from_millis(config.channel_timeout_ms.max(1)),
-            retry_base: chrono::Duration::milliseconds(config.channel_retry_base_ms.max(1) as i64),
-            // Longer than a send may take: a holder is never cut off mid-send.
-            lease: chrono::Duration::milliseconds(config.channel_timeout_ms as i64 + 5_000),
-            overdue_every: std::time::Duration::from_secs(config.overdue_interval_secs.max(1)),
-            rules: relay::channels::UrlRules {
-                allow_http: config.channels_allow_http,
-                allow_private: config.channels_allow_private,
-            },
-        };
+        let settings = relay::sender::Settings::of(&config);
         actix_web::rt::spawn(relay::sender::run(
             state.db.clone(),
             Arc::clone(&state.metrics),

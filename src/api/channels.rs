@@ -12,16 +12,11 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 fn rules(st: &AppState) -> UrlRules {
-    UrlRules {
-        allow_http: st.config.channels_allow_http,
-        allow_private: st.config.channels_allow_private,
-    }
+    sender::Settings::of(&st.config).rules
 }
 
-/// Checks a URL by the rules (its name looked up off the executor).
 async fn checked(st: &AppState, url: String) -> AppResult<()> {
-    let rules = rules(st);
-    web::block(move || channels::check_url(&url, rules).map(drop)).await?
+    channels::checked(url, rules(st)).await
 }
 
 #[utoipa::path(tag = "channels", responses((status = 200, body = Vec<Channel>), (status = 403)))]
@@ -121,14 +116,7 @@ pub async fn test(
 ) -> AppResult<web::Json<TestResult>> {
     let id = id.to_string();
     let row = st.db.read(move |c| channels::find(c, &id)).await?;
-    let settings = sender::Settings {
-        public_url: st.config.public_url.clone(),
-        timeout: std::time::Duration::from_millis(st.config.channel_timeout_ms.max(1)),
-        retry_base: chrono::Duration::milliseconds(st.config.channel_retry_base_ms.max(1) as i64),
-        lease: chrono::Duration::seconds(30),
-        overdue_every: std::time::Duration::from_secs(300),
-        rules: rules(&st),
-    };
+    let settings = sender::Settings::of(&st.config);
     let r = sender::test_message(&row, &settings).await;
     Ok(web::Json(TestResult {
         sent: r.is_ok(),

@@ -209,6 +209,11 @@ pub fn check_url(url: &str, rules: UrlRules) -> AppResult<url::Url> {
     Ok(parsed)
 }
 
+/// [`check_url`] with its name lookup off the async executor.
+pub async fn checked(url: String, rules: UrlRules) -> AppResult<()> {
+    actix_web::web::block(move || check_url(&url, rules).map(drop)).await?
+}
+
 fn check_events(kinds: &[String]) -> AppResult<Vec<EventKind>> {
     if kinds.is_empty() {
         return Err(AppError::invalid("events", "name at least one event"));

@@ -34,6 +34,24 @@ pub struct Settings {
     pub rules: channels::UrlRules,
 }
 
+impl Settings {
+    pub fn of(config: &crate::config::Config) -> Settings {
+        Settings {
+            public_url: config.public_url.clone(),
+            timeout: std::time::Duration::from_millis(config.channel_timeout_ms.max(1)),
+            retry_base: Duration::milliseconds(config.channel_retry_base_ms.max(1) as i64),
+            // Longer than a send may take: a holder is never cut off
+            // mid-send.
+            lease: Duration::milliseconds(config.channel_timeout_ms as i64 + 5_000),
+            overdue_every: std::time::Duration::from_secs(config.overdue_interval_secs.max(1)),
+            rules: channels::UrlRules {
+                allow_http: config.channels_allow_http,
+                allow_private: config.channels_allow_private,
+            },
+        }
+    }
+}
+
 /// A platform's published limits: (messages, per window).
 pub fn limits(kind: ChannelKind) -> &'static [(usize, std::time::Duration)] {
     use std::time::Duration as D;

@@ -723,3 +723,111 @@ fn a_delivery_outlives_a_kill_9_and_two_servers_send_each_message_once() {
     b.kill().unwrap();
     let _ = (a.wait(), b.wait());
 }
+
+#[test]
+fn the_console_adds_a_channel_tests_it_and_shows_its_deliveries() {
+    use crate::admin_console::admin;
+    use crate::webui::Web;
+    let app = relay_app();
+    let rx = Receiver::start(ok_robot());
+    let web = Web::new(&app);
+    let s = admin(&web);
+    let page = web.get("/admin/channels", &s);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("还没有通知通道"));
+    let csrf = page.csrf();
+    // A bad address comes back in Chinese at its field; nothing is made.
+    let url = format!("{}/cgi-bin/webhook/send?key=secret-key", rx.url);
+    let r = web.post(
+        "/admin/channels",
+        &s,
+        &[
+            ("csrf", &csrf),
+            ("name", "联络组群"),
+            ("kind", "wecom"),
+            ("url", "ftp://x"),
+            ("events", "report.urgent"),
+        ],
+    );
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        r.body.contains("须为 https 地址") || r.body.contains("须为网址"),
+        "{}",
+        r.body
+    );
+    let r = web.post(
+        "/admin/channels",
+        &s,
+        &[
+            ("csrf", &csrf),
+            ("name", "联络组群"),
+            ("kind", "wecom"),
+            ("url", &url),
+            ("events", "report.urgent"),
+            ("events", "followup.overdue"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = web.get("/admin/channels", &s);
+    assert!(page.body.contains("联络组群") && page.body.contains("紧急随手拍"));
+    assert!(
+        !page.body.contains("secret-key"),
+        "a robot's key is never shown"
+    );
+    let id = app.get("/api/v1/channels", &app.admin).ok(200)[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = web.post(
+        &format!("/admin/channels/{id}"),
+        &s,
+        &[("csrf", &csrf), ("action", "test")],
+    );
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("测试消息已送达"), "{}", r.body);
+    let got = rx.wait_for(1, Duration::from_secs(5));
+    assert!(got[0].body.contains("fieldsync 测试消息"));
+    // An audit line without the key.
+    let audit = app.get("/api/v1/audit", &app.admin).ok(200).to_string();
+    assert!(audit.contains("channel.create") && !audit.contains("secret-key"));
+}
+
+#[test]
+fn an_overdue_follow_up_is_announced_once() {
+    let app = TestApp::spawn_with(|c| {
+        c.channels_allow_http = true;
+        c.channels_allow_private = true;
+        c.overdue_interval_secs = 1;
+    });
+    let r = relay(&app);
+    let rx = Receiver::start(ok_robot());
+    app.post(
+        "/api/v1/channels",
+        &app.admin,
+        &json!({"name": "住建委群", "kind": "dingtalk", "url": format!("{}/robot/send?access_token=t", rx.url),
+                "department_id": r.housing, "events": ["followup.overdue", "followup.assigned"]}),
+    )
+    .ok(201);
+    let (rec, _, _) = crate::responses::dispatched(&app, &r, &r.env);
+    // Due yesterday, handed to the housing bureau.
+    app.post(
+        &format!("/api/v1/inspections/{rec}/followups"),
+        &r.coord,
+        &json!({"title": "修复破损管道", "department_id": r.housing, "due_at": "2026-01-01T00:00:00Z"}),
+    )
+    .ok(201);
+    let got = rx.wait_for(2, Duration::from_secs(10));
+    std::thread::sleep(Duration::from_secs(3));
+    let bodies: Vec<String> = rx.acknowledged().iter().map(|g| g.body.clone()).collect();
+    assert_eq!(
+        bodies.len(),
+        2,
+        "assigned and overdue, each once: {bodies:?}"
+    );
+    assert!(bodies.iter().any(|b| b.contains("整改逾期")), "{bodies:?}");
+    assert!(
+        bodies.iter().all(|b| !b.contains("排查污水来源")),
+        "the environment bureau's follow-up is not this channel's"
+    );
+    let _ = got;
+}

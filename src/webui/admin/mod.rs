@@ -5,6 +5,7 @@
 //! the same functions the JSON API calls, and an error comes back next to
 //! the field it concerns.
 
+mod channels;
 mod checklist_import;
 mod checklists;
 mod coverage;
@@ -190,6 +191,10 @@ pub fn field_label(f: &str) -> String {
         "recurrence.month_day" => "每月几日",
         "active" => "启用",
         "row" => "行",
+        "url" => "地址",
+        "secret" => "密钥",
+        "events" => "事件",
+        "department_id" => "部门",
         _ => "此项",
     }
     .to_string()
@@ -198,7 +203,29 @@ pub fn field_label(f: &str) -> String {
 /// The API's reasons in the console's language. A reason not listed is
 /// shown as "不符合要求": English never reaches the page.
 pub fn zh(code: ErrorCode, reason: &str) -> String {
-    const KNOWN: [(&str, &str); 68] = [
+    const KNOWN: [(&str, &str); 79] = [
+        // The relay's channels.
+        (
+            "points at a loopback, private, link-local or metadata",
+            "不能指向本机、内网、链路本地或云元数据地址",
+        ),
+        ("must be https", "须为 https 地址"),
+        ("must be an https URL", "须为 https 地址"),
+        ("must be a URL", "须为网址"),
+        ("its host does not resolve", "域名无法解析"),
+        (
+            "must not carry a user name or password",
+            "地址中不能含用户名或密码",
+        ),
+        ("name at least one event", "至少选择一个事件"),
+        ("unknown event", "未知事件"),
+        ("a webhook is signed", "Webhook 须填写以 whsec_ 开头的密钥"),
+        ("must be whsec_ and base64", "密钥须以 whsec_ 开头"),
+        (
+            "a WeCom robot has no signing secret",
+            "企业微信机器人无需密钥(密钥已在地址中)",
+        ),
+        // (the rest)
         // Specific before general: the first reason that matches wins.
         ("a repeat cannot hold a repeat", "重复组内不能再有重复组"),
         (
@@ -365,11 +392,12 @@ pub(crate) fn uploaded_file(
 }
 
 /// The console's tabs.
-const TABS: [(&str, &str); 9] = [
+const TABS: [(&str, &str); 10] = [
     ("/admin", "概览"),
     ("/admin/groups", "联络组"),
     ("/admin/users", "人员"),
     ("/admin/departments", "部门"),
+    ("/admin/channels", "通知"),
     ("/admin/sites", "点位"),
     ("/admin/checklists", "检查清单"),
     ("/admin/routes", "巡查路线"),
@@ -542,6 +570,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     sites::configure(cfg);
     checklists::configure(cfg);
     departments::configure(cfg);
+    channels::configure(cfg);
     plans::configure(cfg);
     coverage::configure(cfg);
 }

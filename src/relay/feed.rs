@@ -106,6 +106,109 @@ pub fn frame(e: &Stored) -> Option<String> {
     ))
 }
 
+/// The resume point a browser sends (`Last-Event-ID`).
+pub fn last_event_id(req: &actix_web::HttpRequest) -> Option<i64> {
+    req.headers()
+        .get("Last-Event-ID")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// The live feed for `caller` from `resume` (else from now): the API's
+/// bearer token (`GET /api/v1/events`) or the review page's session
+/// (`/review/events`).
+pub async fn respond(
+    st: &crate::state::AppState,
+    caller: Caller,
+    resume: Option<i64>,
+) -> AppResult<actix_web::HttpResponse> {
+    // Subscribed before the backlog is read: nothing falls in between.
+    let mut rx = st.feed.subscribe();
+    let db = st.db.clone();
+    let start = match resume {
+        Some(s) => s,
+        None => db.read(latest).await?,
+    };
+    let metrics = std::sync::Arc::clone(&st.metrics);
+    metrics.feed_connections.inc();
+    struct Open(std::sync::Arc<crate::metrics::Metrics>);
+    impl Drop for Open {
+        fn drop(&mut self) {
+            self.0.feed_connections.dec();
+        }
+    }
+    let open = Open(metrics);
+    let stream = async_stream(move |tx| async move {
+        let _open = open;
+        let mut last = start;
+        // What was missed, from the table.
+        loop {
+            let from = last;
+            let page = match db.read(move |c| after(c, from, 500)).await {
+                Ok(p) => p,
+                Err(_) => return,
+            };
+            if page.is_empty() {
+                break;
+            }
+            for e in page {
+                last = e.seq;
+                if sees(&caller, &e)
+                    && let Some(f) = frame(&e)
+                    && tx.send(f).await.is_err()
+                {
+                    return;
+                }
+            }
+        }
+        if tx.send(": fieldsync live feed\n\n".into()).await.is_err() {
+            return;
+        }
+        loop {
+            let next = actix_web::rt::time::timeout(HEARTBEAT, rx.recv()).await;
+            let out = match next {
+                Err(_) => Some(": ping\n\n".to_string()),
+                Ok(Ok(e)) if e.seq <= last => None,
+                Ok(Ok(e)) => {
+                    last = e.seq;
+                    sees(&caller, &e).then(|| frame(&e)).flatten()
+                }
+                // Fallen too far behind, or the server is stopping: the
+                // client reconnects with its Last-Event-ID.
+                Ok(Err(_)) => return,
+            };
+            if let Some(f) = out
+                && tx.send(f).await.is_err()
+            {
+                return;
+            }
+        }
+    });
+    Ok(actix_web::HttpResponse::Ok()
+        .insert_header(("Content-Type", "text/event-stream"))
+        .insert_header(("Cache-Control", "no-cache"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(stream))
+}
+
+/// A stream of text frames fed by a task through a small channel: the task
+/// stops when the client goes (its sends fail).
+fn async_stream<F, Fut>(
+    f: F,
+) -> impl futures_util::Stream<Item = Result<actix_web::web::Bytes, crate::error::AppError>>
+where
+    F: FnOnce(tokio::sync::mpsc::Sender<String>) -> Fut,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel::<String>(64);
+    actix_web::rt::spawn(f(tx));
+    futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|s| (Ok(actix_web::web::Bytes::from(s)), rx))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

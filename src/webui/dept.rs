@@ -195,7 +195,7 @@ fn detail(user: &session::WebUser, f: &Followup, sent: bool, error: Option<&str>
                         label.inline { input type="radio" name="status" value="resolved"; " 已处理完毕" }
                     }
                     label { "现场照片" input type="file" name="photos" accept="image/*" capture="environment" multiple; }
-                    button type="submit" { "提交回复" }
+                    button type="submit" id="answer" { "提交回复" }
                 }
             } @else {
                 p.notice { "此事项已核实办结。" }

@@ -21,11 +21,16 @@ pub fn layout(title: &str, user: Option<&WebUser>, body: Markup) -> Markup {
             }
             body {
                 header.top {
-                    a.brand href="/review" { "fieldsync 巡查审核" }
+                    @if user.is_some_and(|u| !u.caller.role.reviews()) {
+                        a.brand href="/dept" { "fieldsync 部门待办" }
+                    } @else {
+                        a.brand href="/review" { "fieldsync 巡查审核" }
+                    }
                     @if let Some(u) = user {
                         nav.apps {
-                            a href="/review" { "审核" }
+                            @if u.caller.role.reviews() { a href="/review" { "审核" } }
                             @if u.caller.is_admin() { a href="/admin" { "管理" } }
+                            @if u.caller.department_id.is_some() { a href="/dept" { "部门待办" } }
                         }
                         span.who { (u.display_name) }
                         form.inline method="post" action="/review/logout" {

@@ -2,7 +2,7 @@
 //! one form for coordinators and admins, a cookie session after it.
 
 use super::layout::page;
-use super::session::{self, WebUser};
+use super::session::{self, AnyUser};
 use super::{Page, back};
 use crate::auth::Role;
 use crate::auth::login as check_login;
@@ -152,7 +152,7 @@ pub struct CsrfForm {
 pub async fn logout(
     st: web::Data<AppState>,
     req: HttpRequest,
-    user: WebUser,
+    AnyUser(user): AnyUser,
     form: web::Form<CsrfForm>,
 ) -> Page {
     session::check_csrf(&user, &form.csrf)?;

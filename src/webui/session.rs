@@ -113,6 +113,20 @@ impl FromRequest for WebUser {
     }
 }
 
+/// Anyone signed in to the pages (signing out).
+#[derive(Debug, Clone)]
+pub struct AnyUser(pub WebUser);
+
+impl FromRequest for AnyUser {
+    type Error = Refused;
+    type Future = Pin<Box<dyn Future<Output = Result<AnyUser, Refused>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let user = signed_in(req);
+        Box::pin(async move { Ok(AnyUser(user.await?)) })
+    }
+}
+
 /// A signed-in member of a department on its page (`/dept`): a responder,
 /// or a user of another role who also works for a department.
 #[derive(Debug, Clone)]

@@ -1232,7 +1232,12 @@ fn a_member_files_an_urgent_quick_report_offline_and_it_reaches_the_queue() {
     );
 
     // No signal by the river: one tap, a photo, and the report is saved.
+    // (The home screen is drawn again when the sync settles and when the
+    // signal goes: the camera's input is taken after that.)
+    driver.wait_text("上次同步");
     driver.offline(true);
+    driver.wait_text("离线");
+    std::thread::sleep(Duration::from_millis(500));
     let photo = std::fs::canonicalize(format!(
         "{}/../shared/fixtures/photos/xiaomi_IMG_20191224_234846.jpg",
         env!("CARGO_MANIFEST_DIR")
@@ -1281,4 +1286,118 @@ fn a_member_files_an_urgent_quick_report_offline_and_it_reaches_the_queue() {
         .nth(1)
         .unwrap_or_default();
     assert!(urgent.contains("桃花河排口黑水直排"), "{}", page.body);
+}
+
+#[test]
+fn the_review_queue_shows_an_urgent_report_without_a_reload_and_the_relay_on_its_page() {
+    let Some(driver) = Driver::start() else {
+        return;
+    };
+    let app = TestApp::spawn();
+    let r = crate::responses::relay(&app);
+    let port = app.base.rsplit(':').next().unwrap().to_string();
+    let site = format!("http://localhost:{port}");
+    driver.go(&format!("{site}/review/login"));
+    driver.type_into("#username", "zhoumin");
+    driver.type_into("#password", PASSWORD);
+    driver.click("#login");
+    driver.wait_text("暂无待审核的紧急随手拍");
+    // The page is open; a member's urgent report arrives meanwhile.
+    let id = uuid();
+    app.push(
+        &r.li,
+        &uuid(),
+        vec![crate::reports_quick::quick_report(
+            &id,
+            "桃花河排口黑水直排",
+            "urgent",
+            T0,
+        )],
+        vec![],
+    )
+    .ok(200);
+    driver.wait_text("桃花河排口黑水直排");
+    let top =
+        driver.script("return document.querySelector('#urgent-list li a').getAttribute('href')");
+    assert_eq!(top, json!(format!("/review/inspections/{id}")));
+    assert_eq!(
+        driver.script("return performance.getEntriesByType('navigation').length"),
+        json!(1),
+        "no reload"
+    );
+    driver.screenshot("review-live-urgent.png");
+    driver.assert_chinese("the live queue");
+
+    // The relay on the record's page: handed to a bureau, answered.
+    let f = id_of(app.post(
+        &format!("/api/v1/inspections/{id}/followups"),
+        &r.coord,
+        &json!({"title": "排查污水来源", "department_id": r.env}),
+    ));
+    app.post(
+        &format!("/api/v1/followups/{f}/responses"),
+        &r.env_member,
+        &json!({"note": "已取样送检", "status": "in_progress"}),
+    )
+    .ok(201);
+    driver.click("#urgent-list li a");
+    driver.wait_text("处置经过");
+    driver.wait_text("已取样送检");
+    let steps = driver.script("return document.querySelectorAll('ol.relay li').length");
+    assert_eq!(
+        steps,
+        json!(4),
+        "captured, received, dispatched, response: {steps}"
+    );
+    driver.screenshot("review-relay.png");
+    driver.assert_chinese("the relay");
+}
+
+fn id_of(r: Resp) -> String {
+    id(r.ok(201))
+}
+
+#[test]
+fn a_department_member_answers_from_the_phone_page_with_a_photo() {
+    let Some(driver) = Driver::start_sized("412,915") else {
+        return;
+    };
+    let app = TestApp::spawn();
+    let r = crate::responses::relay(&app);
+    let (_, _, fid) = crate::responses::dispatched(&app, &r, &r.housing);
+    let port = app.base.rsplit(':').next().unwrap().to_string();
+    let site = format!("http://localhost:{port}");
+    // A link from the group chat: to the login, then back to the page.
+    driver.go(&format!("{site}/dept/followups/{fid}"));
+    driver.wait_text("登录");
+    driver.type_into("#username", "zhanggong");
+    driver.type_into("#password", PASSWORD);
+    driver.click("#login");
+    driver.wait_text("待办");
+    driver.wait_text("排查污水来源");
+    driver.click("ul.tasks li a");
+    driver.wait_text("回复处理情况");
+    driver.type_into("textarea[name='note']", "已更换破损管道,恢复通水");
+    driver.click("input[name='status'][value='resolved']");
+    let photo = std::fs::canonicalize(format!(
+        "{}/../shared/fixtures/photos/canon_sx530_IMG_1054.jpg",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+    .display()
+    .to_string();
+    driver.type_into("input[name='photos']", &photo);
+    driver.screenshot("dept-answer.png");
+    driver.assert_chinese("the department's page");
+    driver.click("#answer");
+    driver.wait_text("已提交，协调员会收到您的回复");
+    // And signs out from the same page.
+    driver.click("header form button");
+    driver.wait_text("登录");
+    let f = app
+        .get(&format!("/api/v1/followups/{fid}"), &r.coord)
+        .ok(200);
+    assert_eq!(f["status"], "resolved");
+    assert_eq!(f["responses"][0]["note"], "已更换破损管道,恢复通水");
+    assert_eq!(f["responses"][0]["media"].as_array().unwrap().len(), 1);
 }

@@ -599,8 +599,29 @@ pub async fn followup_update_form(
     }
 }
 
+/// The queue's live updates (`live.js`).
+#[get("/review/static/live.js")]
+pub async fn live_js() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header(("Cache-Control", "no-cache"))
+        .body(include_str!("live.js"))
+}
+
+/// The live feed for the page's session (an EventSource sends no bearer
+/// token): the same stream and scope as `GET /api/v1/events`.
+#[get("/review/events")]
+pub async fn events(st: web::Data<AppState>, user: WebUser, req: actix_web::HttpRequest) -> Page {
+    Ok(
+        crate::relay::feed::respond(&st, user.caller, crate::relay::feed::last_event_id(&req))
+            .await?,
+    )
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(queue_page)
+    cfg.service(live_js)
+        .service(events)
+        .service(queue_page)
         .service(print_page)
         .service(inspection_page)
         .service(review_form)

@@ -75,9 +75,10 @@ pub fn queue(
     let status = f.status.as_str();
     html! {
         @if f.all_done { p.notice id="all-done" { "待审核的记录已全部处理完毕。" } }
+        p.notice id="live-notice" hidden { span {} " " a href="" { "刷新" } }
         section.card.urgent id="urgent" {
-            h2 { "紧急随手拍" }
-            @if urgent.is_empty() { p.empty { "暂无待审核的紧急随手拍" } }
+            h2 { "紧急随手拍" " " button.secondary type="button" id="notify-on" { "开启桌面通知" } }
+            @if urgent.is_empty() { p.empty id="urgent-empty" { "暂无待审核的紧急随手拍" } }
             ul.queue id="urgent-list" {
                 @for r in urgent { (queue_row(r)) }
             }
@@ -135,6 +136,7 @@ pub fn queue(
                     @if f.conflicts { "&conflicts=1" } "&cursor=" (n) } { "更多" }
             }
         }
+        script type="module" src="/review/static/live.js" {}
     }
 }
 

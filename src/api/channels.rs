@@ -134,5 +134,12 @@ pub async fn events(
     caller: Caller,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
-    feed::respond(&st, caller, feed::last_event_id(&req)).await
+    feed::respond(
+        &st.feed,
+        &st.db,
+        &st.metrics,
+        caller,
+        feed::last_event_id(&req),
+    )
+    .await
 }

@@ -92,7 +92,7 @@ pub fn servable(
     }
     if let Some(w) = who
         && !w.sees_record(&group, &owner)
-        && !super::scope::department_sees_photo(c, w, &record, response.as_deref())?
+        && !w.department_sees_photo(c, &record, response.as_deref())?
     {
         return Ok(None);
     }

@@ -62,36 +62,3 @@ pub fn visible_row(
         .filter(|r| !r.deleted || caller.role.reviews())
         .ok_or_else(|| crate::error::AppError::not_found("inspection"))
 }
-
-/// Whether the caller sees a photo of record `inspection_id` through a
-/// follow-up handed to their department: a response's evidence when the
-/// response's follow-up is theirs, a record's own photo when any
-/// follow-up of the record is. (The follow-up's own rule, in
-/// `review::followups`, lets the department see the follow-up; this is
-/// the same rule for the media it shows.)
-pub fn department_sees_photo(
-    c: &mut crate::db::Conn,
-    caller: &Caller,
-    inspection_id: &str,
-    response_id: Option<&str>,
-) -> crate::error::AppResult<bool> {
-    use crate::db::schema::{followup_responses as fr, followups as fu};
-    use diesel::prelude::*;
-    let Some(dept) = caller.department_id.as_deref() else {
-        return Ok(false);
-    };
-    let n: i64 = match response_id {
-        Some(r) => fr::table
-            .inner_join(fu::table)
-            .filter(fr::id.eq(r))
-            .filter(fu::department_id.eq(dept))
-            .count()
-            .get_result(c)?,
-        None => fu::table
-            .filter(fu::inspection_id.eq(inspection_id))
-            .filter(fu::department_id.eq(dept))
-            .count()
-            .get_result(c)?,
-    };
-    Ok(n > 0)
-}

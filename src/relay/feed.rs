@@ -118,18 +118,20 @@ pub fn last_event_id(req: &actix_web::HttpRequest) -> Option<i64> {
 /// bearer token (`GET /api/v1/events`) or the review page's session
 /// (`/review/events`).
 pub async fn respond(
-    st: &crate::state::AppState,
+    feed: &Feed,
+    db: &Db,
+    metrics: &Arc<crate::metrics::Metrics>,
     caller: Caller,
     resume: Option<i64>,
 ) -> AppResult<actix_web::HttpResponse> {
     // Subscribed before the backlog is read: nothing falls in between.
-    let mut rx = st.feed.subscribe();
-    let db = st.db.clone();
+    let mut rx = feed.subscribe();
+    let db = db.clone();
     let start = match resume {
         Some(s) => s,
         None => db.read(latest).await?,
     };
-    let metrics = std::sync::Arc::clone(&st.metrics);
+    let metrics = Arc::clone(metrics);
     metrics.feed_connections.inc();
     struct Open(std::sync::Arc<crate::metrics::Metrics>);
     impl Drop for Open {

@@ -99,8 +99,7 @@ pub fn create(
     let allowed = match &row {
         Some((_, g, o, _, None)) => caller.sees_record(g, o),
         Some((_, g, o, record, Some(r))) => {
-            caller.sees_record(g, o)
-                || crate::inspection::scope::department_sees_photo(c, caller, record, Some(r))?
+            caller.sees_record(g, o) || caller.department_sees_photo(c, record, Some(r))?
         }
         None => false,
     };

@@ -612,10 +612,14 @@ pub async fn live_js() -> HttpResponse {
 /// token): the same stream and scope as `GET /api/v1/events`.
 #[get("/review/events")]
 pub async fn events(st: web::Data<AppState>, user: WebUser, req: actix_web::HttpRequest) -> Page {
-    Ok(
-        crate::relay::feed::respond(&st, user.caller, crate::relay::feed::last_event_id(&req))
-            .await?,
+    Ok(crate::relay::feed::respond(
+        &st.feed,
+        &st.db,
+        &st.metrics,
+        user.caller,
+        crate::relay::feed::last_event_id(&req),
     )
+    .await?)
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -1,0 +1,232 @@
+//! The relay's latency: from the push of an urgent quick report to its
+//! first delivery at a local receiver (a Standard Webhooks channel) and to
+//! its event on a coordinator's live feed, p50 and p99. Measured twice in
+//! the same run: quiet (the reference), then while a fleet of phones
+//! (`RELAY_PHONES`, default 100) pushes inspections. `cargo bench --bench
+//! relay`. Figures: docs/PERFORMANCE.md.
+
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+mod common;
+use common::percentile;
+
+const PASSWORD: &str = "bench-password-1";
+
+type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
+
+/// A receiver that notes when each report's first message arrived.
+fn receiver(arrivals: Arrivals) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let arrivals = Arc::clone(&arrivals);
+            std::thread::spawn(move || {
+                let mut stream = stream;
+                let mut r = BufReader::new(stream.try_clone().expect("clone"));
+                let mut n = 0usize;
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        n = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; n];
+                let _ = r.read_exact(&mut body);
+                let now = Instant::now();
+                if let Ok(v) = serde_json::from_slice::<Value>(&body)
+                    && let Some(id) = v["data"]["inspection_id"].as_str()
+                {
+                    arrivals
+                        .lock()
+                        .expect("lock")
+                        .entry(id.to_string())
+                        .or_insert(now);
+                }
+                let _ = stream.write_all(
+                    b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+            });
+        }
+    });
+    url
+}
+
+/// A live feed reader noting when each report's event arrived.
+fn feed(base: &str, token: &str, arrivals: Arrivals) {
+    let url = format!("{base}/api/v1/events");
+    let token = token.to_string();
+    std::thread::spawn(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
+        let mut r = agent
+            .get(&url)
+            .header("Authorization", format!("Bearer {token}"))
+            .call()
+            .expect("feed");
+        let reader = BufReader::new(r.body_mut().as_reader());
+        for line in reader.lines().map_while(Result::ok) {
+            if let Some(d) = line.strip_prefix("data: ")
+                && let Ok(v) = serde_json::from_str::<Value>(d)
+                && v["type"] == "report.urgent"
+                && let Some(id) = v["inspection_id"].as_str()
+            {
+                arrivals
+                    .lock()
+                    .expect("lock")
+                    .entry(id.to_string())
+                    .or_insert_with(Instant::now);
+            }
+        }
+    });
+}
+
+fn report(id: &str, at: &str) -> Value {
+    let f = json!({"title": "桃花河排口污水直排", "category": "water", "urgency": "urgent", "status": "submitted",
+        "location": {"lat": 29.8575, "lon": 107.0815, "accuracy_m": 8, "captured_at": at}});
+    let changed: serde_json::Map<String, Value> = f
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(|k| (k.clone(), json!(at)))
+        .collect();
+    json!({"id": id, "kind": "report", "fields": f, "changed_at": changed})
+}
+
+fn inspection(site: &str, tpl: &str, at: &str) -> Value {
+    let f = json!({"title": "傍晚巡查", "status": "submitted", "answers.outfall_flowing": false,
+        "location": {"lat": 29.8571, "lon": 107.0812, "accuracy_m": 6, "captured_at": at}});
+    let changed: serde_json::Map<String, Value> = f
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(|k| (k.clone(), json!(at)))
+        .collect();
+    json!({"id": uuid::Uuid::new_v4().to_string(), "site_id": site, "template_id": tpl, "fields": f, "changed_at": changed})
+}
+
+/// Pushes `n` urgent reports one after another (a pause between) and
+/// returns the latencies to the receiver and to the feed, in ms.
+fn measure(
+    cl: &common::Client,
+    token: &str,
+    n: usize,
+    hooks: &Arrivals,
+    events: &Arrivals,
+) -> (Vec<f64>, Vec<f64>) {
+    let at = "2026-11-20T08:54:00Z";
+    let mut pushed = Vec::new();
+    for _ in 0..n {
+        let id = uuid::Uuid::new_v4().to_string();
+        let t = Instant::now();
+        cl.send(
+            "POST",
+            "/api/v1/sync/push",
+            token,
+            Some(&json!({"device_id": uuid::Uuid::new_v4(), "batch_id": uuid::Uuid::new_v4(), "inspections": [report(&id, at)]})),
+        );
+        pushed.push((id, t));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let lat = |a: &Arrivals| -> Vec<f64> {
+        loop {
+            let got = a.lock().expect("lock");
+            if pushed.iter().all(|(id, _)| got.contains_key(id)) || Instant::now() > deadline {
+                let mut v: Vec<f64> = pushed
+                    .iter()
+                    .filter_map(|(id, t)| {
+                        got.get(id)
+                            .map(|g| g.duration_since(*t).as_secs_f64() * 1000.0)
+                    })
+                    .collect();
+                v.sort_by(f64::total_cmp);
+                return v;
+            }
+            drop(got);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    (lat(hooks), lat(events))
+}
+
+fn main() {
+    let phones = common::env_usize("RELAY_PHONES", 100);
+    let n = common::env_usize("RELAY_REPORTS", 50);
+    let (_tmp, cl) = common::start_server_with(PASSWORD, |c| {
+        c.channels_allow_http = true;
+        c.channels_allow_private = true;
+        c.login_burst_per_ip = 10_000;
+    });
+    let (_g, site, tpl, token) = common::district(&cl, PASSWORD);
+    let admin = cl.login("admin", PASSWORD);
+    let hooks: Arrivals = Arc::default();
+    let events: Arrivals = Arc::default();
+    let url = receiver(Arc::clone(&hooks));
+    cl.send(
+        "POST",
+        "/api/v1/channels",
+        &admin,
+        Some(&json!({"name": "数据平台", "kind": "webhook", "url": url,
+        "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "events": ["report.urgent"]})),
+    );
+    let coord = cl.login("zhoumin", PASSWORD);
+    feed(&cl.base, &coord, Arc::clone(&events));
+    std::thread::sleep(Duration::from_millis(500));
+
+    let show = |what: &str, v: &[f64]| {
+        println!(
+            "{what}: {} of {n} arrived, p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+            v.len(),
+            percentile(v, 50.0),
+            percentile(v, 99.0),
+            v.last().copied().unwrap_or(f64::NAN)
+        );
+    };
+    let (h, e) = measure(&cl, &token, n, &hooks, &events);
+    println!("reference, no other load:");
+    show("  push -> first delivery", &h);
+    show("  push -> live feed event", &e);
+
+    // A fleet of phones pushing ten inspections a batch, without pause.
+    let stop = Arc::new(AtomicBool::new(false));
+    let pushes = Arc::new(Mutex::new(0usize));
+    let mut threads = Vec::new();
+    for _ in 0..phones {
+        let (stop, pushes) = (Arc::clone(&stop), Arc::clone(&pushes));
+        let cl = common::Client {
+            base: cl.base.clone(),
+            agent: cl.agent.clone(),
+        };
+        let (token, site, tpl) = (token.clone(), site.clone(), tpl.clone());
+        threads.push(std::thread::spawn(move || {
+            let device = uuid::Uuid::new_v4().to_string();
+            while !stop.load(Ordering::Relaxed) {
+                let items: Vec<Value> = (0..10).map(|_| inspection(&site, &tpl, "2026-11-20T10:14:09Z")).collect();
+                cl.send("POST", "/api/v1/sync/push", &token,
+                    Some(&json!({"device_id": device, "batch_id": uuid::Uuid::new_v4(), "inspections": items})));
+                *pushes.lock().expect("lock") += 1;
+            }
+        }));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let started = Instant::now();
+    let before = *pushes.lock().expect("lock");
+    let (h, e) = measure(&cl, &token, n, &hooks, &events);
+    let rate = (*pushes.lock().expect("lock") - before) as f64 / started.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        let _ = t.join();
+    }
+    println!("with {phones} phones pushing ({rate:.0} pushes/s of 10 records meanwhile):");
+    show("  push -> first delivery", &h);
+    show("  push -> live feed event", &e);
+}

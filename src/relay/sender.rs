@@ -132,6 +132,17 @@ pub fn next_try(
     }
 }
 
+/// Whether `holder` may take the lease now: nobody holds it, it ran out,
+/// or it is `holder`'s own.
+fn lease_open_to(c: &mut Conn, holder: &str) -> AppResult<bool> {
+    let held: Option<(String, NaiveDateTime)> = leases::table
+        .find(LEASE)
+        .select((leases::holder, leases::until))
+        .first(c)
+        .optional()?;
+    Ok(held.is_none_or(|(h, until)| h == holder || until <= clock::now()))
+}
+
 /// Takes or keeps the lease for `holder`; false while another holds it.
 pub fn take_lease(c: &mut Conn, holder: &str, lease: Duration) -> AppResult<bool> {
     let now = clock::now();
@@ -371,13 +382,35 @@ pub async fn run(db: Db, metrics: Arc<Metrics>, s: Settings) {
     };
     let mut windows: HashMap<String, Window> = HashMap::new();
     let mut last_overdue = Instant::now() - s.overdue_every;
+    let lease_std = s
+        .lease
+        .to_std()
+        .unwrap_or(std::time::Duration::from_secs(15));
+    // Until when this server holds the lease, as far as it knows.
+    let mut held_until: Option<Instant> = None;
     loop {
-        let lease = s.lease;
-        let h = holder.clone();
-        let mine = db
-            .write(move |c| take_lease(c, &h, lease))
-            .await
-            .unwrap_or(false);
+        // The lease costs a write only when it is renewed (in the second
+        // half of its time) or taken (once a read finds it free): an idle
+        // server does not write every round.
+        let now = Instant::now();
+        let mine = match held_until {
+            Some(u) if now + lease_std / 2 < u => true,
+            _ => {
+                let h = holder.clone();
+                let free = db
+                    .read(move |c| lease_open_to(c, &h))
+                    .await
+                    .unwrap_or(false);
+                let (h, lease) = (holder.clone(), s.lease);
+                let took = free
+                    && db
+                        .write(move |c| take_lease(c, &h, lease))
+                        .await
+                        .unwrap_or(false);
+                held_until = took.then(|| now + lease_std);
+                took
+            }
+        };
         let mut busy = false;
         if mine {
             if last_overdue.elapsed() >= s.overdue_every {
@@ -422,12 +455,12 @@ pub async fn run(db: Db, metrics: Arc<Metrics>, s: Settings) {
             }
         }
         if !busy {
-            actix_web::rt::time::sleep(std::time::Duration::from_millis(if mine {
-                200
+            let pause = if mine {
+                std::time::Duration::from_millis(200)
             } else {
-                1000
-            }))
-            .await;
+                (lease_std / 4).min(std::time::Duration::from_secs(2))
+            };
+            actix_web::rt::time::sleep(pause).await;
         }
     }
 }

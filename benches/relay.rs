@@ -24,6 +24,24 @@ const PASSWORD: &str = "bench-password-1";
 
 type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
 
+/// A request's body (its head read and dropped).
+fn read_body(stream: &std::net::TcpStream) -> Vec<u8> {
+    let mut r = BufReader::new(stream.try_clone().expect("clone"));
+    let (mut n, mut line) = (0usize, String::new());
+    loop {
+        line.clear();
+        if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            n = v.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0; n];
+    let _ = r.read_exact(&mut body);
+    body
+}
+
 /// A receiver that notes when each report's first message arrived.
 fn receiver(arrivals: Arrivals) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -33,20 +51,7 @@ fn receiver(arrivals: Arrivals) -> String {
             let arrivals = Arc::clone(&arrivals);
             std::thread::spawn(move || {
                 let mut stream = stream;
-                let mut r = BufReader::new(stream.try_clone().expect("clone"));
-                let mut n = 0usize;
-                let mut line = String::new();
-                loop {
-                    line.clear();
-                    if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                        break;
-                    }
-                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                        n = v.trim().parse().unwrap_or(0);
-                    }
-                }
-                let mut body = vec![0; n];
-                let _ = r.read_exact(&mut body);
+                let body = read_body(&stream);
                 let now = Instant::now();
                 if let Ok(v) = serde_json::from_slice::<Value>(&body)
                     && let Some(id) = v["data"]["inspection_id"].as_str()
@@ -201,8 +206,9 @@ fn main() {
     show("  push -> first delivery", &h);
     show("  push -> live feed event", &e);
 
-    // A fleet of phones pushing ten inspections a batch, without pause.
-    let fleet_rate = |secs: u64| -> f64 {
+    // A fleet of phones pushing ten inspections a batch, without pause,
+    // for as long as `during` takes; returns its pushes a second.
+    let fleet = |during: &mut dyn FnMut()| -> f64 {
         let stop = Arc::new(AtomicBool::new(false));
         let pushes = Arc::new(Mutex::new(0usize));
         let mut threads = Vec::new();
@@ -226,7 +232,7 @@ fn main() {
         std::thread::sleep(Duration::from_secs(2));
         let before = *pushes.lock().expect("lock");
         let t = Instant::now();
-        std::thread::sleep(Duration::from_secs(secs));
+        during();
         let rate = (*pushes.lock().expect("lock") - before) as f64 / t.elapsed().as_secs_f64();
         stop.store(true, Ordering::Relaxed);
         for t in threads {
@@ -234,35 +240,10 @@ fn main() {
         }
         rate
     };
-    let stop = Arc::new(AtomicBool::new(false));
-    let pushes = Arc::new(Mutex::new(0usize));
-    let mut threads = Vec::new();
-    for _ in 0..phones {
-        let (stop, pushes) = (Arc::clone(&stop), Arc::clone(&pushes));
-        let cl = common::Client {
-            base: cl.base.clone(),
-            agent: cl.agent.clone(),
-        };
-        let (token, site, tpl) = (token.clone(), site.clone(), tpl.clone());
-        threads.push(std::thread::spawn(move || {
-            let device = uuid::Uuid::new_v4().to_string();
-            while !stop.load(Ordering::Relaxed) {
-                let items: Vec<Value> = (0..10).map(|_| inspection(&site, &tpl, "2026-11-20T10:14:09Z")).collect();
-                cl.send("POST", "/api/v1/sync/push", &token,
-                    Some(&json!({"device_id": device, "batch_id": uuid::Uuid::new_v4(), "inspections": items})));
-                *pushes.lock().expect("lock") += 1;
-            }
-        }));
-    }
-    std::thread::sleep(Duration::from_secs(2));
-    let started = Instant::now();
-    let before = *pushes.lock().expect("lock");
-    let (h, e) = measure(&cl, &token, n, &hooks, &events);
-    let rate = (*pushes.lock().expect("lock") - before) as f64 / started.elapsed().as_secs_f64();
-    stop.store(true, Ordering::Relaxed);
-    for t in threads {
-        let _ = t.join();
-    }
+    let fleet_rate = |secs: u64| fleet(&mut || std::thread::sleep(Duration::from_secs(secs)));
+    let mut lat = (Vec::new(), Vec::new());
+    let rate = fleet(&mut || lat = measure(&cl, &token, n, &hooks, &events));
+    let (h, e) = lat;
     println!("with {phones} phones pushing ({rate:.0} pushes/s of 10 records meanwhile):");
     show("  push -> first delivery", &h);
     show("  push -> live feed event", &e);
@@ -306,19 +287,7 @@ fn backlog(cl: &common::Client, admin: &str, token: &str) {
                 let (up, got) = (Arc::clone(&up), Arc::clone(&got));
                 std::thread::spawn(move || {
                     let mut stream = stream;
-                    let mut r = BufReader::new(stream.try_clone().expect("clone"));
-                    let (mut n, mut line) = (0usize, String::new());
-                    loop {
-                        line.clear();
-                        if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                            break;
-                        }
-                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                            n = v.trim().parse().unwrap_or(0);
-                        }
-                    }
-                    let mut body = vec![0; n];
-                    let _ = r.read_exact(&mut body);
+                    let body = read_body(&stream);
                     if !up.load(Ordering::Relaxed) {
                         let _ = stream.write_all(
                             b"HTTP/1.1 503 X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",

@@ -268,3 +268,17 @@ test('a quick report made offline keeps its kind through the outbox, and a draft
   assert.equal(record.review_status, 'submitted');
   assert.equal((await c.inspection(id)).kind, 'report', 'the pulled record keeps its kind');
 });
+
+test('edits made in the same instant are all kept (a tap while a title is saved)', async () => {
+  const c = client();
+  await c.login('liming', PASSWORD);
+  const id = await c.edit(null, { title: '随手拍', status: 'draft' }, { kind: 'report' });
+  await Promise.all([
+    c.edit(id, { title: '桃花河排口黑水直排' }),
+    c.edit(id, { category: 'water' }),
+    c.edit(id, { urgency: 'urgent' }),
+    c.edit(id, { notes: '下水道破损' }),
+  ]);
+  const f = (await c.inspection(id)).fields;
+  assert.deepEqual([f.title, f.category, f.urgency, f.notes], ['桃花河排口黑水直排', 'water', 'urgent', '下水道破损']);
+});

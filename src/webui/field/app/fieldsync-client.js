@@ -492,7 +492,23 @@ export class FieldsyncClient {
    * each with the time it was made. `meta` gives a new record's kind,
    * site, route, stop and checklist. Returns the inspection id.
    */
-  async edit(id, fields, meta = {}) {
+  edit(id, fields, meta = {}) {
+    return this.oneAtATime(() => this.editNow(id, fields, meta));
+  }
+
+  /**
+   * Local writes one after another: an edit reads the record's pending
+   * fields and writes them back, so two edits made in the same instant
+   * (a tap on a category while a title is saved) would otherwise each write
+   * what they read, and one of them would be lost.
+   */
+  oneAtATime(f) {
+    const next = (this.writing ?? Promise.resolve()).then(f, f);
+    this.writing = next.catch(() => {});
+    return next;
+  }
+
+  async editNow(id, fields, meta) {
     await this.open();
     id = id ?? uuid();
     const at = this.now().toISOString();
@@ -524,7 +540,11 @@ export class FieldsyncClient {
     return id;
   }
 
-  async remove(id) {
+  remove(id) {
+    return this.oneAtATime(() => this.removeNow(id));
+  }
+
+  async removeNow(id) {
     await this.open();
     const server = await this.store.get('inspections', id);
     const p = (await this.store.get('pending', id)) ?? { id, base_version: server?.version ?? 0, fields: {}, changed_at: {} };
@@ -538,7 +558,11 @@ export class FieldsyncClient {
    * `item_key`: the answer path of the checklist item it proves;
    * `kind: 'signature'` for a signature drawn on the phone (a PNG).
    */
-  async addPhoto(inspectionId, data, { caption = '', taken_at = null, location = null, content_type, item_key = null, kind = 'photo' } = {}) {
+  addPhoto(inspectionId, data, options = {}) {
+    return this.oneAtATime(() => this.addPhotoNow(inspectionId, data, options));
+  }
+
+  async addPhotoNow(inspectionId, data, { caption = '', taken_at = null, location = null, content_type, item_key = null, kind = 'photo' } = {}) {
     await this.open();
     const bytes = await bytesOf(data);
     const id = uuid();
@@ -566,7 +590,11 @@ export class FieldsyncClient {
     return id;
   }
 
-  async editPhoto(id, changes) {
+  editPhoto(id, changes) {
+    return this.oneAtATime(() => this.editPhotoNow(id, changes));
+  }
+
+  async editPhotoNow(id, changes) {
     await this.open();
     const p = await this.store.get('photos', id);
     if (!p) return;

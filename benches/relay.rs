@@ -196,8 +196,8 @@ fn main() {
         println!(
             "{what}: {} of {n} arrived, p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
             v.len(),
-            percentile(v, 50.0),
-            percentile(v, 99.0),
+            percentile(v, 0.5),
+            percentile(v, 0.99),
             v.last().copied().unwrap_or(f64::NAN)
         );
     };

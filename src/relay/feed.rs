@@ -14,6 +14,9 @@ use diesel::prelude::*;
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
+/// Events read at a time.
+const PAGE: i64 = 500;
+
 /// Events a stream may fall behind by before it is closed (the browser
 /// reconnects with its `Last-Event-ID` and reads the rest from the table).
 const BUFFER: usize = 4096;
@@ -22,7 +25,14 @@ const BUFFER: usize = 4096;
 pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(15);
 
 pub struct Feed {
-    tx: broadcast::Sender<Arc<Stored>>,
+    tx: broadcast::Sender<Arc<Live>>,
+}
+
+/// An event as the poller hands it to the streams: the row (for each
+/// stream's scope) and its SSE frame, made once for all of them.
+pub struct Live {
+    pub event: Stored,
+    pub frame: Option<String>,
 }
 
 impl Feed {
@@ -31,7 +41,7 @@ impl Feed {
         Arc::new(Feed { tx })
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Stored>> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Live>> {
         self.tx.subscribe()
     }
 
@@ -47,16 +57,28 @@ impl Feed {
         };
         loop {
             actix_web::rt::time::sleep(every).await;
-            let from = last;
-            match db.read(move |c| after(c, from, 500)).await {
-                Ok(list) => {
-                    for e in list {
-                        last = last.max(e.seq);
-                        // No stream open: nobody to tell.
-                        let _ = self.tx.send(Arc::new(e));
+            // Every page until caught up: a busy evening writes more than a
+            // page between two polls.
+            loop {
+                let from = last;
+                match db.read(move |c| after(c, from, PAGE)).await {
+                    Ok(list) => {
+                        let full = list.len() as i64 == PAGE;
+                        for event in list {
+                            last = last.max(event.seq);
+                            let frame = frame(&event);
+                            // No stream open: nobody to tell.
+                            let _ = self.tx.send(Arc::new(Live { event, frame }));
+                        }
+                        if !full {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the live feed cannot read the events");
+                        break;
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, "the live feed cannot read the events"),
             }
         }
     }
@@ -170,10 +192,12 @@ pub async fn respond(
             let next = actix_web::rt::time::timeout(HEARTBEAT, rx.recv()).await;
             let out = match next {
                 Err(_) => Some(": ping\n\n".to_string()),
-                Ok(Ok(e)) if e.seq <= last => None,
-                Ok(Ok(e)) => {
-                    last = e.seq;
-                    sees(&caller, &e).then(|| frame(&e)).flatten()
+                Ok(Ok(live)) if live.event.seq <= last => None,
+                Ok(Ok(live)) => {
+                    last = live.event.seq;
+                    sees(&caller, &live.event)
+                        .then(|| live.frame.clone())
+                        .flatten()
                 }
                 // Fallen too far behind, or the server is stopping: the
                 // client reconnects with its Last-Event-ID.

@@ -212,7 +212,8 @@ pub enum Outcome {
     Gone,
 }
 
-/// Reads an answer: an HTTP status and its body. The robots answer 200
+/// Reads an answer: an HTTP status and its body. The reasons are in
+/// Chinese: `/admin/channels` shows them as the last error. The robots answer 200
 /// with their own error code (`errcode` for WeCom and DingTalk, `code` for
 /// Feishu): only 0 is delivered.
 pub fn outcome(kind: ChannelKind, status: u16, body: &str) -> Outcome {
@@ -220,7 +221,7 @@ pub fn outcome(kind: ChannelKind, status: u16, body: &str) -> Outcome {
         return Outcome::Gone;
     }
     if !(200..300).contains(&status) {
-        return Outcome::Retry(format!("HTTP {status}"));
+        return Outcome::Retry(format!("接收端返回 HTTP {status}"));
     }
     if kind == ChannelKind::Webhook {
         return Outcome::Sent;
@@ -238,10 +239,12 @@ pub fn outcome(kind: ChannelKind, status: u16, body: &str) -> Outcome {
         .unwrap_or("");
     match code {
         Some(0) => Outcome::Sent,
-        Some(130101) => Outcome::RetryAfter(format!("errcode 130101 {msg}"), 600),
-        Some(c) => Outcome::Retry(format!("errcode {c} {msg}")),
+        Some(130101) => {
+            Outcome::RetryAfter(format!("平台限流(错误码 130101 {msg}),十分钟后再发"), 600)
+        }
+        Some(c) => Outcome::Retry(format!("平台返回错误码 {c} {msg}")),
         None => Outcome::Retry(format!(
-            "an answer without an error code: {}",
+            "接收端的应答没有错误码:{}",
             &body.chars().take(100).collect::<String>()
         )),
     }

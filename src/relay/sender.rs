@@ -292,11 +292,14 @@ fn settle(c: &mut Conn, d: &Due, outcome: &Outcome, s: &Settings) -> AppResult<&
 /// key is in it).
 async fn send(http: &reqwest::Client, d: &Due, s: &Settings) -> Outcome {
     let Ok(kind) = ChannelKind::parse(&d.channel.kind) else {
-        return Outcome::Retry("unknown channel kind".into());
+        return Outcome::Retry("未知的通道类型".into());
     };
     let event = match d.event.view() {
         Ok(e) => e,
-        Err(e) => return Outcome::Retry(e.to_string()),
+        Err(e) => {
+            tracing::warn!(error = %e, "an event cannot be read for its message");
+            return Outcome::Retry("事件数据无法读取".into());
+        }
     };
     // The address is checked again at each send: a name may resolve
     // elsewhere than when the channel was saved.
@@ -304,9 +307,7 @@ async fn send(http: &reqwest::Client, d: &Due, s: &Settings) -> Outcome {
     let rules = s.rules;
     let checked = tokio::task::spawn_blocking(move || channels::check_url(&url, rules)).await;
     if !matches!(checked, Ok(Ok(_))) {
-        return Outcome::Retry(
-            "the channel's address is not allowed (now resolves to an internal address?)".into(),
-        );
+        return Outcome::Retry("通道地址现在不被允许(可能已解析到内网地址)".into());
     }
     let link = format::link(
         s.public_url.as_deref(),
@@ -331,9 +332,9 @@ async fn send(http: &reqwest::Client, d: &Due, s: &Settings) -> Outcome {
             let body = resp.text().await.unwrap_or_default();
             format::outcome(kind, status, &body)
         }
-        Err(e) if e.is_timeout() => Outcome::Retry("timed out".into()),
-        Err(e) if e.is_connect() => Outcome::Retry("cannot connect".into()),
-        Err(_) => Outcome::Retry("network error".into()),
+        Err(e) if e.is_timeout() => Outcome::Retry("接收端超时未应答".into()),
+        Err(e) if e.is_connect() => Outcome::Retry("无法连接接收端".into()),
+        Err(_) => Outcome::Retry("网络错误".into()),
     }
 }
 
@@ -472,7 +473,7 @@ pub async fn test_message(row: &channels::Row, s: &Settings) -> Result<(), Strin
         .timeout(s.timeout)
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .map_err(|_| "cannot start the HTTP client".to_string())?;
+        .map_err(|_| "无法启动发送程序".to_string())?;
     let event = outbox::Stored {
         seq: 0,
         id: clock::new_id(),
@@ -497,7 +498,7 @@ pub async fn test_message(row: &channels::Row, s: &Settings) -> Result<(), Strin
     match send(&http, &d, s).await {
         Outcome::Sent => Ok(()),
         Outcome::Retry(e) | Outcome::RetryAfter(e, _) => Err(e),
-        Outcome::Gone => Err("410 Gone".into()),
+        Outcome::Gone => Err("接收端返回 410 Gone".into()),
     }
 }
 

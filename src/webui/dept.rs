@@ -17,7 +17,6 @@ use actix_multipart::Multipart;
 use actix_web::{get, post, web};
 use futures_util::StreamExt;
 use maud::{Markup, html};
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -102,10 +101,6 @@ pub async fn home(st: web::Data<AppState>, user: Result<DeptUser, Refused>) -> P
     Ok(page("部门待办", Some(&user), body))
 }
 
-fn position(v: Option<&Value>) -> Option<(f64, f64)> {
-    crate::inspection::position(v)
-}
-
 #[derive(serde::Deserialize)]
 pub struct Shown {
     #[serde(default)]
@@ -148,7 +143,7 @@ fn detail(user: &session::WebUser, f: &Followup, sent: bool, error: Option<&str>
                 p.muted {
                     (words::time(r.reported_at))
                     @if let Some(s) = &r.site_name { " · " (s) }
-                    @if let Some((lat, lon)) = position(r.location.as_ref()) {
+                    @if let Some((lat, lon)) = crate::inspection::position(r.location.as_ref()) {
                         " · 位置 " (format!("{lat:.5}, {lon:.5}"))
                     }
                 }

@@ -91,6 +91,37 @@ pub struct Config {
     #[arg(long, env = "FIELDSYNC_MAX_PHOTO_PIXELS", default_value_t = 64_000_000)]
     pub max_photo_pixels: u64,
 
+    /// Largest video in bytes (DESIGN "Videos and faithful photos").
+    #[arg(long, env = "FIELDSYNC_MAX_VIDEO_BYTES", default_value_t = 512 * 1024 * 1024)]
+    pub max_video_bytes: u64,
+
+    /// Longest video in seconds (its container's declared duration).
+    #[arg(long, env = "FIELDSYNC_MAX_VIDEO_SECS", default_value_t = 600)]
+    pub max_video_secs: u64,
+
+    /// The ffmpeg that makes video variants (default: `ffmpeg` on PATH).
+    /// Without one, videos are kept and served as received.
+    #[arg(long, env = "FIELDSYNC_FFMPEG")]
+    pub ffmpeg: Option<PathBuf>,
+
+    /// Videos transcoded at once (each an ffmpeg child process).
+    #[arg(long, env = "FIELDSYNC_VIDEO_WORKERS", default_value_t = 1)]
+    pub video_workers: usize,
+
+    /// Seconds one ffmpeg run may take before it is killed (a wall clock:
+    /// a CPU limit counts every thread and kills honest transcodes).
+    #[arg(long, env = "FIELDSYNC_VIDEO_TIMEOUT_SECS", default_value_t = 900)]
+    pub video_timeout_secs: u64,
+
+    /// Address space one ffmpeg run may take, in MiB (RLIMIT_AS).
+    #[arg(long, env = "FIELDSYNC_VIDEO_MEMORY_MIB", default_value_t = 2048)]
+    pub video_memory_mib: u64,
+
+    /// Days an approved record's originals are kept (default: forever);
+    /// after that the original goes and `display` stays.
+    #[arg(long, env = "FIELDSYNC_ORIGINALS_KEEP_DAYS")]
+    pub originals_keep_days: Option<u32>,
+
     /// Largest multipart push (the batch and its photos together).
     #[arg(long, env = "FIELDSYNC_MAX_MULTIPART_BYTES", default_value_t = 256 * 1024 * 1024)]
     pub max_multipart_bytes: u64,
@@ -221,6 +252,13 @@ impl Config {
             max_photo_bytes: 64 * 1024 * 1024,
             max_photo_pixels: 64_000_000,
             max_multipart_bytes: 256 * 1024 * 1024,
+            max_video_bytes: 512 * 1024 * 1024,
+            max_video_secs: 600,
+            ffmpeg: None,
+            video_workers: 1,
+            video_timeout_secs: 900,
+            video_memory_mib: 2048,
+            originals_keep_days: None,
             photo_workers: None,
             job_lease_secs: 120,
             upload_lease_secs: 300,

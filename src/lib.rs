@@ -68,6 +68,7 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
             offset: config.exif_offset()?,
             workers,
             lease: chrono::Duration::seconds(config.job_lease_secs.max(1)),
+            video: photos::video::Settings::of(&config),
         },
         metrics.decodes.clone(),
         metrics.photo_backlog.clone(),

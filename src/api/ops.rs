@@ -34,7 +34,18 @@ pub async fn readyz(st: web::Data<AppState>) -> AppResult<HttpResponse> {
             .map_err(|e| unavailable("photo store not usable", e))
     })
     .await??;
-    Ok(HttpResponse::Ok().json(json!({ "status": "ready" })))
+    // Ready without the optional tools, saying what their absence costs.
+    let ffmpeg = crate::photos::ffmpeg::find(st.config.ffmpeg.as_deref()).is_some();
+    let missing: Vec<&str> = if ffmpeg {
+        vec![]
+    } else {
+        vec![crate::photos::ffmpeg::MISSING_EFFECT]
+    };
+    Ok(HttpResponse::Ok().json(json!({
+        "status": "ready",
+        "tools": {"ffmpeg": ffmpeg},
+        "missing": missing,
+    })))
 }
 
 /// Prometheus text format.

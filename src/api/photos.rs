@@ -25,12 +25,14 @@ pub struct Signed {
 /// bearer token or a signed URL (`exp`, `sig`) from a photo object.
 #[utoipa::path(
     tag = "photos",
-    params(("id" = uuid::Uuid, Path), ("variant" = String, Path, description = "thumb | display | original"), Signed),
+    params(("id" = uuid::Uuid, Path), ("variant" = String, Path, description = "thumb | display | original | poster (videos)"), Signed),
     responses(
-        (status = 200, description = "the bytes, with ETag and long cache headers"),
+        (status = 200, description = "the bytes, with ETag, Accept-Ranges and long cache headers"),
+        (status = 206, description = "one `Range` of the bytes (a video player seeking)"),
         (status = 304, description = "If-None-Match matched"),
         (status = 403, description = "a signed URL that expired or was altered"),
-        (status = 404, description = "no such photo, out of scope, or its bytes have not arrived"),
+        (status = 404, description = "no such photo, out of scope, its bytes have not arrived, a video's variant not made yet (`variant_pending`), or an original dropped by retention"),
+        (status = 416, description = "a `Range` outside the bytes"),
     )
 )]
 #[get("/api/v1/photos/{id}/{variant}")]
@@ -61,10 +63,10 @@ pub async fn photo_bytes(
         }
         _ => Some(Caller::from_request(&req, &mut Payload::None).await?),
     };
-    let (sha, status) = st
+    let found = st
         .db
         .read(move |c| photo_meta::servable(c, caller.as_ref(), &id))
         .await?
         .ok_or_else(|| AppError::not_found("photo"))?;
-    serve::bytes(Arc::clone(&st.jobs), &req, sha, status, variant).await
+    serve::bytes(Arc::clone(&st.jobs), &req, found, variant).await
 }

@@ -4,6 +4,7 @@
 use crate::auth::Caller;
 use crate::error::AppResult;
 use crate::photos::upload::{self, Uploads};
+use crate::photos::{Accept, Want, is_video_type};
 use crate::review::responses::{self, Answered, NewResponse};
 use crate::state::AppState;
 use actix_multipart::Multipart;
@@ -63,7 +64,7 @@ pub async fn respond_multipart(
     let limits = upload::Limits {
         max_parts: responses::MAX_MEDIA + 1,
         max_json: st.config.max_json_bytes,
-        max_photo: st.config.max_photo_bytes,
+        max_photo: Accept::of(&st.config).largest(),
         max_total: st.config.max_multipart_bytes,
         json_part: "response",
     };
@@ -71,14 +72,20 @@ pub async fn respond_multipart(
     let (json, parts) = upload::read(form, Arc::clone(&store), &limits).await?;
     let input: NewResponse = upload::json_part(&json)?;
     // Bytes bind only to the media this response describes.
-    let expected: HashMap<String, String> = input
+    let expected: HashMap<String, Want> = input
         .media
         .iter()
-        .map(|m| (m.id.to_string(), m.sha256.to_ascii_lowercase()))
+        .map(|m| {
+            let want = Want {
+                sha: m.sha256.to_ascii_lowercase(),
+                video: is_video_type(&m.content_type),
+            };
+            (m.id.to_string(), want)
+        })
         .collect();
-    let max_pixels = st.config.max_photo_pixels;
+    let accept = Accept::of(&st.config);
     let uploads =
-        web::block(move || upload::check_and_store(&parts, &expected, store.as_ref(), max_pixels))
+        web::block(move || upload::check_and_store(&parts, &expected, store.as_ref(), &accept))
             .await??;
     answer(&st, caller, id.to_string(), input, uploads).await
 }
@@ -90,10 +97,10 @@ async fn answer(
     input: NewResponse,
     uploads: Uploads,
 ) -> AppResult<HttpResponse> {
-    let (signer, max) = (st.signer.clone(), st.config.max_photo_bytes);
+    let (signer, accept) = (st.signer.clone(), Accept::of(&st.config));
     let a = st
         .db
-        .write(move |c| responses::respond(c, &caller, &id, input, &uploads, max, &signer))
+        .write(move |c| responses::respond(c, &caller, &id, input, &uploads, &accept, &signer))
         .await?;
     st.jobs.notify();
     Ok(if a.replayed {

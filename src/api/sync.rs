@@ -4,6 +4,7 @@ use crate::auth::Caller;
 use crate::error::AppResult;
 use crate::paging::{Page, PageQuery};
 use crate::photos::upload::{self, Uploads};
+use crate::photos::{Accept, Want, is_video_type};
 use crate::state::AppState;
 use crate::sync::devices::{self, Activity, Device, DeviceFilter};
 use crate::sync::pull::{self, PullQuery, PullResponse};
@@ -43,7 +44,7 @@ async fn apply(
     req: PushRequest,
     uploads: Uploads,
 ) -> AppResult<HttpResponse> {
-    let max_photo = st.config.max_photo_bytes;
+    let accept = Accept::of(&st.config);
     // The batch's hash is made before it queues for the writer: the one
     // writer thread does only what must happen inside the transaction.
     let (req, hash) = web::block(move || {
@@ -53,7 +54,7 @@ async fn apply(
     .await?;
     let json = st
         .db
-        .write(move |c| push::push(c, &caller, req, &hash, &uploads, max_photo))
+        .write(move |c| push::push(c, &caller, req, &hash, &uploads, accept))
         .await?;
     st.jobs.notify();
     Ok(HttpResponse::Ok()
@@ -81,7 +82,9 @@ pub async fn push_multipart(
     let limits = upload::Limits {
         max_parts: push::MAX_ITEMS + 1,
         max_json: st.config.max_json_bytes,
-        max_photo: st.config.max_photo_bytes,
+        // Each part is held to its own kind's limit once the batch says
+        // what it is (`upload::check_file`).
+        max_photo: Accept::of(&st.config).largest(),
         max_total: st.config.max_multipart_bytes,
         json_part: "batch",
     };
@@ -91,15 +94,22 @@ pub async fn push_multipart(
     push::check_batch(&req)?;
     // What each part must hash to: its photo's sha256, from this batch or
     // from an earlier one. Ids in any letter case (phones differ).
-    let mut expected: HashMap<String, String> = req
+    let mut expected: HashMap<String, Want> = req
         .photos
         .iter()
         .filter_map(|p| {
+            let want = Want {
+                sha: p.get("sha256")?.as_str()?.to_ascii_lowercase(),
+                video: p
+                    .get("content_type")
+                    .and_then(|t| t.as_str())
+                    .is_some_and(is_video_type),
+            };
             Some((
                 uuid::Uuid::parse_str(p.get("id")?.as_str()?)
                     .ok()?
                     .to_string(),
-                p.get("sha256")?.as_str()?.to_ascii_lowercase(),
+                want,
             ))
         })
         .collect();
@@ -117,9 +127,9 @@ pub async fn push_multipart(
             .await?;
         expected.extend(known);
     }
-    let max_pixels = st.config.max_photo_pixels;
+    let accept = Accept::of(&st.config);
     let uploads =
-        web::block(move || upload::check_and_store(&parts, &expected, store.as_ref(), max_pixels))
+        web::block(move || upload::check_and_store(&parts, &expected, store.as_ref(), &accept))
             .await??;
     apply(&st, caller, req, uploads).await
 }

@@ -13,13 +13,13 @@ fn ctx(st: &AppState) -> Ctx<'_> {
         db: &st.db,
         jobs: &st.jobs,
         settings: Settings {
-            max_photo_bytes: c.max_photo_bytes,
-            max_photo_pixels: c.max_photo_pixels,
+            accept: crate::photos::Accept::of(c),
             lease_secs: c.upload_lease_secs,
             limits: tus::Limits {
                 expiry_secs: c.upload_expiry_secs,
                 max_uploads: c.max_uploads_per_user,
                 max_bytes: c.max_upload_bytes_per_user,
+                accept: crate::photos::Accept::of(c),
             },
         },
     }

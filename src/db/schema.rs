@@ -219,6 +219,10 @@ diesel::table! {
         item_key -> Nullable<Text>,
         kind -> Text,
         response_id -> Nullable<Text>,
+        duration_ms -> Nullable<BigInt>,
+        video -> Nullable<Text>,
+        variants_pending -> Nullable<Text>,
+        original_dropped_at -> Nullable<Timestamp>,
     }
 }
 
@@ -275,6 +279,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         lease_until -> Nullable<Timestamp>,
+        needs -> Nullable<Text>,
     }
 }
 

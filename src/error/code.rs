@@ -67,6 +67,7 @@ pub enum ErrorCode {
     CorruptImage,
     TooManyPixels,
     PhotoFailed,
+    VariantPending,
     RateLimited,
     HeadersTooLarge,
     Internal,
@@ -75,7 +76,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 61] = [
+    pub const ALL: [ErrorCode; 62] = [
         ErrorCode::BadRequest,
         ErrorCode::MalformedJson,
         ErrorCode::MalformedForm,
@@ -132,6 +133,7 @@ impl ErrorCode {
         ErrorCode::CorruptImage,
         ErrorCode::TooManyPixels,
         ErrorCode::PhotoFailed,
+        ErrorCode::VariantPending,
         ErrorCode::RateLimited,
         ErrorCode::HeadersTooLarge,
         ErrorCode::Internal,
@@ -197,6 +199,7 @@ impl ErrorCode {
             ErrorCode::CorruptImage => "corrupt_image",
             ErrorCode::TooManyPixels => "too_many_pixels",
             ErrorCode::PhotoFailed => "photo_failed",
+            ErrorCode::VariantPending => "variant_pending",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::HeadersTooLarge => "headers_too_large",
             ErrorCode::Internal => "internal",
@@ -240,7 +243,7 @@ impl ErrorCode {
             | ErrorCode::RefreshExpired
             | ErrorCode::RefreshReused => 401,
             ErrorCode::Forbidden | ErrorCode::BadSignature => 403,
-            ErrorCode::NotFound | ErrorCode::PhotoMissing => 404,
+            ErrorCode::NotFound | ErrorCode::PhotoMissing | ErrorCode::VariantPending => 404,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::NotAcceptable => 406,
             ErrorCode::RequestTimeout => 408,
@@ -333,6 +336,7 @@ impl ErrorCode {
             ErrorCode::CorruptImage => "照片文件已损坏",
             ErrorCode::TooManyPixels => "照片像素太多,无法处理",
             ErrorCode::PhotoFailed => "照片无法处理,原图仍可查看",
+            ErrorCode::VariantPending => "视频还在转码,可先播放原件",
             ErrorCode::RateLimited => "尝试次数过多,请稍后再试",
             ErrorCode::HeadersTooLarge => "请求头太大",
             ErrorCode::Internal => "服务器出错,请稍后重试",

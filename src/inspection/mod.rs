@@ -205,6 +205,10 @@ pub struct PhotoRow {
     pub item_key: Option<String>,
     pub kind: String,
     pub response_id: Option<String>,
+    pub duration_ms: Option<i64>,
+    pub video: Option<String>,
+    pub variants_pending: Option<String>,
+    pub original_dropped_at: Option<NaiveDateTime>,
 }
 
 pub fn find(c: &mut Conn, id: &str) -> AppResult<Option<Row>> {

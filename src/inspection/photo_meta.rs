@@ -60,6 +60,15 @@ pub fn find(c: &mut Conn, id: &str) -> AppResult<Option<Stored>> {
         .optional()?)
 }
 
+/// What serving a photo's bytes needs to know of it.
+pub struct Servable {
+    pub sha: String,
+    pub status: crate::photos::PhotoStatus,
+    pub kind: crate::photos::PhotoKind,
+    /// Retention dropped the original (`display` stays).
+    pub original_dropped: bool,
+}
+
 /// A photo's sha256 and where its bytes stand, for serving them: `None`
 /// when there is no such photo, it or its record is deleted, or `who`
 /// does not see its record (`None`: a signed URL, checked already).
@@ -67,9 +76,19 @@ pub fn servable(
     c: &mut Conn,
     who: Option<&crate::auth::Caller>,
     id: &str,
-) -> AppResult<Option<(String, crate::photos::PhotoStatus)>> {
+) -> AppResult<Option<Servable>> {
     use crate::db::schema::inspections;
-    type Found = (String, String, bool, String, String, String, Option<String>);
+    type Found = (
+        String,
+        String,
+        bool,
+        String,
+        String,
+        String,
+        Option<String>,
+        String,
+        Option<chrono::NaiveDateTime>,
+    );
     let row: Option<Found> = photos::table
         .inner_join(inspections::table)
         .filter(photos::id.eq(id))
@@ -81,10 +100,12 @@ pub fn servable(
             inspections::inspector_id,
             inspections::id,
             photos::response_id,
+            photos::kind,
+            photos::original_dropped_at,
         ))
         .first(c)
         .optional()?;
-    let Some((sha, status, deleted, group, owner, record, response)) = row else {
+    let Some((sha, status, deleted, group, owner, record, response, kind, dropped)) = row else {
         return Ok(None);
     };
     if deleted {
@@ -96,7 +117,12 @@ pub fn servable(
     {
         return Ok(None);
     }
-    Ok(Some((sha, crate::photos::PhotoStatus::parse(&status)?)))
+    Ok(Some(Servable {
+        sha,
+        status: crate::photos::PhotoStatus::parse(&status)?,
+        kind: crate::photos::PhotoKind::parse(&kind)?,
+        original_dropped: dropped.is_some(),
+    }))
 }
 
 /// Where a photo's bytes stand.
@@ -196,8 +222,8 @@ pub struct Described {
 }
 
 /// The rule for what a phone says a photo is (a pushed photo's and a
-/// response's evidence alike): a sha256, a size within the limit, an image
-/// type, a caption of at most 500 characters, a position object. A
+/// response's evidence alike): a sha256, a size within its kind's limit,
+/// an image or video type, a caption of at most 500 characters, a position object. A
 /// refusal names its field.
 pub fn check_description(
     sha256: &str,
@@ -205,7 +231,7 @@ pub fn check_description(
     content_type: &str,
     caption: &str,
     location: Option<Value>,
-    max_photo_bytes: u64,
+    accept: &crate::photos::Accept,
 ) -> Result<Described, (&'static str, crate::error::ErrorCode, String)> {
     use crate::error::ErrorCode;
     let sha = sha256.to_ascii_lowercase();
@@ -216,17 +242,22 @@ pub fn check_description(
             "must be 64 hex digits".into(),
         ));
     }
-    let max = i64::try_from(max_photo_bytes).unwrap_or(i64::MAX);
-    if !(1..=max).contains(&bytes) {
-        return Err(("bytes", ErrorCode::TooLarge, format!("must be 1 to {max}")));
-    }
     let content_type = content_type.to_ascii_lowercase();
-    if !PHOTO_TYPES.contains(&content_type.as_str()) {
+    let video = crate::photos::container::VIDEO_TYPES.contains(&content_type.as_str());
+    if !PHOTO_TYPES.contains(&content_type.as_str()) && !video {
         return Err((
             "content_type",
             ErrorCode::UnsupportedMediaType,
-            format!("must be one of {}", PHOTO_TYPES.join(", ")),
+            format!(
+                "must be one of {}, {}",
+                PHOTO_TYPES.join(", "),
+                crate::photos::container::VIDEO_TYPES.join(", ")
+            ),
         ));
+    }
+    let max = i64::try_from(accept.max_bytes(&content_type)).unwrap_or(i64::MAX);
+    if !(1..=max).contains(&bytes) {
+        return Err(("bytes", ErrorCode::TooLarge, format!("must be 1 to {max}")));
     }
     let caption = caption.trim().to_string();
     if caption.chars().count() > 500 {

@@ -132,6 +132,33 @@ pub struct Photo {
     /// is shown with the response, not among the record's own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_id: Option<String>,
+    /// A video's length (null until its container is read; absent for
+    /// photos).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<i64>,
+    /// A video's track: `{codec, width, height, rotation}`, `width` and
+    /// `height` upright.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video: Option<VideoTrack>,
+    /// Why a video's variants are not there yet (`"ffmpeg not installed"`,
+    /// or the last try's failure); absent once they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variants_pending: Option<String>,
+    /// When retention dropped the original (`display` stays).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original_dropped_at: Option<DateTime<Utc>>,
+}
+
+/// A video's track as its container describes it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct VideoTrack {
+    /// `h264`, `hevc`, `vp8`, `vp9`, `av1`, `mpeg4`, `h263`, or the
+    /// sample entry's own four letters.
+    pub codec: String,
+    pub width: u32,
+    pub height: u32,
+    /// Clockwise degrees: 0, 90, 180 or 270.
+    pub rotation: u16,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -256,8 +283,13 @@ fn photo_view(
         (Some(t), Some((a, b))) => Some(a <= t && t <= b),
         _ => None,
     };
-    let urls = (status != super::PhotoStatus::Missing && !p.deleted)
-        .then(|| signer.urls(&p.id, Utc::now().timestamp()));
+    let urls = (status != super::PhotoStatus::Missing && !p.deleted).then(|| {
+        signer.urls(
+            &p.id,
+            kind == crate::photos::PhotoKind::Video,
+            Utc::now().timestamp(),
+        )
+    });
     Ok(Photo {
         id: p.id,
         inspection_id: p.inspection_id,
@@ -282,6 +314,13 @@ fn photo_view(
         item_key: p.item_key,
         kind,
         response_id: p.response_id,
+        duration_ms: p.duration_ms,
+        video: p
+            .video
+            .as_deref()
+            .and_then(|s| serde_json::from_str(s).ok()),
+        variants_pending: p.variants_pending,
+        original_dropped_at: p.original_dropped_at.map(clock::utc),
     })
 }
 

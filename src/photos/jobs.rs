@@ -8,7 +8,7 @@
 use super::PhotoStatus;
 use super::blob::{self, BlobStore};
 use super::inspect::{self, Refusal};
-use super::{exif, variants};
+use super::{PhotoKind, exif, variants, video};
 use crate::clock;
 use crate::db::schema::{photo_jobs as pj, photos};
 use crate::db::{Conn, Db};
@@ -36,6 +36,8 @@ pub struct Settings {
     /// are made twice, identically (they are named by the photo's hash),
     /// and only the later claim's outcome counts.
     pub lease: Duration,
+    /// Videos: ffmpeg and its limits.
+    pub video: video::Settings,
 }
 
 /// A variant job's state, as stored: `queued` (waiting for its time),
@@ -215,6 +217,9 @@ pub struct Jobs {
     limits: variants::Limits,
     offset: FixedOffset,
     lease: Duration,
+    video: video::Settings,
+    /// Transcodes running now (at most `video.workers`).
+    transcoding: std::sync::atomic::AtomicUsize,
     /// Jobs queued, as last seen by a worker.
     backlog: prometheus_client::metrics::gauge::Gauge,
     wake: Mutex<u64>,
@@ -239,7 +244,10 @@ impl Jobs {
             offset,
             workers: n,
             lease,
+            video,
         } = settings;
+        // What a server killed mid-transcode left behind.
+        super::ffmpeg::clear_scratch(&video.data_dir);
         if !db.shared() {
             // This server is the database's only one: what is left running
             // was cut short by its own last stop, and need not wait for
@@ -280,6 +288,8 @@ impl Jobs {
             limits,
             offset,
             lease,
+            video,
+            transcoding: std::sync::atomic::AtomicUsize::new(0),
             backlog,
             wake: Mutex::new(0),
             cond: Condvar::new(),
@@ -379,15 +389,39 @@ impl Jobs {
         // Looked for on a reader first: an idle worker's poll never takes
         // the write lock (on PostgreSQL, every server's writes wait on it).
         let now = clock::now();
-        let (queued, due) = self.db.read_blocking(move |c| {
+        // A video job is taken only while a transcode slot is free: a
+        // worker never sits waiting for one while photos queue.
+        let videos = self.transcoding.load(Ordering::SeqCst) < self.video.workers;
+        let has_ffmpeg = self.video.ffmpeg().is_some();
+        let (queued, due, parked) = self.db.read_blocking(move |c| {
             // Jobs waiting (due or not), for /metrics.
             let queued: i64 = pj::table
                 .filter(pj::status.eq(JobStatus::Queued.as_str()))
                 .count()
                 .get_result(c)?;
-            Ok((queued, next_job(c, now)?.is_some()))
+            let parked = has_ffmpeg
+                && pj::table
+                    .filter(pj::needs.eq(NEEDS_FFMPEG))
+                    .select(pj::id)
+                    .first::<String>(c)
+                    .optional()?
+                    .is_some();
+            Ok((queued, next_job(c, now, videos)?.is_some(), parked))
         })?;
         self.backlog.set(queued);
+        if parked {
+            // ffmpeg was installed since: the videos waiting for it go.
+            self.db.write_blocking(|c| {
+                diesel::update(pj::table.filter(pj::needs.eq(NEEDS_FFMPEG)))
+                    .set((
+                        pj::needs.eq(None::<String>),
+                        pj::next_attempt_at.eq(clock::now()),
+                    ))
+                    .execute(c)?;
+                Ok(())
+            })?;
+            return self.claim();
+        }
         if !due {
             return Ok(None);
         }
@@ -395,7 +429,7 @@ impl Jobs {
             let now = clock::now();
             // Write transactions never overlap (`db::conn::begin`), so two
             // servers can never both see a job free and both take it.
-            let Some((id, photo_id, attempts, sha)) = next_job(c, now)? else {
+            let Some((id, photo_id, attempts, sha, kind)) = next_job(c, now, videos)? else {
                 return Ok(None);
             };
             diesel::update(pj::table.find(&id))
@@ -411,11 +445,18 @@ impl Jobs {
                 photo_id,
                 attempts: attempts + 1,
                 sha,
+                video: kind == PhotoKind::Video.as_str(),
             }))
         })
     }
 
     fn process(&self, job: Claimed) {
+        if job.video {
+            self.transcoding.fetch_add(1, Ordering::SeqCst);
+            self.process_video(&job);
+            self.transcoding.fetch_sub(1, Ordering::SeqCst);
+            return;
+        }
         let outcome = self.decoder.run(&job.sha, None, || {
             if !blob::have_variants(self.store.as_ref(), &job.sha).unwrap_or(false) {
                 self.decoder.decodes.inc();
@@ -503,23 +544,228 @@ impl Jobs {
     }
 }
 
+/// Where a video job ended.
+enum VideoDone {
+    Ready,
+    NeedsFfmpeg,
+}
+
+impl Jobs {
+    /// A video's job: what its container says, written at once (the
+    /// record's checks and the reviewer need it before any transcode),
+    /// then its variants if this server has ffmpeg.
+    fn process_video(&self, job: &Claimed) {
+        let outcome = (|| {
+            let scratch = super::ffmpeg::Scratch::new(&self.video.data_dir)
+                .map_err(|e| video::VideoError::Retry(format!("无法建立临时目录：{e}")))?;
+            let (path, info) = video::probe(self.store(), &job.sha, &self.video, &scratch)?;
+            self.record_video_info(&job.photo_id, &info)
+                .map_err(|e| video::VideoError::Retry(e.to_string()))?;
+            if video::have_variants(self.store(), &job.sha)
+                .map_err(|e| video::VideoError::Retry(e.to_string()))?
+            {
+                return Ok(VideoDone::Ready);
+            }
+            let Some(ffmpeg) = self.video.ffmpeg() else {
+                return Ok(VideoDone::NeedsFfmpeg);
+            };
+            self.decoder.decodes.inc();
+            video::make(
+                self.store(),
+                &job.sha,
+                (&path, &info),
+                &ffmpeg,
+                &self.video,
+                &scratch,
+                &self.stop,
+            )?;
+            Ok(VideoDone::Ready)
+        })();
+        if let Err(e) = self.record_video(job, outcome) {
+            tracing::warn!(error = %e, job = %job.id, "could not record a video job's outcome");
+        }
+    }
+
+    fn record_video_info(
+        &self,
+        photo_id: &str,
+        info: &super::container::VideoInfo,
+    ) -> AppResult<()> {
+        let id = photo_id.to_string();
+        let exif = (info.lat.is_some() || info.taken_at.is_some()).then(|| {
+            json!({"lat": info.lat, "lon": info.lon, "taken_at": info.taken_at}).to_string()
+        });
+        let track = json!({
+            "codec": info.codec,
+            "width": info.width,
+            "height": info.height,
+            "rotation": info.rotation,
+        })
+        .to_string();
+        let (w, h, ms) = (
+            i32::try_from(info.width).unwrap_or(i32::MAX),
+            i32::try_from(info.height).unwrap_or(i32::MAX),
+            i64::try_from(info.duration_ms).unwrap_or(i64::MAX),
+        );
+        self.db.write_blocking(move |c| {
+            let insp: Option<String> = photos::table
+                .find(&id)
+                .select(photos::inspection_id)
+                .first(c)
+                .optional()?;
+            let Some(insp) = insp else {
+                return Ok(());
+            };
+            diesel::update(photos::table.find(&id))
+                .set((
+                    photos::width.eq(w),
+                    photos::height.eq(h),
+                    photos::duration_ms.eq(ms),
+                    photos::video.eq(&track),
+                    photos::exif.eq(&exif),
+                    photos::updated_at.eq(clock::now()),
+                ))
+                .execute(c)?;
+            journal::changed(c, Entity::Photo, &id)?;
+            journal::changed(c, Entity::Inspection, &insp)?;
+            Ok(())
+        })
+    }
+
+    fn record_video(
+        &self,
+        job: &Claimed,
+        outcome: Result<VideoDone, video::VideoError>,
+    ) -> AppResult<()> {
+        use video::VideoError as E;
+        let now = clock::now();
+        let attempts = job.attempts;
+        let missing = Some(super::ffmpeg::MISSING.to_string());
+        // (photo, job, needs, attempts counted, the reason, retry at)
+        let (photo_status, job_status, needs, counted, reason, retry_at) = match outcome {
+            Ok(VideoDone::Ready) => (
+                PhotoStatus::Ready,
+                JobStatus::Done,
+                None,
+                attempts,
+                None,
+                now,
+            ),
+            // Waiting for a tool is not an attempt.
+            Ok(VideoDone::NeedsFfmpeg) => (
+                PhotoStatus::Stored,
+                JobStatus::Queued,
+                Some(NEEDS_FFMPEG),
+                attempts - 1,
+                missing,
+                now,
+            ),
+            Err(E::Abandoned) => (
+                PhotoStatus::Stored,
+                JobStatus::Queued,
+                None,
+                attempts - 1,
+                None,
+                now,
+            ),
+            Err(E::Refused(r)) => (
+                PhotoStatus::Failed,
+                JobStatus::Failed,
+                None,
+                attempts,
+                Some(r.message),
+                now,
+            ),
+            Err(E::Retry(m)) if attempts < MAX_ATTEMPTS => (
+                PhotoStatus::Stored,
+                JobStatus::Queued,
+                None,
+                attempts,
+                Some(m),
+                now + Duration::seconds(2i64.pow(attempts as u32 + 2).min(3600)),
+            ),
+            Err(E::Retry(m)) => (
+                PhotoStatus::Failed,
+                JobStatus::Failed,
+                None,
+                attempts,
+                Some(m),
+                now,
+            ),
+        };
+        if let Some(r) = &reason {
+            tracing::info!(photo = %job.photo_id, reason = %r, "video variants not made");
+        }
+        let (job_id, photo_id) = (job.id.clone(), job.photo_id.clone());
+        self.db.write_blocking(move |c| {
+            let still_ours = diesel::update(
+                pj::table
+                    .find(&job_id)
+                    .filter(pj::status.eq(JobStatus::Running.as_str()))
+                    .filter(pj::attempts.eq(attempts)),
+            )
+            .set((
+                pj::status.eq(job_status.as_str()),
+                pj::attempts.eq(counted),
+                pj::needs.eq(needs),
+                pj::last_error.eq(&reason),
+                pj::next_attempt_at.eq(retry_at),
+                pj::lease_until.eq(None::<NaiveDateTime>),
+                pj::updated_at.eq(now),
+            ))
+            .execute(c)?;
+            if still_ours == 0 {
+                return Ok(());
+            }
+            diesel::update(photos::table.find(&photo_id))
+                .set((
+                    photos::status.eq(photo_status.as_str()),
+                    photos::variants_pending.eq(&reason),
+                    photos::updated_at.eq(now),
+                ))
+                .execute(c)?;
+            let insp: String = photos::table
+                .find(&photo_id)
+                .select(photos::inspection_id)
+                .first(c)?;
+            journal::changed(c, Entity::Photo, &photo_id)?;
+            journal::changed(c, Entity::Inspection, &insp)?;
+            Ok(())
+        })
+    }
+}
+
 /// The job to take next: due and waiting, or running on a server whose
-/// lease ran out. (id, photo, attempts so far, the photo's hash)
-fn next_job(c: &mut Conn, now: NaiveDateTime) -> AppResult<Option<(String, String, i32, String)>> {
-    Ok(pj::table
+/// lease ran out; a video's only when `videos`, and never one waiting for
+/// a tool. (id, photo, attempts so far, the photo's hash, its kind)
+type Next = (String, String, i32, String, String);
+
+fn next_job(c: &mut Conn, now: NaiveDateTime, videos: bool) -> AppResult<Option<Next>> {
+    let mut q = pj::table
         .inner_join(photos::table)
-        .filter(
-            pj::status
-                .eq(JobStatus::Queued.as_str())
-                .and(pj::next_attempt_at.le(now))
-                .or(pj::status
-                    .eq(JobStatus::Running.as_str())
-                    .and(pj::lease_until.lt(now))),
-        )
-        .order(pj::next_attempt_at)
-        .select((pj::id, pj::photo_id, pj::attempts, photos::sha256))
-        .first(c)
-        .optional()?)
+        .filter(pj::needs.is_null())
+        .into_boxed();
+    if !videos {
+        q = q.filter(photos::kind.ne(PhotoKind::Video.as_str()));
+    }
+    Ok(q.filter(
+        pj::status
+            .eq(JobStatus::Queued.as_str())
+            .and(pj::next_attempt_at.le(now))
+            .or(pj::status
+                .eq(JobStatus::Running.as_str())
+                .and(pj::lease_until.lt(now))),
+    )
+    .order(pj::next_attempt_at)
+    .select((
+        pj::id,
+        pj::photo_id,
+        pj::attempts,
+        photos::sha256,
+        photos::kind,
+    ))
+    .first(c)
+    .optional()?)
 }
 
 struct Claimed {
@@ -527,7 +773,11 @@ struct Claimed {
     photo_id: String,
     attempts: i32,
     sha: String,
+    video: bool,
 }
+
+/// `photo_jobs.needs` of a video job waiting for ffmpeg.
+const NEEDS_FFMPEG: &str = "ffmpeg";
 
 #[cfg(test)]
 mod tests {

@@ -4,25 +4,44 @@
 //! both blob stores. Who may see the photo is decided before (by its
 //! record: `inspection::photo_meta::servable`).
 
-use super::PhotoStatus;
 use super::blob::{self, BlobStore, Opened};
 use super::inspect;
 use super::jobs::{JobError, Jobs};
+use super::{PhotoKind, PhotoStatus, video};
 use crate::error::{AppError, AppResult, ErrorCode};
+use crate::inspection::photo_meta::Servable;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 use std::sync::Arc;
 
-/// Answers a request for the `variant` (`thumb`, `display`, `original`) of
-/// the photo whose bytes hash to `sha` and stand at `status`.
+/// Answers a request for the `variant` (`thumb`, `display`, `original`,
+/// a video's `poster`) of a photo item. A video's variants are made only
+/// by its job (a transcode takes minutes): one not made yet is 404
+/// `variant_pending`, and a player falls back to the original.
 pub async fn bytes(
     jobs: Arc<Jobs>,
     req: &HttpRequest,
-    sha: String,
-    status: PhotoStatus,
+    found: Servable,
     variant: String,
 ) -> AppResult<HttpResponse> {
+    let Servable {
+        sha,
+        status,
+        kind,
+        original_dropped,
+    } = found;
+    let is_video = kind == PhotoKind::Video;
+    if variant == "poster" && !is_video {
+        return Err(AppError::not_found("photo variant"));
+    }
+    if variant == "original" && original_dropped {
+        return Err(AppError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            "the original was dropped after the district's retention period; display is kept",
+        ));
+    }
     if status == PhotoStatus::Missing {
         return Err(AppError::new(
             StatusCode::NOT_FOUND,
@@ -58,6 +77,17 @@ pub async fn bytes(
         let store = jobs.store();
         let key = if v == "original" {
             blob::original_key(&sha)
+        } else if is_video {
+            let key = video::variant_key(&sha, &v);
+            let made = store_ok(jobs.store().exists(&key))?;
+            if !made {
+                return Err(AppError::new(
+                    StatusCode::NOT_FOUND,
+                    ErrorCode::VariantPending,
+                    "the video's variants are not made yet; play the original",
+                ));
+            }
+            key
         } else {
             // Not made yet: made now, in the same bounded decode slots as
             // the jobs, once per photo however many ask.
@@ -82,10 +112,12 @@ pub async fn bytes(
     let mut res = match opened {
         Opened::File(f, path) => {
             let content_type = if original {
-                let mut head = [0u8; 32];
+                let mut head = [0u8; 64];
                 let n = std::io::Read::read(&mut &f, &mut head).map_err(AppError::internal)?;
                 std::io::Seek::rewind(&mut &f).map_err(AppError::internal)?;
                 sniffed(&head[..n])
+            } else if is_video && variant == "display" {
+                "video/mp4"
             } else {
                 "image/jpeg"
             };
@@ -102,7 +134,7 @@ pub async fn bytes(
         Opened::Remote { size } => {
             let content_type = if original && size > 0 {
                 let mut head = store
-                    .stream(&key, 0..size.min(32))
+                    .stream(&key, 0..size.min(64))
                     .map_err(AppError::internal)?;
                 let mut first = Vec::new();
                 while let Some(piece) = head.next().await {
@@ -111,6 +143,8 @@ pub async fn bytes(
                 sniffed(&first)
             } else if original {
                 "application/octet-stream"
+            } else if is_video && variant == "display" {
+                "video/mp4"
             } else {
                 "image/jpeg"
             };
@@ -134,7 +168,14 @@ pub async fn bytes(
 }
 
 fn sniffed(head: &[u8]) -> &'static str {
+    if let Some(c) = super::container::sniff(head) {
+        return c.content_type();
+    }
     inspect::sniff(head).map_or("application/octet-stream", |f| f.content_type())
+}
+
+fn store_ok<T>(r: std::io::Result<T>) -> AppResult<T> {
+    r.map_err(|e| AppError::unavailable(format!("cannot read the photo: {e}")))
 }
 
 /// A blob in the object store, streamed as it arrives, with one `Range`

@@ -4,6 +4,7 @@
 
 use super::blob::{self, BlobStore};
 use super::inspect::{self, Refusal};
+use super::{Accept, Want, container};
 use crate::error::{AppError, AppResult, ErrorCode};
 use actix_multipart::Multipart;
 use actix_web::web;
@@ -183,42 +184,84 @@ pub async fn read(
     Ok((batch, parts))
 }
 
-/// Checks one file of photo bytes against the sha256 its photo declared
-/// and against the limits, and moves it into the blob store. The outer
-/// error is ours (the disk); the inner one is the photo's. Blocking.
+/// Checks one file of bytes sent for a photo item against what its item
+/// declared (its sha256, a video or not) and the limits, and moves it into
+/// the blob store. The outer error is ours (the disk); the inner one is
+/// the item's. The file is hashed in pieces, and a video is read from its
+/// container's index only: a 500 MB video is never held in memory.
+/// Blocking.
 pub fn check_file(
     path: &std::path::Path,
-    want: &str,
+    want: &Want,
     store: &dyn BlobStore,
-    max_pixels: u64,
+    accept: &Accept,
 ) -> AppResult<Result<(), Refusal>> {
-    let bytes = std::fs::read(path).map_err(AppError::internal)?;
-    let got = hex::encode(Sha256::digest(&bytes));
-    if got != want {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).map_err(AppError::internal)?;
+    let size = file.metadata().map_err(AppError::internal)?.len();
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).map_err(AppError::internal)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    drop(buf);
+    let got = hex::encode(hasher.finalize());
+    if got != want.sha {
         return Ok(Err(Refusal::new(
             422,
             ErrorCode::ChecksumMismatch,
             format!("the bytes hash to {got}, not to the photo's sha256"),
         )));
     }
-    if let Err(r) = inspect::check(&bytes, max_pixels) {
-        return Ok(Err(r));
+    if want.video {
+        if size > accept.video_bytes {
+            return Ok(Err(Refusal::new(
+                413,
+                ErrorCode::TooLarge,
+                format!("视频超过 {} 字节的上限", accept.video_bytes),
+            )));
+        }
+        if let Err(r) = container::probe(&mut file, size, accept.video) {
+            return Ok(Err(r));
+        }
+    } else {
+        if size > accept.photo_bytes {
+            return Ok(Err(Refusal::new(
+                413,
+                ErrorCode::TooLarge,
+                format!("照片超过 {} 字节的上限", accept.photo_bytes),
+            )));
+        }
+        let bytes = std::fs::read(path).map_err(AppError::internal)?;
+        if container::sniff(&bytes[..bytes.len().min(256)]).is_some() {
+            return Ok(Err(Refusal::new(
+                415,
+                ErrorCode::UnsupportedMediaType,
+                "这是视频，但条目声明的是图片：请以视频类型（如 video/mp4）推送",
+            )));
+        }
+        if let Err(r) = inspect::check(&bytes, accept.max_pixels) {
+            return Ok(Err(r));
+        }
     }
-    drop(bytes);
     store
-        .put_file(&blob::original_key(want), path)
+        .put_file(&blob::original_key(&want.sha), path)
         .map_err(|e| AppError::unavailable(format!("cannot store the photo: {e}")))?;
     Ok(Ok(()))
 }
 
-/// Checks each part against the sha256 its photo declared and its bytes
-/// against the limits, and moves the good ones into the blob store.
-/// Blocking: run it off the executor.
+/// Checks each part against what its item declared and the limits, and
+/// moves the good ones into the blob store. Blocking: run it off the
+/// executor.
 pub fn check_and_store(
     parts: &Parts,
-    expected: &HashMap<String, String>,
+    expected: &HashMap<String, Want>,
     store: &dyn BlobStore,
-    max_pixels: u64,
+    accept: &Accept,
 ) -> AppResult<Uploads> {
     let mut out = Uploads::default();
     for p in &parts.0 {
@@ -233,9 +276,9 @@ pub fn check_and_store(
             );
             continue;
         };
-        match check_file(&p.path, want, store, max_pixels)? {
+        match check_file(&p.path, want, store, accept)? {
             Ok(()) => {
-                out.accepted.insert(p.photo_id.clone(), want.clone());
+                out.accepted.insert(p.photo_id.clone(), want.sha.clone());
             }
             Err(r) => {
                 out.refused.insert(p.photo_id.clone(), r);

@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 
 type HmacSha256 = Hmac<Sha256>;
 
-pub const VARIANTS: [&str; 3] = ["thumb", "display", "original"];
+pub const VARIANTS: [&str; 4] = ["thumb", "display", "original", "poster"];
 
 #[derive(Clone)]
 pub struct Signer {
@@ -55,10 +55,12 @@ impl Signer {
                 .is_some_and(|m| m.verify_slice(&sig).is_ok())
     }
 
-    pub fn urls(&self, photo_id: &str, now: i64) -> serde_json::Value {
+    /// The URLs of an item's variants: a video's add its `poster`.
+    pub fn urls(&self, photo_id: &str, video: bool, now: i64) -> serde_json::Value {
         serde_json::Value::Object(
             VARIANTS
                 .iter()
+                .filter(|v| video || **v != "poster")
                 .map(|v| {
                     (
                         (*v).to_string(),

@@ -85,7 +85,7 @@ pub fn respond(
     followup_id: &str,
     input: NewResponse,
     uploads: &Uploads,
-    max_photo_bytes: u64,
+    accept: &crate::photos::Accept,
     signer: &Signer,
 ) -> AppResult<Answered> {
     let row = followups::find(c, caller, followup_id)?;
@@ -166,7 +166,7 @@ pub fn respond(
                 &m.content_type,
                 &m.caption,
                 m.location.clone(),
-                max_photo_bytes,
+                accept,
             )
             .map_err(|(field, _, message)| AppError::invalid(&format!("media.{field}"), message))?;
             Ok((m.id.to_string(), m, d))
@@ -221,7 +221,8 @@ pub fn respond(
             sha256: &item.sha256,
             bytes: m.bytes,
             content_type: &item.content_type,
-            kind: crate::photos::PhotoKind::Photo,
+            kind: crate::photos::PhotoKind::of(crate::photos::PhotoKind::Photo, &item.content_type)
+                .unwrap_or_default(),
         };
         photo_meta::save(c, mid, Some(&new), &rec)?;
         diesel::update(photos::table.find(mid))

@@ -10,6 +10,7 @@ use super::session::{self, DeptUser, Refused};
 use super::{Page, back, words};
 use crate::error::{AppError, ErrorCode};
 use crate::photos::upload::{self, Part, Parts};
+use crate::photos::{Accept, Want, is_video_type};
 use crate::review::followups::{self, Followup, FollowupFilter, Status};
 use crate::review::responses::{self, MediaIn, NewResponse};
 use crate::state::AppState;
@@ -214,7 +215,7 @@ async fn read_form(st: &AppState, mut form: Multipart) -> Result<Sent, AppError>
         files: Vec::new(),
         parts: Parts::default(),
     };
-    let (max_photo, max_total) = (st.config.max_photo_bytes, st.config.max_multipart_bytes);
+    let (accept, max_total) = (Accept::of(&st.config), st.config.max_multipart_bytes);
     let mut total = 0u64;
     while let Some(field) = form.next().await {
         let mut field = field
@@ -225,6 +226,7 @@ async fn read_form(st: &AppState, mut form: Multipart) -> Result<Sent, AppError>
                 .content_type()
                 .map(|m| m.essence_str().to_ascii_lowercase())
                 .unwrap_or_default();
+            let max_photo = accept.max_bytes(&ct);
             let s = Arc::clone(&store);
             let (path, file) = web::block(move || s.temp())
                 .await?
@@ -308,7 +310,11 @@ pub async fn answer(
         bytes.copy_from_slice(&seed[..16]);
         let mid = uuid::Builder::from_random_bytes(bytes).into_uuid();
         part.photo_id = mid.to_string();
-        expected.insert(mid.to_string(), sha.clone());
+        let want = Want {
+            sha: sha.clone(),
+            video: is_video_type(ct),
+        };
+        expected.insert(mid.to_string(), want);
         media.push(MediaIn {
             id: mid,
             sha256: sha.clone(),
@@ -329,18 +335,17 @@ pub async fn answer(
         status,
         media,
     };
-    let (store, max_pixels) = (st.jobs.store_arc(), st.config.max_photo_pixels);
+    let (store, accept) = (st.jobs.store_arc(), Accept::of(&st.config));
     let parts = sent.parts;
     let uploads =
-        web::block(move || upload::check_and_store(&parts, &expected, store.as_ref(), max_pixels))
+        web::block(move || upload::check_and_store(&parts, &expected, store.as_ref(), &accept))
             .await
             .map_err(AppError::from)??;
     let (caller, signer, fid) = (user.caller.clone(), st.signer.clone(), id.to_string());
-    let max = st.config.max_photo_bytes;
     let done = st
         .db
         .write(move |c| {
-            let r = responses::respond(c, &caller, &fid, input, &uploads, max, &signer);
+            let r = responses::respond(c, &caller, &fid, input, &uploads, &accept, &signer);
             let f = followups::get(c, &caller, &fid, &signer)?;
             Ok((r.map(drop), f))
         })

@@ -37,4 +37,5 @@ mod simulation;
 mod site_files;
 mod sync;
 mod uploads;
+mod videos;
 mod webui;

@@ -6,7 +6,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 use std::io::Write;
 
-fn tus_request(
+pub(crate) fn tus_request(
     app: &TestApp,
     method: &str,
     path: &str,
@@ -58,7 +58,7 @@ fn tus_request(
     (resp.status().as_u16(), headers)
 }
 
-fn h<'a>(hs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn h<'a>(hs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     hs.iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.as_str())
@@ -97,7 +97,7 @@ fn start(app: &TestApp, d: &District, t: &str, bytes: &[u8]) -> (String, String)
     (photo, h(&hs, "location").unwrap().to_string())
 }
 
-fn patch(
+pub(crate) fn patch(
     app: &TestApp,
     loc: &str,
     t: &str,

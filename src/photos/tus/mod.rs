@@ -31,8 +31,8 @@ pub struct Ctx<'a> {
 }
 
 pub struct Settings {
-    pub max_photo_bytes: u64,
-    pub max_photo_pixels: u64,
+    /// What bytes a photo item takes (a video's limit is its own).
+    pub accept: crate::photos::Accept,
     /// How long one PATCH holds an upload (`FIELDSYNC_UPLOAD_LEASE_SECS`).
     pub lease_secs: i64,
     pub limits: rows::Limits,
@@ -72,7 +72,7 @@ pub fn options(ctx: &Ctx<'_>) -> HttpResponse {
         .insert_header(("Tus-Version", VERSION))
         .insert_header(("Tus-Extension", EXTENSIONS))
         .insert_header(("Tus-Checksum-Algorithm", "sha256"))
-        .insert_header(("Tus-Max-Size", ctx.settings.max_photo_bytes.to_string()))
+        .insert_header(("Tus-Max-Size", ctx.settings.accept.largest().to_string()))
         .finish()
 }
 
@@ -88,10 +88,10 @@ pub async fn create(ctx: &Ctx<'_>, caller: Caller, req: &HttpRequest) -> AppResu
                 "send Upload-Length: the photo's size in bytes",
             )
         })?;
-    if length as u64 > ctx.settings.max_photo_bytes {
+    if length as u64 > ctx.settings.accept.largest() {
         return Err(AppError::too_large(format!(
-            "a photo may have at most {} bytes",
-            ctx.settings.max_photo_bytes
+            "a photo or video may have at most {} bytes",
+            ctx.settings.accept.largest()
         )));
     }
     let metadata = header(req, "Upload-Metadata")
@@ -288,10 +288,10 @@ pub async fn append(
     let checked = async {
         let listed = ctx.db.read(move |c| rows::parts(c, &uid)).await?;
         let parts: Vec<String> = listed.into_iter().chain(part).collect();
-        let sha = ctx.db.read(move |c| rows::photo_sha(c, &photo)).await?;
+        let want = ctx.db.read(move |c| rows::photo_want(c, &photo)).await?;
         let jobs_ = Arc::clone(ctx.jobs);
-        let max_pixels = ctx.settings.max_photo_pixels;
-        web::block(move || rows::finish(&parts, &sha, jobs_.store(), max_pixels)).await?
+        let accept = ctx.settings.accept;
+        web::block(move || rows::finish(&parts, &want, jobs_.store(), &accept)).await?
     }
     .await;
     let verdict = match checked {

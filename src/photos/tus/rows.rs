@@ -70,6 +70,8 @@ pub struct Limits {
     pub expiry_secs: i64,
     pub max_uploads: i64,
     pub max_bytes: i64,
+    /// One photo's and one video's most bytes.
+    pub accept: crate::photos::Accept,
 }
 
 /// Creates an upload for a photo whose metadata the caller has pushed.
@@ -81,7 +83,7 @@ pub fn create(
     metadata: &str,
     limits: &Limits,
 ) -> AppResult<Upload> {
-    type Found = (String, String, String, String, Option<String>);
+    type Found = (String, String, String, String, Option<String>, String);
     let row: Option<Found> = photos::table
         .inner_join(inspections::table)
         .filter(photos::id.eq(photo_id))
@@ -91,14 +93,15 @@ pub fn create(
             inspections::inspector_id,
             inspections::id,
             photos::response_id,
+            photos::kind,
         ))
         .first(c)
         .optional()?;
     // The record's people upload its photos; a department uploads the
     // evidence of its own responses.
     let allowed = match &row {
-        Some((_, g, o, _, None)) => caller.sees_record(g, o),
-        Some((_, g, o, record, Some(r))) => {
+        Some((_, g, o, _, None, _)) => caller.sees_record(g, o),
+        Some((_, g, o, record, Some(r), _)) => {
             caller.sees_record(g, o) || caller.department_sees_photo(c, record, Some(r))?
         }
         None => false,
@@ -112,6 +115,21 @@ pub fn create(
                 })),
             );
         }
+    }
+    // A photo's bytes are held to a photo's limit, a video's to a video's.
+    let video = row
+        .as_ref()
+        .is_some_and(|r| r.5 == crate::photos::PhotoKind::Video.as_str());
+    let most = if video {
+        limits.accept.video_bytes
+    } else {
+        limits.accept.photo_bytes
+    };
+    if u64::try_from(length).unwrap_or(u64::MAX) > most {
+        return Err(AppError::too_large(format!(
+            "{} may have at most {most} bytes",
+            if video { "a video" } else { "a photo" }
+        )));
     }
     let now = clock::now();
     let lengths: Vec<i64> = uploads::table
@@ -301,11 +319,13 @@ pub fn sweep_orphans(db: &Db, store: &dyn BlobStore) -> AppResult<usize> {
 }
 
 /// The photo's expected sha256.
-pub fn photo_sha(c: &mut Conn, photo_id: &str) -> AppResult<String> {
-    Ok(photos::table
+pub fn photo_want(c: &mut Conn, photo_id: &str) -> AppResult<crate::photos::Want> {
+    let (sha, kind): (String, String) = photos::table
         .find(photo_id)
-        .select(photos::sha256)
-        .first(c)?)
+        .select((photos::sha256, photos::kind))
+        .first(c)?;
+    let video = kind == crate::photos::PhotoKind::Video.as_str();
+    Ok(crate::photos::Want { sha, video })
 }
 
 /// The last byte arrived: the parts assembled in order into one local
@@ -314,9 +334,9 @@ pub fn photo_sha(c: &mut Conn, photo_id: &str) -> AppResult<String> {
 /// leaves an upload its phone can finish again.
 pub fn finish(
     parts: &[String],
-    sha: &str,
+    want: &crate::photos::Want,
     store: &dyn BlobStore,
-    max_pixels: u64,
+    accept: &crate::photos::Accept,
 ) -> AppResult<Result<(), crate::photos::inspect::Refusal>> {
     let unavailable =
         |e: std::io::Error| AppError::unavailable(format!("cannot read the upload: {e}"));
@@ -330,7 +350,7 @@ pub fn finish(
     })();
     let verdict = assembled
         .map_err(unavailable)
-        .and_then(|()| upload::check_file(&path, sha, store, max_pixels));
+        .and_then(|()| upload::check_file(&path, want, store, accept));
     let _ = std::fs::remove_file(&path);
     verdict
 }

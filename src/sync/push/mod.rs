@@ -63,7 +63,7 @@ pub fn push(
     req: PushRequest,
     hash: &str,
     uploads: &Uploads,
-    max_photo_bytes: u64,
+    accept: crate::photos::Accept,
 ) -> AppResult<Vec<u8>> {
     check_batch(&req)?;
     let device = req.device_id.to_string();
@@ -78,7 +78,7 @@ pub fn push(
     let mut ctx = Ctx {
         caller,
         uploads,
-        max_photo_bytes,
+        accept,
         device: &device,
         now,
         checklists: HashMap::new(),
@@ -160,8 +160,8 @@ pub fn push(
 struct Ctx<'a> {
     caller: &'a Caller,
     uploads: &'a Uploads,
-    /// The largest photo a batch may announce (`FIELDSYNC_MAX_PHOTO_BYTES`).
-    max_photo_bytes: u64,
+    /// The largest photo and video a batch may announce.
+    accept: crate::photos::Accept,
     device: &'a str,
     now: DateTime<Utc>,
     /// Checklist items by (template id, version), read once per batch.

@@ -74,14 +74,14 @@ pub(super) struct PhotoItem {
     pub kind: crate::photos::PhotoKind,
 }
 
-pub(super) fn photo(item: PhotoPush, max_photo_bytes: u64) -> Result<PhotoItem, Reject> {
+pub(super) fn photo(item: PhotoPush, accept: &crate::photos::Accept) -> Result<PhotoItem, Reject> {
     let checked = crate::inspection::photo_meta::check_description(
         &item.sha256,
         item.bytes,
         &item.content_type,
         &item.caption,
         item.location,
-        max_photo_bytes,
+        accept,
     )
     .map_err(|(field, code, message)| Reject::field(code, field, message))?;
     let (sha, content_type, caption, location) = (
@@ -116,6 +116,8 @@ pub(super) fn photo(item: PhotoPush, max_photo_bytes: u64) -> Result<PhotoItem, 
             "a signature is a PNG (image/png)",
         ));
     }
+    let kind = crate::photos::PhotoKind::of(item.kind, &content_type)
+        .map_err(|m| Reject::field(ErrorCode::UnsupportedMediaType, "content_type", m))?;
     Ok(PhotoItem {
         inspection_id: InspectionId::new(item.inspection_id.to_string()),
         sha256: sha,
@@ -130,6 +132,6 @@ pub(super) fn photo(item: PhotoPush, max_photo_bytes: u64) -> Result<PhotoItem, 
         base_version: item.base_version,
         changed_at: item.changed_at,
         item_key,
-        kind: item.kind,
+        kind,
     })
 }

@@ -67,7 +67,7 @@ impl Ctx<'_> {
             }
             .into());
         }
-        let item = parse::photo(item, self.max_photo_bytes)?;
+        let item = parse::photo(item, &self.accept)?;
         let sha = item.sha256.clone();
         let inspection_id = item.inspection_id.clone();
         let row = insp::find(c, &inspection_id)?
@@ -175,24 +175,28 @@ pub fn photo_hashes(
     c: &mut Conn,
     caller: &Caller,
     ids: &[String],
-) -> AppResult<HashMap<String, String>> {
+) -> AppResult<HashMap<String, crate::photos::Want>> {
     use crate::db::schema::inspections;
     let mut out = HashMap::new();
     for chunk in ids.chunks(500) {
-        let rows: Vec<(String, String, String, String)> = photos::table
+        let rows: Vec<(String, String, String, String, String)> = photos::table
             .inner_join(inspections::table)
             .filter(photos::id.eq_any(chunk))
             .select((
                 photos::id,
                 photos::sha256,
+                photos::kind,
                 inspections::group_id,
                 inspections::inspector_id,
             ))
             .load(c)?;
         out.extend(
             rows.into_iter()
-                .filter(|(_, _, g, o)| caller.sees_record(g, o))
-                .map(|(id, sha, _, _)| (id, sha)),
+                .filter(|(_, _, _, g, o)| caller.sees_record(g, o))
+                .map(|(id, sha, kind, _, _)| {
+                    let video = kind == crate::photos::PhotoKind::Video.as_str();
+                    (id, crate::photos::Want { sha, video })
+                }),
         );
     }
     Ok(out)

@@ -58,6 +58,7 @@ export const WORDS = Object.freeze({
   corrupt_image: '照片文件已损坏',
   too_many_pixels: '照片像素太多,无法处理',
   photo_failed: '照片无法处理,原图仍可查看',
+  variant_pending: '视频还在转码,可先播放原件',
   rate_limited: '尝试次数过多,请稍后再试',
   headers_too_large: '请求头太大',
   internal: '服务器出错,请稍后重试',

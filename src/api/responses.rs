@@ -64,7 +64,8 @@ pub async fn respond_multipart(
     let limits = upload::Limits {
         max_parts: responses::MAX_MEDIA + 1,
         max_json: st.config.max_json_bytes,
-        max_photo: Accept::of(&st.config).largest(),
+        max_photo: st.config.max_photo_bytes,
+        max_video: st.config.max_video_bytes,
         max_total: st.config.max_multipart_bytes,
         json_part: "response",
     };

@@ -82,9 +82,8 @@ pub async fn push_multipart(
     let limits = upload::Limits {
         max_parts: push::MAX_ITEMS + 1,
         max_json: st.config.max_json_bytes,
-        // Each part is held to its own kind's limit once the batch says
-        // what it is (`upload::check_file`).
-        max_photo: Accept::of(&st.config).largest(),
+        max_photo: st.config.max_photo_bytes,
+        max_video: st.config.max_video_bytes,
         max_total: st.config.max_multipart_bytes,
         json_part: "batch",
     };

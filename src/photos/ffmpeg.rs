@@ -268,11 +268,12 @@ mod tests {
     #[test]
     fn a_configured_path_must_exist_and_run() {
         assert_eq!(find(Some(Path::new("/nonexistent/ffmpeg"))), None);
-        assert_eq!(
-            find(Some(Path::new("/etc/hostname"))),
-            None,
-            "not executable"
-        );
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("ffmpeg");
+        std::fs::write(&plain, "not a program").unwrap();
+        std::fs::set_permissions(&plain, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+            .unwrap();
+        assert_eq!(find(Some(&plain)), None, "not executable");
         assert_eq!(
             find(Some(Path::new("/bin/sh"))),
             Some(PathBuf::from("/bin/sh"))

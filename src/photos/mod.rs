@@ -5,6 +5,7 @@
 //! photo is the record's rule (`inspection`), decided before.
 
 pub mod blob;
+pub mod colour;
 pub mod container;
 pub mod exif;
 pub mod ffmpeg;

@@ -57,7 +57,10 @@ pub struct Limits {
     /// The batch part and one part per item of the largest batch.
     pub max_parts: usize,
     pub max_json: usize,
+    /// One photo's part; a video's may have `max_video` once the JSON
+    /// part (sent first) says which items are videos.
     pub max_photo: u64,
+    pub max_video: u64,
     pub max_total: u64,
     /// The name of the part with the JSON: `batch` for a push, `response`
     /// for a follow-up's response.
@@ -98,6 +101,9 @@ pub async fn read(
     let mut total: u64 = 0;
     let mut count = 0usize;
     let mut seen = std::collections::HashSet::new();
+    // The items the JSON part declares as videos (None until it is read:
+    // a part before it may have a video's size).
+    let mut videos: Option<std::collections::HashSet<String>> = None;
     while let Some(field) = form.next().await {
         let mut field = field
             .map_err(|e| AppError::bad_request(ErrorCode::MalformedMultipart, e.to_string()))?;
@@ -133,6 +139,7 @@ pub async fn read(
                 }
                 buf.extend_from_slice(&chunk);
             }
+            videos = Some(video_ids(&buf));
             batch = Some(buf);
         } else if let Some(id) = name.strip_prefix("photo:") {
             let photo_id = uuid::Uuid::parse_str(id)
@@ -147,6 +154,10 @@ pub async fn read(
             let (path, file) = web::block(move || s.temp())
                 .await?
                 .map_err(AppError::internal)?;
+            let most = match &videos {
+                Some(v) if !v.contains(&photo_id) => limits.max_photo,
+                _ => limits.max_photo.max(limits.max_video),
+            };
             parts.0.push(Part { photo_id, path });
             let mut spool = Spool::new(file);
             let mut len: u64 = 0;
@@ -156,8 +167,8 @@ pub async fn read(
                 })?;
                 len += chunk.len() as u64;
                 total += chunk.len() as u64;
-                if len > limits.max_photo {
-                    return Err(too_large("a photo", limits.max_photo));
+                if len > most {
+                    return Err(too_large("a photo", most));
                 }
                 if total > limits.max_total {
                     return Err(too_large("the push", limits.max_total));
@@ -182,6 +193,26 @@ pub async fn read(
         )
     })?;
     Ok((batch, parts))
+}
+
+/// The ids of the items a push's or a response's JSON declares as videos
+/// (`photos` or `media` with a video type), as `Uuid` prints them.
+fn video_ids(json: &[u8]) -> std::collections::HashSet<String> {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(json) else {
+        return Default::default();
+    };
+    ["photos", "media"]
+        .iter()
+        .filter_map(|k| v.get(*k)?.as_array())
+        .flatten()
+        .filter(|p| {
+            p.get("content_type")
+                .and_then(|t| t.as_str())
+                .is_some_and(super::is_video_type)
+        })
+        .filter_map(|p| uuid::Uuid::parse_str(p.get("id")?.as_str()?).ok())
+        .map(|u| u.to_string())
+        .collect()
 }
 
 /// Checks one file of bytes sent for a photo item against what its item

@@ -4,8 +4,8 @@
 //! resize with `fast_image_resize`, encode with `jpeg-encoder` (4:2:0).
 //! The output carries no metadata at all: no EXIF, no GPS, no camera.
 
-use super::exif;
 use super::inspect::{self, Format, Refusal};
+use super::{colour, exif};
 use crate::error::ErrorCode;
 use chrono::FixedOffset;
 use fast_image_resize::images::{Image, ImageRef};
@@ -88,17 +88,27 @@ fn decode_jpeg(bytes: &[u8], long: u32) -> Result<RgbImage, Refusal> {
         .map_err(fail)?;
     let pixels = d.decode().map_err(fail)?;
     let info = d.info().ok_or_else(|| fail("no frame"))?;
+    let icc = d.icc_profile();
     let (ow, oh) = (u32::from(ow), u32::from(oh));
     let rgb = match info.pixel_format {
-        jpeg_decoder::PixelFormat::RGB24 => pixels,
+        jpeg_decoder::PixelFormat::RGB24 => {
+            let mut rgb = pixels;
+            if let Some(icc) = &icc {
+                colour::rgb_to_srgb(&mut rgb, icc);
+            }
+            rgb
+        }
         jpeg_decoder::PixelFormat::L8 => pixels.iter().flat_map(|&l| [l, l, l]).collect(),
-        jpeg_decoder::PixelFormat::CMYK32 => pixels
-            .chunks_exact(4)
-            .flat_map(|p| {
-                let k = u16::from(p[3]);
-                [p[0], p[1], p[2]].map(|c| ((u16::from(c) * k) / 255) as u8)
-            })
-            .collect(),
+        jpeg_decoder::PixelFormat::CMYK32 => {
+            // jpeg-decoder hands out 255 minus what is stored (for CMYK,
+            // and for YCCK after its YCC step): the ink itself for Adobe's
+            // inverted form, its complement for plain CMYK.
+            let mut ink = pixels;
+            if !colour::adobe_marker(bytes) {
+                ink.iter_mut().for_each(|v| *v = 255 - *v);
+            }
+            colour::cmyk_to_srgb(&ink, icc.as_deref())
+        }
         jpeg_decoder::PixelFormat::L16 => pixels
             .chunks_exact(2)
             .flat_map(|p| [p[0], p[0], p[0]])
@@ -119,12 +129,22 @@ fn decode_other(bytes: &[u8], format: Format, max_pixels: u64) -> Result<RgbImag
     // RGBA at 16 bits per channel is the most a decoder may ask for.
     limits.max_alloc = Some(max_pixels.saturating_mul(8));
     reader.limits(limits);
-    let img = reader.decode().map_err(fail)?;
-    if !img.color().has_alpha() {
+    let mut decoder = reader.into_decoder().map_err(fail)?;
+    let icc = image::ImageDecoder::icc_profile(&mut decoder)
+        .ok()
+        .flatten();
+    let img = DynamicImage::from_decoder(decoder).map_err(fail)?;
+    // 16-bit and grey images come down to 8-bit RGB here.
+    let mut rgb = if img.color().has_alpha() {
+        on_white(&img.into_rgba8())
+    } else {
         // `into_rgb8` reuses an RGB8 buffer instead of copying it.
-        return Ok(img.into_rgb8());
+        img.into_rgb8()
+    };
+    if let Some(icc) = &icc {
+        colour::rgb_to_srgb(&mut rgb, icc);
     }
-    Ok(on_white(&img.into_rgba8()))
+    Ok(rgb)
 }
 
 /// A picture with transparency (a signature drawn on the phone, a PNG
@@ -302,5 +322,101 @@ mod tests {
             make(&jpg[..200], limits(), cst()).err().map(|e| e.status),
             Some(422)
         );
+    }
+}
+
+#[cfg(test)]
+mod colour_tests {
+    use super::*;
+
+    fn colour_fixture(name: &str) -> Vec<u8> {
+        let path = format!(
+            "{}/tests/fixtures/colour/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    /// sRGB (0-255) to CIE L*a*b* (D65).
+    fn lab(rgb: [f64; 3]) -> [f64; 3] {
+        let lin = rgb.map(|c| {
+            let c = c / 255.0;
+            if c <= 0.04045 {
+                c / 12.92
+            } else {
+                ((c + 0.055) / 1.055).powf(2.4)
+            }
+        });
+        let x = (0.4124 * lin[0] + 0.3576 * lin[1] + 0.1805 * lin[2]) / 0.95047;
+        let y = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2];
+        let z = (0.0193 * lin[0] + 0.1192 * lin[1] + 0.9505 * lin[2]) / 1.08883;
+        let f = |t: f64| {
+            if t > 0.008856 {
+                t.cbrt()
+            } else {
+                7.787 * t + 16.0 / 116.0
+            }
+        };
+        let (fx, fy, fz) = (f(x), f(y), f(z));
+        [116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)]
+    }
+
+    fn delta_e(a: [f64; 3], b: [f64; 3]) -> f64 {
+        let (a, b) = (lab(a), lab(b));
+        ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
+    }
+
+    fn mean(jpeg: &[u8]) -> [f64; 3] {
+        let img = image::load_from_memory(jpeg).unwrap().to_rgb8();
+        let n = f64::from(img.width() * img.height());
+        let mut m = [0.0; 3];
+        for p in img.pixels() {
+            for i in 0..3 {
+                m[i] += f64::from(p[i]) / n;
+            }
+        }
+        m
+    }
+
+    /// Each fixture's display variant against the mean colour LittleCMS
+    /// (Pillow's ImageCms) gives it (tests/fixtures/colour/make.py).
+    #[test]
+    fn variants_keep_the_colours_a_managed_viewer_shows() {
+        let reference: std::collections::BTreeMap<String, [f64; 3]> =
+            serde_json::from_slice(&colour_fixture("reference.json")).unwrap();
+        let limits = Limits {
+            max_pixels: 64_000_000,
+        };
+        let utc = chrono::Offset::fix(&chrono::Utc);
+        for name in [
+            "adobergb.jpg",
+            "adobergb.png",
+            "prophoto.jpg",
+            "prophoto.png",
+            "cmyk_adobe.jpg",
+            "cmyk_plain.jpg",
+            "grey.jpg",
+            "grey.png",
+            "grey16.png",
+            "srgb.jpg",
+        ] {
+            let v = make(&colour_fixture(name), limits, utc).unwrap();
+            let got = mean(&v.display);
+            let de = delta_e(got, reference[name]);
+            assert!(
+                de < 3.0,
+                "{name}: ΔE {de:.2} ({got:?} vs {:?})",
+                reference[name]
+            );
+            assert_eq!((v.width, v.height), (240, 160), "{name}");
+        }
+        // The test has teeth: the profiles' pixels shown as sRGB are off.
+        for name in ["adobergb", "prophoto"] {
+            let de = delta_e(
+                reference[&format!("{name}.unmanaged")],
+                reference[&format!("{name}.jpg")],
+            );
+            assert!(de > 3.0, "{name} unmanaged is only ΔE {de:.2} off");
+        }
     }
 }

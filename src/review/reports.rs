@@ -163,6 +163,7 @@ fn csv_rows(
             "distance_to_site_m",
             "within_site_radius",
             "photos",
+            "videos",
             "photos_off_site",
             "notes",
             "score",
@@ -196,7 +197,8 @@ fn csv_rows(
                 .within_site_radius
                 .map(|b| b.to_string())
                 .unwrap_or_default(),
-            r.photos.iter().filter(|p| !p.deleted).count().to_string(),
+            media_count(r, false).to_string(),
+            media_count(r, true).to_string(),
             r.checks.photos_off_site.to_string(),
             cell(text(r.fields.get("notes"))),
             r.checks.score.got.to_string(),
@@ -323,7 +325,8 @@ fn feature(
             "inspector": user_names.get(&r.inspector_id),
             "severity": r.fields.get("severity"),
             "review_status": r.review_status,
-            "photo_count": r.photos.iter().filter(|p| !p.deleted).count(),
+            "photo_count": media_count(r, false),
+            "video_count": media_count(r, true),
             "within_site_radius": r.checks.within_site_radius,
             "created_at": r.created_at,
             "score": r.checks.score,
@@ -512,4 +515,13 @@ fn failed_in(
         n += checks.failed.len() as i64;
     }
     Ok(n)
+}
+
+/// A record's live photos, or its live videos: counted apart in exports
+/// (a video is evidence of another kind, and far larger).
+fn media_count(r: &crate::inspection::Inspection, videos: bool) -> usize {
+    r.photos
+        .iter()
+        .filter(|p| !p.deleted && (p.kind == crate::photos::PhotoKind::Video) == videos)
+        .count()
 }

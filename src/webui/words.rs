@@ -18,6 +18,17 @@ pub fn time(t: DateTime<Utc>) -> String {
 }
 
 /// A day in the district: `2026-11-20`.
+/// A video's length as a player shows it: `0:07`, `12:30`, `1:02:03`.
+pub fn duration(ms: i64) -> String {
+    let s = (ms.max(0) + 500) / 1000;
+    let (h, m, s) = (s / 3600, s / 60 % 60, s % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{m}:{s:02}")
+    }
+}
+
 pub fn date(t: DateTime<Utc>) -> String {
     t.with_timezone(&clock::district_offset())
         .format("%Y-%m-%d")

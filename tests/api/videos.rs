@@ -209,6 +209,51 @@ fn a_phone_video_is_read_made_into_variants_and_served_with_ranges() {
         .ok(200);
     assert_eq!(rec["photos"][0]["kind"], "video");
     assert_eq!(rec["photos"][0]["duration_ms"], p["duration_ms"]);
+
+    // The review page plays it (display, then the original as fallback),
+    // the printed report shows its poster and length, exports count it
+    // apart from photos.
+    let web = crate::webui::Web::new(&app);
+    let s = web.login("zhoumin").unwrap();
+    let page = web.get(&format!("/review/inspections/{id}"), &s).body;
+    let player = &page[page.find("<video").expect("a player")..];
+    let player = &player[..player.find("</video>").unwrap()];
+    assert!(player.contains("poster=\"/api/v1/photos/"), "{player}");
+    let display = player.find("/display?").expect("display source");
+    let original = player.find("/original?").expect("original source");
+    assert!(display < original, "display first: {player}");
+    assert!(page.contains("视频 0:02"), "length shown");
+    let print = web.get(&format!("/review/inspections/{id}/print"), &s).body;
+    assert!(print.contains("/poster?"), "poster in print");
+    assert!(print.contains("视频 0:02"));
+    let (_, _, csv) = app.get_bytes("/api/v1/reports/inspections.csv", &coord, &[]);
+    let csv = String::from_utf8_lossy(&csv).to_string();
+    let mut lines = csv.lines();
+    let head: Vec<&str> = lines
+        .next()
+        .unwrap()
+        .trim_start_matches('\u{feff}')
+        .split(',')
+        .collect();
+    let row: Vec<&str> = lines
+        .find(|l| l.starts_with(&id))
+        .unwrap()
+        .split(',')
+        .collect();
+    let col = |name: &str| row[head.iter().position(|h| *h == name).unwrap()];
+    assert_eq!((col("photos"), col("videos")), ("0", "1"), "{csv}");
+    let geo = app
+        .get("/api/v1/reports/inspections.geojson", &coord)
+        .ok(200);
+    let f = geo["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["properties"]["id"] == id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(f["properties"]["photo_count"], 0);
+    assert_eq!(f["properties"]["video_count"], 1);
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 use crate::error::AppError;
 use crate::inspection::{Inspection, Photo, checklist};
+use crate::photos::{PhotoKind, PhotoStatus};
 use crate::reference::templates::{self, Item, ItemKind, Template};
 use crate::review::queue::Detail;
 use crate::review::timeline::{StepKind, Timeline, elapsed};
@@ -145,13 +146,15 @@ fn photo_grid(photos: &[Photo]) -> Markup {
         div.photos {
             @for p in photos.iter().filter(|p| !p.deleted) {
                 figure {
-                    @match &p.urls {
-                        Some(u) => {
+                    @match (&p.urls, p.kind) {
+                        (Some(u), PhotoKind::Video) => { (video_player(p, u)) }
+                        (Some(u), _) => {
                             a href=(text(u.get("display"))) target="_blank" {
                                 img.thumb src=(text(u.get("thumb"))) alt=(p.caption) loading="lazy";
                             }
                         }
-                        None => { div.pending { "照片尚未上传" } }
+                        (None, PhotoKind::Video) => { div.pending { "视频尚未上传" } }
+                        (None, _) => { div.pending { "照片尚未上传" } }
                     }
                     figcaption {
                         (p.caption)
@@ -222,6 +225,33 @@ fn plan_changed(i: &Inspection) -> bool {
 }
 
 /// When and where a photo says it was taken (its EXIF), in district time.
+/// A video in the browser: `display` (H.264, plays everywhere) with its
+/// poster once made, the original as the fallback source (a browser that
+/// cannot play `display` yet, or cannot play the original's codec, says
+/// so in the player).
+fn video_player(p: &Photo, u: &Value) -> Markup {
+    let ready = p.status == PhotoStatus::Ready;
+    html! {
+        video.thumb controls preload="metadata" playsinline
+            poster=[ready.then(|| text(u.get("poster")))] {
+            @if ready { source src=(text(u.get("display"))) type="video/mp4"; }
+            source src=(text(u.get("original"))) type=(p.content_type);
+            "此浏览器无法播放该视频"
+        }
+        @if let Some(why) = &p.variants_pending {
+            div.meta { "压缩版尚未生成(" (video_pending(why)) "),正在播放原件" }
+        }
+    }
+}
+
+fn video_pending(why: &str) -> &str {
+    if why == crate::photos::ffmpeg::MISSING {
+        "服务器未安装 ffmpeg"
+    } else {
+        why
+    }
+}
+
 fn photo_facts(p: &Photo) -> Markup {
     let exif = p.exif.as_ref();
     let taken = exif
@@ -230,6 +260,9 @@ fn photo_facts(p: &Photo) -> Markup {
         .map(words::time_text);
     let place = crate::inspection::position(exif);
     html! {
+        @if p.kind == PhotoKind::Video {
+            span.meta { " · 视频" @if let Some(ms) = p.duration_ms { " " (words::duration(ms)) } }
+        }
         @if let Some(t) = taken { span.meta { " · 拍摄于 " (t) } }
         @else if let Some(t) = p.taken_at { span.meta { " · 手机记录 " (words::time(t)) } }
         @if let Some((lat, lon)) = place { span.meta { " · 北纬 " (format!("{lat:.5}")) ",东经 " (format!("{lon:.5}")) } }
@@ -662,7 +695,15 @@ pub fn print(p: &PrintPage) -> Markup {
                 div.sheet {
                     @for ph in i.photos.iter().filter(|ph| !ph.deleted) {
                         figure.printed {
-                            @if let Some(u) = &ph.urls { img src=(text(u.get("display"))) alt=(ph.caption); }
+                            @if let Some(u) = &ph.urls {
+                                @if ph.kind == PhotoKind::Video {
+                                    @if ph.status == PhotoStatus::Ready {
+                                        img src=(text(u.get("poster"))) alt=(ph.caption);
+                                    } @else { div.pending { "视频(封面尚未生成)" } }
+                                } @else {
+                                    img src=(text(u.get("display"))) alt=(ph.caption);
+                                }
+                            }
                             figcaption { (ph.caption) (photo_facts(ph)) }
                         }
                     }

@@ -104,6 +104,10 @@ pub struct Config {
     #[arg(long, env = "FIELDSYNC_FFMPEG")]
     pub ffmpeg: Option<PathBuf>,
 
+    /// The heif-convert that decodes HEIC photos (default: on PATH).
+    #[arg(long, env = "FIELDSYNC_HEIF_CONVERT")]
+    pub heif_convert: Option<PathBuf>,
+
     /// Videos transcoded at once (each an ffmpeg child process).
     #[arg(long, env = "FIELDSYNC_VIDEO_WORKERS", default_value_t = 1)]
     pub video_workers: usize,
@@ -255,6 +259,7 @@ impl Config {
             max_video_bytes: 512 * 1024 * 1024,
             max_video_secs: 600,
             ffmpeg: None,
+            heif_convert: None,
             video_workers: 1,
             video_timeout_secs: 900,
             video_memory_mib: 2048,

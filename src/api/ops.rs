@@ -35,15 +35,10 @@ pub async fn readyz(st: web::Data<AppState>) -> AppResult<HttpResponse> {
     })
     .await??;
     // Ready without the optional tools, saying what their absence costs.
-    let ffmpeg = crate::photos::ffmpeg::find(st.config.ffmpeg.as_deref()).is_some();
-    let missing: Vec<&str> = if ffmpeg {
-        vec![]
-    } else {
-        vec![crate::photos::ffmpeg::MISSING_EFFECT]
-    };
+    let (tools, missing) = crate::photos::jobs::Tool::report(&st.config);
     Ok(HttpResponse::Ok().json(json!({
         "status": "ready",
-        "tools": {"ffmpeg": ffmpeg},
+        "tools": tools,
         "missing": missing,
     })))
 }

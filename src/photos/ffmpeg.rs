@@ -32,12 +32,17 @@ const FORMATS: &str = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm";
 /// else `ffmpeg` on `PATH`. Looked up each time it is needed, so one
 /// installed while the server runs is found without a restart.
 pub fn find(configured: Option<&Path>) -> Option<PathBuf> {
+    find_tool(configured, "ffmpeg")
+}
+
+/// A tool at its configured path, else `name` on PATH.
+pub fn find_tool(configured: Option<&Path>, name: &str) -> Option<PathBuf> {
     if let Some(p) = configured {
         return is_executable(p).then(|| p.to_path_buf());
     }
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
-        .map(|d| d.join("ffmpeg"))
+        .map(|d| d.join(name))
         .find(|p| is_executable(p))
 }
 
@@ -170,7 +175,7 @@ pub fn display(
 }
 
 /// Runs the child to its end under the limits.
-fn run(mut cmd: Command, limits: &Limits, stop: &AtomicBool) -> Result<(), RunError> {
+pub(super) fn run(mut cmd: Command, limits: &Limits, stop: &AtomicBool) -> Result<(), RunError> {
     use std::os::unix::process::CommandExt;
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())

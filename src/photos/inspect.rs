@@ -25,7 +25,11 @@ impl Format {
 
     /// Whether this server can decode it (and so make variants).
     pub fn decodable(self) -> bool {
-        matches!(self, Format::Jpeg | Format::Png | Format::Webp)
+        // HEIC through heif-convert (`heif`); AVIF not at all yet.
+        matches!(
+            self,
+            Format::Jpeg | Format::Png | Format::Webp | Format::Heic
+        )
     }
 }
 
@@ -103,7 +107,7 @@ pub fn undecodable(format: Format) -> Refusal {
         415,
         ErrorCode::UnsupportedMediaType,
         format!(
-            "{} photos cannot be decoded by this server (no pure-Rust decoder); send JPEG, PNG or WebP",
+            "{} photos cannot be decoded by this server; send JPEG, PNG, WebP or HEIC",
             format.content_type()
         ),
     )
@@ -119,7 +123,8 @@ pub const MAX_OTHER_PIXELS: u64 = 20_000_000;
 /// The pixel limit for a format, under the configured `max_pixels`.
 pub fn pixel_limit(format: Format, max_pixels: u64) -> u64 {
     match format {
-        Format::Jpeg => max_pixels,
+        // A HEIC comes back from heif-convert as a JPEG, decoded scaled.
+        Format::Jpeg | Format::Heic => max_pixels,
         _ => max_pixels.min(MAX_OTHER_PIXELS),
     }
 }

@@ -18,6 +18,7 @@ use chrono::{Duration, FixedOffset, NaiveDateTime};
 use diesel::prelude::*;
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
+
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
@@ -108,13 +109,16 @@ pub fn ensure_variants(
     sha: &str,
     limits: variants::Limits,
     offset: FixedOffset,
+    tools: (&video::Settings, &AtomicBool),
 ) -> Result<(u32, u32, exif::Info), JobError> {
     let bytes = store.read(&blob::original_key(sha)).map_err(JobError::Io)?;
+    let (format, w, h) = inspect::check(&bytes, limits.max_pixels).map_err(JobError::Refused)?;
+    let heic = format == inspect::Format::Heic;
     if blob::have_variants(store, sha).map_err(JobError::Io)? {
-        let (format, w, h) =
-            inspect::check(&bytes, limits.max_pixels).map_err(JobError::Refused)?;
-        let _ = format;
-        let info = exif::read(&bytes, offset);
+        let mut info = exif::read(&bytes, offset);
+        if heic {
+            info.orientation = 1;
+        }
         let (w, h) = if info.orientation >= 5 {
             (h, w)
         } else {
@@ -122,7 +126,33 @@ pub fn ensure_variants(
         };
         return Ok((w, h, info));
     }
-    let v = variants::make(&bytes, limits, offset).map_err(JobError::Refused)?;
+    let v =
+        if heic {
+            let (settings, stop) = tools;
+            let tool = settings
+                .heif_convert()
+                .ok_or(JobError::NeedsTool(Tool::HeifConvert))?;
+            let scratch = super::ffmpeg::Scratch::new(&settings.data_dir).map_err(JobError::Io)?;
+            let jpeg = super::heif::to_jpeg(&tool, &bytes, &scratch, &settings.limits, stop)
+                .map_err(|e| match e {
+                    super::ffmpeg::RunError::Failed(m) => JobError::Refused(Refusal::new(
+                        422,
+                        ErrorCode::CorruptImage,
+                        format!("HEIC 照片无法解码：{m}"),
+                    )),
+                    e => JobError::Io(std::io::Error::other(e.to_string())),
+                })?;
+            let mut v = variants::make(&jpeg, limits, offset).map_err(JobError::Refused)?;
+            // Upright already (libheif applies the file's transforms); its own
+            // EXIF gives the position and time.
+            v.exif = exif::Info {
+                orientation: 1,
+                ..exif::read(&bytes, offset)
+            };
+            v
+        } else {
+            variants::make(&bytes, limits, offset).map_err(JobError::Refused)?
+        };
     drop(bytes);
     store
         .put_bytes(&blob::variant_key(sha, "thumb"), &v.thumb)
@@ -141,6 +171,66 @@ pub enum JobError {
     Io(std::io::Error),
     /// Every decode slot stayed busy past the wait: try again later.
     Busy,
+    /// A tool this server lacks: the job waits for it, uncounted.
+    NeedsTool(Tool),
+}
+
+/// The optional tools a job may wait for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tool {
+    Ffmpeg,
+    HeifConvert,
+}
+
+impl Tool {
+    pub const ALL: [Tool; 2] = [Tool::Ffmpeg, Tool::HeifConvert];
+
+    /// `photo_jobs.needs`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tool::Ffmpeg => "ffmpeg",
+            Tool::HeifConvert => "heif-convert",
+        }
+    }
+
+    /// What the item's `variants_pending` says.
+    pub fn missing(self) -> &'static str {
+        match self {
+            Tool::Ffmpeg => super::ffmpeg::MISSING,
+            Tool::HeifConvert => super::heif::MISSING,
+        }
+    }
+
+    /// What its absence costs, in the district's words.
+    pub fn effect(self) -> &'static str {
+        match self {
+            Tool::Ffmpeg => super::ffmpeg::MISSING_EFFECT,
+            Tool::HeifConvert => super::heif::MISSING_EFFECT,
+        }
+    }
+
+    /// Which tools this server finds (`{"ffmpeg": true, ...}`) and what
+    /// the missing ones cost: `/readyz` and `/admin` say it.
+    pub fn report(config: &crate::config::Config) -> (serde_json::Value, Vec<&'static str>) {
+        let settings = video::Settings::of(config);
+        let mut found = serde_json::Map::new();
+        let mut missing = Vec::new();
+        for t in Tool::ALL {
+            let here = t.found(&settings);
+            found.insert(t.as_str().into(), here.into());
+            if !here {
+                missing.push(t.effect());
+            }
+        }
+        (serde_json::Value::Object(found), missing)
+    }
+
+    pub fn found(self, settings: &video::Settings) -> bool {
+        match self {
+            Tool::Ffmpeg => settings.ffmpeg().is_some(),
+            Tool::HeifConvert => settings.heif_convert().is_some(),
+        }
+    }
 }
 
 /// The memory one decode may take: what `inspect::MAX_OTHER_PIXELS` is
@@ -341,7 +431,14 @@ impl Jobs {
                 return Ok(());
             }
             self.decoder.decodes.inc();
-            ensure_variants(self.store(), sha, self.limits, self.offset).map(|_| ())
+            ensure_variants(
+                self.store(),
+                sha,
+                self.limits,
+                self.offset,
+                (&self.video, &self.stop),
+            )
+            .map(|_| ())
         })
     }
 
@@ -392,27 +489,29 @@ impl Jobs {
         // A video job is taken only while a transcode slot is free: a
         // worker never sits waiting for one while photos queue.
         let videos = self.transcoding.load(Ordering::SeqCst) < self.video.workers;
-        let has_ffmpeg = self.video.ffmpeg().is_some();
+        let found: Vec<&'static str> = Tool::ALL
+            .into_iter()
+            .filter(|t| t.found(&self.video))
+            .map(Tool::as_str)
+            .collect();
         let (queued, due, parked) = self.db.read_blocking(move |c| {
             // Jobs waiting (due or not), for /metrics.
             let queued: i64 = pj::table
                 .filter(pj::status.eq(JobStatus::Queued.as_str()))
                 .count()
                 .get_result(c)?;
-            let parked = has_ffmpeg
-                && pj::table
-                    .filter(pj::needs.eq(NEEDS_FFMPEG))
-                    .select(pj::id)
-                    .first::<String>(c)
-                    .optional()?
-                    .is_some();
+            let parked: Vec<String> = pj::table
+                .filter(pj::needs.eq_any(&found))
+                .select(pj::needs.assume_not_null())
+                .distinct()
+                .load(c)?;
             Ok((queued, next_job(c, now, videos)?.is_some(), parked))
         })?;
         self.backlog.set(queued);
-        if parked {
-            // ffmpeg was installed since: the videos waiting for it go.
-            self.db.write_blocking(|c| {
-                diesel::update(pj::table.filter(pj::needs.eq(NEEDS_FFMPEG)))
+        if !parked.is_empty() {
+            // A tool was installed since: the jobs waiting for it go.
+            self.db.write_blocking(move |c| {
+                diesel::update(pj::table.filter(pj::needs.eq_any(&parked)))
                     .set((
                         pj::needs.eq(None::<String>),
                         pj::next_attempt_at.eq(clock::now()),
@@ -461,7 +560,13 @@ impl Jobs {
             if !blob::have_variants(self.store.as_ref(), &job.sha).unwrap_or(false) {
                 self.decoder.decodes.inc();
             }
-            ensure_variants(self.store.as_ref(), &job.sha, self.limits, self.offset)
+            ensure_variants(
+                self.store.as_ref(),
+                &job.sha,
+                self.limits,
+                self.offset,
+                (&self.video, &self.stop),
+            )
         });
         let (job_id, photo_id, attempts) = (job.id.clone(), job.photo_id.clone(), job.attempts);
         let r = self.db.write_blocking(move |c| {
@@ -504,6 +609,22 @@ impl Jobs {
                 ),
                 // Not reachable for jobs, which wait for their slot.
                 Err(JobError::Busy) => (PhotoStatus::Stored, JobStatus::Queued, None, now),
+                Err(JobError::NeedsTool(t)) => (
+                    PhotoStatus::Stored,
+                    JobStatus::Queued,
+                    Some(t.missing().to_string()),
+                    now,
+                ),
+            };
+            // Waiting for a tool is not an attempt, and the job is not
+            // taken again until the tool is found.
+            let (needs, counted) = match &outcome {
+                Err(JobError::NeedsTool(t)) => (Some(t.as_str()), attempts - 1),
+                _ => (None, attempts),
+            };
+            let pending = match &outcome {
+                Err(JobError::NeedsTool(t)) => Some(t.missing()),
+                _ => None,
             };
             // Only while the claim is still this worker's: a job whose
             // lease ran out may have been taken (and counted) by another.
@@ -518,6 +639,8 @@ impl Jobs {
                 pj::last_error.eq(error),
                 pj::next_attempt_at.eq(retry_at),
                 pj::lease_until.eq(None::<NaiveDateTime>),
+                pj::needs.eq(needs),
+                pj::attempts.eq(counted),
                 pj::updated_at.eq(now),
             ))
             .execute(c)?;
@@ -527,6 +650,7 @@ impl Jobs {
             diesel::update(photos::table.find(&photo_id))
                 .set((
                     photos::status.eq(photo_status.as_str()),
+                    photos::variants_pending.eq(pending),
                     photos::updated_at.eq(now),
                 ))
                 .execute(c)?;
@@ -655,7 +779,7 @@ impl Jobs {
             Ok(VideoDone::NeedsFfmpeg) => (
                 PhotoStatus::Stored,
                 JobStatus::Queued,
-                Some(NEEDS_FFMPEG),
+                Some(Tool::Ffmpeg.as_str()),
                 attempts - 1,
                 missing,
                 now,
@@ -775,9 +899,6 @@ struct Claimed {
     sha: String,
     video: bool,
 }
-
-/// `photo_jobs.needs` of a video job waiting for ffmpeg.
-const NEEDS_FFMPEG: &str = "ffmpeg";
 
 #[cfg(test)]
 mod tests {

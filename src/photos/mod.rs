@@ -9,6 +9,7 @@ pub mod colour;
 pub mod container;
 pub mod exif;
 pub mod ffmpeg;
+pub mod heif;
 pub mod inspect;
 pub mod jobs;
 pub mod s3;

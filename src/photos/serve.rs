@@ -99,6 +99,11 @@ pub async fn bytes(
                 JobError::Busy => {
                     AppError::unavailable("every photo worker is busy; try again shortly")
                 }
+                JobError::NeedsTool(t) => AppError::new(
+                    StatusCode::NOT_FOUND,
+                    ErrorCode::VariantPending,
+                    format!("{}: the original is served", t.missing()),
+                ),
             })?;
             blob::variant_key(&sha, &v)
         };

@@ -24,6 +24,9 @@ pub struct Settings {
     /// The data directory: scratch files live under it.
     pub data_dir: PathBuf,
     pub container: container::Limits,
+    /// `FIELDSYNC_HEIF_CONVERT`: HEIC photos go through a child process
+    /// under the same limits.
+    pub heif_convert: Option<PathBuf>,
 }
 
 impl Settings {
@@ -38,11 +41,16 @@ impl Settings {
             workers: config.video_workers.max(1),
             data_dir: config.data_dir.clone(),
             container: crate::photos::Accept::of(config).video,
+            heif_convert: config.heif_convert.clone(),
         }
     }
 
     pub fn ffmpeg(&self) -> Option<PathBuf> {
         ffmpeg::find(self.configured.as_deref())
+    }
+
+    pub fn heif_convert(&self) -> Option<PathBuf> {
+        super::heif::find(self.heif_convert.as_deref())
     }
 }
 

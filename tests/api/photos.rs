@@ -487,3 +487,83 @@ fn the_blob_store_keeps_large_files_whole() {
     assert!(store.list_dir("uploads/big").unwrap().is_empty());
     assert!(!store.exists("uploads/big/whole").unwrap());
 }
+
+fn heic_fixture(name: &str) -> Vec<u8> {
+    let path = format!("{}/tests/fixtures/heic/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn mean_rgb(jpeg: &[u8]) -> [f64; 3] {
+    let img = image::load_from_memory(jpeg).unwrap().to_rgb8();
+    let n = f64::from(img.width() * img.height());
+    let mut m = [0.0; 3];
+    for p in img.pixels() {
+        for (i, c) in p.0.iter().enumerate() {
+            m[i] += f64::from(*c) / n;
+        }
+    }
+    m
+}
+
+/// An iPhone's default format: decoded by heif-convert in a child process,
+/// variants as the JPEG it was made from, its EXIF position read; without
+/// the tool it is kept and served and waits, uncounted, for it.
+#[test]
+fn a_heic_photo_gets_variants_and_its_exif_position() {
+    if fieldsync::photos::heif::find(None).is_none() {
+        assert!(
+            std::env::var_os("FIELDSYNC_REQUIRE_HEIF").is_none(),
+            "heif-convert (Debian's libheif-examples) is required here"
+        );
+        eprintln!("HEIC test skipped: install Debian's libheif-examples to run it");
+        return;
+    }
+    let heic = heic_fixture("xiaomi_400x300.heic");
+    let jpeg = heic_fixture("xiaomi_400x300.jpg");
+    let app = TestApp::spawn();
+    let d = District::new(&app);
+    let t = app.login("liming", PASSWORD);
+    let (_, photo, r) = app.push_with_photo(&d, &t, &heic, "image/heic");
+    assert_eq!(r["results"][1]["status"], "applied", "{r}");
+    let p = app.wait_photo(&t, &photo);
+    assert_eq!(p["status"], "ready", "{p}");
+    assert_eq!(
+        (p["width"].as_i64(), p["height"].as_i64()),
+        (Some(400), Some(300))
+    );
+    let lat = p["exif"]["lat"].as_f64().unwrap();
+    assert!((lat + 15.8356).abs() < 1e-4, "{p}");
+    let (s, hs, display) = app.get_bytes(p["urls"]["display"].as_str().unwrap(), "", &[]);
+    assert_eq!(s, 200);
+    assert_eq!(header(&hs, "content-type"), Some("image/jpeg"));
+    assert_eq!(dims(&display), (400, 300));
+    let (got, want) = (mean_rgb(&display), mean_rgb(&jpeg));
+    for i in 0..3 {
+        assert!((got[i] - want[i]).abs() < 4.0, "{got:?} vs {want:?}");
+    }
+    let (_, hs, original) = app.get_bytes(p["urls"]["original"].as_str().unwrap(), "", &[]);
+    assert_eq!(original, heic);
+    assert_eq!(header(&hs, "content-type"), Some("image/heic"));
+
+    // Without the tool: kept, served, waiting.
+    let app = TestApp::spawn_with(|c| c.heif_convert = Some("/nonexistent/heif-convert".into()));
+    let d = District::new(&app);
+    let t = app.login("liming", PASSWORD);
+    let (_, photo, _) = app.push_with_photo(&d, &t, &heic, "image/heic");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let p = loop {
+        let p = app.pulled_photos(&t).remove(&photo).unwrap();
+        if p["variants_pending"] == "heif-convert not installed" {
+            break p;
+        }
+        assert!(std::time::Instant::now() < deadline, "{p}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(p["status"], "stored");
+    let (s, _, _) = app.get_bytes(p["urls"]["original"].as_str().unwrap(), "", &[]);
+    assert_eq!(s, 200);
+    let r = app.get(&format!("/api/v1/photos/{photo}/thumb"), &t);
+    assert_eq!((r.status, r.code()), (404, "variant_pending"));
+    let ready = app.get("/readyz", "").ok(200);
+    assert_eq!(ready["tools"]["heif-convert"], false);
+}

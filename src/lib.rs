@@ -156,6 +156,27 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
             }
         });
     }
+    // Originals past the district's keeping (FIELDSYNC_ORIGINALS_KEEP_DAYS),
+    // looked for with the schedules' interval.
+    if let Some(days) = config.originals_keep_days {
+        let (db, jobs) = (state.db.clone(), Arc::clone(&state.jobs));
+        let every = std::time::Duration::from_secs(config.schedule_interval_secs.max(1));
+        actix_web::rt::spawn(async move {
+            let mut tick = actix_web::rt::time::interval(every);
+            loop {
+                tick.tick().await;
+                let (db, jobs) = (db.clone(), Arc::clone(&jobs));
+                let ran =
+                    actix_web::web::block(move || photos::retention::run(&db, jobs.store(), days));
+                match ran.await {
+                    Ok(Ok(0)) => {}
+                    Ok(Ok(n)) => tracing::info!(count = n, days, "dropped originals past keeping"),
+                    Ok(Err(e)) => tracing::warn!(error = %e, "dropping originals failed"),
+                    Err(e) => tracing::warn!(error = %e, "dropping originals failed"),
+                }
+            }
+        });
+    }
     // The relay: the sender (one server at a time holds its lease) and
     // this server's live feed, both reading what every server writes.
     {

@@ -40,6 +40,8 @@ pub trait BlobStore: Send + Sync {
     fn exists(&self, key: &str) -> io::Result<bool>;
     /// Removes every blob whose key starts with `prefix` + `/`.
     fn delete_dir(&self, prefix: &str) -> io::Result<()>;
+    /// Removes one blob; one already gone is no error.
+    fn delete(&self, key: &str) -> io::Result<()>;
     /// The keys that start with `prefix` + `/`, in no order.
     fn list_dir(&self, prefix: &str) -> io::Result<Vec<String>>;
     /// A new local temporary file to stage bytes in.
@@ -180,6 +182,13 @@ impl BlobStore for FsStore {
 
     fn exists(&self, key: &str) -> io::Result<bool> {
         self.path(key)?.try_exists()
+    }
+
+    fn delete(&self, key: &str) -> io::Result<()> {
+        match std::fs::remove_file(self.path(key)?) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            r => r,
+        }
     }
 
     fn delete_dir(&self, prefix: &str) -> io::Result<()> {

@@ -12,6 +12,7 @@ pub mod ffmpeg;
 pub mod heif;
 pub mod inspect;
 pub mod jobs;
+pub mod retention;
 pub mod s3;
 pub mod serve;
 pub mod tus;

@@ -230,6 +230,17 @@ impl BlobStore for S3Store {
         })
     }
 
+    fn delete(&self, key: &str) -> io::Result<()> {
+        let path = self.path(key)?;
+        let store = Arc::clone(&self.store);
+        self.block_on(async move {
+            match store.delete(&path).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                Err(e) => Err(other(e)),
+            }
+        })
+    }
+
     fn delete_dir(&self, prefix: &str) -> io::Result<()> {
         let path = self.path(prefix)?;
         let store = Arc::clone(&self.store);

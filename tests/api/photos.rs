@@ -567,3 +567,71 @@ fn a_heic_photo_gets_variants_and_its_exif_position() {
     let ready = app.get("/readyz", "").ok(200);
     assert_eq!(ready["tools"]["heif-convert"], false);
 }
+
+/// FIELDSYNC_ORIGINALS_KEEP_DAYS: an approved record's originals go after
+/// that many days, its display stays, the item says when; equal bytes in
+/// a record not yet approved keep theirs; the job is audited.
+#[test]
+fn originals_of_long_approved_records_are_dropped_and_display_stays() {
+    let app = TestApp::spawn_with(|c| {
+        c.originals_keep_days = Some(30);
+        c.schedule_interval_secs = 1;
+    });
+    let d = District::new(&app);
+    let t = app.login("liming", PASSWORD);
+    let bytes = fixture("canon_sx530_IMG_1054.jpg");
+    let (old, photo, _) = app.push_with_photo(&d, &t, &bytes, "image/jpeg");
+    let (_, twin, _) = app.push_with_photo(&d, &t, &bytes, "image/jpeg");
+    app.wait_photo(&t, &photo);
+    app.wait_photo(&t, &twin);
+    let r = app
+        .push(
+            &t,
+            &uuid(),
+            vec![edit(&old, 1, json!({"status": "submitted", "location": {"lat": 29.8571, "lon": 107.0812, "accuracy_m": 6, "captured_at": T0}}), T0)],
+            vec![],
+        )
+        .ok(200);
+    assert_eq!(r["results"][0]["status"], "applied", "{r}");
+    let coord = app.login("zhoumin", PASSWORD);
+    app.post(
+        &format!("/api/v1/inspections/{old}/reviews"),
+        &coord,
+        &json!({"decision": "approve"}),
+    )
+    .ok(201);
+    // Approved today: kept.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let p = app.pulled_photos(&t).remove(&photo).unwrap();
+    assert!(p.get("original_dropped_at").is_none(), "{p}");
+    // Approved 31 days ago: dropped at the next run.
+    let back = if on_postgres() {
+        "created_at - INTERVAL '31 days'"
+    } else {
+        "datetime(created_at, '-31 days')"
+    };
+    app.sql(&format!(
+        "UPDATE reviews SET created_at = {back} WHERE inspection_id = '{old}'"
+    ));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let p = loop {
+        let p = app.pulled_photos(&t).remove(&photo).unwrap();
+        if p.get("original_dropped_at").is_some() {
+            break p;
+        }
+        assert!(std::time::Instant::now() < deadline, "{p}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(p["status"], "ready");
+    let (s, _, _) = app.get_bytes(p["urls"]["original"].as_str().unwrap(), "", &[]);
+    assert_eq!(s, 404, "the original is gone");
+    let (s, _, _) = app.get_bytes(p["urls"]["display"].as_str().unwrap(), "", &[]);
+    assert_eq!(s, 200, "display stays");
+    // The twin (same bytes, record not approved) keeps its original.
+    let tw = app.pulled_photos(&t).remove(&twin).unwrap();
+    assert!(tw.get("original_dropped_at").is_none());
+    let (s, _, body) = app.get_bytes(tw["urls"]["original"].as_str().unwrap(), "", &[]);
+    assert_eq!((s, body == bytes), (200, true));
+    let audit = app.get("/api/v1/audit", &app.admin).ok(200);
+    assert!(audit.to_string().contains("originals.dropped"), "{audit}");
+}

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use std::sync::OnceLock;
 
 /// The app's files: path under `/app/`, content type, contents.
-const FILES: [(&str, &str, &str); 13] = [
+const FILES: [(&str, &str, &str); 14] = [
     (
         "index.html",
         "text/html; charset=utf-8",
@@ -55,6 +55,11 @@ const FILES: [(&str, &str, &str); 13] = [
         "exif.js",
         "text/javascript; charset=utf-8",
         include_str!("app/exif.js"),
+    ),
+    (
+        "media.js",
+        "text/javascript; charset=utf-8",
+        include_str!("app/media.js"),
     ),
     (
         "app.css",

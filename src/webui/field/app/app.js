@@ -4,9 +4,9 @@
 // after a submit. No framework: a small element builder and a hash router.
 
 import { FieldsyncClient, IdbStore } from './fieldsync-client.js';
-import { exifTakenAt } from './exif.js';
 import { h } from './dom.js';
 import { checklistForm } from './form.js';
+import { PHOTO_SIZES, photoSize, prepare, setPhotoSize } from './media.js';
 
 const KIND = { river_section: '河段', outfall: '排污口', enterprise: '企业', workshop: '作坊', forest_patrol: '护林点', quarantine_site: '隔离点', other: '其他' };
 const SEVERITY = [['low', '低'], ['medium', '中'], ['high', '高'], ['critical', '严重']];
@@ -256,9 +256,27 @@ async function homeScreen() {
       h('h2', {}, '草稿'),
       drafts.filter((i) => i.kind !== 'report').map((i) => h('a', { class: 'row', href: recordLink(i) },
         h('strong', {}, i.fields.title ?? '未命名'), h('span', { class: 'muted' }, i.unsent.length ? '未上传' : '已保存')))) : null,
+    h('section', { class: 'card', id: 'settings' },
+      h('label', {}, '照片上传尺寸',
+        h('select', { id: 'photo-size', onchange: (e) => setPhotoSize(e.target.value) },
+          PHOTO_SIZES.map(([v, l]) => h('option', { value: v, selected: photoSize() === v }, l)))),
+      h('p', { class: 'muted' }, '缩小后的照片保留拍摄时间和位置;视频按原样上传,断网可续传')),
     h('p', { class: 'muted center' }, `${user.display_name}(${user.username})`,
       h('button', { class: 'link', id: 'logout', onclick: signOut }, '退出登录')),
   );
+}
+
+/** A photo or video in a record's list: its picture and where its upload stands. */
+function mediaFigure(p) {
+  const local = p.data instanceof Blob ? URL.createObjectURL(p.data) : null;
+  const video = p.kind === 'video';
+  const picture = video
+    ? (local ? h('video', { src: local, muted: true, playsinline: true, preload: 'metadata', class: 'poster' })
+      : p.urls?.poster && p.status === 'ready' ? h('img', { src: p.urls.poster, alt: p.caption || '视频' }) : h('div', { class: 'pending' }, '视频'))
+    : (local ?? p.urls?.thumb) ? h('img', { src: local ?? p.urls.thumb, alt: p.caption || '照片' }) : h('div', { class: 'pending' }, '照片');
+  const pct = p.upload && p.bytes ? Math.floor((100 * (p.upload.offset ?? 0)) / p.bytes) : null;
+  const state = p.needs_upload ? (pct != null ? `上传中 ${pct}%` : '待上传') : p.dirty ? '待上传' : '已上传';
+  return [picture, `${hhmm(p.taken_at)}${video ? ' · 视频' : ''} · ${state}`];
 }
 
 /** Signing out says what will wait, and for whom; the work stays on the phone. */
@@ -415,10 +433,10 @@ async function stopScreen(routeId, stopId) {
   }
   async function takePhoto(file, extra = {}) {
     await ensure();
-    // When the camera says it was taken; the file's date is when it was saved.
-    const head = new Uint8Array(await file.slice(0, 256 * 1024).arrayBuffer());
-    const taken = exifTakenAt(head, DISTRICT_OFFSET) ?? new Date(file.lastModified || Date.now()).toISOString();
-    return client.addPhoto(id, file, { caption: '', taken_at: taken, location: values.location ?? null, content_type: file.type || 'image/jpeg', ...extra });
+    // When the camera says it was taken (the file's date is when it was
+    // saved), shrunk to the setting's size, or a video as recorded.
+    const m = await prepare(file, DISTRICT_OFFSET);
+    return client.addPhoto(id, m.data, { caption: '', taken_at: m.taken_at, location: values.location ?? null, content_type: m.content_type, kind: m.kind, ...extra });
   }
   const form = template ? checklistForm({
     template,
@@ -437,11 +455,11 @@ async function stopScreen(routeId, stopId) {
     // Photos of an item are shown with it; the rest here.
     const list = (await client.photos(id)).filter((p) => !p.item_key);
     photoList.replaceChildren(...list.map((p) => {
-      const src = p.data instanceof Blob ? URL.createObjectURL(p.data) : p.urls?.thumb;
-      return h('figure', {},
-        src ? h('img', { src, alt: p.caption || '照片' }) : h('div', { class: 'pending' }, '照片'),
-        h('input', { class: 'caption', placeholder: '照片说明', value: p.caption ?? '', onchange: (e) => client.editPhoto(p.id, { caption: e.target.value }) }),
-        h('span', { class: 'muted' }, `${hhmm(p.taken_at)} · ${p.needs_upload || p.dirty ? '待上传' : '已上传'}`),
+      const [picture, line] = mediaFigure(p);
+      return h('figure', { 'data-kind': p.kind },
+        picture,
+        h('input', { class: 'caption', placeholder: '说明', value: p.caption ?? '', onchange: (e) => client.editPhoto(p.id, { caption: e.target.value }) }),
+        h('span', { class: 'muted' }, line),
         h('button', { type: 'button', class: 'small', onclick: async () => { await client.editPhoto(p.id, { deleted: true }); await drawPhotos(); } }, '删除'));
     }));
   }
@@ -496,8 +514,16 @@ async function stopScreen(routeId, stopId) {
     items,
     h('label', {}, '备注', h('textarea', { name: 'notes', id: 'notes', rows: 4, onchange: (e) => set('notes', e.target.value) }, values.notes ?? ''))),
   h('section', { class: 'card' },
-    h('h2', {}, '照片'),
+    h('h2', {}, '照片和视频'),
     h('label', { class: 'big camera' }, '拍照 / 选择照片', camera),
+    h('label', { class: 'big camera' }, '录像', h('input', {
+      type: 'file', accept: 'video/*', capture: 'environment', id: 'video-camera',
+      onchange: async (e) => {
+        for (const file of e.target.files) await takePhoto(file);
+        e.target.value = '';
+        await drawPhotos();
+      },
+    })),
     photoList),
   followups.length ? h('section', { class: 'card' },
     h('h2', {}, '整改跟踪'),
@@ -526,9 +552,8 @@ async function quickReport(files) {
 }
 
 async function addReportPhoto(id, file, loc) {
-  const head = new Uint8Array(await file.slice(0, 256 * 1024).arrayBuffer());
-  const taken = exifTakenAt(head, DISTRICT_OFFSET) ?? new Date(file.lastModified || Date.now()).toISOString();
-  return client.addPhoto(id, file, { caption: '', taken_at: taken, location: loc, content_type: file.type || 'image/jpeg' });
+  const m = await prepare(file, DISTRICT_OFFSET);
+  return client.addPhoto(id, m.data, { caption: '', taken_at: m.taken_at, location: loc, content_type: m.content_type, kind: m.kind });
 }
 
 async function reportScreen(id) {
@@ -555,10 +580,10 @@ async function reportScreen(id) {
   async function drawPhotos() {
     const list = await client.photos(id);
     photoList.replaceChildren(...list.map((p) => {
-      const src = p.data instanceof Blob ? URL.createObjectURL(p.data) : p.urls?.thumb;
-      return h('figure', {},
-        src ? h('img', { src, alt: p.caption || '照片' }) : h('div', { class: 'pending' }, '照片'),
-        h('span', { class: 'muted' }, `${hhmm(p.taken_at)} · ${p.needs_upload || p.dirty ? '待上传' : '已上传'}`),
+      const [picture, line] = mediaFigure(p);
+      return h('figure', { 'data-kind': p.kind },
+        picture,
+        h('span', { class: 'muted' }, line),
         sent ? null : h('button', { type: 'button', class: 'small', onclick: async () => { await client.editPhoto(p.id, { deleted: true }); await drawPhotos(); } }, '删除'));
     }));
   }
@@ -600,8 +625,16 @@ async function reportScreen(id) {
         '紧急(立即通知协调员)'),
       h('label', {}, '情况说明', h('textarea', { name: 'notes', id: 'notes', rows: 4, onchange: (e) => set('notes', e.target.value) }, values.notes ?? ''))),
     h('section', { class: 'card' },
-      h('h2', {}, '照片'),
+      h('h2', {}, '照片和视频'),
       h('label', { class: 'big camera' }, '再拍一张', camera),
+      sent ? null : h('label', { class: 'big camera' }, '录像', h('input', {
+        type: 'file', accept: 'video/*', capture: 'environment', id: 'video-camera',
+        onchange: async (e) => {
+          for (const file of e.target.files) await addReportPhoto(id, file, values.location ?? null);
+          e.target.value = '';
+          await drawPhotos();
+        },
+      })),
       photoList),
     followups.length ? h('section', { class: 'card' },
       h('h2', {}, '整改跟踪'),

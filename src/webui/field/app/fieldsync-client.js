@@ -143,6 +143,9 @@ function utf8b64(text) {
 }
 
 /** Bytes of a Blob, an ArrayBuffer or a typed array. */
+/** The content types that make a photo item a video (DESIGN "Videos"). */
+export const VIDEO_TYPES = ['video/mp4', 'video/quicktime', 'video/3gpp', 'video/webm'];
+
 async function bytesOf(data) {
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
@@ -554,9 +557,12 @@ export class FieldsyncClient {
   }
 
   /**
-   * Adds a photo (a Blob or bytes) to an inspection. Returns its id.
-   * `item_key`: the answer path of the checklist item it proves;
-   * `kind: 'signature'` for a signature drawn on the phone (a PNG).
+   * Adds a photo or a video (a Blob or bytes) to an inspection. Returns
+   * its id. `item_key`: the answer path of the checklist item it proves;
+   * `kind: 'signature'` for a signature drawn on the phone (a PNG); a
+   * video type (`video/mp4`, `video/quicktime`, `video/3gpp`,
+   * `video/webm`) makes it `kind: 'video'`. Videos go up as recorded,
+   * resumably (tus), like photos.
    */
   addPhoto(inspectionId, data, options = {}) {
     return this.oneAtATime(() => this.addPhotoNow(inspectionId, data, options));
@@ -567,12 +573,14 @@ export class FieldsyncClient {
     const bytes = await bytesOf(data);
     const id = uuid();
     const at = this.now().toISOString();
+    const type = (content_type ?? data.type ?? 'image/jpeg').toLowerCase();
+    if (VIDEO_TYPES.includes(type)) kind = 'video';
     await this.store.put('photos', id, {
       id,
       inspection_id: inspectionId,
       sha256: await sha256Hex(bytes),
       bytes: bytes.byteLength,
-      content_type: content_type ?? data.type ?? 'image/jpeg',
+      content_type: type,
       caption,
       taken_at: taken_at ?? at,
       location,
@@ -794,10 +802,19 @@ export class FieldsyncClient {
     return null;
   }
 
-  /** Uploads one photo's bytes, resuming a stored upload. */
+  /**
+   * Uploads one photo's or video's bytes, resuming a stored upload. A
+   * Blob is read a chunk at a time (a 300 MB video is never held whole);
+   * chunks grow with the file so an upload stays within the server's
+   * 1000 parts.
+   */
   async upload(id) {
     let p = await this.store.get('photos', id);
-    const bytes = await bytesOf(p.data);
+    const blob = typeof Blob !== 'undefined' && p.data instanceof Blob;
+    const whole = blob ? null : await bytesOf(p.data);
+    const size = blob ? p.data.size : whole.byteLength;
+    const piece = async (a, b) => (blob ? new Uint8Array(await p.data.slice(a, b).arrayBuffer()) : whole.slice(a, b));
+    const chunkSize = Math.max(this.chunkSize, Math.ceil(size / 900));
     let offset = 0;
     if (p.upload?.url) {
       const at = await this.uploadHead(p.upload.url);
@@ -807,7 +824,7 @@ export class FieldsyncClient {
     if (!p.upload?.url) {
       const r = await this.request('/api/v1/uploads', {
         method: 'POST',
-        headers: { 'Tus-Resumable': '1.0.0', 'Upload-Length': String(bytes.byteLength), 'Upload-Metadata': `photo_id ${utf8b64(id)}` },
+        headers: { 'Tus-Resumable': '1.0.0', 'Upload-Length': String(size), 'Upload-Metadata': `photo_id ${utf8b64(id)}` },
       });
       if (r.status !== 201) throw new SyncError(`照片上传失败:${explain(r.body?.error?.code)}`, { status: r.status, code: r.body?.error?.code ?? 'upload_failed' });
       p.upload = { url: r.headers.get('Location'), offset: 0 };
@@ -815,8 +832,8 @@ export class FieldsyncClient {
       await this.store.put('photos', id, p);
     }
     const before = this.progress.done;
-    while (offset < bytes.byteLength) {
-      const chunk = bytes.slice(offset, Math.min(offset + this.chunkSize, bytes.byteLength));
+    while (offset < size) {
+      const chunk = await piece(offset, Math.min(offset + chunkSize, size));
       const sum = b64(await globalThis.crypto.subtle.digest('SHA-256', chunk));
       const r = await this.request(p.upload.url, {
         method: 'PATCH',
@@ -847,7 +864,7 @@ export class FieldsyncClient {
     p.needs_upload = false;
     p.upload = null;
     await this.store.put('photos', id, p);
-    this.progress.done = before + bytes.byteLength;
+    this.progress.done = before + size;
   }
 
   // ---- pull ----

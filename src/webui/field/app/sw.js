@@ -4,7 +4,7 @@
 // by the server: a changed app is a new cache.
 const CACHE = 'fieldsync-app-__VERSION__';
 const FILES = [
-  '/app/', '/app/app.js', '/app/fieldsync-client.js', '/app/errors.js', '/app/expr.js', '/app/dom.js', '/app/form.js', '/app/checklist.js', '/app/exif.js', '/app/app.css',
+  '/app/', '/app/app.js', '/app/fieldsync-client.js', '/app/errors.js', '/app/expr.js', '/app/dom.js', '/app/form.js', '/app/checklist.js', '/app/exif.js', '/app/media.js', '/app/app.css',
   '/app/manifest.webmanifest', '/app/icon.svg', '/app/icon-192.png', '/app/icon-512.png',
 ];
 

@@ -37,9 +37,9 @@ pub(crate) fn back(to: &str) -> HttpResponse {
 /// What every web page is served with: never cached (a coordinator's
 /// screen on a shared computer), never framed, no referrer leaving the
 /// site, and a policy that allows only this server's own stylesheets,
-/// images and scripts (the review queue's live updates, `live.js`, and the
-/// feed it reads): nothing inline, nothing from elsewhere.
-pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
+/// images, videos and scripts (the review queue's live updates, `live.js`,
+/// and the feed it reads): nothing inline, nothing from elsewhere.
+pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; media-src 'self'; \
     script-src 'self'; connect-src 'self'; \
     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 

@@ -1401,3 +1401,138 @@ fn a_department_member_answers_from_the_phone_page_with_a_photo() {
     assert_eq!(f["responses"][0]["note"], "已更换破损管道,恢复通水");
     assert_eq!(f["responses"][0]["media"].as_array().unwrap().len(), 1);
 }
+
+/// A member films on the way with no signal: the video waits in the
+/// outbox with its picture, goes up when the signal comes, and the
+/// coordinator plays it on the record's page, from `display` once ffmpeg
+/// made it, and from the original on a server without ffmpeg.
+#[test]
+fn a_video_filmed_offline_goes_up_and_plays_on_the_review_page() {
+    let Some(driver) = Driver::start_sized("412,915") else {
+        return;
+    };
+    if crate::videos::ffmpeg().is_none() {
+        return;
+    }
+    let app = TestApp::spawn();
+    let _d = District::new(&app);
+    let port = app.base.rsplit(':').next().unwrap().to_string();
+    let site = format!("http://localhost:{port}");
+    driver.go(&format!("{site}/app/"));
+    driver.wait_text("巡查员登录");
+    driver.type_into("#username", "liming");
+    driver.type_into("#password", PASSWORD);
+    driver.click("#login");
+    driver.wait_text("随手拍");
+    wait_until(
+        &driver,
+        "the service worker",
+        "return !!navigator.serviceWorker.controller",
+    );
+    driver.cdp(
+        "Browser.grantPermissions",
+        json!({"origin": site, "permissions": ["geolocation"]}),
+    );
+    driver.cdp(
+        "Emulation.setGeolocationOverride",
+        json!({"latitude": 29.8575, "longitude": 107.0815, "accuracy": 8}),
+    );
+    driver.wait_text("上次同步");
+    driver.offline(true);
+    driver.wait_text("离线");
+    std::thread::sleep(Duration::from_millis(500));
+    let fixture = |p: &str| {
+        std::fs::canonicalize(format!("{}/{p}", env!("CARGO_MANIFEST_DIR")))
+            .unwrap()
+            .display()
+            .to_string()
+    };
+    driver.type_into(
+        "#quick-camera",
+        &fixture("../shared/fixtures/photos/canon_sx530_IMG_1054.jpg"),
+    );
+    driver.wait_text("已定位");
+    driver.type_into(
+        "#video-camera",
+        &fixture("tests/fixtures/video/h264_rot90_location.mp4"),
+    );
+    wait_until(
+        &driver,
+        "the video in the outbox",
+        "return document.querySelectorAll('#photos figure[data-kind=video] video').length === 1",
+    );
+    driver.wait_text("视频 · 待上传");
+    driver.script("const t = document.getElementById('title'); t.value = '下水道破损视频'; t.dispatchEvent(new Event('change'));");
+    driver.screenshot("app-video-outbox.png");
+    driver.assert_chinese("a report with a video");
+    driver.click("#submit");
+    driver.wait_text("我的随手拍");
+    driver.offline(false);
+    driver.wait_text("已全部上传");
+
+    let coord = app.login("zhoumin", PASSWORD);
+    let listed = app.get("/api/v1/inspections?kind=report", &coord).ok(200);
+    let rec = listed["items"][0].clone();
+    let id = rec["id"].as_str().unwrap().to_string();
+    let vid = rec["photos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["kind"] == "video")
+        .unwrap_or_else(|| panic!("{rec}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while app.pulled_photos(&coord)[&vid]["status"] != "ready" {
+        assert!(Instant::now() < deadline, "the video's variants");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // The coordinator plays it.
+    driver.go(&format!("{site}/review/login"));
+    driver.type_into("#username", "zhoumin");
+    driver.type_into("#password", PASSWORD);
+    driver.click("#login");
+    driver.go(&format!("{site}/review/inspections/{id}"));
+    let played = wait_until(
+        &driver,
+        "the video plays from display",
+        "const v = document.querySelector('video'); return v && v.readyState >= 2 ? v.currentSrc : false",
+    );
+    assert!(
+        played.as_str().unwrap_or_default().contains("/display?"),
+        "{played}"
+    );
+    driver.screenshot("review-video.png");
+
+    // A server without ffmpeg plays the original.
+    let app2 = TestApp::spawn_with(|c| c.ffmpeg = Some("/nonexistent/ffmpeg".into()));
+    let d2 = District::new(&app2);
+    let li = app2.login("liming", PASSWORD);
+    let bytes = crate::videos::video_fixture("h264_rot90_location.mp4");
+    let (id2, photo2) = (uuid(), uuid());
+    let mut meta = photo_meta(&photo2, &id2, &bytes, "video/mp4");
+    meta["kind"] = json!("video");
+    let batch = json!({"device_id": uuid(), "batch_id": uuid(),
+        "inspections": [new_inspection(&id2, &d2, json!({"title": "无转码", "status": "submitted"}), T0)],
+        "photos": [meta]});
+    app2.push_multipart(&li, &batch, &[(photo2.as_str(), &bytes)])
+        .ok(200);
+    let port2 = app2.base.rsplit(':').next().unwrap().to_string();
+    let site2 = format!("http://localhost:{port2}");
+    driver.go(&format!("{site2}/review/login"));
+    driver.type_into("#username", "zhoumin");
+    driver.type_into("#password", PASSWORD);
+    driver.click("#login");
+    driver.go(&format!("{site2}/review/inspections/{id2}"));
+    let played = wait_until(
+        &driver,
+        "the video plays from the original",
+        "const v = document.querySelector('video'); return v && v.readyState >= 2 ? v.currentSrc : false",
+    );
+    assert!(
+        played.as_str().unwrap_or_default().contains("/original?"),
+        "{played}"
+    );
+}

@@ -80,9 +80,9 @@ const FILES: [(&str, &str, &str); 14] = [
 ];
 
 /// What the app's pages may load: its own scripts, styles and API, photos
-/// from this server or taken on the phone (blob:), nothing else.
+/// and videos from this server or taken on the phone (blob:), nothing else.
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-    img-src 'self' blob: data:; connect-src 'self'; worker-src 'self'; manifest-src 'self'; \
+    img-src 'self' blob: data:; media-src 'self' blob:; connect-src 'self'; worker-src 'self'; manifest-src 'self'; \
     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// A hash of all the app's files: the service worker's cache is named by

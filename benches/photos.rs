@@ -1,7 +1,9 @@
 //! Photo variant benchmark: both variants (thumb 320, display 1600) of a
 //! 12-megapixel phone JPEG, on one worker and on every core, with peak
 //! memory, against libvips' `vipsthumbnail` doing the same job on the same
-//! file when it is installed (Debian package `libvips-tools`).
+//! file when it is installed (Debian package `libvips-tools`); then the
+//! same photo tagged with an Adobe RGB profile (colord-data's), which both
+//! convert to sRGB (colour management on).
 //!
 //! `cargo bench --bench photos`. Figures: docs/PERFORMANCE.md.
 
@@ -33,10 +35,28 @@ fn rss_mb() -> f64 {
 }
 
 fn path() -> String {
-    format!(
-        "{}/../shared/fixtures/photos/{PHOTO}",
-        env!("CARGO_MANIFEST_DIR")
-    )
+    std::env::var("PHOTO_BENCH_FILE").unwrap_or_else(|_| {
+        format!(
+            "{}/../shared/fixtures/photos/{PHOTO}",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    })
+}
+
+const ADOBE_RGB: &str = "/usr/share/color/icc/colord/AdobeRGB1998.icc";
+
+/// The photo with an ICC profile in an APP2 segment after its SOI: what a
+/// camera set to Adobe RGB writes.
+fn tagged(photo: &[u8], icc: &[u8]) -> Vec<u8> {
+    let mut seg = b"ICC_PROFILE\0\x01\x01".to_vec();
+    seg.extend_from_slice(icc);
+    let len = u16::try_from(seg.len() + 2).expect("a profile under 64 KB");
+    let mut out = photo[..2].to_vec();
+    out.extend_from_slice(&[0xFF, 0xE2]);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(&seg);
+    out.extend_from_slice(&photo[2..]);
+    out
 }
 
 /// One mode in a child process of its own, so its peak memory is its own.
@@ -70,7 +90,7 @@ fn child(mode: &str, workers: usize, n: usize) {
     );
 }
 
-fn vips(n: usize) {
+fn vips(n: usize, file: &str) {
     let tmp = tempfile::tempdir().expect("tempdir");
     let mut max_rss_kb = 0u64;
     let started = Instant::now();
@@ -82,7 +102,7 @@ fn vips(n: usize) {
                     "-f",
                     "%M",
                     "vipsthumbnail",
-                    &path(),
+                    file,
                     "-s",
                     &format!("{size}x{size}"),
                     "-o",
@@ -120,25 +140,39 @@ fn main() {
         return;
     }
     let cores = std::thread::available_parallelism().map_or(2, |c| c.get());
-    println!(
-        "photo variants of {PHOTO} (4000x3000, 6.3 MB), thumb 320 + display 1600, {n} photos per run"
-    );
     let exe = std::env::current_exe().expect("own path");
-    for workers in [1, cores] {
-        let status = Command::new(&exe)
-            .env("PHOTO_BENCH_MODE", workers.to_string())
-            .env("BENCH_PHOTOS", n.to_string())
-            .status()
-            .expect("child");
-        assert!(status.success());
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut files = vec![(path(), "no profile")];
+    match std::fs::read(ADOBE_RGB) {
+        Ok(icc) => {
+            let f = tmp.path().join("adobe-rgb.jpg");
+            std::fs::write(&f, tagged(&std::fs::read(path()).expect("fixture"), &icc))
+                .expect("write");
+            files.push((f.display().to_string(), "Adobe RGB profile, converted to sRGB"));
+        }
+        Err(_) => println!("{ADOBE_RGB}: not there (apt-get install colord-data)"),
     }
-    if Command::new("vipsthumbnail")
+    let vips_here = Command::new("vipsthumbnail")
         .arg("--version")
         .output()
-        .is_ok()
-    {
-        vips(n);
-    } else {
-        println!("vipsthumbnail: not installed (apt-get install libvips-tools)");
+        .is_ok();
+    for (file, what) in files {
+        println!(
+            "\nphoto variants of {PHOTO} (4000x3000, 6.3 MB; {what}), thumb 320 + display 1600, {n} photos per run"
+        );
+        for workers in [1, cores] {
+            let status = Command::new(&exe)
+                .env("PHOTO_BENCH_MODE", workers.to_string())
+                .env("BENCH_PHOTOS", n.to_string())
+                .env("PHOTO_BENCH_FILE", &file)
+                .status()
+                .expect("child");
+            assert!(status.success());
+        }
+        if vips_here {
+            vips(n, &file);
+        } else {
+            println!("vipsthumbnail: not installed (apt-get install libvips-tools)");
+        }
     }
 }

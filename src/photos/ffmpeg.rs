@@ -139,6 +139,18 @@ pub fn frame(
     limits: &Limits,
     stop: &AtomicBool,
 ) -> Result<(), RunError> {
+    run(frame_command(ffmpeg, input, container, at_ms, out, limits), limits, stop)
+}
+
+/// The command `frame` runs (the benchmark runs it by hand as the floor).
+pub fn frame_command(
+    ffmpeg: &Path,
+    input: &Path,
+    container: Container,
+    at_ms: u64,
+    out: &Path,
+    limits: &Limits,
+) -> Command {
     let mut cmd = Command::new(ffmpeg);
     // Seeking before the input: ffmpeg jumps to the nearest key frame
     // before `at_ms` and decodes from there only.
@@ -147,7 +159,7 @@ pub fn frame(
     cmd.args(["-map", "0:v:0", "-frames:v", "1", "-vf", SCALE])
         .args(["-map_metadata", "-1", "-f", "image2", "-c:v", "png"])
         .arg(out);
-    run(cmd, limits, stop)
+    cmd
 }
 
 /// The `display` variant: H.264 (main) and AAC in MP4 with its index at
@@ -161,6 +173,22 @@ pub fn display(
     limits: &Limits,
     stop: &AtomicBool,
 ) -> Result<(), RunError> {
+    run(
+        display_command(ffmpeg, input, container, max_secs, out, limits),
+        limits,
+        stop,
+    )
+}
+
+/// The command `display` runs.
+pub fn display_command(
+    ffmpeg: &Path,
+    input: &Path,
+    container: Container,
+    max_secs: u64,
+    out: &Path,
+    limits: &Limits,
+) -> Command {
     let mut cmd = Command::new(ffmpeg);
     input_args(&mut cmd, input, container, limits);
     cmd.args(["-map", "0:v:0", "-map", "0:a:0?", "-vf", SCALE])
@@ -171,7 +199,7 @@ pub fn display(
         .args(["-movflags", "+faststart", "-t", &max_secs.to_string()])
         .args(["-f", "mp4"])
         .arg(out);
-    run(cmd, limits, stop)
+    cmd
 }
 
 /// Runs the child to its end under the limits.

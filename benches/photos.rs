@@ -148,7 +148,10 @@ fn main() {
             let f = tmp.path().join("adobe-rgb.jpg");
             std::fs::write(&f, tagged(&std::fs::read(path()).expect("fixture"), &icc))
                 .expect("write");
-            files.push((f.display().to_string(), "Adobe RGB profile, converted to sRGB"));
+            files.push((
+                f.display().to_string(),
+                "Adobe RGB profile, converted to sRGB",
+            ));
         }
         Err(_) => println!("{ADOBE_RGB}: not there (apt-get install colord-data)"),
     }

@@ -71,8 +71,16 @@ fn ours(clip: &Path, runs: usize) {
         let scratch = Scratch::new(data.path()).expect("scratch");
         // A new name each run: the store keeps variants by hash.
         let sha = format!("{i:02}{}", "0".repeat(62));
-        video::make(&store, &sha, (clip, &info), &ffmpeg, &settings, &scratch, &stop)
-            .expect("variants");
+        video::make(
+            &store,
+            &sha,
+            (clip, &info),
+            &ffmpeg,
+            &settings,
+            &scratch,
+            &stop,
+        )
+        .expect("variants");
         best = best.min(started.elapsed().as_secs_f64());
     }
     println!(
@@ -143,7 +151,9 @@ fn main() {
         .args(["-v", "error", "-f", "lavfi", "-i"])
         .arg("testsrc2=size=1920x1080:rate=30:duration=30")
         .args(["-f", "lavfi", "-i", "sine=frequency=440:duration=30"])
-        .args(["-c:v", "libx264", "-preset", "fast", "-b:v", "12M", "-pix_fmt", "yuv420p"])
+        .args([
+            "-c:v", "libx264", "-preset", "fast", "-b:v", "12M", "-pix_fmt", "yuv420p",
+        ])
         .args(["-c:a", "aac", "-shortest"])
         .arg(&clip)
         .status()

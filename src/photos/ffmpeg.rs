@@ -139,7 +139,11 @@ pub fn frame(
     limits: &Limits,
     stop: &AtomicBool,
 ) -> Result<(), RunError> {
-    run(frame_command(ffmpeg, input, container, at_ms, out, limits), limits, stop)
+    run(
+        frame_command(ffmpeg, input, container, at_ms, out, limits),
+        limits,
+        stop,
+    )
 }
 
 /// The command `frame` runs (the benchmark runs it by hand as the floor).

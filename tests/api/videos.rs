@@ -566,3 +566,120 @@ fn a_hung_ffmpeg_is_killed_at_its_limit_and_the_job_tried_again_later() {
     // The server answers on.
     app.get("/readyz", "").ok(200);
 }
+
+/// Sixteen people open 1080p videos at once, while the server is still
+/// making their variants and after: the server (a process of its own)
+/// stays under 1 GB.
+#[test]
+fn sixteen_parallel_video_requests_keep_the_server_under_a_gigabyte() {
+    let Some((ffmpeg, _)) = ffmpeg() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let clip = tmp.path().join("clip.mp4");
+    let ok = std::process::Command::new(&ffmpeg)
+        .args(["-v", "error", "-f", "lavfi", "-i"])
+        .arg("testsrc2=size=1920x1080:rate=30:duration=4")
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .arg(&clip)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let bytes = std::fs::read(&clip).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let config = test_config(data.path());
+    let (d, token) = {
+        let app = TestApp::start(config.clone());
+        let d = District::new(&app);
+        (d, app.login("liming", PASSWORD))
+    };
+    let ff = ffmpeg.display().to_string();
+    let (mut child, base, _) = spawn_serve_with(data.path(), &[("FIELDSYNC_FFMPEG", &ff)]);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut photos = Vec::new();
+    for _ in 0..4 {
+        let (id, photo) = (uuid(), uuid());
+        let mut meta = photo_meta(&photo, &id, &bytes, "video/mp4");
+        meta["kind"] = json!("video");
+        let batch = json!({"device_id": uuid(), "batch_id": uuid(),
+            "inspections": [new_inspection(&id, &d, json!({"title": "1080p"}), T0)],
+            "photos": [meta]});
+        let (ct, body) = multipart(&batch, &[(photo.as_str(), &bytes)]);
+        let r = agent
+            .post(format!("{base}/api/v1/sync/push"))
+            .header("Authorization", format!("Bearer {token}"))
+            .header("Content-Type", &ct)
+            .send(&body[..])
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        photos.push(photo);
+    }
+    let hammer = |round: &str| {
+        let threads: Vec<_> = (0..16)
+            .map(|i| {
+                let (agent, base, token) = (agent.clone(), base.clone(), token.clone());
+                let photo = photos[i % photos.len()].clone();
+                let variant = if i % 2 == 0 { "poster" } else { "display" };
+                std::thread::spawn(move || {
+                    let mut r = agent
+                        .get(format!("{base}/api/v1/photos/{photo}/{variant}"))
+                        .header("Authorization", format!("Bearer {token}"))
+                        .call()
+                        .unwrap();
+                    let status = r.status().as_u16();
+                    let n = r
+                        .body_mut()
+                        .with_config()
+                        .limit(1 << 30)
+                        .read_to_vec()
+                        .map_or(0, |b| b.len());
+                    (status, n)
+                })
+            })
+            .collect();
+        for t in threads {
+            let (status, _) = t.join().unwrap();
+            assert!(status == 200 || status == 404, "{round}: {status}");
+        }
+    };
+    hammer("while the variants are made");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let mut r = agent
+            .get(format!(
+                "{base}/api/v1/photos/{}/display",
+                photos[photos.len() - 1]
+            ))
+            .header("Authorization", format!("Bearer {token}"))
+            .call()
+            .unwrap();
+        let _ = r.body_mut().read_to_vec();
+        if r.status().as_u16() == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "variants never made");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    for _ in 0..3 {
+        hammer("once made");
+    }
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+    let hwm_kb: u64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    eprintln!("server peak RSS {} MB", hwm_kb / 1024);
+    assert!(hwm_kb < 1024 * 1024, "peak RSS {} MB", hwm_kb / 1024);
+}

@@ -408,6 +408,11 @@ fn without_ffmpeg_a_video_is_kept_checked_and_served_and_made_later() {
     let ready = app.get("/readyz", "").ok(200);
     assert_eq!(ready["tools"]["ffmpeg"], false);
     assert!(ready["missing"][0].as_str().unwrap().contains("ffmpeg"));
+    // The admin console says it too, in Chinese.
+    let web = crate::webui::Web::new(&app);
+    let s = crate::admin_console::admin(&web);
+    let page = web.get("/admin", &s).body;
+    assert!(page.contains("未安装 ffmpeg"), "{page}");
     // Waiting for a tool is not an attempt.
     assert_eq!(
         app.sql_text(&format!(

@@ -536,6 +536,8 @@ async fn overview(st: web::Data<AppState>, AdminUser(user): AdminUser) -> Page {
         })
         .await?;
     let (g, u, s, r) = counts;
+    // Optional tools this server lacks, and what that costs (as /readyz).
+    let (_, missing) = crate::photos::jobs::Tool::report(&st.config);
     Ok(page(
         "管理控制台",
         &user,
@@ -549,6 +551,12 @@ async fn overview(st: web::Data<AppState>, AdminUser(user): AdminUser) -> Page {
                     a.stat href="/admin/users" { strong { (u) } span { "在岗人员" } }
                     a.stat href="/admin/sites" { strong { (s) } span { "点位" } }
                     a.stat href="/admin/routes" { strong { (r) } span { "待巡查路线" } }
+                }
+            }
+            @if !missing.is_empty() {
+                section.card.notice #tools {
+                    h2 { "服务器缺少的可选组件" }
+                    ul { @for m in &missing { li { (m) } } }
                 }
             }
             section.card {

@@ -688,3 +688,37 @@ fn sixteen_parallel_video_requests_keep_the_server_under_a_gigabyte() {
     eprintln!("server peak RSS {} MB", hwm_kb / 1024);
     assert!(hwm_kb < 1024 * 1024, "peak RSS {} MB", hwm_kb / 1024);
 }
+
+/// The contract as OpenAPI states it: a photo item's kind may be a
+/// video, and a video's fields are described.
+#[test]
+fn openapi_describes_videos() {
+    let app = TestApp::spawn();
+    let doc = app.get("/api/v1/openapi.json", "").ok(200);
+    let schemas = &doc["components"]["schemas"];
+    let photo = &schemas["Photo"]["properties"];
+    for field in [
+        "duration_ms",
+        "video",
+        "variants_pending",
+        "original_dropped_at",
+        "kind",
+    ] {
+        assert!(
+            photo.get(field).is_some(),
+            "Photo.{field}: {}",
+            schemas["Photo"]
+        );
+    }
+    assert!(
+        schemas["PhotoKind"].to_string().contains("\"video\""),
+        "{}",
+        schemas["PhotoKind"]
+    );
+    let track = &schemas["VideoTrack"]["properties"];
+    for field in ["codec", "width", "height", "rotation"] {
+        assert!(track.get(field).is_some(), "VideoTrack.{field}");
+    }
+    let bytes = doc["paths"]["/api/v1/photos/{id}/{variant}"]["get"].to_string();
+    assert!(bytes.contains("poster") && bytes.contains("206") && bytes.contains("416"));
+}

@@ -75,9 +75,14 @@ pub fn fit(w: u32, h: u32, long: u32) -> (u32, u32) {
     )
 }
 
+/// An RGB picture and the ICC profile its pixels are in, still to be
+/// converted to sRGB: after resizing, on a quarter of the pixels or fewer
+/// (as thumbnailers do). CMYK is converted while decoding.
+type Decoded = (RgbImage, Option<Vec<u8>>);
+
 /// Decodes a JPEG at the smallest of 1/1, 1/2, 1/4, 1/8 that still covers
 /// `long` pixels on its longer edge.
-fn decode_jpeg(bytes: &[u8], long: u32) -> Result<RgbImage, Refusal> {
+fn decode_jpeg(bytes: &[u8], long: u32) -> Result<Decoded, Refusal> {
     let mut d = jpeg_decoder::Decoder::new(Cursor::new(bytes));
     d.read_info().map_err(fail)?;
     let info = d.info().ok_or_else(|| fail("no frame"))?;
@@ -90,13 +95,11 @@ fn decode_jpeg(bytes: &[u8], long: u32) -> Result<RgbImage, Refusal> {
     let info = d.info().ok_or_else(|| fail("no frame"))?;
     let icc = d.icc_profile();
     let (ow, oh) = (u32::from(ow), u32::from(oh));
+    let mut rgb_icc = None;
     let rgb = match info.pixel_format {
         jpeg_decoder::PixelFormat::RGB24 => {
-            let mut rgb = pixels;
-            if let Some(icc) = &icc {
-                colour::rgb_to_srgb(&mut rgb, icc);
-            }
-            rgb
+            rgb_icc = icc;
+            pixels
         }
         jpeg_decoder::PixelFormat::L8 => pixels.iter().flat_map(|&l| [l, l, l]).collect(),
         jpeg_decoder::PixelFormat::CMYK32 => {
@@ -114,10 +117,11 @@ fn decode_jpeg(bytes: &[u8], long: u32) -> Result<RgbImage, Refusal> {
             .flat_map(|p| [p[0], p[0], p[0]])
             .collect(),
     };
-    RgbImage::from_raw(ow, oh, rgb).ok_or_else(|| fail("short pixel buffer"))
+    let img = RgbImage::from_raw(ow, oh, rgb).ok_or_else(|| fail("short pixel buffer"))?;
+    Ok((img, rgb_icc))
 }
 
-fn decode_other(bytes: &[u8], format: Format, max_pixels: u64) -> Result<RgbImage, Refusal> {
+fn decode_other(bytes: &[u8], format: Format, max_pixels: u64) -> Result<Decoded, Refusal> {
     let max_pixels = inspect::pixel_limit(format, max_pixels);
     let mut reader = image::ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
@@ -135,16 +139,13 @@ fn decode_other(bytes: &[u8], format: Format, max_pixels: u64) -> Result<RgbImag
         .flatten();
     let img = DynamicImage::from_decoder(decoder).map_err(fail)?;
     // 16-bit and grey images come down to 8-bit RGB here.
-    let mut rgb = if img.color().has_alpha() {
+    let rgb = if img.color().has_alpha() {
         on_white(&img.into_rgba8())
     } else {
         // `into_rgb8` reuses an RGB8 buffer instead of copying it.
         img.into_rgb8()
     };
-    if let Some(icc) = &icc {
-        colour::rgb_to_srgb(&mut rgb, icc);
-    }
-    Ok(rgb)
+    Ok((rgb, icc))
 }
 
 /// A picture with transparency (a signature drawn on the phone, a PNG
@@ -199,7 +200,7 @@ pub fn make(
 ) -> Result<Variants, Refusal> {
     let (format, w, h) = inspect::check(bytes, limits.max_pixels)?;
     let info = exif::read(bytes, default_offset);
-    let mut img = match format {
+    let (mut img, icc) = match format {
         Format::Jpeg => decode_jpeg(bytes, DISPLAY)?,
         f => decode_other(bytes, f, limits.max_pixels)?,
     };
@@ -216,8 +217,11 @@ pub fn make(
         (w, h)
     };
     let (dw, dh) = fit(img.width(), img.height(), DISPLAY);
-    let display = resize(&img, dw, dh)?;
+    let mut display = resize(&img, dw, dh)?;
     drop(img);
+    if let Some(icc) = &icc {
+        colour::rgb_to_srgb(&mut display, icc);
+    }
     let (tw, th) = fit(dw, dh, THUMB);
     let thumb = resize(&display, tw, th)?;
     Ok(Variants {

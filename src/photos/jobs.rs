@@ -618,48 +618,20 @@ impl Jobs {
             };
             // Waiting for a tool is not an attempt, and the job is not
             // taken again until the tool is found.
-            let (needs, counted) = match &outcome {
-                Err(JobError::NeedsTool(t)) => (Some(t.as_str()), attempts - 1),
-                _ => (None, attempts),
-            };
-            let pending = match &outcome {
-                Err(JobError::NeedsTool(t)) => Some(t.missing()),
+            let needs = match &outcome {
+                Err(JobError::NeedsTool(t)) => Some(*t),
                 _ => None,
             };
-            // Only while the claim is still this worker's: a job whose
-            // lease ran out may have been taken (and counted) by another.
-            let still_ours = diesel::update(
-                pj::table
-                    .find(&job_id)
-                    .filter(pj::status.eq(JobStatus::Running.as_str()))
-                    .filter(pj::attempts.eq(attempts)),
-            )
-            .set((
-                pj::status.eq(job_status.as_str()),
-                pj::last_error.eq(error),
-                pj::next_attempt_at.eq(retry_at),
-                pj::lease_until.eq(None::<NaiveDateTime>),
-                pj::needs.eq(needs),
-                pj::attempts.eq(counted),
-                pj::updated_at.eq(now),
-            ))
-            .execute(c)?;
-            if still_ours == 0 {
-                return Ok(());
-            }
-            diesel::update(photos::table.find(&photo_id))
-                .set((
-                    photos::status.eq(photo_status.as_str()),
-                    photos::variants_pending.eq(pending),
-                    photos::updated_at.eq(now),
-                ))
-                .execute(c)?;
-            let insp: String = photos::table
-                .find(&photo_id)
-                .select(photos::inspection_id)
-                .first(c)?;
-            journal::changed(c, Entity::Photo, &photo_id)?;
-            journal::changed(c, Entity::Inspection, &insp)?;
+            let ending = Ending {
+                photo: photo_status,
+                job: job_status,
+                needs,
+                uncounted: needs.is_some(),
+                pending: needs.map(|t| t.missing().to_string()),
+                error,
+                retry_at,
+            };
+            record_ending(c, &job_id, &photo_id, attempts, &ending)?;
             Ok(())
         });
         if let Err(e) = r {
@@ -779,7 +751,7 @@ impl Jobs {
             Ok(VideoDone::NeedsFfmpeg) => (
                 PhotoStatus::Stored,
                 JobStatus::Queued,
-                Some(Tool::Ffmpeg.as_str()),
+                Some(Tool::Ffmpeg),
                 attempts - 1,
                 missing,
                 now,
@@ -820,43 +792,84 @@ impl Jobs {
         if let Some(r) = &reason {
             tracing::info!(photo = %job.photo_id, reason = %r, "video variants not made");
         }
+        let ending = Ending {
+            photo: photo_status,
+            job: job_status,
+            needs,
+            uncounted: counted < attempts,
+            pending: reason.clone(),
+            error: reason,
+            retry_at,
+        };
         let (job_id, photo_id) = (job.id.clone(), job.photo_id.clone());
         self.db.write_blocking(move |c| {
-            let still_ours = diesel::update(
-                pj::table
-                    .find(&job_id)
-                    .filter(pj::status.eq(JobStatus::Running.as_str()))
-                    .filter(pj::attempts.eq(attempts)),
-            )
-            .set((
-                pj::status.eq(job_status.as_str()),
-                pj::attempts.eq(counted),
-                pj::needs.eq(needs),
-                pj::last_error.eq(&reason),
-                pj::next_attempt_at.eq(retry_at),
-                pj::lease_until.eq(None::<NaiveDateTime>),
-                pj::updated_at.eq(now),
-            ))
-            .execute(c)?;
-            if still_ours == 0 {
-                return Ok(());
-            }
-            diesel::update(photos::table.find(&photo_id))
-                .set((
-                    photos::status.eq(photo_status.as_str()),
-                    photos::variants_pending.eq(&reason),
-                    photos::updated_at.eq(now),
-                ))
-                .execute(c)?;
-            let insp: String = photos::table
-                .find(&photo_id)
-                .select(photos::inspection_id)
-                .first(c)?;
-            journal::changed(c, Entity::Photo, &photo_id)?;
-            journal::changed(c, Entity::Inspection, &insp)?;
+            record_ending(c, &job_id, &photo_id, attempts, &ending)?;
             Ok(())
         })
     }
+}
+
+/// How a job ended, as it is stored.
+struct Ending {
+    photo: PhotoStatus,
+    job: JobStatus,
+    /// A tool it waits for: it is not taken again until a worker finds it.
+    needs: Option<Tool>,
+    /// Not an attempt (a tool missing, the server stopping): the count
+    /// goes back to what it was before the claim.
+    uncounted: bool,
+    /// What the item says while its variants wait (`variants_pending`).
+    pending: Option<String>,
+    /// The job's `last_error`.
+    error: Option<String>,
+    retry_at: NaiveDateTime,
+}
+
+/// Writes a job's ending and its item's status in the caller's
+/// transaction, only while the claim is still this worker's: a job whose
+/// lease ran out may have been taken (and counted) by another. One home
+/// for photos' and videos' jobs alike.
+fn record_ending(
+    c: &mut Conn,
+    job_id: &str,
+    photo_id: &str,
+    claimed: i32,
+    e: &Ending,
+) -> AppResult<()> {
+    let now = clock::now();
+    let still_ours = diesel::update(
+        pj::table
+            .find(job_id)
+            .filter(pj::status.eq(JobStatus::Running.as_str()))
+            .filter(pj::attempts.eq(claimed)),
+    )
+    .set((
+        pj::status.eq(e.job.as_str()),
+        pj::attempts.eq(if e.uncounted { claimed - 1 } else { claimed }),
+        pj::needs.eq(e.needs.map(Tool::as_str)),
+        pj::last_error.eq(&e.error),
+        pj::next_attempt_at.eq(e.retry_at),
+        pj::lease_until.eq(None::<NaiveDateTime>),
+        pj::updated_at.eq(now),
+    ))
+    .execute(c)?;
+    if still_ours == 0 {
+        return Ok(());
+    }
+    diesel::update(photos::table.find(photo_id))
+        .set((
+            photos::status.eq(e.photo.as_str()),
+            photos::variants_pending.eq(&e.pending),
+            photos::updated_at.eq(now),
+        ))
+        .execute(c)?;
+    let insp: String = photos::table
+        .find(photo_id)
+        .select(photos::inspection_id)
+        .first(c)?;
+    journal::changed(c, Entity::Photo, photo_id)?;
+    journal::changed(c, Entity::Inspection, &insp)?;
+    Ok(())
 }
 
 /// The job to take next: due and waiting, or running on a server whose

@@ -1211,33 +1211,8 @@ fn a_member_files_an_urgent_quick_report_offline_and_it_reaches_the_queue() {
     let d = District::new(&app);
     let port = app.base.rsplit(':').next().unwrap().to_string();
     let site = format!("http://localhost:{port}");
-    driver.go(&format!("{site}/app/"));
-    driver.wait_text("巡查员登录");
-    driver.type_into("#username", "liming");
-    driver.type_into("#password", PASSWORD);
-    driver.click("#login");
-    driver.wait_text("随手拍");
-    wait_until(
-        &driver,
-        "the service worker",
-        "return !!navigator.serviceWorker.controller",
-    );
-    driver.cdp(
-        "Browser.grantPermissions",
-        json!({"origin": site, "permissions": ["geolocation"]}),
-    );
-    driver.cdp(
-        "Emulation.setGeolocationOverride",
-        json!({"latitude": 29.8575, "longitude": 107.0815, "accuracy": 8}),
-    );
-
     // No signal by the river: one tap, a photo, and the report is saved.
-    // (The home screen is drawn again when the sync settles and when the
-    // signal goes: the camera's input is taken after that.)
-    driver.wait_text("上次同步");
-    driver.offline(true);
-    driver.wait_text("离线");
-    std::thread::sleep(Duration::from_millis(500));
+    member_offline_by_the_river(&driver, &site);
     let photo = std::fs::canonicalize(format!(
         "{}/../shared/fixtures/photos/xiaomi_IMG_20191224_234846.jpg",
         env!("CARGO_MANIFEST_DIR")
@@ -1418,29 +1393,7 @@ fn a_video_filmed_offline_goes_up_and_plays_on_the_review_page() {
     let _d = District::new(&app);
     let port = app.base.rsplit(':').next().unwrap().to_string();
     let site = format!("http://localhost:{port}");
-    driver.go(&format!("{site}/app/"));
-    driver.wait_text("巡查员登录");
-    driver.type_into("#username", "liming");
-    driver.type_into("#password", PASSWORD);
-    driver.click("#login");
-    driver.wait_text("随手拍");
-    wait_until(
-        &driver,
-        "the service worker",
-        "return !!navigator.serviceWorker.controller",
-    );
-    driver.cdp(
-        "Browser.grantPermissions",
-        json!({"origin": site, "permissions": ["geolocation"]}),
-    );
-    driver.cdp(
-        "Emulation.setGeolocationOverride",
-        json!({"latitude": 29.8575, "longitude": 107.0815, "accuracy": 8}),
-    );
-    driver.wait_text("上次同步");
-    driver.offline(true);
-    driver.wait_text("离线");
-    std::thread::sleep(Duration::from_millis(500));
+    member_offline_by_the_river(&driver, &site);
     let fixture = |p: &str| {
         std::fs::canonicalize(format!("{}/{p}", env!("CARGO_MANIFEST_DIR")))
             .unwrap()
@@ -1535,4 +1488,34 @@ fn a_video_filmed_offline_goes_up_and_plays_on_the_review_page() {
         played.as_str().unwrap_or_default().contains("/original?"),
         "{played}"
     );
+}
+
+/// liming signs in to the field app at `site`, allows its position (by the
+/// river at site A), and loses the signal on the home screen. (The home
+/// screen is drawn again when the sync settles and when the signal goes:
+/// a camera's input is taken after that.)
+fn member_offline_by_the_river(driver: &Driver, site: &str) {
+    driver.go(&format!("{site}/app/"));
+    driver.wait_text("巡查员登录");
+    driver.type_into("#username", "liming");
+    driver.type_into("#password", PASSWORD);
+    driver.click("#login");
+    driver.wait_text("随手拍");
+    wait_until(
+        driver,
+        "the service worker",
+        "return !!navigator.serviceWorker.controller",
+    );
+    driver.cdp(
+        "Browser.grantPermissions",
+        json!({"origin": site, "permissions": ["geolocation"]}),
+    );
+    driver.cdp(
+        "Emulation.setGeolocationOverride",
+        json!({"latitude": 29.8575, "longitude": 107.0815, "accuracy": 8}),
+    );
+    driver.wait_text("上次同步");
+    driver.offline(true);
+    driver.wait_text("离线");
+    std::thread::sleep(Duration::from_millis(500));
 }

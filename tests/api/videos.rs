@@ -444,35 +444,8 @@ fn hostile_videos_are_refused_quickly_and_the_server_carries_on() {
     let app = TestApp::spawn_with(|c| c.max_video_secs = 1);
     let d = District::new(&app);
     let t = app.login("liming", PASSWORD);
-    let mut random = vec![0u8; 200_000];
-    rand_fill(&mut random);
     let real = video_fixture("h264_rot90_location.mp4");
-    let mut terabyte = real[..32].to_vec();
-    terabyte.extend_from_slice(&1u32.to_be_bytes());
-    terabyte.extend_from_slice(b"moov");
-    terabyte.extend_from_slice(&(1u64 << 40).to_be_bytes());
-    terabyte.extend_from_slice(&[0u8; 4096]);
-    let mut tiny = real[..32].to_vec();
-    let mut moov = Vec::new();
-    for _ in 0..1_000_000 {
-        moov.extend_from_slice(&8u32.to_be_bytes());
-        moov.extend_from_slice(b"free");
-    }
-    tiny.extend_from_slice(&((moov.len() + 8) as u32).to_be_bytes());
-    tiny.extend_from_slice(b"moov");
-    tiny.extend_from_slice(&moov);
-    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        ("random bytes", random, "unsupported_media_type"),
-        (
-            "truncated",
-            real[..real.len() / 2].to_vec(),
-            "corrupt_image",
-        ),
-        ("a moov claiming a terabyte", terabyte, "corrupt_image"),
-        ("a million tiny boxes", tiny, "corrupt_image"),
-        ("over the duration limit", real.clone(), "too_large"),
-    ];
-    for (what, bytes, code) in cases {
+    for (what, bytes, code) in hostile_cases() {
         let started = Instant::now();
         let (_, photo, r) = push_video(&app, &d, &t, &bytes, "video/mp4", true);
         assert!(started.elapsed() < Duration::from_secs(3), "{what}: slow");
@@ -520,6 +493,92 @@ fn hostile_videos_are_refused_quickly_and_the_server_carries_on() {
     assert_eq!(r["results"][1]["status"], "rejected", "{r}");
     assert_eq!(r["results"][1]["error"]["field"], "bytes", "{r}");
     app.get("/readyz", "").ok(200);
+}
+
+/// Bytes that claim to be a video: (what, bytes, the refusal's code).
+fn hostile_cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
+    let mut random = vec![0u8; 200_000];
+    rand_fill(&mut random);
+    let real = video_fixture("h264_rot90_location.mp4");
+    let mut terabyte = real[..32].to_vec();
+    terabyte.extend_from_slice(&1u32.to_be_bytes());
+    terabyte.extend_from_slice(b"moov");
+    terabyte.extend_from_slice(&(1u64 << 40).to_be_bytes());
+    terabyte.extend_from_slice(&[0u8; 4096]);
+    let mut tiny = real[..32].to_vec();
+    let mut moov = Vec::new();
+    for _ in 0..1_000_000 {
+        moov.extend_from_slice(&8u32.to_be_bytes());
+        moov.extend_from_slice(b"free");
+    }
+    tiny.extend_from_slice(&((moov.len() + 8) as u32).to_be_bytes());
+    tiny.extend_from_slice(b"moov");
+    tiny.extend_from_slice(&moov);
+    vec![
+        ("random bytes", random, "unsupported_media_type"),
+        (
+            "truncated",
+            real[..real.len() / 2].to_vec(),
+            "corrupt_image",
+        ),
+        ("a moov claiming a terabyte", terabyte, "corrupt_image"),
+        ("a million tiny boxes", tiny, "corrupt_image"),
+        ("over the duration limit", real, "too_large"),
+    ]
+}
+
+/// The same hostile files, ten times each, to a server process of its own:
+/// its memory stays bounded (the index read at most, `mdat` never).
+#[test]
+fn hostile_videos_keep_a_servers_memory_bounded() {
+    let data = tempfile::tempdir().unwrap();
+    let mut config = test_config(data.path());
+    config.max_video_secs = 1;
+    let (d, token) = {
+        let app = TestApp::start(config);
+        let d = District::new(&app);
+        (d, app.login("liming", PASSWORD))
+    };
+    let (mut child, base, _) = spawn_serve_with(data.path(), &[("FIELDSYNC_MAX_VIDEO_SECS", "1")]);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    for _ in 0..10 {
+        for (what, bytes, code) in hostile_cases() {
+            let (id, photo) = (uuid(), uuid());
+            let mut meta = photo_meta(&photo, &id, &bytes, "video/mp4");
+            meta["kind"] = json!("video");
+            let batch = json!({"device_id": uuid(), "batch_id": uuid(),
+                "inspections": [new_inspection(&id, &d, json!({"title": "x"}), T0)],
+                "photos": [meta]});
+            let (ct, body) = multipart(&batch, &[(photo.as_str(), &bytes)]);
+            let r: Value = agent
+                .post(format!("{base}/api/v1/sync/push"))
+                .header("Authorization", format!("Bearer {token}"))
+                .header("Content-Type", &ct)
+                .send(&body[..])
+                .unwrap()
+                .body_mut()
+                .read_json()
+                .unwrap();
+            assert_eq!(r["results"][1]["error"]["code"], code, "{what}: {r}");
+        }
+    }
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+    let hwm_kb: u64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    eprintln!(
+        "server peak RSS after 50 hostile videos: {} MB",
+        hwm_kb / 1024
+    );
+    assert!(hwm_kb < 256 * 1024, "peak RSS {} MB", hwm_kb / 1024);
 }
 
 fn rand_fill(buf: &mut [u8]) {

@@ -282,6 +282,11 @@ fn iso<R: Read + Seek>(
     if count_boxes(moov_bytes, 0) > 200_000 {
         return Err(corrupt("视频的索引结构异常（盒子过多）"));
     }
+    if !tables_hold_their_counts(moov_bytes) {
+        return Err(corrupt(
+            "视频的索引声称的条目多于它所含的（文件损坏或被改动）",
+        ));
+    }
     let ctx = mp4parse::read_mp4(&mut std::io::Cursor::new(&index))
         .map_err(|e| corrupt(format!("视频的索引无法读取：{e:?}")))?;
     let track = ctx
@@ -367,6 +372,86 @@ fn rotation(m: &mp4parse::Matrix) -> u16 {
     }
 }
 
+/// The boxes directly in `bytes` (name, content), stopping at the first
+/// that does not fit.
+fn children(bytes: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    let mut at = 0usize;
+    std::iter::from_fn(move || {
+        if at + 8 > bytes.len() {
+            return None;
+        }
+        let len =
+            u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize;
+        if len < 8 || at + len > bytes.len() {
+            return None;
+        }
+        let item = (&bytes[at + 4..at + 8], &bytes[at + 8..at + len]);
+        at += len;
+        Some(item)
+    })
+}
+
+fn child<'a>(bytes: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    children(bytes).find(|(n, _)| *n == name).map(|(_, c)| c)
+}
+
+/// Whether every sample table of every track holds the entries its count
+/// claims: a parser sizes its table by the count before reading it, so a
+/// count of a billion in a box of a hundred bytes would ask for gigabytes
+/// (found by the fuzz target). Refused here, before any parser sees it.
+fn tables_hold_their_counts(moov: &[u8]) -> bool {
+    // (box, bytes before the count after version+flags, bytes an entry)
+    const TABLES: [(&[u8; 4], usize, u64); 7] = [
+        (b"stts", 0, 8),
+        (b"ctts", 0, 8),
+        (b"stsc", 0, 12),
+        (b"stss", 0, 4),
+        (b"stco", 0, 4),
+        (b"co64", 0, 8),
+        (b"stsz", 4, 4),
+    ];
+    for (name, trak) in children(moov) {
+        if name != b"trak" {
+            continue;
+        }
+        if let Some(elst) = child(trak, b"edts").and_then(|e| child(e, b"elst")) {
+            let per = if elst.first() == Some(&1) { 20 } else { 12 };
+            if !holds(elst, 0, per) {
+                return false;
+            }
+        }
+        let Some(stbl) = child(trak, b"mdia")
+            .and_then(|m| child(m, b"minf"))
+            .and_then(|m| child(m, b"stbl"))
+        else {
+            continue;
+        };
+        for (table, content) in children(stbl) {
+            for (t, skip, per) in TABLES {
+                if table == t {
+                    // stsz with a fixed sample size lists no entries.
+                    let listed = t != b"stsz" || content.get(4..8) == Some(&[0, 0, 0, 0]);
+                    if listed && !holds(content, skip, per) {
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+    true
+}
+
+/// A full box's table: version+flags (4), `skip` bytes, a count (4), then
+/// `count` entries of `per` bytes, all inside `content`.
+fn holds(content: &[u8], skip: usize, per: u64) -> bool {
+    let at = 4 + skip;
+    let Some(c) = content.get(at..at + 4) else {
+        return false;
+    };
+    let count = u64::from(u32::from_be_bytes([c[0], c[1], c[2], c[3]]));
+    count.saturating_mul(per) <= (content.len() - at - 4) as u64
+}
+
 /// How many boxes lie in `bytes` (recursing into the containers a video's
 /// index nests), stopping early past the limit.
 fn count_boxes(bytes: &[u8], depth: u8) -> usize {
@@ -395,25 +480,6 @@ fn count_boxes(bytes: &[u8], depth: u8) -> usize {
 /// walking moov/trak/mdia/minf/stbl/stsd of the track whose handler is
 /// `vide`, bounds-checked at every step.
 fn sample_entry_fourcc(moov: &[u8]) -> Option<String> {
-    fn children(bytes: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
-        let mut at = 0usize;
-        std::iter::from_fn(move || {
-            if at + 8 > bytes.len() {
-                return None;
-            }
-            let len = u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
-                as usize;
-            if len < 8 || at + len > bytes.len() {
-                return None;
-            }
-            let item = (&bytes[at + 4..at + 8], &bytes[at + 8..at + len]);
-            at += len;
-            Some(item)
-        })
-    }
-    fn child<'a>(bytes: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
-        children(bytes).find(|(n, _)| *n == name).map(|(_, c)| c)
-    }
     for (name, trak) in children(moov) {
         if name != b"trak" {
             continue;
@@ -699,6 +765,21 @@ mod tests {
         assert_eq!(v.codec, "vp9");
         assert_eq!((v.width, v.height), (320, 240));
         assert!(v.duration_ms.abs_diff(2000) <= 40, "{}", v.duration_ms);
+    }
+
+    /// The fuzz target's find: a sample-to-chunk table claiming 964
+    /// million entries in a real video's index.
+    #[test]
+    fn a_table_claiming_more_entries_than_it_holds_is_refused() {
+        let mut f = fixture("h264_rot90_location.mp4");
+        let at = f.windows(4).position(|w| w == b"stsc").unwrap();
+        f[at + 8..at + 12].copy_from_slice(&0x3978_29cbu32.to_be_bytes());
+        let r = probe_bytes(&f).unwrap_err();
+        assert_eq!(r.status, 422);
+        assert!(r.message.contains("条目"), "{}", r.message);
+        // The untouched file passes the same check.
+        assert!(probe_bytes(&fixture("h264_rot90_location.mp4")).is_ok());
+        assert!(probe_bytes(&fixture("hevc_iphone_keys.mov")).is_ok());
     }
 
     #[test]

@@ -34,6 +34,39 @@ pub struct Metrics {
     pub outbox_age: prometheus_client::metrics::gauge::Gauge,
     /// Live feed connections open on this server.
     pub feed_connections: prometheus_client::metrics::gauge::Gauge,
+    /// Sync pushes' bodies by how they came (gzip or identity) and their
+    /// bytes on the wire and as JSON: how much phones save by compressing.
+    pub push_bodies: Family<EncodingLabels, Counter>,
+    pub push_bytes: Family<PushBytesLabels, Counter>,
+    /// Housekeeping: runs by job and outcome, what each removed, and when
+    /// each last finished (on this server).
+    pub housekeeping_runs: Family<HousekeepingLabels, Counter>,
+    pub housekeeping_removed: Family<JobLabels, Counter>,
+    pub housekeeping_last: Family<JobLabels, prometheus_client::metrics::gauge::Gauge>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EncodingLabels {
+    pub encoding: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PushBytesLabels {
+    pub encoding: &'static str,
+    /// `wire` (as sent) or `json` (inflated).
+    pub form: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct JobLabels {
+    pub job: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HousekeepingLabels {
+    pub job: &'static str,
+    /// `ok` or `failed`.
+    pub outcome: &'static str,
 }
 
 /// A delivery's labels: the channel's kind and what happened.
@@ -120,6 +153,37 @@ impl Metrics {
             "Live feed (SSE) connections open on this server",
             feed_connections.clone(),
         );
+        let push_bodies = Family::<EncodingLabels, Counter>::default();
+        registry.register(
+            "fieldsync_push_bodies",
+            "Sync push bodies by Content-Encoding (gzip or identity)",
+            push_bodies.clone(),
+        );
+        let push_bytes = Family::<PushBytesLabels, Counter>::default();
+        registry.register(
+            "fieldsync_push_body_bytes",
+            "Sync push body bytes by encoding, on the wire and as JSON",
+            push_bytes.clone(),
+        );
+        let housekeeping_runs = Family::<HousekeepingLabels, Counter>::default();
+        registry.register(
+            "fieldsync_housekeeping_runs",
+            "Housekeeping runs by job and outcome",
+            housekeeping_runs.clone(),
+        );
+        let housekeeping_removed = Family::<JobLabels, Counter>::default();
+        registry.register(
+            "fieldsync_housekeeping_removed",
+            "What housekeeping removed, by job (rows or files)",
+            housekeeping_removed.clone(),
+        );
+        let housekeeping_last =
+            Family::<JobLabels, prometheus_client::metrics::gauge::Gauge>::default();
+        registry.register(
+            "fieldsync_housekeeping_last_run_timestamp_seconds",
+            "When each housekeeping job last finished on this server (Unix time)",
+            housekeeping_last.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -129,7 +193,44 @@ impl Metrics {
             deliveries,
             outbox_age,
             feed_connections,
+            push_bodies,
+            push_bytes,
+            housekeeping_runs,
+            housekeeping_removed,
+            housekeeping_last,
         }
+    }
+
+    /// Counts one push body: how it came and its size both ways.
+    pub fn push_body(&self, encoding: &'static str, wire: usize, json: usize) {
+        self.push_bodies
+            .get_or_create(&EncodingLabels { encoding })
+            .inc();
+        for (form, n) in [("wire", wire), ("json", json)] {
+            self.push_bytes
+                .get_or_create(&PushBytesLabels { encoding, form })
+                .inc_by(u64::try_from(n).unwrap_or(u64::MAX));
+        }
+    }
+
+    /// Records one housekeeping run's outcome.
+    pub fn housekeeping(&self, job: &'static str, removed: Result<u64, ()>) {
+        let outcome = match removed {
+            Ok(n) => {
+                self.housekeeping_removed
+                    .get_or_create(&JobLabels { job })
+                    .inc_by(n);
+                "ok"
+            }
+            Err(()) => "failed",
+        };
+        self.housekeeping_runs
+            .get_or_create(&HousekeepingLabels { job, outcome })
+            .inc();
+        let now = chrono::Utc::now().timestamp();
+        self.housekeeping_last
+            .get_or_create(&JobLabels { job })
+            .set(now);
     }
 
     pub fn observe(&self, labels: RequestLabels, seconds: f64) {

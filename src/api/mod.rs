@@ -232,42 +232,7 @@ impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for SmallJ
 }
 
 fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    let e = match &err {
-        JsonPayloadError::ContentType => AppError::new(
-            actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ErrorCode::UnsupportedMediaType,
-            "send JSON with Content-Type: application/json",
-        ),
-        JsonPayloadError::Overflow { limit }
-        | JsonPayloadError::OverflowKnownLength { limit, .. } => {
-            AppError::too_large(format!("the body is larger than {limit} bytes"))
-        }
-        // A body nested past serde's depth limit (a checklist with repeats
-        // in repeats a hundred deep) is well-formed JSON that we refuse.
-        JsonPayloadError::Deserialize(e)
-            if e.is_data() || e.to_string().starts_with("recursion limit exceeded") =>
-        {
-            AppError::new(
-                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-                ErrorCode::ValidationFailed,
-                e.to_string(),
-            )
-        }
-        JsonPayloadError::Deserialize(e) => {
-            AppError::bad_request(ErrorCode::MalformedJson, e.to_string())
-        }
-        JsonPayloadError::Payload(actix_web::error::PayloadError::Io(e))
-            if e.kind() == std::io::ErrorKind::TimedOut =>
-        {
-            AppError::new(
-                actix_web::http::StatusCode::REQUEST_TIMEOUT,
-                ErrorCode::RequestTimeout,
-                e.to_string(),
-            )
-        }
-        other => AppError::bad_request(ErrorCode::BadRequest, other.to_string()),
-    };
-    e.into()
+    crate::http::body::json_refusal(&err).into()
 }
 
 fn path_error(err: PathError, req: &HttpRequest) -> actix_web::Error {

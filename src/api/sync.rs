@@ -12,18 +12,19 @@ use crate::sync::push::{self, PushRequest, PushResponse};
 use actix_multipart::Multipart;
 use actix_web::guard::GuardContext;
 use actix_web::http::header;
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Pushes a batch of inspection edits and photo metadata.
 #[utoipa::path(
     tag = "sync",
-    request_body = PushRequest,
+    request_body(content = PushRequest, description = "JSON, or JSON gzip-compressed with `Content-Encoding: gzip` (its inflated size held to the same limit)"),
     responses(
         (status = 200, body = PushResponse, description = "per-item results; the same answer for a replayed batch"),
         (status = 409, description = "the device id belongs to another user"),
-        (status = 413, description = "more than 1000 items or too large a body: split the batch"),
+        (status = 413, description = "more than 1000 items or too large a body (or one that inflates past the limit): split the batch"),
+        (status = 415, description = "not JSON, or compressed other than by gzip"),
         (status = 503, description = "database busy: nothing applied, retry after Retry-After"),
     )
 )]
@@ -31,9 +32,15 @@ use std::sync::Arc;
 pub async fn push_batch(
     st: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<PushRequest>,
+    http: HttpRequest,
+    body: web::Payload,
 ) -> AppResult<HttpResponse> {
-    let req = body.into_inner();
+    // Read by hand: the body may come gzip-compressed from a phone on a
+    // weak link, and is inflated against the same limit as a plain one.
+    let (req, got): (PushRequest, _) =
+        crate::http::body::json(&http, body, st.config.max_json_bytes).await?;
+    st.metrics
+        .push_body(got.encoding.as_str(), got.wire, got.json);
     push::check_batch(&req)?;
     apply(&st, caller, req, Uploads::default()).await
 }

@@ -4,4 +4,5 @@
 //! handlers' state.
 
 pub mod body;
+pub mod compress;
 pub mod streaming;

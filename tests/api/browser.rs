@@ -615,6 +615,29 @@ fn an_inspector_completes_a_stop_offline_and_it_syncs_on_reconnect() {
     driver.offline(false);
     driver.wait_text("已全部上传");
     driver.wait_text("「备注」与另一台设备的修改冲突");
+    // On the way the app gzipped its push (CompressionStream) and the
+    // browser took the pull compressed.
+    let metrics = app.get("/metrics", "").text;
+    assert!(
+        metrics.contains(r#"fieldsync_push_bodies_total{encoding="gzip"}"#),
+        "{}",
+        metrics
+            .lines()
+            .filter(|l| l.contains("push_bod"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let pulls = driver.script(
+        "return performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/v1/sync/pull')).map((e) => [e.encodedBodySize, e.decodedBodySize]);",
+    );
+    assert!(
+        pulls
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p[0].as_f64().unwrap() < p[1].as_f64().unwrap()),
+        "no pull came compressed: {pulls}"
+    );
     driver.screenshot("app-conflict.png");
     driver.assert_chinese("a conflict notice");
     let detail = app

@@ -300,6 +300,19 @@ impl TestApp {
         content_type: &str,
         body: &[u8],
     ) -> Resp {
+        self.raw_with(method, path, token, content_type, &[], body)
+    }
+
+    /// [`Self::raw`] with more headers.
+    pub fn raw_with(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        content_type: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Resp {
         let url = self.url(path);
         let req = match method {
             "POST" => self.agent.post(url),
@@ -310,6 +323,9 @@ impl TestApp {
         let mut req = req.header("Content-Type", content_type);
         if !token.is_empty() {
             req = req.header("Authorization", format!("Bearer {token}"));
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
         }
         Self::finish(req.send(body))
     }
@@ -704,6 +720,17 @@ pub fn spawn_serve_with(
         }
     });
     (child, addr, rx)
+}
+
+/// A process's peak resident memory so far, in KiB (Linux's `VmHWM`).
+pub fn peak_rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap()
 }
 
 pub fn fixture(name: &str) -> Vec<u8> {

@@ -9,6 +9,7 @@ mod checklists;
 mod cli;
 mod client_js;
 mod cluster;
+mod compression;
 mod coverage;
 mod crash;
 mod departments;

@@ -173,7 +173,9 @@ fn hmac(key: &[u8], msg: &[u8]) -> Vec<u8> {
 }
 
 /// A live feed read line by line on a thread: the frames' `event:` and
-/// `data:`.
+/// `data:`. Opened as a browser opens it, accepting compressed answers:
+/// the stream must come as it is, frame by frame (a compressor would hold
+/// the frames back until its buffer fills).
 struct Stream {
     frames: Arc<Mutex<Vec<(String, Value)>>>,
 }
@@ -193,9 +195,12 @@ impl Stream {
             let mut r = agent
                 .get(&url)
                 .header("Authorization", format!("Bearer {token}"))
+                .header("Accept-Encoding", "gzip, deflate, br, zstd")
                 .call()
                 .unwrap();
             assert_eq!(r.status().as_u16(), 200);
+            let encoding = r.headers().get("content-encoding").cloned();
+            assert_eq!(encoding, None, "the live stream is never compressed");
             let _ = ready.send(());
             let reader = BufReader::new(r.body_mut().as_reader());
             let mut kind = String::new();

@@ -565,13 +565,7 @@ fn hostile_videos_keep_a_servers_memory_bounded() {
             assert_eq!(r["results"][1]["error"]["code"], code, "{what}: {r}");
         }
     }
-    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
-    let hwm_kb: u64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap();
+    let hwm_kb = peak_rss_kb(child.id());
     let _ = child.kill();
     let _ = child.wait();
     eprintln!(
@@ -735,13 +729,7 @@ fn sixteen_parallel_video_requests_keep_the_server_under_a_gigabyte() {
     for _ in 0..3 {
         hammer("once made");
     }
-    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
-    let hwm_kb: u64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap();
+    let hwm_kb = peak_rss_kb(child.id());
     let _ = child.kill();
     let _ = child.wait();
     eprintln!("server peak RSS {} MB", hwm_kb / 1024);

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { FieldsyncClient, MemoryStore, backoff, explain, sha256Hex } from '../../src/webui/field/app/fieldsync-client.js';
+import { FieldsyncClient, MemoryStore, backoff, explain, sha256Hex, nextChunk, gzipText, MAX_CHUNK } from '../../src/webui/field/app/fieldsync-client.js';
 
 import { URL, SITE, TEMPLATE, ROUTE, STOP, PASSWORD, ADMIN_PASSWORD, FIXTURES, meta, token, api } from './env.mjs';
 
@@ -129,7 +129,8 @@ test('photos go up in chunks and a cut upload resumes where it stopped', async (
     }
     return fetch(url, init);
   };
-  const c = new FieldsyncClient({ baseUrl: URL, store, fetch: faulty, chunkSize: 64 * 1024, maxRetries: 0, ...noSleep });
+  // chunkSeconds 0: every chunk the least, whatever the link (here fast).
+  const c = new FieldsyncClient({ baseUrl: URL, store, fetch: faulty, chunkSize: 64 * 1024, chunkSeconds: 0, maxRetries: 0, ...noSleep });
   await c.login('liming', PASSWORD);
   const id = await c.edit(null, { title: '带照片的记录', status: 'submitted' }, meta);
   const photo = await c.addPhoto(id, new Blob([bytes], { type: 'image/jpeg' }), { caption: '排口近景' });
@@ -138,7 +139,7 @@ test('photos go up in chunks and a cut upload resumes where it stopped', async (
   assert.ok(half.needs_upload && half.upload.offset === 2 * 64 * 1024, JSON.stringify(half.upload));
   // The app is closed and opened again: a new client on the same store.
   cut = false;
-  const again = new FieldsyncClient({ baseUrl: URL, store, fetch: faulty, chunkSize: 64 * 1024, ...noSleep });
+  const again = new FieldsyncClient({ baseUrl: URL, store, fetch: faulty, chunkSize: 64 * 1024, chunkSeconds: 0, ...noSleep });
   assert.ok(await again.sync(), JSON.stringify(again.lastError));
   assert.equal(sentBytes, bytes.length, 'every byte sent once: resumed, not restarted');
   const done = await again.store.get('photos', photo);
@@ -281,4 +282,81 @@ test('edits made in the same instant are all kept (a tap while a title is saved)
   ]);
   const f = (await c.inspection(id)).fields;
   assert.deepEqual([f.title, f.category, f.urgency, f.notes], ['桃花河排口黑水直排', 'water', 'urgent', '下水道破损']);
+});
+
+test('pushes go gzip-compressed and pulls come compressed; a server refusing gzip gets the batch plain', async () => {
+  const seen = [];
+  const watching = async (url, init) => {
+    const res = await fetch(url, init);
+    seen.push({ url, sent: init?.headers?.['Content-Encoding'] ?? null, got: res.headers.get('content-encoding'), bytes: init?.body?.byteLength ?? init?.body?.length ?? 0 });
+    return res;
+  };
+  const c = client({ fetch: watching });
+  await c.login('liming', PASSWORD);
+  const ids = [];
+  for (let i = 0; i < 20; i++) {
+    ids.push(await c.edit(null, { title: `压缩上传${i} 桃花河排口`, notes: '排口下游约五十米处有白色泡沫,气味明显。'.repeat(4) }, meta));
+  }
+  assert.ok(await c.sync(), JSON.stringify(c.lastError));
+  const push = seen.find((s) => s.url.endsWith('/sync/push'));
+  assert.equal(push.sent, 'gzip');
+  const plain = JSON.stringify({ device_id: 'x', inspections: ids.map(() => ({})) }).length;
+  assert.ok(push.bytes > 0 && push.bytes < 4000, `${push.bytes} bytes for 20 records`);
+  const pull = seen.find((s) => s.url.includes('/sync/pull'));
+  assert.ok(['gzip', 'br'].includes(pull.got), `pull came ${pull.got}`);
+  assert.ok(plain > 0);
+  // What the server holds is what was typed.
+  const coord = await token('zhoumin');
+  const one = await api('GET', `/api/v1/inspections/${ids[7]}`, coord);
+  assert.equal((one.body.inspection ?? one.body).fields.title, '压缩上传7 桃花河排口');
+
+  // An older server answers a compressed push with 415: the same batch
+  // goes again as it is, once, and later pushes stay plain.
+  let refused = 0;
+  const old = client({
+    fetch: async (url, init) => {
+      if (url.endsWith('/sync/push') && init.headers['Content-Encoding']) {
+        refused++;
+        return new Response(JSON.stringify({ error: { code: 'unsupported_media_type', message: 'no', details: {} } }), { status: 415 });
+      }
+      return fetch(url, init);
+    },
+  });
+  await old.login('liming', PASSWORD);
+  const id = await old.edit(null, { title: '旧服务器', notes: '旧服务器不认压缩的上传。'.repeat(100) }, meta);
+  assert.ok(await old.sync(), JSON.stringify(old.lastError));
+  assert.equal(refused, 1);
+  assert.equal(old.compress, false);
+  const there = await api('GET', `/api/v1/inspections/${id}`, coord);
+  assert.equal(there.status, 200);
+  assert.equal((await old.status()).waiting, 0);
+  assert.equal(new TextDecoder().decode(await new Response(new Blob([await gzipText('对')]).stream().pipeThrough(new DecompressionStream('gzip'))).arrayBuffer()), '对');
+});
+
+test('tus chunks are sized to the link measured', async () => {
+  // The sizing rule.
+  assert.equal(nextChunk({ rate: null, seconds: 8, least: 256 * 1024, size: 1e6 }), 256 * 1024);
+  assert.equal(nextChunk({ rate: 125_000, seconds: 8, least: 256 * 1024, size: 1e6 }), 1_000_000);
+  assert.equal(nextChunk({ rate: 10_000, seconds: 8, least: 256 * 1024, size: 1e6 }), 256 * 1024);
+  assert.equal(nextChunk({ rate: 1e9, seconds: 8, least: 256 * 1024, size: 1e6 }), MAX_CHUNK);
+  assert.equal(nextChunk({ rate: 10_000, seconds: 8, least: 1024, size: 900e6 }), 1e6, 'within 1000 parts');
+  // A link of about 1 MB/s (each PATCH held back by its size): after the
+  // first chunk the next ones carry about two seconds' worth.
+  const bytes = readFileSync(`${FIXTURES}/canon_sx530_IMG_1054.jpg`);
+  const sizes = [];
+  const slow = async (url, init) => {
+    if (init?.method === 'PATCH') {
+      sizes.push(init.body.byteLength);
+      await new Promise((r) => setTimeout(r, init.body.byteLength / 1000));
+    }
+    return fetch(url, init);
+  };
+  const c = client({ fetch: slow, chunkSize: 64 * 1024, chunkSeconds: 0.2 });
+  await c.login('liming', PASSWORD);
+  const id = await c.edit(null, { title: '测速上传' }, meta);
+  await c.addPhoto(id, new Blob([bytes], { type: 'image/jpeg' }), {});
+  assert.ok(await c.sync(), JSON.stringify(c.lastError));
+  assert.equal(sizes[0], 64 * 1024);
+  assert.ok(sizes[1] > 120_000 && sizes[1] < 240_000, `second chunk ${sizes[1]} (${sizes})`);
+  assert.equal(sizes.reduce((a, b) => a + b, 0), bytes.length);
 });

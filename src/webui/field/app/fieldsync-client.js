@@ -157,6 +157,34 @@ export async function sha256Hex(data) {
 }
 
 /** Backoff before try `n` (from 0): 1 s, 2 s, 4 s ... at most 60 s, with jitter. */
+/** Pushes shorter than this go as they are (gzip's header costs more than it saves). */
+const GZIP_FROM = 1024;
+
+/** The most bytes one PATCH carries, however fast the link. */
+export const MAX_CHUNK = 8 * 1024 * 1024;
+
+/**
+ * The size of the next tus PATCH: what the link carries in `seconds` at the
+ * measured `rate` (a cut connection loses at most that much), never less
+ * than `least`, never more than MAX_CHUNK, and at least a 900th of the file
+ * (the server takes an upload in at most 1000 parts).
+ */
+export function nextChunk({ rate, seconds, least, size }) {
+  const fit = rate == null ? least : Math.round(rate * seconds);
+  const clamped = Math.min(MAX_CHUNK, Math.max(least, fit));
+  return Math.max(clamped, Math.ceil(size / 900));
+}
+
+/** gzip of a text, by the platform's CompressionStream. */
+export async function gzipText(text) {
+  const stream = new Blob([text]).stream().pipeThrough(new CompressionStream('gzip'));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+function clockMs() {
+  return globalThis.performance?.now?.() ?? Date.now();
+}
+
 export function backoff(n, retryAfter, random = Math.random) {
   if (retryAfter != null && Number.isFinite(retryAfter)) return Math.min(retryAfter, 300) * 1000;
   const base = Math.min(60_000, 1000 * 2 ** n);
@@ -177,13 +205,20 @@ export class FieldsyncClient {
    * @param {Function} [o.now] the clock (a Date)
    * @param {Function} [o.sleep] waits ms
    * @param {number} [o.batchSize] inspections per push
-   * @param {number} [o.chunkSize] bytes per tus PATCH
+   * @param {number} [o.chunkSize] bytes of the first tus PATCH, and the least
+   *   (later ones are sized to the link measured: see nextChunk)
+   * @param {number} [o.chunkSeconds] how long a PATCH should take on the link
    * @param {number} [o.maxRetries] tries of one request before giving up
+   * @param {boolean} [o.compress] gzip pushes (CompressionStream), falling back
+   *   to plain where a server refuses them
    */
   constructor({ baseUrl = '', store, fetch = globalThis.fetch.bind(globalThis), now = () => new Date(),
     sleep = (ms) => new Promise((r) => setTimeout(r, ms)), random = Math.random,
-    batchSize = 100, chunkSize = 256 * 1024, maxRetries = 4 } = {}) {
-    Object.assign(this, { baseUrl, base: store, fetchFn: fetch, now, sleep, random, batchSize, chunkSize, maxRetries });
+    batchSize = 100, chunkSize = 256 * 1024, chunkSeconds = 8, maxRetries = 4, compress = true } = {}) {
+    Object.assign(this, { baseUrl, base: store, fetchFn: fetch, now, sleep, random, batchSize, chunkSize, chunkSeconds, maxRetries });
+    this.compress = compress && typeof CompressionStream !== 'undefined';
+    /** The upload rate measured on the link (bytes a second), or null. */
+    this.linkRate = null;
     /** The signed-in user's id (their part of the store), once read. */
     this.uid = null;
     this.opened = null;
@@ -422,15 +457,25 @@ export class FieldsyncClient {
    * or backoff) and try again, up to maxRetries; a 401 refreshes once.
    * Answers {status, headers, body}; throws SyncError when it gives up.
    */
-  async request(path, { method = 'GET', json, body, headers = {}, auth = true, retries = this.maxRetries } = {}) {
+  async request(path, { method = 'GET', json, body, headers = {}, auth = true, retries = this.maxRetries, gzip = false } = {}) {
     let refreshed = false;
+    let sent = body;
+    const extra = {};
+    if (json !== undefined) {
+      sent = JSON.stringify(json);
+      extra['Content-Type'] = 'application/json';
+      // Compressed once, sent as often as it takes; a small body goes as it is.
+      if (gzip && sent.length >= GZIP_FROM) {
+        sent = await gzipText(sent);
+        extra['Content-Encoding'] = 'gzip';
+      }
+    }
     for (let attempt = 0; ; attempt++) {
-      const h = { ...headers };
-      if (json !== undefined) h['Content-Type'] = 'application/json';
+      const h = { ...headers, ...extra };
       if (auth) h.Authorization = `Bearer ${await this.accessToken()}`;
       let res;
       try {
-        res = await this.fetchFn(this.baseUrl + path, { method, headers: h, body: json !== undefined ? JSON.stringify(json) : body });
+        res = await this.fetchFn(this.baseUrl + path, { method, headers: h, body: sent });
       } catch (e) {
         if (attempt >= retries) throw new SyncError('网络不可用,稍后自动重试', { code: 'offline' });
         await this.sleep(backoff(attempt, null, this.random));
@@ -708,7 +753,14 @@ export class FieldsyncClient {
       const r = await this.request('/api/v1/sync/push', {
         method: 'POST',
         json: { device_id: await this.deviceId(), ...batch },
+        gzip: this.compress,
       });
+      if (r.status === 415 && this.compress) {
+        // A server that does not take compressed pushes: nothing was
+        // applied; the same batch goes again as it is.
+        this.compress = false;
+        continue;
+      }
       if (r.status === 413 && this.batchSize > 1) {
         // Nothing was applied: split it.
         await this.store.delete('meta', 'batch');
@@ -796,6 +848,13 @@ export class FieldsyncClient {
     }
   }
 
+  /** Folds one PATCH's rate into the link's (a moving average: one fast or slow chunk does not swing it). */
+  measure(bytes, ms) {
+    if (ms <= 0 || bytes < 16 * 1024) return;
+    const rate = (bytes * 1000) / ms;
+    this.linkRate = this.linkRate == null ? rate : 0.6 * this.linkRate + 0.4 * rate;
+  }
+
   async uploadHead(url) {
     const r = await this.request(url, { method: 'HEAD', headers: { 'Tus-Resumable': '1.0.0' } });
     if (r.status === 200) return Number(r.headers.get('Upload-Offset'));
@@ -814,7 +873,6 @@ export class FieldsyncClient {
     const whole = blob ? null : await bytesOf(p.data);
     const size = blob ? p.data.size : whole.byteLength;
     const piece = async (a, b) => (blob ? new Uint8Array(await p.data.slice(a, b).arrayBuffer()) : whole.slice(a, b));
-    const chunkSize = Math.max(this.chunkSize, Math.ceil(size / 900));
     let offset = 0;
     if (p.upload?.url) {
       const at = await this.uploadHead(p.upload.url);
@@ -833,14 +891,17 @@ export class FieldsyncClient {
     }
     const before = this.progress.done;
     while (offset < size) {
-      const chunk = await piece(offset, Math.min(offset + chunkSize, size));
+      const want = nextChunk({ rate: this.linkRate, seconds: this.chunkSeconds, least: this.chunkSize, size });
+      const chunk = await piece(offset, Math.min(offset + want, size));
       const sum = b64(await globalThis.crypto.subtle.digest('SHA-256', chunk));
+      const started = clockMs();
       const r = await this.request(p.upload.url, {
         method: 'PATCH',
         body: chunk,
         headers: { 'Tus-Resumable': '1.0.0', 'Upload-Offset': String(offset), 'Content-Type': 'application/offset+octet-stream', 'Upload-Checksum': `sha256 ${sum}` },
       });
       if (r.status === 204) {
+        this.measure(chunk.byteLength, clockMs() - started);
         offset = Number(r.headers.get('Upload-Offset'));
       } else if (r.status === 409 || r.status === 460) {
         // Our offset was stale (a PATCH whose answer was lost) or the chunk

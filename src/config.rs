@@ -126,6 +126,17 @@ pub struct Config {
     #[arg(long, env = "FIELDSYNC_ORIGINALS_KEEP_DAYS")]
     pub originals_keep_days: Option<u32>,
 
+    /// Days a push's stored answer is kept (the answer a phone that lost it
+    /// gets again for the same batch). Past it a replay is applied anew,
+    /// which changes nothing: its items come back `unchanged`.
+    #[arg(long, env = "FIELDSYNC_BATCH_ANSWERS_KEEP_DAYS", default_value_t = 90)]
+    pub batch_answers_keep_days: u32,
+
+    /// Seconds between housekeeping runs: expired uploads and their parts,
+    /// orphaned parts, stale staging files, old batch answers.
+    #[arg(long, env = "FIELDSYNC_SWEEP_INTERVAL_SECS", default_value_t = 600)]
+    pub sweep_interval_secs: u64,
+
     /// Largest multipart push (the batch and its photos together).
     #[arg(long, env = "FIELDSYNC_MAX_MULTIPART_BYTES", default_value_t = 256 * 1024 * 1024)]
     pub max_multipart_bytes: u64,
@@ -264,6 +275,8 @@ impl Config {
             video_timeout_secs: 900,
             video_memory_mib: 2048,
             originals_keep_days: None,
+            batch_answers_keep_days: 90,
+            sweep_interval_secs: 600,
             photo_workers: None,
             job_lease_secs: 120,
             upload_lease_secs: 300,

@@ -11,6 +11,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod expr;
+pub mod housekeeping;
 pub mod http;
 pub mod ids;
 pub mod inspection;
@@ -136,47 +137,14 @@ pub fn start(config: Config) -> anyhow::Result<Started> {
         grace: std::time::Duration::from_secs(config.body_grace_secs),
         min_rate: config.body_min_rate,
     });
-    // Unfinished uploads expire while the server runs, not only at start.
-    {
-        let (db, jobs) = (state.db.clone(), Arc::clone(&state.jobs));
-        actix_web::rt::spawn(async move {
-            let mut every = actix_web::rt::time::interval(std::time::Duration::from_secs(600));
-            loop {
-                every.tick().await;
-                let (db, jobs) = (db.clone(), Arc::clone(&jobs));
-                let swept = actix_web::web::block(move || {
-                    photos::tus::sweep(&db, jobs.store())?;
-                    photos::tus::sweep_orphans(&db, jobs.store())
-                });
-                match swept.await {
-                    Ok(Ok(_)) => {}
-                    Ok(Err(e)) => tracing::warn!(error = %e, "sweeping expired uploads failed"),
-                    Err(e) => tracing::warn!(error = %e, "sweeping expired uploads failed"),
-                }
-            }
-        });
-    }
-    // Originals past the district's keeping (FIELDSYNC_ORIGINALS_KEEP_DAYS),
-    // looked for with the schedules' interval.
-    if let Some(days) = config.originals_keep_days {
-        let (db, jobs) = (state.db.clone(), Arc::clone(&state.jobs));
-        let every = std::time::Duration::from_secs(config.schedule_interval_secs.max(1));
-        actix_web::rt::spawn(async move {
-            let mut tick = actix_web::rt::time::interval(every);
-            loop {
-                tick.tick().await;
-                let (db, jobs) = (db.clone(), Arc::clone(&jobs));
-                let ran =
-                    actix_web::web::block(move || photos::retention::run(&db, jobs.store(), days));
-                match ran.await {
-                    Ok(Ok(0)) => {}
-                    Ok(Ok(n)) => tracing::info!(count = n, days, "dropped originals past keeping"),
-                    Ok(Err(e)) => tracing::warn!(error = %e, "dropping originals failed"),
-                    Err(e) => tracing::warn!(error = %e, "dropping originals failed"),
-                }
-            }
-        });
-    }
+    // Expired uploads, orphaned parts, stale staging, old batch answers and
+    // (when a keeping is set) originals, while the server runs.
+    housekeeping::start(
+        state.db.clone(),
+        Arc::clone(&state.jobs),
+        Arc::clone(&state.metrics),
+        housekeeping::Settings::of(&config),
+    );
     // The relay: the sender (one server at a time holds its lease) and
     // this server's live feed, both reading what every server writes.
     {

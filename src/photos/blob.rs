@@ -44,6 +44,12 @@ pub trait BlobStore: Send + Sync {
     fn delete(&self, key: &str) -> io::Result<()>;
     /// The keys that start with `prefix` + `/`, in no order.
     fn list_dir(&self, prefix: &str) -> io::Result<Vec<String>>;
+    /// The names one level below `prefix` (the upload ids under `uploads`):
+    /// on S3 one listing by delimiter, not every part of every upload.
+    fn list_children(&self, prefix: &str) -> io::Result<Vec<String>>;
+    /// Removes staged files older than `age` (left by a request or a server
+    /// that died mid-way); returns how many went.
+    fn sweep_temp(&self, age: std::time::Duration) -> io::Result<u64>;
     /// A new local temporary file to stage bytes in.
     fn temp(&self) -> io::Result<(PathBuf, File)>;
     /// `/readyz`: a probe written, read back and removed.
@@ -106,6 +112,29 @@ pub fn checked(key: &str) -> io::Result<&str> {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "bad blob key"));
     }
     Ok(key)
+}
+
+/// Removes the files of `dir` last written more than `age` ago; returns
+/// how many. A file being written is younger than any sensible `age`.
+pub fn sweep_older(dir: &Path, age: std::time::Duration) -> io::Result<u64> {
+    let entries = match std::fs::read_dir(dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        r => r?,
+    };
+    let mut gone = 0;
+    for e in entries.flatten() {
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|d| d > age);
+        if old && e.file_type().is_ok_and(|t| t.is_file()) && std::fs::remove_file(e.path()).is_ok()
+        {
+            gone += 1;
+        }
+    }
+    Ok(gone)
 }
 
 pub fn original_key(sha: &str) -> String {
@@ -218,6 +247,22 @@ impl BlobStore for FsStore {
         let mut out = Vec::new();
         walk(&self.path(prefix)?, prefix, &mut out)?;
         Ok(out)
+    }
+
+    fn list_children(&self, prefix: &str) -> io::Result<Vec<String>> {
+        let entries = match std::fs::read_dir(self.path(prefix)?) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            r => r?,
+        };
+        let mut out = Vec::new();
+        for e in entries {
+            out.push(e?.file_name().to_string_lossy().into_owned());
+        }
+        Ok(out)
+    }
+
+    fn sweep_temp(&self, age: std::time::Duration) -> io::Result<u64> {
+        sweep_older(&self.root.join("tmp"), age)
     }
 
     fn temp(&self) -> io::Result<(PathBuf, File)> {

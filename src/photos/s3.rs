@@ -275,6 +275,27 @@ impl BlobStore for S3Store {
         })
     }
 
+    fn list_children(&self, prefix: &str) -> io::Result<Vec<String>> {
+        let path = self.path(prefix)?;
+        let store = Arc::clone(&self.store);
+        self.block_on(async move {
+            let listed = store
+                .list_with_delimiter(Some(&path))
+                .await
+                .map_err(other)?;
+            Ok(listed
+                .common_prefixes
+                .iter()
+                .chain(listed.objects.iter().map(|o| &o.location))
+                .filter_map(|p| p.filename().map(str::to_string))
+                .collect())
+        })
+    }
+
+    fn sweep_temp(&self, age: std::time::Duration) -> io::Result<u64> {
+        super::blob::sweep_older(&self.staging, age)
+    }
+
     fn temp(&self) -> io::Result<(PathBuf, File)> {
         let path = self.staging.join(uuid::Uuid::new_v4().to_string());
         let f = File::options().write(true).create_new(true).open(&path)?;

@@ -618,6 +618,28 @@ impl TestApp {
     }
 
     /// Where the server stages bytes on their way into its blob store.
+    /// Stores bytes under `key` in the server's blob store, behind its back
+    /// (a part a dead server left).
+    pub fn put_blob(&self, key: &str, bytes: &[u8]) {
+        match &self.config.blob_url {
+            Some(url) if url.starts_with("s3://") => {
+                let mut cfg = self.config.clone();
+                cfg.data_dir = self.dir.join("test-staging");
+                fieldsync::photos::store_for(&cfg)
+                    .unwrap()
+                    .put_bytes(key, bytes)
+                    .unwrap();
+            }
+            // Not through a store of our own: opening one clears the
+            // server's staging directory.
+            _ => {
+                let path = self.dir.join("blobs").join(key);
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(path, bytes).unwrap();
+            }
+        }
+    }
+
     pub fn staging_dir(&self) -> PathBuf {
         if self.config.blob_url.is_some() {
             self.dir.join("staging")

@@ -284,18 +284,13 @@ pub fn sweep(db: &Db, store: &dyn BlobStore) -> AppResult<usize> {
 }
 
 /// Removes the bytes of uploads whose rows are gone (a server that died
-/// between removing an upload's row and its parts). It lists every part in
-/// the store: for the periodic sweep, not for requests. Returns how many
-/// uploads' bytes went.
+/// between removing an upload's row and its parts). It lists the uploads
+/// that have parts (one name each, not every part): for the periodic
+/// sweep, not for requests. Returns how many uploads' bytes went.
 pub fn sweep_orphans(db: &Db, store: &dyn BlobStore) -> AppResult<usize> {
     // Parts are stored only while their row exists, so a row missing now
     // never comes back for them.
-    let mut stored: Vec<String> = store
-        .list_dir("uploads")
-        .map_err(unavailable)?
-        .iter()
-        .filter_map(|k| k.split('/').nth(1).map(str::to_string))
-        .collect();
+    let mut stored: Vec<String> = store.list_children("uploads").map_err(unavailable)?;
     stored.sort();
     stored.dedup();
     let mut orphans = Vec::new();

@@ -16,6 +16,7 @@ mod wire;
 
 pub use parse::PHOTO_TYPES;
 pub use photos::photo_hashes;
+pub use replay::prune as prune_answers;
 pub use wire::{
     InspectionPush, ItemError, ItemResult, MAX_ITEMS, PhotoPush, PushItemKind, PushItemStatus,
     PushRequest, PushResponse, check_batch,
@@ -70,8 +71,10 @@ pub fn push(
     let batch = req.batch_id.to_string();
     // An error below rolls back the whole transaction, this included.
     devices::touch(c, &device, &caller.id, Activity::Push)?;
-    if let Some(json) = replay::stored(c, &device, &batch, hash)? {
-        return Ok(json);
+    match replay::stored(c, &device, &batch, hash)? {
+        Some(replay::Stored::Answer(json)) => return Ok(json),
+        Some(replay::Stored::Pruned) => return replay::answer_pruned(c, caller, &batch, &req),
+        None => {}
     }
 
     let now = clock::now_utc();

@@ -71,7 +71,7 @@ fn main() {
     // One phone per inspector, as in the field (FLEET_USERS to share).
     let users = env("FLEET_USERS", phones_n).clamp(1, phones_n);
     // Every phone logs in from this one address: lift the per-address limit.
-    let (_tmp, cl) = common::start_server_with(PASSWORD, |c| c.login_burst_per_ip = 10_000);
+    let (tmp, cl) = common::start_server_with(PASSWORD, |c| c.login_burst_per_ip = 10_000);
     let (group, site, tpl, token) = common::district(&cl, PASSWORD);
     let admin = cl.login("admin", PASSWORD);
     let mut tokens = vec![token];
@@ -111,6 +111,10 @@ fn main() {
     println!(
         "fleet benchmark: {phones_n} phones ({users} inspectors), {rounds} rounds of {PER_PUSH} inspections + 2 photos each, then a pull; server workers 2, loopback HTTP"
     );
+    // The writer's figures before the rounds: the set-up (user creations,
+    // logins, the reference's sequential batches) commits one write at a
+    // time, and must not be counted as the fleet's.
+    let before = commit_stats(&cl);
     let cl = Arc::new(cl);
     let (site, tpl) = (Arc::new(site), Arc::new(tpl));
     let mut all_ms: Vec<f64> = Vec::new();
@@ -149,11 +153,15 @@ fn main() {
         }
         let secs = t.elapsed().as_secs_f64();
         fleet_secs += secs;
+        // SQLite's write-ahead log: readers that never stop keep a passive
+        // checkpoint from resetting it, and every read walks its index.
+        let wal = std::fs::metadata(tmp.path().join("fieldsync.db-wal")).map_or(0, |m| m.len());
         println!(
-            "  round {}: {:.0} records/s ({:.2} s)",
+            "  round {}: {:.0} records/s ({:.2} s), WAL {:.1} MB",
             round + 1,
             (phones.len() * PER_PUSH) as f64 / secs,
-            secs
+            secs,
+            wal as f64 / 1e6
         );
     }
     all_ms.sort_by(f64::total_cmp);
@@ -165,6 +173,21 @@ fn main() {
         percentile(&all_ms, 0.5),
         percentile(&all_ms, 0.99)
     );
+    let after = commit_stats(&cl);
+    let (commits, writes, singles) = (after.0 - before.0, after.1 - before.1, after.2 - before.2);
+    println!(
+        "  the rounds' writes: {writes:.0} in {commits:.0} commits ({:.1} a commit), {singles:.0} commits of one write",
+        writes / commits.max(1.0)
+    );
+    println!(
+        "  (the whole run with its set-up: {:.0} writes in {:.0} commits, {:.0} of one write)",
+        after.1, after.0, after.2
+    );
+}
+
+/// The writer's commits, writes committed, and commits of a single write,
+/// from `/metrics`.
+fn commit_stats(cl: &common::Client) -> (f64, f64, f64) {
     let m = cl
         .agent
         .get(format!("{}/metrics", cl.base))
@@ -172,7 +195,16 @@ fn main() {
         .ok()
         .and_then(|mut r| r.body_mut().read_to_string().ok())
         .unwrap_or_default();
-    for line in m.lines().filter(|l| l.starts_with("fieldsync_db_commit")) {
-        println!("  {line}");
-    }
+    let value = |prefix: &str| {
+        m.lines()
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (
+        value("fieldsync_db_commit_group_size_count"),
+        value("fieldsync_db_commit_group_size_sum"),
+        value(r#"fieldsync_db_commit_group_size_bucket{le="1.0"}"#),
+    )
 }

@@ -42,8 +42,9 @@ struct Phone {
     cursor: String,
 }
 
-/// Pulls until up to date; returns how many objects came.
-fn pull(cl: &common::Client, p: &mut Phone) -> usize {
+/// Pulls until up to date; returns how many objects came and the last
+/// page's size.
+fn pull(cl: &common::Client, p: &mut Phone) -> (usize, usize) {
     let mut n = 0;
     loop {
         let v = cl.send(
@@ -52,12 +53,13 @@ fn pull(cl: &common::Client, p: &mut Phone) -> usize {
             &p.token,
             None,
         );
+        let size = v.to_string().len();
         p.cursor = v["cursor"].as_str().unwrap_or_default().to_string();
         n += v["changes"].as_object().map_or(0, |c| {
             c.values().map(|a| a.as_array().map_or(0, Vec::len)).sum()
         });
         if v["has_more"] != json!(true) {
-            return n;
+            return (n, size);
         }
     }
 }
@@ -117,9 +119,68 @@ fn main() {
     let before = commit_stats(&cl);
     let cl = Arc::new(cl);
     let (site, tpl) = (Arc::new(site), Arc::new(tpl));
+    let wal_path = tmp.path().join("fieldsync.db-wal");
+    let wal = move || std::fs::metadata(&wal_path).map_or(0, |m| m.len()) as f64 / 1e6;
+    let (fleet_secs, mut all_ms, errors, sizes) =
+        rounds_of(&cl, &mut phones, rounds, &site, &tpl, with_pull, Some(&wal));
+    all_ms.sort_by(f64::total_cmp);
+    let fleet = (phones_n * PER_PUSH * rounds) as f64 / fleet_secs;
+    // The physical floor on this machine: the same phones, threads and
+    // bytes against a bare actix-web server that reads each body and
+    // answers a push's and a pull's answer of the same size, with no
+    // token, no JSON, no database.
+    let bare = Arc::new(common::Client {
+        base: floor_server(sizes.0, sizes.1),
+        agent: cl.agent.clone(),
+    });
+    let (floor_secs, mut floor_ms, _, _) =
+        rounds_of(&bare, &mut phones, rounds, &site, &tpl, with_pull, None);
+    floor_ms.sort_by(f64::total_cmp);
+    let floor = (phones_n * PER_PUSH * rounds) as f64 / floor_secs;
+    println!("  single client, 500-record batches: {single:.0} records/s");
+    println!(
+        "  fleet: {fleet:.0} records/s ({:.2}x the big batches), a phone's push+pull p50 {:.0} ms, p99 {:.0} ms, failed pushes {errors}",
+        fleet / single,
+        percentile(&all_ms, 0.5),
+        percentile(&all_ms, 0.99)
+    );
+    println!(
+        "  the floor (the same exchanges with a bare HTTP server): {floor:.0} records/s, p50 {:.0} ms, p99 {:.0} ms; the fleet is {:.2}x of it",
+        percentile(&floor_ms, 0.5),
+        percentile(&floor_ms, 0.99),
+        fleet / floor
+    );
+    let after = commit_stats(&cl);
+    let (commits, writes, singles) = (after.0 - before.0, after.1 - before.1, after.2 - before.2);
+    println!(
+        "  the rounds' writes: {writes:.0} in {commits:.0} commits ({:.1} a commit), {singles:.0} commits of one write",
+        writes / commits.max(1.0)
+    );
+    println!(
+        "  (the whole run with its set-up: {:.0} writes in {:.0} commits, {:.0} of one write)",
+        after.1, after.0, after.2
+    );
+}
+
+type Rounds = (f64, Vec<f64>, usize, (usize, usize));
+
+/// Runs the rounds: every phone pushes (and pulls) at once behind a
+/// barrier. Returns the seconds the rounds took, each phone's push+pull
+/// milliseconds, failed pushes, and the sizes of the last push's and
+/// pull's answers.
+fn rounds_of(
+    cl: &Arc<common::Client>,
+    phones: &mut Vec<Phone>,
+    rounds: usize,
+    site: &Arc<String>,
+    tpl: &Arc<String>,
+    with_pull: bool,
+    wal: Option<&dyn Fn() -> f64>,
+) -> Rounds {
     let mut all_ms: Vec<f64> = Vec::new();
-    let mut fleet_secs = 0.0;
+    let mut secs_total = 0.0;
     let mut errors = 0usize;
+    let mut sizes = (0, 0);
     for round in 0..rounds {
         let barrier = Arc::new(Barrier::new(phones.len() + 1));
         let handles: Vec<_> = phones
@@ -133,56 +194,94 @@ fn main() {
                     barrier.wait();
                     let t = Instant::now();
                     let r = cl.agent.post(format!("{}/api/v1/sync/push", cl.base)).header("Authorization", format!("Bearer {}", p.token)).send_json(&body);
-                    let ok = matches!(&r, Ok(resp) if resp.status().as_u16() == 200);
+                    let (ok, answer) = match r {
+                        Ok(mut resp) => (resp.status().as_u16() == 200, resp.body_mut().read_to_vec().map_or(0, |b| b.len())),
+                        Err(_) => (false, 0),
+                    };
+                    let mut pulled = 0;
                     if ok && with_pull {
-                        pull(&cl, &mut p);
+                        pulled = pull(&cl, &mut p).1;
                     }
-                    (p, t.elapsed().as_secs_f64() * 1000.0, ok)
+                    (p, t.elapsed().as_secs_f64() * 1000.0, ok, (answer, pulled))
                 })
             })
             .collect();
         barrier.wait();
         let t = Instant::now();
         for h in handles {
-            let (p, ms, ok) = h.join().expect("phone");
+            let (p, ms, ok, size) = h.join().expect("phone");
             if !ok {
                 errors += 1;
             }
+            sizes = size;
             all_ms.push(ms);
             phones.push(p);
         }
         let secs = t.elapsed().as_secs_f64();
-        fleet_secs += secs;
+        secs_total += secs;
         // SQLite's write-ahead log: readers that never stop keep a passive
         // checkpoint from resetting it, and every read walks its index.
-        let wal = std::fs::metadata(tmp.path().join("fieldsync.db-wal")).map_or(0, |m| m.len());
+        let wal = wal.map_or(String::new(), |w| format!(", WAL {:.1} MB", w()));
         println!(
-            "  round {}: {:.0} records/s ({:.2} s), WAL {:.1} MB",
+            "  round {}: {:.0} records/s ({:.2} s){wal}",
             round + 1,
             (phones.len() * PER_PUSH) as f64 / secs,
             secs,
-            wal as f64 / 1e6
         );
     }
-    all_ms.sort_by(f64::total_cmp);
-    let fleet = (phones_n * PER_PUSH * rounds) as f64 / fleet_secs;
-    println!("  single client, 500-record batches: {single:.0} records/s");
-    println!(
-        "  fleet: {fleet:.0} records/s ({:.2}x the big batches), a phone's push+pull p50 {:.0} ms, p99 {:.0} ms, failed pushes {errors}",
-        fleet / single,
-        percentile(&all_ms, 0.5),
-        percentile(&all_ms, 0.99)
-    );
-    let after = commit_stats(&cl);
-    let (commits, writes, singles) = (after.0 - before.0, after.1 - before.1, after.2 - before.2);
-    println!(
-        "  the rounds' writes: {writes:.0} in {commits:.0} commits ({:.1} a commit), {singles:.0} commits of one write",
-        writes / commits.max(1.0)
-    );
-    println!(
-        "  (the whole run with its set-up: {:.0} writes in {:.0} commits, {:.0} of one write)",
-        after.1, after.0, after.2
-    );
+    (secs_total, all_ms, errors, sizes)
+}
+
+/// A bare actix-web server with the same two routes: each reads its
+/// request's body and answers fixed bytes of the real answers' sizes.
+fn floor_server(push_answer: usize, pull_answer: usize) -> String {
+    use actix_web::{App, HttpResponse, HttpServer, web};
+    let push = web::Bytes::from(format!(
+        "{{\"results\":\"{}\"}}",
+        "x".repeat(push_answer.saturating_sub(14))
+    ));
+    let pull = web::Bytes::from(format!(
+        "{{\"has_more\":false,\"cursor\":\"c\",\"pad\":\"{}\"}}",
+        "x".repeat(pull_answer.saturating_sub(40))
+    ));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let server = HttpServer::new(move || {
+                let (push, pull) = (push.clone(), pull.clone());
+                App::new()
+                    .route(
+                        "/api/v1/sync/push",
+                        web::post().to(move |body: web::Bytes| {
+                            let push = push.clone();
+                            async move {
+                                let _ = body.len();
+                                HttpResponse::Ok()
+                                    .content_type("application/json")
+                                    .body(push)
+                            }
+                        }),
+                    )
+                    .route(
+                        "/api/v1/sync/pull",
+                        web::get().to(move || {
+                            let pull = pull.clone();
+                            async move {
+                                HttpResponse::Ok()
+                                    .content_type("application/json")
+                                    .body(pull)
+                            }
+                        }),
+                    )
+            })
+            .workers(2)
+            .bind("127.0.0.1:0")
+            .expect("bind");
+            tx.send(server.addrs()[0]).expect("addr");
+            let _ = server.run().await;
+        })
+    });
+    format!("http://{}", rx.recv().expect("floor server"))
 }
 
 /// The writer's commits, writes committed, and commits of a single write,

@@ -110,7 +110,16 @@ struct Link {
 /// its arrival time, a writer delivers it then (a small queue between
 /// them: the link's buffer, so the sender feels the link's pace).
 fn pump(link: Arc<Link>, mut from: TcpStream, mut to: TcpStream, upward: bool) {
-    let (tx, rx) = mpsc::sync_channel::<(Instant, Vec<u8>)>(4);
+    // Room for what is in flight on the link (its bandwidth times the
+    // RTT) twice over, as a TCP window would allow: a smaller queue would
+    // cap the rate below the link's.
+    let bps = if upward {
+        link.shape.up_bps
+    } else {
+        link.shape.down_bps
+    };
+    let in_flight = bps / 8.0 * link.shape.rtt.as_secs_f64() * 2.0;
+    let (tx, rx) = mpsc::sync_channel::<(Instant, Vec<u8>)>((in_flight / 16384.0) as usize + 4);
     let writer = std::thread::spawn(move || {
         for (at, bytes) in rx {
             let now = Instant::now();

@@ -462,6 +462,15 @@ fn an_admin_imports_sites_plans_a_route_and_the_inspector_pulls_it() {
     driver.screenshot("admin-checklist-phone.png");
 }
 
+/// A function body for [`wait_until`]: presses play on the page's video
+/// (muted, as a coordinator might) until it has a frame to show, then
+/// answers where it plays from. The player loads only metadata until then
+/// (`preload="metadata"`), so waiting for a frame without pressing play
+/// depends on the browser's whims under load.
+const PLAY_VIDEO: &str = "const v = document.querySelector('video'); if (!v) return false; \
+    if (v.readyState >= 2) return v.currentSrc; \
+    if (v.paused) { v.muted = true; v.play().catch(() => {}); } return false;";
+
 /// Waits until `js` (a function body) returns something truthy.
 fn wait_until(driver: &Driver, what: &str, js: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -470,7 +479,10 @@ fn wait_until(driver: &Driver, what: &str, js: &str) -> Value {
         if !(v.is_null() || v == json!(false) || v == json!(0)) {
             return v;
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        if Instant::now() >= deadline {
+            let state = driver.script("const v = document.querySelector('video'); return v ? [v.readyState, v.networkState, v.paused, v.currentSrc, v.error && v.error.message] : null");
+            panic!("timed out waiting for {what} ({state})");
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -1479,12 +1491,15 @@ fn a_video_filmed_offline_goes_up_and_plays_on_the_review_page() {
     driver.type_into("#username", "zhoumin");
     driver.type_into("#password", PASSWORD);
     driver.click("#login");
-    driver.go(&format!("{site}/review/inspections/{id}"));
-    let played = wait_until(
+    // Signed in (the session cookie set) before going on: cookies do not
+    // tell ports apart, and a page asked for too early meets the login.
+    wait_until(
         &driver,
-        "the video plays from display",
-        "const v = document.querySelector('video'); return v && v.readyState >= 2 ? v.currentSrc : false",
+        "the signed-in queue",
+        "return !location.pathname.endsWith('/login') && document.readyState === 'complete'",
     );
+    driver.go(&format!("{site}/review/inspections/{id}"));
+    let played = wait_until(&driver, "the video plays from display", PLAY_VIDEO);
     assert!(
         played.as_str().unwrap_or_default().contains("/display?"),
         "{played}"
@@ -1510,12 +1525,15 @@ fn a_video_filmed_offline_goes_up_and_plays_on_the_review_page() {
     driver.type_into("#username", "zhoumin");
     driver.type_into("#password", PASSWORD);
     driver.click("#login");
-    driver.go(&format!("{site2}/review/inspections/{id2}"));
-    let played = wait_until(
+    // Signed in (the session cookie set) before going on: cookies do not
+    // tell ports apart, and a page asked for too early meets the login.
+    wait_until(
         &driver,
-        "the video plays from the original",
-        "const v = document.querySelector('video'); return v && v.readyState >= 2 ? v.currentSrc : false",
+        "the signed-in queue",
+        "return !location.pathname.endsWith('/login') && document.readyState === 'complete'",
     );
+    driver.go(&format!("{site2}/review/inspections/{id2}"));
+    let played = wait_until(&driver, "the video plays from the original", PLAY_VIDEO);
     assert!(
         played.as_str().unwrap_or_default().contains("/original?"),
         "{played}"

@@ -404,7 +404,7 @@ impl Phone {
                 }
                 // Cut, or a stale offset: ask where the upload stands.
                 _ => {
-                    let head = self.call_retrying("HEAD", &url, &[tus.clone()], None);
+                    let head = self.call_retrying("HEAD", &url, std::slice::from_ref(&tus), None);
                     offset = head.header("upload-offset").unwrap().parse().unwrap();
                 }
             }
@@ -514,9 +514,9 @@ fn record(site: &str, tpl: &str, i: usize) -> Value {
     let at = "2026-11-20T02:13:00Z";
     let colour = ["清澈", "浑浊", "发黑"][i % 3];
     let f = json!({"title": format!("桃花河{}号排口巡查", i + 1), "status": "submitted",
-        "severity": if i % 5 == 0 { "high" } else { "low" },
+        "severity": if i.is_multiple_of(5) { "high" } else { "low" },
         "notes": "排口下游约五十米处有白色泡沫,气味明显,已拍照记录并告知村委会。",
-        "answers.outfall_flowing": i % 2 == 0, "answers.water_color": colour,
+        "answers.outfall_flowing": i.is_multiple_of(2), "answers.water_color": colour,
         "answers.score": (i % 5) + 1,
         "location": {"lat": 29.8571 + i as f64 * 1e-4, "lon": 107.0812, "accuracy_m": 8, "captured_at": at}});
     let changed: serde_json::Map<String, Value> = f

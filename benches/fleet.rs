@@ -73,7 +73,12 @@ fn main() {
     // One phone per inspector, as in the field (FLEET_USERS to share).
     let users = env("FLEET_USERS", phones_n).clamp(1, phones_n);
     // Every phone logs in from this one address: lift the per-address limit.
-    let (tmp, cl) = common::start_server_with(PASSWORD, |c| c.login_burst_per_ip = 10_000);
+    let read_pool = env("FLEET_READ_POOL", 8);
+    let (tmp, cl) = common::start_server_with(PASSWORD, |c| {
+        c.login_burst_per_ip = 10_000;
+        // FLEET_READ_POOL: the server's read connections (its default 8).
+        c.read_pool = u32::try_from(read_pool).unwrap_or(8);
+    });
     let (group, site, tpl, token) = common::district(&cl, PASSWORD);
     let admin = cl.login("admin", PASSWORD);
     let mut tokens = vec![token];
@@ -121,8 +126,10 @@ fn main() {
     let (site, tpl) = (Arc::new(site), Arc::new(tpl));
     let wal_path = tmp.path().join("fieldsync.db-wal");
     let wal = move || std::fs::metadata(&wal_path).map_or(0, |m| m.len()) as f64 / 1e6;
+    let cpu_before = cpu_secs();
     let (fleet_secs, mut all_ms, errors, sizes) =
         rounds_of(&cl, &mut phones, rounds, &site, &tpl, with_pull, Some(&wal));
+    let cpu_used = cpu_secs() - cpu_before;
     all_ms.sort_by(f64::total_cmp);
     let fleet = (phones_n * PER_PUSH * rounds) as f64 / fleet_secs;
     // The physical floor on this machine: the same phones, threads and
@@ -159,6 +166,16 @@ fn main() {
     println!(
         "  (the whole run with its set-up: {:.0} writes in {:.0} commits, {:.0} of one write)",
         after.1, after.0, after.2
+    );
+    println!(
+        "  CPU over the rounds (server and phones, one process): {cpu_used:.1} s in {fleet_secs:.1} s, {:.2} of the machine's {} cores",
+        cpu_used / fleet_secs,
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!(
+        "  reads waited for a pooled connection {:.1} s in all over the rounds ({:.0} reads)",
+        after.3 - before.3,
+        after.4 - before.4
     );
 }
 
@@ -284,9 +301,22 @@ fn floor_server(push_answer: usize, pull_answer: usize) -> String {
     format!("http://{}", rx.recv().expect("floor server"))
 }
 
+/// This process's CPU time so far (user and system), from /proc.
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command's closing parenthesis; utime and stime
+    // are the 12th and 13th of them, in clock ticks (100 a second here).
+    let rest = stat.rsplit_once(')').map_or("", |r| r.1);
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|v| v.parse().unwrap_or(0.0))
+        .collect();
+    (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / 100.0
+}
+
 /// The writer's commits, writes committed, and commits of a single write,
 /// from `/metrics`.
-fn commit_stats(cl: &common::Client) -> (f64, f64, f64) {
+fn commit_stats(cl: &common::Client) -> (f64, f64, f64, f64, f64) {
     let m = cl
         .agent
         .get(format!("{}/metrics", cl.base))
@@ -305,5 +335,7 @@ fn commit_stats(cl: &common::Client) -> (f64, f64, f64) {
         value("fieldsync_db_commit_group_size_count"),
         value("fieldsync_db_commit_group_size_sum"),
         value(r#"fieldsync_db_commit_group_size_bucket{le="1.0"}"#),
+        value("fieldsync_db_read_pool_wait_seconds_sum"),
+        value("fieldsync_db_read_pool_wait_seconds_count"),
     )
 }

@@ -402,10 +402,28 @@ impl Phone {
                     self.rate = Some(self.rate.map_or(rate, |r| 0.6 * r + 0.4 * rate));
                     offset = a.header("upload-offset").unwrap().parse().unwrap();
                 }
-                // Cut, or a stale offset: ask where the upload stands.
-                _ => {
-                    let head = self.call_retrying("HEAD", &url, std::slice::from_ref(&tus), None);
-                    offset = head.header("upload-offset").unwrap().parse().unwrap();
+                // Cut, busy (the server has not yet seen the cut PATCH
+                // end) or a stale offset: wait a moment, as the app's
+                // backoff does, and ask where the upload stands.
+                other => {
+                    let why = match &other {
+                        Ok(a) => format!("{}", a.status),
+                        Err(e) => e.to_string(),
+                    };
+                    println!(
+                        "  (a PATCH at {offset} failed: {why}; asking where the upload stands)"
+                    );
+                    loop {
+                        std::thread::sleep(Duration::from_secs(1));
+                        let head =
+                            self.call_retrying("HEAD", &url, std::slice::from_ref(&tus), None);
+                        if let Some(at) = head.header("upload-offset").and_then(|v| v.parse().ok())
+                        {
+                            offset = at;
+                            break;
+                        }
+                        println!("  (HEAD answered {} without an offset)", head.status);
+                    }
                 }
             }
         }

@@ -132,6 +132,13 @@ pub struct Config {
     #[arg(long, env = "FIELDSYNC_BATCH_ANSWERS_KEEP_DAYS", default_value_t = 90)]
     pub batch_answers_keep_days: u32,
 
+    /// Days of closed records phones keep (0: all). A record whose review
+    /// is over, that has not changed for this long and whose follow-ups are
+    /// all verified is no longer sent to phones and leaves those that hold
+    /// it; the server keeps it (pages, reports, exports).
+    #[arg(long, env = "FIELDSYNC_PHONE_HISTORY_DAYS", default_value_t = 0)]
+    pub phone_history_days: u32,
+
     /// Seconds between housekeeping runs: expired uploads and their parts,
     /// orphaned parts, stale staging files, old batch answers.
     #[arg(long, env = "FIELDSYNC_SWEEP_INTERVAL_SECS", default_value_t = 600)]
@@ -277,6 +284,7 @@ impl Config {
             originals_keep_days: None,
             batch_answers_keep_days: 90,
             sweep_interval_secs: 600,
+            phone_history_days: 0,
             photo_workers: None,
             job_lease_secs: 120,
             upload_lease_secs: 300,

@@ -150,6 +150,7 @@ pub async fn pull_changes(
 ) -> AppResult<web::Json<PullResponse>> {
     let q = q.into_inner();
     let signer = st.signer.clone();
+    let history = st.config.phone_history_days;
     if let Some(d) = q.device_id {
         let (device, user) = (d.to_string(), caller.id.clone());
         st.db
@@ -158,7 +159,7 @@ pub async fn pull_changes(
     }
     Ok(web::Json(
         st.db
-            .read(move |c| pull::pull(c, &caller, &q, &signer))
+            .read(move |c| pull::pull(c, &caller, &q, &signer, history))
             .await?,
     ))
 }

@@ -4,3 +4,4 @@
 pub mod devices;
 pub mod pull;
 pub mod push;
+pub mod window;

@@ -25,6 +25,7 @@ use crate::reference::routes::{self, Route};
 use crate::reference::sites::{self, Site};
 use crate::reference::templates::{self, Template};
 use crate::review::followups::{self, Followup};
+use crate::sync::window;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -84,15 +85,20 @@ pub struct Cursor {
     pub seq: i64,
     pub epoch: i64,
     pub user_id: String,
+    /// The history window's start when the cursor was made (Unix seconds),
+    /// or None when the district keeps no window (`sync::window`).
+    pub window: Option<i64>,
 }
 
 impl Cursor {
     pub fn encode(&self) -> String {
+        let window = self.window.map_or("-".to_string(), |w| w.to_string());
         crate::paging::seal(
-            "p1.",
+            "p2.",
             &[
                 &self.seq.to_string(),
                 &self.epoch.to_string(),
+                &window,
                 &self.user_id,
             ],
         )
@@ -105,11 +111,26 @@ impl Cursor {
                 "the cursor is not one this server made",
             )
         };
-        let parts = crate::paging::open(s, "p1.", 3)?;
+        // A cursor made before the window existed ("p1.") still reads: it
+        // holds no window, which a district keeping one answers with a
+        // reset.
+        if let Ok(parts) = crate::paging::open(s, "p1.", 3) {
+            return Ok(Cursor {
+                seq: parts[0].parse().map_err(|_| bad())?,
+                epoch: parts[1].parse().map_err(|_| bad())?,
+                user_id: parts[2].clone(),
+                window: None,
+            });
+        }
+        let parts = crate::paging::open(s, "p2.", 4)?;
         Ok(Cursor {
             seq: parts[0].parse().map_err(|_| bad())?,
             epoch: parts[1].parse().map_err(|_| bad())?,
-            user_id: parts[2].clone(),
+            window: match parts[2].as_str() {
+                "-" => None,
+                w => Some(w.parse().map_err(|_| bad())?),
+            },
+            user_id: parts[3].clone(),
         })
     }
 }
@@ -202,6 +223,7 @@ pub fn pull(
     caller: &Caller,
     q: &PullQuery,
     signer: &Signer,
+    history_days: u32,
 ) -> AppResult<PullResponse> {
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
@@ -239,29 +261,82 @@ pub fn pull(
         .filter(|s| !s.is_empty())
         .map(Cursor::decode)
         .transpose()?;
-    // A cursor made for another user or in a scope the user has since
-    // lost no longer holds: start over.
-    let (from, reset) = match given {
-        Some(cur) if cur.user_id == caller.id && cur.epoch == epoch => (cur.seq, false),
-        Some(_) => (0, true),
-        None => (0, false),
+    let cutoff = window::cutoff(history_days, crate::clock::now());
+    // A cursor made for another user, in a scope the user has since lost,
+    // or with the history window switched on or off since, no longer
+    // holds: start over.
+    let (from, reset, held_from) = match &given {
+        Some(cur)
+            if cur.user_id == caller.id
+                && cur.epoch == epoch
+                && cur.window.is_some() == cutoff.is_some() =>
+        {
+            (cur.seq, false, cur.window)
+        }
+        Some(_) => (0, true, None),
+        None => (0, false, None),
     };
 
-    let mut rows = entries(c, caller, from, limit + 1)?;
-    let has_more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    let last = rows.last().map(|r| r.0).unwrap_or(from);
+    // Entries of records past the window are skipped; a page is filled
+    // from further on (within a bound), so a phone of a group with years
+    // of closed records does not pull a hundred empty pages.
+    let mut rows: Vec<(i64, String, String)> = Vec::new();
+    let mut last = from;
+    let mut has_more = false;
+    for _ in 0..WINDOW_SCAN_PAGES {
+        let want = limit - rows.len() as i64;
+        let mut got = entries(c, caller, last, want + 1)?;
+        has_more = got.len() as i64 > want;
+        got.truncate(want as usize);
+        let Some(end) = got.last().map(|r| r.0) else {
+            break;
+        };
+        last = end;
+        if let Some(cut) = cutoff {
+            skip_aged(c, &mut got, cut)?;
+        }
+        rows.extend(got);
+        if !has_more || rows.len() as i64 >= limit || cutoff.is_none() {
+            break;
+        }
+    }
 
     let mut ids: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for (_, entity, id) in &rows {
         ids.entry(entity.as_str()).or_default().push(id.clone());
     }
-    let (changes, deleted) = load(c, caller, &ids, signer)?;
+    if cutoff.is_some() {
+        // A follow-up travels with its record: one opened on a record the
+        // phone let go of (past the window) brings the record back.
+        let with_records = window::records_of_open_followups(
+            c,
+            ids.get(Entity::Followup.as_str())
+                .map_or(&[][..], Vec::as_slice),
+        )?;
+        let list = ids.entry(Entity::Inspection.as_str()).or_default();
+        for id in with_records {
+            if !list.contains(&id) {
+                list.push(id);
+            }
+        }
+    }
+    let (changes, mut deleted) = load(c, caller, &ids, signer)?;
+    // What this phone holds that has passed out of the window since its
+    // last pull leaves it.
+    if let (Some(cut), Some(held)) = (cutoff, held_from) {
+        let since = chrono::DateTime::from_timestamp(held, 0)
+            .map(|t| t.naive_utc())
+            .unwrap_or(cut);
+        let (records, photos) = window::passed_out(c, &RecordScope::of(caller), since, cut)?;
+        deleted.inspections.extend(records);
+        deleted.photos.extend(photos);
+    }
     Ok(PullResponse {
         cursor: Cursor {
             seq: last,
             epoch,
             user_id: caller.id.to_string(),
+            window: cutoff.map(|t| t.and_utc().timestamp()),
         }
         .encode(),
         has_more,
@@ -269,6 +344,71 @@ pub fn pull(
         changes,
         deleted,
     })
+}
+
+/// Pages of the log a pull reads at most to fill one page when the history
+/// window skips entries.
+const WINDOW_SCAN_PAGES: usize = 20;
+
+/// Drops the entries of records past the window (the record itself, its
+/// photos, reviews and conflicts; follow-ups stay).
+fn skip_aged(
+    c: &mut Conn,
+    rows: &mut Vec<(i64, String, String)>,
+    cutoff: chrono::NaiveDateTime,
+) -> AppResult<()> {
+    use crate::db::schema::{conflicts as cf, photos as ph, reviews as rv};
+    let of = |e: Entity| -> Vec<String> {
+        rows.iter()
+            .filter(|r| r.1 == e.as_str())
+            .map(|r| r.2.clone())
+            .collect()
+    };
+    // Each entry's record.
+    let mut record_of: std::collections::HashMap<String, String> = of(Entity::Inspection)
+        .into_iter()
+        .map(|id| (id.clone(), id))
+        .collect();
+    for chunk in of(Entity::Photo).chunks(500) {
+        let pairs: Vec<(String, String)> = ph::table
+            .filter(ph::id.eq_any(chunk))
+            .select((ph::id, ph::inspection_id))
+            .load(c)?;
+        record_of.extend(pairs);
+    }
+    for chunk in of(Entity::Review).chunks(500) {
+        let pairs: Vec<(String, String)> = rv::table
+            .filter(rv::id.eq_any(chunk))
+            .select((rv::id, rv::inspection_id))
+            .load(c)?;
+        record_of.extend(pairs);
+    }
+    for chunk in of(Entity::Conflict).chunks(500) {
+        let pairs: Vec<(String, String)> = cf::table
+            .filter(cf::id.eq_any(chunk))
+            .select((cf::id, cf::inspection_id))
+            .load(c)?;
+        record_of.extend(pairs);
+    }
+    let mut records: Vec<String> = record_of.values().cloned().collect();
+    records.sort();
+    records.dedup();
+    let aged = window::aged(c, &records, cutoff)?;
+    if aged.is_empty() {
+        return Ok(());
+    }
+    rows.retain(|r| {
+        let windowed = [
+            Entity::Inspection,
+            Entity::Photo,
+            Entity::Review,
+            Entity::Conflict,
+        ]
+        .iter()
+        .any(|e| e.as_str() == r.1);
+        !(windowed && record_of.get(&r.2).is_some_and(|rec| aged.contains(rec)))
+    });
+    Ok(())
 }
 
 /// Loads each kind of object with one query, keeping the log's order.
@@ -360,14 +500,24 @@ mod tests {
 
     #[test]
     fn cursor_round_trips_and_refuses_garbage() {
-        let c = Cursor {
-            seq: 42,
-            epoch: 3,
-            user_id: "01a2-uuid".into(),
-        };
-        assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
+        for window in [None, Some(1_780_000_000)] {
+            let c = Cursor {
+                seq: 42,
+                epoch: 3,
+                user_id: "01a2-uuid".into(),
+                window,
+            };
+            assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
+        }
+        // A cursor from before the window still reads, as one without it.
+        let old = Cursor::decode(&URL_SAFE_NO_PAD.encode("p1.42.3.u.v")).unwrap();
+        assert_eq!(
+            (old.seq, old.epoch, old.user_id.as_str(), old.window),
+            (42, 3, "u.v", None)
+        );
         assert!(Cursor::decode("!!").is_err());
         assert!(Cursor::decode(&URL_SAFE_NO_PAD.encode("p1.x.1.u")).is_err());
         assert!(Cursor::decode(&URL_SAFE_NO_PAD.encode("p2.1.1.u")).is_err());
+        assert!(Cursor::decode(&URL_SAFE_NO_PAD.encode("p2.1.1.x.u")).is_err());
     }
 }

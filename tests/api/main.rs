@@ -17,6 +17,7 @@ mod errors;
 mod expr;
 mod fleet;
 mod handoffs;
+mod history_window;
 mod housekeeping;
 mod invariants;
 mod language;

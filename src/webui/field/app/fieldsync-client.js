@@ -973,7 +973,21 @@ export class FieldsyncClient {
     // conflict log: nothing typed here is lost).
     for (const id of d.inspections ?? []) await this.store.delete('inspections', id);
     for (const id of d.routes ?? []) await this.store.delete('routes', id);
-    for (const id of d.photos ?? []) await this.store.delete('photos', id);
+    for (const id of d.photos ?? []) {
+      // Bytes still to go up stay until they are sent: nothing taken on
+      // this phone is dropped unsent.
+      const mine = await this.store.get('photos', id);
+      if (mine?.needs_upload && mine.data != null) continue;
+      await this.store.delete('photos', id);
+    }
+    if ((d.inspections ?? []).length) {
+      // A record that left the phone (deleted, or past the district's
+      // history window) takes its reviews and conflicts along.
+      const gone = new Set(d.inspections);
+      for (const t of ['reviews', 'conflicts']) {
+        for (const o of await this.store.all(t)) if (gone.has(o.inspection_id)) await this.store.delete(t, o.id);
+      }
+    }
     for (const t of ['sites', 'templates', 'groups', 'followups', 'reviews', 'conflicts']) {
       for (const id of d[t] ?? []) await this.store.delete(t, id);
     }

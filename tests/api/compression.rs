@@ -3,7 +3,7 @@
 //! taken gzip-compressed, their inflated size held to the push limit.
 
 use crate::helpers::*;
-use crate::uploads::{h, tus_request};
+use crate::uploads::{h, start, tus_request};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
@@ -268,32 +268,7 @@ fn a_compressed_body_where_none_is_wanted_is_refused_and_changes_nothing() {
     // A photo's bytes by tus, "compressed": refused, the offset unmoved
     // (stored, they would have been taken as the photo).
     let jpg = fixture("canon_sx530_IMG_1054.jpg");
-    let (id, photo) = (uuid(), uuid());
-    app.push(
-        &t,
-        &uuid(),
-        vec![new_inspection(&id, &d, json!({"title": "x"}), T0)],
-        vec![photo_meta(&photo, &id, &jpg, "image/jpeg")],
-    )
-    .ok(200);
-    use base64::Engine;
-    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-    let (s, hs) = tus_request(
-        &app,
-        "POST",
-        "/api/v1/uploads",
-        &t,
-        &[
-            ("Upload-Length", jpg.len().to_string()),
-            (
-                "Upload-Metadata",
-                format!("photo_id {},filename {}", b64(&photo), b64("a.jpg")),
-            ),
-        ],
-        b"",
-    );
-    assert_eq!(s, 201);
-    let loc = h(&hs, "location").unwrap().to_string();
+    let (_, loc) = start(&app, &d, &t, &jpg);
     let (s, _) = tus_request(
         &app,
         "PATCH",

@@ -4,7 +4,7 @@
 //! visible in `/metrics`.
 
 use crate::helpers::*;
-use crate::uploads::{h, tus_request};
+use crate::uploads::{start, tus_request};
 use base64::Engine;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -174,28 +174,7 @@ fn the_sweep_removes_expired_uploads_orphaned_parts_and_stale_staging_on_its_int
     let d = District::new(&app);
     let t = app.login("liming", PASSWORD);
     let bytes = fixture("synthetic_orientation_6.jpg");
-    let (id, photo) = (uuid(), uuid());
-    app.push(
-        &t,
-        &uuid(),
-        vec![new_inspection(&id, &d, json!({"title": "x"}), T0)],
-        vec![photo_meta(&photo, &id, &bytes, "image/jpeg")],
-    )
-    .ok(200);
-    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-    let (s, hs) = tus_request(
-        &app,
-        "POST",
-        "/api/v1/uploads",
-        &t,
-        &[
-            ("Upload-Length", bytes.len().to_string()),
-            ("Upload-Metadata", format!("photo_id {}", b64(&photo))),
-        ],
-        b"",
-    );
-    assert_eq!(s, 201);
-    let loc = h(&hs, "location").unwrap().to_string();
+    let (photo, loc) = start(&app, &d, &t, &bytes);
     let (s, _) = tus_request(
         &app,
         "PATCH",
@@ -257,7 +236,13 @@ fn the_sweep_removes_expired_uploads_orphaned_parts_and_stale_staging_on_its_int
         &t,
         &[
             ("Upload-Length", bytes.len().to_string()),
-            ("Upload-Metadata", format!("photo_id {}", b64(&photo))),
+            (
+                "Upload-Metadata",
+                format!(
+                    "photo_id {}",
+                    base64::engine::general_purpose::STANDARD.encode(&photo)
+                ),
+            ),
         ],
         b"",
     );

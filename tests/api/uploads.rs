@@ -65,7 +65,7 @@ pub(crate) fn h<'a>(hs: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 /// Pushes a photo's metadata and creates its upload; returns (photo, upload path).
-fn start(app: &TestApp, d: &District, t: &str, bytes: &[u8]) -> (String, String) {
+pub(crate) fn start(app: &TestApp, d: &District, t: &str, bytes: &[u8]) -> (String, String) {
     let (id, photo) = (uuid(), uuid());
     let r = app
         .push(

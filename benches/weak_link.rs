@@ -200,6 +200,10 @@ struct Phone {
     base: String,
     agent: ureq::Agent,
     token: String,
+    user: String,
+    /// Sign-ins after the access token ran out (a day on a weak link
+    /// outlasts one).
+    renewals: u64,
     round_trips: u64,
     /// Upload rate measured (bytes a second), as the app's client keeps it.
     rate: Option<f64>,
@@ -244,13 +248,15 @@ impl Phone {
                 .build()
                 .into(),
             token: String::new(),
+            user: String::new(),
+            renewals: 0,
             round_trips: 0,
             rate: None,
         }
     }
 
     /// One request; `Err` when the connection broke.
-    fn call(
+    fn call_once(
         &mut self,
         method: &str,
         path: &str,
@@ -314,6 +320,25 @@ impl Phone {
         })
     }
 
+    /// [`Phone::call_once`], signing in again once when the access token
+    /// has run out (the app refreshes it the same way, in one request).
+    fn call(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Option<&[u8]>,
+    ) -> Result<Answer, ureq::Error> {
+        let a = self.call_once(method, path, headers, body)?;
+        if a.status == 401 && !self.user.is_empty() {
+            let user = self.user.clone();
+            self.login(&user);
+            self.renewals += 1;
+            return self.call_once(method, path, headers, body);
+        }
+        Ok(a)
+    }
+
     /// Tries again after a broken connection, as the app does.
     fn call_retrying(
         &mut self,
@@ -332,6 +357,8 @@ impl Phone {
 
     fn login(&mut self, user: &str) {
         let body = serde_json::to_vec(&json!({"username": user, "password": PASSWORD})).unwrap();
+        self.token.clear();
+        self.user.clear();
         let a = self.call_retrying(
             "POST",
             "/api/v1/auth/login",
@@ -339,6 +366,7 @@ impl Phone {
             Some(&body),
         );
         self.token = a.json()["access_token"].as_str().unwrap().to_string();
+        self.user = user.to_string();
     }
 
     fn push(&mut self, batch: &Value) -> Value {
@@ -690,17 +718,19 @@ fn main() {
         link.down.wire.load(Ordering::Relaxed),
     );
     // The protocol's round trips: the connection, the login, the push,
-    // and per file its creation and one PATCH; one pull at the end.
-    let needed = 1 + 1 + 1 + 2 * media.len() as u64 + 1;
+    // and per file its creation and one PATCH; one pull at the end; one
+    // sign-in each time the access token ran out.
+    let needed = 1 + 1 + 1 + 2 * media.len() as u64 + 1 + phone.renewals;
     let floor = up as f64 / (shape.up_bps / 8.0)
         + down as f64 / (shape.down_bps / 8.0)
         + needed as f64 * shape.rtt.as_secs_f64();
     println!(
-        "  pushed and acknowledged in {:.1} s; bytes uploaded by {:.1} s; all variants ready by {:.1} s ({pulls} pulls); {} connections; measured link {:.0} kbit/s",
+        "  pushed and acknowledged in {:.1} s; bytes uploaded by {:.1} s; all variants ready by {:.1} s ({pulls} pulls); {} connections; {} sign-ins after the token ran out; measured link {:.0} kbit/s",
         acknowledged.as_secs_f64(),
         uploaded.as_secs_f64(),
         took.as_secs_f64(),
         link.connections.load(Ordering::Relaxed),
+        phone.renewals,
         phone.rate.unwrap_or(0.0) * 8.0 / 1e3
     );
     report(

@@ -17,7 +17,8 @@
 //! `cargo bench --bench weak_link` (needs ffmpeg for the videos). Knobs:
 //! `WEAK_UP_KBIT` (1000), `WEAK_DOWN_KBIT` (4000), `WEAK_RTT_MS` (300),
 //! `WEAK_LOSS` (0.01), `WEAK_PHOTOS` (60), `WEAK_VIDEOS` (2),
-//! `WEAK_VIDEO_SECS` (20), `WEAK_BIG` (50000; 0 skips it). With the
+//! `WEAK_VIDEO_SECS` (20), `WEAK_BIG` (50000; 0 skips it), `WEAK_DAY` (1; 0
+//! skips the day, for the pulls alone). With the
 //! defaults the day takes about a quarter of an hour: it is the link's
 //! time, not the machine's. Figures: docs/PERFORMANCE.md.
 //!
@@ -588,45 +589,17 @@ fn report(what: &str, took: Duration, floor: f64, up: u64, down: u64, payload: u
     );
 }
 
-fn main() {
-    let shape = Shape {
-        up_bps: env_f64("WEAK_UP_KBIT", 1000.0) * 1000.0,
-        down_bps: env_f64("WEAK_DOWN_KBIT", 4000.0) * 1000.0,
-        rtt: Duration::from_millis(env_f64("WEAK_RTT_MS", 300.0) as u64),
-        loss: env_f64("WEAK_LOSS", 0.01),
-    };
-    let photos_n = common::env_usize("WEAK_PHOTOS", 60);
-    let videos_n = common::env_usize("WEAK_VIDEOS", 2);
-    let video_secs = common::env_usize("WEAK_VIDEO_SECS", 20);
-    let big = common::env_usize("WEAK_BIG", 50_000);
-    let (tmp, cl) = common::start_server_with(PASSWORD, |c| c.login_burst_per_ip = 10_000);
-    let (group, site, tpl, _) = common::district(&cl, PASSWORD);
-    let admin = cl.login("admin", PASSWORD);
-    println!(
-        "weak link: {:.0} kbit/s up, {:.0} kbit/s down, RTT {} ms, loss {:.1}%, one drop mid-upload",
-        shape.up_bps / 1e3,
-        shape.down_bps / 1e3,
-        shape.rtt.as_millis(),
-        shape.loss * 100.0
-    );
-    let new_link = |cut_after: u64| {
-        let link = Arc::new(Link {
-            shape,
-            up: Direction::new(shape.up_bps, 0x1234_5678),
-            down: Direction::new(shape.down_bps, 0x8765_4321),
-            connections: AtomicU64::new(0),
-            cut_after: AtomicU64::new(cut_after),
-            cut_done: AtomicBool::new(false),
-            open: Mutex::new(Vec::new()),
-        });
-        let addr = proxy(
-            Arc::clone(&link),
-            cl.base.trim_start_matches("http://").to_string(),
-        );
-        (link, format!("http://{addr}"))
-    };
-
-    // ---- a day's work of one member ----
+/// A member's day from an empty outbox to all acknowledged and ready.
+fn a_day(
+    shape: &Shape,
+    new_link: &dyn Fn(u64) -> (Arc<Link>, String),
+    site: &str,
+    tpl: &str,
+    photos_n: usize,
+    videos_n: usize,
+    video_secs: usize,
+) {
+    let shape = *shape;
     let media_dir = tempfile::tempdir().unwrap();
     let mut media: Vec<(String, Vec<u8>, &str)> = (0..photos_n)
         .map(|n| {
@@ -643,7 +616,7 @@ fn main() {
             None => println!("  (ffmpeg not installed: no videos)"),
         }
     }
-    let records: Vec<Value> = (0..20).map(|i| record(&site, &tpl, i)).collect();
+    let records: Vec<Value> = (0..20).map(|i| record(site, tpl, i)).collect();
     let photos_meta: Vec<Value> = media
         .iter()
         .enumerate()
@@ -743,6 +716,53 @@ fn main() {
         phone.round_trips,
     );
     println!("  the floor counts {needed} round trips");
+}
+
+fn main() {
+    let shape = Shape {
+        up_bps: env_f64("WEAK_UP_KBIT", 1000.0) * 1000.0,
+        down_bps: env_f64("WEAK_DOWN_KBIT", 4000.0) * 1000.0,
+        rtt: Duration::from_millis(env_f64("WEAK_RTT_MS", 300.0) as u64),
+        loss: env_f64("WEAK_LOSS", 0.01),
+    };
+    let photos_n = common::env_usize("WEAK_PHOTOS", 60);
+    let videos_n = common::env_usize("WEAK_VIDEOS", 2);
+    let video_secs = common::env_usize("WEAK_VIDEO_SECS", 20);
+    let big = common::env_usize("WEAK_BIG", 50_000);
+    let (tmp, cl) = common::start_server_with(PASSWORD, |c| c.login_burst_per_ip = 10_000);
+    let (group, site, tpl, _) = common::district(&cl, PASSWORD);
+    println!(
+        "weak link: {:.0} kbit/s up, {:.0} kbit/s down, RTT {} ms, loss {:.1}%, one drop mid-upload",
+        shape.up_bps / 1e3,
+        shape.down_bps / 1e3,
+        shape.rtt.as_millis(),
+        shape.loss * 100.0
+    );
+    let new_link = |cut_after: u64| {
+        let link = Arc::new(Link {
+            shape,
+            up: Direction::new(shape.up_bps, 0x1234_5678),
+            down: Direction::new(shape.down_bps, 0x8765_4321),
+            connections: AtomicU64::new(0),
+            cut_after: AtomicU64::new(cut_after),
+            cut_done: AtomicBool::new(false),
+            open: Mutex::new(Vec::new()),
+        });
+        let addr = proxy(
+            Arc::clone(&link),
+            cl.base.trim_start_matches("http://").to_string(),
+        );
+        (link, format!("http://{addr}"))
+    };
+
+    // ---- a day's work of one member ----
+    if common::env_usize("WEAK_DAY", 1) != 0 {
+        a_day(
+            &shape, &new_link, &site, &tpl, photos_n, videos_n, video_secs,
+        );
+    }
+    // A day outlasts the admin's access token.
+    let admin = cl.login("admin", PASSWORD);
 
     // ---- a new phone's first pull: 500 sites, 20 routes, 2,000 records ----
     let mut sites = vec![site.clone()];

@@ -12,7 +12,18 @@ use std::io::Read;
 pub async fn read_all(mut body: web::Payload, limit: usize) -> AppResult<web::BytesMut> {
     let mut buf = web::BytesMut::new();
     while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| AppError::bad_request(ErrorCode::BadBody, e.to_string()))?;
+        let chunk = chunk.map_err(|e| match e {
+            // Cut by the slow-body rules (`slow.rs`): 408, which a phone
+            // retries, as for every other body.
+            actix_web::error::PayloadError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
+                AppError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    ErrorCode::RequestTimeout,
+                    io.to_string(),
+                )
+            }
+            e => AppError::bad_request(ErrorCode::BadBody, e.to_string()),
+        })?;
         if buf.len() + chunk.len() > limit {
             return Err(AppError::too_large(format!(
                 "the file is larger than {limit} bytes"

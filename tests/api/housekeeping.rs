@@ -4,7 +4,7 @@
 //! visible in `/metrics`.
 
 use crate::helpers::*;
-use crate::uploads::{start, tus_request};
+use crate::uploads::{patch, start, tus_request};
 use base64::Engine;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -175,20 +175,7 @@ fn the_sweep_removes_expired_uploads_orphaned_parts_and_stale_staging_on_its_int
     let t = app.login("liming", PASSWORD);
     let bytes = fixture("synthetic_orientation_6.jpg");
     let (photo, loc) = start(&app, &d, &t, &bytes);
-    let (s, _) = tus_request(
-        &app,
-        "PATCH",
-        &loc,
-        &t,
-        &[
-            (
-                "Content-Type",
-                "application/offset+octet-stream".to_string(),
-            ),
-            ("Upload-Offset", "0".into()),
-        ],
-        &bytes[..100],
-    );
+    let (s, _) = patch(&app, &loc, &t, 0, &bytes[..100], None);
     assert_eq!(s, 204);
     let parts = format!("uploads/{}", loc.rsplit('/').next().unwrap());
     assert_eq!(app.blobs(&parts).len(), 1);

@@ -208,14 +208,15 @@ export class FieldsyncClient {
    * @param {number} [o.chunkSize] bytes of the first tus PATCH, and the least
    *   (later ones are sized to the link measured: see nextChunk)
    * @param {number} [o.chunkSeconds] how long a PATCH should take on the link
+   * @param {Function} [o.clock] a monotonic clock in ms (times PATCHes to measure the link)
    * @param {number} [o.maxRetries] tries of one request before giving up
    * @param {boolean} [o.compress] gzip pushes (CompressionStream), falling back
    *   to plain where a server refuses them
    */
   constructor({ baseUrl = '', store, fetch = globalThis.fetch.bind(globalThis), now = () => new Date(),
     sleep = (ms) => new Promise((r) => setTimeout(r, ms)), random = Math.random,
-    batchSize = 100, chunkSize = 256 * 1024, chunkSeconds = 8, maxRetries = 4, compress = true } = {}) {
-    Object.assign(this, { baseUrl, base: store, fetchFn: fetch, now, sleep, random, batchSize, chunkSize, chunkSeconds, maxRetries });
+    batchSize = 100, chunkSize = 256 * 1024, chunkSeconds = 8, maxRetries = 4, compress = true, clock = clockMs } = {}) {
+    Object.assign(this, { baseUrl, base: store, fetchFn: fetch, now, sleep, random, batchSize, chunkSize, chunkSeconds, maxRetries, clock });
     this.compress = compress && typeof CompressionStream !== 'undefined';
     /** The upload rate measured on the link (bytes a second), or null. */
     this.linkRate = null;
@@ -894,14 +895,14 @@ export class FieldsyncClient {
       const want = nextChunk({ rate: this.linkRate, seconds: this.chunkSeconds, least: this.chunkSize, size });
       const chunk = await piece(offset, Math.min(offset + want, size));
       const sum = b64(await globalThis.crypto.subtle.digest('SHA-256', chunk));
-      const started = clockMs();
+      const started = this.clock();
       const r = await this.request(p.upload.url, {
         method: 'PATCH',
         body: chunk,
         headers: { 'Tus-Resumable': '1.0.0', 'Upload-Offset': String(offset), 'Content-Type': 'application/offset+octet-stream', 'Upload-Checksum': `sha256 ${sum}` },
       });
       if (r.status === 204) {
-        this.measure(chunk.byteLength, clockMs() - started);
+        this.measure(chunk.byteLength, this.clock() - started);
         offset = Number(r.headers.get('Upload-Offset'));
       } else if (r.status === 409 || r.status === 460) {
         // Our offset was stale (a PATCH whose answer was lost) or the chunk

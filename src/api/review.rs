@@ -2,6 +2,7 @@
 
 use crate::auth::Caller;
 use crate::error::AppResult;
+use crate::http::sheet::Format as SheetFormat;
 use crate::inspection::Inspection;
 use crate::inspection::conflicts::{self, Conflict, ConflictFilter};
 use crate::inspection::reviews::Review;
@@ -214,23 +215,23 @@ pub async fn followup_verification(
     ))
 }
 
-/// A report streamed page by page: the first page is read before the
-/// answer starts, so a bad filter is a clean JSON error; later pages come
-/// as the client reads.
-async fn stream_report(
+/// A report's table streamed page by page as CSV or XLSX: the first page
+/// is read before the answer starts, so a bad filter is a clean JSON
+/// error; later pages come as the client reads.
+async fn report_table(
     st: web::Data<AppState>,
     caller: Caller,
     f: QueueFilter,
-    format: reports::Format,
+    table: reports::Table,
+    format: SheetFormat,
 ) -> AppResult<HttpResponse> {
     let signer = st.signer.clone();
-    let (content_type, filename) = match format {
-        reports::Format::Csv => ("text/csv; charset=utf-8", Some("inspections.csv")),
-        reports::Format::GeoJson => ("application/geo+json", None),
-        reports::Format::RepeatRowsCsv => ("text/csv; charset=utf-8", Some("repeat_rows.csv")),
+    let stem = match table {
+        reports::Table::Inspections => "inspections",
+        reports::Table::RepeatRows => "repeat_rows",
     };
-    crate::http::streaming::pages(st.db.clone(), content_type, filename, move |c, cursor| {
-        reports::page(c, &caller, &f, cursor, &signer, format)
+    crate::http::sheet::answer(st.db.clone(), format, stem, move |c, cursor| {
+        reports::table_page(c, &caller, &f, cursor, &signer, table)
     })
     .await
 }
@@ -245,7 +246,33 @@ pub async fn report_csv(
     caller: Caller,
     f: web::Query<QueueFilter>,
 ) -> AppResult<HttpResponse> {
-    stream_report(st, caller, f.into_inner(), reports::Format::Csv).await
+    report_table(
+        st,
+        caller,
+        f.into_inner(),
+        reports::Table::Inspections,
+        SheetFormat::Csv,
+    )
+    .await
+}
+
+/// The same as an Excel workbook: Chinese headers, numbers and times
+/// (district time) as Excel's own, the header row frozen.
+#[utoipa::path(tag = "reports", params(QueueFilter), responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")))]
+#[get("/api/v1/reports/inspections.xlsx")]
+pub async fn report_xlsx(
+    st: web::Data<AppState>,
+    caller: Caller,
+    f: web::Query<QueueFilter>,
+) -> AppResult<HttpResponse> {
+    report_table(
+        st,
+        caller,
+        f.into_inner(),
+        reports::Table::Inspections,
+        SheetFormat::Xlsx,
+    )
+    .await
 }
 
 /// The rows of the records' repeats in long form (one line per answer:
@@ -258,7 +285,32 @@ pub async fn report_repeat_rows(
     caller: Caller,
     f: web::Query<QueueFilter>,
 ) -> AppResult<HttpResponse> {
-    stream_report(st, caller, f.into_inner(), reports::Format::RepeatRowsCsv).await
+    report_table(
+        st,
+        caller,
+        f.into_inner(),
+        reports::Table::RepeatRows,
+        SheetFormat::Csv,
+    )
+    .await
+}
+
+/// The same as an Excel workbook.
+#[utoipa::path(tag = "reports", params(QueueFilter), responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")))]
+#[get("/api/v1/reports/repeat_rows.xlsx")]
+pub async fn report_repeat_rows_xlsx(
+    st: web::Data<AppState>,
+    caller: Caller,
+    f: web::Query<QueueFilter>,
+) -> AppResult<HttpResponse> {
+    report_table(
+        st,
+        caller,
+        f.into_inner(),
+        reports::Table::RepeatRows,
+        SheetFormat::Xlsx,
+    )
+    .await
 }
 
 /// The queue as GeoJSON, one Feature per inspection, streamed.
@@ -269,7 +321,15 @@ pub async fn report_geojson(
     caller: Caller,
     f: web::Query<QueueFilter>,
 ) -> AppResult<HttpResponse> {
-    stream_report(st, caller, f.into_inner(), reports::Format::GeoJson).await
+    let signer = st.signer.clone();
+    let f = f.into_inner();
+    crate::http::streaming::pages(
+        st.db.clone(),
+        "application/geo+json",
+        None,
+        move |c, cursor| reports::geojson_page(c, &caller, &f, cursor, &signer),
+    )
+    .await
 }
 
 /// Per site: the last inspection, the last approved one, days since, and
@@ -300,13 +360,29 @@ pub async fn report_coverage_csv(
     caller: Caller,
     f: web::Query<CoverageFilter>,
 ) -> AppResult<HttpResponse> {
-    let f = f.into_inner();
-    crate::http::streaming::pages(
-        st.db.clone(),
-        "text/csv; charset=utf-8",
-        Some("coverage.csv"),
-        move |c, cursor| coverage::csv_page(c, &caller, &f, cursor),
-    )
+    coverage_table(st, caller, f.into_inner(), SheetFormat::Csv).await
+}
+
+/// The coverage as an Excel workbook.
+#[utoipa::path(tag = "reports", params(CoverageFilter), responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")))]
+#[get("/api/v1/reports/coverage.xlsx")]
+pub async fn report_coverage_xlsx(
+    st: web::Data<AppState>,
+    caller: Caller,
+    f: web::Query<CoverageFilter>,
+) -> AppResult<HttpResponse> {
+    coverage_table(st, caller, f.into_inner(), SheetFormat::Xlsx).await
+}
+
+async fn coverage_table(
+    st: web::Data<AppState>,
+    caller: Caller,
+    f: CoverageFilter,
+    format: SheetFormat,
+) -> AppResult<HttpResponse> {
+    crate::http::sheet::answer(st.db.clone(), format, "coverage", move |c, cursor| {
+        coverage::sheet_page(c, &caller, &f, cursor)
+    })
     .await
 }
 
@@ -368,16 +444,28 @@ pub async fn report_departments_csv(
     caller: Caller,
     q: web::Query<DepartmentsQuery>,
 ) -> AppResult<HttpResponse> {
-    let q = q.into_inner();
-    let body = st
-        .db
-        .read(move |c| dept_report::csv(&dept_report::report(c, &caller, &q)?))
-        .await?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            "Content-Disposition",
-            "attachment; filename=\"departments.csv\"",
-        ))
-        .body(body))
+    departments_table(st, caller, q.into_inner(), SheetFormat::Csv).await
+}
+
+/// The same as an Excel workbook.
+#[utoipa::path(tag = "reports", params(DepartmentsQuery), responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), (status = 403)))]
+#[get("/api/v1/reports/departments.xlsx")]
+pub async fn report_departments_xlsx(
+    st: web::Data<AppState>,
+    caller: Caller,
+    q: web::Query<DepartmentsQuery>,
+) -> AppResult<HttpResponse> {
+    departments_table(st, caller, q.into_inner(), SheetFormat::Xlsx).await
+}
+
+async fn departments_table(
+    st: web::Data<AppState>,
+    caller: Caller,
+    q: DepartmentsQuery,
+    format: SheetFormat,
+) -> AppResult<HttpResponse> {
+    crate::http::sheet::answer(st.db.clone(), format, "departments", move |c, _| {
+        Ok(dept_report::sheet(&dept_report::report(c, &caller, &q)?))
+    })
+    .await
 }

@@ -2,6 +2,7 @@
 
 use crate::auth::{Admin, Caller};
 use crate::error::AppResult;
+use crate::http::sheet::Format as SheetFormat;
 use crate::paging::{Page, PageQuery};
 use crate::reference::site_files::{self, ImportQuery, ImportReport};
 use crate::reference::sites::{self, NewSite, Site, SiteFilter, SitePatch};
@@ -119,7 +120,18 @@ pub async fn export_csv(
     caller: Caller,
     f: web::Query<SiteFilter>,
 ) -> AppResult<HttpResponse> {
-    export(st, caller, f.into_inner(), site_files::Format::Csv).await
+    export_sheet(st, caller, f.into_inner(), SheetFormat::Csv).await
+}
+
+/// The sites as an Excel workbook, in the same columns.
+#[utoipa::path(tag = "reports", params(SiteFilter), responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")))]
+#[get("/api/v1/reports/sites.xlsx")]
+pub async fn export_xlsx(
+    st: web::Data<AppState>,
+    caller: Caller,
+    f: web::Query<SiteFilter>,
+) -> AppResult<HttpResponse> {
+    export_sheet(st, caller, f.into_inner(), SheetFormat::Xlsx).await
 }
 
 /// The sites as GeoJSON points, in the import's format.
@@ -130,21 +142,25 @@ pub async fn export_geojson(
     caller: Caller,
     f: web::Query<SiteFilter>,
 ) -> AppResult<HttpResponse> {
-    export(st, caller, f.into_inner(), site_files::Format::GeoJson).await
+    let f = f.into_inner();
+    crate::http::streaming::pages(
+        st.db.clone(),
+        "application/geo+json",
+        Some("sites.geojson".into()),
+        move |c, cursor| site_files::geojson_page(c, &caller, &f, cursor),
+    )
+    .await
 }
 
-async fn export(
+/// The sites as a table, CSV or XLSX.
+pub async fn export_sheet(
     st: web::Data<AppState>,
     caller: Caller,
     f: SiteFilter,
-    format: site_files::Format,
+    format: SheetFormat,
 ) -> AppResult<HttpResponse> {
-    let (content_type, name) = match format {
-        site_files::Format::Csv => ("text/csv; charset=utf-8", "sites.csv"),
-        site_files::Format::GeoJson => ("application/geo+json", "sites.geojson"),
-    };
-    crate::http::streaming::pages(st.db.clone(), content_type, Some(name), move |c, cursor| {
-        site_files::export_page(c, &caller, &f, cursor, format)
+    crate::http::sheet::answer(st.db.clone(), format, "sites", move |c, cursor| {
+        site_files::sheet_page(c, &caller, &f, cursor)
     })
     .await
 }

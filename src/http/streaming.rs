@@ -15,7 +15,7 @@ use futures_util::StreamExt;
 pub async fn pages<F>(
     db: Db,
     content_type: &'static str,
-    filename: Option<&'static str>,
+    filename: Option<String>,
     page: F,
 ) -> AppResult<HttpResponse>
 where

@@ -300,62 +300,51 @@ pub fn late_followups(
         .collect())
 }
 
-/// One page of the coverage as CSV rows (the head on the first page).
-pub fn csv_page(
+/// One page of the coverage as a table (CSV or XLSX).
+pub fn sheet_page(
     c: &mut Conn,
     caller: &Caller,
     f: &CoverageFilter,
     cursor: Option<String>,
-) -> AppResult<(Vec<u8>, Option<String>)> {
-    let first = cursor.is_none();
+) -> AppResult<crate::sheet::Page> {
+    use crate::sheet::{Cell, Column};
     let req = PageQuery {
         limit: Some(crate::paging::MAX_LIMIT),
         cursor,
     }
     .parse()?;
     let p = page(c, caller, f, &req)?;
-    let mut out = Vec::new();
-    if first {
-        out.extend_from_slice(b"\xEF\xBB\xBF");
-    }
-    {
-        let mut w = csv::Writer::from_writer(&mut out);
-        if first {
-            w.write_record([
-                "site_id",
-                "code",
-                "name",
-                "kind",
-                "group_id",
-                "last_inspected_at",
-                "last_approved_at",
-                "days_since_inspected",
-                "open_followups",
-                "overdue_followups",
-            ])?;
-        }
-        let cell = crate::sheet::cell;
-        for s in &p.items {
-            w.write_record([
-                s.site_id.clone(),
-                cell(s.code.clone().unwrap_or_default()),
-                cell(s.name.clone()),
-                cell(s.kind.clone()),
-                s.group_id.clone(),
-                s.last_inspected_at
-                    .map(crate::clock::for_reading)
-                    .unwrap_or_default(),
-                s.last_approved_at
-                    .map(crate::clock::for_reading)
-                    .unwrap_or_default(),
-                s.days_since_inspected
-                    .map(|d| d.to_string())
-                    .unwrap_or_default(),
-                s.open_followups.to_string(),
-                s.overdue_followups.to_string(),
-            ])?;
-        }
-        w.flush()?;
-    }
-    Ok((out, p.next_cursor))
+    Ok(crate::sheet::Page {
+        head: Column::list(&[
+            ("site_id", "点位编号"),
+            ("code", "点位编码"),
+            ("name", "点位"),
+            ("kind", "类型"),
+            ("group_id", "联络组编号"),
+            ("last_inspected_at", "最近巡查"),
+            ("last_approved_at", "最近通过审核"),
+            ("days_since_inspected", "距今天数"),
+            ("open_followups", "未办结跟进"),
+            ("overdue_followups", "逾期跟进"),
+        ]),
+        rows: p
+            .items
+            .iter()
+            .map(|s| {
+                vec![
+                    Cell::Code(s.site_id.clone()),
+                    Cell::Text(s.code.clone().unwrap_or_default()),
+                    Cell::Text(s.name.clone()),
+                    Cell::Text(s.kind.clone()),
+                    Cell::Code(s.group_id.clone()),
+                    Cell::opt_time(s.last_inspected_at),
+                    Cell::opt_time(s.last_approved_at),
+                    Cell::opt_int(s.days_since_inspected),
+                    Cell::Int(s.open_followups),
+                    Cell::Int(s.overdue_followups),
+                ]
+            })
+            .collect(),
+        next: p.next_cursor,
+    })
 }

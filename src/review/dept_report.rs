@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use utoipa::{IntoParams, ToSchema};
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Clone, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DepartmentsQuery {
     /// Hand-offs from this date (the whole day in the district's time
@@ -259,38 +259,39 @@ pub fn report(
     Ok(tally(&names, &assignments, &answers, &now_state))
 }
 
-/// The report as CSV (names neutralised as every export's cells are).
-pub fn csv(rows: &[DepartmentRow]) -> AppResult<String> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
-        "department_id",
-        "name",
-        "assigned",
-        "responded",
-        "resolved",
-        "verified",
-        "overdue",
-        "median_first_response_s",
-        "median_resolve_s",
-    ])
-    .map_err(crate::error::AppError::internal)?;
-    let opt = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_default();
-    for r in rows {
-        w.write_record([
-            r.department_id.clone(),
-            crate::sheet::cell(r.name.clone()),
-            r.assigned.to_string(),
-            r.responded.to_string(),
-            r.resolved.to_string(),
-            r.verified.to_string(),
-            r.overdue.to_string(),
-            opt(r.median_first_response_s),
-            opt(r.median_resolve_s),
-        ])
-        .map_err(crate::error::AppError::internal)?;
+/// The report as a table (CSV or XLSX).
+pub fn sheet(rows: &[DepartmentRow]) -> crate::sheet::Page {
+    use crate::sheet::{Cell, Column};
+    crate::sheet::Page {
+        head: Column::list(&[
+            ("department_id", "部门编号"),
+            ("name", "部门"),
+            ("assigned", "交办数"),
+            ("responded", "已答复"),
+            ("resolved", "已办结"),
+            ("verified", "已核实"),
+            ("overdue", "逾期"),
+            ("median_first_response_s", "首次答复中位用时(秒)"),
+            ("median_resolve_s", "办结中位用时(秒)"),
+        ]),
+        rows: rows
+            .iter()
+            .map(|r| {
+                vec![
+                    Cell::Code(r.department_id.clone()),
+                    Cell::Text(r.name.clone()),
+                    Cell::Int(r.assigned),
+                    Cell::Int(r.responded),
+                    Cell::Int(r.resolved),
+                    Cell::Int(r.verified),
+                    Cell::Int(r.overdue),
+                    Cell::opt_int(r.median_first_response_s),
+                    Cell::opt_int(r.median_resolve_s),
+                ]
+            })
+            .collect(),
+        next: None,
     }
-    let bytes = w.into_inner().map_err(crate::error::AppError::internal)?;
-    String::from_utf8(bytes).map_err(crate::error::AppError::internal)
 }
 
 #[cfg(test)]

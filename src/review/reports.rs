@@ -1,15 +1,15 @@
-//! Reports: the queue as CSV (opens in a spreadsheet with Chinese intact)
-//! and GeoJSON (loads in QGIS), and the per-inspector ledger.
+//! Reports: the queue as a table (CSV or XLSX, `crate::sheet`) and as
+//! GeoJSON (loads in QGIS), and the per-inspector ledger.
 
 use super::queue::{self, QueueFilter};
 use crate::auth::{Caller, Role, Scope};
 use crate::db::Conn;
 use crate::db::schema::{followups, inspections, photos, route_stops, sites, users};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::inspection::Inspection;
 use crate::photos::urls::Signer;
 use crate::reference::templates::Item;
-use crate::sheet::cell;
+use crate::sheet::{Cell, Column, Page};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -20,69 +20,98 @@ use utoipa::{IntoParams, ToSchema};
 /// pages of this many, with bounded memory.
 pub const PAGE: i64 = 500;
 
-/// A report's format.
+/// A report's table (CSV or XLSX).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Csv,
-    GeoJson,
+pub enum Table {
+    /// One line per record, with a column per item of the named checklist.
+    Inspections,
     /// The rows of every repeat, one line per answer (long form), keyed
     /// by record and row.
-    RepeatRowsCsv,
+    RepeatRows,
 }
 
-/// One page of a report: its bytes and where the next page starts (None:
-/// this was the last). `first` puts the report's head before the rows;
-/// the last page carries its tail.
-pub fn page(
+/// One page of the queue with the names its rows show, and the
+/// checklist's items when one is named (read for every page: the columns
+/// stay the same unless an admin saves a new version mid-download).
+struct Loaded {
+    page: crate::paging::Page<Inspection>,
+    sites: HashMap<String, String>,
+    users: HashMap<String, String>,
+    items: Option<Vec<Item>>,
+}
+
+fn load(
     c: &mut Conn,
     caller: &Caller,
     f: &QueueFilter,
     cursor: Option<String>,
     signer: &Signer,
-    format: Format,
-) -> AppResult<(Vec<u8>, Option<String>)> {
-    let first = cursor.is_none();
+) -> AppResult<Loaded> {
     let filter = QueueFilter {
         limit: Some(PAGE),
         cursor,
         ..f.clone()
     };
-    // With a checklist named, a column per item of its current version
-    // (read for every page: the columns stay the same unless an admin
-    // saves a new version mid-download).
     let items = match &f.template_id {
         Some(t) => Some(crate::reference::templates::get(c, caller, t, None)?.items),
         None => None,
     };
     let page = queue::list(c, caller, &filter, signer)?;
     let (sites, users) = names(c, &page.items)?;
+    Ok(Loaded {
+        page,
+        sites,
+        users,
+        items,
+    })
+}
+
+/// One page of a report's table.
+pub fn table_page(
+    c: &mut Conn,
+    caller: &Caller,
+    f: &QueueFilter,
+    cursor: Option<String>,
+    signer: &Signer,
+    table: Table,
+) -> AppResult<Page> {
+    let l = load(c, caller, f, cursor, signer)?;
+    let (head, rows) = match table {
+        Table::Inspections => inspection_rows(&l),
+        Table::RepeatRows => repeat_rows(&l.page.items, &l.sites),
+    };
+    Ok(Page {
+        head,
+        rows,
+        next: l.page.next_cursor,
+    })
+}
+
+/// One page of the queue as GeoJSON (the head on the first page, the tail
+/// on the last).
+pub fn geojson_page(
+    c: &mut Conn,
+    caller: &Caller,
+    f: &QueueFilter,
+    cursor: Option<String>,
+    signer: &Signer,
+) -> AppResult<(Vec<u8>, Option<String>)> {
+    let first = cursor.is_none();
+    let l = load(c, caller, f, cursor, signer)?;
     let mut out = Vec::new();
-    match format {
-        Format::Csv => csv_rows(
-            &mut out,
-            first,
-            &page.items,
-            &sites,
-            &users,
-            items.as_deref(),
-        )?,
-        Format::RepeatRowsCsv => repeat_rows(&mut out, first, &page.items, &sites)?,
-        Format::GeoJson => {
-            if first {
-                out.extend_from_slice(br#"{"type":"FeatureCollection","features":["#);
-            }
-            for (i, r) in page.items.iter().enumerate() {
-                if !(first && i == 0) {
-                    out.push(b',');
-                }
-                serde_json::to_writer(&mut out, &feature(r, &sites, &users))?;
-            }
-            if page.next_cursor.is_none() {
-                out.extend_from_slice(b"]}");
-            }
-        }
+    if first {
+        out.extend_from_slice(br#"{"type":"FeatureCollection","features":["#);
     }
-    Ok((out, page.next_cursor))
+    for (i, r) in l.page.items.iter().enumerate() {
+        if !(first && i == 0) {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut out, &feature(r, &l.sites, &l.users))?;
+    }
+    if l.page.next_cursor.is_none() {
+        out.extend_from_slice(b"]}");
+    }
+    Ok((out, l.page.next_cursor))
 }
 
 /// A record's site by name; a quick report has none.
@@ -129,93 +158,94 @@ fn text(v: Option<&Value>) -> String {
     }
 }
 
-/// UTF-8 with a byte-order mark, so spreadsheet programs read the Chinese
-/// right.
-fn csv_rows(
-    out: &mut Vec<u8>,
-    first: bool,
-    rows: &[Inspection],
-    site_names: &HashMap<String, String>,
-    user_names: &HashMap<String, String>,
-    items: Option<&[Item]>,
-) -> AppResult<()> {
-    if first {
-        out.extend_from_slice(b"\xEF\xBB\xBF");
+/// An answer as a typed cell: numbers and yes/no as themselves, a
+/// multi_choice answer or a list of photo ids joined as XLSForm joins them.
+fn typed(v: Option<&Value>) -> Cell {
+    match v {
+        None | Some(Value::Null) => Cell::Empty,
+        Some(Value::Bool(b)) => Cell::Bool(*b),
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(i) => Cell::Int(i),
+            None => Cell::opt_num(n.as_f64()),
+        },
+        Some(other) => Cell::Text(text(Some(other))),
     }
-    let columns: Vec<&Item> = items
+}
+
+const INSPECTION_COLUMNS: [(&str, &str); 20] = [
+    ("id", "记录编号"),
+    ("created_at", "记录时间"),
+    ("site", "点位"),
+    ("inspector", "巡查人"),
+    ("title", "标题"),
+    ("severity", "严重程度"),
+    ("status", "填报状态"),
+    ("review_status", "审核状态"),
+    ("lat", "纬度"),
+    ("lon", "经度"),
+    ("distance_to_site_m", "距点位(米)"),
+    ("within_site_radius", "在点位范围内"),
+    ("photos", "照片数"),
+    ("videos", "视频数"),
+    ("photos_off_site", "点位外照片数"),
+    ("notes", "备注"),
+    ("score", "得分"),
+    ("score_max", "满分"),
+    ("failed", "不合格项"),
+    ("missing_required", "缺少的必填项"),
+];
+
+fn inspection_rows(l: &Loaded) -> (Vec<Column>, Vec<Vec<Cell>>) {
+    let columns: Vec<&Item> = l
+        .items
+        .as_deref()
         .unwrap_or_default()
         .iter()
         .filter(|i| i.kind.answers())
         .collect();
-    let mut w = csv::Writer::from_writer(out);
-    if first {
-        let mut head: Vec<String> = [
-            "id",
-            "created_at",
-            "site",
-            "inspector",
-            "title",
-            "severity",
-            "status",
-            "review_status",
-            "lat",
-            "lon",
-            "distance_to_site_m",
-            "within_site_radius",
-            "photos",
-            "videos",
-            "photos_off_site",
-            "notes",
-            "score",
-            "score_max",
-            "failed",
-            "missing_required",
-        ]
-        .map(String::from)
-        .to_vec();
-        head.extend(columns.iter().map(|i| format!("answers.{}", i.key)));
-        w.write_record(&head).map_err(AppError::internal)?;
-    }
-    for r in rows {
-        let loc = r.fields.get("location");
-        let mut line: Vec<String> = [
-            r.id.clone(),
-            crate::clock::for_reading(r.created_at),
-            cell(site_name(site_names, r)),
-            cell(user_names.get(&r.inspector_id).cloned().unwrap_or_default()),
-            cell(text(r.fields.get("title"))),
-            cell(text(r.fields.get("severity"))),
-            cell(text(r.fields.get("status"))),
-            r.review_status.as_str().to_string(),
-            text(loc.and_then(|l| l.get("lat"))),
-            text(loc.and_then(|l| l.get("lon"))),
-            r.checks
-                .distance_to_site_m
-                .map(|d| d.to_string())
-                .unwrap_or_default(),
-            r.checks
-                .within_site_radius
-                .map(|b| b.to_string())
-                .unwrap_or_default(),
-            media_count(r, false).to_string(),
-            media_count(r, true).to_string(),
-            r.checks.photos_off_site.to_string(),
-            cell(text(r.fields.get("notes"))),
-            r.checks.score.got.to_string(),
-            r.checks.score.max.to_string(),
-            r.checks.failed.join(" "),
-            r.checks.missing_required.join(" "),
-        ]
-        .to_vec();
-        line.extend(
-            columns
-                .iter()
-                .map(|i| cell(text(r.fields.get(&format!("answers.{}", i.key))))),
-        );
-        w.write_record(&line).map_err(AppError::internal)?;
-    }
-    w.flush().map_err(AppError::internal)?;
-    Ok(())
+    let mut head = Column::list(&INSPECTION_COLUMNS);
+    head.extend(
+        columns
+            .iter()
+            .map(|i| Column::new(format!("answers.{}", i.key), i.label.clone())),
+    );
+    let rows = l
+        .page
+        .items
+        .iter()
+        .map(|r| {
+            let loc = r.fields.get("location");
+            let mut line = vec![
+                Cell::Code(r.id.clone()),
+                Cell::Time(r.created_at),
+                Cell::Text(site_name(&l.sites, r)),
+                Cell::Text(l.users.get(&r.inspector_id).cloned().unwrap_or_default()),
+                Cell::Text(text(r.fields.get("title"))),
+                Cell::Text(text(r.fields.get("severity"))),
+                Cell::Text(text(r.fields.get("status"))),
+                Cell::Code(r.review_status.as_str().to_string()),
+                typed(loc.and_then(|l| l.get("lat"))),
+                typed(loc.and_then(|l| l.get("lon"))),
+                Cell::opt_num(r.checks.distance_to_site_m),
+                Cell::opt_bool(r.checks.within_site_radius),
+                Cell::Int(media_count(r, false) as i64),
+                Cell::Int(media_count(r, true) as i64),
+                Cell::Int(r.checks.photos_off_site),
+                Cell::Text(text(r.fields.get("notes"))),
+                Cell::Num(r.checks.score.got),
+                Cell::Num(r.checks.score.max),
+                Cell::Code(r.checks.failed.join(" ")),
+                Cell::Code(r.checks.missing_required.join(" ")),
+            ];
+            line.extend(
+                columns
+                    .iter()
+                    .map(|i| typed(r.fields.get(&format!("answers.{}", i.key)))),
+            );
+            line
+        })
+        .collect();
+    (head, rows)
 }
 
 /// A live row of a repeat: (repeat, row id, `_seq`, its cells).
@@ -225,28 +255,20 @@ type LiveRow<'a> = (&'a str, &'a str, f64, Vec<(&'a str, &'a Value)>);
 /// keyed by record, repeat and row, with the row's place (1, 2, ...) and
 /// whether that answer failed.
 fn repeat_rows(
-    out: &mut Vec<u8>,
-    first: bool,
     rows: &[Inspection],
     site_names: &HashMap<String, String>,
-) -> AppResult<()> {
-    if first {
-        out.extend_from_slice(b"\xEF\xBB\xBF");
-    }
-    let mut w = csv::Writer::from_writer(out);
-    if first {
-        w.write_record([
-            "inspection_id",
-            "site",
-            "repeat",
-            "row_id",
-            "row_number",
-            "item",
-            "value",
-            "failed",
-        ])
-        .map_err(AppError::internal)?;
-    }
+) -> (Vec<Column>, Vec<Vec<Cell>>) {
+    let head = Column::list(&[
+        ("inspection_id", "记录编号"),
+        ("site", "点位"),
+        ("repeat", "重复组"),
+        ("row_id", "行编号"),
+        ("row_number", "第几行"),
+        ("item", "检查项"),
+        ("value", "答案"),
+        ("failed", "不合格"),
+    ]);
+    let mut out = Vec::new();
     for r in rows {
         // answers.<repeat>.<row>.<item>, gathered by repeat and row.
         let mut by_row: std::collections::BTreeMap<(&str, &str), Vec<(&str, &Value)>> =
@@ -283,22 +305,20 @@ fn repeat_rows(
             last = rep;
             for (item, v) in cells.into_iter().filter(|(k, _)| !k.starts_with('_')) {
                 let path = format!("{rep}.{row}.{item}");
-                w.write_record([
-                    r.id.clone(),
-                    cell(site_name(site_names, r)),
-                    rep.to_string(),
-                    row.to_string(),
-                    n.to_string(),
-                    item.to_string(),
-                    cell(text(Some(v))),
-                    r.checks.failed.contains(&path).to_string(),
-                ])
-                .map_err(AppError::internal)?;
+                out.push(vec![
+                    Cell::Code(r.id.clone()),
+                    Cell::Text(site_name(site_names, r)),
+                    Cell::Code(rep.to_string()),
+                    Cell::Code(row.to_string()),
+                    Cell::Int(n),
+                    Cell::Code(item.to_string()),
+                    typed(Some(v)),
+                    Cell::Bool(r.checks.failed.contains(&path)),
+                ]);
             }
         }
     }
-    w.flush().map_err(AppError::internal)?;
-    Ok(())
+    (head, out)
 }
 
 /// One inspection as a GeoJSON Feature, at its location (a null geometry

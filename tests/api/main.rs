@@ -14,6 +14,7 @@ mod coverage;
 mod crash;
 mod departments;
 mod errors;
+mod exports;
 mod expr;
 mod fleet;
 mod handoffs;

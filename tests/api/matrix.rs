@@ -540,6 +540,10 @@ fn every_route_for_every_kind_of_caller() {
             row([401, 403, 200, 200, 403, 403, 403]),
         ),
         (
+            ("get", "/api/v1/reports/departments.xlsx"),
+            row([401, 403, 200, 200, 403, 403, 403]),
+        ),
+        (
             ("post", "/api/v1/followups/{id}/verification"),
             with(
                 [401, 403, 409, 409, 403, 403, 403],
@@ -551,11 +555,19 @@ fn every_route_for_every_kind_of_caller() {
             row([401, 200, 200, 200, 200, 200, 200]),
         ),
         (
+            ("get", "/api/v1/reports/inspections.xlsx"),
+            row([401, 200, 200, 200, 200, 200, 200]),
+        ),
+        (
             ("get", "/api/v1/reports/inspections.geojson"),
             row([401, 200, 200, 200, 200, 200, 200]),
         ),
         (
             ("get", "/api/v1/reports/repeat_rows.csv"),
+            row([401, 200, 200, 200, 200, 200, 200]),
+        ),
+        (
+            ("get", "/api/v1/reports/repeat_rows.xlsx"),
             row([401, 200, 200, 200, 200, 200, 200]),
         ),
         (
@@ -571,7 +583,15 @@ fn every_route_for_every_kind_of_caller() {
             row([401, 200, 200, 200, 200, 200, 200]),
         ),
         (
+            ("get", "/api/v1/reports/coverage.xlsx"),
+            row([401, 200, 200, 200, 200, 200, 200]),
+        ),
+        (
             ("get", "/api/v1/reports/sites.csv"),
+            row([401, 200, 200, 200, 200, 200, 200]),
+        ),
+        (
+            ("get", "/api/v1/reports/sites.xlsx"),
             row([401, 200, 200, 200, 200, 200, 200]),
         ),
         (

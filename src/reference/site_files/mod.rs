@@ -440,23 +440,13 @@ const HEAD: [&str; 9] = [
     "联络组",
 ];
 
-/// A file format of sites.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Csv,
-    GeoJson,
-}
-
-/// One page of an export (the head on the first page, the tail on the
-/// last), for streaming any number of sites.
-pub fn export_page(
+/// One page of the sites and their groups' names.
+fn export_rows(
     c: &mut Conn,
     caller: &Caller,
     f: &SiteFilter,
     cursor: Option<String>,
-    format: Format,
-) -> AppResult<(Vec<u8>, Option<String>)> {
-    let first = cursor.is_none();
+) -> AppResult<(crate::paging::Page<Site>, HashMap<String, String>)> {
     let req = PageQuery {
         limit: Some(crate::paging::MAX_LIMIT),
         cursor,
@@ -470,58 +460,76 @@ pub fn export_page(
         .load::<(String, String)>(c)?
         .into_iter()
         .collect();
+    Ok((page, names))
+}
+
+/// One page of the sites as a table in the import's columns (CSV or
+/// XLSX: edit it and import it again).
+pub fn sheet_page(
+    c: &mut Conn,
+    caller: &Caller,
+    f: &SiteFilter,
+    cursor: Option<String>,
+) -> AppResult<crate::sheet::Page> {
+    use crate::sheet::{Cell, Column};
+    let (page, names) = export_rows(c, caller, f, cursor)?;
+    Ok(crate::sheet::Page {
+        head: HEAD.iter().map(|h| Column::new(*h, *h)).collect(),
+        rows: page
+            .items
+            .iter()
+            .map(|s| {
+                vec![
+                    Cell::Code(s.id.clone()),
+                    Cell::Text(s.code.clone().unwrap_or_default()),
+                    Cell::Text(s.name.clone()),
+                    Cell::Text(sites::kind_label(&s.kind).to_string()),
+                    Cell::Text(s.address.clone()),
+                    Cell::Num(s.lat),
+                    Cell::Num(s.lon),
+                    Cell::Num(s.radius_m),
+                    Cell::Text(names.get(&s.group_id).cloned().unwrap_or_default()),
+                ]
+            })
+            .collect(),
+        next: page.next_cursor,
+    })
+}
+
+/// One page of the sites as GeoJSON points (the head on the first page,
+/// the tail on the last).
+pub fn geojson_page(
+    c: &mut Conn,
+    caller: &Caller,
+    f: &SiteFilter,
+    cursor: Option<String>,
+) -> AppResult<(Vec<u8>, Option<String>)> {
+    let first = cursor.is_none();
+    let (page, names) = export_rows(c, caller, f, cursor)?;
     let group = |s: &Site| names.get(&s.group_id).cloned().unwrap_or_default();
     let mut out = Vec::new();
-    match format {
-        Format::Csv => {
-            if first {
-                out.extend_from_slice(b"\xEF\xBB\xBF");
-            }
-            let mut w = csv::Writer::from_writer(&mut out);
-            if first {
-                w.write_record(HEAD)?;
-            }
-            let cell = crate::sheet::cell;
-            for s in &page.items {
-                w.write_record([
-                    s.id.clone(),
-                    cell(s.code.clone().unwrap_or_default()),
-                    cell(s.name.clone()),
-                    cell(sites::kind_label(&s.kind).to_string()),
-                    cell(s.address.clone()),
-                    s.lat.to_string(),
-                    s.lon.to_string(),
-                    s.radius_m.to_string(),
-                    cell(group(s)),
-                ])?;
-            }
-            w.flush()?;
+    if first {
+        out.extend_from_slice(br#"{"type":"FeatureCollection","features":["#);
+    }
+    for (i, s) in page.items.iter().enumerate() {
+        if !(first && i == 0) {
+            out.push(b',');
         }
-        Format::GeoJson => {
-            if first {
-                out.extend_from_slice(br#"{"type":"FeatureCollection","features":["#);
-            }
-            for (i, s) in page.items.iter().enumerate() {
-                if !(first && i == 0) {
-                    out.push(b',');
-                }
-                serde_json::to_writer(
-                    &mut out,
-                    &json!({
-                        "type": "Feature",
-                        "geometry": { "type": "Point", "coordinates": [s.lon, s.lat] },
-                        "properties": {
-                            "id": s.id, "code": s.code, "name": s.name, "kind": s.kind,
-                            "address": s.address, "radius_m": s.radius_m,
-                            "group": group(s), "group_id": s.group_id,
-                        },
-                    }),
-                )?;
-            }
-            if page.next_cursor.is_none() {
-                out.extend_from_slice(b"]}");
-            }
-        }
+        serde_json::to_writer(
+            &mut out,
+            &json!({
+                "type": "Feature",
+                "geometry": { "type": "Point", "coordinates": [s.lon, s.lat] },
+                "properties": {
+                    "id": s.id, "code": s.code, "name": s.name, "kind": s.kind,
+                    "address": s.address, "radius_m": s.radius_m,
+                    "group": group(s), "group_id": s.group_id,
+                },
+            }),
+        )?;
+    }
+    if page.next_cursor.is_none() {
+        out.extend_from_slice(b"]}");
     }
     Ok((out, page.next_cursor))
 }

@@ -102,6 +102,7 @@ async fn view(st: web::Data<AppState>, AdminUser(user): AdminUser, q: web::Query
                 p.summary {
                     (sites.len()) " 个点位,其中从未巡查 " strong { (never) } " 个 · "
                     a href={ "/admin/coverage.csv?" (query) } { "导出 CSV" } " · "
+                    a href={ "/admin/coverage.xlsx?" (query) } { "导出 Excel" } " · "
                     a href={ "/admin/routes/new?group_id=" (group) } { "为未巡查的点位规划路线" }
                 }
                 div.mapbox { (map::svg(&view, &pins, Backdrop::of(st.config.map_tiles.as_deref()))) }
@@ -159,19 +160,32 @@ async fn view(st: web::Data<AppState>, AdminUser(user): AdminUser, q: web::Query
     ))
 }
 
-#[get("/admin/coverage.csv")]
-async fn csv(st: web::Data<AppState>, AdminUser(user): AdminUser, q: web::Query<Query>) -> Page {
+async fn table(
+    st: web::Data<AppState>,
+    user: crate::webui::session::WebUser,
+    q: Query,
+    format: crate::http::sheet::Format,
+) -> Page {
     let f = q.filter();
     let caller = user.caller;
-    Ok(crate::http::streaming::pages(
-        st.db.clone(),
-        "text/csv; charset=utf-8",
-        Some("coverage.csv"),
-        move |c, cursor| coverage::csv_page(c, &caller, &f, cursor),
+    Ok(
+        crate::http::sheet::answer(st.db.clone(), format, "coverage", move |c, cursor| {
+            coverage::sheet_page(c, &caller, &f, cursor)
+        })
+        .await?,
     )
-    .await?)
+}
+
+#[get("/admin/coverage.csv")]
+async fn csv(st: web::Data<AppState>, AdminUser(user): AdminUser, q: web::Query<Query>) -> Page {
+    table(st, user, q.into_inner(), crate::http::sheet::Format::Csv).await
+}
+
+#[get("/admin/coverage.xlsx")]
+async fn xlsx(st: web::Data<AppState>, AdminUser(user): AdminUser, q: web::Query<Query>) -> Page {
+    table(st, user, q.into_inner(), crate::http::sheet::Format::Xlsx).await
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(csv).service(view);
+    cfg.service(csv).service(xlsx).service(view);
 }

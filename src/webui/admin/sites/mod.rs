@@ -102,6 +102,7 @@ async fn list(
                     a.button href={ "/admin/sites/new?group_id=" (group) } { "新建点位" }
                     a.button href="/admin/sites/import" { "从表格导入" }
                     a href={ "/admin/sites/export.csv?" (query) } { "导出 CSV" }
+                    a href={ "/admin/sites/export.xlsx?" (query) } { "导出 Excel" }
                     a href={ "/admin/sites/export.geojson?" (query) } { "导出 GeoJSON" }
                 }
                 form.filters method="get" action="/admin/sites" {
@@ -511,6 +512,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(sheets::import_form)
     .service(sheets::import)
     .service(sheets::export_csv)
+    .service(sheets::export_xlsx)
     .service(sheets::export_geojson)
     .service(map_image)
     .service(create)

@@ -186,28 +186,37 @@ struct ExportQuery {
     q: Option<String>,
 }
 
-async fn export(
-    st: web::Data<AppState>,
-    user: WebUser,
-    q: ExportQuery,
-    format: site_files::Format,
-) -> Page {
+/// What an export is written as.
+#[derive(Clone, Copy)]
+enum Export {
+    Sheet(crate::http::sheet::Format),
+    GeoJson,
+}
+
+async fn export(st: web::Data<AppState>, user: WebUser, q: ExportQuery, format: Export) -> Page {
     let f = SiteFilter {
         group_id: q.group_id.filter(|g| !g.is_empty()),
         kind: q.kind.filter(|k| !k.is_empty()),
         q: q.q,
     };
-    let (ct, name) = match format {
-        site_files::Format::Csv => ("text/csv; charset=utf-8", "sites.csv"),
-        site_files::Format::GeoJson => ("application/geo+json", "sites.geojson"),
-    };
     let caller = user.caller;
-    Ok(
-        crate::http::streaming::pages(st.db.clone(), ct, Some(name), move |c, cursor| {
-            site_files::export_page(c, &caller, &f, cursor, format)
-        })
-        .await?,
-    )
+    Ok(match format {
+        Export::Sheet(sheet) => {
+            crate::http::sheet::answer(st.db.clone(), sheet, "sites", move |c, cursor| {
+                site_files::sheet_page(c, &caller, &f, cursor)
+            })
+            .await?
+        }
+        Export::GeoJson => {
+            crate::http::streaming::pages(
+                st.db.clone(),
+                "application/geo+json",
+                Some("sites.geojson".into()),
+                move |c, cursor| site_files::geojson_page(c, &caller, &f, cursor),
+            )
+            .await?
+        }
+    })
 }
 
 #[get("/admin/sites/export.csv")]
@@ -216,7 +225,28 @@ pub(super) async fn export_csv(
     AdminUser(user): AdminUser,
     q: web::Query<ExportQuery>,
 ) -> Page {
-    export(st, user, q.into_inner(), site_files::Format::Csv).await
+    export(
+        st,
+        user,
+        q.into_inner(),
+        Export::Sheet(crate::http::sheet::Format::Csv),
+    )
+    .await
+}
+
+#[get("/admin/sites/export.xlsx")]
+pub(super) async fn export_xlsx(
+    st: web::Data<AppState>,
+    AdminUser(user): AdminUser,
+    q: web::Query<ExportQuery>,
+) -> Page {
+    export(
+        st,
+        user,
+        q.into_inner(),
+        Export::Sheet(crate::http::sheet::Format::Xlsx),
+    )
+    .await
 }
 
 #[get("/admin/sites/export.geojson")]
@@ -225,5 +255,5 @@ pub(super) async fn export_geojson(
     AdminUser(user): AdminUser,
     q: web::Query<ExportQuery>,
 ) -> Page {
-    export(st, user, q.into_inner(), site_files::Format::GeoJson).await
+    export(st, user, q.into_inner(), Export::GeoJson).await
 }

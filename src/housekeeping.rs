@@ -26,6 +26,10 @@ pub enum Job {
     BatchAnswers,
     /// Originals past `FIELDSYNC_ORIGINALS_KEEP_DAYS` (`photos::retention`).
     Originals,
+    /// Not a removal: records written before failed items were kept with
+    /// them (`inspection::failures`) are judged once; its count is the
+    /// records filled in. Nothing to do after the first run.
+    Failures,
 }
 
 impl Job {
@@ -36,16 +40,18 @@ impl Job {
             Job::Staging => "staging",
             Job::BatchAnswers => "batch_answers",
             Job::Originals => "originals",
+            Job::Failures => "failures",
         }
     }
 }
 
 /// What every sweep runs, in order.
-pub const SWEEP: [Job; 4] = [
+pub const SWEEP: [Job; 5] = [
     Job::ExpiredUploads,
     Job::OrphanParts,
     Job::Staging,
     Job::BatchAnswers,
+    Job::Failures,
 ];
 
 /// A staged file this old is garbage: the slowest upload allowed writes
@@ -55,6 +61,9 @@ pub const STAGING_AGE: Duration = Duration::from_secs(6 * 3600);
 /// Batch answers removed per statement: the writer is held for
 /// milliseconds at a time, however many years are due.
 const ANSWERS_PER_STATEMENT: i64 = 2000;
+
+/// Records judged per write by the `failures` job.
+const FAILURES_PER_WRITE: i64 = 500;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Settings {
@@ -90,6 +99,18 @@ pub fn run_once(db: &Db, store: &dyn BlobStore, job: Job, s: &Settings) -> AppRe
             Some(days) => crate::photos::retention::run(db, store, days)?,
             None => 0,
         },
+        Job::Failures => {
+            let mut total = 0;
+            loop {
+                let n = db.write_blocking(|c| {
+                    crate::inspection::failures::backfill(c, FAILURES_PER_WRITE)
+                })?;
+                total += n;
+                if n < FAILURES_PER_WRITE as u64 {
+                    return Ok(total);
+                }
+            }
+        }
     };
     Ok(u64::try_from(n).unwrap_or(u64::MAX))
 }

@@ -74,6 +74,7 @@ route_table! {
         review::followup_create, review::followup_list, review::followup_one, review::followup_update, review::followup_verification,
         channels::list, channels::one, channels::create, channels::update, channels::resend, channels::test, channels::events,
         responses::respond, review::timeline, review::report_departments, review::report_departments_csv, review::report_departments_xlsx,
+        review::report_summary, review::report_summary_csv, review::report_summary_xlsx,
         review::report_csv, review::report_xlsx, review::report_geojson, review::report_repeat_rows,
         review::report_repeat_rows_xlsx, review::report_ledger,
         review::report_coverage, review::report_coverage_csv, review::report_coverage_xlsx, sites::export_csv,

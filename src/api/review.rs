@@ -16,6 +16,7 @@ use crate::review::followups::{
 };
 use crate::review::queue::{self, Detail, QueueFilter};
 use crate::review::reports::{self, LedgerQuery, LedgerRow};
+use crate::review::summary::{self, Summary, SummaryQuery, TableQuery};
 use crate::state::AppState;
 use actix_web::{HttpResponse, get, patch, post, web};
 use uuid::Uuid;
@@ -466,6 +467,64 @@ async fn departments_table(
 ) -> AppResult<HttpResponse> {
     crate::http::sheet::answer(st.db.clone(), format, "departments", move |c, _| {
         Ok(dept_report::sheet(&dept_report::report(c, &caller, &q)?))
+    })
+    .await
+}
+
+/// The district at a glance for a period (district days; default this
+/// year to today) and optionally one group: records per week by group and
+/// category, review rates, failed items by site kind, follow-ups and the
+/// departments' times, coverage, sites that keep coming back. Coordinators
+/// and admins, within their scope.
+#[utoipa::path(tag = "reports", params(SummaryQuery), responses((status = 200, body = Summary), (status = 403)))]
+#[get("/api/v1/reports/summary")]
+pub async fn report_summary(
+    st: web::Data<AppState>,
+    caller: Caller,
+    q: web::Query<SummaryQuery>,
+) -> AppResult<web::Json<Summary>> {
+    let q = q.into_inner();
+    Ok(web::Json(
+        st.db
+            .read(move |c| summary::summary(c, &caller, &q))
+            .await?,
+    ))
+}
+
+/// One table behind the summary's charts (`table`), as CSV.
+#[utoipa::path(tag = "reports", params(TableQuery), responses((status = 200, content_type = "text/csv"), (status = 403)))]
+#[get("/api/v1/reports/summary.csv")]
+pub async fn report_summary_csv(
+    st: web::Data<AppState>,
+    caller: Caller,
+    q: web::Query<TableQuery>,
+) -> AppResult<HttpResponse> {
+    summary_table(st, caller, q.into_inner(), SheetFormat::Csv).await
+}
+
+/// The same as an Excel workbook.
+#[utoipa::path(tag = "reports", params(TableQuery), responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), (status = 403)))]
+#[get("/api/v1/reports/summary.xlsx")]
+pub async fn report_summary_xlsx(
+    st: web::Data<AppState>,
+    caller: Caller,
+    q: web::Query<TableQuery>,
+) -> AppResult<HttpResponse> {
+    summary_table(st, caller, q.into_inner(), SheetFormat::Xlsx).await
+}
+
+pub async fn summary_table(
+    st: web::Data<AppState>,
+    caller: Caller,
+    q: TableQuery,
+    format: SheetFormat,
+) -> AppResult<HttpResponse> {
+    let table = q.table.unwrap_or_default();
+    crate::http::sheet::answer(st.db.clone(), format, table.stem(), move |c, _| {
+        Ok(summary::sheet(
+            &summary::summary(c, &caller, &q.summary())?,
+            table,
+        ))
     })
     .await
 }

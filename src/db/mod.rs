@@ -16,6 +16,8 @@
 //! writer and its migrations sit beside them.)
 
 mod conn;
+/// The backend of boxed queries over either database.
+pub use conn::MultiBackend;
 pub mod schema;
 
 pub use conn::{DbConn, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS, Target};
@@ -49,6 +51,23 @@ where
     match c {
         DbConn::Sqlite(s) => ExecuteDsl::<diesel::SqliteConnection>::execute(q, s),
         DbConn::Pg(p) => ExecuteDsl::<diesel::PgConnection>::execute(q, p),
+    }
+}
+
+/// SQL for the district week of a timestamp column: the date of its
+/// Monday (`YYYY-MM-DD`) at `offset_secs` east of UTC, in the
+/// connection's dialect (the dashboard counts by week in SQL). `column` is
+/// the server's own text, never a request's.
+pub fn week_of(c: &DbConn, column: &str, offset_secs: i32) -> String {
+    match c {
+        // 'weekday 0' moves on to the Sunday ending the ISO week (or stays
+        // on it); six days back is its Monday.
+        DbConn::Sqlite(_) => {
+            format!("date({column}, '{offset_secs:+} seconds', 'weekday 0', '-6 days')")
+        }
+        DbConn::Pg(_) => format!(
+            "to_char(date_trunc('week', {column} + interval '{offset_secs} seconds'), 'YYYY-MM-DD')"
+        ),
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod checklist;
 pub mod conflicts;
+pub mod failures;
 pub mod fields;
 pub mod merge;
 pub mod photo_meta;

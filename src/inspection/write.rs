@@ -294,6 +294,13 @@ pub fn save(
     let before_rec = before.map(|b| &b.record);
     announce(c, h, before_rec, after, submitted_now)?;
     let version_moved = before_rec.is_none_or(|b| b.version != after.version);
+    // What the checklist says failed, kept for the dashboard's counts.
+    if let (Some(t), Some(v)) = (&h.template_id, h.template_version)
+        && before_rec.is_none_or(|b| b.fields != after.fields)
+    {
+        let failed = super::failures::failed_of(c, t, v, &after.fields)?;
+        super::failures::keep(c, &h.id, &failed)?;
+    }
     let tag = h.tag();
     journal::record_changed(c, Entity::Inspection, &h.id, &tag, before.is_none())?;
     // A submitted record marks its stop done; route lists show it.

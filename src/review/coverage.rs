@@ -51,6 +51,8 @@ pub struct SiteCoverage {
     pub lat: f64,
     #[serde(skip)]
     pub lon: f64,
+    #[serde(skip)]
+    pub radius_m: f64,
 }
 
 impl CoverageFilter {
@@ -146,6 +148,7 @@ pub fn of_sites(c: &mut Conn, list: Vec<Site>) -> AppResult<Vec<SiteCoverage>> {
                 code: s.code,
                 lat: s.lat,
                 lon: s.lon,
+                radius_m: s.radius_m,
             }
         })
         .collect())

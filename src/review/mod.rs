@@ -12,4 +12,5 @@ pub mod proposals;
 pub mod queue;
 pub mod reports;
 pub mod responses;
+pub mod summary;
 pub mod timeline;

@@ -39,6 +39,7 @@ mod scope;
 mod security;
 mod simulation;
 mod site_files;
+mod summary;
 mod sync;
 mod uploads;
 mod videos;

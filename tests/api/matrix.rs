@@ -540,6 +540,18 @@ fn every_route_for_every_kind_of_caller() {
             row([401, 403, 200, 200, 403, 403, 403]),
         ),
         (
+            ("get", "/api/v1/reports/summary"),
+            row([401, 403, 200, 200, 403, 403, 403]),
+        ),
+        (
+            ("get", "/api/v1/reports/summary.csv"),
+            row([401, 403, 200, 200, 403, 403, 403]),
+        ),
+        (
+            ("get", "/api/v1/reports/summary.xlsx"),
+            row([401, 403, 200, 200, 403, 403, 403]),
+        ),
+        (
             ("get", "/api/v1/reports/departments.xlsx"),
             row([401, 403, 200, 200, 403, 403, 403]),
         ),

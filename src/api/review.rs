@@ -528,3 +528,27 @@ pub async fn summary_table(
     })
     .await
 }
+
+/// The period brief as a printable page (A4 on paper, one column on a
+/// phone): the counts and charts a liaison group's year-end report cites.
+#[utoipa::path(tag = "reports", params(SummaryQuery), responses((status = 200, content_type = "text/html"), (status = 403)))]
+#[get("/api/v1/reports/brief")]
+pub async fn report_brief(
+    st: web::Data<AppState>,
+    caller: Caller,
+    q: web::Query<SummaryQuery>,
+) -> AppResult<HttpResponse> {
+    let q = q.into_inner();
+    let (s, scope) = st
+        .db
+        .read(move |c| {
+            let s = summary::summary(c, &caller, &q)?;
+            let scope = summary::scope_name(c, &caller, &s)?;
+            Ok((s, scope))
+        })
+        .await?;
+    let page = crate::webui::review::brief::document(&s, &scope, crate::clock::now_utc());
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(page.into_string()))
+}

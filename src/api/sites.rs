@@ -40,6 +40,26 @@ pub async fn one(
     ))
 }
 
+/// A site's file (一点一档): every inspection at it and every quick report
+/// of its group within its radius, each with its reviews, hand-offs,
+/// responses and verification, oldest first, with photos (signed URLs).
+/// Within the caller's scope, as every read.
+#[utoipa::path(tag = "sites", responses((status = 200, body = crate::review::timeline::Timeline), (status = 404)))]
+#[get("/api/v1/sites/{id}/history")]
+pub async fn history(
+    st: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> AppResult<web::Json<crate::review::timeline::Timeline>> {
+    let id = id.to_string();
+    let signer = st.signer.clone();
+    Ok(web::Json(
+        st.db
+            .read(move |c| crate::review::site_file::of(c, &caller, &id, &signer))
+            .await?,
+    ))
+}
+
 #[utoipa::path(tag = "sites", request_body = NewSite, responses((status = 201, body = Site), (status = 403), (status = 422)))]
 #[post("/api/v1/sites")]
 pub async fn create(

@@ -12,5 +12,6 @@ pub mod proposals;
 pub mod queue;
 pub mod reports;
 pub mod responses;
+pub mod site_file;
 pub mod summary;
 pub mod timeline;

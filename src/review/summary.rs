@@ -130,6 +130,8 @@ pub struct Totals {
     pub inspections: i64,
     /// Submitted quick reports made in the period.
     pub reports: i64,
+    /// Of those, approved (adopted) now.
+    pub reports_adopted: i64,
     /// Members who made at least one of them.
     pub members: i64,
     /// Sites in scope now, and those inspected in the period.
@@ -369,6 +371,17 @@ pub fn summary(c: &mut Conn, caller: &Caller, q: &SummaryQuery) -> AppResult<Sum
         records.select(diesel::dsl::count(inspections::inspector_id).aggregate_distinct())
     );
     out.totals.members = members.first().copied().unwrap_or(0);
+    let adopted: Vec<i64> = load_within!(
+        &w,
+        c,
+        records
+            .filter(inspections::kind.eq(crate::inspection::RecordKind::Report.as_str()))
+            .filter(
+                inspections::review_status.eq(crate::inspection::ReviewStatus::Approved.as_str())
+            )
+            .select(count_star())
+    );
+    out.totals.reports_adopted = adopted.first().copied().unwrap_or(0);
 
     // Sites: now, by coverage band; in the period, by inspections.
     let sites = coverage::all(
@@ -617,6 +630,25 @@ fn followups(c: &mut Conn, w: &Within, p: &Period) -> AppResult<Followups> {
     Ok(f)
 }
 
+/// Whose summary it is, in words: the group it counts (named, or the
+/// caller's own), else the district's.
+pub fn scope_name(c: &mut Conn, caller: &Caller, s: &Summary) -> AppResult<String> {
+    let shown = match (&s.group_id, caller.scope()) {
+        (Some(g), _) => Some(g.clone()),
+        (None, crate::auth::Scope::Group(g)) => Some(g),
+        _ => None,
+    };
+    Ok(match shown {
+        Some(g) => groups::table
+            .find(&g)
+            .select(groups::name)
+            .first::<String>(c)
+            .optional()?
+            .unwrap_or_else(|| "本组".into()),
+        None => "全区".into(),
+    })
+}
+
 /// The tables behind the charts, each as CSV or XLSX.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -678,6 +710,11 @@ pub fn figures(s: &Summary) -> Vec<(&'static str, &'static str, Figure)> {
     vec![
         ("inspections", "巡查记录", Count(s.totals.inspections)),
         ("reports", "随手拍", Count(s.totals.reports)),
+        (
+            "reports_adopted",
+            "随手拍被采纳",
+            Count(s.totals.reports_adopted),
+        ),
         ("members", "参与委员", Count(s.totals.members)),
         (
             "sites_inspected",

@@ -22,6 +22,9 @@ use utoipa::ToSchema;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StepKind {
+    /// A record in a site's file (`review::site_file`); a record's own
+    /// timeline has none.
+    Inspection,
     Captured,
     Received,
     Reviewed,

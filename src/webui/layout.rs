@@ -28,7 +28,7 @@ pub fn layout(title: &str, user: Option<&WebUser>, body: Markup) -> Markup {
                     }
                     @if let Some(u) = user {
                         nav.apps {
-                            @if u.caller.role.reviews() { a href="/review" { "审核" } }
+                            @if u.caller.role.reviews() { a href="/review" { "审核" } a href="/review/dashboard" { "概览" } }
                             @if u.caller.is_admin() { a href="/admin" { "管理" } }
                             @if u.caller.department_id.is_some() { a href="/dept" { "部门待办" } }
                         }

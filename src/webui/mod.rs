@@ -4,11 +4,12 @@
 //! inspectors' field app at `/app` (`field/`, its files in `field/app/`).
 //! Shared by the pages: `layout.rs` (the frame, the stylesheet, the error
 //! page), `login.rs`, `session.rs`, `words.rs` (words and district time),
-//! `map.rs`. Server-rendered HTML (maud) with its CSS served by this binary,
+//! `map.rs`, `charts.rs` (SVG charts). Server-rendered HTML (maud) with its CSS served by this binary,
 //! a cookie session with CSRF tokens on every form; the pages call the same
 //! functions as the JSON API.
 
 pub mod admin;
+pub mod charts;
 pub mod dept;
 pub mod field;
 pub mod layout;

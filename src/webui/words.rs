@@ -17,7 +17,6 @@ pub fn time(t: DateTime<Utc>) -> String {
         .to_string()
 }
 
-/// A day in the district: `2026-11-20`.
 /// A video's length as a player shows it: `0:07`, `12:30`, `1:02:03`.
 pub fn duration(ms: i64) -> String {
     let s = (ms.max(0) + 500) / 1000;
@@ -29,10 +28,34 @@ pub fn duration(ms: i64) -> String {
     }
 }
 
+/// A day in the district: `2026-11-20`.
 pub fn date(t: DateTime<Utc>) -> String {
     t.with_timezone(&clock::district_offset())
         .format("%Y-%m-%d")
         .to_string()
+}
+
+/// The district's time zone in words: 北京时间 at +08:00, else its offset.
+pub fn zone() -> String {
+    let off = clock::district_offset();
+    if off.local_minus_utc() == 8 * 3600 {
+        "北京时间".into()
+    } else {
+        format!("UTC{off}")
+    }
+}
+
+/// How long something took, as a person says it: `45 分钟`, `3.5 小时`,
+/// `2.1 天`.
+pub fn span(secs: i64) -> String {
+    let s = secs.max(0) as f64;
+    if s < 3600.0 {
+        format!("{} 分钟", (s / 60.0).round() as i64)
+    } else if s < 48.0 * 3600.0 {
+        format!("{:.1} 小时", s / 3600.0)
+    } else {
+        format!("{:.1} 天", s / 86400.0)
+    }
 }
 
 /// An RFC 3339 time as the API or a phone wrote it, in district time; any

@@ -187,6 +187,12 @@ fn every_page_and_every_form_error_is_in_chinese() {
         format!("/review/inspections/{id}"),
         format!("/review/inspections/{id}/print"),
         format!("/review/inspections/{}", uuid()),
+        "/review/dashboard".into(),
+        "/review/dashboard?from=2026-01-01&to=2026-12-31".into(),
+        "/review/dashboard?from=2026-12-31&to=2026-01-01".into(),
+        format!("/review/sites/{}", d.site_a),
+        format!("/review/sites/{}", uuid()),
+        "/review/brief".into(),
     ] {
         check(&mut found, &path, &web.get(&path, &c));
     }

@@ -39,6 +39,7 @@ mod scope;
 mod security;
 mod simulation;
 mod site_files;
+mod site_history;
 mod summary;
 mod sync;
 mod uploads;

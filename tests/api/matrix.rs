@@ -333,6 +333,10 @@ fn every_route_for_every_kind_of_caller() {
             row([401, 200, 200, 200, 404, 404, 404]),
         ),
         (
+            ("get", "/api/v1/sites/{id}/history"),
+            row([401, 200, 200, 200, 404, 404, 404]),
+        ),
+        (
             ("patch", "/api/v1/sites/{id}"),
             with(
                 [401, 403, 403, 200, 403, 403, 403],
@@ -541,6 +545,10 @@ fn every_route_for_every_kind_of_caller() {
         ),
         (
             ("get", "/api/v1/reports/summary"),
+            row([401, 403, 200, 200, 403, 403, 403]),
+        ),
+        (
+            ("get", "/api/v1/reports/brief"),
             row([401, 403, 200, 200, 403, 403, 403]),
         ),
         (

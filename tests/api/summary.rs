@@ -293,6 +293,83 @@ fn the_summary_counts_a_known_district_by_district_days_and_scope() {
     let r = app.get("/api/v1/reports/summary.csv?table=bogus", &coord);
     assert_eq!(r.status, 400);
 
+    // The dashboard: the same figures, charts drawn as SVG with their
+    // tables, all in Chinese; its tables download with the session.
+    let web = crate::webui::Web::new(&app);
+    let session = web.login("zhoumin").unwrap();
+    let page = web.get("/review/dashboard?from=2026-01-01&to=2026-12-31", &session);
+    assert_eq!(page.status, 200);
+    assert!(page.body.matches("<svg").count() >= 5, "{}", page.body);
+    assert!(page.body.contains("每周巡查记录与随手拍"));
+    assert!(page.body.contains("水体颜色"));
+    assert!(page.body.contains(&format!("/review/sites/{}", d.site_a)));
+    assert!(
+        !page.body.contains("75.0%"),
+        "the coordinator's own rate, not the district's"
+    );
+    assert!(page.body.contains("66.7%"), "2 of 3 decisions approved");
+    assert!(
+        !page.body.contains("云台山护林点"),
+        "group B's site is not on group A's dashboard"
+    );
+    let words =
+        crate::language::english_words(&crate::language::visible_text(&page.body), &["zhoumin"]);
+    assert!(words.is_empty(), "English on the dashboard: {words:?}");
+    let xlsx = web.get(
+        "/review/dashboard.xlsx?table=failed_items&from=2026-01-01&to=2026-12-31",
+        &session,
+    );
+    assert_eq!(xlsx.status, 200);
+    let csv = web.get(
+        "/review/dashboard.csv?table=coverage&from=2026-01-01&to=2026-12-31",
+        &session,
+    );
+    assert!(csv.body.contains("fresh,7 天内巡查过,"), "{}", csv.body);
+
+    // The period brief: the group's name, the period, the counts in words,
+    // the charts; the same from the API and from the pages.
+    let (status, hs, brief) = app.get_bytes(
+        "/api/v1/reports/brief?from=2026-01-01&to=2026-12-31",
+        &coord,
+        &[],
+    );
+    assert_eq!(status, 200);
+    assert!(
+        hs.iter()
+            .any(|(k, v)| k == "content-type" && v.starts_with("text/html"))
+    );
+    let brief = String::from_utf8(brief).unwrap();
+    assert!(
+        brief.contains("渡舟联络组巡查履职简报(2026-01-01 至 2026-12-31)"),
+        "{brief}"
+    );
+    assert!(
+        brief.contains("本期共开展巡查 <strong>4</strong> 次"),
+        "{brief}"
+    );
+    assert!(brief.contains("被采纳 <strong>0</strong> 件"));
+    assert!(brief.contains("北京时间"));
+    assert!(brief.matches("<svg").count() >= 4);
+    let page = web.get("/review/brief?from=2026-01-01&to=2026-12-31", &session);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("本期共开展巡查 <strong>4</strong> 次"));
+    let district = app
+        .get_bytes(
+            "/api/v1/reports/brief?from=2026-03-01&to=2026-03-01",
+            &app.admin,
+            &[],
+        )
+        .2;
+    let district = String::from_utf8(district).unwrap();
+    assert!(
+        district.contains("全区巡查履职简报(2026-03-01 至 2026-03-01)"),
+        "{district}"
+    );
+    assert!(
+        district.contains("本期共开展巡查 <strong>1</strong> 次"),
+        "the 23:30 record is that day's"
+    );
+
     // Records written before failed items were kept with them are judged
     // by the housekeeping job (it runs when a server starts).
     app.sql("DELETE FROM record_failures");

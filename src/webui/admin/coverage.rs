@@ -74,7 +74,8 @@ async fn view(st: web::Data<AppState>, AdminUser(user): AdminUser, q: web::Query
             lon: s.lon,
             label: &s.name,
             class: s.freshness(),
-            href: Some(format!("/admin/sites/{}", s.site_id)),
+            // A pin opens the site's file: what happened there.
+            href: Some(format!("/review/sites/{}", s.site_id)),
             named: sites.len() <= 30,
         })
         .collect();
@@ -111,7 +112,7 @@ async fn view(st: web::Data<AppState>, AdminUser(user): AdminUser, q: web::Query
                     span.dot.stale { "●" } " 30 天以上 " span.dot.never { "●" } " 从未巡查"
                 }
                 table.list id="coverage" {
-                    tr { th { "点位" } th { "类型" } th { "联络组" } th { "最近巡查" } th { "最近通过" } th { "距今" } th { "未完成整改" } th { "逾期整改" } }
+                    tr { th { "点位" } th { "类型" } th { "联络组" } th { "最近巡查" } th { "最近通过" } th { "距今" } th { "未完成整改" } th { "逾期整改" } th { "档案" } }
                     @for s in sites.iter().take(TABLE_ROWS) {
                         tr {
                             td { a href={ "/admin/sites/" (s.site_id) } { (s.name) } }
@@ -122,6 +123,7 @@ async fn view(st: web::Data<AppState>, AdminUser(user): AdminUser, q: web::Query
                             td class=(s.freshness()) { @match s.days_since_inspected { Some(d) => { (d) " 天" }, None => { "—" } } }
                             td { (s.open_followups) }
                             td class=(if s.overdue_followups > 0 { "stale" } else { "" }) { (s.overdue_followups) }
+                            td { a href={ "/review/sites/" (s.site_id) } { "一点一档" } }
                         }
                     }
                 }

@@ -3,7 +3,10 @@
 //! they call the same functions as the JSON API (`crate::review`) and draw
 //! with `pages`.
 
+pub mod brief;
+pub mod dashboard;
 pub mod pages;
+pub mod site_file;
 
 use super::layout;
 use super::session::{self, Refused, WebUser};
@@ -624,6 +627,11 @@ pub async fn events(st: web::Data<AppState>, user: WebUser, req: actix_web::Http
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(live_js)
+        .service(dashboard::page)
+        .service(dashboard::csv)
+        .service(dashboard::xlsx)
+        .service(site_file::page)
+        .service(brief::page)
         .service(events)
         .service(queue_page)
         .service(print_page)

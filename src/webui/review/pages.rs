@@ -127,6 +127,9 @@ pub fn queue(
                 label.check { input type="checkbox" name="conflicts" value="1" checked[f.conflicts]; "有冲突" }
                 button type="submit" { "筛选" }
             }
+            @if !f.site_id.is_empty() {
+                p { a href={ "/review/sites/" (f.site_id) } { "查看该点位的档案(一点一档)" } }
+            }
             @if rows.is_empty() { p.empty { "没有记录" } }
             ul.queue id="queue" {
                 @for r in rows { (queue_row(r)) }
@@ -487,8 +490,10 @@ fn reviews(d: &Detail, names: &HashMap<String, String>) -> Markup {
     }
 }
 
-fn step_word(k: StepKind) -> &'static str {
+/// A step's kind in words (a record's relay, a site's file).
+pub fn step_word(k: StepKind) -> &'static str {
     match k {
+        StepKind::Inspection => "记录",
         StepKind::Captured => "现场发现",
         StepKind::Received => "上报",
         StepKind::Reviewed => "审核",
@@ -532,7 +537,11 @@ pub fn detail(p: &DetailPage) -> Markup {
             p { a href="/review" { "← 返回列表" } " · " a href={ "/review/inspections/" (i.id) "/print" } { "打印照片报告" } }
             h1 { (text(i.fields.get("title"))) }
             p.meta {
-                (p.site_name) " · " (p.inspector) " · " (words::time(i.created_at))
+                @match &i.site_id {
+                    Some(site) => { a href={ "/review/sites/" (site) } title="点位档案" { (p.site_name) } }
+                    None => { (p.site_name) }
+                }
+                " · " (p.inspector) " · " (words::time(i.created_at))
                 " · " span class={ "badge " (i.review_status.as_str()) } { (status_label(i.review_status.as_str())) }
             }
             h2 { "位置核验" }

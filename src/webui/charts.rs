@@ -18,6 +18,19 @@ pub const YELLOW: &str = "#e0a000";
 pub const RED: &str = "#c62828";
 pub const PURPLE: &str = "#6a1b9a";
 
+/// The ticks of an axis from 0 to `top` (a [`nice_top`]): whole numbers,
+/// at most five steps.
+pub fn ticks(top: f64) -> Vec<f64> {
+    let steps = if top <= 5.0 {
+        top.max(1.0) as usize
+    } else if (top / 10f64.powf(top.log10().floor()) - 2.0).abs() < 1e-9 {
+        4
+    } else {
+        5
+    };
+    (0..=steps).map(|k| top * k as f64 / steps as f64).collect()
+}
+
 /// A round top for an axis at or above `max` (1, 2 or 5 times a power of ten).
 pub fn nice_top(max: f64) -> f64 {
     if max <= 0.0 {
@@ -72,8 +85,7 @@ pub fn stacked_bars(title: &str, labels: &[String], series: &[(&str, &str, Vec<i
                 rect x=(fmt(left + i as f64 * 90.0)) y="4" width="10" height="10" fill=(colour) {}
                 text x=(fmt(left + 14.0 + i as f64 * 90.0)) y="13" { (name) }
             }
-            @for k in 0..=4 {
-                @let v = max * f64::from(k) / 4.0;
+            @for v in ticks(max) {
                 line x1=(fmt(left)) x2=(fmt(W)) y1=(fmt(y(v))) y2=(fmt(y(v))) stroke="#e3e7ec" {}
                 text x=(fmt(left - 4.0)) y=(fmt(y(v) + 4.0)) text-anchor="end" fill="#5b6676" { (v as i64) }
             }
@@ -82,7 +94,12 @@ pub fn stacked_bars(title: &str, labels: &[String], series: &[(&str, &str, Vec<i
             }
             @for (i, l) in labels.iter().enumerate() {
                 @if !l.is_empty() {
-                    text x=(fmt(left + i as f64 * step)) y=(fmt(h - 6.0)) fill="#5b6676" { (l) }
+                    // Near the right edge a label ends there, not beyond.
+                    @if left + i as f64 * step > W - 30.0 {
+                        text x=(fmt(W)) y=(fmt(h - 6.0)) text-anchor="end" fill="#5b6676" { (l) }
+                    } @else {
+                        text x=(fmt(left + i as f64 * step)) y=(fmt(h - 6.0)) fill="#5b6676" { (l) }
+                    }
                 }
             }
         }
@@ -185,6 +202,18 @@ fn fmt(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ticks_are_whole_numbers() {
+        assert_eq!(ticks(1.0), vec![0.0, 1.0]);
+        assert_eq!(ticks(2.0), vec![0.0, 1.0, 2.0]);
+        assert_eq!(ticks(10.0), vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0]);
+        assert_eq!(ticks(20.0), vec![0.0, 5.0, 10.0, 15.0, 20.0]);
+        assert_eq!(ticks(50.0), vec![0.0, 10.0, 20.0, 30.0, 40.0, 50.0]);
+        for top in [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 5000.0] {
+            assert!(ticks(top).iter().all(|t| t.fract() == 0.0), "{top}");
+        }
+    }
 
     #[test]
     fn axes_end_on_round_numbers() {

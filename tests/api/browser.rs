@@ -1569,3 +1569,93 @@ fn member_offline_by_the_river(driver: &Driver, site: &str) {
     driver.wait_text("离线");
     std::thread::sleep(Duration::from_millis(500));
 }
+
+/// The dashboard and a site's file (issue 25) at a phone's width (412 px)
+/// and a desk's (1366 px): nothing wider than the screen, the charts'
+/// words at a readable size, every word Chinese; screenshots saved.
+#[test]
+fn the_dashboard_and_a_sites_file_read_on_a_phone_and_a_desk() {
+    let app = TestApp::spawn();
+    let r = crate::responses::relay(&app);
+    let t = crate::summary::failing_template(&app);
+    // A record with a photo handed to a bureau, which answers with one;
+    // failing inspections and quick reports at the site.
+    let (rec, _, fid) = crate::responses::dispatched(&app, &r, &r.env);
+    app.push(
+        &r.li,
+        &uuid(),
+        vec![edit(&rec, 1, json!({"status": "submitted"}), "2026-11-20T03:00:00Z")],
+        vec![],
+    )
+    .ok(200);
+    let jpg = fixture("xiaomi_IMG_20191224_234846.jpg");
+    let media = uuid();
+    let body = json!({"id": uuid(), "note": "管道已修复", "status": "resolved",
+        "media": [{"id": media, "sha256": sha256_hex(&jpg), "bytes": jpg.len(),
+                   "content_type": "image/jpeg", "caption": "修复后"}]});
+    let (ct, bytes) = multipart_named("response", &body, &[(media.as_str(), &jpg)]);
+    app.raw("POST", &format!("/api/v1/followups/{fid}/responses"), &r.env_member, &ct, &bytes)
+        .ok(201);
+    let mut items = Vec::new();
+    for (i, colour) in ["发黑", "清澈", "发黑", "清澈", "清澈"].iter().enumerate() {
+        let _ = i;
+        items.push(crate::summary::inspection(&uuid(), &r.d.site_a, &t, json!({"color": colour})));
+    }
+    crate::summary::push(&app, &r.li, items);
+    crate::summary::push(
+        &app,
+        &r.li,
+        vec![
+            crate::reports_quick::quick_report(&uuid(), "排口旁黑水", "urgent", T0),
+            crate::reports_quick::quick_report(&uuid(), "河面漂浮物", "normal", T0),
+        ],
+    );
+    let port = app.base.rsplit(':').next().unwrap().to_string();
+    let site = format!("http://localhost:{port}");
+    for (size, width) in [("412,2600", 412), ("1366,1800", 1366)] {
+        let Some(driver) = Driver::start_sized(size) else {
+            return;
+        };
+        driver.go(&format!("{site}/review/login"));
+        driver.type_into("#username", "zhoumin");
+        driver.type_into("#password", PASSWORD);
+        driver.click("#login");
+        driver.wait_text("巡查记录");
+        for (path, name, text) in [
+            ("/review/dashboard".to_string(), "dashboard", "每周记录"),
+            (format!("/review/sites/{}", r.d.site_a), "site-file", "整改前"),
+        ] {
+            driver.go(&format!("{site}{path}"));
+            driver.wait_text(text);
+            let fit = driver.script("return [document.documentElement.scrollWidth, window.innerWidth]");
+            assert!(
+                fit[0].as_i64() <= fit[1].as_i64(),
+                "{name} at {width} px is wider than the screen: {fit}"
+            );
+            if name == "dashboard" {
+                // Chart words at least 10 px high on a phone.
+                let h = driver.script(
+                    "return Math.min(...[...document.querySelectorAll('svg.chart text')].map((t) => t.getBoundingClientRect().height).filter((h) => h > 0))",
+                );
+                assert!(h.as_f64().unwrap_or(0.0) >= 10.0, "chart text {h} px at {width}");
+                let charts = driver.script("return document.querySelectorAll('svg.chart').length");
+                assert!(charts.as_i64().unwrap_or(0) >= 5, "{charts}");
+            } else {
+                // The before/after photos load.
+                let deadline = Instant::now() + Duration::from_secs(20);
+                loop {
+                    let ok = driver.script(
+                        "const i = [...document.querySelectorAll('.before-after img')]; return i.length >= 2 && i.every((x) => x.complete && x.naturalWidth > 0)",
+                    );
+                    if ok == json!(true) {
+                        break;
+                    }
+                    assert!(Instant::now() < deadline, "before/after photos did not load");
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+            driver.assert_chinese(name);
+            driver.screenshot(&format!("{name}-{width}.png"));
+        }
+    }
+}

@@ -9,7 +9,7 @@ use crate::reports_quick::quick_report;
 use serde_json::{Value, json};
 
 /// An outfall checklist whose colour fails when black.
-fn failing_template(app: &TestApp) -> String {
+pub fn failing_template(app: &TestApp) -> String {
     id(app
         .post(
             "/api/v1/templates",
@@ -25,7 +25,7 @@ fn failing_template(app: &TestApp) -> String {
         .ok(201))
 }
 
-fn inspection(id: &str, site: &str, template: &str, answers: Value) -> Value {
+pub fn inspection(id: &str, site: &str, template: &str, answers: Value) -> Value {
     let mut fields = json!({"title": "排口巡查", "status": "submitted",
         "location": {"lat": 29.857, "lon": 107.081, "accuracy_m": 5, "captured_at": T0}});
     for (k, v) in answers.as_object().unwrap() {
@@ -41,7 +41,7 @@ fn inspection(id: &str, site: &str, template: &str, answers: Value) -> Value {
            "fields": fields, "changed_at": changed})
 }
 
-fn push(app: &TestApp, token: &str, items: Vec<Value>) {
+pub fn push(app: &TestApp, token: &str, items: Vec<Value>) {
     let r = app.push(token, &uuid(), items, vec![]).ok(200);
     for x in r["results"].as_array().unwrap() {
         assert_eq!(x["status"], "applied", "{r}");

@@ -20,6 +20,12 @@ pub fn same_instant(a: NaiveDateTime, b: NaiveDateTime) -> bool {
     a.trunc_subsecs(6) == b.trunc_subsecs(6)
 }
 
+/// A UTC time as whole minutes since 1970 (what `inspections.created_minute`
+/// keeps: the dashboard's days and weeks are arithmetic on it).
+pub fn minute(t: NaiveDateTime) -> i64 {
+    t.and_utc().timestamp().div_euclid(60)
+}
+
 pub fn utc(t: NaiveDateTime) -> DateTime<Utc> {
     t.and_utc()
 }

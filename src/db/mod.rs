@@ -54,23 +54,6 @@ where
     }
 }
 
-/// SQL for the district week of a timestamp column: the date of its
-/// Monday (`YYYY-MM-DD`) at `offset_secs` east of UTC, in the
-/// connection's dialect (the dashboard counts by week in SQL). `column` is
-/// the server's own text, never a request's.
-pub fn week_of(c: &DbConn, column: &str, offset_secs: i32) -> String {
-    match c {
-        // 'weekday 0' moves on to the Sunday ending the ISO week (or stays
-        // on it); six days back is its Monday.
-        DbConn::Sqlite(_) => {
-            format!("date({column}, '{offset_secs:+} seconds', 'weekday 0', '-6 days')")
-        }
-        DbConn::Pg(_) => format!(
-            "to_char(date_trunc('week', {column} + interval '{offset_secs} seconds'), 'YYYY-MM-DD')"
-        ),
-    }
-}
-
 /// Begins a write transaction on a connection of one's own, as the writer
 /// does: it holds the database's write lock until it ends (tools; tests
 /// that play another process holding it).

@@ -194,6 +194,8 @@ diesel::table! {
         kind -> Text,
         urgent -> Bool,
         category -> Nullable<Text>,
+        failed -> Nullable<Text>,
+        created_minute -> BigInt,
     }
 }
 
@@ -415,14 +417,6 @@ diesel::table! {
 }
 
 diesel::joinable!(users -> groups (group_id));
-diesel::table! {
-    record_failures (inspection_id) {
-        inspection_id -> Text,
-        failed -> Text,
-    }
-}
-
-diesel::joinable!(record_failures -> inspections (inspection_id));
 diesel::joinable!(followup_history -> followups (followup_id));
 diesel::joinable!(followup_responses -> followups (followup_id));
 diesel::joinable!(deliveries -> channels (channel_id));
@@ -468,5 +462,4 @@ diesel::allow_tables_to_appear_in_same_query!(
     followup_history,
     web_sessions,
     schedules,
-    record_failures,
 );

@@ -1,8 +1,9 @@
-//! What a record's checklist says failed, kept beside the record as it is
-//! written (`record_failures`): the dashboard counts failed items by site
-//! kind over years of records without judging each checklist on every
-//! read. Records written before the table existed are filled in by the
-//! housekeeping job `failures` ([`backfill`]).
+//! What a record's checklist says failed, kept with the record as it is
+//! written (`inspections.failed`: space-separated answer paths, empty for
+//! none, null for not judged yet): the dashboard counts failed items by
+//! site kind over years of records without judging each checklist on
+//! every read. Records written before the column existed are judged by
+//! the housekeeping job `failures` ([`backfill`]).
 //!
 //! The rule is the checklist's own (`checklist::checks`); this module only
 //! keeps its answer. A checklist version never changes once saved, so its
@@ -11,7 +12,7 @@
 use super::checklist;
 use super::merge::Fields;
 use crate::db::Conn;
-use crate::db::schema::{inspections, record_failures as rf};
+use crate::db::schema::inspections;
 use crate::error::AppResult;
 use crate::reference::templates::{self, Item};
 use diesel::prelude::*;
@@ -69,29 +70,18 @@ pub fn label_of(
     Ok(templates::item_at(&items, path).map(|i| i.label.clone()))
 }
 
-/// Keeps what failed in a record just written.
-pub fn keep(c: &mut Conn, id: &str, failed: &[String]) -> AppResult<()> {
-    let text = failed.join(" ");
-    let n = crate::db::execute(
-        c,
-        diesel::update(rf::table.find(id)).set(rf::failed.eq(&text)),
-    )?;
-    if n == 0 {
-        crate::db::execute(
-            c,
-            diesel::insert_into(rf::table).values((rf::inspection_id.eq(id), rf::failed.eq(&text))),
-        )?;
-    }
-    Ok(())
+/// What a record's column keeps: the paths, space-separated.
+pub fn column(failed: &[String]) -> String {
+    failed.join(" ")
 }
 
-/// Fills in up to `limit` records with a checklist that have no entry yet
-/// (written before the table existed); answers how many. Idempotent, and
-/// safe with several servers (a record done twice is written the same).
+/// Judges up to `limit` records with a checklist that were never judged
+/// (written before the column existed); answers how many. Idempotent, and
+/// safe with several servers (a record judged twice is written the same;
+/// a record written meanwhile was judged by its write).
 pub fn backfill(c: &mut Conn, limit: i64) -> AppResult<u64> {
     let rows: Vec<(String, String, i32, String)> = inspections::table
-        .left_join(rf::table)
-        .filter(rf::inspection_id.is_null())
+        .filter(inspections::failed.is_null())
         .filter(inspections::template_id.is_not_null())
         .filter(inspections::template_version.is_not_null())
         .select((
@@ -106,7 +96,12 @@ pub fn backfill(c: &mut Conn, limit: i64) -> AppResult<u64> {
     for (id, template, version, fields) in rows {
         let fields: Fields = serde_json::from_str(&fields)?;
         let failed = failed_of(c, &template, version, &fields)?;
-        keep(c, &id, &failed)?;
+        crate::db::execute(
+            c,
+            diesel::update(inspections::table.find(&id))
+                .filter(inspections::failed.is_null())
+                .set(inspections::failed.eq(column(&failed))),
+        )?;
     }
     Ok(n)
 }

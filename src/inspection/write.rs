@@ -233,6 +233,17 @@ pub fn save(
         None => (None, None),
     };
     let (urgent, category) = report_copies(h, after);
+    // What the checklist says failed, kept with the record for the
+    // dashboard's counts (null without a checklist).
+    let failed = match (&h.template_id, h.template_version) {
+        (Some(t), Some(v)) => Some(super::failures::column(&super::failures::failed_of(
+            c,
+            t,
+            v,
+            &after.fields,
+        )?)),
+        _ => None,
+    };
     let old_review = before.map(|b| b.review).unwrap_or(ReviewStatus::Pending);
     let submitted_now =
         new_review == ReviewStatus::Submitted && old_review != ReviewStatus::Submitted;
@@ -259,10 +270,12 @@ pub fn save(
                     inspections::review_status.eq(new_review.as_str()),
                     inspections::submitted_at.eq(submitted_now.then_some(now)),
                     inspections::created_at.eq(now),
+                    inspections::created_minute.eq(crate::clock::minute(now)),
                     inspections::updated_at.eq(now),
                     inspections::kind.eq(h.kind.as_str()),
                     inspections::urgent.eq(urgent),
                     inspections::category.eq(&category),
+                    inspections::failed.eq(&failed),
                 )),
             )?;
         }
@@ -281,6 +294,7 @@ pub fn save(
                     inspections::updated_at.eq(now),
                     inspections::urgent.eq(urgent),
                     inspections::category.eq(&category),
+                    inspections::failed.eq(&failed),
                 )),
             )?;
             if submitted_now {
@@ -294,13 +308,6 @@ pub fn save(
     let before_rec = before.map(|b| &b.record);
     announce(c, h, before_rec, after, submitted_now)?;
     let version_moved = before_rec.is_none_or(|b| b.version != after.version);
-    // What the checklist says failed, kept for the dashboard's counts.
-    if let (Some(t), Some(v)) = (&h.template_id, h.template_version)
-        && before_rec.is_none_or(|b| b.fields != after.fields)
-    {
-        let failed = super::failures::failed_of(c, t, v, &after.fields)?;
-        super::failures::keep(c, &h.id, &failed)?;
-    }
     let tag = h.tag();
     journal::record_changed(c, Entity::Inspection, &h.id, &tag, before.is_none())?;
     // A submitted record marks its stop done; route lists show it.

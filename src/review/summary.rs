@@ -17,9 +17,7 @@ use super::followups::{Event, Status};
 use crate::auth::Caller;
 use crate::clock::{self, Bound};
 use crate::db::Conn;
-use crate::db::schema::{
-    followup_history as fh, followups as fu, groups, inspections, record_failures as rf, reviews,
-};
+use crate::db::schema::{followup_history as fh, followups as fu, groups, inspections, reviews};
 use crate::error::{AppError, AppResult};
 use crate::inspection::RecordScope;
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
@@ -93,6 +91,17 @@ impl Period {
         }
         out
     }
+}
+
+/// Minutes in a week, and the shift that makes whole weeks start on a
+/// Monday (1970-01-01 was a Thursday: three days on, a Monday's week).
+const WEEK_MIN: i64 = 7 * 1440;
+const MONDAY_SHIFT_MIN: i64 = 3 * 1440;
+
+/// The Monday of week number `k` (as the summary's SQL numbers weeks:
+/// `(local minute + MONDAY_SHIFT_MIN) / WEEK_MIN`).
+fn week_monday(k: i64) -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default() + Duration::days(7 * k - 3)
 }
 
 /// The Monday of a day's week.
@@ -306,19 +315,30 @@ pub fn summary(c: &mut Conn, caller: &Caller, q: &SummaryQuery) -> AppResult<Sum
         return Ok(out);
     };
 
-    // Records by week, group, kind and category.
-    let week = crate::db::week_of(c, "inspections.created_at", off.local_minus_utc());
-    let records = inspections::table
-        .filter(inspections::created_at.ge(p.start))
-        .filter(inspections::created_at.lt(p.end))
-        .filter(inspections::deleted.eq(false))
-        .filter(inspections::review_status.ne("pending"));
-    let rows: Vec<(String, String, String, Option<String>, i64)> = load_within!(
+    // Records by week, group, kind and category, with how many are
+    // approved, from the summary index alone: the period and the weeks are
+    // whole-number arithmetic on the minute each record arrived.
+    let off_min = i64::from(off.local_minus_utc()) / 60;
+    let (from_min, to_min) = (clock::minute(p.start), clock::minute(p.end));
+    let period = || {
+        sql::<diesel::sql_types::Bool>(&format!(
+            "inspections.created_minute >= {from_min} AND inspections.created_minute < {to_min}"
+        ))
+    };
+    let records = || {
+        inspections::table
+            .filter(period())
+            .filter(inspections::deleted.eq(false))
+            .filter(inspections::review_status.ne("pending"))
+    };
+    let rows: Vec<(i64, String, String, Option<String>, i64, i64)> = load_within!(
         &w,
         c,
-        records
-            .select(sql::<(Text, Text, Text, Nullable<Text>, BigInt)>(&format!(
-                "{week}, inspections.group_id, inspections.kind, inspections.category, COUNT(*)"
+        records()
+            .select(sql::<(BigInt, Text, Text, Nullable<Text>, BigInt, BigInt)>(&format!(
+                "(inspections.created_minute + {}) / {WEEK_MIN}, inspections.group_id, inspections.kind, \
+                 inspections.category, COUNT(*), SUM(CASE WHEN inspections.review_status = 'approved' THEN 1 ELSE 0 END)",
+                off_min + MONDAY_SHIFT_MIN
             )))
             .group_by(sql::<Text>("1, 2, 3, 4"))
     );
@@ -329,13 +349,14 @@ pub fn summary(c: &mut Conn, caller: &Caller, q: &SummaryQuery) -> AppResult<Sum
         .collect();
     let mut by_week: BTreeMap<NaiveDate, (i64, i64)> =
         p.weeks().into_iter().map(|w| (w, (0, 0))).collect();
-    for (week, group_id, kind, category, count) in rows {
-        let week = NaiveDate::parse_from_str(&week, "%Y-%m-%d").map_err(AppError::internal)?;
+    for (week, group_id, kind, category, count, approved) in rows {
+        let week = week_monday(week);
         let report = kind == crate::inspection::RecordKind::Report.as_str();
         let slot = by_week.entry(week).or_default();
         if report {
             slot.1 += count;
             out.totals.reports += count;
+            out.totals.reports_adopted += approved;
         } else {
             slot.0 += count;
             out.totals.inspections += count;
@@ -365,23 +386,6 @@ pub fn summary(c: &mut Conn, caller: &Caller, q: &SummaryQuery) -> AppResult<Sum
             reports,
         })
         .collect();
-    let members: Vec<i64> = load_within!(
-        &w,
-        c,
-        records.select(diesel::dsl::count(inspections::inspector_id).aggregate_distinct())
-    );
-    out.totals.members = members.first().copied().unwrap_or(0);
-    let adopted: Vec<i64> = load_within!(
-        &w,
-        c,
-        records
-            .filter(inspections::kind.eq(crate::inspection::RecordKind::Report.as_str()))
-            .filter(
-                inspections::review_status.eq(crate::inspection::ReviewStatus::Approved.as_str())
-            )
-            .select(count_star())
-    );
-    out.totals.reports_adopted = adopted.first().copied().unwrap_or(0);
 
     // Sites: now, by coverage band; in the period, by inspections.
     let sites = coverage::all(
@@ -406,17 +410,32 @@ pub fn summary(c: &mut Conn, caller: &Caller, q: &SummaryQuery) -> AppResult<Sum
     }
     let site_of: HashMap<&str, &coverage::SiteCoverage> =
         sites.iter().map(|s| (s.site_id.as_str(), s)).collect();
-    let per_site: Vec<(Option<String>, i64)> = load_within!(
+    // Records by site and member, in one pass of the same index: the
+    // members taking part, and each site's inspections (a quick report has
+    // no site).
+    let pairs: Vec<(Option<String>, String, i64)> = load_within!(
         &w,
         c,
-        records
-            .filter(inspections::kind.eq(crate::inspection::RecordKind::Inspection.as_str()))
-            .group_by(inspections::site_id)
-            .select((inspections::site_id, count_star()))
+        records()
+            .group_by((inspections::site_id, inspections::inspector_id))
+            .select((
+                inspections::site_id,
+                inspections::inspector_id,
+                count_star()
+            ))
     );
+    let mut members = std::collections::HashSet::new();
+    let mut per_site: HashMap<&str, i64> = HashMap::new();
+    for (site, member, n) in &pairs {
+        members.insert(member.as_str());
+        if let Some(s) = site {
+            *per_site.entry(s.as_str()).or_default() += n;
+        }
+    }
+    out.totals.members = members.len() as i64;
     let mut kinds: BTreeMap<String, i64> = BTreeMap::new();
     for (site, n) in &per_site {
-        if let Some(s) = site.as_deref().and_then(|s| site_of.get(s)) {
+        if let Some(s) = site_of.get(site) {
             out.totals.sites_inspected += 1;
             *kinds.entry(s.kind.clone()).or_default() += n;
         }
@@ -430,18 +449,22 @@ pub fn summary(c: &mut Conn, caller: &Caller, q: &SummaryQuery) -> AppResult<Sum
         })
         .collect();
 
-    // Failed items, by site kind; and the sites that keep failing.
+    // Failed items, by site kind; and the sites that keep failing: the
+    // failing records only, from their own index (its condition written
+    // out, so both databases use it).
     let failed: Vec<FailedRow> = load_within!(
         &w,
         c,
-        records
-            .inner_join(rf::table)
-            .filter(rf::failed.ne(""))
+        inspections::table
+            .filter(period())
+            .filter(sql::<diesel::sql_types::Bool>("inspections.failed <> ''"))
+            .filter(inspections::deleted.eq(false))
+            .filter(inspections::review_status.ne("pending"))
             .select((
                 inspections::site_id,
                 inspections::template_id,
                 inspections::template_version,
-                rf::failed,
+                inspections::failed.assume_not_null(),
             ))
     );
     let mut items: BTreeMap<(String, String), (String, i64)> = BTreeMap::new();
@@ -453,7 +476,7 @@ pub fn summary(c: &mut Conn, caller: &Caller, q: &SummaryQuery) -> AppResult<Sum
         };
         *failing.entry(s.site_id.clone()).or_default() += 1;
         let mut seen = std::collections::HashSet::new();
-        for path in paths.split(' ') {
+        for path in paths.split(' ').filter(|p| !p.is_empty()) {
             let item = crate::inspection::failures::item_of(path);
             if !seen.insert(item.clone()) {
                 continue;
@@ -495,7 +518,7 @@ pub fn summary(c: &mut Conn, caller: &Caller, q: &SummaryQuery) -> AppResult<Sum
     let reports: Vec<(String, Option<f64>, Option<f64>)> = load_within!(
         &w,
         c,
-        records
+        records()
             .filter(inspections::kind.eq(crate::inspection::RecordKind::Report.as_str()))
             .filter(inspections::lat.is_not_null())
             .select((inspections::group_id, inspections::lat, inspections::lon))
@@ -543,17 +566,26 @@ pub fn summary(c: &mut Conn, caller: &Caller, q: &SummaryQuery) -> AppResult<Sum
     recurring.truncate(50);
     out.recurring_sites = recurring;
 
-    // Review decisions made in the period.
-    let decisions: Vec<(String, i64)> = load_within!(
-        &w,
-        c,
-        reviews::table
-            .inner_join(inspections::table)
+    // Review decisions made in the period (the district's without a
+    // join: a decision made is counted).
+    let decisions: Vec<(String, i64)> = match &w {
+        Within::All => reviews::table
             .filter(reviews::created_at.ge(p.start))
             .filter(reviews::created_at.lt(p.end))
             .group_by(reviews::decision)
             .select((reviews::decision, count_star()))
-    );
+            .load(c)?,
+        _ => load_within!(
+            &w,
+            c,
+            reviews::table
+                .inner_join(inspections::table)
+                .filter(reviews::created_at.ge(p.start))
+                .filter(reviews::created_at.lt(p.end))
+                .group_by(reviews::decision)
+                .select((reviews::decision, count_star()))
+        ),
+    };
     for (d, n) in decisions {
         out.reviews.decisions += n;
         match d.as_str() {
@@ -908,6 +940,15 @@ mod tests {
             vec![d("2026-03-02"), d("2026-03-09"), d("2026-03-16")]
         );
         assert_eq!(monday(d("2026-03-08")), d("2026-03-02"));
+        // The SQL's week numbers: 23:30 on Sunday 03-01 (district) is in
+        // the week of 02-23; 00:30 on Monday 03-02 in the week of 03-02.
+        let local = |s: &str| {
+            clock::minute(NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap()) + 8 * 60
+        };
+        let week = |m: i64| week_monday((m + MONDAY_SHIFT_MIN).div_euclid(WEEK_MIN));
+        assert_eq!(week(local("2026-03-01 15:30")), d("2026-02-23"));
+        assert_eq!(week(local("2026-03-01 16:30")), d("2026-03-02"));
+        assert_eq!(week(local("1970-01-05 00:00") - 8 * 60), d("1970-01-05"));
         // A day is the district's: 2026-03-04 begins at 16:00 UTC the day before.
         assert_eq!(p.start.to_string(), "2026-03-03 16:00:00");
         assert!(

@@ -1584,7 +1584,12 @@ fn the_dashboard_and_a_sites_file_read_on_a_phone_and_a_desk() {
     app.push(
         &r.li,
         &uuid(),
-        vec![edit(&rec, 1, json!({"status": "submitted"}), "2026-11-20T03:00:00Z")],
+        vec![edit(
+            &rec,
+            1,
+            json!({"status": "submitted"}),
+            "2026-11-20T03:00:00Z",
+        )],
         vec![],
     )
     .ok(200);
@@ -1594,12 +1599,23 @@ fn the_dashboard_and_a_sites_file_read_on_a_phone_and_a_desk() {
         "media": [{"id": media, "sha256": sha256_hex(&jpg), "bytes": jpg.len(),
                    "content_type": "image/jpeg", "caption": "修复后"}]});
     let (ct, bytes) = multipart_named("response", &body, &[(media.as_str(), &jpg)]);
-    app.raw("POST", &format!("/api/v1/followups/{fid}/responses"), &r.env_member, &ct, &bytes)
-        .ok(201);
+    app.raw(
+        "POST",
+        &format!("/api/v1/followups/{fid}/responses"),
+        &r.env_member,
+        &ct,
+        &bytes,
+    )
+    .ok(201);
     let mut items = Vec::new();
     for (i, colour) in ["发黑", "清澈", "发黑", "清澈", "清澈"].iter().enumerate() {
         let _ = i;
-        items.push(crate::summary::inspection(&uuid(), &r.d.site_a, &t, json!({"color": colour})));
+        items.push(crate::summary::inspection(
+            &uuid(),
+            &r.d.site_a,
+            &t,
+            json!({"color": colour}),
+        ));
     }
     crate::summary::push(&app, &r.li, items);
     crate::summary::push(
@@ -1623,11 +1639,16 @@ fn the_dashboard_and_a_sites_file_read_on_a_phone_and_a_desk() {
         driver.wait_text("巡查记录");
         for (path, name, text) in [
             ("/review/dashboard".to_string(), "dashboard", "每周记录"),
-            (format!("/review/sites/{}", r.d.site_a), "site-file", "整改前"),
+            (
+                format!("/review/sites/{}", r.d.site_a),
+                "site-file",
+                "整改前",
+            ),
         ] {
             driver.go(&format!("{site}{path}"));
             driver.wait_text(text);
-            let fit = driver.script("return [document.documentElement.scrollWidth, window.innerWidth]");
+            let fit =
+                driver.script("return [document.documentElement.scrollWidth, window.innerWidth]");
             assert!(
                 fit[0].as_i64() <= fit[1].as_i64(),
                 "{name} at {width} px is wider than the screen: {fit}"
@@ -1637,7 +1658,10 @@ fn the_dashboard_and_a_sites_file_read_on_a_phone_and_a_desk() {
                 let h = driver.script(
                     "return Math.min(...[...document.querySelectorAll('svg.chart text')].map((t) => t.getBoundingClientRect().height).filter((h) => h > 0))",
                 );
-                assert!(h.as_f64().unwrap_or(0.0) >= 10.0, "chart text {h} px at {width}");
+                assert!(
+                    h.as_f64().unwrap_or(0.0) >= 10.0,
+                    "chart text {h} px at {width}"
+                );
                 let charts = driver.script("return document.querySelectorAll('svg.chart').length");
                 assert!(charts.as_i64().unwrap_or(0) >= 5, "{charts}");
             } else {
@@ -1650,7 +1674,10 @@ fn the_dashboard_and_a_sites_file_read_on_a_phone_and_a_desk() {
                     if ok == json!(true) {
                         break;
                     }
-                    assert!(Instant::now() < deadline, "before/after photos did not load");
+                    assert!(
+                        Instant::now() < deadline,
+                        "before/after photos did not load"
+                    );
                     std::thread::sleep(Duration::from_millis(100));
                 }
             }

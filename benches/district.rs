@@ -37,9 +37,17 @@ fn item(site: &str, tpl: &str, k: usize, lat: f64, lon: f64) -> Value {
         "location": {"lat": lat, "lon": lon, "accuracy_m": 5, "captured_at": at}});
     if report {
         f["category"] = json!(CATEGORIES[k % CATEGORIES.len()]);
-        f["urgency"] = json!(if k.is_multiple_of(7) { "urgent" } else { "normal" });
+        f["urgency"] = json!(if k.is_multiple_of(7) {
+            "urgent"
+        } else {
+            "normal"
+        });
     } else {
-        f["answers.water_color"] = json!(if k.is_multiple_of(5) { "发黑" } else { "清澈" });
+        f["answers.water_color"] = json!(if k.is_multiple_of(5) {
+            "发黑"
+        } else {
+            "清澈"
+        });
         f["answers.outfall_flowing"] = json!(k.is_multiple_of(2));
     }
     let changed = Value::Object(

@@ -104,6 +104,13 @@ pub struct Config {
     #[arg(long, env = "FIELDSYNC_FFMPEG")]
     pub ffmpeg: Option<PathBuf>,
 
+    /// A CJK font (TTF, OTF or TTC) for the PDFs the server makes (the
+    /// period brief); default: the first of Debian's CJK fonts found.
+    /// Without one, a PDF is answered 406 and the brief is printed from
+    /// the browser.
+    #[arg(long, env = "FIELDSYNC_PDF_FONT")]
+    pub pdf_font: Option<PathBuf>,
+
     /// The heif-convert that decodes HEIC photos (default: on PATH).
     #[arg(long, env = "FIELDSYNC_HEIF_CONVERT")]
     pub heif_convert: Option<PathBuf>,
@@ -278,6 +285,7 @@ impl Config {
             max_video_secs: 600,
             ffmpeg: None,
             heif_convert: None,
+            pdf_font: None,
             video_workers: 1,
             video_timeout_secs: 900,
             video_memory_mib: 2048,

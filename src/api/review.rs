@@ -529,26 +529,69 @@ pub async fn summary_table(
     .await
 }
 
+/// The brief's format: a printable page, or a PDF drawn by the server.
+#[derive(Debug, Clone, Copy, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BriefFormat {
+    #[default]
+    Html,
+    Pdf,
+}
+
+#[derive(Debug, Clone, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BriefQuery {
+    #[param(value_type = Option<String>)]
+    pub from: Option<crate::clock::Bound>,
+    #[param(value_type = Option<String>)]
+    pub to: Option<crate::clock::Bound>,
+    pub group_id: Option<String>,
+    /// `html` (default) or `pdf` (406 when the server has no CJK font).
+    #[param(value_type = Option<String>)]
+    pub format: Option<BriefFormat>,
+}
+
 /// The period brief as a printable page (A4 on paper, one column on a
-/// phone): the counts and charts a liaison group's year-end report cites.
-#[utoipa::path(tag = "reports", params(SummaryQuery), responses((status = 200, content_type = "text/html"), (status = 403)))]
+/// phone), or with `format=pdf` as a PDF the server draws: the counts and
+/// charts a liaison group's year-end report cites.
+#[utoipa::path(tag = "reports", params(BriefQuery), responses((status = 200, content_type = "text/html"), (status = 403), (status = 406)))]
 #[get("/api/v1/reports/brief")]
 pub async fn report_brief(
     st: web::Data<AppState>,
     caller: Caller,
-    q: web::Query<SummaryQuery>,
+    q: web::Query<BriefQuery>,
 ) -> AppResult<HttpResponse> {
     let q = q.into_inner();
+    let format = q.format.unwrap_or_default();
+    let sq = SummaryQuery {
+        from: q.from,
+        to: q.to,
+        group_id: q.group_id,
+    };
     let (s, scope) = st
         .db
         .read(move |c| {
-            let s = summary::summary(c, &caller, &q)?;
+            let s = summary::summary(c, &caller, &sq)?;
             let scope = summary::scope_name(c, &caller, &s)?;
             Ok((s, scope))
         })
         .await?;
-    let page = crate::webui::review::brief::document(&s, &scope, crate::clock::now_utc());
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(page.into_string()))
+    let made = crate::clock::now_utc();
+    match format {
+        BriefFormat::Html => {
+            let page = crate::webui::review::brief::document(&s, &scope, made);
+            Ok(HttpResponse::Ok()
+                .content_type("text/html; charset=utf-8")
+                .body(page.into_string()))
+        }
+        BriefFormat::Pdf => {
+            let font = st.config.pdf_font.clone();
+            let s2 = s.clone();
+            let bytes = web::block(move || {
+                crate::webui::review::brief::pdf(&s2, &scope, made, font.as_deref())
+            })
+            .await??;
+            Ok(crate::webui::review::brief::pdf_answer(bytes, &s))
+        }
+    }
 }

@@ -15,6 +15,7 @@ pub mod field;
 pub mod layout;
 pub mod login;
 pub mod map;
+pub mod pdf;
 pub mod review;
 pub mod session;
 pub mod words;

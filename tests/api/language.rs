@@ -18,6 +18,7 @@ pub const ALLOWED: &[&str] = &[
     "UTF",
     "GBK",
     "Excel",
+    "PDF",
     "ID",
     "BOM",
     "JPEG",

@@ -376,6 +376,44 @@ fn the_summary_counts_a_known_district_by_district_days_and_scope() {
         "the 23:30 record is that day's"
     );
 
+    // The brief as a PDF drawn by the server, with a CJK font found at run
+    // time; without one, 406 saying so (and the server carries on).
+    if fieldsync::webui::pdf::find_font(None).is_some() {
+        let (status, hs, pdf) = app.get_bytes(
+            "/api/v1/reports/brief?from=2026-01-01&to=2026-12-31&format=pdf",
+            &coord,
+            &[],
+        );
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&pdf));
+        assert!(
+            hs.iter()
+                .any(|(k, v)| k == "content-type" && v == "application/pdf")
+        );
+        assert!(pdf.starts_with(b"%PDF-"), "{:?}", &pdf[..16.min(pdf.len())]);
+        assert!(
+            pdf.windows(5).rev().take(16).any(|w| w == b"%%EOF"),
+            "a whole file"
+        );
+        assert!(
+            pdf.len() > 5_000,
+            "an embedded font subset: {} bytes",
+            pdf.len()
+        );
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("brief.pdf"), &pdf).unwrap();
+        let page = web.get("/review/brief.pdf?from=2026-01-01&to=2026-12-31", &session);
+        assert_eq!(page.status, 200);
+    } else {
+        assert!(
+            std::env::var_os("FIELDSYNC_REQUIRE_PDF_FONT").is_none(),
+            "a CJK font (fonts-wqy-microhei) is required here"
+        );
+        eprintln!("the PDF brief is not checked: no CJK font (install fonts-wqy-microhei)");
+    }
+    let r = app.get("/api/v1/reports/brief?format=docx", &coord);
+    assert_eq!(r.status, 400);
+
     // Records written before failed items were kept with them are judged
     // by the housekeeping job (it runs when a server starts).
     app.sql("UPDATE inspections SET failed = NULL");
@@ -392,4 +430,20 @@ fn the_summary_counts_a_known_district_by_district_days_and_scope() {
         assert!(std::time::Instant::now() < deadline, "{again}");
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+}
+
+#[test]
+fn without_a_cjk_font_the_brief_is_not_a_pdf_and_the_server_says_why() {
+    let app = TestApp::spawn_with(|c| c.pdf_font = Some("/nonexistent/font.ttc".into()));
+    let r = app.get("/api/v1/reports/brief?format=pdf", &app.admin);
+    assert_eq!(r.status, 406, "{:?}", r.body);
+    assert_eq!(r.code(), "not_acceptable");
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("FIELDSYNC_PDF_FONT")
+    );
+    // The page itself still works.
+    assert_eq!(app.get("/api/v1/reports/brief", &app.admin).status, 200);
 }

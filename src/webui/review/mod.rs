@@ -631,6 +631,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(dashboard::csv)
         .service(dashboard::xlsx)
         .service(site_file::page)
+        .service(brief::pdf_page)
         .service(brief::page)
         .service(events)
         .service(queue_page)

@@ -44,21 +44,47 @@ pub fn nice_top(max: f64) -> f64 {
         .unwrap_or(10.0 * p)
 }
 
+/// The axis top of stacked columns: the round number above the tallest
+/// column's total. `series`: (name, colour, a value per column).
+pub fn stacked_top<C>(series: &[(&str, C, Vec<i64>)], n: usize) -> f64 {
+    let tallest = (0..n)
+        .map(|i| {
+            series
+                .iter()
+                .map(|s| s.2.get(i).copied().unwrap_or(0))
+                .sum::<i64>()
+        })
+        .max()
+        .unwrap_or(0);
+    nice_top(tallest as f64)
+}
+
+/// Column `i`'s parts, bottom up: (where it starts, its value, its
+/// colour, its series' name); empty parts left out. The SVG and the PDF
+/// stack the same way.
+pub fn segments<'a, C: Copy>(
+    series: &'a [(&'a str, C, Vec<i64>)],
+    i: usize,
+) -> Vec<(f64, f64, C, &'a str)> {
+    let mut base = 0.0;
+    let mut out = Vec::new();
+    for (name, colour, values) in series {
+        let v = values.get(i).copied().unwrap_or(0) as f64;
+        if v > 0.0 {
+            out.push((base, v, *colour, *name));
+        }
+        base += v;
+    }
+    out
+}
+
 /// Stacked bars, one per column (`labels`: shown only where not empty),
 /// `series`: (name, colour, a value per column).
 pub fn stacked_bars(title: &str, labels: &[String], series: &[(&str, &str, Vec<i64>)]) -> Markup {
     let n = labels.len().max(1);
     let (left, top, bottom, h) = (34.0, 22.0, 20.0, 200.0);
     let plot_h = h - top - bottom;
-    let totals: Vec<i64> = (0..n)
-        .map(|i| {
-            series
-                .iter()
-                .map(|s| s.2.get(i).copied().unwrap_or(0))
-                .sum()
-        })
-        .collect();
-    let max = nice_top(totals.iter().copied().max().unwrap_or(0) as f64);
+    let max = stacked_top(series, n);
     let step = (W - left - 4.0) / n as f64;
     let bar = (step * 0.8).max(1.0);
     let y = |v: f64| top + plot_h - v / max * plot_h;
@@ -66,15 +92,10 @@ pub fn stacked_bars(title: &str, labels: &[String], series: &[(&str, &str, Vec<i
     let mut rects = Vec::new();
     for i in 0..n {
         let x = left + i as f64 * step + (step - bar) / 2.0;
-        let mut base = 0.0;
-        for (name, colour, values) in series {
-            let v = values.get(i).copied().unwrap_or(0) as f64;
-            if v > 0.0 {
-                let label = labels.get(i).map(String::as_str).unwrap_or("");
-                let tip = format!("{label} {name} {}", v as i64);
-                rects.push((x, y(base + v), bar, y(base) - y(base + v), *colour, tip));
-            }
-            base += v;
+        for (base, v, colour, name) in segments(series, i) {
+            let label = labels.get(i).map(String::as_str).unwrap_or("");
+            let tip = format!("{label} {name} {}", v as i64);
+            rects.push((x, y(base + v), bar, y(base) - y(base + v), colour, tip));
         }
     }
     html! {

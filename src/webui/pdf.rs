@@ -258,15 +258,7 @@ impl Layout {
         }
         self.y += 16.0;
         let n = labels.len().max(1);
-        let totals: Vec<i64> = (0..n)
-            .map(|i| {
-                series
-                    .iter()
-                    .map(|s| s.2.get(i).copied().unwrap_or(0))
-                    .sum()
-            })
-            .collect();
-        let top = crate::webui::charts::nice_top(totals.iter().copied().max().unwrap_or(0) as f64);
+        let top = crate::webui::charts::stacked_top(series, n);
         let left = MARGIN + 30.0;
         let plot_w = W - MARGIN - left;
         let step = plot_w / n as f32;
@@ -290,21 +282,16 @@ impl Layout {
             });
         }
         for i in 0..n {
-            let mut acc = 0.0;
-            for (_, colour, values) in series {
-                let v = values.get(i).copied().unwrap_or(0) as f64;
-                if v > 0.0 {
-                    let y1 = base - ((acc + v) / top) as f32 * h;
-                    let y0 = base - (acc / top) as f32 * h;
-                    self.ops().push(Op::Rect {
-                        x: left + i as f32 * step + step * 0.1,
-                        y: y1,
-                        w: (step * 0.8).max(0.5),
-                        h: y0 - y1,
-                        colour: *colour,
-                    });
-                }
-                acc += v;
+            for (from, v, colour, _) in crate::webui::charts::segments(series, i) {
+                let y1 = base - ((from + v) / top) as f32 * h;
+                let y0 = base - (from / top) as f32 * h;
+                self.ops().push(Op::Rect {
+                    x: left + i as f32 * step + step * 0.1,
+                    y: y1,
+                    w: (step * 0.8).max(0.5),
+                    h: y0 - y1,
+                    colour,
+                });
             }
             if let Some(l) = labels.get(i).filter(|l| !l.is_empty()) {
                 let x = (left + i as f32 * step).min(W - MARGIN - width(l, size));

@@ -1580,36 +1580,9 @@ fn the_dashboard_and_a_sites_file_read_on_a_phone_and_a_desk() {
     let t = crate::summary::failing_template(&app);
     // A record with a photo handed to a bureau, which answers with one;
     // failing inspections and quick reports at the site.
-    let (rec, _, fid) = crate::responses::dispatched(&app, &r, &r.env);
-    app.push(
-        &r.li,
-        &uuid(),
-        vec![edit(
-            &rec,
-            1,
-            json!({"status": "submitted"}),
-            "2026-11-20T03:00:00Z",
-        )],
-        vec![],
-    )
-    .ok(200);
-    let jpg = fixture("xiaomi_IMG_20191224_234846.jpg");
-    let media = uuid();
-    let body = json!({"id": uuid(), "note": "管道已修复", "status": "resolved",
-        "media": [{"id": media, "sha256": sha256_hex(&jpg), "bytes": jpg.len(),
-                   "content_type": "image/jpeg", "caption": "修复后"}]});
-    let (ct, bytes) = multipart_named("response", &body, &[(media.as_str(), &jpg)]);
-    app.raw(
-        "POST",
-        &format!("/api/v1/followups/{fid}/responses"),
-        &r.env_member,
-        &ct,
-        &bytes,
-    )
-    .ok(201);
+    crate::site_history::repaired(&app, &r);
     let mut items = Vec::new();
-    for (i, colour) in ["发黑", "清澈", "发黑", "清澈", "清澈"].iter().enumerate() {
-        let _ = i;
+    for colour in ["发黑", "清澈", "发黑", "清澈", "清澈"] {
         items.push(crate::summary::inspection(
             &uuid(),
             &r.d.site_a,

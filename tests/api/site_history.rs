@@ -17,13 +17,11 @@ fn kinds(v: &Value) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn a_sites_file_tells_everything_at_it_in_order_with_photos_and_keeps_to_scope() {
-    let app = TestApp::spawn();
-    let r = relay(&app);
-    let d = &r.d;
-    // A record with a photo, submitted, handed to the environment bureau.
-    let (rec, photo, fid) = dispatched(&app, &r, &r.env);
+/// A record of group A with a photo, submitted, handed to the environment
+/// bureau, which answers "resolved" with a photo of the repair: `(record,
+/// its photo, the follow-up, the evidence)`.
+pub fn repaired(app: &TestApp, r: &crate::responses::Relay) -> (String, String, String, String) {
+    let (rec, photo, fid) = dispatched(app, r, &r.env);
     app.push(
         &r.li,
         &uuid(),
@@ -36,7 +34,6 @@ fn a_sites_file_tells_everything_at_it_in_order_with_photos_and_keeps_to_scope()
         vec![],
     )
     .ok(200);
-    // The bureau answers with a photo of the repair.
     let jpg = fixture("xiaomi_IMG_20191224_234846.jpg");
     let media = uuid();
     let body = json!({"id": uuid(), "note": "管道已修复", "status": "resolved",
@@ -51,6 +48,15 @@ fn a_sites_file_tells_everything_at_it_in_order_with_photos_and_keeps_to_scope()
         &bytes,
     )
     .ok(201);
+    (rec, photo, fid, media)
+}
+
+#[test]
+fn a_sites_file_tells_everything_at_it_in_order_with_photos_and_keeps_to_scope() {
+    let app = TestApp::spawn();
+    let r = relay(&app);
+    let d = &r.d;
+    let (rec, photo, fid, media) = repaired(&app, &r);
     // A quick report beside the site (within its 80 m), one far away, and
     // one of another group at the same place.
     let (near, far, other) = (uuid(), uuid(), uuid());

@@ -547,14 +547,14 @@ pub struct BriefQuery {
     pub to: Option<crate::clock::Bound>,
     pub group_id: Option<String>,
     /// `html` (default) or `pdf` (406 when the server has no CJK font).
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<BriefFormat>)]
     pub format: Option<BriefFormat>,
 }
 
 /// The period brief as a printable page (A4 on paper, one column on a
 /// phone), or with `format=pdf` as a PDF the server draws: the counts and
 /// charts a liaison group's year-end report cites.
-#[utoipa::path(tag = "reports", params(BriefQuery), responses((status = 200, content_type = "text/html"), (status = 403), (status = 406)))]
+#[utoipa::path(tag = "reports", params(BriefQuery), responses((status = 200, content((String = "text/html"), (Vec<u8> = "application/pdf"))), (status = 403), (status = 406)))]
 #[get("/api/v1/reports/brief")]
 pub async fn report_brief(
     st: web::Data<AppState>,

@@ -446,4 +446,13 @@ fn without_a_cjk_font_the_brief_is_not_a_pdf_and_the_server_says_why() {
     );
     // The page itself still works.
     assert_eq!(app.get("/api/v1/reports/brief", &app.admin).status, 200);
+    // The document says both answers (a client may ask for either).
+    let doc = app.get("/api/v1/openapi.json", "").ok(200);
+    let op = &doc["paths"]["/api/v1/reports/brief"]["get"];
+    let content = op["responses"]["200"]["content"].as_object().unwrap();
+    assert!(
+        content.contains_key("text/html") && content.contains_key("application/pdf"),
+        "{op}"
+    );
+    assert!(op["parameters"].to_string().contains("format"));
 }
